@@ -1,0 +1,26 @@
+// Lint rules, including the one-way import direction of STYLE.md:
+// cli -> agent | server -> services | teamviewer -> protocol | config -> system.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const restrict = (patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
+const layer = (files, forbidden) => ({ files, rules: restrict(forbidden.map((f) => ({ group: [f], message: 'Imports run one way (STYLE.md): cli -> agent|server -> services|teamviewer -> protocol|config -> system' }))) });
+
+export default tseslint.config(
+  { ignores: ['build/**', 'dist/**', 'node_modules/**', 'coverage/**', 'test/fixtures/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      'no-console': 'off',
+    },
+  },
+  layer(['src/protocol/**'], ['**/config/*', '**/system/*', '**/agent/*', '**/server/*', '**/cli/*', '**/services/*', '**/teamviewer/*', 'ws', 'winston', 'systeminformation']),
+  layer(['src/system/**'], ['**/agent/*', '**/server/*', '**/cli/*', '**/services/**', '**/teamviewer/**', '**/config/*']),
+  layer(['src/config/**'], ['**/agent/*', '**/server/*', '**/cli/*', '**/services/**', '**/teamviewer/**']),
+  layer(['src/teamviewer/**', 'src/services/**'], ['**/agent/agent.js', '**/server/*', '**/cli/*']),
+  layer(['src/agent/**'], ['**/server/*', '**/cli/*']),
+  layer(['src/server/**'], ['**/agent/*', '**/cli/*', '**/services/**', '**/teamviewer/**']),
+);

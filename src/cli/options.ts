@@ -1,0 +1,77 @@
+// Command-line flags: parsed with node:util parseArgs, validated with zod, mapped onto config keys.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { z } from 'zod';
+import { RmError } from '../protocol/errors.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+
+/** Flags every agent command accepts: where the config, state, logs and TeamViewer root are. */
+export const COMMON_FLAGS = {
+  config: { type: 'string' },
+  'state-dir': { type: 'string' },
+  'log-dir': { type: 'string' },
+  'log-level': { type: 'string' },
+  'ipc-path': { type: 'string' },
+  'teamviewer-root': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+export interface CliIO {
+  out(line: string): void;
+  err(line: string): void;
+  env: NodeJS.ProcessEnv;
+}
+
+export const processIO: CliIO = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  env: process.env,
+};
+
+export function parseFlags<O extends ParseArgsConfig['options'], S extends z.ZodType>(argv: string[], options: O, schema: S): z.infer<S> {
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({ args: argv, options: { ...COMMON_FLAGS, ...options }, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new RmError('CLI_USAGE', (err as Error).message);
+  }
+  const parsed = schema.safeParse(values);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new RmError('CLI_USAGE', `--${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+export const CommonFlagsSchema = z.object({
+  config: z.string().min(1).optional(),
+  'state-dir': z.string().min(1).optional(),
+  'log-dir': z.string().min(1).optional(),
+  'log-level': z.enum(['error', 'warn', 'info', 'debug']).optional(),
+  'ipc-path': z.string().min(1).optional(),
+  'teamviewer-root': z.string().min(1).optional(),
+  json: z.boolean().optional(),
+  help: z.boolean().optional(),
+});
+export type CommonFlags = z.infer<typeof CommonFlagsSchema>;
+
+export function configFromFlags(flags: CommonFlags, io: CliIO): LoadedConfig {
+  return loadConfig({
+    configFile: flags.config,
+    env: io.env,
+    flags: {
+      stateDir: flags['state-dir'],
+      logDir: flags['log-dir'],
+      logLevel: flags['log-level'],
+      ipcPath: flags['ipc-path'],
+      'teamviewer.root': flags['teamviewer-root'],
+    },
+  });
+}
+
+/** Prints an error the way every command does: code, message, fix; JSON when asked. */
+export function printError(err: unknown, io: CliIO, json = false): void {
+  const e = err instanceof RmError ? err : new RmError('INTERNAL', err instanceof Error ? err.message : String(err));
+  if (json) io.out(JSON.stringify({ error: e.toJSON() }));
+  else io.err(`error ${e.code}: ${e.message}\n  fix: ${e.hint}`);
+}

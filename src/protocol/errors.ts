@@ -1,0 +1,92 @@
+// One table of every error a user can meet: stable code, one-line message, hint (the fix).
+// Docs, `status`, `doctor`, CLI output and error frames all read from here so they stay in step.
+
+export const ERRORS = {
+  // configuration and command line
+  CONFIG_INVALID: { message: 'The configuration is invalid', hint: 'Fix the named key in the config file, environment or flags; see docs/configuration.md' },
+  CONFIG_UNREADABLE: { message: 'The configuration file cannot be read', hint: 'Check that the file exists, is valid JSON and is readable by the agent account' },
+  CLI_USAGE: { message: 'The command line is not valid', hint: 'Run `rmagent help` for the commands and their options' },
+  // local registration
+  NOT_REGISTERED: { message: 'This device is not registered', hint: 'Run `rmagent enroll --server URL --token TOKEN` as administrator' },
+  REGISTERED_ELSEWHERE: { message: 'This device is already registered with another server', hint: 'Add --force to re-register with the new server (the old registration is replaced)' },
+  REGISTRATION_CORRUPT: { message: 'The registration file cannot be read', hint: 'Run `rmagent enroll --force` with the server and token to register again' },
+  CLONED_IDENTITY: { message: 'The machine id differs from the registered one (cloned disk or image); a new device identity was created', hint: 'Give this device its own enrollment token: `rmagent enroll --server URL --token TOKEN --force`' },
+  ENROLLMENT_TOKEN_MISSING: { message: 'The device needs to enroll but has no enrollment token', hint: 'Run `rmagent enroll --server URL --token TOKEN --force` with a valid token from the console' },
+  STATE_UNWRITABLE: { message: 'The state folder cannot be written', hint: 'Check free disk space and that the state folder belongs to the agent account' },
+  STATE_PERMISSIONS: { message: 'A state or key file is readable by other accounts', hint: 'Run `chmod 600` on the file (or reinstall the agent) so only the agent account can read it' },
+  // TeamViewer prerequisite (seed step 1)
+  TEAMVIEWER_MISSING: { message: 'Neither TeamViewer Host nor the TeamViewer full client is installed', hint: 'Install TeamViewer Host (or the full client) on this device, then wait for the next check or restart the agent' },
+  TEAMVIEWER_NOT_RUNNING: { message: 'TeamViewer is installed but its service is not running', hint: 'Start the TeamViewer service (Windows: TeamViewer, Linux: teamviewerd, macOS: com.teamviewer.teamviewer_service)' },
+  TEAMVIEWER_NOT_MANAGED: { message: 'TeamViewer is not assigned to your company (not a managed device)', hint: 'Run `rmagent enroll ... --assignment-id ID` or TeamViewer\'s own `assignment --id ID` on this device as administrator' },
+  TEAMVIEWER_UNREADABLE: { message: 'TeamViewer is installed but its configuration cannot be read', hint: 'Run the agent as root/administrator so it can read TeamViewer\'s configuration' },
+  ASSIGNMENT_FAILED: { message: 'TeamViewer could not assign this device to the company', hint: 'See the reason; run the assignment again as administrator once it is fixed' },
+  // connection and transport
+  SERVER_UNREACHABLE: { message: 'The management server cannot be reached', hint: 'Check the server URL, DNS, proxy and firewall; the agent keeps retrying' },
+  INSECURE_TRANSPORT: { message: 'The server URL uses ws:// to a non-loopback host', hint: 'Use a wss:// URL, or set `allowInsecure: true` only for a lab' },
+  INSECURE_TRANSPORT_ALLOWED: { message: 'The connection is not encrypted (insecure transport allowed by configuration)', hint: 'Switch the server URL to wss:// and remove allowInsecure' },
+  AUTH_FAILED: { message: 'The server refused the device credentials', hint: 'Re-register the device with `rmagent enroll --force` and a new token' },
+  ENROLLMENT_REFUSED: { message: 'The server refused the enrollment token', hint: 'Create a new enrollment token in the console and run `rmagent enroll --token NEW --force`' },
+  SERVER_KEY_MISMATCH: { message: 'The server presented a command key that differs from the pinned one', hint: 'If the server key really changed, re-register with `--server-key` set to the new key' },
+  // protocol
+  FRAME_TOO_LARGE: { message: 'A frame exceeded the size limit', hint: 'Send smaller frames; the limit is in the protocol documentation' },
+  FRAME_INVALID: { message: 'A frame is not valid JSON or does not match the protocol schema', hint: 'Check the frame against docs/protocol' },
+  FRAME_UNKNOWN_TYPE: { message: 'A frame has a type this peer does not know', hint: 'Upgrade the agent or server so both speak the same protocol version' },
+  COMMAND_UNSIGNED: { message: 'A command arrived without a signature', hint: 'Commands must be signed by the server command key' },
+  COMMAND_FORGED: { message: 'A command signature does not verify with the pinned server key', hint: 'Someone other than the server may be sending commands; check the server key and the network' },
+  COMMAND_WRONG_DEVICE: { message: 'A command is addressed to another device', hint: 'The server must bind each command to the device id it sends it to' },
+  COMMAND_REPLAYED: { message: 'A command id was already processed', hint: 'Send each command with a fresh unique id' },
+  COMMAND_EXPIRED: { message: 'A command timestamp is outside the accepted window', hint: 'Check the clocks of the device and the server (NTP)' },
+  // services and policies
+  SERVICE_NOT_SUPPORTED: { message: 'This service is not supported on this agent', hint: 'Activate the service only on devices whose agent supports it' },
+  POLICY_INVALID: { message: 'The policy does not match the service policy schema', hint: 'Fix the policy in the console; the previous policy keeps running' },
+  PREREQUISITE_MISSING: { message: 'A prerequisite for installing this service is missing', hint: 'Install TeamViewer Host or the full client on the device, then the service installs on the next attempt' },
+  SERVICE_FAILED: { message: 'A service step failed', hint: 'See the reason; the agent retries with backoff' },
+  SERVICE_QUARANTINED: { message: 'A service step kept failing and was stopped', hint: 'Fix the reason shown, then re-assign the policy or restart the agent to retry' },
+  // daemon
+  AGENT_NOT_RUNNING: { message: 'The agent daemon is not running', hint: 'Start the service (systemctl start rmagent, launchctl kickstart, or the Windows service)' },
+  OUTBOX_BACKLOG: { message: 'Reports are waiting to be delivered to the server', hint: 'They are kept on disk and sent when the connection returns' },
+  // server API
+  API_UNAUTHORIZED: { message: 'Missing or invalid API token', hint: 'Send `Authorization: Bearer TOKEN` (the owner token is in DATA/owner.token)' },
+  API_FORBIDDEN: { message: 'The account lacks a permission for this call', hint: 'Ask an administrator for a role with the named permission' },
+  API_NOT_FOUND: { message: 'No such resource', hint: 'Check the id in the URL' },
+  API_INVALID: { message: 'The request body is not valid', hint: 'Fix the named field; see docs/server-api.md' },
+  INTERNAL: { message: 'An internal error occurred', hint: 'See the agent log; report it with the log lines if it persists' },
+} as const satisfies Record<string, { message: string; hint: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The one error type: a stable code, a message for this occurrence and a hint that says how to fix it. */
+export class RmError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, detail?: string, details?: Record<string, unknown>) {
+    const base = ERRORS[code];
+    super(detail ? `${base.message}: ${detail}` : base.message);
+    this.name = 'RmError';
+    this.code = code;
+    this.hint = base.hint;
+    this.details = details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint: string } {
+    return { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+export function isRmError(e: unknown): e is RmError {
+  return e instanceof RmError;
+}
+
+/** A problem as shown by `status`/`doctor`: the table's entry with an optional detail. */
+export interface Problem {
+  code: ErrorCode;
+  message: string;
+  fix: string;
+}
+
+export function problem(code: ErrorCode, detail?: string): Problem {
+  const base = ERRORS[code];
+  return { code, message: detail ? `${base.message}: ${detail}` : base.message, fix: base.hint };
+}

@@ -1,0 +1,179 @@
+// Protocol v1: one envelope {v, id, type, ts, body, sig?} and a zod schema for the body of every frame type.
+// Both agent and server parse every frame in and out through parseFrame/encodeFrame.
+import { z } from 'zod';
+import { IdSchema, PROTOCOL_VERSION, DeviceFactsSchema, DesiredStateSchema, PolicySchema, ServiceNameSchema, ServiceStateSchema, TeamViewerFactsSchema, AlertSchema, SeveritySchema } from './model.js';
+import type { ErrorCode } from './errors.js';
+
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+
+const b64 = (min: number, max: number) => z.string().min(min).max(max).regex(/^[A-Za-z0-9+/]+=*$/, 'base64');
+/** Ed25519 public key: base64 of the 32 raw bytes. */
+export const PublicKeySchema = b64(43, 44);
+const deviceId = IdSchema;
+const actor = z.string().min(1).max(128);
+
+export const EnvelopeSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    id: IdSchema,
+    type: z.string().min(1).max(64),
+    ts: z.number().int().nonnegative(),
+    body: z.unknown(),
+    sig: b64(86, 88).optional(),
+  })
+  .strict();
+export type Envelope = z.infer<typeof EnvelopeSchema>;
+
+export const ReportKindSchema = z.enum(['status', 'service', 'teamviewer', 'alert.raised', 'alert.cleared', 'inventory', 'patches', 'backup', 'watchdog']);
+export type ReportKind = z.infer<typeof ReportKindSchema>;
+
+export const StatusReportDataSchema = z
+  .object({
+    os: z.object({ platform: z.string(), distro: z.string(), release: z.string(), arch: z.string(), hostname: z.string() }).partial(),
+    uptimeSec: z.number().nonnegative(),
+    load: z.object({ cpuPercent: z.number().min(0).max(100), avg1: z.number().nullable() }),
+    memory: z.object({ totalBytes: z.number().nonnegative(), usedBytes: z.number().nonnegative(), usedPercent: z.number().min(0).max(100) }),
+    disks: z.array(z.object({ mount: z.string(), fs: z.string(), sizeBytes: z.number().nonnegative(), usedBytes: z.number().nonnegative(), usedPercent: z.number().min(0).max(100) })).max(256),
+    network: z.array(z.object({ iface: z.string(), ip4: z.string(), ip6: z.string(), mac: z.string() })).max(256),
+    hardware: z.object({ manufacturer: z.string(), model: z.string(), serial: z.string().optional(), cpu: z.string(), cores: z.number() }).partial(),
+  })
+  .strict();
+export type StatusReportData = z.infer<typeof StatusReportDataSchema>;
+
+/** Per-kind data schemas; kinds without one (inventory, patches, backup) carry an object checked by their service. */
+export const REPORT_DATA_SCHEMAS: Partial<Record<ReportKind, z.ZodType>> = {
+  status: StatusReportDataSchema,
+  service: ServiceStateSchema,
+  teamviewer: TeamViewerFactsSchema,
+  'alert.raised': AlertSchema,
+  'alert.cleared': z.object({ key: z.string().min(1).max(256), service: ServiceNameSchema, message: z.string().max(2048).optional() }).strict(),
+};
+
+export const ReportBodySchema = z
+  .object({ seq: z.number().int().min(1), kind: ReportKindSchema, at: z.number().int().nonnegative(), data: z.record(z.string(), z.unknown()) })
+  .strict();
+export type ReportBody = z.infer<typeof ReportBodySchema>;
+
+export const ErrorBodySchema = z
+  .object({
+    code: z.string().min(1).max(64),
+    message: z.string().max(2048),
+    hint: z.string().max(2048).optional(),
+    ref: IdSchema.optional(),
+    retryAfterMs: z.number().int().min(0).max(86_400_000).optional(),
+    /** true = the sender closes the connection after this frame. */
+    fatal: z.boolean().optional(),
+  })
+  .strict();
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+// Commands: signed by the server command key and bound to one device.
+const commandBase = { deviceId, actor: actor.optional() };
+export const COMMAND_BODY_SCHEMAS = {
+  desired: z.object({ ...commandBase, state: DesiredStateSchema }).strict(),
+  'service.install': z.object({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema }).strict(),
+  'service.uninstall': z.object({ ...commandBase, service: ServiceNameSchema }).strict(),
+  'policy.assign': z.object({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema }).strict(),
+  'status.request': z.object({ ...commandBase }).strict(),
+  'inventory.request': z.object({ ...commandBase, full: z.boolean().default(false) }).strict(),
+  'backup.run': z.object({ ...commandBase }).strict(),
+  'backup.restore': z
+    .object({ ...commandBase, actor, snapshot: IdSchema.optional(), target: z.string().max(4096).optional(), paths: z.array(z.string().max(4096)).max(10_000).optional() })
+    .strict(),
+  'patches.install': z.object({ ...commandBase }).strict(),
+  'alert.ack': z.object({ ...commandBase, actor, key: z.string().min(1).max(256) }).strict(),
+  'key.rotate': z
+    .object({ ...commandBase, newKey: PublicKeySchema, retireKey: PublicKeySchema.optional(), pins: z.array(z.string().max(64)).max(8).optional() })
+    .strict(),
+} as const;
+export type CommandType = keyof typeof COMMAND_BODY_SCHEMAS;
+export const COMMAND_TYPES = Object.keys(COMMAND_BODY_SCHEMAS) as CommandType[];
+
+export const BODY_SCHEMAS = {
+  // server -> agent
+  hello: z.object({ nonce: b64(43, 44), serverTime: z.number().int(), serverKey: PublicKeySchema, protocol: z.literal(PROTOCOL_VERSION) }).strict(),
+  welcome: z
+    .object({ deviceId, enrolled: z.boolean(), heartbeatSec: z.number().int().min(1).max(600), lastSeq: z.number().int().nonnegative() })
+    .strict(),
+  'report.ack': z.object({ upTo: z.number().int().nonnegative() }).strict(),
+  ...COMMAND_BODY_SCHEMAS,
+  // agent -> server
+  auth: z.object({ deviceId, proof: b64(86, 88), facts: DeviceFactsSchema }).strict(),
+  enroll: z.object({ token: z.string().min(8).max(256), publicKey: PublicKeySchema, facts: DeviceFactsSchema }).strict(),
+  ack: z
+    .object({
+      commandId: IdSchema,
+      status: z.enum(['accepted', 'rejected', 'done', 'failed']),
+      reason: z.object({ code: z.string().max(64), message: z.string().max(2048) }).optional(),
+    })
+    .strict(),
+  report: ReportBodySchema,
+  // both ways
+  error: ErrorBodySchema,
+} as const;
+
+export type FrameType = keyof typeof BODY_SCHEMAS;
+export type BodyOf<T extends FrameType> = z.infer<(typeof BODY_SCHEMAS)[T]>;
+export type Frame<T extends FrameType = FrameType> = T extends FrameType ? { v: 1; id: string; type: T; ts: number; body: BodyOf<T>; sig?: string } : never;
+
+export const AGENT_TO_SERVER: readonly FrameType[] = ['auth', 'enroll', 'ack', 'report', 'error'];
+export const SERVER_TO_AGENT: readonly FrameType[] = ['hello', 'welcome', 'report.ack', 'error', ...COMMAND_TYPES];
+
+export function isCommandType(type: string): type is CommandType {
+  return Object.hasOwn(COMMAND_BODY_SCHEMAS, type);
+}
+
+export type ParseResult = { ok: true; frame: Frame } | { ok: false; code: ErrorCode; message: string; ref?: string };
+
+/**
+ * Parses one text frame: size, JSON, envelope, known type, allowed direction, body schema.
+ * Never throws; the caller answers a failure with an error frame and keeps the connection.
+ */
+export function parseFrame(text: string, options: { maxBytes?: number; accept?: readonly FrameType[] } = {}): ParseResult {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  if (text.length > maxBytes || Buffer.byteLength(text, 'utf8') > maxBytes) return { ok: false, code: 'FRAME_TOO_LARGE', message: `frame is larger than ${maxBytes} bytes` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'FRAME_INVALID', message: 'frame is not valid JSON' };
+  }
+  const env = EnvelopeSchema.safeParse(raw);
+  if (!env.success) return { ok: false, code: 'FRAME_INVALID', message: describeIssues(env.error), ...refOf(raw) };
+  const { type } = env.data;
+  if (!Object.hasOwn(BODY_SCHEMAS, type) || (options.accept && !options.accept.includes(type as FrameType))) {
+    return { ok: false, code: 'FRAME_UNKNOWN_TYPE', message: `unknown frame type ${JSON.stringify(type.slice(0, 64))}`, ref: env.data.id };
+  }
+  const body = BODY_SCHEMAS[type as FrameType].safeParse(env.data.body);
+  if (!body.success) return { ok: false, code: 'FRAME_INVALID', message: `${type}: ${describeIssues(body.error)}`, ref: env.data.id };
+  return { ok: true, frame: { ...env.data, body: body.data } as Frame };
+}
+
+/** Validates an outgoing frame (a bug here must not reach the peer) and returns its text. */
+export function encodeFrame(frame: Frame): string {
+  EnvelopeSchema.parse(frame);
+  BODY_SCHEMAS[frame.type].parse(frame.body);
+  return JSON.stringify(frame);
+}
+
+let counter = 0;
+/** Builds an unsigned frame with a fresh unique id. */
+export function makeFrame<T extends FrameType>(type: T, body: BodyOf<T>, ts = Date.now()): Frame<T> {
+  counter = (counter + 1) % 1_000_000;
+  const id = `${ts.toString(36)}-${counter.toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+  return { v: PROTOCOL_VERSION, id, type, ts, body } as Frame<T>;
+}
+
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+function refOf(raw: unknown): { ref?: string } {
+  if (raw && typeof raw === 'object' && 'id' in raw && typeof raw.id === 'string' && IdSchema.safeParse(raw.id).success) return { ref: raw.id };
+  return {};
+}
+
+export { SeveritySchema };

@@ -1,0 +1,99 @@
+// Command signing: canonical bytes of a frame, Ed25519 signatures, and the pure decision whether a command is acceptable.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, createHash, type KeyObject } from 'node:crypto';
+import type { ErrorCode } from './errors.js';
+import type { Frame } from './frames.js';
+
+/** JSON with object keys sorted at every level: the same value always gives the same bytes. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+export function signedBytes(frame: Pick<Frame, 'v' | 'id' | 'type' | 'ts' | 'body'>): Buffer {
+  return Buffer.from(canonicalJson({ v: frame.v, id: frame.id, type: frame.type, ts: frame.ts, body: frame.body }), 'utf8');
+}
+
+// DER prefix of an Ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows it.
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+export interface KeyPair {
+  publicKey: string; // base64 raw 32 bytes
+  privateKeyPem: string;
+}
+
+export function generateKeyPair(): KeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  return { publicKey: rawPublicKey(publicKey), privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+export function rawPublicKey(key: KeyObject): string {
+  const der = key.export({ type: 'spki', format: 'der' });
+  return der.subarray(ED25519_SPKI_PREFIX.length).toString('base64');
+}
+
+export function publicKeyFromRaw(raw: string): KeyObject {
+  const bytes = Buffer.from(raw, 'base64');
+  if (bytes.length !== 32) throw new Error('an Ed25519 public key is 32 bytes');
+  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, bytes]), format: 'der', type: 'spki' });
+}
+
+export function publicKeyOfPrivate(privateKeyPem: string): string {
+  return rawPublicKey(createPublicKey(createPrivateKey(privateKeyPem)));
+}
+
+/** Short, non-secret name of a public key for status and logs. */
+export function keyFingerprint(raw: string): string {
+  return `SHA256:${createHash('sha256').update(Buffer.from(raw, 'base64')).digest('base64').slice(0, 16)}`;
+}
+
+export function signBytes(privateKeyPem: string, bytes: Buffer): string {
+  return sign(null, bytes, createPrivateKey(privateKeyPem)).toString('base64');
+}
+
+export function verifyBytes(publicKeyRaw: string, bytes: Buffer, signature: string): boolean {
+  try {
+    return verify(null, bytes, publicKeyFromRaw(publicKeyRaw), Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+export function signFrame<F extends Frame>(frame: F, privateKeyPem: string): F {
+  return { ...frame, sig: signBytes(privateKeyPem, signedBytes(frame)) };
+}
+
+/** What the device signs to prove it holds its key during the handshake. */
+export function authChallengeBytes(nonce: string, deviceId: string): Buffer {
+  return Buffer.from(`rmagent-auth-v1:${nonce}:${deviceId}`, 'utf8');
+}
+
+export interface CommandCheckContext {
+  /** Server command keys the device trusts now (more than one during a rotation overlap). */
+  trustedKeys: readonly string[];
+  deviceId: string;
+  now: number;
+  windowMs: number;
+  alreadySeen(commandId: string): boolean;
+}
+
+export type CommandVerdict = { ok: true } | { ok: false; code: ErrorCode; message: string };
+
+/** Decides whether a signed command may take effect: signature, device binding, time window, replay. Pure. */
+export function checkCommand(frame: Frame, ctx: CommandCheckContext): CommandVerdict {
+  if (!frame.sig) return { ok: false, code: 'COMMAND_UNSIGNED', message: `${frame.type} ${frame.id} has no signature` };
+  const bytes = signedBytes(frame);
+  if (!ctx.trustedKeys.some((k) => verifyBytes(k, bytes, frame.sig!))) {
+    return { ok: false, code: 'COMMAND_FORGED', message: `${frame.type} ${frame.id} is not signed by a trusted server key` };
+  }
+  const body = frame.body as { deviceId?: unknown };
+  if (body.deviceId !== ctx.deviceId) return { ok: false, code: 'COMMAND_WRONG_DEVICE', message: `${frame.type} ${frame.id} is addressed to ${String(body.deviceId)}` };
+  if (Math.abs(ctx.now - frame.ts) > ctx.windowMs) {
+    return { ok: false, code: 'COMMAND_EXPIRED', message: `${frame.type} ${frame.id} was issued ${Math.round((ctx.now - frame.ts) / 1000)} s from now` };
+  }
+  if (ctx.alreadySeen(frame.id)) return { ok: false, code: 'COMMAND_REPLAYED', message: `${frame.type} ${frame.id} was already processed` };
+  return { ok: true };
+}

@@ -1,0 +1,94 @@
+// The filesystem edge: crash-safe writes (temp file, fsync, rename, fsync dir) and validated reads.
+import { promises as fs, constants as fsc } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { z } from 'zod';
+
+export const PRIVATE_FILE_MODE = 0o600;
+export const PRIVATE_DIR_MODE = 0o700;
+
+export async function ensureDir(dir: string, mode = PRIVATE_DIR_MODE): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode });
+}
+
+/** Writes `data` so that a crash at any point leaves either the old or the new file, never a torn one. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = PRIVATE_FILE_MODE): Promise<void> {
+  const dir = path.dirname(file);
+  await ensureDir(dir);
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fs.open(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDir(dir);
+}
+
+export async function writeJsonAtomic(file: string, value: unknown, mode = PRIVATE_FILE_MODE): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, mode);
+}
+
+// The rename is durable only once the directory entry is flushed; Windows cannot open directories.
+async function syncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export type ReadResult<T> =
+  | { status: 'ok'; value: T }
+  | { status: 'missing' }
+  | { status: 'invalid'; reason: string };
+
+/** Reads a JSON state file and validates it; never throws for a missing or corrupt file. */
+export async function readJsonFile<T>(file: string, schema: z.ZodType<T>): Promise<ReadResult<T>> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
+    return { status: 'invalid', reason: (err as Error).message };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    return { status: 'invalid', reason: `not JSON: ${(err as Error).message}` };
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) return { status: 'invalid', reason: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+  return { status: 'ok', value: parsed.data };
+}
+
+export async function readTextIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+export async function fileMode(file: string): Promise<number | undefined> {
+  try {
+    return (await fs.stat(file)).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function removeFile(file: string): Promise<void> {
+  await fs.rm(file, { force: true });
+}

@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects (see test/README.md): unit = pure decisions, fast, no I/O;
+// integration = real files, sockets on loopback, child processes.
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/**/*.unit.test.ts'], environment: 'node' } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.unit.test.ts', 'test/faults/**', 'node_modules/**'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          pool: 'forks',
+        },
+      },
+    ],
+  },
+});
