@@ -1,7 +1,24 @@
-// Placeholder until the command lands (being built now); replaced, not kept.
-import { RmError } from '../protocol/errors.js';
-import type { CliIO } from './options.js';
+// `rmagent doctor [--json]`: checks each prerequisite and prints what to do. Exit 0 all good, 1 warnings, 2 failures.
+import { createCommandRunner } from '../system/exec.js';
+import { doctorExitCode, gatherDoctorFacts, judgeDoctor } from '../agent/doctor.js';
+import { CommonFlagsSchema, configFromFlags, parseFlags, type CliIO } from './options.js';
 
-export default async function doctorCommand(_argv: string[], _io: CliIO): Promise<number> {
-  throw new RmError('INTERNAL', 'rmagent doctor is not built yet');
+const MARK = { pass: '[ ok ]', warn: '[warn]', fail: '[FAIL]', skip: '[ -- ]' } as const;
+
+export default async function doctorCommand(argv: string[], io: CliIO): Promise<number> {
+  const flags = parseFlags(argv, {}, CommonFlagsSchema);
+  const { config, ipcPath } = configFromFlags(flags, io);
+  const runner = createCommandRunner(config.teamviewer.path ? { path: config.teamviewer.path } : {});
+  const checks = judgeDoctor(await gatherDoctorFacts(config, ipcPath, runner));
+  const code = doctorExitCode(checks);
+  if (flags.json) {
+    io.out(JSON.stringify({ ok: code === 0, checks }, null, 2));
+    return code;
+  }
+  for (const c of checks) {
+    io.out(`${MARK[c.verdict]} ${c.name}: ${c.detail}`);
+    if (c.fix && c.verdict !== 'pass') io.out(`       fix (${c.code}): ${c.fix}`);
+  }
+  io.out(code === 0 ? '\nAll prerequisites are met.' : code === 1 ? '\nWorking, with warnings above.' : '\nSome prerequisites are not met: see the fixes above.');
+  return code;
 }

@@ -1,7 +1,29 @@
-// Placeholder until the command lands (being built now); replaced, not kept.
-import { RmError } from '../protocol/errors.js';
-import type { CliIO } from './options.js';
+// `rmagent run`: the daemon in the foreground (systemd, launchd and the Windows SCM start this).
+import { createAgent } from '../agent/agent.js';
+import { createLogger } from '../log.js';
+import { createCommandRunner } from '../system/exec.js';
+import { systemClock } from '../system/clock.js';
+import { CommonFlagsSchema, configFromFlags, parseFlags, type CliIO } from './options.js';
 
-export default async function runCommand(_argv: string[], _io: CliIO): Promise<number> {
-  throw new RmError('INTERNAL', 'rmagent run is not built yet');
+const SHUTDOWN_BUDGET_MS = 10_000;
+
+export default async function runCommand(argv: string[], io: CliIO): Promise<number> {
+  const flags = parseFlags(argv, {}, CommonFlagsSchema);
+  const { config, ipcPath } = configFromFlags(flags, io);
+  const logger = createLogger({ level: config.logLevel, logDir: config.logDir });
+  const runner = createCommandRunner(config.teamviewer.path ? { path: config.teamviewer.path } : {});
+  const agent = createAgent({ config, logger, runner, clock: systemClock, ipcPath });
+  await agent.start();
+  io.out(JSON.stringify({ event: 'started', pid: process.pid, stateDir: config.stateDir, ipcPath }));
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve(s));
+  });
+  logger.info('stopping', { signal });
+  // A hung part must not keep the service manager waiting forever.
+  const budget = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), SHUTDOWN_BUDGET_MS).unref());
+  const outcome = await Promise.race([agent.stop().then(() => 'stopped' as const), budget]);
+  if (outcome === 'timeout') logger.warn('graceful stop exceeded its budget', { budgetMs: SHUTDOWN_BUDGET_MS });
+  await new Promise<void>((resolve) => logger.on('finish', resolve).end());
+  return outcome === 'stopped' ? 0 : 1;
 }

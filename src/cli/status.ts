@@ -1,7 +1,21 @@
-// Placeholder until the command lands (being built now); replaced, not kept.
+// `rmagent status [--json]`: asks the running daemon, or reads its state files when it is not running.
+// Exit 0 healthy, 1 degraded, 2 not running or not registered (the DESIGN.md contract).
+import { requestLocal } from '../system/local-socket.js';
 import { RmError } from '../protocol/errors.js';
-import type { CliIO } from './options.js';
+import { StatusSchema, statusExitCode, type AgentStatus } from '../agent/status.js';
+import { statusFromStateFiles } from '../agent/status-fallback.js';
+import { CommonFlagsSchema, configFromFlags, parseFlags, type CliIO } from './options.js';
+import { formatStatus } from './format-status.js';
 
-export default async function statusCommand(_argv: string[], _io: CliIO): Promise<number> {
-  throw new RmError('INTERNAL', 'rmagent status is not built yet');
+export default async function statusCommand(argv: string[], io: CliIO): Promise<number> {
+  const flags = parseFlags(argv, {}, CommonFlagsSchema);
+  const { config, ipcPath } = configFromFlags(flags, io);
+  const answer = await requestLocal(ipcPath, { method: 'status' });
+  if (!answer.ok && answer.reason === 'denied') throw new RmError('STATUS_DENIED', answer.message);
+  let status: AgentStatus;
+  const parsed = answer.ok ? StatusSchema.safeParse((answer.value as { status?: unknown }).status) : null;
+  if (parsed?.success) status = parsed.data;
+  else status = await statusFromStateFiles(config, Date.now(), answer.ok ? 'the daemon answered with an invalid status' : answer.message);
+  io.out(flags.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+  return statusExitCode(status);
 }

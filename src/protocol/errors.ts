@@ -44,6 +44,7 @@ export const ERRORS = {
   SERVICE_QUARANTINED: { message: 'A service step kept failing and was stopped', hint: 'Fix the reason shown, then re-assign the policy or restart the agent to retry' },
   // daemon
   AGENT_NOT_RUNNING: { message: 'The agent daemon is not running', hint: 'Start the service (systemctl start rmagent, launchctl kickstart, or the Windows service)' },
+  STATUS_DENIED: { message: 'This account may not read the agent status', hint: 'Run it as root or Administrator: `sudo rmagent status`' },
   OUTBOX_BACKLOG: { message: 'Reports are waiting to be delivered to the server', hint: 'They are kept on disk and sent when the connection returns' },
   // server API
   API_UNAUTHORIZED: { message: 'Missing or invalid API token', hint: 'Send `Authorization: Bearer TOKEN` (the owner token is in DATA/owner.token)' },

@@ -1,0 +1,248 @@
+// The composition root of the daemon: builds every part, hands each the others it needs, starts and stops them.
+// config -> identity -> TeamViewer detection -> connection -> converge desired state -> report.
+import path from 'node:path';
+import { hostname, release } from 'node:os';
+import { z } from 'zod';
+import { ensureDir, writeJsonAtomic } from '../system/files.js';
+import { serveLocal, type LocalServer } from '../system/local-socket.js';
+import { createSysinfo } from '../system/sysinfo.js';
+import { problem, RmError, type Problem } from '../protocol/errors.js';
+import type { CommandType, Frame } from '../protocol/frames.js';
+import type { DeviceFacts } from '../protocol/model.js';
+import { AGENT_COMMIT, AGENT_VERSION } from '../version.js';
+import { createTeamViewerWatcher, hasTeamViewerPrerequisite, teamviewerProblems, assignDevice } from '../teamviewer/index.js';
+import { createServiceRegistry, defaultServiceFactories } from '../services/registry.js';
+import { createIdentityStore, readMachineId } from './identity.js';
+import { createOutbox } from './outbox.js';
+import { createReplayGuard } from './replay.js';
+import { createConnection } from './connection.js';
+import { createConverger } from './converger.js';
+import { createStatusReporter } from './status-report.js';
+import { buildStatus, type AgentStatus } from './status.js';
+import type { AgentContext, CommandOutcome, Connection, Registration } from './contracts.js';
+
+export const STATUS_SNAPSHOT_FILE = 'status.json';
+const REGISTRATION_POLL_MS = 10_000;
+
+export const IpcRequestSchema = z.object({ method: z.enum(['status', 'reload', 'detect']) }).strict();
+
+export interface Agent {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): AgentStatus;
+}
+
+export function createAgent(context: AgentContext & { ipcPath: string }): Agent {
+  const { config, logger, clock } = context;
+  const stateDir = config.stateDir;
+  const platform = config.teamviewer.platform ?? (process.platform as 'linux' | 'win32' | 'darwin');
+  const startedAt = clock.now();
+
+  let machineId = '';
+  let identity: ReturnType<typeof createIdentityStore>;
+  let registration: Registration | null = null;
+  let connection: Connection | null = null;
+  let ipc: LocalServer | null = null;
+  let pollTimer: NodeJS.Timeout | null = null;
+  let snapshotTimer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const agentProblems: Problem[] = [];
+
+  const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: config.outboxMaxBytes, clock, logger });
+  const replay = createReplayGuard({ file: path.join(stateDir, 'replay.json'), windowMs: config.connection.commandWindowSec * 1000, clock });
+  const teamviewer = createTeamViewerWatcher({
+    root: config.teamviewer.root,
+    platform,
+    runner: context.runner,
+    now: clock.now,
+    intervalMs: config.teamviewer.detectIntervalSec * 1000,
+    logger,
+  });
+  const sysinfo = createSysinfo();
+  const report = async (kind: Parameters<typeof outbox.append>[0], data: Record<string, unknown>) => {
+    await outbox.append(kind, data);
+  };
+  const registry = createServiceRegistry(defaultServiceFactories);
+  const converger = createConverger({
+    context,
+    stateDir,
+    registry,
+    report,
+    prerequisiteMet: () => !config.teamviewer.required || hasTeamViewerPrerequisite(teamviewer.current()),
+  });
+  const statusReporter = createStatusReporter({ sysinfo, report, intervalMs: config.statusIntervalSec * 1000, clock });
+
+  const deviceFacts = async (): Promise<DeviceFacts> => ({
+    hostname: hostname(),
+    platform: process.platform,
+    arch: process.arch,
+    osRelease: release(),
+    agentVersion: AGENT_VERSION,
+    alias: registration?.alias ?? null,
+    teamviewer: teamviewer.current(),
+  });
+
+  // Commands arrive verified (signature, device, window, replay) and one at a time from the connection.
+  const onCommand = async (frame: Frame & { type: CommandType }): Promise<CommandOutcome> => {
+    switch (frame.type) {
+      case 'desired':
+        await converger.setDesired(frame.body.state);
+        return { status: 'done' };
+      case 'service.install':
+      case 'service.uninstall':
+      case 'policy.assign':
+        return converger.applyCommand(frame);
+      case 'status.request':
+        await statusReporter.sendNow();
+        await report('teamviewer', (await teamviewer.refresh()) as unknown as Record<string, unknown>);
+        return { status: 'done' };
+      case 'key.rotate':
+        return rotateKeys(frame.body.newKey, frame.body.retireKey);
+      default:
+        return routeToService(frame);
+    }
+  };
+
+  async function routeToService(frame: Frame & { type: CommandType }): Promise<CommandOutcome> {
+    const serviceOf: Partial<Record<CommandType, 'assets' | 'backup' | 'patches' | 'monitoring'>> = {
+      'inventory.request': 'assets',
+      'backup.run': 'backup',
+      'backup.restore': 'backup',
+      'patches.install': 'patches',
+      'alert.ack': 'monitoring',
+    };
+    const name = serviceOf[frame.type];
+    const service = name ? converger.service(name) : undefined;
+    const outcome = service?.handleCommand ? await service.handleCommand(frame) : undefined;
+    return outcome ?? { status: 'rejected', reason: { code: 'SERVICE_NOT_SUPPORTED', message: `${frame.type}: the ${name ?? 'target'} service is not installed on this device` } };
+  }
+
+  // Rotation keeps the current key trusted next to the new one until the server retires it (no stranded devices).
+  async function rotateKeys(newKey: string, retireKey?: string): Promise<CommandOutcome> {
+    const current = registration?.serverKeys ?? [];
+    const next = [...new Set([...current, newKey])].filter((k) => k !== retireKey);
+    registration = await identity.setServerKeys(next);
+    logger.info('server command keys rotated', { keys: next.length });
+    return { status: 'done' };
+  }
+
+  function status(): AgentStatus {
+    const partProblems = [
+      ...agentProblems,
+      ...(identity ? identity.problems() : []),
+      ...teamviewerProblems(teamviewer.current()),
+      ...converger.problems(),
+    ];
+    return buildStatus({
+      now: clock.now(),
+      agent: { version: AGENT_VERSION, commit: AGENT_COMMIT, runtime: process.version, running: true, pid: process.pid, startedAt, source: 'daemon' },
+      registration,
+      teamviewer: teamviewer.current(),
+      teamviewerRequired: config.teamviewer.required,
+      connection: connection?.status() ?? null,
+      services: converger.services(),
+      outbox: outbox.stats(),
+      partProblems,
+    });
+  }
+
+  // The snapshot lets `rmagent status` say something useful when the daemon is down.
+  function scheduleSnapshot(): void {
+    if (snapshotTimer || stopped) return;
+    snapshotTimer = setTimeout(() => {
+      snapshotTimer = null;
+      writeJsonAtomic(path.join(stateDir, STATUS_SNAPSHOT_FILE), status()).catch((err: unknown) => logger.warn('status snapshot not written', { error: err }));
+    }, 250);
+    snapshotTimer.unref();
+  }
+
+  async function connectIfRegistered(): Promise<void> {
+    const next = await identity.load();
+    const changed = JSON.stringify(next) !== JSON.stringify(registration);
+    registration = next;
+    if (!changed && connection) return;
+    if (connection) {
+      await connection.stop();
+      connection = null;
+    }
+    if (!registration) return;
+    const fresh = createConnection({ context, identity, outbox, replay, onCommand, deviceFacts });
+    fresh.onStatus(() => scheduleSnapshot());
+    fresh.start();
+    connection = fresh;
+    void maybeAssign();
+  }
+
+  // With --assignment-id the device is made a managed device by TeamViewer's own command, once it can be.
+  let assignmentTried = false;
+  async function maybeAssign(): Promise<void> {
+    const facts = teamviewer.current();
+    if (assignmentTried || !registration?.assignmentId || !facts?.installed || facts.managed === true) return;
+    assignmentTried = true;
+    const result = await assignDevice({ root: config.teamviewer.root, platform, runner: context.runner, now: clock.now }, { assignmentId: registration.assignmentId, ...(registration.alias ? { alias: registration.alias } : {}) });
+    if (result.ok) {
+      logger.info('TeamViewer assignment done', { exitCode: result.exitCode });
+      await teamviewer.refresh();
+    } else {
+      logger.warn('TeamViewer assignment failed', { exitCode: result.exitCode, reason: result.message });
+      agentProblems.push(problem(result.code ?? 'ASSIGNMENT_FAILED', result.message));
+    }
+    scheduleSnapshot();
+  }
+
+  async function handleIpc(request: unknown): Promise<unknown> {
+    const parsed = IpcRequestSchema.safeParse(request);
+    if (!parsed.success) return { error: { code: 'FRAME_INVALID', message: 'expected {"method":"status"|"reload"|"detect"}' } };
+    if (parsed.data.method === 'reload') await connectIfRegistered();
+    if (parsed.data.method === 'detect') await teamviewer.refresh();
+    return { status: status() };
+  }
+
+  return {
+    status,
+    async start() {
+      try {
+        await ensureDir(stateDir);
+      } catch (err) {
+        throw new RmError('STATE_UNWRITABLE', `${stateDir}: ${(err as Error).message}`);
+      }
+      machineId = await readMachineId(config.machineId);
+      identity = createIdentityStore({ stateDir, machineId, clock, logger });
+      await outbox.open();
+      await replay.open();
+      outbox.onAppend(() => scheduleSnapshot());
+      const facts = await teamviewer.refresh();
+      logger.info('TeamViewer detected', { installed: facts.installed, edition: facts.edition, version: facts.version, managed: facts.managed });
+      teamviewer.onChange((next) => {
+        logger.info('TeamViewer changed', { installed: next.installed, edition: next.edition, running: next.serviceRunning });
+        void report('teamviewer', next as unknown as Record<string, unknown>);
+        converger.kick();
+        void maybeAssign();
+        scheduleSnapshot();
+      });
+      await converger.start();
+      ipc = await serveLocal(context.ipcPath, handleIpc);
+      await connectIfRegistered();
+      await report('teamviewer', facts as unknown as Record<string, unknown>);
+      teamviewer.start();
+      statusReporter.start();
+      // `rmagent enroll` may run after the daemon started (MDM ordering); notice it without a restart.
+      pollTimer = setInterval(() => void connectIfRegistered().catch((err: unknown) => logger.warn('registration reload failed', { error: err })), REGISTRATION_POLL_MS);
+      pollTimer.unref();
+      scheduleSnapshot();
+      logger.info('agent started', { version: AGENT_VERSION, registered: registration !== null, deviceId: registration?.deviceId ?? null });
+    },
+    async stop() {
+      stopped = true;
+      if (pollTimer) clearInterval(pollTimer);
+      if (snapshotTimer) clearTimeout(snapshotTimer);
+      statusReporter.stop();
+      teamviewer.stop();
+      await connection?.stop();
+      await converger.stop();
+      await ipc?.close();
+      await writeJsonAtomic(path.join(stateDir, STATUS_SNAPSHOT_FILE), { ...status(), agent: { ...status().agent, running: false, pid: null } }).catch(() => undefined);
+      logger.info('agent stopped');
+    },
+  };
+}
