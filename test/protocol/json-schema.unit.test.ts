@@ -6,7 +6,7 @@ import { protocolJsonSchemas } from '../../src/protocol/json-schema.js';
 const docs = path.resolve(__dirname, '../../docs/protocol');
 
 describe('docs/protocol', () => {
-  it('matches the zod schemas (run `npm run docs:protocol` when this fails)', () => {
+  it('matches the zod schemas (run `npm run docs` when this fails)', () => {
     const generated = protocolJsonSchemas();
     const onDisk = readdirSync(docs).filter((f) => f.endsWith('.schema.json')).sort();
     expect(onDisk).toEqual(Object.keys(generated).sort());
@@ -16,5 +16,12 @@ describe('docs/protocol', () => {
   it('describes every frame type with its required fields', () => {
     const hello = JSON.parse(protocolJsonSchemas()['frame.hello.schema.json']!) as { required: string[] };
     expect(hello.required).toEqual(expect.arrayContaining(['nonce', 'serverKey', 'protocol']));
+  });
+});
+
+describe('docs/configuration.md', () => {
+  it('matches the config schema (run `npm run docs` when this fails)', async () => {
+    const { configurationMarkdown } = await import('../../src/config/docs.js');
+    expect(readFileSync(path.resolve(docs, '../configuration.md'), 'utf8')).toBe(configurationMarkdown());
   });
 });

@@ -1,0 +1,58 @@
+// docs/configuration.md, generated from the config schema so the two cannot drift.
+import { z } from 'zod';
+import { ConfigSchema } from './schema.js';
+import { CONFIG_ENV_VARS } from './load.js';
+import { defaultPaths } from './paths.js';
+
+interface Row { key: string; type: string; def: string; what: string }
+
+function rows(schema: z.ZodType, prefix: string): Row[] {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, Record<string, unknown>> };
+  const out: Row[] = [];
+  for (const [name, prop] of Object.entries(json.properties ?? {})) {
+    const key = prefix ? `${prefix}.${name}` : name;
+    if (prop.type === 'object' && prop.properties) {
+      const shape = (schema as unknown as { shape: Record<string, z.ZodType> }).shape[name]!;
+      const inner = (shape as unknown as { unwrap?: () => z.ZodType }).unwrap?.() ?? shape;
+      out.push(...rows(inner, key));
+      continue;
+    }
+    const type = prop.enum ? (prop.enum as unknown[]).map((v) => JSON.stringify(v)).join(' \\| ') : String(prop.type ?? 'string');
+    out.push({ key, type, def: prop.default === undefined ? '' : `\`${JSON.stringify(prop.default)}\``, what: String(prop.description ?? '') });
+  }
+  return out;
+}
+
+export function configurationMarkdown(): string {
+  const table = rows(ConfigSchema, '')
+    .map((r) => `| \`${r.key}\` | ${r.type} | ${r.def} | ${r.what.replace(/\|/g, '\\|')} |`)
+    .join('\n');
+  const p = { linux: defaultPaths('linux', {}), darwin: defaultPaths('darwin', {}), win32: defaultPaths('win32', { ProgramData: 'C:\\ProgramData' }) };
+  return `# Configuration
+
+<!-- Generated from src/config/schema.ts by \`npm run docs\`; a test fails when it is stale. -->
+
+Sources, later ones winning: built-in defaults < the config file < \`RMAGENT_*\` environment variables <
+command-line flags (\`--config FILE\`, \`--state-dir\`, \`--log-dir\`, \`--log-level\`, \`--ipc-path\`,
+\`--teamviewer-root\`). An invalid value stops the agent with \`CONFIG_INVALID\`, naming the key, the value and
+what is allowed. Unknown keys are refused (a typo must not be silently ignored).
+
+| | config file | state | logs |
+|---|---|---|---|
+| Linux | ${p.linux.configFile} | ${p.linux.stateDir} | ${p.linux.logDir} |
+| macOS | ${p.darwin.configFile} | ${p.darwin.stateDir} | ${p.darwin.logDir} |
+| Windows | ${p.win32.configFile} | ${p.win32.stateDir} | ${p.win32.logDir} |
+
+The config file location can be changed with \`--config\` or \`RMAGENT_CONFIG\`.
+
+## Keys
+
+| key | type | default | meaning |
+|---|---|---|---|
+${table}
+
+## Environment variables
+
+${CONFIG_ENV_VARS.map((v) => `\`${v}\``).join(', ')}, and \`RMAGENT_CONFIG\` (the config file).
+`;
+}
