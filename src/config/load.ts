@@ -15,6 +15,8 @@ const ENV_KEYS: Record<string, { key: string; type: 'string' | 'number' | 'boole
   RMAGENT_MACHINE_ID: { key: 'machineId', type: 'string' },
   RMAGENT_TEAMVIEWER_ROOT: { key: 'teamviewer.root', type: 'string' },
   RMAGENT_TEAMVIEWER_REQUIRED: { key: 'teamviewer.required', type: 'boolean' },
+  RMAGENT_TEAMVIEWER_PLATFORM: { key: 'teamviewer.platform', type: 'string' },
+  RMAGENT_TEAMVIEWER_PATH: { key: 'teamviewer.path', type: 'string' },
   RMAGENT_DETECT_INTERVAL_SEC: { key: 'teamviewer.detectIntervalSec', type: 'number' },
   RMAGENT_HEARTBEAT_SEC: { key: 'connection.heartbeatSec', type: 'number' },
   RMAGENT_ALLOW_INSECURE: { key: 'connection.allowInsecure', type: 'boolean' },
