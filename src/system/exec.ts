@@ -1,6 +1,7 @@
 // The one command runner: every external command the agent runs goes through here.
 // No shell is ever involved, so nothing that came from the network can be interpolated into one.
 import { execFile } from 'node:child_process';
+import { delimiter } from 'node:path';
 
 export interface CommandResult {
   /** Exit code; null when the command could not start or was killed. */
@@ -22,11 +23,13 @@ export interface CommandRunner {
   run(command: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
 }
 
+/** `path` is searched before the inherited PATH (stand-in executables in tests, a vendor folder in production). */
 export function createCommandRunner(defaults: { path?: string } = {}): CommandRunner {
+  const searchPath = [defaults.path, process.env.PATH].filter(Boolean).join(delimiter);
   return {
     run(command, args, options = {}) {
       return new Promise((resolve) => {
-        const env = { ...process.env, ...(defaults.path ? { PATH: defaults.path } : {}), ...options.env, LC_ALL: 'C' };
+        const env = { ...process.env, PATH: searchPath, ...options.env, LC_ALL: 'C' };
         execFile(
           command,
           [...args],
