@@ -45,6 +45,7 @@ export const ERRORS = {
   // daemon
   AGENT_NOT_RUNNING: { message: 'The agent daemon is not running', hint: 'Start the service (systemctl start rmagent, launchctl kickstart, or the Windows service)' },
   STATUS_DENIED: { message: 'This account may not read the agent status', hint: 'Run it as root or Administrator: `sudo rmagent status`' },
+  WATCHDOG_RESTARTS: { message: 'The agent exceeded its memory or CPU budget and restarted repeatedly', hint: 'See the reasons in `rmagent status` and the agent log; the agent waits longer before each restart. Report it with the log lines' },
   OUTBOX_BACKLOG: { message: 'Reports are waiting to be delivered to the server', hint: 'They are kept on disk and sent when the connection returns' },
   // server API
   API_UNAUTHORIZED: { message: 'Missing or invalid API token', hint: 'Send `Authorization: Bearer TOKEN` (the owner token is in DATA/owner.token)' },
