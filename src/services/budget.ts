@@ -1,0 +1,182 @@
+// The heavy-job budget shared by every service: inventory, patch scans and backups run through one
+// scheduler so that a device never does two of them at once, starts are spread by jitter (thousands of
+// devices with the same policy must not all scan in the same second), their child commands run niced,
+// and a policy's maintenance window can be checked with one pure function.
+import { z } from 'zod';
+import type { Clock } from '../system/clock.js';
+import type { CommandRunner } from '../system/exec.js';
+
+export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (24 h, local time)');
+
+export const MaintenanceWindowSchema = z
+  .object({
+    days: z.array(z.enum(WEEKDAYS)).min(1).max(7).default([...WEEKDAYS]).describe('Days the window opens on (local time): sun, mon, ... sat'),
+    start: hhmm.describe('Local time the window opens, HH:MM'),
+    durationMin: z.number().int().min(1).max(1440).describe('How long the window stays open (minutes); it may run past midnight'),
+  })
+  .strict();
+export type MaintenanceWindow = z.infer<typeof MaintenanceWindowSchema>;
+
+/** true when `date` (local time) falls inside a window that opened on one of its days. */
+export function inWindow(window: MaintenanceWindow, date: Date): boolean {
+  const [h, m] = window.start.split(':').map(Number) as [number, number];
+  // A window that opened yesterday may still be open (e.g. 23:00 for 120 min).
+  for (const daysBack of [0, 1]) {
+    const open = new Date(date.getFullYear(), date.getMonth(), date.getDate() - daysBack, h, m, 0, 0);
+    if (!window.days.includes(WEEKDAYS[open.getDay()]!)) continue;
+    const t = date.getTime();
+    if (t >= open.getTime() && t < open.getTime() + window.durationMin * 60_000) return true;
+  }
+  return false;
+}
+
+/** A cron-lite schedule: every N hours, or daily at HH:MM (local) on some days. */
+export const ScheduleSchema = z.union([
+  z.object({ everyHours: z.number().min(0.05).max(24 * 31).describe('Run every N hours (first run at once)') }).strict(),
+  z
+    .object({
+      dailyAt: hhmm.describe('Run at this local time, HH:MM (first run at once if a slot has passed)'),
+      days: z.array(z.enum(WEEKDAYS)).min(1).max(7).default([...WEEKDAYS]).describe('Days to run on'),
+    })
+    .strict(),
+]);
+export type Schedule = z.infer<typeof ScheduleSchema>;
+
+/** true when a run is due: never ran, the interval passed, or a daily slot passed since the last run. */
+export function isDue(schedule: Schedule, lastRunAt: number | null, now: Date): boolean {
+  if (lastRunAt === null) return true;
+  if ('everyHours' in schedule) return now.getTime() - lastRunAt >= schedule.everyHours * 3_600_000;
+  const slot = lastSlot(schedule, now);
+  return slot !== null && slot > lastRunAt;
+}
+
+function lastSlot(schedule: { dailyAt: string; days: readonly string[] }, now: Date): number | null {
+  const [h, m] = schedule.dailyAt.split(':').map(Number) as [number, number];
+  for (let back = 0; back <= 7; back++) {
+    const slot = new Date(now.getFullYear(), now.getMonth(), now.getDate() - back, h, m, 0, 0);
+    if (slot.getTime() <= now.getTime() && schedule.days.includes(WEEKDAYS[slot.getDay()]!)) return slot.getTime();
+  }
+  return null;
+}
+
+export type HeavyJobResult<T> = { ran: true; value: T } | { ran: false; reason: 'stopped' | 'outside-window' };
+
+export interface HeavyJobOptions {
+  /** Largest random delay before the job queues (ms); 0 = start now. */
+  maxJitterMs?: number;
+  /** Checked when the job's turn comes: outside it the job does not run. */
+  window?: MaintenanceWindow | null;
+}
+
+export interface HeavyJobScheduler {
+  run<T>(name: string, work: () => Promise<T>, options?: HeavyJobOptions): Promise<HeavyJobResult<T>>;
+  /** The job running now, if any (for status and tests). */
+  running(): string | null;
+  /** Cancels jitter waits and queued jobs (they resolve as 'stopped'); the running job finishes. */
+  stop(): void;
+}
+
+/*
+ * Invariants: at most one job's work() runs at any time (a promise chain); a job's jitter wait happens
+ * before it joins the queue so waiting never blocks others; after stop() no new work starts.
+ */
+export function createHeavyJobScheduler(deps: { clock: Clock; random: () => number }): HeavyJobScheduler {
+  let tail: Promise<unknown> = Promise.resolve();
+  let current: string | null = null;
+  let stopped = false;
+  const waits = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
+
+  const jitter = (maxMs: number) =>
+    new Promise<void>((resolve) => {
+      const delay = Math.floor(deps.random() * Math.max(0, maxMs));
+      if (delay <= 0) return resolve();
+      const wait = { timer: setTimeout(() => { waits.delete(wait); resolve(); }, delay), done: resolve };
+      wait.timer.unref();
+      waits.add(wait);
+    });
+
+  return {
+    async run(name, work, options = {}) {
+      if (stopped) return { ran: false, reason: 'stopped' };
+      await jitter(options.maxJitterMs ?? 0);
+      if (stopped) return { ran: false, reason: 'stopped' };
+      const turn = tail.then(async (): Promise<HeavyJobResult<Awaited<ReturnType<typeof work>>>> => {
+        if (stopped) return { ran: false, reason: 'stopped' };
+        if (options.window && !inWindow(options.window, new Date(deps.clock.now()))) return { ran: false, reason: 'outside-window' };
+        current = name;
+        try {
+          return { ran: true, value: await work() };
+        } finally {
+          current = null;
+        }
+      });
+      tail = turn.catch(() => undefined);
+      return turn;
+    },
+    running: () => current,
+    stop() {
+      stopped = true;
+      for (const w of waits) {
+        clearTimeout(w.timer);
+        w.done();
+      }
+      waits.clear();
+    },
+  };
+}
+
+/**
+ * Wraps a runner so heavy commands run at low CPU priority (nice 10) and, where `ionice` exists,
+ * best-effort low I/O priority. Windows has neither; the runner is returned as is.
+ */
+export function createNicedRunner(runner: CommandRunner, platform: NodeJS.Platform = process.platform): CommandRunner {
+  if (platform === 'win32') return runner;
+  let ionice: Promise<boolean> | undefined;
+  return {
+    async run(command, args, options) {
+      ionice ??= platform === 'linux' ? runner.run('ionice', ['-c', '2', '-n', '7', 'true'], { timeoutMs: 5_000 }).then((r) => r.code === 0) : Promise.resolve(false);
+      const io = (await ionice) ? ['ionice', '-c', '2', '-n', '7'] : [];
+      const result = await runner.run('nice', ['-n', '10', ...io, command, ...args], options);
+      if (result.error === 'ENOENT') return runner.run(command, args, options); // no `nice` here
+      // nice/ionice exit 127/126 when the command itself cannot start: report it as the plain runner would.
+      if (result.code === 127) return { code: null, stdout: result.stdout, stderr: result.stderr, error: 'ENOENT' };
+      if (result.code === 126) return { code: null, stdout: result.stdout, stderr: result.stderr, error: 'EACCES' };
+      return result;
+    },
+  };
+}
+
+export const DEFAULT_MAX_JITTER_MS = 10 * 60_000;
+
+export interface Ticker {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** Calls `tick` now and then every `everyMs`, never overlapping itself; stop() waits for a running tick. */
+export function createTicker(everyMs: number, tick: () => Promise<void>, onError: (err: unknown) => void): Ticker {
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+  let stopped = true;
+  const fire = () => {
+    if (stopped || running) return;
+    running = tick().catch(onError).finally(() => {
+      running = null;
+      if (!stopped) timer = setTimeout(fire, everyMs);
+    });
+  };
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      fire();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      await running;
+    },
+  };
+}

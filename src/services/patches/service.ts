@@ -1,0 +1,151 @@
+// Patch Management on the device: scans pending updates on the policy's schedule and reports them
+// (kind 'patches', event 'scan'); installs them only when decideInstall() says so and reports each run
+// (event 'install'). Scans and installs are heavy jobs; installs also re-check the window at their turn.
+import path from 'node:path';
+import { z } from 'zod';
+import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
+import { installUpdates, readPendingUpdates, type PendingUpdatesOutput, type SoftwarePlatform, type UpdateManager } from '../../system/packages.js';
+import { problem, type Problem } from '../../protocol/errors.js';
+import type { Policy } from '../../protocol/model.js';
+import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
+import { createNicedRunner, createTicker, isDue, type HeavyJobScheduler, type Ticker } from '../budget.js';
+import { decideInstall } from './plan.js';
+import { patchesDefaultSettings, patchesPolicySchema, type PatchesPolicy } from './policy.js';
+import { parseAptUpgradable, parseDnfCheckUpdate, parseSoftwareUpdateList, parseWindowsUpdateJson, type PendingUpdate } from './updates-parse.js';
+
+export interface PatchesDeps {
+  scheduler: HeavyJobScheduler;
+  root?: string;
+  platform?: SoftwarePlatform;
+  tickMs?: number;
+  /**
+   * The local opt-in: updates are installed only while this file exists (the installer creates it when
+   * the administrator allows changes). Default: `allow-changes` in the agent's state folder.
+   */
+  allowChangesFile?: string;
+}
+
+const StateSchema = z.object({ lastScanAt: z.number().nullable(), lastInstallAt: z.number().nullable(), manager: z.string().nullable(), pending: z.array(z.custom<PendingUpdate>()) });
+type PatchesState = z.infer<typeof StateSchema>;
+const EMPTY: PatchesState = { lastScanAt: null, lastInstallAt: null, manager: null, pending: [] };
+
+/** Pending updates from one tool's answer; a failed query is an error, "no updates" is an empty list. */
+export function pendingFrom(out: PendingUpdatesOutput): PendingUpdate[] {
+  const { manager, result } = out;
+  // dnf/yum check-update: 100 = updates available, 0 = none.
+  const ok = result.code === 0 || ((manager === 'dnf' || manager === 'yum') && result.code === 100);
+  if (!ok) throw new Error(`${manager}: ${result.error ?? `exit ${result.code}`} ${result.stderr.trim().slice(0, 300)}`.trim());
+  if (manager === 'apt') return parseAptUpgradable(result.stdout);
+  if (manager === 'dnf' || manager === 'yum') return parseDnfCheckUpdate(result.stdout);
+  if (manager === 'softwareupdate') return parseSoftwareUpdateList(`${result.stdout}\n${result.stderr}`);
+  return parseWindowsUpdateJson(result.stdout);
+}
+
+export function createPatchesService(deps: PatchesDeps): ServiceFactory {
+  return (runtime) => patchesService(deps, runtime);
+}
+
+function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
+  const stateFile = path.join(runtime.stateDir, 'patches.json');
+  const allowFile = deps.allowChangesFile ?? path.join(runtime.stateDir, '..', '..', 'allow-changes');
+  const platform = deps.platform ?? (process.platform as SoftwarePlatform);
+  const ctx = () => ({ runner: createNicedRunner(runtime.runner, platform), root: deps.root ?? '/', platform });
+  let policy: PatchesPolicy = patchesDefaultSettings;
+  let ticker: Ticker | null = null;
+  let lastError: string | null = null;
+
+  const loadState = async (): Promise<PatchesState> => {
+    const r = await readJsonFile(stateFile, StateSchema);
+    return r.status === 'ok' ? r.value : EMPTY;
+  };
+  const optedIn = async () => (await readJsonFile(allowFile, z.unknown())).status !== 'missing';
+
+  async function scan(maxJitterMs: number): Promise<PatchesState | null> {
+    const result = await deps.scheduler.run('patch-scan', async () => readPendingUpdates(ctx(), { refresh: policy.refresh }), { maxJitterMs });
+    if (!result.ran) return null;
+    if (!result.value) throw new Error('no supported update tool found (apt, dnf, yum, softwareupdate, Windows Update)');
+    const pending = pendingFrom(result.value);
+    const scannedAt = runtime.clock.now();
+    const bySeverity: Record<string, number> = {};
+    for (const u of pending) bySeverity[u.severity] = (bySeverity[u.severity] ?? 0) + 1;
+    await runtime.report('patches', { event: 'scan', manager: result.value.manager, scannedAt, count: pending.length, bySeverity, pending });
+    const state: PatchesState = { ...(await loadState()), lastScanAt: scannedAt, manager: result.value.manager, pending };
+    await writeJsonAtomic(stateFile, state);
+    return state;
+  }
+
+  /** Installs if allowed now; returns why not otherwise. Every run that starts is reported. */
+  async function maybeInstall(state: PatchesState): Promise<CommandOutcome> {
+    const decision = decideInstall({ policy, optedIn: await optedIn(), now: new Date(runtime.clock.now()), pending: state.pending, lastInstallAt: state.lastInstallAt });
+    if (!decision.install) return { status: 'rejected', reason: { code: 'PATCH_INSTALL_NOT_ALLOWED', message: decision.reason } };
+    const manager = state.manager as UpdateManager;
+    const startedAt = runtime.clock.now();
+    await writeJsonAtomic(stateFile, { ...state, lastInstallAt: startedAt });
+    const run = await deps.scheduler.run('patch-install', () => installUpdates(ctx(), manager, decision.names), { window: policy.window });
+    if (!run.ran) return { status: 'rejected', reason: { code: 'PATCH_INSTALL_NOT_ALLOWED', message: run.reason } };
+    const r = run.value;
+    const succeeded = r.code === 0;
+    await runtime.report('patches', {
+      event: 'install',
+      manager,
+      startedAt,
+      durationMs: runtime.clock.now() - startedAt,
+      requested: decision.names.length ? decision.names : 'all',
+      result: succeeded ? 'succeeded' : 'failed',
+      exitCode: r.code,
+      ...(r.error ? { error: r.error } : {}),
+      outputTail: (succeeded ? r.stdout : `${r.stdout}\n${r.stderr}`).trim().split('\n').slice(-20).join('\n'),
+    });
+    if (!succeeded) return { status: 'failed', reason: { code: 'SERVICE_FAILED', message: `${manager} exited ${r.code ?? r.error}` } };
+    await scan(0); // what is still pending after the run
+    return { status: 'done' };
+  }
+
+  async function tick(): Promise<void> {
+    let state = await loadState();
+    if (isDue(policy.schedule, state.lastScanAt, new Date(runtime.clock.now()))) state = (await scan(policy.maxJitterSec * 1000)) ?? state;
+    if (state.manager) await maybeInstall(state);
+    lastError = null;
+  }
+
+  const onError = (err: unknown) => {
+    lastError = err instanceof Error ? err.message : String(err);
+    runtime.logger.error('patches: run failed', { error: lastError });
+  };
+
+  return {
+    name: 'patches',
+    policySchema: patchesPolicySchema,
+    async install() {
+      await ensureDir(runtime.stateDir);
+    },
+    async apply(_policy: Policy, settings: unknown) {
+      policy = patchesPolicySchema.parse(settings ?? {});
+      ticker ??= createTicker(deps.tickMs ?? 60_000, tick, onError);
+      ticker.start();
+    },
+    async uninstall() {
+      await ticker?.stop();
+      ticker = null;
+      await removeFile(stateFile);
+    },
+    async stop() {
+      await ticker?.stop();
+      ticker = null;
+    },
+    problems(): Problem[] {
+      return lastError ? [problem('SERVICE_FAILED', `patches: ${lastError}`)] : [];
+    },
+    async handleCommand(frame) {
+      if (frame.type !== 'patches.install') return undefined;
+      try {
+        const state = await scan(0);
+        if (!state) return { status: 'rejected', reason: { code: 'PATCH_INSTALL_NOT_ALLOWED', message: 'stopped' } };
+        return await maybeInstall(state);
+      } catch (err) {
+        onError(err);
+        return { status: 'failed', reason: { code: 'SERVICE_FAILED', message: lastError ?? 'patch run failed' } };
+      }
+    },
+  };
+}
