@@ -5,6 +5,8 @@ import { IdSchema, PROTOCOL_VERSION, DeviceFactsSchema, DesiredStateSchema, Poli
 import type { ErrorCode } from './errors.js';
 
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+/** Deeper values are refused: canonicalJson and JSON.stringify recurse and would overflow the stack. */
+export const MAX_FRAME_DEPTH = 64;
 
 const b64 = (min: number, max: number) => z.string().min(min).max(max).regex(/^[A-Za-z0-9+/]+=*$/, 'base64');
 /** Ed25519 public key: base64 of the 32 raw bytes. */
@@ -138,6 +140,7 @@ export function parseFrame(text: string, options: { maxBytes?: number; accept?: 
   } catch {
     return { ok: false, code: 'FRAME_INVALID', message: 'frame is not valid JSON' };
   }
+  if (depthExceeds(raw, MAX_FRAME_DEPTH)) return { ok: false, code: 'FRAME_INVALID', message: `frame is nested deeper than ${MAX_FRAME_DEPTH} levels`, ...refOf(raw) };
   const env = EnvelopeSchema.safeParse(raw);
   if (!env.success) return { ok: false, code: 'FRAME_INVALID', message: describeIssues(env.error), ...refOf(raw) };
   const { type } = env.data;
@@ -169,6 +172,18 @@ export function describeIssues(error: z.ZodError): string {
     .slice(0, 3)
     .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
     .join('; ');
+}
+
+// Iterative, so a hostile 500 000-level value cannot overflow the stack while being measured.
+function depthExceeds(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (!v || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(v)) if (child && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function refOf(raw: unknown): { ref?: string } {
