@@ -1,0 +1,21 @@
+// Every API route, built from the parts the composition root hands over.
+import type { Clock } from '../system/clock.js';
+import type { Logger } from '../log.js';
+import type { CommandQueue } from './commands.js';
+import type { Route } from './http.js';
+import type { Store } from './store.js';
+import { consoleRoutes } from './routes-console.js';
+import { deviceRoutes } from './routes-devices.js';
+import { serviceRoutes } from './routes-services.js';
+
+export interface ApiDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  commands: CommandQueue;
+  fleet: { isOnline(deviceId: string): boolean; sendDesired(deviceId: string): boolean };
+}
+
+export function allRoutes(deps: ApiDeps): Route[] {
+  return [...consoleRoutes(deps), ...deviceRoutes(deps), ...serviceRoutes(deps)];
+}

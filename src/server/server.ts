@@ -1,0 +1,113 @@
+// The reference management server's composition root: store, command key, accounts, HTTP API and agent
+// gateway on one port. Work starts in startServer and ends in stop().
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log.js';
+import { systemClock, type Clock } from '../system/clock.js';
+import { ensureDir, readTextIfExists, writeFileAtomic } from '../system/files.js';
+import { DEFAULT_ROLES, OWNER_ROLE_ID } from './access.js';
+import { createCommandQueue } from './commands.js';
+import { createGateway } from './gateway.js';
+import { createApiHandler } from './http.js';
+import { allRoutes } from './routes.js';
+import { hashSecret, newSecret } from './secrets.js';
+import { createCommandSigner, loadOrCreateServerKey } from './signer.js';
+import { createStore, type Store } from './store.js';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  logger: Logger;
+  heartbeatSec?: number;
+  clock?: Clock;
+}
+
+export interface RunningServer {
+  httpUrl: string;
+  agentUrl: string;
+  port: number;
+  /** The owner's (company administrator's) API token, also in DATA/owner.token. */
+  ownerToken: string;
+  /** Base64 raw Ed25519 command key, also in DATA/server-key.pub. */
+  serverPublicKey: string;
+  stop(): Promise<void>;
+}
+
+export const OWNER_ACCOUNT_ID = 'acct-owner';
+
+/** First start: default roles and the owner account. Any start: an owner token on disk that works. */
+async function ensureOwner(store: Store, dataDir: string, now: number): Promise<string> {
+  for (const role of DEFAULT_ROLES) if (!store.data.roles.some((r) => r.id === role.id)) store.data.roles.push({ ...role, permissions: [...role.permissions] });
+  const tokenFile = path.join(dataDir, 'owner.token');
+  let token = (await readTextIfExists(tokenFile))?.trim();
+  if (!token) {
+    token = newSecret('rma');
+    await writeFileAtomic(tokenFile, `${token}\n`);
+  }
+  const owner = store.data.accounts.find((a) => a.id === OWNER_ACCOUNT_ID);
+  if (owner) owner.tokenHash = hashSecret(token);
+  else store.data.accounts.push({ id: OWNER_ACCOUNT_ID, name: 'owner', tokenHash: hashSecret(token), roleIds: [OWNER_ROLE_ID], createdAt: now });
+  await store.commit();
+  return token;
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger;
+  await ensureDir(opts.dataDir);
+  const store = createStore(opts.dataDir);
+  const { created } = await store.load();
+  const key = await loadOrCreateServerKey(opts.dataDir);
+  const ownerToken = await ensureOwner(store, opts.dataDir, clock.now());
+  const signer = createCommandSigner(key);
+
+  const httpServer = http.createServer();
+  // The gateway and the command queue need each other: the queue sends through the gateway, the gateway
+  // hands the queue each new connection and each ack.
+  const gateway = createGateway({
+    httpServer,
+    store,
+    signer,
+    clock,
+    logger,
+    heartbeatSec: opts.heartbeatSec ?? 30,
+    onOnline: (deviceId) => commands.deliverQueued(deviceId),
+    onAck: (deviceId, ack) => commands.recordAck(deviceId, ack),
+  });
+  const commands = createCommandQueue({ store, signer, clock, logger, transport: gateway });
+  httpServer.on('request', createApiHandler({ store, logger, routes: allRoutes({ store, clock, logger, commands, fleet: gateway }) }));
+  gateway.start();
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(opts.port, opts.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  logger.info('server listening', { host: opts.host, port, dataDir: opts.dataDir, firstStart: created, devices: store.data.devices.length });
+
+  let stopping: Promise<void> | null = null;
+  return {
+    httpUrl: `http://${hostInUrl}:${port}`,
+    agentUrl: `ws://${hostInUrl}:${port}/agent`,
+    port,
+    ownerToken,
+    serverPublicKey: key.publicKey,
+    stop() {
+      stopping ??= (async () => {
+        await gateway.stop();
+        httpServer.closeAllConnections();
+        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        await store.commit(); // keeps lastSeen from heartbeats
+        await store.flush();
+        logger.info('server stopped');
+      })();
+      return stopping;
+    },
+  };
+}

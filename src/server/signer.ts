@@ -1,0 +1,32 @@
+// The server command key: created on first start (DIR/server-key, 0600, PEM) with its public half in
+// DIR/server-key.pub (base64 raw, one line, what `rmagent enroll --server-key` pins); commands are signed with it.
+import path from 'node:path';
+import { generateKeyPair, publicKeyOfPrivate, signFrame, type KeyPair } from '../protocol/sign.js';
+import { makeFrame, type BodyOf, type CommandType, type Frame } from '../protocol/frames.js';
+import { readTextIfExists, writeFileAtomic } from '../system/files.js';
+
+export interface CommandSigner {
+  publicKey: string;
+  /** A signed command frame; `id` lets a queued command keep its id when it is finally sent. */
+  sign<T extends CommandType>(type: T, body: BodyOf<T>, ts: number, id?: string): Frame<T>;
+}
+
+export async function loadOrCreateServerKey(dataDir: string): Promise<KeyPair> {
+  const keyFile = path.join(dataDir, 'server-key');
+  const pem = await readTextIfExists(keyFile);
+  const pair = pem ? { privateKeyPem: pem, publicKey: publicKeyOfPrivate(pem) } : generateKeyPair();
+  if (!pem) await writeFileAtomic(keyFile, pair.privateKeyPem);
+  // Rewritten each start so the .pub file always matches the key actually in use.
+  await writeFileAtomic(`${keyFile}.pub`, `${pair.publicKey}\n`, 0o644);
+  return pair;
+}
+
+export function createCommandSigner(key: KeyPair): CommandSigner {
+  return {
+    publicKey: key.publicKey,
+    sign(type, body, ts, id) {
+      const frame = makeFrame(type, body, ts);
+      return signFrame(id ? { ...frame, id } : frame, key.privateKeyPem);
+    },
+  };
+}

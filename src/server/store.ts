@@ -1,0 +1,139 @@
+// The server's state: one JSON document, loaded once at start (schema-checked) and written atomically
+// after each change. Writes are serialised and coalesced: commit() resolves once a write that includes
+// every change made before the call is on disk, so a report is acknowledged only after it is durable.
+import path from 'node:path';
+import { z } from 'zod';
+import { DeviceFactsSchema, IdSchema, ServiceNameSchema, ServiceStateSchema, SeveritySchema } from '../protocol/model.js';
+import { ReportKindSchema } from '../protocol/frames.js';
+import { readJsonFile, writeJsonAtomic } from '../system/files.js';
+import { PERMISSIONS } from './access.js';
+
+const RoleSchema = z.object({ id: IdSchema, name: z.string(), permissions: z.array(z.enum(PERMISSIONS)) }).strict();
+const AccountSchema = z.object({ id: IdSchema, name: z.string(), tokenHash: z.string(), roleIds: z.array(IdSchema), createdAt: z.number() }).strict();
+const EnrollmentTokenSchema = z
+  .object({ id: IdSchema, tokenHash: z.string(), expiresAt: z.number().nullable(), maxUses: z.number().int().nullable(), uses: z.number().int(), createdBy: IdSchema, createdAt: z.number() })
+  .strict();
+const DeviceSchema = z
+  .object({
+    id: IdSchema,
+    publicKey: z.string(),
+    facts: DeviceFactsSchema,
+    enrolledAt: z.number(),
+    lastSeen: z.number().nullable(),
+    lastSeq: z.number().int().nonnegative(),
+    /** Bumped whenever what the device should run changes; sent as desired.state.revision. */
+    revision: z.number().int().nonnegative(),
+    services: z.record(z.string(), ServiceStateSchema),
+    /** Latest data of each report kind (status, inventory, patches, backup, ...). */
+    latest: z.record(z.string(), z.object({ seq: z.number(), at: z.number(), data: z.record(z.string(), z.unknown()) })),
+  })
+  .strict();
+const PolicySchema = z
+  .object({ id: IdSchema, name: z.string(), service: ServiceNameSchema, version: z.number().int().min(1), settings: z.record(z.string(), z.unknown()), createdBy: IdSchema, updatedAt: z.number() })
+  .strict();
+const ActivationSchema = z.object({ deviceId: IdSchema, service: ServiceNameSchema, policyId: IdSchema, activatedBy: IdSchema, at: z.number() }).strict();
+const AlertRecordSchema = z
+  .object({
+    id: IdSchema,
+    deviceId: IdSchema,
+    key: z.string(),
+    service: ServiceNameSchema,
+    check: z.string(),
+    severity: SeveritySchema,
+    message: z.string(),
+    value: z.number().nullable(),
+    threshold: z.number().nullable(),
+    raisedAt: z.number(),
+    clearedAt: z.number().nullable(),
+    ackedBy: IdSchema.nullable(),
+    ackedAt: z.number().nullable(),
+  })
+  .strict();
+const ReportRecordSchema = z
+  .object({ deviceId: IdSchema, seq: z.number().int(), kind: ReportKindSchema, at: z.number(), receivedAt: z.number(), data: z.record(z.string(), z.unknown()), invalid: z.string().optional() })
+  .strict();
+const CommandRecordSchema = z
+  .object({
+    id: IdSchema,
+    deviceId: IdSchema,
+    type: z.string(),
+    body: z.record(z.string(), z.unknown()),
+    actor: IdSchema.nullable(),
+    createdAt: z.number(),
+    /** queued = waiting for the device to come online; sent = on the wire, no ack yet. */
+    status: z.enum(['queued', 'sent', 'accepted', 'rejected', 'done', 'failed']),
+    reason: z.object({ code: z.string(), message: z.string() }).nullable(),
+    updatedAt: z.number(),
+  })
+  .strict();
+
+export const StoreDataSchema = z
+  .object({
+    version: z.literal(1),
+    roles: z.array(RoleSchema),
+    accounts: z.array(AccountSchema),
+    enrollmentTokens: z.array(EnrollmentTokenSchema),
+    devices: z.array(DeviceSchema),
+    policies: z.array(PolicySchema),
+    activations: z.array(ActivationSchema),
+    alerts: z.array(AlertRecordSchema),
+    reports: z.array(ReportRecordSchema),
+    commands: z.array(CommandRecordSchema),
+  })
+  .strict();
+
+export type StoreData = z.infer<typeof StoreDataSchema>;
+export type AccountRecord = z.infer<typeof AccountSchema>;
+export type DeviceRecord = z.infer<typeof DeviceSchema>;
+export type PolicyRecord = z.infer<typeof PolicySchema>;
+export type ActivationRecord = z.infer<typeof ActivationSchema>;
+export type AlertRecord = z.infer<typeof AlertRecordSchema>;
+export type ReportRecord = z.infer<typeof ReportRecordSchema>;
+export type CommandRecord = z.infer<typeof CommandRecordSchema>;
+
+export function emptyStoreData(): StoreData {
+  return { version: 1, roles: [], accounts: [], enrollmentTokens: [], devices: [], policies: [], activations: [], alerts: [], reports: [], commands: [] };
+}
+
+export interface Store {
+  /** Reads the file; a missing file gives an empty store, a corrupt one an error (never silently reset). */
+  load(): Promise<{ created: boolean }>;
+  readonly data: StoreData;
+  commit(): Promise<void>;
+  /** Waits for any write in flight. */
+  flush(): Promise<void>;
+}
+
+export function createStore(dataDir: string): Store {
+  const file = path.join(dataDir, 'store.json');
+  let data: StoreData = emptyStoreData();
+  let writing: Promise<void> | null = null;
+  let next: Promise<void> | null = null;
+
+  const write = (): Promise<void> => {
+    writing = writeJsonAtomic(file, data).finally(() => { writing = null; });
+    return writing;
+  };
+
+  return {
+    get data() {
+      return data;
+    },
+    async load() {
+      const read = await readJsonFile(file, StoreDataSchema);
+      if (read.status === 'missing') return { created: true };
+      if (read.status === 'invalid') throw new Error(`${file} is not a valid server store (${read.reason}); restore it from a backup or move it away to start empty`);
+      data = read.value;
+      return { created: false };
+    },
+    commit() {
+      if (next) return next; // a write is already scheduled after the current one: it will include this change
+      if (!writing) return write();
+      next = writing.catch(() => undefined).then(() => { next = null; return write(); });
+      return next;
+    },
+    async flush() {
+      await (next ?? writing)?.catch(() => undefined);
+    },
+  };
+}
