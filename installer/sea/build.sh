@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Single executables with Node's own SEA support: esbuild bundle (CJS) -> SEA blob -> postject into a
+# Node 24 LTS runtime taken from the npm registry (integrity pinned in runtimes.json).
+# Usage: installer/sea/build.sh [OUT_DIR]   (default dist/). Env: RMAGENT_VERSION overrides package.json's;
+# RMAGENT_SEA_SRC builds the entries of another source tree (default: this checkout).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+OUT="${1:-$ROOT/dist}"
+CACHE="$ROOT/installer/.cache"
+RUNTIMES="$ROOT/installer/sea/runtimes.json"
+FUSE=NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
+SRC="${RMAGENT_SEA_SRC:-$ROOT}"
+cd "$ROOT"
+mkdir -p "$OUT" "$CACHE/runtimes" "$CACHE/bundle"
+
+VERSION="${RMAGENT_VERSION:-$(node -p 'require("./package.json").version')}"
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+NODE_VERSION="$(node -p "require('$RUNTIMES').version")"
+json() { node -p "require('$RUNTIMES').targets['$1'].$2"; }
+
+# Fetch (once) and verify one runtime tarball; prints the path of the extracted node binary.
+runtime() {
+  local target="$1" pkg binary want tgz dir have
+  pkg="$(json "$target" package)"; binary="$(json "$target" binary)"; want="$(json "$target" integrity)"
+  tgz="$CACHE/runtimes/$pkg-$NODE_VERSION.tgz"
+  if [ ! -f "$tgz" ]; then
+    (cd "$CACHE/runtimes" && npm pack --silent "$pkg@$NODE_VERSION" >/dev/null)
+  fi
+  have="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+  if [ "$have" != "$want" ]; then
+    echo "runtime $pkg@$NODE_VERSION: integrity mismatch (have $have, want $want); delete $tgz and retry" >&2
+    return 1
+  fi
+  dir="$CACHE/runtimes/$pkg-$NODE_VERSION"
+  if [ ! -f "$dir/package/$binary" ]; then
+    rm -rf "$dir"; mkdir -p "$dir"; tar -xzf "$tgz" -C "$dir" "package/$binary"
+  fi
+  echo "$dir/package/$binary"
+}
+
+# One CommonJS file per entry; version facts baked in (src/version.ts).
+bundle() {
+  local name="$1" entry="$2"
+  npx --no-install esbuild "$entry" --bundle --platform=node --format=cjs --target=node24 \
+    --define:__RMAGENT_VERSION__="\"$VERSION\"" --define:__RMAGENT_COMMIT__="\"$COMMIT\"" \
+    --log-level=warning --legal-comments=none --outfile="$CACHE/bundle/$name.cjs"
+  # useCodeCache/useSnapshot off: the blob must not depend on the machine that made it (cross-target).
+  cat > "$CACHE/bundle/$name.sea.json" <<EOF
+{ "main": "$CACHE/bundle/$name.cjs", "output": "$CACHE/bundle/$name.blob",
+  "disableExperimentalSEAWarning": true, "useCodeCache": false, "useSnapshot": false }
+EOF
+  # The blob format belongs to the runtime version, so the linux-x64 Node 24 (runs here) writes it.
+  "$HOST_NODE" --experimental-sea-config "$CACHE/bundle/$name.sea.json" >/dev/null
+}
+
+inject() {
+  local name="$1" target="$2" base="$3" ext="" out
+  [ "$target" = win-x64 ] && ext=".exe"
+  out="$OUT/$name-$target$ext"
+  rm -f "$out"; cp "$base" "$out"; chmod 0755 "$out"
+  npx --no-install postject "$out" NODE_SEA_BLOB "$CACHE/bundle/$name.blob" --sentinel-fuse "$FUSE" >/dev/null
+  echo "built $out"
+}
+
+HOST_NODE="$(runtime linux-x64)"
+"$HOST_NODE" --version >/dev/null
+ENTRIES=(rmagent)
+[ -f "$SRC/src/cli/rmagent-server.ts" ] && ENTRIES+=(rmagent-server) || echo "note: src/cli/rmagent-server.ts not present yet; server executables skipped" >&2
+for name in "${ENTRIES[@]}"; do
+  bundle "$name" "$SRC/src/cli/$name.ts"
+  inject "$name" linux-x64 "$HOST_NODE"
+  inject "$name" win-x64 "$(runtime win-x64)"
+done
+# The agent alone on arm64 (the server is for development hosts).
+inject rmagent linux-arm64 "$(runtime linux-arm64)"
