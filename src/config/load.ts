@@ -66,10 +66,21 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     const issue = parsed.error.issues[0]!;
     const key = issue.path.join('.') || '(root)';
     const value = issue.path.length ? getDotted(merged, issue.path.map(String)) : undefined;
-    throw new RmError('CONFIG_INVALID', `${key}=${JSON.stringify(value)}: ${issue.message}`, { key, issues: parsed.error.issues.length });
+    throw new RmError('CONFIG_INVALID', `${key}=${shortJson(value)}: ${issue.message}`, { key, issues: parsed.error.issues.length });
   }
   const config = parsed.data;
   return { config, configFile, ipcPath: config.ipcPath ?? defaultIpcPath(config.stateDir, platform) };
+}
+
+// A hostile value may be huge or nested past the stack (JSON.stringify throws RangeError): show only its start.
+function shortJson(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? 'undefined';
+  } catch {
+    text = Array.isArray(value) ? '[...]' : '{...}';
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }
 
 function readConfigFile(file: string, mustExist: boolean): Json {
@@ -78,7 +89,8 @@ function readConfigFile(file: string, mustExist: boolean): Json {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !mustExist) return {};
-    throw new RmError('CONFIG_UNREADABLE', `${file}: ${(err as Error).message}`);
+    // The message repeats the path, which may be as long as the environment allows: keep it short.
+    throw new RmError('CONFIG_UNREADABLE', `${file.slice(0, 300)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message.slice(0, 300)}`);
   }
   let value: unknown;
   try {
@@ -94,12 +106,12 @@ function parseEnvValue(name: string, raw: string, type: 'string' | 'number' | 'b
   if (type === 'string') return raw;
   if (type === 'number') {
     const n = Number(raw);
-    if (!Number.isFinite(n)) throw new RmError('CONFIG_INVALID', `${name}=${JSON.stringify(raw)}: expected a number`);
+    if (!Number.isFinite(n)) throw new RmError('CONFIG_INVALID', `${name}=${shortJson(raw)}: expected a number`);
     return n;
   }
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
-  throw new RmError('CONFIG_INVALID', `${name}=${JSON.stringify(raw)}: expected true or false`);
+  throw new RmError('CONFIG_INVALID', `${name}=${shortJson(raw)}: expected true or false`);
 }
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
