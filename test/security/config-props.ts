@@ -22,8 +22,8 @@ function loadsOrRefuses(options: Parameters<typeof loadConfig>[0]): boolean {
     if (typeof config.stateDir !== 'string' || Object.getPrototypeOf(config) !== Object.prototype) throw new Error('config without a prototype or stateDir');
   } catch (err) {
     if (!isRmError(err)) throw err;
-    if (err.code !== 'CONFIG_INVALID' && err.code !== 'CONFIG_UNREADABLE') throw new Error(`unexpected code ${err.code}`);
-    if (err.message.length > 4096) throw new Error(`error message of ${err.message.length} chars`);
+    if (err.code !== 'CONFIG_INVALID' && err.code !== 'CONFIG_UNREADABLE') throw new Error(`unexpected code ${err.code}`, { cause: err });
+    if (err.message.length > 4096) throw new Error(`error message of ${err.message.length} chars`, { cause: err });
   }
   return prototypeIsClean();
 }
