@@ -1,0 +1,209 @@
+// The agent gateway over real loopback sockets: handshake, refusals, reports, bad frames, replacement,
+// command acks, heartbeat and graceful shutdown, with a server in a temp folder.
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkCommand, signBytes, authChallengeBytes, generateKeyPair } from '../../src/protocol/sign.js';
+import { makeFrame } from '../../src/protocol/frames.js';
+import type { RunningServer } from '../../src/server/server.js';
+import { apiOf, authenticate, connectAgent, enroll, newEnrollmentToken, sampleFacts, serverIn, tempDir, type TestAgent } from './helpers.js';
+
+const open: Array<{ close(): Promise<void> } | RunningServer> = [];
+afterEach(async () => {
+  for (const thing of open.splice(0).reverse()) await ('stop' in thing ? thing.stop() : thing.close());
+});
+
+async function started(dir?: string, heartbeatSec?: number): Promise<RunningServer> {
+  const server = await serverIn(dir ?? (await tempDir()), heartbeatSec);
+  open.push(server);
+  return server;
+}
+function track<T extends TestAgent>(agent: T): T {
+  open.push(agent);
+  return agent;
+}
+
+const report = (seq: number, data: Record<string, unknown> = { hostname: 'x' }) => ({ seq, kind: 'inventory' as const, at: 1000 + seq, data });
+
+describe('gateway handshake', () => {
+  it('sends hello, enrolls with a token, then sends welcome and a desired state signed by the server key', async () => {
+    const server = await started();
+    const agent = track(await connectAgent(server.agentUrl));
+    const hello = await agent.next('hello');
+    expect(hello.body.serverKey).toBe(server.serverPublicKey);
+    expect(Buffer.from(hello.body.nonce, 'base64')).toHaveLength(32);
+    const keys = generateKeyPair();
+    agent.send('enroll', { token: await newEnrollmentToken(server), publicKey: keys.publicKey, facts: sampleFacts() });
+    const welcome = await agent.next('welcome');
+    expect(welcome.body).toMatchObject({ enrolled: true, lastSeq: 0, heartbeatSec: 30 });
+    expect(welcome.body.deviceId).toMatch(/^dev-/);
+    const desired = await agent.next('desired');
+    const verdict = checkCommand(desired, { trustedKeys: [server.serverPublicKey], deviceId: welcome.body.deviceId, now: Date.now(), windowMs: 60_000, alreadySeen: () => false });
+    expect(verdict).toEqual({ ok: true });
+    const devices = await apiOf(server)('GET', '/devices');
+    expect(devices.body.devices).toHaveLength(1);
+    expect(devices.body.devices[0]).toMatchObject({ id: welcome.body.deviceId, online: true, hostname: 'pc-01', teamviewer: { edition: 'host', teamviewerId: '123456789' } });
+  });
+
+  it('refuses an unknown enrollment token with a fatal ENROLLMENT_REFUSED and close 4001', async () => {
+    const server = await started();
+    const agent = track(await connectAgent(server.agentUrl));
+    await agent.next('hello');
+    agent.send('enroll', { token: 'enr_not-a-real-token', publicKey: generateKeyPair().publicKey, facts: sampleFacts() });
+    const error = await agent.next('error');
+    expect(error.body).toMatchObject({ code: 'ENROLLMENT_REFUSED', fatal: true });
+    expect((await agent.closed).code).toBe(4001);
+  });
+
+  it('honours maxUses: a token for two devices refuses the third', async () => {
+    const server = await started();
+    const token = await newEnrollmentToken(server, { maxUses: 2 });
+    track(await enroll(server, token, 'a'));
+    track(await enroll(server, token, 'b'));
+    const third = track(await connectAgent(server.agentUrl));
+    await third.next('hello');
+    third.send('enroll', { token, publicKey: generateKeyPair().publicKey, facts: sampleFacts('c') });
+    expect((await third.next('error')).body.message).toContain('no uses left');
+  });
+
+  it('authenticates a known device by its key proof and refuses a bad proof or an unknown device', async () => {
+    const server = await started();
+    const first = await enroll(server, await newEnrollmentToken(server));
+    await first.close();
+    const again = track(await authenticate(server, first.deviceId, first.keys));
+    expect(again.welcome.body).toMatchObject({ deviceId: first.deviceId, enrolled: false });
+
+    const forger = track(await connectAgent(server.agentUrl));
+    const hello = await forger.next('hello');
+    const otherKey = generateKeyPair();
+    forger.send('auth', { deviceId: first.deviceId, proof: signBytes(otherKey.privateKeyPem, authChallengeBytes(hello.body.nonce, first.deviceId)), facts: sampleFacts() });
+    expect((await forger.next('error')).body).toMatchObject({ code: 'AUTH_FAILED', fatal: true });
+    expect((await forger.closed).code).toBe(4001);
+
+    const stranger = track(await connectAgent(server.agentUrl));
+    const hello2 = await stranger.next('hello');
+    stranger.send('auth', { deviceId: 'dev-unknown', proof: signBytes(otherKey.privateKeyPem, authChallengeBytes(hello2.body.nonce, 'dev-unknown')), facts: sampleFacts() });
+    expect((await stranger.next('error')).body.code).toBe('AUTH_FAILED');
+  });
+
+  it('a second connection for the same device replaces the first', async () => {
+    const server = await started();
+    const first = track(await enroll(server, await newEnrollmentToken(server)));
+    const second = track(await authenticate(server, first.deviceId, first.keys));
+    expect((await first.closed).code).toBe(4000);
+    second.send('report', report(1));
+    expect((await second.next('report.ack')).body.upTo).toBe(1);
+    expect((await apiOf(server)('GET', `/devices/${first.deviceId}`)).body.online).toBe(true);
+  });
+});
+
+describe('gateway reports', () => {
+  it('stores reports in order, drops duplicates, and keeps lastSeq across a server restart', async () => {
+    const dir = await tempDir();
+    const server = await serverIn(dir);
+    const agent = await enroll(server, await newEnrollmentToken(server));
+    for (const seq of [1, 2, 3]) agent.send('report', report(seq, { n: seq }));
+    let upTo = 0;
+    for (let i = 0; i < 3 && upTo < 3; i++) upTo = (await agent.next('report.ack')).body.upTo;
+    expect(upTo).toBe(3);
+    agent.send('report', report(2, { n: 'duplicate' }));
+    expect((await agent.next('report.ack')).body.upTo).toBe(3);
+    await agent.close();
+    await server.stop();
+
+    const restarted = await started(dir);
+    const back = track(await authenticate(restarted, agent.deviceId, agent.keys));
+    expect(back.welcome.body.lastSeq).toBe(3);
+    back.send('report', report(3, { n: 'resent after restart' }));
+    back.send('report', report(4, { n: 4 }));
+    expect((await back.next('report.ack')).body.upTo).toBe(3);
+    expect((await back.next('report.ack')).body.upTo).toBe(4);
+    const stored = await apiOf(restarted)('GET', `/devices/${agent.deviceId}/reports?kind=inventory`);
+    expect(stored.body.reports.map((r: { data: { n: unknown } }) => r.data.n)).toEqual([1, 2, 3, 4]);
+    const after = await apiOf(restarted)('GET', `/devices/${agent.deviceId}/reports?after=2`);
+    expect(after.body.reports.map((r: { seq: number }) => r.seq)).toEqual([3, 4]);
+  });
+
+  it('answers a bad frame with an error frame and keeps the connection up', async () => {
+    const server = await started();
+    const agent = track(await enroll(server, await newEnrollmentToken(server)));
+    agent.sendText('{not json');
+    expect((await agent.next('error')).body.code).toBe('FRAME_INVALID');
+    const unknownType = makeFrame('report', report(1));
+    agent.sendText(JSON.stringify({ ...unknownType, type: 'reboot.now' }));
+    expect((await agent.next('error')).body).toMatchObject({ code: 'FRAME_UNKNOWN_TYPE', ref: unknownType.id });
+    agent.sendText(JSON.stringify({ ...makeFrame('report', report(1)), body: { seq: -1 } }));
+    expect((await agent.next('error')).body.code).toBe('FRAME_INVALID');
+    agent.send('report', report(1));
+    expect((await agent.next('report.ack')).body.upTo).toBe(1);
+    expect(agent.badFrames).toEqual([]);
+  });
+
+  it('applies service, teamviewer and alert reports to the device and the alert list', async () => {
+    const server = await started();
+    const agent = track(await enroll(server, await newEnrollmentToken(server)));
+    agent.send('report', { seq: 1, kind: 'service', at: 10, data: { name: 'monitoring', phase: 'running', policy: { id: 'pol-x', version: 1, applied: true }, reason: null, attempts: 0, since: 10 } });
+    agent.send('report', { seq: 2, kind: 'teamviewer', at: 11, data: { ...sampleFacts().teamviewer!, version: '15.61.0' } });
+    agent.send('report', { seq: 3, kind: 'alert.raised', at: 12, data: { key: 'cpu', service: 'monitoring', check: 'cpu', severity: 'warning', message: 'CPU above 90%', value: 97, threshold: 90 } });
+    let upTo = 0;
+    for (let i = 0; i < 3 && upTo < 3; i++) upTo = (await agent.next('report.ack')).body.upTo;
+    const device = (await apiOf(server)('GET', `/devices/${agent.deviceId}`)).body;
+    expect(device.teamviewer.version).toBe('15.61.0');
+    expect(device.services).toEqual([expect.objectContaining({ name: 'monitoring', phase: 'running' })]);
+    const alerts = (await apiOf(server)('GET', '/alerts?open=true')).body.alerts;
+    expect(alerts).toEqual([expect.objectContaining({ deviceId: agent.deviceId, key: 'cpu', severity: 'warning', value: 97, clearedAt: null })]);
+    agent.send('report', { seq: 4, kind: 'alert.cleared', at: 20, data: { key: 'cpu', service: 'monitoring' } });
+    expect((await agent.next('report.ack')).body.upTo).toBe(4);
+    expect((await apiOf(server)('GET', '/alerts?open=true')).body.alerts).toEqual([]);
+    expect((await apiOf(server)('GET', '/alerts?open=false')).body.alerts[0].clearedAt).toBe(20);
+  });
+});
+
+describe('gateway commands and lifecycle', () => {
+  it('records the agent ack of a command', async () => {
+    const server = await started();
+    const agent = track(await enroll(server, await newEnrollmentToken(server)));
+    const issued = await apiOf(server)('POST', `/devices/${agent.deviceId}/commands`, { type: 'status.request' });
+    expect(issued.status).toBe(202);
+    const command = await agent.next('status.request');
+    expect(command.id).toBe(issued.body.id);
+    expect(command.body).toMatchObject({ deviceId: agent.deviceId, actor: 'acct-owner' });
+    agent.send('ack', { commandId: command.id, status: 'done' });
+    let status = '';
+    for (let i = 0; i < 50 && status !== 'done'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      status = (await apiOf(server)('GET', `/devices/${agent.deviceId}/commands`)).body.commands[0].status;
+    }
+    expect(status).toBe('done');
+  });
+
+  it('queues a command for an offline device and sends it when the device reconnects', async () => {
+    const server = await started();
+    const agent = await enroll(server, await newEnrollmentToken(server));
+    await agent.close();
+    const issued = await apiOf(server)('POST', `/devices/${agent.deviceId}/commands`, { type: 'inventory.request', body: { full: true } });
+    expect(issued.body.status).toBe('queued');
+    const back = track(await authenticate(server, agent.deviceId, agent.keys));
+    const command = await back.next('inventory.request');
+    expect(command).toMatchObject({ id: issued.body.id, body: { full: true } });
+    expect(checkCommand(command, { trustedKeys: [server.serverPublicKey], deviceId: agent.deviceId, now: Date.now(), windowMs: 60_000, alreadySeen: () => false })).toEqual({ ok: true });
+  });
+
+  it('drops an agent that stops answering pings within two heartbeats', async () => {
+    const server = await started(undefined, 1);
+    const agent = track(await connectAgent(server.agentUrl, { autoPong: false }));
+    await agent.next('hello');
+    const started_ = Date.now();
+    const closed = await Promise.race([agent.closed, new Promise<null>((r) => setTimeout(() => r(null), 6000))]);
+    expect(closed).not.toBeNull();
+    expect(Date.now() - started_).toBeGreaterThanOrEqual(1500);
+  });
+
+  it('tells agents when to come back when it shuts down', async () => {
+    const server = await serverIn(await tempDir());
+    const agent = await enroll(server, await newEnrollmentToken(server));
+    await server.stop();
+    const error = await agent.next('error');
+    expect(error.body.code).toBe('SERVER_UNREACHABLE');
+    expect(error.body.retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect((await agent.closed).code).toBe(1012);
+  });
+});

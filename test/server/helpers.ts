@@ -1,0 +1,135 @@
+// Test helpers: a server in a temp folder, an API caller, and a plain `ws` agent that speaks protocol v1.
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { encodeFrame, makeFrame, parseFrame, SERVER_TO_AGENT, type Frame, type FrameType, type BodyOf } from '../../src/protocol/frames.js';
+import { authChallengeBytes, generateKeyPair, signBytes, type KeyPair } from '../../src/protocol/sign.js';
+import type { DeviceFacts } from '../../src/protocol/model.js';
+import { silentLogger } from '../../src/log.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+
+export async function tempDir(): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), 'rmagent-server-'));
+}
+
+export async function serverIn(dataDir: string, heartbeatSec = 30): Promise<RunningServer> {
+  return startServer({ host: '127.0.0.1', port: 0, dataDir, logger: silentLogger(), heartbeatSec });
+}
+
+export interface ApiResult<T = any> { status: number; body: T } // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export function apiOf(server: RunningServer, token = server.ownerToken) {
+  return async (method: string, route: string, body?: unknown, asToken = token): Promise<ApiResult> => {
+    const res = await fetch(`${server.httpUrl}/api/v1${route}`, {
+      method,
+      headers: { authorization: `Bearer ${asToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+}
+
+export function sampleFacts(hostname = 'pc-01'): DeviceFacts {
+  return {
+    hostname,
+    platform: 'linux',
+    arch: 'x64',
+    osRelease: '6.8',
+    agentVersion: '0.1.0',
+    alias: `${hostname} alias`,
+    teamviewer: { installed: true, edition: 'host', version: '15.60.3', teamviewerId: '123456789', serviceRunning: true, managed: null, sources: ['global.conf'], warnings: [], detectedAt: 1 },
+  };
+}
+
+/** One agent connection: every server frame is parsed and queued; next() waits for one (bounded). */
+export interface TestAgent {
+  ws: WebSocket;
+  frames: Frame[];
+  /** Frames from the server that did not parse (there should be none). */
+  badFrames: string[];
+  closed: Promise<{ code: number; reason: string }>;
+  next<T extends FrameType>(type: T, timeoutMs?: number): Promise<Frame<T>>;
+  send<T extends FrameType>(type: T, body: BodyOf<T>): Frame<T>;
+  sendText(text: string): void;
+  close(): Promise<void>;
+}
+
+export async function connectAgent(agentUrl: string, options: { autoPong?: boolean } = {}): Promise<TestAgent> {
+  const ws = new WebSocket(agentUrl, { autoPong: options.autoPong ?? true });
+  const frames: Frame[] = [];
+  const badFrames: string[] = [];
+  const waiters: Array<() => void> = [];
+  ws.on('message', (raw) => {
+    const parsed = parseFrame(raw.toString(), { accept: SERVER_TO_AGENT });
+    if (!parsed.ok) return void badFrames.push(parsed.message);
+    frames.push(parsed.frame);
+    for (const w of waiters.splice(0)) w();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return {
+    ws,
+    frames,
+    badFrames,
+    closed,
+    next(type, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const deadline = setTimeout(() => reject(new Error(`no ${type} frame within ${timeoutMs} ms; got ${frames.map((f) => f.type).join(',')}`)), timeoutMs);
+        const look = () => {
+          const i = frames.findIndex((f) => f.type === type);
+          if (i >= 0) {
+            clearTimeout(deadline);
+            resolve(frames.splice(i, 1)[0] as Frame<typeof type>);
+          } else waiters.push(look);
+        };
+        look();
+      });
+    },
+    send(type, body) {
+      const frame = makeFrame(type, body);
+      ws.send(encodeFrame(frame));
+      return frame;
+    },
+    sendText: (text) => ws.send(text),
+    async close() {
+      if (ws.readyState === WebSocket.CLOSED) return;
+      ws.close();
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 3000))]);
+    },
+  };
+}
+
+export interface EnrolledAgent extends TestAgent {
+  deviceId: string;
+  keys: KeyPair;
+}
+
+export async function enroll(server: RunningServer, token: string, hostname = 'pc-01'): Promise<EnrolledAgent> {
+  const agent = await connectAgent(server.agentUrl);
+  await agent.next('hello');
+  const keys = generateKeyPair();
+  agent.send('enroll', { token, publicKey: keys.publicKey, facts: sampleFacts(hostname) });
+  const welcome = await agent.next('welcome');
+  return Object.assign(agent, { deviceId: welcome.body.deviceId, keys });
+}
+
+export async function authenticate(server: RunningServer, deviceId: string, keys: KeyPair): Promise<TestAgent & { welcome: Frame<'welcome'> }> {
+  const agent = await connectAgent(server.agentUrl);
+  const hello = await agent.next('hello');
+  agent.send('auth', { deviceId, proof: signBytes(keys.privateKeyPem, authChallengeBytes(hello.body.nonce, deviceId)), facts: sampleFacts() });
+  const welcome = await agent.next('welcome');
+  return Object.assign(agent, { welcome });
+}
+
+export async function newEnrollmentToken(server: RunningServer, body: Record<string, unknown> = {}): Promise<string> {
+  const res = await apiOf(server)('POST', '/enrollment-tokens', body);
+  if (res.status !== 201) throw new Error(`enrollment token: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.token as string;
+}
+
+export const MONITORING_SETTINGS = { checks: [{ type: 'cpu', threshold: 90, durationSec: 300, intervalSec: 60, severity: 'warning' }] };
