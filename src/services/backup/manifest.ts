@@ -1,0 +1,110 @@
+// A snapshot manifest and the pure decisions around it: which paths are safe to restore, which files
+// a policy excludes, and which snapshots and chunks retention removes.
+import path from 'node:path';
+import { z } from 'zod';
+import { IdSchema } from '../../protocol/model.js';
+
+const hash = z.string().regex(/^[a-f0-9]{64}$/);
+
+export const ManifestFileSchema = z
+  .object({
+    folder: z.number().int().nonnegative(),
+    path: z.string().min(1).max(4096),
+    mode: z.number().int().min(0).max(0o7777),
+    mtimeMs: z.number().int(),
+    size: z.number().int().nonnegative(),
+    sha256: hash,
+    chunks: z.array(hash),
+  })
+  .strict();
+export type ManifestFile = z.infer<typeof ManifestFileSchema>;
+
+export const ManifestSchema = z
+  .object({
+    format: z.literal(1),
+    id: IdSchema,
+    createdAt: z.number().int().nonnegative(),
+    actor: z.string().max(128).nullable(),
+    folders: z.array(z.object({ path: z.string().min(1).max(4096), name: z.string().min(1).max(255) }).strict()).min(1),
+    files: z.array(ManifestFileSchema),
+    stats: z.object({ files: z.number().int(), bytesRead: z.number().int(), bytesStored: z.number().int(), durationMs: z.number().int(), skipped: z.number().int() }).strict(),
+  })
+  .strict();
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+/**
+ * A manifest path must stay inside its folder wherever it is restored: relative, '/'-separated, no
+ * '.', '..' or empty segments, no drive letters, backslashes or NULs.
+ */
+export function isSafeRelativePath(rel: string): boolean {
+  if (!rel || rel.length > 4096 || rel.includes('\0') || rel.includes('\\')) return false;
+  if (rel.startsWith('/') || /^[A-Za-z]:/.test(rel)) return false;
+  return rel.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}
+
+/** `base` joined with `rel`, or null when the result would leave `base`. */
+export function resolveInside(base: string, rel: string): string | null {
+  if (!isSafeRelativePath(rel)) return null;
+  const root = path.resolve(base);
+  const full = path.resolve(root, ...rel.split('/'));
+  return full.startsWith(root + path.sep) ? full : null;
+}
+
+/** The manifest paths that would escape their folder (empty = safe to restore). */
+export function unsafePaths(manifest: Manifest): string[] {
+  return manifest.files.filter((f) => !isSafeRelativePath(f.path) || f.folder >= manifest.folders.length).map((f) => f.path);
+}
+
+/**
+ * Glob to RegExp: `*` any run of characters but '/', `?` one such character, `**` any run of segments.
+ * A pattern without '/' matches a name at any depth (like .gitignore); with '/' it matches from the folder.
+ */
+export function globToRegExp(glob: string): RegExp {
+  const anchored = glob.replace(/^\//, '');
+  let re = '';
+  for (let i = 0; i < anchored.length; i++) {
+    const c = anchored[i]!;
+    if (c === '*' && anchored[i + 1] === '*') {
+      const slash = anchored[i + 2] === '/';
+      re += slash ? '(?:.*/)?' : '.*';
+      i += slash ? 2 : 1;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  const anywhere = !glob.replace(/\/$/, '').includes('/');
+  return new RegExp(`^${anywhere ? '(?:.*/)?' : ''}${re.replace(/\/$/, '')}(?:/.*)?$`);
+}
+
+export function createExcluder(globs: readonly string[]): (rel: string) => boolean {
+  const res = globs.map(globToRegExp);
+  return (rel) => res.some((re) => re.test(rel));
+}
+
+/** Retention: keep the newest `keep` snapshots; the rest go, and so do chunks no kept snapshot uses. */
+export function planRetention(
+  snapshots: readonly Pick<Manifest, 'id' | 'createdAt' | 'files'>[],
+  allChunks: readonly string[],
+  keep: number,
+): { removeSnapshots: string[]; removeChunks: string[] } {
+  const newestFirst = [...snapshots].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+  const kept = newestFirst.slice(0, Math.max(1, keep));
+  const referenced = new Set(kept.flatMap((s) => s.files.flatMap((f) => f.chunks)));
+  return { removeSnapshots: newestFirst.slice(kept.length).map((s) => s.id), removeChunks: allChunks.filter((c) => !referenced.has(c)) };
+}
+
+/** Where a folder of a snapshot is restored: its original place, or inside `target` (by name if several). */
+export function restoreBase(manifest: Manifest, folder: number, target: string | null): string {
+  const f = manifest.folders[folder]!;
+  if (!target) return f.path;
+  return manifest.folders.length === 1 ? target : path.join(target, f.name);
+}
+
+/** Whether a file is selected by a restore request's `paths` (none = everything). */
+export function selectedForRestore(rel: string, paths: readonly string[] | undefined): boolean {
+  if (!paths || paths.length === 0) return true;
+  return paths.some((p) => {
+    const q = p.replace(/^\/+|\/+$/g, '');
+    return rel === q || rel.startsWith(`${q}/`);
+  });
+}

@@ -1,0 +1,170 @@
+// Backup on the device: snapshots the policy's folders on its schedule (a heavy job), verifies and prunes,
+// restores on `backup.restore`, and enforces that only the account that installed Backup installs,
+// changes or restores it. The converger passes service.install / policy.assign frames for 'backup'
+// to handleCommand before applying them: an outcome means "refused", undefined means "go ahead".
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
+import { isRmError, problem, type Problem } from '../../protocol/errors.js';
+import type { CommandType, Frame } from '../../protocol/frames.js';
+import type { Policy } from '../../protocol/model.js';
+import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
+import { createTicker, isDue, type HeavyJobScheduler, type Ticker } from '../budget.js';
+import { checkActor, type BackupAction } from './actor.js';
+import { backupDefaultSettings, backupPolicySchema, type BackupPolicy } from './policy.js';
+import { restoreSnapshot } from './restore.js';
+import { listSnapshots, openStore, pruneSnapshots, readManifest, takeSnapshot, verifySnapshot } from './snapshot.js';
+
+export interface BackupDeps {
+  scheduler: HeavyJobScheduler;
+  tickMs?: number;
+}
+
+const StateSchema = z.object({
+  owner: z.string().nullable(),
+  ownerRecordedAt: z.number().nullable(),
+  lastRunAt: z.number().nullable(),
+  lastSnapshot: z.string().nullable(),
+});
+type BackupState = z.infer<typeof StateSchema>;
+const EMPTY: BackupState = { owner: null, ownerRecordedAt: null, lastRunAt: null, lastSnapshot: null };
+
+const ACTION_OF: Partial<Record<CommandType, BackupAction>> = {
+  'service.install': 'install',
+  'policy.assign': 'change',
+  'backup.restore': 'restore',
+  'backup.run': 'run',
+};
+
+export function createBackupService(deps: BackupDeps): ServiceFactory {
+  return (runtime) => backupService(deps, runtime);
+}
+
+function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
+  const stateFile = path.join(runtime.stateDir, 'backup.json');
+  let policy: BackupPolicy = backupDefaultSettings;
+  let ticker: Ticker | null = null;
+  let lastError: string | null = null;
+
+  const loadState = async (): Promise<BackupState> => {
+    const r = await readJsonFile(stateFile, StateSchema);
+    if (r.status === 'invalid') runtime.logger.warn('backup: state unreadable', { reason: r.reason });
+    return r.status === 'ok' ? r.value : EMPTY;
+  };
+  const saveState = async (patch: Partial<BackupState>) => writeJsonAtomic(stateFile, { ...(await loadState()), ...patch });
+  const fail = (code: string, message: string, status: 'failed' | 'rejected' = 'failed'): CommandOutcome => ({ status, reason: { code, message } });
+
+  /** Takes one snapshot now (inside the heavy-job budget), verifies it, prunes, reports. */
+  async function runBackup(maxJitterMs: number, window: BackupPolicy['window']): Promise<CommandOutcome> {
+    const { folders, destination, exclude } = policy;
+    if (folders.length === 0 || !destination) return fail('POLICY_INVALID', 'the backup policy names no folders or no destination', 'rejected');
+    const result = await deps.scheduler.run(
+      'backup',
+      async () => {
+        const store = openStore(destination);
+        await ensureDir(destination);
+        const previous = (await listSnapshots(store)).snapshots[0] ?? null;
+        const state = await loadState();
+        const now = runtime.clock.now();
+        const id = `s${now.toString(36)}-${randomBytes(4).toString('hex')}`;
+        const manifest = await takeSnapshot(store, { folders, exclude, actor: state.owner, now: runtime.clock.now, id, skip: [destination] }, previous);
+        const verified = policy.verify ? await verifySnapshot(store, manifest) : null;
+        const pruned = await pruneSnapshots(store, policy.retention.keep);
+        return { manifest, verified, pruned };
+      },
+      { maxJitterMs, window },
+    );
+    if (!result.ran) return fail('SERVICE_FAILED', `backup not run: ${result.reason}`, 'rejected');
+    const { manifest, verified, pruned } = result.value;
+    await runtime.report('backup', {
+      event: 'snapshot',
+      snapshot: manifest.id,
+      createdAt: manifest.createdAt,
+      ...manifest.stats,
+      verified: verified ? { chunks: verified.chunks, bad: verified.bad.length } : null,
+      pruned: { snapshots: pruned.snapshots, chunks: pruned.chunks, bytes: pruned.bytes },
+    });
+    await saveState({ lastRunAt: manifest.createdAt, lastSnapshot: manifest.id });
+    if (verified && verified.bad.length) return fail('BACKUP_VERIFY_FAILED', `${verified.bad.length} chunk(s) do not match their hash`);
+    runtime.logger.info('backup: snapshot taken', { snapshot: manifest.id, files: manifest.stats.files, bytesStored: manifest.stats.bytesStored });
+    return { status: 'done' };
+  }
+
+  async function restore(body: { snapshot?: string; target?: string; paths?: string[] }): Promise<CommandOutcome> {
+    if (!policy.destination) return fail('BACKUP_SNAPSHOT_MISSING', 'no backup destination in the policy', 'rejected');
+    const store = openStore(policy.destination);
+    const id = body.snapshot ?? (await listSnapshots(store)).snapshots[0]?.id;
+    if (!id) return fail('BACKUP_SNAPSHOT_MISSING', 'no snapshot has been taken yet', 'rejected');
+    const manifest = await readManifest(store, id);
+    const startedAt = runtime.clock.now();
+    const restored = await restoreSnapshot(store, manifest, { target: body.target ?? null, paths: body.paths });
+    await runtime.report('backup', { event: 'restore', ...restored, durationMs: runtime.clock.now() - startedAt });
+    return { status: 'done' };
+  }
+
+  async function tick(): Promise<void> {
+    if (policy.folders.length === 0 || !policy.destination) return;
+    const state = await loadState();
+    if (!isDue(policy.schedule, state.lastRunAt, new Date(runtime.clock.now()))) return;
+    const outcome = await runBackup(policy.maxJitterSec * 1000, policy.window);
+    lastError = outcome.status === 'failed' ? (outcome.reason?.message ?? 'backup failed') : null;
+  }
+
+  /** The owner check for every command that names an account; records the owner on first sight. */
+  async function gate(frame: Frame & { type: CommandType }): Promise<CommandOutcome | null> {
+    const action = ACTION_OF[frame.type];
+    if (!action) return null;
+    const state = await loadState();
+    const decision = checkActor(state.owner, (frame.body as { actor?: string }).actor, action);
+    if (!decision.ok) {
+      runtime.logger.warn('backup: command refused (not the Backup owner)', { type: frame.type, commandId: frame.id });
+      return fail('BACKUP_ACTOR_MISMATCH', decision.message, 'rejected');
+    }
+    if (decision.record) await saveState({ owner: decision.record, ownerRecordedAt: runtime.clock.now() });
+    return null;
+  }
+
+  return {
+    name: 'backup',
+    policySchema: backupPolicySchema,
+    async install() {
+      await ensureDir(runtime.stateDir);
+    },
+    async apply(_policy: Policy, settings: unknown) {
+      policy = backupPolicySchema.parse(settings ?? {});
+      ticker ??= createTicker(deps.tickMs ?? 60_000, tick, (err) => {
+        lastError = err instanceof Error ? err.message : String(err);
+        runtime.logger.error('backup: run failed', { error: lastError });
+      });
+      ticker.start();
+    },
+    async uninstall() {
+      await ticker?.stop();
+      ticker = null;
+      // The snapshots at the destination are the customer's data and stay; only the owner record goes.
+      await removeFile(stateFile);
+    },
+    async stop() {
+      await ticker?.stop();
+      ticker = null;
+    },
+    problems(): Problem[] {
+      return lastError ? [problem('SERVICE_FAILED', `backup: ${lastError}`)] : [];
+    },
+    async handleCommand(frame) {
+      if (!ACTION_OF[frame.type]) return undefined;
+      try {
+        const refused = await gate(frame);
+        if (refused) return refused;
+        if (frame.type === 'backup.run') return await runBackup(0, null);
+        if (frame.type === 'backup.restore') return await restore(frame.body as { snapshot?: string; target?: string; paths?: string[] });
+        return undefined; // service.install / policy.assign: allowed, the converger carries on
+      } catch (err) {
+        if (isRmError(err)) return fail(err.code, err.message, err.code === 'BACKUP_UNSAFE_PATH' || err.code === 'BACKUP_SNAPSHOT_MISSING' ? 'rejected' : 'failed');
+        lastError = err instanceof Error ? err.message : String(err);
+        return fail('SERVICE_FAILED', lastError);
+      }
+    },
+  };
+}
