@@ -20,6 +20,8 @@ export const ERRORS = {
   TEAMVIEWER_NOT_MANAGED: { message: 'TeamViewer is not assigned to your company (not a managed device)', hint: 'Run `rmagent enroll ... --assignment-id ID` or TeamViewer\'s own `assignment --id ID` on this device as administrator' },
   TEAMVIEWER_UNREADABLE: { message: 'TeamViewer is installed but its configuration cannot be read', hint: 'Run the agent as root/administrator so it can read TeamViewer\'s configuration' },
   ASSIGNMENT_FAILED: { message: 'TeamViewer could not assign this device to the company', hint: 'See the reason; run the assignment again as administrator once it is fixed' },
+  ASSIGNMENT_ID_INVALID: { message: 'The TeamViewer assignment ID is not valid', hint: 'Copy the assignment ID again from the TeamViewer Management Console (it looks like 0001CoABCh...=)' },
+  ASSIGNMENT_NEEDS_ADMIN: { message: 'TeamViewer refused the assignment: administrator rights are needed', hint: 'Run the agent (or the enroll command) as root/Administrator' },
   // connection and transport
   SERVER_UNREACHABLE: { message: 'The management server cannot be reached', hint: 'Check the server URL, DNS, proxy and firewall; the agent keeps retrying' },
   INSECURE_TRANSPORT: { message: 'The server URL uses ws:// to a non-loopback host', hint: 'Use a wss:// URL, or set `allowInsecure: true` only for a lab' },
