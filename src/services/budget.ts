@@ -154,7 +154,10 @@ export interface Ticker {
   stop(): Promise<void>;
 }
 
-/** Calls `tick` now and then every `everyMs`, never overlapping itself; stop() waits for a running tick. */
+/**
+ * Calls `tick` every `everyMs` (the first time one interval after start, so an agent start does not
+ * begin with heavy work), never overlapping itself; stop() waits for a running tick.
+ */
 export function createTicker(everyMs: number, tick: () => Promise<void>, onError: (err: unknown) => void): Ticker {
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
@@ -163,14 +166,18 @@ export function createTicker(everyMs: number, tick: () => Promise<void>, onError
     if (stopped || running) return;
     running = tick().catch(onError).finally(() => {
       running = null;
-      if (!stopped) timer = setTimeout(fire, everyMs);
+      if (!stopped) schedule();
     });
+  };
+  const schedule = () => {
+    timer = setTimeout(fire, everyMs);
+    timer.unref();
   };
   return {
     start() {
       if (!stopped) return;
       stopped = false;
-      fire();
+      schedule();
     },
     async stop() {
       stopped = true;
