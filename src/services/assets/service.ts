@@ -67,10 +67,9 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
     if (full || !state.sent) {
       await runtime.report('inventory', { full: true, collectedAt, inventory, counts: { software: inventory.software.length } });
     } else {
+      // Sent even when empty: the server learns the inventory is fresh at ~100 bytes.
       const changes = diffInventory(state.sent, inventory);
-      if (changeCount(changes) > 0) {
-        await runtime.report('inventory', { full: false, collectedAt, changes, counts: { added: changes.added.length, removed: changes.removed.length, changed: changes.changed.length } });
-      }
+      await runtime.report('inventory', { full: false, collectedAt, changes, counts: { added: changes.added.length, removed: changes.removed.length, changed: changes.changed.length, total: changeCount(changes) } });
     }
     await writeJsonAtomic(stateFile, { lastRunAt: collectedAt, sent: inventory } satisfies AssetsState);
     lastError = null;
