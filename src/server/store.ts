@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DeviceFactsSchema, IdSchema, ServiceNameSchema, ServiceStateSchema, SeveritySchema } from '../protocol/model.js';
 import { ReportKindSchema } from '../protocol/frames.js';
+import { RmError } from '../protocol/errors.js';
 import { readJsonFile, writeJsonAtomic } from '../system/files.js';
 import { PERMISSIONS } from './access.js';
 
@@ -122,7 +123,7 @@ export function createStore(dataDir: string): Store {
     async load() {
       const read = await readJsonFile(file, StoreDataSchema);
       if (read.status === 'missing') return { created: true };
-      if (read.status === 'invalid') throw new Error(`${file} is not a valid server store (${read.reason}); restore it from a backup or move it away to start empty`);
+      if (read.status === 'invalid') throw new RmError('SERVER_STORE_CORRUPT', `${file}: ${read.reason}`);
       data = read.value;
       return { created: false };
     },

@@ -233,6 +233,6 @@ describe('restart', () => {
     await first.stop();
     const { writeFile } = await import('node:fs/promises');
     await writeFile(path.join(dir, 'store.json'), '{"version":1,"roles":"oops"}');
-    await expect(serverIn(dir)).rejects.toThrow(/store/);
+    await expect(serverIn(dir)).rejects.toMatchObject({ code: 'SERVER_STORE_CORRUPT', message: expect.stringContaining('store.json') });
   });
 });
