@@ -45,7 +45,7 @@ describe('Patch Management', () => {
   it('reports pending updates with severity from the apt pockets', async () => {
     const { service, reports, aptGetCalls } = await setup();
     await service.apply(policy({}), { refresh: false });
-    const outcome = await service.handleCommand!(installCommand());
+    const outcome = (await service.handleCommand!(installCommand()))!;
     expect(outcome).toEqual({ status: 'rejected', reason: { code: 'PATCH_INSTALL_NOT_ALLOWED', message: 'policy-disabled' } });
     expect(reports).toHaveLength(1);
     expect(reports[0]!.kind).toBe('patches');
@@ -56,7 +56,7 @@ describe('Patch Management', () => {
   it('does not install without the local opt-in file, even with autoInstall inside the window', async () => {
     const { service, aptGetCalls } = await setup();
     await service.apply(policy({}), { autoInstall: true, window, refresh: false });
-    const outcome = await service.handleCommand!(installCommand());
+    const outcome = (await service.handleCommand!(installCommand()))!;
     expect(outcome.reason?.message).toBe('not-opted-in');
     expect(await aptGetCalls()).toEqual([]);
   });
@@ -65,7 +65,7 @@ describe('Patch Management', () => {
     const { service, optIn, aptGetCalls } = await setup({ now: new Date(2026, 10, 24, 14, 0).getTime() });
     await optIn();
     await service.apply(policy({}), { autoInstall: true, window, refresh: false });
-    expect((await service.handleCommand!(installCommand())).reason?.message).toBe('outside-window');
+    expect((await service.handleCommand!(installCommand()))!.reason?.message).toBe('outside-window');
     expect(await aptGetCalls()).toEqual([]);
   });
 
@@ -83,7 +83,7 @@ describe('Patch Management', () => {
     expect(reports.map((r) => r.data.event)).toEqual(['scan', 'install', 'scan']);
 
     clock.advance(10 * 60_000);
-    expect((await service.handleCommand!(installCommand())).reason?.message).toBe('already-ran-in-window');
+    expect((await service.handleCommand!(installCommand()))!.reason?.message).toBe('already-ran-in-window');
     expect(await aptGetCalls()).toHaveLength(1);
   });
 
@@ -92,7 +92,7 @@ describe('Patch Management', () => {
     await standIn(bin, 'apt-get', 'echo "E: Could not get lock /var/lib/dpkg/lock-frontend" >&2; exit 100');
     await optIn();
     await service.apply(policy({}), { autoInstall: true, window, refresh: false });
-    const outcome = await service.handleCommand!(installCommand());
+    const outcome = (await service.handleCommand!(installCommand()))!;
     expect(outcome.status).toBe('failed');
     const install = reports.find((r) => r.data.event === 'install')!;
     expect(install.data).toMatchObject({ result: 'failed', exitCode: 100 });
