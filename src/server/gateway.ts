@@ -40,8 +40,6 @@ export interface Gateway {
   stop(options?: { retryAfterMs?: number; spreadMs?: number; budgetMs?: number }): Promise<void>;
   isOnline(deviceId: string): boolean;
   send(deviceId: string, frame: Frame): boolean;
-  /** Re-sends the desired state to an online device (after its activations or policies changed). */
-  sendDesired(deviceId: string): boolean;
 }
 
 interface Session {
@@ -73,8 +71,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
     sendError(s.ws, code, message, { ref, fatal: true });
     s.ws.close(CLOSE_REFUSED, code);
   };
-  const sendDesiredTo = (s: Session, device: DeviceRecord): boolean =>
-    sendFrame(s.ws, signer.sign('desired', { deviceId: device.id, state: desiredStateOf(store.data, device) }, clock.now()));
 
   async function admit(s: Session, device: DeviceRecord, enrolled: boolean): Promise<void> {
     const previous = online.get(device.id);
@@ -84,7 +80,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     device.lastSeen = clock.now();
     await store.commit();
     sendFrame(s.ws, makeFrame('welcome', { deviceId: device.id, enrolled, heartbeatSec: opts.heartbeatSec, lastSeq: device.lastSeq }, clock.now()));
-    sendDesiredTo(s, device);
+    sendFrame(s.ws, signer.sign('desired', { deviceId: device.id, state: desiredStateOf(store.data, device) }, clock.now()));
     logger.info('agent connected', { deviceId: device.id, enrolled });
     await opts.onOnline(device.id);
   }
@@ -213,11 +209,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
     send(deviceId, frame) {
       const s = online.get(deviceId);
       return s ? sendFrame(s.ws, frame) : false;
-    },
-    sendDesired(deviceId) {
-      const s = online.get(deviceId);
-      const device = store.data.devices.find((d) => d.id === deviceId);
-      return s && device ? sendDesiredTo(s, device) : false;
     },
   };
 }

@@ -13,7 +13,7 @@ export interface ApiDeps {
   clock: Clock;
   logger: Logger;
   commands: CommandQueue;
-  fleet: { isOnline(deviceId: string): boolean; sendDesired(deviceId: string): boolean };
+  fleet: { isOnline(deviceId: string): boolean };
 }
 
 export function allRoutes(deps: ApiDeps): Route[] {

@@ -22,6 +22,8 @@ export interface ServerOptions {
   logger: Logger;
   heartbeatSec?: number;
   clock?: Clock;
+  /** How long a new agent connection may take to send auth/enroll (default 10 s). */
+  handshakeTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -73,6 +75,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     clock,
     logger,
     heartbeatSec: opts.heartbeatSec ?? 30,
+    ...(opts.handshakeTimeoutMs ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
     onOnline: (deviceId) => commands.deliverQueued(deviceId),
     onAck: (deviceId, ack) => commands.recordAck(deviceId, ack),
   });

@@ -3,7 +3,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkCommand, signBytes, authChallengeBytes, generateKeyPair } from '../../src/protocol/sign.js';
 import { makeFrame } from '../../src/protocol/frames.js';
-import type { RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { silentLogger } from '../../src/log.js';
 import { apiOf, authenticate, connectAgent, enroll, newEnrollmentToken, sampleFacts, serverIn, tempDir, type TestAgent } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> } | RunningServer> = [];
@@ -82,6 +83,15 @@ describe('gateway handshake', () => {
     const hello2 = await stranger.next('hello');
     stranger.send('auth', { deviceId: 'dev-unknown', proof: signBytes(otherKey.privateKeyPem, authChallengeBytes(hello2.body.nonce, 'dev-unknown')), facts: sampleFacts() });
     expect((await stranger.next('error')).body.code).toBe('AUTH_FAILED');
+  });
+
+  it('closes a connection that does not authenticate in time', async () => {
+    const server = await startServer({ host: '127.0.0.1', port: 0, dataDir: await tempDir(), logger: silentLogger(), handshakeTimeoutMs: 300 });
+    open.push(server);
+    const agent = track(await connectAgent(server.agentUrl));
+    await agent.next('hello');
+    expect((await agent.next('error', 3000)).body).toMatchObject({ code: 'AUTH_FAILED', fatal: true });
+    expect((await agent.closed).code).toBe(4001);
   });
 
   it('a second connection for the same device replaces the first', async () => {
