@@ -88,7 +88,7 @@ export function decideLinux(obs: LinuxObservations, detectedAt: number): TeamVie
     if (Object.keys(conf.entries).length === 0 && read.text.trim()) warnings.push(`${confPath} is corrupt (no readable entries)`);
     else if (conf.entries.ClientID && !configId) warnings.push(`${confPath} has a ClientID that is not a number`);
   } else if (read.status === 'unreadable') {
-    warnings.push(`${confPath} cannot be read (${read.reason}); the TeamViewer ID needs root`);
+    warnings.push(`${confPath} cannot be read (${read.reason})${read.reason === 'permission denied' ? '; reading the TeamViewer ID needs root' : ''}`);
   }
   if (info) sources.push('teamviewer info');
   if (info?.permissionDenied && !info.teamviewerId && !configId && read.status !== 'unreadable') {

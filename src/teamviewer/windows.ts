@@ -32,6 +32,7 @@ export interface WindowsObservations {
 
 function regRead(key: string, r: CommandResult): RegRead {
   if (r.code === 0) return { key, status: 'ok', keys: parseRegQuery(r.stdout) };
+  if (commandMissing(r)) return { key, status: 'error', keys: [], detail: 'reg.exe is not available' };
   const text = `${r.stderr}\n${r.stdout}`;
   if (/access is denied/i.test(text)) return { key, status: 'denied', keys: [] };
   if (r.code === 1 && /unable to find/i.test(text)) return { key, status: 'missing', keys: [] };

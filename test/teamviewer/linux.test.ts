@@ -1,4 +1,4 @@
-import { chmod, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TeamViewerFactsSchema } from '../../src/protocol/model.js';
@@ -57,6 +57,16 @@ describe('Linux TeamViewer detection', () => {
     expect(facts.warnings.join(' ')).toMatch(/global\.conf cannot be read \(permission denied\)/);
     // The ID still comes from `teamviewer info`, which the stand-in answers.
     expect(facts.teamviewerId).toBe('1234567890');
+  });
+
+  it('warns about a global.conf that cannot be read even as root (a folder in its place)', async () => {
+    const conf = 'opt/teamviewer/config/global.conf';
+    const facts = await detect('host-running', { copy: true }, async (c) => {
+      await rm(path.join(c.root, conf));
+      await mkdir(path.join(c.root, conf));
+    });
+    expect(facts).toMatchObject({ installed: true, edition: 'host', teamviewerId: '1234567890' });
+    expect(facts.warnings).toEqual(['/opt/teamviewer/config/global.conf cannot be read (EISDIR)']);
   });
 
   it('reports a corrupt global.conf as a warning, never a crash, and still says installed', async () => {
