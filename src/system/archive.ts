@@ -1,11 +1,11 @@
 // The backup storage edge: a content-addressed chunk store (sha256-named, gzip-compressed, written
 // atomically), walking a folder, reading a file in fixed-size chunks and writing a restored file.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip, gzip, constants as zc } from 'node:zlib';
-import { ensureDir, writeFileAtomic } from './files.js';
+import { ensureDir, PRIVATE_FILE_MODE } from './files.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -22,6 +22,8 @@ export interface ChunkStore {
   has(hash: string): Promise<boolean>;
   list(): Promise<string[]>;
   remove(hash: string): Promise<number>;
+  /** Makes the chunks put so far durable (their folder entries); call before writing a manifest. */
+  flush(): Promise<void>;
 }
 
 /** Chunks live in `dir/ab/abcdef….gz` (two-letter fan-out keeps folders small). */
@@ -31,14 +33,53 @@ export function createChunkStore(dir: string): ChunkStore {
     return path.join(dir, hash.slice(0, 2), `${hash}.gz`);
   };
   const exists = async (file: string) => fs.access(file).then(() => true, () => false);
+  const touched = new Set<string>();
+  const writing = new Map<string, Promise<number>>();
+  const store = async (hash: string, data: Buffer): Promise<number> => {
+    const file = fileOf(hash);
+    if (await exists(file)) return 0;
+    const packed = await gzipAsync(data, { level: zc.Z_DEFAULT_COMPRESSION });
+    // Each chunk is fsynced and renamed in; the folder entries are flushed once, by flush(), before
+    // the manifest that references them is written (one directory fsync per fan-out folder, not per chunk).
+    const fanDir = path.dirname(file);
+    await ensureDir(fanDir);
+    const tmp = path.join(fanDir, `.${hash}.${randomBytes(4).toString('hex')}.tmp`);
+    const handle = await fs.open(tmp, 'wx', PRIVATE_FILE_MODE);
+    try {
+      await handle.writeFile(packed);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, file);
+    touched.add(fanDir);
+    return packed.length;
+  };
   return {
     async put(data) {
       const hash = sha256(data);
-      const file = fileOf(hash);
-      if (await exists(file)) return { hash, storedBytes: 0 };
-      const packed = await gzipAsync(data, { level: zc.Z_DEFAULT_COMPRESSION });
-      await writeFileAtomic(file, packed);
-      return { hash, storedBytes: packed.length };
+      // Two files with the same content in flight at once: the second one waits and stores nothing.
+      const inFlight = writing.get(hash);
+      if (inFlight) return inFlight.then(() => ({ hash, storedBytes: 0 }));
+      const write = store(hash, data);
+      writing.set(hash, write);
+      try {
+        return { hash, storedBytes: await write };
+      } finally {
+        writing.delete(hash);
+      }
+    },
+    async flush() {
+      if (process.platform === 'win32') return touched.clear();
+      for (const d of touched) {
+        const handle = await fs.open(d, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      }
+      touched.clear();
     },
     async get(hash) {
       const data = await gunzipAsync(await fs.readFile(fileOf(hash)));
