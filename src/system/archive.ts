@@ -169,9 +169,24 @@ export async function readFileChunks(file: string, onChunk: (chunk: Buffer) => P
   return { sha256: whole.digest('hex'), bytes };
 }
 
-/** Writes a restored file next to its place and renames it in, then sets its mode and mtime. */
-export async function writeRestoredFile(file: string, chunks: AsyncIterable<Buffer>, mode: number, mtimeMs: number): Promise<void> {
+/**
+ * Writes a restored file next to its place and renames it in, then sets its mode and mtime. The file's
+ * real folder must lie inside `base` once symbolic links are resolved: a link planted in the restore
+ * folder cannot redirect the write elsewhere (code 'UNSAFE_PATH').
+ */
+export async function writeRestoredFile(base: string, file: string, chunks: AsyncIterable<Buffer>, mode: number, mtimeMs: number): Promise<void> {
+  await ensureDir(base, 0o755);
+  const realBase = await fs.realpath(base);
+  const inside = async (dir: string) => {
+    const real = await fs.realpath(dir);
+    if (real !== realBase && !real.startsWith(realBase + path.sep)) throw Object.assign(new Error(`${file} resolves outside ${base}`), { code: 'UNSAFE_PATH' });
+  };
+  // Check the deepest folder that exists before creating the missing ones (mkdir would follow a link too).
+  let existing = path.dirname(file);
+  while (existing !== path.dirname(existing) && !(await fs.stat(existing).then(() => true, () => false))) existing = path.dirname(existing);
+  await inside(existing);
   await ensureDir(path.dirname(file), 0o755);
+  await inside(path.dirname(file));
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.restore-${process.pid}.tmp`);
   const handle = await fs.open(tmp, 'w', 0o600);
   try {

@@ -20,18 +20,20 @@ export async function restoreSnapshot(store: BackupStore, manifest: Manifest, op
   const plan = manifest.files
     .filter((f) => selectedForRestore(f.path, options.paths))
     .map((f) => {
-      const dest = resolveInside(restoreBase(manifest, f.folder, options.target), f.path);
+      const base = restoreBase(manifest, f.folder, options.target);
+      const dest = resolveInside(base, f.path);
       if (!dest) throw new RmError('BACKUP_UNSAFE_PATH', JSON.stringify(f.path.slice(0, 200)));
-      return { file: f, dest };
+      return { file: f, dest, base };
     });
   let bytes = 0;
-  for (const { file, dest } of plan) {
+  for (const { file, dest, base } of plan) {
     const chunks = (async function* () {
       for (const h of file.chunks) yield await store.chunks.get(h);
     })();
     try {
-      await writeRestoredFile(dest, chunks, file.mode, file.mtimeMs);
+      await writeRestoredFile(base, dest, chunks, file.mode, file.mtimeMs);
     } catch (err) {
+      if ((err as { code?: string }).code === 'UNSAFE_PATH') throw new RmError('BACKUP_UNSAFE_PATH', (err as Error).message);
       if ((err as { code?: string }).code === 'CHUNK_CORRUPT' || (err as { code?: string }).code === 'ENOENT') throw new RmError('BACKUP_VERIFY_FAILED', `${file.path}: ${(err as Error).message}`);
       throw err;
     }

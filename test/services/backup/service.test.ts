@@ -178,3 +178,19 @@ describe('Backup', () => {
     expect(snapshots(reports)[0]).toMatchObject({ files: 1 });
   });
 });
+
+describe('Backup restore and symbolic links', () => {
+  it('a link planted in the restore folder cannot redirect files outside it', async () => {
+    const { symlink } = await import('node:fs/promises');
+    const { service, dir } = await setup();
+    await service.handleCommand!(run());
+    const target = path.join(dir, 'restore-target');
+    const outside = path.join(dir, 'outside');
+    await mkdir(target);
+    await mkdir(outside);
+    await symlink(outside, path.join(target, 'docs'));
+    const outcome = await service.handleCommand!(restore({ actor: 'alice@example.com', target }));
+    expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'BACKUP_UNSAFE_PATH' } });
+    expect(await readdir(outside)).toEqual([]);
+  });
+});
