@@ -194,3 +194,26 @@ describe('Backup restore and symbolic links', () => {
     expect(await readdir(outside)).toEqual([]);
   });
 });
+
+describe('Backup of several folders', () => {
+  it('folders with the same name restore side by side under the target, only the requested paths', async () => {
+    const { dir, cleanup } = await tempDir('backup-multi');
+    cleanups.push(cleanup);
+    const a = path.join(dir, 'a', 'data');
+    const b = path.join(dir, 'b', 'data');
+    await mkdir(path.join(a, 'keep'), { recursive: true });
+    await mkdir(b, { recursive: true });
+    await writeFile(path.join(a, 'keep', 'one.txt'), 'one');
+    await writeFile(path.join(a, 'skip.txt'), 'skip');
+    await writeFile(path.join(b, 'two.txt'), 'two');
+    const { runtime } = serviceRuntime(path.join(dir, 'state'));
+    const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock: runtime.clock, random: () => 0 }), tickMs: 3_600_000 })(runtime);
+    services.push(service);
+    await service.install();
+    await service.apply(policy({}), { folders: [a, b], destination: path.join(dir, 'dest') });
+    expect(await service.handleCommand!(run('bob'))).toEqual({ status: 'done' });
+    const target = path.join(dir, 'out');
+    expect(await service.handleCommand!(restore({ actor: 'bob', target, paths: ['keep', 'two.txt'] }))).toEqual({ status: 'done' });
+    expect([...(await tree(target)).keys()].sort()).toEqual(['data-1/two.txt', 'data/keep/one.txt']);
+  });
+});
