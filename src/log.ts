@@ -11,6 +11,9 @@ const SECRET_SHAPES: Array<[RegExp, string]> = [
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[redacted private key]'],
   [/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, 'Bearer [redacted]'],
   [/(token|secret|password)=([^\s&]+)/gi, '$1=[redacted]'],
+  // A frame or body logged as JSON text ("enrollmentToken":"..."), and the same text JSON-encoded once more.
+  [/("[A-Za-z_]*(?:token|secret|password|passwd|privatekey|private_key|apikey|api_key|authorization)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi, '$1"[redacted]"'],
+  [/(\\"[A-Za-z_]*(?:token|secret|password|passwd|privatekey|private_key|apikey|api_key|authorization)\\"\s*:\s*)\\"(?:\\\\\\"|[^"\\]|\\[^"])*\\"/gi, '$1\\"[redacted]\\"'],
 ];
 
 export function redactText(text: string): string {
@@ -78,11 +81,15 @@ export function createLogger(options: LoggerOptions): Logger {
       }),
     );
   }
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: options.level ?? 'info',
     format: redactFormat(),
     transports: transports.length ? transports : [new winston.transports.Console({ silent: true })],
   });
+  // A transport error (disk full, "write after end" when end() meets a rotation) is re-emitted on the logger;
+  // unhandled, it would crash the agent. Losing a log line is better than losing the agent.
+  logger.on('error', (err: Error) => process.stderr.write(`rmagent: log transport error: ${redactText(err.message)}\n`));
+  return logger;
 }
 
 /** A logger that drops everything, for tests and one-shot CLI commands that print their own output. */
