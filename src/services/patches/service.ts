@@ -3,7 +3,7 @@
 // (event 'install'). Scans and installs are heavy jobs; installs also re-check the window at their turn.
 import path from 'node:path';
 import { z } from 'zod';
-import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
+import { ensureDir, fileMode, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import { installUpdates, readPendingUpdates, type PendingUpdatesOutput, type SoftwarePlatform, type UpdateManager } from '../../system/packages.js';
 import { problem, type Problem } from '../../protocol/errors.js';
 import type { Policy } from '../../protocol/model.js';
@@ -53,12 +53,14 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
   let policy: PatchesPolicy = patchesDefaultSettings;
   let ticker: Ticker | null = null;
   let lastError: string | null = null;
+  /** A set-up reason why autoInstall cannot work (shown in status), not a transient one like the window. */
+  let blocked: string | null = null;
 
   const loadState = async (): Promise<PatchesState> => {
     const r = await readJsonFile(stateFile, StateSchema);
     return r.status === 'ok' ? r.value : EMPTY;
   };
-  const optedIn = async () => (await readJsonFile(allowFile, z.unknown())).status !== 'missing';
+  const optedIn = async () => (await fileMode(allowFile)) !== undefined;
 
   async function scan(maxJitterMs: number): Promise<PatchesState | null> {
     const result = await deps.scheduler.run('patch-scan', async () => readPendingUpdates(ctx(), { refresh: policy.refresh }), { maxJitterMs });
@@ -77,6 +79,7 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
   /** Installs if allowed now; returns why not otherwise. Every run that starts is reported. */
   async function maybeInstall(state: PatchesState): Promise<CommandOutcome> {
     const decision = decideInstall({ policy, optedIn: await optedIn(), now: new Date(runtime.clock.now()), pending: state.pending, lastInstallAt: state.lastInstallAt });
+    blocked = !decision.install && (decision.reason === 'not-opted-in' || decision.reason === 'no-window') ? decision.reason : null;
     if (!decision.install) return { status: 'rejected', reason: { code: 'PATCH_INSTALL_NOT_ALLOWED', message: decision.reason } };
     const manager = state.manager as UpdateManager;
     const startedAt = runtime.clock.now();
@@ -134,7 +137,11 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
       ticker = null;
     },
     problems(): Problem[] {
-      return lastError ? [problem('SERVICE_FAILED', `patches: ${lastError}`)] : [];
+      const found: Problem[] = [];
+      if (lastError) found.push(problem('SERVICE_FAILED', `patches: ${lastError}`));
+      if (blocked === 'not-opted-in') found.push(problem('PATCH_INSTALL_NOT_ALLOWED', `autoInstall is on but ${allowFile} does not exist`));
+      if (blocked === 'no-window') found.push(problem('PATCH_INSTALL_NOT_ALLOWED', 'autoInstall is on but the policy has no maintenance window'));
+      return found;
     },
     async handleCommand(frame) {
       if (frame.type !== 'patches.install') return undefined;

@@ -59,6 +59,8 @@ describe('Patch Management', () => {
     const outcome = (await service.handleCommand!(installCommand()))!;
     expect(outcome.reason?.message).toBe('not-opted-in');
     expect(await aptGetCalls()).toEqual([]);
+    expect(service.problems().map((p) => p.code)).toEqual(['PATCH_INSTALL_NOT_ALLOWED']);
+    expect(service.problems()[0]!.message).toContain('allow-changes');
   });
 
   it('does not install outside the maintenance window', async () => {
