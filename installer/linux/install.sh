@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$purge" -eq 0 ] || [ "$uninstall" -eq 1 ] || { echo "rmagent: --purge goes with --uninstall" >&2; exit 64; }
-if [ -n "${RMAGENT_SERVER:-}" ] && [ -z "${RMAGENT_TOKEN:-}" ] || [ -z "${RMAGENT_SERVER:-}" ] && [ -n "${RMAGENT_TOKEN:-}" ]; then
+if { [ -n "${RMAGENT_SERVER:-}" ] && [ -z "${RMAGENT_TOKEN:-}" ]; } || { [ -z "${RMAGENT_SERVER:-}" ] && [ -n "${RMAGENT_TOKEN:-}" ]; }; then
   echo "rmagent: --server and --token go together" >&2; exit 64
 fi
 if [ -z "$PREFIX" ] && [ "$(id -u)" -ne 0 ]; then echo "rmagent: run as root" >&2; exit 77; fi
