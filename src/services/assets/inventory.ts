@@ -73,3 +73,25 @@ export function diffInventory(previous: Inventory, next: Inventory): InventoryCh
 export function changeCount(c: InventoryChanges): number {
   return c.added.length + c.removed.length + c.changed.length;
 }
+
+/** Largest full-inventory report (bytes of JSON), well under the 1 MiB protocol frame limit. */
+export const MAX_INVENTORY_BYTES = 768 * 1024;
+
+/**
+ * Makes a full inventory fit one report: first without publishers, then with the software list cut
+ * (`omitted` says how many items were left out). Pure; returns the inventory unchanged when it fits.
+ */
+export function fitInventory(inv: Inventory, maxBytes = MAX_INVENTORY_BYTES): { inventory: Inventory; omitted: number } {
+  const size = (i: Inventory) => Buffer.byteLength(JSON.stringify(i));
+  if (size(inv) <= maxBytes) return { inventory: inv, omitted: 0 };
+  const lean: Inventory = { ...inv, software: inv.software.map(({ publisher: _p, ...rest }) => rest) };
+  const fixed = size({ ...lean, software: [] });
+  let budget = maxBytes - fixed;
+  const kept: Inventory['software'] = [];
+  for (const item of lean.software) {
+    budget -= Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (budget < 0) break;
+    kept.push(item);
+  }
+  return { inventory: { ...lean, software: kept }, omitted: lean.software.length - kept.length };
+}

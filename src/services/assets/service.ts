@@ -8,7 +8,7 @@ import { problem, type Problem } from '../../protocol/errors.js';
 import type { Policy } from '../../protocol/model.js';
 import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
 import { createNicedRunner, createTicker, isDue, type HeavyJobScheduler, type Ticker } from '../budget.js';
-import { buildInventory, changeCount, diffInventory, type Inventory } from './inventory.js';
+import { buildInventory, changeCount, diffInventory, fitInventory, type Inventory } from './inventory.js';
 import { assetsDefaultSettings, assetsPolicySchema, type AssetsPolicy } from './policy.js';
 
 export interface AssetsDeps {
@@ -65,7 +65,9 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
     const state = await loadState();
     const collectedAt = runtime.clock.now();
     if (full || !state.sent) {
-      await runtime.report('inventory', { full: true, collectedAt, inventory, counts: { software: inventory.software.length } });
+      const fitted = fitInventory(inventory);
+      if (fitted.omitted) runtime.logger.warn('assets: full inventory too large for one report; software list cut', { omitted: fitted.omitted });
+      await runtime.report('inventory', { full: true, collectedAt, inventory: fitted.inventory, counts: { software: inventory.software.length, omitted: fitted.omitted } });
     } else {
       // Sent even when empty: the server learns the inventory is fresh at ~100 bytes.
       const changes = diffInventory(state.sent, inventory);

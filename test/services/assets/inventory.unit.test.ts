@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildInventory, changeCount, diffInventory } from '../../../src/services/assets/inventory.js';
+import { buildInventory, changeCount, diffInventory, fitInventory } from '../../../src/services/assets/inventory.js';
 import type { SystemFacts } from '../../../src/system/packages.js';
 
 const facts: SystemFacts = {
@@ -35,5 +35,22 @@ describe('inventory diff', () => {
   it('software is sorted and de-duplicated', () => {
     const inv = buildInventory(facts, dpkg(['b\t1\tall\tinstalled\t', 'a\t1\tall\tinstalled\t', 'b\t1\tall\tinstalled\t']));
     expect(inv.software.map((s) => s.name)).toEqual(['a', 'b']);
+  });
+});
+
+describe('fitInventory', () => {
+  const many = buildInventory(facts, dpkg(Array.from({ length: 3000 }, (_, i) => `package-${i}\t1.${i}-1\tamd64\tinstalled\tA Maintainer With A Long Name <maintainer-${i}@lists.example.org>`)));
+  it('leaves a small inventory alone', () => {
+    expect(fitInventory(many, 10_000_000)).toEqual({ inventory: many, omitted: 0 });
+  });
+  it('drops publishers first, then cuts the software list, and says how much', () => {
+    const noPublishers = fitInventory(many, 300_000);
+    expect(Buffer.byteLength(JSON.stringify(noPublishers.inventory))).toBeLessThanOrEqual(300_000);
+    expect(noPublishers.inventory.software.every((s) => s.publisher === undefined)).toBe(true);
+    expect(noPublishers.omitted).toBe(0);
+    const cut = fitInventory(many, 60_000);
+    expect(Buffer.byteLength(JSON.stringify(cut.inventory))).toBeLessThanOrEqual(60_000);
+    expect(cut.omitted).toBeGreaterThan(0);
+    expect(cut.inventory.software.length + cut.omitted).toBe(3000);
   });
 });
