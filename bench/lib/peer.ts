@@ -1,0 +1,105 @@
+// A protocol peer that speaks the server side of protocol v1 with our own protocol helpers, so command
+// latency measures the agent (verify, replay guard, apply, ack) and not the reference server's store.
+// Commands are signed with the peer's own key, pinned at `rmagent enroll --server-key`.
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, WebSocket } from 'ws';
+import { AGENT_TO_SERVER, encodeFrame, makeFrame, parseFrame, type BodyOf, type CommandType, type Frame } from '../../src/protocol/frames.js';
+import { PROTOCOL_VERSION, type DesiredState } from '../../src/protocol/model.js';
+import { generateKeyPair, signFrame } from '../../src/protocol/sign.js';
+
+export interface AckResult {
+  status: 'accepted' | 'rejected' | 'done' | 'failed';
+  ms: number;
+  reason?: string;
+}
+
+export interface Peer {
+  agentUrl: string;
+  serverKey: string;
+  /** Resolves with the device id once an agent has enrolled or authenticated. */
+  online(timeoutMs: number): Promise<string>;
+  /** Signs and sends a command; resolves on its final ack (done/failed/rejected) with ms since send. */
+  command<T extends CommandType>(type: T, body: Omit<BodyOf<T>, 'deviceId'>, timeoutMs: number): Promise<AckResult>;
+  reportsAcked(): number;
+  close(): Promise<void>;
+}
+
+export async function startPeer(desired: (deviceId: string) => DesiredState): Promise<Peer> {
+  const key = generateKeyPair();
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/agent' });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const port = (wss.address() as AddressInfo).port;
+  let socket: WebSocket | null = null;
+  let deviceId: string | null = null;
+  let lastSeq = 0;
+  let reports = 0;
+  const onlineWaiters: Array<(id: string) => void> = [];
+  const pending = new Map<string, { sentAt: number; resolve: (r: AckResult) => void }>();
+
+  const send = (ws: WebSocket, frame: Frame) => ws.send(encodeFrame(frame));
+  const sign = <T extends CommandType>(type: T, body: BodyOf<T>): Frame<T> => signFrame(makeFrame(type, body, Date.now()), key.privateKeyPem);
+
+  const admit = (ws: WebSocket, id: string, enrolled: boolean) => {
+    socket = ws;
+    deviceId = id;
+    send(ws, makeFrame('welcome', { deviceId: id, enrolled, heartbeatSec: 30, lastSeq }));
+    send(ws, sign('desired', { deviceId: id, state: desired(id) }));
+    for (const w of onlineWaiters.splice(0)) w(id);
+  };
+
+  wss.on('connection', (ws) => {
+    const nonce = randomBytes(32).toString('base64');
+    ws.on('message', (raw) => {
+      const parsed = parseFrame(raw.toString(), { accept: AGENT_TO_SERVER });
+      if (!parsed.ok) return;
+      const frame = parsed.frame;
+      if (frame.type === 'enroll') return admit(ws, deviceId ?? `dev-bench-${randomBytes(4).toString('hex')}`, true);
+      // The bench trusts its one agent; the reference server verifies the proof.
+      if (frame.type === 'auth') return admit(ws, frame.body.deviceId, false);
+      if (frame.type === 'report') {
+        lastSeq = Math.max(lastSeq, frame.body.seq);
+        reports += 1;
+        return send(ws, makeFrame('report.ack', { upTo: lastSeq }));
+      }
+      if (frame.type === 'ack') {
+        const p = pending.get(frame.body.commandId);
+        if (!p || frame.body.status === 'accepted') return;
+        pending.delete(frame.body.commandId);
+        p.resolve({ status: frame.body.status, ms: performance.now() - p.sentAt, ...(frame.body.reason ? { reason: `${frame.body.reason.code}: ${frame.body.reason.message}` } : {}) });
+      }
+    });
+    send(ws, makeFrame('hello', { nonce, serverTime: Date.now(), serverKey: key.publicKey, protocol: PROTOCOL_VERSION }));
+  });
+
+  return {
+    agentUrl: `ws://127.0.0.1:${port}/agent`,
+    serverKey: key.publicKey,
+    online: (timeoutMs) =>
+      deviceId && socket
+        ? Promise.resolve(deviceId)
+        : new Promise((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`no agent connected to the peer within ${timeoutMs} ms`)), timeoutMs);
+            onlineWaiters.push((id) => { clearTimeout(timer); resolve(id); });
+          }),
+    command(type, body, timeoutMs) {
+      const ws = socket;
+      if (!ws || !deviceId || ws.readyState !== WebSocket.OPEN) return Promise.resolve({ status: 'failed', ms: NaN, reason: 'no agent online' });
+      const frame = sign(type, { ...body, deviceId } as BodyOf<typeof type>);
+      return new Promise<AckResult>((resolve) => {
+        const timer = setTimeout(() => {
+          pending.delete(frame.id);
+          resolve({ status: 'failed', ms: NaN, reason: `no ack within ${timeoutMs} ms` });
+        }, timeoutMs);
+        pending.set(frame.id, { sentAt: performance.now(), resolve: (r) => { clearTimeout(timer); resolve(r); } });
+        ws.send(encodeFrame(frame));
+      });
+    },
+    reportsAcked: () => reports,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => resolve());
+      }),
+  };
+}

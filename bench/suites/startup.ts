@@ -1,0 +1,83 @@
+// 2. Start-up: process start -> IPC status "connected" and -> first report acknowledged (outbox.lastAckedSeq >= 1),
+// cold (fresh registration: the device enrolls on this first connection) and warm (restart of the same state).
+// Baseline: the same runtime running an empty script to its exit.
+import type { BenchContext, Figure, SuiteResult } from '../lib/context.js';
+import { agentHome, agentLauncher, enroll, firstReportAcked, isConnected, pollStatus, runAgent, type Flavour } from '../lib/agent.js';
+import { runProc } from '../lib/child.js';
+import { benchServer, newToken } from '../lib/scenario.js';
+import { median, ratio } from '../lib/stats.js';
+
+interface Times {
+  connected: number[];
+  acked: number[];
+}
+
+export async function startup(ctx: BenchContext): Promise<SuiteResult> {
+  const runs = ctx.quick ? 1 : 7;
+  const notes: string[] = [];
+  const figures: Figure[] = [];
+  const floors: Record<Flavour, number[]> = { node: [], sea: [] };
+  for (let i = 0; i < runs; i++) {
+    floors.node.push((await runProc([ctx.runtimes.node], ['-e', '0'], {})).ms);
+    if (ctx.runtimes.seaNode) floors.sea.push((await runProc([ctx.runtimes.seaNode], ['-e', '0'], {})).ms);
+  }
+  const floorName: Record<Flavour, string> = { node: `node ${ctx.runtimes.nodeVersion} -e 0`, sea: `node ${ctx.runtimes.seaNodeVersion} -e 0` };
+  figures.push({ name: `${floorName.node} (floor)`, unit: 'ms', runs: floors.node, value: median(floors.node) });
+  if (floors.sea.length) figures.push({ name: `${floorName.sea} (floor)`, unit: 'ms', runs: floors.sea, value: median(floors.sea) });
+
+  const server = await benchServer(ctx, 'startup-server');
+  try {
+    const flavours: Flavour[] = ctx.runtimes.sea ? ['node', 'sea'] : ['node'];
+    for (const flavour of flavours) {
+      const label = flavour === 'node' ? 'plain Node build' : 'single executable';
+      const launcher = agentLauncher(ctx.root, flavour, ctx.runtimes.sea);
+      const cold: Times = { connected: [], acked: [] };
+      const warm: Times = { connected: [], acked: [] };
+      const version: number[] = [];
+      const enrollMs: number[] = [];
+      try {
+        for (let i = 0; i < runs; i++) {
+          version.push((await runProc(launcher, ['version'], { PATH: process.env.PATH ?? '' })).ms);
+          const home = agentHome(ctx.work, `startup-${flavour}-${i}`);
+          const t = performance.now();
+          await enroll(launcher, home, { agentUrl: server.agentUrl, serverKey: server.serverKey, token: await newToken(server) });
+          enrollMs.push(performance.now() - t);
+          for (const times of [cold, warm]) {
+            const t0 = performance.now();
+            const proc = runAgent(launcher, home);
+            try {
+              times.connected.push(await pollStatus(home.ipcPath, isConnected, t0, 30_000, 2));
+              times.acked.push(await pollStatus(home.ipcPath, firstReportAcked, t0, 30_000, 2));
+            } finally {
+              await proc.stop();
+            }
+          }
+        }
+      } catch (err) {
+        notes.push(`${label}: ${(err as Error).message.split('\n')[0]}`);
+      }
+      const base = { baseline: floorName[flavour], floor: median(floors[flavour]) };
+      const add = (name: string, values: number[], note?: string) =>
+        figures.push({ name: `${name}, ${label}`, unit: 'ms', runs: values, value: median(values), baseline: base.baseline, ratio: ratio(median(values), base.floor), ...(note ? { note } : {}) });
+      add('rmagent version (start to exit)', version);
+      add('rmagent enroll (local registration, start to exit)', enrollMs);
+      add('cold start -> connected', cold.connected, 'fresh state; enrolls on this connection');
+      add('cold start -> first report acked', cold.acked);
+      add('warm start -> connected', warm.connected, 'restart of the same state');
+      add('warm start -> first report acked', warm.acked);
+    }
+  } finally {
+    await server.stop();
+  }
+  return {
+    id: 'startup',
+    title: `Start-up on loopback (${runs} runs each; IPC status polled every 2 ms)`,
+    commands: [
+      'rmagent version; rmagent enroll --server AGENTURL --token T --server-key K --state-dir S',
+      'rmagent run --state-dir S --log-dir L, timed from spawn to {"method":"status"} on S/rmagent.sock answering connection.state "connected", then outbox.lastAckedSeq >= 1',
+      'cold = first run after enroll (enrollment handshake on connect); warm = second run of the same state',
+    ],
+    figures,
+    notes,
+  };
+}
