@@ -1,7 +1,75 @@
-// Placeholder until the command lands (being built now); replaced, not kept.
+// `rmagent enroll --server URL --token TOKEN [--server-key KEY] [--assignment-id ID] [--alias NAME] [--force] [--json]`:
+// registers this device locally (offline, idempotent). Exit 0 registered or unchanged, 64 usage, 3 other errors.
+import { z } from 'zod';
 import { RmError } from '../protocol/errors.js';
-import type { CliIO } from './options.js';
+import { keyFingerprint } from '../protocol/sign.js';
+import { systemClock } from '../system/clock.js';
+import { ensureDir } from '../system/files.js';
+import { requestLocal } from '../system/local-socket.js';
+import { readMachineId, registerDevice } from '../agent/identity.js';
+import { CommonFlagsSchema, configFromFlags, parseFlags, printError, type CliIO } from './options.js';
 
-export default async function enrollCommand(_argv: string[], _io: CliIO): Promise<number> {
-  throw new RmError('INTERNAL', 'rmagent enroll is not built yet');
+const ENROLL_FLAGS = {
+  server: { type: 'string' },
+  token: { type: 'string' },
+  'server-key': { type: 'string' },
+  'assignment-id': { type: 'string' },
+  alias: { type: 'string' },
+  force: { type: 'boolean' },
+} as const;
+
+const EnrollFlagsSchema = CommonFlagsSchema.extend({
+  server: z.string({ error: 'is required' }).min(1),
+  token: z.string({ error: 'is required' }).min(1),
+  'server-key': z.string().min(1).optional(),
+  'assignment-id': z.string().min(1).max(256).optional(),
+  alias: z.string().min(1).max(256).optional(),
+  force: z.boolean().optional(),
+});
+
+export default async function enrollCommand(argv: string[], io: CliIO): Promise<number> {
+  const json = argv.includes('--json');
+  try {
+    const flags = parseFlags(argv, ENROLL_FLAGS, EnrollFlagsSchema);
+    const { config, ipcPath } = configFromFlags(flags, io);
+    try {
+      await ensureDir(config.stateDir);
+    } catch (err) {
+      throw new RmError('STATE_UNWRITABLE', `${config.stateDir}: ${(err as Error).message}`);
+    }
+    const result = await registerDevice({
+      stateDir: config.stateDir,
+      machineId: await readMachineId(config.machineId),
+      serverUrl: flags.server,
+      token: flags.token,
+      ...(flags['server-key'] ? { serverKey: flags['server-key'] } : {}),
+      ...(flags['assignment-id'] ? { assignmentId: flags['assignment-id'] } : {}),
+      ...(flags.alias ? { alias: flags.alias } : {}),
+      force: flags.force ?? false,
+      clock: systemClock,
+    });
+    // A running daemon picks the registration up at once instead of at its next poll; no daemon is fine.
+    if (result.changed) await requestLocal(ipcPath, { method: 'reload' }, 2_000).catch(() => undefined);
+    const r = result.registration;
+    const summary = {
+      changed: result.changed,
+      server: r.serverUrl,
+      deviceId: r.deviceId,
+      alias: r.alias,
+      deviceKey: keyFingerprint(r.publicKey),
+      serverKeys: r.serverKeys.map(keyFingerprint),
+      enrollmentTokenRecorded: r.enrollmentToken !== null,
+      stateDir: config.stateDir,
+      notes: result.notes,
+    };
+    if (json) io.out(JSON.stringify(summary));
+    else {
+      for (const note of result.notes) io.out(note);
+      io.out(r.deviceId ? `device ${r.deviceId} (enrolled)` : 'the agent enrolls with the server on its first connection');
+    }
+    return 0;
+  } catch (err) {
+    printError(err, io, json);
+    return err instanceof RmError && err.code === 'CLI_USAGE' ? 64 : 3;
+  }
 }

@@ -1,0 +1,312 @@
+// The WebSocket client: hello -> enroll|auth -> welcome, then reports out of the outbox, verified commands in,
+// heartbeat with half-open detection, reconnect with capped full-jitter backoff.
+//
+// Invariants:
+// - Nothing signed (auth proof) and no token is sent to a server whose hello key is not pinned (when pins exist).
+// - Frames in are handled one at a time in arrival order; commands run one at a time, in arrival order, on their
+//   own queue so a long command does not hold back report acks.
+// - A command takes effect only after checkCommand accepted it and its id is on disk in the replay guard.
+// - Reports go out in seq order, each at most once per connection; on reconnect the server's lastSeq says where
+//   to resume, so nothing is lost and the server drops what it already has.
+import WebSocket from 'ws';
+import { encodeFrame, isCommandType, makeFrame, parseFrame, SERVER_TO_AGENT, type BodyOf, type CommandType, type Frame } from '../protocol/frames.js';
+import { isRmError } from '../protocol/errors.js';
+import { authChallengeBytes, checkCommand, keyFingerprint, signBytes } from '../protocol/sign.js';
+import { reconnectDelay } from './backoff.js';
+import { checkTransport, tlsOptions } from './transport.js';
+import type { ReplayGuard } from './replay.js';
+import type { AgentContext, CommandHandler, CommandOutcome, Connection, ConnectionStatus, DeviceFacts, IdentityStore, Outbox, Registration } from './contracts.js';
+
+export const HANDSHAKE_TIMEOUT_MS = 15_000;
+const STOP_BUDGET_MS = 2_000;
+/** Refusals (bad credentials, wrong server key, no token) wait 2^4 times longer: retrying fast cannot fix them. */
+const REFUSAL_EXTRA_ATTEMPTS = 4;
+const REFUSALS = new Set(['AUTH_FAILED', 'ENROLLMENT_REFUSED']);
+
+type LastError = { code: string; message: string };
+
+interface Session {
+  ws: WebSocket;
+  registration: Registration;
+  hello: BodyOf<'hello'> | null;
+  deviceId: string | null;
+  connected: boolean;
+  frames: Promise<void>;
+  commands: Promise<void>;
+  heartbeat: NodeJS.Timeout | null;
+  handshakeTimer: NodeJS.Timeout | null;
+  lastHeard: number;
+  sentUpTo: number;
+  flushing: boolean;
+  flushAgain: boolean;
+  error: LastError | null;
+  refused: boolean;
+  retryAfterMs: number | undefined;
+}
+
+export interface ConnectionOptions {
+  context: AgentContext;
+  identity: IdentityStore;
+  outbox: Outbox;
+  replay: Pick<ReplayGuard, 'seen' | 'remember'>;
+  onCommand: CommandHandler;
+  deviceFacts: () => Promise<DeviceFacts>;
+  random?: () => number;
+}
+
+export function createConnection(opts: ConnectionOptions): Connection {
+  const { context, identity, outbox, replay, onCommand, deviceFacts } = opts;
+  const { config, logger, clock } = context;
+  const settings = config.connection;
+  const random = opts.random ?? Math.random;
+  const listeners: Array<(s: ConnectionStatus) => void> = [];
+  let state: ConnectionStatus = { phase: 'idle', serverUrl: null, since: clock.now(), connectedAt: null, lastError: null, attempts: 0, nextRetryAt: null, insecure: false };
+  let session: Session | null = null;
+  let retryTimer: NodeJS.Timeout | null = null;
+  let started = false;
+  let stopped = false;
+
+  function setStatus(patch: Partial<ConnectionStatus>): void {
+    const since = patch.phase && patch.phase !== state.phase ? clock.now() : state.since;
+    state = { ...state, ...patch, since };
+    for (const l of listeners) l(state);
+  }
+
+  function send(s: Session, frame: Frame): boolean {
+    if (s.ws.readyState !== WebSocket.OPEN) return false;
+    try {
+      s.ws.send(encodeFrame(frame));
+      return true;
+    } catch (err) {
+      logger.error('outgoing frame is invalid; not sent', { type: frame.type, error: err });
+      return false;
+    }
+  }
+  const sendError = (s: Session, code: string, message: string, ref?: string) =>
+    send(s, makeFrame('error', { code, message: message.slice(0, 2048), ...(ref ? { ref } : {}) }, clock.now()));
+
+  function retryLater(error: LastError, refused: boolean, retryAfterMs?: number): void {
+    if (stopped) return;
+    const attempts = state.attempts + 1;
+    const delay = reconnectDelay(attempts - 1 + (refused ? REFUSAL_EXTRA_ATTEMPTS : 0), { baseMs: settings.backoffBaseMs, maxMs: settings.backoffMaxMs, random, retryAfterMs });
+    const now = clock.now();
+    setStatus({ phase: 'backoff', attempts, lastError: { ...error, at: now }, nextRetryAt: now + delay, connectedAt: null });
+    logger.warn('not connected; retrying later', { code: error.code, reason: error.message, attempts, delayMs: delay });
+    retryTimer = setTimeout(() => void attempt(), delay);
+  }
+
+  async function attempt(): Promise<void> {
+    retryTimer = null;
+    if (stopped) return;
+    setStatus({ phase: 'connecting', nextRetryAt: null });
+    let registration: Registration | null;
+    try {
+      registration = await identity.load();
+    } catch (err) {
+      return retryLater({ code: 'REGISTRATION_CORRUPT', message: (err as Error).message }, true);
+    }
+    if (stopped) return;
+    if (!registration) return retryLater({ code: 'NOT_REGISTERED', message: 'no usable registration' }, true);
+    const transport = checkTransport(registration.serverUrl, { allowInsecure: settings.allowInsecure });
+    setStatus({ serverUrl: registration.serverUrl, insecure: transport.ok && transport.insecure });
+    if (!transport.ok) return retryLater({ code: transport.code, message: transport.message }, true);
+    if (!registration.deviceId && !registration.enrollmentToken) {
+      return retryLater({ code: 'ENROLLMENT_TOKEN_MISSING', message: 'not enrolled and no enrollment token recorded' }, true);
+    }
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(registration.serverUrl, { ...tlsOptions(config), maxPayload: settings.maxFrameBytes, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+    } catch (err) {
+      return retryLater({ code: 'SERVER_UNREACHABLE', message: (err as Error).message }, false);
+    }
+    const s: Session = {
+      ws, registration, hello: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(),
+      heartbeat: null, handshakeTimer: null, lastHeard: Date.now(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, retryAfterMs: undefined,
+    };
+    session = s;
+    s.handshakeTimer = setTimeout(() => {
+      s.error ??= { code: 'SERVER_UNREACHABLE', message: `no welcome within ${HANDSHAKE_TIMEOUT_MS} ms` };
+      ws.terminate();
+    }, HANDSHAKE_TIMEOUT_MS);
+    ws.on('open', () => setStatus({ phase: 'handshaking' }));
+    ws.on('message', (data, isBinary) => {
+      s.lastHeard = Date.now();
+      const text = isBinary ? null : data.toString();
+      s.frames = s.frames.then(() => onText(s, text)).catch((err: unknown) => void logger.error('frame handling failed', { error: err }));
+    });
+    ws.on('pong', () => { s.lastHeard = Date.now(); });
+    ws.on('error', (err) => { s.error ??= { code: 'SERVER_UNREACHABLE', message: err.message }; });
+    ws.on('close', (code, reason) => onClose(s, code, reason.toString()));
+  }
+
+  function onClose(s: Session, code: number, reason: string): void {
+    if (s.heartbeat) clearInterval(s.heartbeat);
+    if (s.handshakeTimer) clearTimeout(s.handshakeTimer);
+    if (session === s) session = null;
+    if (stopped) return;
+    if (s.connected) logger.info('disconnected from the server', { code, reason });
+    const error = s.error ?? { code: 'SERVER_UNREACHABLE', message: `connection closed (${code}${reason ? `: ${reason}` : ''})` };
+    retryLater(error, s.refused, s.retryAfterMs);
+  }
+
+  function refuse(s: Session, error: LastError): void {
+    s.error = error;
+    s.refused = true;
+    logger.error('connection refused', { code: error.code, reason: error.message });
+    s.ws.close(4001, error.code);
+  }
+
+  async function onText(s: Session, text: string | null): Promise<void> {
+    if (text === null) return void sendError(s, 'FRAME_INVALID', 'binary frames are not part of the protocol');
+    const parsed = parseFrame(text, { accept: SERVER_TO_AGENT, maxBytes: settings.maxFrameBytes });
+    if (!parsed.ok) {
+      logger.warn('invalid frame from the server', { code: parsed.code, reason: parsed.message });
+      return void sendError(s, parsed.code, parsed.message, parsed.ref);
+    }
+    const frame = parsed.frame;
+    if (frame.type === 'hello') return onHello(s, frame.body);
+    if (frame.type === 'welcome') return onWelcome(s, frame.body, frame.id);
+    if (frame.type === 'report.ack') return s.connected ? outbox.ackUpTo(frame.body.upTo) : undefined;
+    if (frame.type === 'error') return onServerError(s, frame.body);
+    if (isCommandType(frame.type)) {
+      const command = frame as Frame & { type: CommandType };
+      s.commands = s.commands.then(() => handleCommand(s, command)).catch((err: unknown) => void logger.error('command handling failed', { error: err }));
+      return;
+    }
+    sendError(s, 'FRAME_UNKNOWN_TYPE', `${frame.type} is not expected here`, frame.id);
+  }
+
+  async function onHello(s: Session, hello: BodyOf<'hello'>): Promise<void> {
+    if (s.hello) return void sendError(s, 'FRAME_INVALID', 'hello was already received');
+    s.hello = hello;
+    const reg = s.registration;
+    if (reg.serverKeys.length && !reg.serverKeys.includes(hello.serverKey)) {
+      return refuse(s, { code: 'SERVER_KEY_MISMATCH', message: `server presents ${keyFingerprint(hello.serverKey)}, pinned ${reg.serverKeys.map(keyFingerprint).join(', ')}` });
+    }
+    const facts = await deviceFacts();
+    if (!reg.deviceId) {
+      if (!reg.enrollmentToken) return refuse(s, { code: 'ENROLLMENT_TOKEN_MISSING', message: 'not enrolled and no enrollment token recorded' });
+      logger.info('enrolling with the server', { server: reg.serverUrl, key: keyFingerprint(reg.publicKey) });
+      send(s, makeFrame('enroll', { token: reg.enrollmentToken, publicKey: reg.publicKey, facts }, clock.now()));
+      return;
+    }
+    const proof = signBytes(await identity.privateKeyPem(), authChallengeBytes(hello.nonce, reg.deviceId));
+    send(s, makeFrame('auth', { deviceId: reg.deviceId, proof, facts }, clock.now()));
+  }
+
+  async function onWelcome(s: Session, welcome: BodyOf<'welcome'>, id: string): Promise<void> {
+    if (!s.hello || s.connected) return void sendError(s, 'FRAME_INVALID', 'welcome is only valid once, after hello', id);
+    if (welcome.enrolled) s.registration = await identity.markEnrolled(welcome.deviceId, s.hello.serverKey);
+    else if (welcome.deviceId !== s.registration.deviceId) logger.warn('server welcomed another device id', { expected: s.registration.deviceId, got: welcome.deviceId });
+    s.deviceId = welcome.deviceId;
+    await outbox.ackUpTo(welcome.lastSeq);
+    s.sentUpTo = welcome.lastSeq;
+    s.connected = true;
+    if (s.handshakeTimer) clearTimeout(s.handshakeTimer);
+    startHeartbeat(s, welcome.heartbeatSec);
+    setStatus({ phase: 'connected', connectedAt: clock.now(), attempts: 0, lastError: null, nextRetryAt: null });
+    logger.info('connected to the server', { deviceId: welcome.deviceId, enrolled: welcome.enrolled, lastSeq: welcome.lastSeq });
+    void flush(s);
+  }
+
+  function onServerError(s: Session, body: BodyOf<'error'>): void {
+    logger.warn('server reported an error', { code: body.code, reason: body.message, ref: body.ref });
+    if (!body.fatal && !REFUSALS.has(body.code)) return;
+    s.error = { code: body.code, message: body.message };
+    s.refused = REFUSALS.has(body.code);
+    s.retryAfterMs = body.retryAfterMs;
+  }
+
+  // A half-open peer (gone without a FIN) answers nothing: after two silent intervals the socket is dropped.
+  function startHeartbeat(s: Session, heartbeatSec: number): void {
+    const intervalMs = heartbeatSec * 1000;
+    s.lastHeard = Date.now();
+    s.heartbeat = setInterval(() => {
+      if (Date.now() - s.lastHeard >= 2 * intervalMs) {
+        s.error = { code: 'SERVER_UNREACHABLE', message: `no answer for ${2 * heartbeatSec} s (half-open connection)` };
+        s.ws.terminate();
+        return;
+      }
+      if (s.ws.readyState === WebSocket.OPEN) s.ws.ping();
+    }, intervalMs);
+  }
+
+  async function flush(s: Session): Promise<void> {
+    if (s.flushing) {
+      s.flushAgain = true;
+      return;
+    }
+    s.flushing = true;
+    try {
+      do {
+        s.flushAgain = false;
+        for (const report of await outbox.pending()) {
+          if (report.seq <= s.sentUpTo) continue;
+          if (session !== s || !s.connected || !send(s, makeFrame('report', report, clock.now()))) return;
+          s.sentUpTo = report.seq;
+        }
+      } while (s.flushAgain);
+    } catch (err) {
+      logger.error('outbox flush failed', { error: err });
+    } finally {
+      s.flushing = false;
+    }
+  }
+
+  async function handleCommand(s: Session, frame: Frame & { type: CommandType }): Promise<void> {
+    const ack = (status: 'accepted' | CommandOutcome['status'], reason?: LastError) =>
+      send(s, makeFrame('ack', { commandId: frame.id, status, ...(reason ? { reason: { code: reason.code.slice(0, 64), message: reason.message.slice(0, 2048) } } : {}) }, clock.now()));
+    const reg = await identity.load();
+    if (!s.connected || !s.deviceId || !reg) return void ack('rejected', { code: 'FRAME_INVALID', message: `${frame.type} arrived before the handshake completed` });
+    const verdict = checkCommand(frame, {
+      trustedKeys: reg.serverKeys, deviceId: s.deviceId, now: clock.now(), windowMs: settings.commandWindowSec * 1000, alreadySeen: (id) => replay.seen(id),
+    });
+    if (!verdict.ok) {
+      logger.warn('command rejected', { type: frame.type, commandId: frame.id, code: verdict.code, reason: verdict.message });
+      return void ack('rejected', verdict);
+    }
+    await replay.remember(frame.id, frame.ts);
+    ack('accepted');
+    let outcome: CommandOutcome;
+    try {
+      outcome = await onCommand(frame);
+    } catch (err) {
+      outcome = { status: 'failed', reason: { code: isRmError(err) ? err.code : 'INTERNAL', message: (err as Error).message ?? String(err) } };
+    }
+    logger.info('command handled', { type: frame.type, commandId: frame.id, status: outcome.status, code: outcome.reason?.code });
+    ack(outcome.status, outcome.reason);
+  }
+
+  return {
+    start() {
+      if (started) return;
+      started = true;
+      outbox.onAppend(() => {
+        if (session?.connected && !stopped) void flush(session);
+      });
+      void attempt();
+    },
+    async stop() {
+      stopped = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = null;
+      const s = session;
+      if (s) {
+        if (s.heartbeat) clearInterval(s.heartbeat);
+        await new Promise<void>((resolve) => {
+          if (s.ws.readyState === WebSocket.CLOSED) return resolve();
+          const timer = setTimeout(() => { s.ws.terminate(); resolve(); }, STOP_BUDGET_MS);
+          s.ws.once('close', () => { clearTimeout(timer); resolve(); });
+          s.ws.close(1000, 'agent stopping');
+        });
+        // A command in progress may finish its disk writes, within the same budget.
+        await Promise.race([s.commands, new Promise((r) => setTimeout(r, STOP_BUDGET_MS).unref())]);
+      }
+      setStatus({ phase: 'stopped', connectedAt: null, nextRetryAt: null });
+    },
+    status: () => state,
+    onStatus(listener) {
+      listeners.push(listener);
+    },
+  };
+}

@@ -1,0 +1,58 @@
+// Transport checks: which server URLs may be used (wss:// always, ws:// only to loopback unless allowed),
+// and the TLS options for `ws` (extra CA file, SPKI sha256 pin).
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { checkServerIdentity, rootCertificates, type PeerCertificate } from 'node:tls';
+import type { ClientOptions } from 'ws';
+import { ERRORS } from '../protocol/errors.js';
+import type { Config } from '../config/schema.js';
+
+export type TransportVerdict = { ok: true; insecure: boolean } | { ok: false; code: 'INSECURE_TRANSPORT'; message: string };
+
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Decides whether the agent may talk to `url`. Pure. */
+export function checkTransport(url: string, opts: { allowInsecure: boolean }): TransportVerdict {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { ok: false, code: 'INSECURE_TRANSPORT', message: `${ERRORS.INSECURE_TRANSPORT.message}: ${JSON.stringify(url.slice(0, 200))} is not a URL` };
+  }
+  if (parsed.protocol === 'wss:') return { ok: true, insecure: false };
+  if (parsed.protocol !== 'ws:') return { ok: false, code: 'INSECURE_TRANSPORT', message: `${parsed.protocol} is not a WebSocket scheme (use wss://)` };
+  if (isLoopbackHost(parsed.hostname)) return { ok: true, insecure: false };
+  if (opts.allowInsecure) return { ok: true, insecure: true };
+  return { ok: false, code: 'INSECURE_TRANSPORT', message: `${ERRORS.INSECURE_TRANSPORT.message} (${parsed.hostname})` };
+}
+
+/** Base64 SHA-256 of a certificate's public key (SubjectPublicKeyInfo DER), as `pinSha256` expects. */
+export function spkiSha256(cert: Pick<PeerCertificate, 'pubkey'>): string | null {
+  return cert.pubkey ? createHash('sha256').update(cert.pubkey).digest('base64') : null;
+}
+
+/** Checks the usual host name rules and then the pin; returns an Error to refuse the connection (tls contract). */
+export function pinnedIdentityCheck(pinSha256: string) {
+  return (host: string, cert: PeerCertificate): Error | undefined => {
+    const usual = checkServerIdentity(host, cert);
+    if (usual) return usual;
+    const actual = spkiSha256(cert);
+    if (actual !== pinSha256) return new Error(`server certificate public key ${actual ?? '(none)'} does not match the pinned ${pinSha256}`);
+    return undefined;
+  };
+}
+
+/** TLS options for a `ws` client from config.connection (caFile read here, once per connection attempt). */
+export function tlsOptions(config: Pick<Config, 'connection'>, readCa: (file: string) => Buffer = (f) => readFileSync(f)): ClientOptions {
+  const { caFile, pinSha256 } = config.connection;
+  const options: ClientOptions = {};
+  // `ca` replaces Node's bundled roots, so the extra CA is added to them rather than trusted alone.
+  if (caFile) options.ca = [...rootCertificates, readCa(caFile)];
+  // ws hands this to tls.connect, whose contract is Error | undefined (the ws typings say boolean).
+  if (pinSha256) options.checkServerIdentity = pinnedIdentityCheck(pinSha256) as unknown as ClientOptions['checkServerIdentity'];
+  return options;
+}
