@@ -89,6 +89,9 @@ export function parseSoftwareUpdateList(text: string): PendingUpdate[] {
 }
 
 /** The JSON printed by the Windows Update query in system/packages.ts (one object or an array). */
+// The query prints strings; anything else (a nested array would overflow String()) counts as empty.
+const scalar = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '');
+
 export function parseWindowsUpdateJson(text: string): PendingUpdate[] {
   const trimmed = text.trim();
   if (!trimmed) return [];
@@ -102,14 +105,14 @@ export function parseWindowsUpdateJson(text: string): PendingUpdate[] {
   return rows
     .filter((r) => typeof r.Title === 'string' && r.Title)
     .map((r) => {
-      const severity = String(r.MsrcSeverity ?? '').toLowerCase();
-      const kb = String(r.KB ?? '');
-      const version = /Version\s+([\d.]+)/i.exec(String(r.Title))?.[1] ?? '';
+      const severity = scalar(r.MsrcSeverity).toLowerCase();
+      const kb = scalar(r.KB);
+      const version = /Version\s+([\d.]+)/i.exec(scalar(r.Title))?.[1] ?? '';
       return {
-        name: cut(String(r.Title)),
+        name: cut(scalar(r.Title)),
         version,
-        severity: (UPDATE_SEVERITIES as readonly string[]).includes(severity) ? (severity as UpdateSeverity) : /security/i.test(String(r.Categories ?? '')) ? 'security' : 'unspecified',
-        origin: cut([kb ? `KB${kb}` : '', String(r.Categories ?? '')].filter(Boolean).join(' ')),
+        severity: (UPDATE_SEVERITIES as readonly string[]).includes(severity) ? (severity as UpdateSeverity) : /security/i.test(scalar(r.Categories)) ? 'security' : 'unspecified',
+        origin: cut([kb ? `KB${kb}` : '', scalar(r.Categories)].filter(Boolean).join(' ')),
         restart: r.RebootRequired === true,
       };
     });

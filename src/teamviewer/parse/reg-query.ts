@@ -15,7 +15,8 @@ export interface RegKey {
 }
 
 const HIVES: Record<string, string> = { HKEY_LOCAL_MACHINE: 'HKLM', HKEY_CURRENT_USER: 'HKCU', HKEY_USERS: 'HKU', HKEY_CLASSES_ROOT: 'HKCR' };
-const VALUE_LINE = /^ {2,}(.*?) {4}(REG_[A-Z_0-9]+)(?: {4}(.*))?$/;
+// The name starts with a non-space so the indentation cannot be split two ways (a long run of spaces was quadratic).
+const VALUE_LINE = /^ {2,}(\S.*?) {4}(REG_[A-Z_0-9]+)(?: {4}(.*))?$/;
 
 export function normalizeKeyPath(key: string): string {
   const [hive = '', ...rest] = key.split('\\');
