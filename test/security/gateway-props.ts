@@ -1,0 +1,124 @@
+// Hostile agents against the reference server's gateway over real WebSocket connections on 127.0.0.1:
+// mutated and garbage frames before and after the handshake, binary and oversize frames, floods, many
+// sockets. Each frame gets a typed error frame back and the connection stays, except where the protocol
+// closes it (refused credentials, overload) — and then only after a fatal error frame. The server stays up.
+import fc from 'fast-check';
+import { expect } from 'vitest';
+import WebSocket from 'ws';
+import { AGENT_TO_SERVER, DEFAULT_MAX_FRAME_BYTES, type Frame } from '../../src/protocol/frames.js';
+import type { RunningServer } from '../../src/server/server.js';
+import { apiOf, connectAgent, enroll, newEnrollmentToken, serverIn, tempDir, type TestAgent } from '../server/helpers.js';
+import { isErrorCode, mutateAt, mutatedText, mutation, prototypeIsClean, type Tally } from './hostile.js';
+import { VALID_FRAMES } from './protocol-props.js';
+
+const agentFrames = VALID_FRAMES.filter((f) => AGENT_TO_SERVER.includes(f.type));
+const FATAL = new Set(['AUTH_FAILED', 'ENROLLMENT_REFUSED', 'SERVER_UNREACHABLE']);
+
+const hostileFrame = fc.oneof(
+  { arbitrary: mutatedText(fc.constantFrom(...agentFrames.map((f) => JSON.stringify(f)))), weight: 3 },
+  { arbitrary: fc.tuple(fc.constantFrom(...agentFrames), mutation).map(([f, m]) => JSON.stringify(mutateAt(f, m.steps, m.key, m.value))), weight: 3 },
+  { arbitrary: fc.constant('__binary__'), weight: 1 },
+);
+
+let sentinelCount = 0;
+/** Sends the frames, then a sentinel of unknown type; resolves when the sentinel's error frame or a close comes. */
+async function exchange(agent: TestAgent, frames: readonly string[]): Promise<{ errors: Frame<'error'>[]; closed: boolean }> {
+  const id = `sentinel-${++sentinelCount}`;
+  for (const text of frames) agent.ws.send(text === '__binary__' ? Buffer.from([0, 1, 2, 255]) : text);
+  agent.ws.send(JSON.stringify({ v: 1, id, type: 'zz.sentinel', ts: 1, body: {} }));
+  const answered = new Promise<boolean>((resolve) => {
+    const look = () => (agent.frames.some((f) => f.type === 'error' && f.body.ref === id) ? resolve(true) : setTimeout(look, 5));
+    look();
+  });
+  const closed = await Promise.race([answered.then(() => false), agent.closed.then(() => true), new Promise<boolean>((_, reject) => setTimeout(() => reject(new Error('no answer to the sentinel within 10 s')), 10_000))]);
+  if (closed) await new Promise((r) => setTimeout(r, 20)); // let the last frames before the close arrive
+  return { errors: agent.frames.filter((f): f is Frame<'error'> => f.type === 'error'), closed };
+}
+
+function assertProtocolKept(result: { errors: Frame<'error'>[]; closed: boolean }, agent: TestAgent): void {
+  expect(agent.badFrames, 'every server frame parses').toEqual([]);
+  for (const e of result.errors) expect(isErrorCode(e.body.code), e.body.code).toBe(true);
+  // Closed only after a fatal error frame that says why.
+  if (result.closed) expect(result.errors.some((e) => e.body.fatal && FATAL.has(e.body.code))).toBe(true);
+}
+
+async function serverAlive(server: RunningServer): Promise<void> {
+  const res = await apiOf(server)('GET', '/devices');
+  expect(res.status).toBe(200);
+}
+
+export async function runGatewayProperties(runs: number, tally: Tally, opts: { floodFrames: number; sockets: number }): Promise<{ frames: number }> {
+  const server = await serverIn(await tempDir(), 30);
+  let frames = 0;
+  try {
+    // Before the handshake: anyone on the network can do this.
+    await fc.assert(
+      fc.asyncProperty(fc.array(hostileFrame, { minLength: 1, maxLength: 8 }), async (texts) => {
+        const agent = await connectAgent(server.agentUrl);
+        try {
+          await agent.next('hello');
+          assertProtocolKept(await exchange(agent, texts), agent);
+          frames += texts.length + 1;
+          return prototypeIsClean();
+        } finally {
+          await agent.close();
+        }
+      }),
+      { numRuns: runs },
+    );
+    tally.add('gateway: hostile frames before handshake', runs);
+    await serverAlive(server);
+
+    // After the handshake: an enrolled device sending garbage keeps its connection and its reports flow.
+    const device = await enroll(server, await newEnrollmentToken(server));
+    await device.next('desired');
+    await fc.assert(
+      fc.asyncProperty(fc.array(hostileFrame, { minLength: 1, maxLength: 8 }), async (texts) => {
+        device.frames.length = 0;
+        const result = await exchange(device, texts);
+        expect(result.closed).toBe(false);
+        assertProtocolKept(result, device);
+        frames += texts.length + 1;
+        return prototypeIsClean();
+      }),
+      { numRuns: runs },
+    );
+    tally.add('gateway: hostile frames after handshake', runs);
+    const seq = 1_000_000_000;
+    device.send('report', { seq, kind: 'status', at: 1, data: {} });
+    expect((await device.next('report.ack', 10_000)).body.upTo).toBeGreaterThanOrEqual(seq);
+    await device.close();
+
+    // A frame over the protocol limit gets FRAME_TOO_LARGE and the connection stays; one past ws's limit is closed (1009).
+    const big = await connectAgent(server.agentUrl);
+    await big.next('hello');
+    const over = JSON.stringify({ v: 1, id: 'big-1', type: 'report', ts: 1, body: { pad: 'x'.repeat(DEFAULT_MAX_FRAME_BYTES) } });
+    const r = await exchange(big, [over]);
+    expect(r.closed).toBe(false);
+    expect(r.errors.map((e) => e.body.code)).toContain('FRAME_TOO_LARGE');
+    big.ws.send('x'.repeat(DEFAULT_MAX_FRAME_BYTES * 2 + 10));
+    expect((await big.closed).code).toBe(1009);
+    tally.add('gateway: oversize frames', 2);
+    frames += 3;
+
+    // A flood from one socket: answered, or told to come back later (fatal overload) — never a crash.
+    const flooder = await connectAgent(server.agentUrl);
+    await flooder.next('hello');
+    const flood = await exchange(flooder, Array.from({ length: opts.floodFrames }, (_, i) => `{"v":1,"id":"f-${i}","type":"report","ts":1,"body":{}}`));
+    assertProtocolKept(flood, flooder);
+    await flooder.close();
+    tally.add('gateway: flood frames (one socket)', opts.floodFrames);
+    frames += opts.floodFrames;
+
+    // Many sockets at once that never finish a handshake; the server still serves.
+    const idle = await Promise.all(Array.from({ length: opts.sockets }, () => connectAgent(server.agentUrl)));
+    await serverAlive(server);
+    await Promise.all(idle.map((a) => a.close()));
+    tally.add('gateway: concurrent unauthenticated sockets', opts.sockets);
+    await serverAlive(server);
+    expect(WebSocket.OPEN).toBe(1);
+    return { frames };
+  } finally {
+    await server.stop();
+  }
+}
