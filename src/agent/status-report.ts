@@ -1,0 +1,49 @@
+// Periodic `status` reports (OS, load, memory, disks, network, hardware) into the outbox.
+import type { Clock } from '../system/clock.js';
+import type { Sysinfo } from '../system/sysinfo.js';
+import type { ReportKind } from '../protocol/frames.js';
+
+export interface StatusReporter {
+  start(): void;
+  stop(): void;
+  /** Sends one status report now (e.g. on status.request); resolves once it is in the outbox. */
+  sendNow(): Promise<void>;
+}
+
+export function createStatusReporter(opts: {
+  sysinfo: Pick<Sysinfo, 'statusSnapshot'>;
+  report: (kind: ReportKind, data: Record<string, unknown>) => Promise<void>;
+  intervalMs: number;
+  clock: Clock;
+  onError?: (err: unknown) => void;
+}): StatusReporter {
+  let timer: NodeJS.Timeout | null = null;
+  let inFlight: Promise<void> | null = null;
+
+  // Overlapping ticks share one snapshot so a slow machine never piles up systeminformation calls.
+  const sendNow = () => {
+    inFlight ??= (async () => {
+      try {
+        const snapshot = await opts.sysinfo.statusSnapshot();
+        await opts.report('status', snapshot as unknown as Record<string, unknown>);
+      } finally {
+        inFlight = null;
+      }
+    })();
+    return inFlight;
+  };
+
+  return {
+    sendNow,
+    start() {
+      if (timer) return;
+      void sendNow().catch((err: unknown) => opts.onError?.(err));
+      timer = setInterval(() => void sendNow().catch((err: unknown) => opts.onError?.(err)), opts.intervalMs);
+      timer.unref();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+  };
+}
