@@ -47,8 +47,16 @@ interface Session {
   nonce: string;
   deviceId: string | null;
   missedPongs: number;
-  queue: Promise<void>;
+  /** Frames received and not yet handled; handled in order, in batches. */
+  inbox: string[];
+  /** The batch being handled now (resolved when idle). */
+  draining: Promise<void> | null;
+  /** Reports applied in this batch but not yet committed and acknowledged. */
+  unacked: { device: DeviceRecord; dirty: boolean } | null;
 }
+
+/** Frames one agent may have waiting; beyond this it is told to come back later (overload). */
+export const MAX_INBOX_FRAMES = 5000;
 
 export function createGateway(opts: GatewayOptions): Gateway {
   const { store, signer, clock, logger } = opts;
@@ -104,12 +112,39 @@ export function createGateway(opts: GatewayOptions): Gateway {
     await admit(s, device, false);
   }
 
-  async function onReport(s: Session, device: DeviceRecord, frame: Frame<'report'>): Promise<void> {
+  // Reports are applied at once but committed and acknowledged once per batch: an agent sending its backlog
+  // costs one store write per batch, not one per report.
+  function onReport(s: Session, device: DeviceRecord, frame: Frame<'report'>): void {
     const outcome = applyReport(store.data, device, frame.body, clock.now(), () => newId('alert'));
     if (outcome.stored && outcome.invalid) logger.warn('report data does not match its kind', { deviceId: device.id, seq: frame.body.seq, reason: outcome.invalid });
-    if (outcome.stored) await store.commit();
-    // Acknowledge only what is on disk: lastSeq moves only with a committed store.
-    sendFrame(s.ws, makeFrame('report.ack', { upTo: device.lastSeq }, clock.now()));
+    s.unacked = { device, dirty: (s.unacked?.dirty ?? false) || outcome.stored };
+  }
+
+  async function ackReports(s: Session): Promise<void> {
+    const pending = s.unacked;
+    if (!pending) return;
+    s.unacked = null;
+    if (pending.dirty) await store.commit();
+    // Acknowledge only what is on disk: lastSeq moved with the changes just committed.
+    sendFrame(s.ws, makeFrame('report.ack', { upTo: pending.device.lastSeq }, clock.now()));
+  }
+
+  async function drain(s: Session): Promise<void> {
+    while (s.inbox.length) {
+      for (const text of s.inbox.splice(0)) {
+        try {
+          await onText(s, text);
+        } catch (err) {
+          logger.error('frame handling failed', { deviceId: s.deviceId, error: err });
+          sendError(s.ws, 'INTERNAL', 'the server could not handle the frame');
+        }
+      }
+      await ackReports(s).catch((err: unknown) => {
+        logger.error('reports could not be stored', { deviceId: s.deviceId, error: err });
+        sendError(s.ws, 'INTERNAL', 'the server could not store the reports; they will be sent again');
+      });
+    }
+    s.draining = null;
   }
 
   async function onText(s: Session, text: string): Promise<void> {
@@ -133,7 +168,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   }
 
   function onConnection(ws: WebSocket): void {
-    const s: Session = { ws, nonce: randomBytes(32).toString('base64'), deviceId: null, missedPongs: 0, queue: Promise.resolve() };
+    const s: Session = { ws, nonce: randomBytes(32).toString('base64'), deviceId: null, missedPongs: 0, inbox: [], draining: null, unacked: null };
     sessions.add(s);
     const timer = setTimeout(() => {
       if (s.deviceId !== null) return;
@@ -141,12 +176,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
       ws.close(CLOSE_REFUSED, 'handshake timeout');
     }, opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
     ws.on('message', (raw, isBinary) => {
-      const text = isBinary ? '' : raw.toString();
-      // One frame at a time per connection so reports are stored in order.
-      s.queue = s.queue.then(() => onText(s, text)).catch((err: unknown) => {
-        logger.error('frame handling failed', { deviceId: s.deviceId, error: err });
-        sendError(ws, 'INTERNAL', 'the server could not handle the frame');
-      });
+      if (s.inbox.length >= MAX_INBOX_FRAMES) {
+        sendError(ws, 'SERVER_UNREACHABLE', 'the server is overloaded', { retryAfterMs: 5000 + Math.floor(Math.random() * 10_000), fatal: true });
+        ws.close(CLOSE_RESTART, 'overloaded');
+        s.inbox.length = 0;
+        return;
+      }
+      s.inbox.push(isBinary ? '' : raw.toString());
+      s.draining ??= drain(s);
     });
     ws.on('pong', () => {
       s.missedPongs = 0;
@@ -202,7 +239,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       );
       await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, options.budgetMs ?? 3000).unref())]);
       for (const s of sessions) s.ws.terminate();
-      await Promise.all([...sessions].map((s) => s.queue.catch(() => undefined)));
+      await Promise.all([...sessions].map((s) => s.draining));
       await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
     },
     isOnline: (deviceId) => online.has(deviceId),

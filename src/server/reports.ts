@@ -21,8 +21,9 @@ export function applyReport(data: StoreData, device: DeviceRecord, report: Repor
   const schema = REPORT_DATA_SCHEMAS[report.kind];
   const checked = schema ? schema.safeParse(report.data) : { success: true as const, data: report.data };
   const invalid = checked.success ? undefined : `${report.kind}: ${describeIssues(checked.error)}`;
-  data.reports.push({ deviceId: device.id, seq: report.seq, kind: report.kind, at: report.at, receivedAt: now, data: report.data, ...(invalid ? { invalid } : {}) });
-  trimReports(data, device.id);
+  const kept = (data.reports[device.id] ??= []);
+  kept.push({ deviceId: device.id, seq: report.seq, kind: report.kind, at: report.at, receivedAt: now, data: report.data, ...(invalid ? { invalid } : {}) });
+  if (kept.length > MAX_REPORTS_PER_DEVICE) kept.splice(0, kept.length - MAX_REPORTS_PER_DEVICE);
   if (invalid) return { stored: true, invalid };
   device.latest[report.kind] = { seq: report.seq, at: report.at, data: report.data };
   applyKind(data, device, report, now, newId);
@@ -59,14 +60,6 @@ function applyKind(data: StoreData, device: DeviceRecord, report: ReportBody, no
 
 function findOpenAlert(data: StoreData, deviceId: string, key: string) {
   return data.alerts.find((a) => a.deviceId === deviceId && a.key === key && a.clearedAt === null);
-}
-
-function trimReports(data: StoreData, deviceId: string): void {
-  let count = 0;
-  for (const r of data.reports) if (r.deviceId === deviceId) count++;
-  if (count <= MAX_REPORTS_PER_DEVICE) return;
-  const drop = data.reports.findIndex((r) => r.deviceId === deviceId);
-  data.reports.splice(drop, 1);
 }
 
 /** Service activated by an account on a device, if any. */

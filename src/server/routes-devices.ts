@@ -56,7 +56,7 @@ export function deviceRoutes({ store, commands, fleet, clock }: ApiDeps): Route[
       handle({ params, query }) {
         const device = deviceOrThrow(store.data, params.id!);
         const q = parseBody(ReportsQuery, Object.fromEntries(query));
-        const reports = store.data.reports.filter((r) => r.deviceId === device.id && r.seq > q.after && (!q.kind || r.kind === q.kind)).slice(0, q.limit);
+        const reports = (store.data.reports[device.id] ?? []).filter((r) => r.seq > q.after && (!q.kind || r.kind === q.kind)).slice(0, q.limit);
         return { body: { reports, lastSeq: device.lastSeq } };
       },
     },

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { DeviceFactsSchema, IdSchema, ServiceNameSchema, ServiceStateSchema, SeveritySchema } from '../protocol/model.js';
 import { ReportKindSchema } from '../protocol/frames.js';
 import { RmError } from '../protocol/errors.js';
-import { readJsonFile, writeJsonAtomic } from '../system/files.js';
+import { readJsonFile, writeFileAtomic } from '../system/files.js';
 import { PERMISSIONS } from './access.js';
 
 const RoleSchema = z.object({ id: IdSchema, name: z.string(), permissions: z.array(z.enum(PERMISSIONS)) }).strict();
@@ -78,7 +78,8 @@ export const StoreDataSchema = z
     policies: z.array(PolicySchema),
     activations: z.array(ActivationSchema),
     alerts: z.array(AlertRecordSchema),
-    reports: z.array(ReportRecordSchema),
+    /** Per device, oldest first (bounded, see reports.ts). */
+    reports: z.record(z.string(), z.array(ReportRecordSchema)),
     commands: z.array(CommandRecordSchema),
   })
   .strict();
@@ -93,7 +94,7 @@ export type ReportRecord = z.infer<typeof ReportRecordSchema>;
 export type CommandRecord = z.infer<typeof CommandRecordSchema>;
 
 export function emptyStoreData(): StoreData {
-  return { version: 1, roles: [], accounts: [], enrollmentTokens: [], devices: [], policies: [], activations: [], alerts: [], reports: [], commands: [] };
+  return { version: 1, roles: [], accounts: [], enrollmentTokens: [], devices: [], policies: [], activations: [], alerts: [], reports: {}, commands: [] };
 }
 
 export interface Store {
@@ -112,7 +113,8 @@ export function createStore(dataDir: string): Store {
   let next: Promise<void> | null = null;
 
   const write = (): Promise<void> => {
-    writing = writeJsonAtomic(file, data).finally(() => { writing = null; });
+    // Compact: the store is rewritten often and can hold thousands of reports.
+    writing = writeFileAtomic(file, JSON.stringify(data)).finally(() => { writing = null; });
     return writing;
   };
 

@@ -132,6 +132,18 @@ describe('gateway reports', () => {
     expect(after.body.reports.map((r: { seq: number }) => r.seq)).toEqual([3, 4]);
   });
 
+  it('acknowledges a burst of reports cumulatively, in increasing order, ending at the last one', async () => {
+    const server = await started();
+    const agent = track(await enroll(server, await newEnrollmentToken(server)));
+    for (let seq = 1; seq <= 200; seq++) agent.send('report', report(seq, { n: seq }));
+    const acks: number[] = [];
+    for (let i = 0; i < 200 && acks.at(-1) !== 200; i++) acks.push((await agent.next('report.ack')).body.upTo);
+    expect(acks.at(-1)).toBe(200);
+    expect(acks).toEqual([...acks].sort((a, b) => a - b));
+    const stored = await apiOf(server)('GET', `/devices/${agent.deviceId}/reports?limit=500`);
+    expect(stored.body.reports.map((r: { seq: number }) => r.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+  });
+
   it('answers a bad frame with an error frame and keeps the connection up', async () => {
     const server = await started();
     const agent = track(await enroll(server, await newEnrollmentToken(server)));

@@ -32,7 +32,7 @@ describe('applyReport', () => {
       fc.property(fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 60 }), (seqs) => {
         const { data, device } = fleet();
         for (const seq of seqs) applyReport(data, device, { seq, kind: 'inventory', at: seq, data: {} }, 0, ids);
-        const stored = data.reports.map((r) => r.seq);
+        const stored = (data.reports['dev-1'] ?? []).map((r) => r.seq);
         // stored is strictly increasing, and lastSeq is its last element
         return stored.every((s, i) => i === 0 || s > stored[i - 1]!) && device.lastSeq === (stored.at(-1) ?? 0);
       }),
