@@ -217,12 +217,13 @@ export function createConnection(opts: ConnectionOptions): Connection {
     s.retryAfterMs = body.retryAfterMs;
   }
 
-  // A half-open peer (gone without a FIN) answers nothing: after two silent intervals the socket is dropped.
+  // A half-open peer (gone without a FIN) answers nothing: at the second tick with the previous ping unanswered
+  // (silent for ~two intervals; 1.5 absorbs timer drift) the socket is dropped.
   function startHeartbeat(s: Session, heartbeatSec: number): void {
     const intervalMs = heartbeatSec * 1000;
     s.lastHeard = Date.now();
     s.heartbeat = setInterval(() => {
-      if (Date.now() - s.lastHeard >= 2 * intervalMs) {
+      if (Date.now() - s.lastHeard > 1.5 * intervalMs) {
         s.error = { code: 'SERVER_UNREACHABLE', message: `no answer for ${2 * heartbeatSec} s (half-open connection)` };
         s.ws.terminate();
         return;
