@@ -72,13 +72,16 @@ export function planSteps(input: PlanInput): Step[] {
   const steps: Step[] = [];
   for (const service of [...names].sort()) {
     const wanted = input.desired.services[service];
-    steps.push(...(wanted ? planDesired(input, service, wanted.policy, current.get(service)) : planUnwanted(service, current.get(service))));
+    steps.push(...(wanted ? planDesired(input, service, wanted.policy, current.get(service)) : planUnwanted(input, service, current.get(service))));
   }
   return steps;
 }
 
-function planUnwanted(service: ServiceName, state: ServiceState | undefined): Step[] {
-  return state ? [{ kind: 'uninstall', service }] : [];
+function planUnwanted(input: PlanInput, service: ServiceName, state: ServiceState | undefined): Step[] {
+  if (!state || state.phase === 'quarantined') return [];
+  if (state.phase === 'failed' && state.attempts >= input.quarantineAfter) return [{ kind: 'quarantine', service, reason: state.reason ?? reasonOf('SERVICE_FAILED', service) }];
+  if (state.phase === 'failed' && input.now < retryAt(state, input.backoff)) return [];
+  return [{ kind: 'uninstall', service }];
 }
 
 function planDesired(input: PlanInput, service: ServiceName, policy: Policy, state: ServiceState | undefined): Step[] {

@@ -1,0 +1,291 @@
+// Carries out the steps planSteps decides: installs, applies, uninstalls services, persists desired and
+// current state, reports each step, retries failures with capped backoff and quarantines what keeps failing.
+import path from 'node:path';
+import { z } from 'zod';
+import { readJsonFile, writeJsonAtomic } from '../system/files.js';
+import { ERRORS, problem, type ErrorCode, type Problem } from '../protocol/errors.js';
+import type { CommandType, Frame, ReportKind } from '../protocol/frames.js';
+import { DesiredStateSchema, PolicySchema, ServiceStateSchema, type DesiredState, type Policy, type ServiceName, type ServiceState } from '../protocol/model.js';
+import type { ServiceRegistry } from '../services/registry.js';
+import type { AgentContext, CommandOutcome, Converger, RmService } from './contracts.js';
+import { DEFAULT_RETRY_BACKOFF, inSync, planSteps, policyProblem, reasonOf, retryAt, type RetryBackoff, type Step, type StepReason } from './reconcile.js';
+
+export const DESIRED_FILE = 'desired.json';
+export const SERVICES_FILE = 'services.json';
+
+/** One service as persisted: its state and the last policy it applied successfully (resumed at start). */
+const ServiceRecordSchema = z.object({ state: ServiceStateSchema, policy: PolicySchema.nullable() }).strict();
+const ServicesFileSchema = z.object({ services: z.array(ServiceRecordSchema) }).strict();
+type ServiceRecord = z.infer<typeof ServiceRecordSchema>;
+
+export interface ConvergerOptions {
+  context: AgentContext;
+  stateDir: string;
+  registry: ServiceRegistry;
+  report: (kind: ReportKind, data: Record<string, unknown>) => Promise<void>;
+  prerequisiteMet: () => boolean;
+  /** Retry delays of failed steps (default 2 s doubling to 5 min). */
+  retry?: RetryBackoff;
+}
+
+const REFUSAL_CODES = new Set(['SERVICE_NOT_SUPPORTED', 'POLICY_INVALID', 'PREREQUISITE_MISSING']);
+const STOP_WAIT_MS = 30_000;
+
+export function createConverger(opts: ConvergerOptions): Converger {
+  const { context, registry } = opts;
+  const { logger, clock } = context;
+  const backoff = opts.retry ?? DEFAULT_RETRY_BACKOFF;
+  const desiredFile = path.join(opts.stateDir, DESIRED_FILE);
+  const servicesFile = path.join(opts.stateDir, SERVICES_FILE);
+  let desired: DesiredState = { revision: 0, services: {} };
+  const records = new Map<ServiceName, ServiceRecord>();
+  const instances = new Map<ServiceName, RmService>();
+  const loadProblems: Problem[] = [];
+  let retryTimer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const now = () => Math.max(0, Math.floor(clock.now()));
+
+  // The exclusive runner. Invariants:
+  // - every change to desired state, service records or service instances runs inside `exclusive`;
+  // - tasks run one after another in arrival order, so two steps never overlap;
+  // - a failing task never blocks the queue (its error goes to its caller only);
+  // - after stop() no new task starts; stop() waits (bounded) for the one running.
+  let queue: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = queue.then(() => (stopped ? Promise.reject(new Error('converger stopped')) : task()));
+    queue = run.catch(() => undefined);
+    return run;
+  }
+
+  const saveDesired = () => writeJsonAtomic(desiredFile, desired);
+  const saveRecords = () => writeJsonAtomic(servicesFile, { services: [...records.values()] });
+
+  async function setState(name: ServiceName, state: ServiceState, policy: Policy | null | undefined, report = true): Promise<void> {
+    records.set(name, { state, policy: policy === undefined ? (records.get(name)?.policy ?? null) : policy });
+    await saveRecords();
+    if (report) await opts.report('service', state).catch((err: unknown) => logger.warn('service report not queued', { service: name, error: err }));
+  }
+
+  function instanceOf(name: ServiceName): RmService {
+    const existing = instances.get(name);
+    if (existing) return existing;
+    const created = registry.create(name, {
+      report: opts.report,
+      stateDir: path.join(opts.stateDir, 'services', name),
+      logger: logger.child({ service: name }),
+      runner: context.runner,
+      clock,
+    });
+    if (!created) throw new Error(`no implementation of the ${name} service`);
+    instances.set(name, created);
+    return created;
+  }
+
+  const settingsOf = (name: ServiceName, policy: Policy): unknown => registry.policySchema(name)?.parse(policy.settings) ?? policy.settings;
+  const blank = (name: ServiceName): ServiceState => ({ name, phase: 'pending', policy: null, reason: null, attempts: 0, since: now() });
+
+  async function fail(step: Step, err: unknown): Promise<void> {
+    const prev = records.get(step.service)?.state ?? blank(step.service);
+    const reason = reasonOf('SERVICE_FAILED', `${step.service} ${step.kind}: ${(err as Error).message ?? String(err)}`);
+    logger.warn('service step failed', { service: step.service, step: step.kind, attempts: prev.attempts + 1, error: err });
+    await setState(step.service, { ...prev, phase: 'failed', reason, attempts: prev.attempts + 1, since: now() }, undefined);
+  }
+
+  /** Carries out one step; false = it failed and the service's remaining steps are skipped. */
+  async function execute(step: Step): Promise<boolean> {
+    const name = step.service;
+    const prev = records.get(name)?.state ?? blank(name);
+    try {
+      switch (step.kind) {
+        case 'install':
+          await setState(name, { ...prev, phase: 'installing', reason: null, since: now() }, undefined);
+          await instanceOf(name).install();
+          await setState(name, { ...prev, phase: 'installing', reason: null, policy: { id: step.policy!.id, version: step.policy!.version, applied: false }, since: now() }, undefined, false);
+          return true;
+        case 'apply': {
+          const policy = step.policy!;
+          await instanceOf(name).apply(policy, settingsOf(name, policy));
+          await setState(name, { name, phase: 'running', policy: { id: policy.id, version: policy.version, applied: true }, reason: null, attempts: 0, since: now() }, policy);
+          return true;
+        }
+        case 'uninstall': {
+          await setState(name, { ...prev, phase: 'uninstalling', since: now() }, undefined);
+          const instance = registry.supported.includes(name) ? instanceOf(name) : undefined;
+          await instance?.stop();
+          await instance?.uninstall();
+          instances.delete(name);
+          records.delete(name);
+          await saveRecords();
+          return true;
+        }
+        case 'refuse': {
+          const state: ServiceState = prev.policy ? { ...prev, reason: step.reason!, since: now() } : { ...blank(name), phase: 'refused', reason: step.reason! };
+          logger.warn('service step refused', { service: name, code: step.reason!.code });
+          await setState(name, state, undefined);
+          return false;
+        }
+        case 'quarantine':
+          logger.error('service quarantined', { service: name, attempts: prev.attempts, reason: step.reason?.message });
+          await setState(name, { ...prev, phase: 'quarantined', reason: step.reason ?? prev.reason, since: now() }, undefined);
+          return false;
+      }
+    } catch (err) {
+      await fail(step, err);
+      return false;
+    }
+  }
+
+  async function convergeNow(): Promise<void> {
+    const policySchemas = Object.fromEntries(registry.supported.map((n) => [n, registry.policySchema(n)]));
+    const steps = planSteps({
+      desired,
+      current: [...records.values()].map((r) => r.state),
+      supported: registry.supported,
+      prerequisiteMet: opts.prerequisiteMet(),
+      quarantineAfter: context.config.quarantineAfter,
+      now: now(),
+      policySchemas,
+      backoff,
+    });
+    const skipped = new Set<ServiceName>();
+    for (const step of steps) {
+      if (stopped) return;
+      if (skipped.has(step.service)) continue;
+      if (!(await execute(step))) skipped.add(step.service);
+    }
+    scheduleRetry();
+  }
+
+  // One timer for the earliest failed step that may be retried (or quarantined); bounded by the backoff cap.
+  function scheduleRetry(): void {
+    if (retryTimer) clearTimeout(retryTimer);
+    retryTimer = null;
+    const due = [...records.values()].filter((r) => r.state.phase === 'failed').map((r) => retryAt(r.state, backoff));
+    if (stopped || !due.length) return;
+    retryTimer = setTimeout(kick, Math.max(0, Math.min(...due) - now()) + 5);
+    retryTimer.unref();
+  }
+
+  function kick(): void {
+    if (stopped) return;
+    exclusive(convergeNow).catch((err: unknown) => logger.error('convergence failed', { error: err }));
+  }
+
+  /** A new intent for a service gives a quarantined or failing one a fresh start. */
+  async function freshStart(name: ServiceName): Promise<void> {
+    const rec = records.get(name);
+    if (rec && (rec.state.phase === 'quarantined' || rec.state.phase === 'failed')) await setState(name, { ...rec.state, phase: 'pending', attempts: 0, since: now() }, undefined, false);
+  }
+
+  function outcomeOf(name: ServiceName, policy: Policy | null): CommandOutcome {
+    const state = records.get(name)?.state;
+    if (!policy) return state ? { status: 'failed', reason: state.reason ?? reasonOf('SERVICE_FAILED', `${name} is still installed`) } : { status: 'done' };
+    if (inSync(state, policy)) return { status: 'done' };
+    const reason: StepReason = state?.reason ?? reasonOf('SERVICE_FAILED', `${name} did not reach policy ${policy.id} v${policy.version}`);
+    return { status: REFUSAL_CODES.has(reason.code) ? 'rejected' : 'failed', reason };
+  }
+
+  async function assign(name: ServiceName, policy: Policy, actor: string | undefined): Promise<CommandOutcome> {
+    if (!registry.supported.includes(name)) return { status: 'rejected', reason: reasonOf('SERVICE_NOT_SUPPORTED', name) };
+    const invalid = policyProblem(policy, name, registry.policySchema(name));
+    if (invalid) return { status: 'rejected', reason: invalid };
+    return exclusive(async () => {
+      const wanted = desired.services[name]?.policy;
+      if (inSync(records.get(name)?.state, policy) && wanted?.id === policy.id && wanted.version === policy.version) return { status: 'done' };
+      desired = { ...desired, services: { ...desired.services, [name]: { policy, ...(actor ? { activatedBy: actor } : {}) } } };
+      await saveDesired();
+      await freshStart(name);
+      await convergeNow();
+      return outcomeOf(name, policy);
+    });
+  }
+
+  async function remove(name: ServiceName): Promise<CommandOutcome> {
+    return exclusive(async () => {
+      if (!desired.services[name] && !records.has(name)) return { status: 'done' };
+      const { [name]: _removed, ...rest } = desired.services;
+      desired = { ...desired, services: rest };
+      await saveDesired();
+      await freshStart(name);
+      await convergeNow();
+      return outcomeOf(name, null);
+    });
+  }
+
+  async function load(): Promise<void> {
+    const d = await readJsonFile(desiredFile, DesiredStateSchema);
+    if (d.status === 'ok') desired = d.value;
+    if (d.status === 'invalid') loadProblems.push(problem('SERVICE_STATE_CORRUPT', `${DESIRED_FILE}: ${d.reason}`));
+    const s = await readJsonFile(servicesFile, ServicesFileSchema);
+    if (s.status === 'ok') for (const rec of s.value.services) records.set(rec.state.name, rec);
+    if (s.status === 'invalid') loadProblems.push(problem('SERVICE_STATE_CORRUPT', `${SERVICES_FILE}: ${s.reason}`));
+    for (const p of loadProblems) logger.warn('service state unreadable; starting empty', { problem: p.message });
+  }
+
+  // Services installed before a restart run again with the last policy they applied.
+  async function resume(): Promise<void> {
+    for (const [name, rec] of records) {
+      // A restart is the documented way to retry a quarantined service.
+      if (rec.state.phase === 'quarantined') await setState(name, { ...rec.state, phase: 'pending', attempts: 0, since: now() }, undefined, false);
+      if (!rec.policy || !registry.supported.includes(name)) continue;
+      try {
+        await instanceOf(name).apply(rec.policy, settingsOf(name, rec.policy));
+      } catch (err) {
+        await fail({ kind: 'apply', service: name, policy: rec.policy }, err);
+      }
+    }
+  }
+
+  return {
+    async start() {
+      stopped = false;
+      await exclusive(async () => {
+        await load();
+        await resume();
+        await convergeNow();
+      });
+    },
+    async stop() {
+      stopped = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = null;
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([queue, new Promise((resolve) => { waited = setTimeout(resolve, STOP_WAIT_MS); waited.unref(); })]);
+      clearTimeout(waited);
+      for (const instance of instances.values()) await instance.stop().catch((err: unknown) => logger.warn('service stop failed', { service: instance.name, error: err }));
+    },
+    async setDesired(state) {
+      await exclusive(async () => {
+        for (const name of new Set([...Object.keys(desired.services), ...Object.keys(state.services)]) as Set<ServiceName>) {
+          const before = desired.services[name]?.policy;
+          const after = state.services[name]?.policy;
+          if (before?.id !== after?.id || before?.version !== after?.version) await freshStart(name);
+        }
+        desired = state;
+        await saveDesired();
+        await convergeNow();
+      });
+    },
+    async applyCommand(frame: Frame & { type: CommandType }): Promise<CommandOutcome> {
+      if (frame.type === 'service.install' || frame.type === 'policy.assign') return assign(frame.body.service, frame.body.policy, frame.body.actor);
+      if (frame.type === 'service.uninstall') return remove(frame.body.service);
+      return { status: 'rejected', reason: { code: 'FRAME_UNKNOWN_TYPE', message: `${frame.type} is not a service command` } };
+    },
+    kick,
+    services() {
+      return [...records.values()].map((r) => r.state).sort((a, b) => a.name.localeCompare(b.name));
+    },
+    problems() {
+      const out: Problem[] = [...loadProblems];
+      for (const { state } of records.values()) {
+        const reason = state.reason;
+        if (state.phase === 'quarantined') out.push(problem('SERVICE_QUARANTINED', `${state.name}: ${reason?.message ?? 'unknown reason'}`));
+        else if (state.phase === 'failed') out.push(problem('SERVICE_FAILED', `${state.name}: ${reason?.message ?? 'unknown reason'}`));
+        else if (reason && Object.hasOwn(ERRORS, reason.code)) out.push({ code: reason.code as ErrorCode, message: reason.message, fix: ERRORS[reason.code as ErrorCode].hint });
+      }
+      for (const instance of instances.values()) out.push(...instance.problems());
+      return out;
+    },
+    service: (name) => instances.get(name),
+  };
+}
