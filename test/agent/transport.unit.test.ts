@@ -27,7 +27,7 @@ describe('spkiSha256', () => {
   it('is the base64 sha256 of the DER public key, as pinSha256 expects', () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const der = publicKey.export({ type: 'spki', format: 'der' });
-    expect(spkiSha256({ pubkey: der })).toBe(createHash('sha256').update(der).digest('base64'));
+    expect(spkiSha256({ pubkey: der as Buffer<ArrayBuffer> })).toBe(createHash('sha256').update(der).digest('base64'));
     expect(spkiSha256({ pubkey: undefined as unknown as Buffer })).toBeNull();
   });
 });
