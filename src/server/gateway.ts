@@ -220,6 +220,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       // ws closes (1009) anything beyond that.
       wss = new WebSocketServer({ server: opts.httpServer, path: '/agent', maxPayload: DEFAULT_MAX_FRAME_BYTES * 2 });
       wss.on('connection', onConnection);
+      // ws re-emits the HTTP server's errors (e.g. EADDRINUSE); startServer reports those itself.
+      wss.on('error', (err) => logger.debug('websocket server error', { error: err }));
       heartbeat = setInterval(beat, opts.heartbeatSec * 1000);
       heartbeat.unref();
     },

@@ -83,13 +83,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   httpServer.on('request', createApiHandler({ store, logger, routes: allRoutes({ store, clock, logger, commands, fleet: gateway }) }));
   gateway.start();
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(opts.port, opts.host, () => {
-      httpServer.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(opts.port, opts.host, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await gateway.stop({ budgetMs: 0 });
+    throw err;
+  }
   const port = (httpServer.address() as AddressInfo).port;
   const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   logger.info('server listening', { host: opts.host, port, dataDir: opts.dataDir, firstStart: created, devices: store.data.devices.length });

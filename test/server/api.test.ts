@@ -227,6 +227,13 @@ describe('restart', () => {
     expect((await back.next('desired')).body.state.services.monitoring?.policy.id).toBe(policy.id);
   });
 
+  it('fails to start, without leaving timers behind, when the port is taken', async () => {
+    const first = await started();
+    const { startServer } = await import('../../src/server/server.js');
+    const { silentLogger } = await import('../../src/log.js');
+    await expect(startServer({ host: '127.0.0.1', port: first.port, dataDir: await tempDir(), logger: silentLogger() })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+  });
+
   it('refuses to start on a corrupt store instead of starting empty', async () => {
     const dir = await tempDir();
     const first = await serverIn(dir);
