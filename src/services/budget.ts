@@ -67,10 +67,12 @@ export interface HeavyJobOptions {
   maxJitterMs?: number;
   /** Checked when the job's turn comes: outside it the job does not run. */
   window?: MaintenanceWindow | null;
+  /** The owning service stopped: a waiting job is dropped, a running one is told (and no longer awaited). */
+  signal?: AbortSignal;
 }
 
 export interface HeavyJobScheduler {
-  run<T>(name: string, work: () => Promise<T>, options?: HeavyJobOptions): Promise<HeavyJobResult<T>>;
+  run<T>(name: string, work: (signal: AbortSignal) => Promise<T>, options?: HeavyJobOptions): Promise<HeavyJobResult<T>>;
   /** The job running now, if any (for status and tests). */
   running(): string | null;
   /** Cancels jitter waits and queued jobs (they resolve as 'stopped'); the running job finishes. */
@@ -79,49 +81,61 @@ export interface HeavyJobScheduler {
 
 /*
  * Invariants: at most one job's work() runs at any time (a promise chain); a job's jitter wait happens
- * before it joins the queue so waiting never blocks others; after stop() no new work starts.
+ * before it joins the queue so waiting never blocks others; after stop() no new work starts; an aborted
+ * job resolves at once as 'stopped' so a service's stop() never waits behind another service's job.
  */
 export function createHeavyJobScheduler(deps: { clock: Clock; random: () => number }): HeavyJobScheduler {
   let tail: Promise<unknown> = Promise.resolve();
   let current: string | null = null;
-  let stopped = false;
-  const waits = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
+  const halt = new AbortController();
 
-  const jitter = (maxMs: number) =>
+  const sleep = (ms: number, signal: AbortSignal) =>
     new Promise<void>((resolve) => {
-      const delay = Math.floor(deps.random() * Math.max(0, maxMs));
-      if (delay <= 0) return resolve();
-      const wait = { timer: setTimeout(() => { waits.delete(wait); resolve(); }, delay), done: resolve };
-      wait.timer.unref();
-      waits.add(wait);
+      if (ms <= 0 || signal.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      signal.addEventListener('abort', done, { once: true });
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
     });
 
   return {
     async run(name, work, options = {}) {
-      if (stopped) return { ran: false, reason: 'stopped' };
-      await jitter(options.maxJitterMs ?? 0);
-      if (stopped) return { ran: false, reason: 'stopped' };
+      const signal = options.signal ? AbortSignal.any([options.signal, halt.signal]) : halt.signal;
+      const stoppedResult = { ran: false, reason: 'stopped' } as const;
+      if (signal.aborted) return stoppedResult;
+      await sleep(Math.floor(deps.random() * Math.max(0, options.maxJitterMs ?? 0)), signal);
+      if (signal.aborted) return stoppedResult;
       const turn = tail.then(async (): Promise<HeavyJobResult<Awaited<ReturnType<typeof work>>>> => {
-        if (stopped) return { ran: false, reason: 'stopped' };
+        if (signal.aborted) return stoppedResult;
         if (options.window && !inWindow(options.window, new Date(deps.clock.now()))) return { ran: false, reason: 'outside-window' };
         current = name;
         try {
-          return { ran: true, value: await work() };
+          return { ran: true, value: await work(signal) };
         } finally {
           current = null;
         }
       });
       tail = turn.catch(() => undefined);
-      return turn;
+      const owner = options.signal;
+      if (!owner) return turn;
+      let onAbort = () => undefined as void;
+      const abandoned = new Promise<typeof stoppedResult>((resolve) => {
+        onAbort = () => resolve(stoppedResult);
+        owner.addEventListener('abort', onAbort, { once: true });
+      });
+      try {
+        return await Promise.race([turn, abandoned]);
+      } finally {
+        owner.removeEventListener('abort', onAbort);
+      }
     },
     running: () => current,
     stop() {
-      stopped = true;
-      for (const w of waits) {
-        clearTimeout(w.timer);
-        w.done();
-      }
-      waits.clear();
+      halt.abort();
     },
   };
 }

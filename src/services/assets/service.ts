@@ -39,6 +39,8 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
   const platform = deps.platform ?? (process.platform as SoftwarePlatform);
   let policy: AssetsPolicy = assetsDefaultSettings;
   let ticker: Ticker | null = null;
+  // Aborted by stop()/uninstall(): drops this service's waiting heavy jobs and tells a running one.
+  let lifetime = new AbortController();
   let lastError: string | null = null;
 
   const loadState = async (): Promise<AssetsState> => {
@@ -59,7 +61,7 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
 
   /** Collects and reports: full when asked or when the server has nothing yet, else the diff. */
   async function run(full: boolean, maxJitterMs: number): Promise<CommandOutcome> {
-    const result = await deps.scheduler.run('inventory', collect, { maxJitterMs });
+    const result = await deps.scheduler.run('inventory', collect, { maxJitterMs, signal: lifetime.signal });
     if (!result.ran) return { status: 'failed', reason: { code: 'SERVICE_FAILED', message: `inventory not collected: ${result.reason}` } };
     const inventory = result.value;
     const state = await loadState();
@@ -98,15 +100,18 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
     },
     async apply(_policy: Policy, settings: unknown) {
       policy = assetsPolicySchema.parse(settings ?? {});
+      if (!ticker) lifetime = new AbortController();
       ticker ??= createTicker(deps.tickMs ?? 60_000, tick, onError);
       ticker.start();
     },
     async uninstall() {
+      lifetime.abort();
       await ticker?.stop();
       ticker = null;
       await removeFile(stateFile);
     },
     async stop() {
+      lifetime.abort();
       await ticker?.stop();
       ticker = null;
     },

@@ -45,6 +45,8 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
   const stateFile = path.join(runtime.stateDir, 'backup.json');
   let policy: BackupPolicy = backupDefaultSettings;
   let ticker: Ticker | null = null;
+  // Aborted by stop()/uninstall(): drops this service's waiting heavy jobs and tells a running one.
+  let lifetime = new AbortController();
   let lastError: string | null = null;
 
   const loadState = async (): Promise<BackupState> => {
@@ -61,19 +63,19 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
     if (folders.length === 0 || !destination) return fail('POLICY_INVALID', 'the backup policy names no folders or no destination', 'rejected');
     const result = await deps.scheduler.run(
       'backup',
-      async () => {
+      async (signal) => {
         const store = openStore(destination);
         await ensureDir(destination);
         const previous = (await listSnapshots(store)).snapshots[0] ?? null;
         const state = await loadState();
         const now = runtime.clock.now();
         const id = `s${now.toString(36)}-${randomBytes(4).toString('hex')}`;
-        const manifest = await takeSnapshot(store, { folders, exclude, actor: state.owner, now: runtime.clock.now, id, skip: [destination] }, previous);
+        const manifest = await takeSnapshot(store, { folders, exclude, actor: state.owner, now: runtime.clock.now, id, skip: [destination], signal }, previous);
         const verified = policy.verify ? await verifySnapshot(store, manifest) : null;
         const pruned = await pruneSnapshots(store, policy.retention.keep);
         return { manifest, verified, pruned };
       },
-      { maxJitterMs, window },
+      { maxJitterMs, window, signal: lifetime.signal },
     );
     if (!result.ran) return fail('SERVICE_FAILED', `backup not run: ${result.reason}`, 'rejected');
     const { manifest, verified, pruned } = result.value;
@@ -133,6 +135,7 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
     },
     async apply(_policy: Policy, settings: unknown) {
       policy = backupPolicySchema.parse(settings ?? {});
+      if (!ticker) lifetime = new AbortController();
       ticker ??= createTicker(deps.tickMs ?? 60_000, tick, (err) => {
         lastError = err instanceof Error ? err.message : String(err);
         runtime.logger.error('backup: run failed', { error: lastError });
@@ -140,12 +143,14 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
       ticker.start();
     },
     async uninstall() {
+      lifetime.abort();
       await ticker?.stop();
       ticker = null;
       // The snapshots at the destination are the customer's data and stay; only the owner record goes.
       await removeFile(stateFile);
     },
     async stop() {
+      lifetime.abort();
       await ticker?.stop();
       ticker = null;
     },

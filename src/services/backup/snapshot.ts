@@ -51,6 +51,8 @@ export interface SnapshotRequest {
   id: string;
   /** Absolute paths never backed up (the destination itself when it sits inside a folder). */
   skip?: readonly string[];
+  /** Stops the snapshot between files (agent shutdown); nothing is written for it. */
+  signal?: AbortSignal;
 }
 
 export async function takeSnapshot(store: BackupStore, req: SnapshotRequest, previous: Manifest | null): Promise<Manifest> {
@@ -69,6 +71,7 @@ export async function takeSnapshot(store: BackupStore, req: SnapshotRequest, pre
     skipped += walk.skipped;
     const entries = new Array<ManifestFile | null>(walk.files.length).fill(null);
     await forEachBounded(walk.files, FILES_IN_FLIGHT, async (found, i) => {
+      req.signal?.throwIfAborted();
       const before = known.get(`${folder.path}\0${found.rel}`);
       if (before && before.size === found.size && before.mtimeMs === found.mtimeMs && before.mode === found.mode && (await allPresent(store.chunks, before.chunks))) {
         entries[i] = { ...before, folder: index };

@@ -47,6 +47,33 @@ describe('heavy-job scheduler', () => {
     expect(await scheduler.run('after', async () => 'ran')).toEqual({ ran: false, reason: 'stopped' });
   });
 
+  it("a service's abort drops its waiting job at once, without waiting behind another service's running job", async () => {
+    const scheduler = createHeavyJobScheduler({ clock: systemClock, random: () => 0 });
+    let release = () => undefined as void;
+    const long = scheduler.run('backup', () => new Promise<string>((r) => { release = () => r('backup done'); }));
+    const owner = new AbortController();
+    let ran = false;
+    const queued = scheduler.run('inventory', async () => { ran = true; }, { signal: owner.signal });
+    await new Promise((r) => setTimeout(r, 20));
+    owner.abort();
+    expect(await queued).toEqual({ ran: false, reason: 'stopped' });
+    release();
+    expect(await long).toEqual({ ran: true, value: 'backup done' });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(ran).toBe(false);
+  });
+
+  it('a running job is told through its signal', async () => {
+    const scheduler = createHeavyJobScheduler({ clock: systemClock, random: () => 0 });
+    const owner = new AbortController();
+    let seen: AbortSignal | null = null;
+    const job = scheduler.run('backup', async (signal) => { seen = signal; await new Promise((r) => setTimeout(r, 50)); return signal.aborted; }, { signal: owner.signal });
+    await new Promise((r) => setTimeout(r, 10));
+    owner.abort();
+    expect(await job).toEqual({ ran: false, reason: 'stopped' });
+    expect(seen!.aborted).toBe(true);
+  });
+
   it('a job with a closed maintenance window does not run', async () => {
     const clock = fixedClock(new Date(2026, 10, 24, 12, 0).getTime()); // Tuesday noon, local
     const scheduler = createHeavyJobScheduler({ clock, random: () => 0 });
