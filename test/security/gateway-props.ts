@@ -52,6 +52,7 @@ export async function runGatewayProperties(runs: number, tally: Tally, opts: { f
   let frames = 0;
   try {
     // Before the handshake: anyone on the network can do this.
+    const preFrames = frames;
     await fc.assert(
       fc.asyncProperty(fc.array(hostileFrame, { minLength: 1, maxLength: 8 }), async (texts) => {
         const agent = await connectAgent(server.agentUrl);
@@ -66,12 +67,13 @@ export async function runGatewayProperties(runs: number, tally: Tally, opts: { f
       }),
       { numRuns: runs },
     );
-    tally.add('gateway: hostile frames before handshake', runs);
+    tally.add(`gateway: hostile frames before handshake (${runs} connections)`, frames - preFrames);
     await serverAlive(server);
 
     // After the handshake: an enrolled device sending garbage keeps its connection and its reports flow.
     const device = await enroll(server, await newEnrollmentToken(server));
     await device.next('desired');
+    const postFrames = frames;
     await fc.assert(
       fc.asyncProperty(fc.array(hostileFrame, { minLength: 1, maxLength: 8 }), async (texts) => {
         device.frames.length = 0;
@@ -83,7 +85,7 @@ export async function runGatewayProperties(runs: number, tally: Tally, opts: { f
       }),
       { numRuns: runs },
     );
-    tally.add('gateway: hostile frames after handshake', runs);
+    tally.add('gateway: hostile frames after handshake', frames - postFrames);
     const seq = 1_000_000_000;
     device.send('report', { seq, kind: 'status', at: 1, data: {} });
     expect((await device.next('report.ack', 10_000)).body.upTo).toBeGreaterThanOrEqual(seq);
@@ -99,7 +101,7 @@ export async function runGatewayProperties(runs: number, tally: Tally, opts: { f
     big.ws.send('x'.repeat(DEFAULT_MAX_FRAME_BYTES * 2 + 10));
     expect((await big.closed).code).toBe(1009);
     tally.add('gateway: oversize frames', 2);
-    frames += 3;
+    frames += 2;
 
     // A flood from one socket: answered, or told to come back later (fatal overload) — never a crash.
     const flooder = await connectAgent(server.agentUrl);
@@ -114,7 +116,7 @@ export async function runGatewayProperties(runs: number, tally: Tally, opts: { f
     const idle = await Promise.all(Array.from({ length: opts.sockets }, () => connectAgent(server.agentUrl)));
     await serverAlive(server);
     await Promise.all(idle.map((a) => a.close()));
-    tally.add('gateway: concurrent unauthenticated sockets', opts.sockets);
+    tally.add('gateway: concurrent unauthenticated sockets (connections)', opts.sockets);
     await serverAlive(server);
     expect(WebSocket.OPEN).toBe(1);
     return { frames };
