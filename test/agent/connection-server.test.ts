@@ -1,0 +1,74 @@
+// The connection against the real reference server (in process, loopback port 0): enroll, reports, restart, auth.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createConnection } from '../../src/agent/connection.js';
+import { createIdentityStore, registerDevice } from '../../src/agent/identity.js';
+import { createOutbox } from '../../src/agent/outbox.js';
+import { createReplayGuard } from '../../src/agent/replay.js';
+import type { AgentContext, Connection } from '../../src/agent/contracts.js';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { createCommandRunner } from '../../src/system/exec.js';
+import { systemClock } from '../../src/system/clock.js';
+import { silentLogger } from '../../src/log.js';
+
+const FACTS = { hostname: 'pc', platform: 'linux', arch: 'x64', osRelease: '6', agentVersion: '0.1.0', alias: null, teamviewer: null };
+const stops: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const s of stops.splice(0).reverse()) await s();
+});
+
+async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await check();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('connection against the reference server', () => {
+  it('enrolls, delivers reports in order across a server restart, and authenticates afterwards', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'rmagent-srv-'));
+    const start = (port = 0) => startServer({ host: '127.0.0.1', port, dataDir, logger: silentLogger(), heartbeatSec: 1 });
+    let server: RunningServer = await start();
+    stops.push(() => server.stop());
+    const api = async (method: string, route: string, body?: unknown) => {
+      const res = await fetch(`${server.httpUrl}/api/v1${route}`, { method, headers: { authorization: `Bearer ${server.ownerToken}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const { token } = (await api('POST', '/enrollment-tokens', { expiresInSec: 600, maxUses: 1 })) as { token: string };
+
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'rmagent-conn-srv-'));
+    await registerDevice({ stateDir, machineId: 'm1', serverUrl: server.agentUrl, token, serverKey: server.serverPublicKey, clock: systemClock });
+    const config = ConfigSchema.parse({ stateDir, logDir: stateDir, connection: { backoffBaseMs: 50, backoffMaxMs: 300 } });
+    const context: AgentContext = { config, logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
+    const identity = createIdentityStore({ stateDir, machineId: 'm1', clock: systemClock, logger: context.logger });
+    const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: 1 << 20, clock: systemClock, logger: context.logger });
+    const replay = createReplayGuard({ file: path.join(stateDir, 'replay.json'), windowMs: 300_000, clock: systemClock });
+    await outbox.open();
+    await replay.open();
+    const handled: string[] = [];
+    const connection: Connection = createConnection({ context, identity, outbox, replay, deviceFacts: async () => FACTS, onCommand: async (f) => { handled.push(f.type); return { status: 'done' }; } });
+    stops.push(() => connection.stop());
+    for (let i = 0; i < 3; i++) await outbox.append('watchdog', { i });
+    connection.start();
+    await until('connected and drained', () => connection.status().phase === 'connected' && outbox.stats().pending === 0);
+    const deviceId = (await identity.load())!.deviceId!;
+    expect(deviceId).toBeTruthy();
+    await until('desired state handled', () => handled.includes('desired'));
+
+    const port = server.port;
+    await server.stop();
+    await until('offline', () => connection.status().phase !== 'connected');
+    for (let i = 3; i < 5; i++) await outbox.append('watchdog', { i });
+    server = await start(port);
+    await until('reconnected and drained', () => connection.status().phase === 'connected' && outbox.stats().pending === 0, 15_000);
+    const { reports } = (await api('GET', `/devices/${deviceId}/reports?limit=100`)) as { reports: Array<{ seq: number; data: { i: number } }> };
+    expect(reports.map((r) => [r.seq, r.data.i])).toEqual([[1, 0], [2, 1], [3, 2], [4, 3], [5, 4]]);
+    expect((await identity.load())!.enrollmentToken).toBeNull();
+  });
+});
