@@ -57,7 +57,10 @@ async function main(argv: string[]): Promise<number> {
   if (port > 65_535) throw new RmError('CLI_USAGE', '--listen: the port must be 0-65535');
   const dataDir = path.resolve(flags.data);
   const logger = createLogger({ level: flags['log-level'], console: true });
-  const server = await startServer({ host, port, dataDir, logger, heartbeatSec: flags['heartbeat-sec'] });
+  const server = await startServer({ host, port, dataDir, logger, heartbeatSec: flags['heartbeat-sec'] }).catch((err: NodeJS.ErrnoException) => {
+    if (err.syscall === 'listen') throw new RmError('SERVER_LISTEN_FAILED', `${flags.listen}: ${err.code ?? err.message}`);
+    throw err;
+  });
   processIO.out(JSON.stringify({ event: 'listening', httpUrl: server.httpUrl, agentUrl: server.agentUrl, port: server.port, data: dataDir }));
 
   return new Promise<number>((resolve) => {

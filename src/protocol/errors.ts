@@ -60,6 +60,7 @@ export const ERRORS = {
   API_FORBIDDEN: { message: 'The account lacks a permission for this call', hint: 'Ask an administrator for a role with the named permission' },
   API_NOT_FOUND: { message: 'No such resource', hint: 'Check the id in the URL' },
   API_INVALID: { message: 'The request body is not valid', hint: 'Fix the named field; see docs/server-api.md' },
+  SERVER_LISTEN_FAILED: { message: 'The server cannot listen on the given address', hint: 'Pick a free port (or port 0) and an address of this machine in --listen' },
   SERVER_STORE_CORRUPT: { message: 'The server data file cannot be read', hint: 'Restore DATA/store.json from a backup, or move it away to start an empty server (devices must then enroll again)' },
   INTERNAL: { message: 'An internal error occurred', hint: 'See the agent log; report it with the log lines if it persists' },
 } as const satisfies Record<string, { message: string; hint: string }>;

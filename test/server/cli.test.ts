@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,19 @@ describe('rmagent-server CLI', () => {
       expect(proc.output()).not.toContain(token);
     } finally {
       expect(await proc.stop('SIGTERM', 15_000)).toBe(0);
+    }
+  });
+
+  it('exits 3 with SERVER_LISTEN_FAILED when the port is taken', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (blocker.address() as net.AddressInfo).port;
+      const res = await runNode(script, ['--listen', `127.0.0.1:${port}`, '--data', await tempDir()]);
+      expect(res.code).toBe(3);
+      expect(res.stderr).toContain('SERVER_LISTEN_FAILED');
+    } finally {
+      blocker.close();
     }
   });
 
