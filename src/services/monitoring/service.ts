@@ -123,6 +123,18 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
     }
   }
 
+  // A timer callback must never leave a rejected promise behind (it would take the agent down).
+  const inFlight = new Set<Promise<void>>();
+  function runTick(check: MonitoringCheck, gen: number): void {
+    const run = tick(check, gen)
+      .catch((err: unknown) => {
+        checkErrors.set(check.id, (err as Error).message);
+        runtime.logger.warn('monitoring alert not recorded', { check: check.id, error: err });
+      })
+      .finally(() => inFlight.delete(run));
+    inFlight.add(run);
+  }
+
   const toAlert = (check: MonitoringCheck, r: Reading): Alert => ({
     key: r.key,
     service: 'monitoring',
@@ -148,20 +160,22 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
       for (const key of book.activeKeys()) if (!ids.has(checkIdOf(key))) await book.clear(key, 'check removed from the policy');
       signals = new Map(book.activeKeys().map((k) => [k, initialSignalState(true)]));
       for (const check of policy.checks) {
-        void tick(check, gen);
-        const timer = setInterval(() => void tick(check, gen), check.intervalSec * 1000);
+        runTick(check, gen);
+        const timer = setInterval(() => runTick(check, gen), check.intervalSec * 1000);
         timer.unref();
         timers.push(timer);
       }
     },
     async uninstall() {
       stopTimers();
+      await Promise.all([...inFlight]);
       await ensureLoaded();
       await book.clearAll('monitoring service removed');
       await book.remove();
     },
     async stop() {
       stopTimers();
+      await Promise.all([...inFlight]);
     },
     problems(): Problem[] {
       const out = [...checkErrors].map(([id, msg]) => problem('SERVICE_FAILED', `monitoring check ${id}: ${msg}`));

@@ -102,6 +102,7 @@ describe('monitoring service', () => {
     await service.install();
     await apply(service, { checks: [{ type: 'disk', id: 'd', threshold: 0.0001, mounts: [dir], intervalSec: 60 }] });
     await waitFor('disk alert', () => reports.find((r) => r.kind === 'alert.raised'));
+    await service.stop(); // lets the in-flight sample finish persisting
     expect(JSON.parse(await readFile(path.join(runtime.stateDir, 'alerts.json'), 'utf8')).active).toHaveProperty([reports[0]!.data.key as string]);
     await service.uninstall();
     expect(reports.filter((r) => r.kind === 'alert.cleared')).toHaveLength(1);
