@@ -1,7 +1,7 @@
 // Transport checks: which server URLs may be used (wss:// always, ws:// only to loopback unless allowed),
 // and the TLS options for `ws` (extra CA file, SPKI sha256 pin).
 import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { checkServerIdentity, rootCertificates, type PeerCertificate } from 'node:tls';
 import type { ClientOptions } from 'ws';
 import { ERRORS } from '../protocol/errors.js';
@@ -30,9 +30,17 @@ export function checkTransport(url: string, opts: { allowInsecure: boolean }): T
   return { ok: false, code: 'INSECURE_TRANSPORT', message: `${ERRORS.INSECURE_TRANSPORT.message} (${parsed.hostname})` };
 }
 
-/** Base64 SHA-256 of a certificate's public key (SubjectPublicKeyInfo DER), as `pinSha256` expects. */
-export function spkiSha256(cert: Pick<PeerCertificate, 'pubkey'>): string | null {
-  return cert.pubkey ? createHash('sha256').update(cert.pubkey).digest('base64') : null;
+/**
+ * Base64 SHA-256 of a certificate's SubjectPublicKeyInfo (DER), as `pinSha256` expects and as openssl computes it.
+ * Taken from the certificate itself: tls's `cert.pubkey` is the bare key (an EC point for EC keys), not the SPKI.
+ */
+export function spkiSha256(cert: Pick<PeerCertificate, 'raw'>): string | null {
+  try {
+    const spki = new X509Certificate(cert.raw).publicKey.export({ type: 'spki', format: 'der' });
+    return createHash('sha256').update(spki).digest('base64');
+  } catch {
+    return null;
+  }
 }
 
 /** Checks the usual host name rules and then the pin; returns an Error to refuse the connection (tls contract). */

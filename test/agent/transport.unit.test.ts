@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createHash, generateKeyPairSync } from 'node:crypto';
-import { checkTransport, spkiSha256 } from '../../src/agent/transport.js';
+import { checkTransport } from '../../src/agent/transport.js';
 
 describe('checkTransport', () => {
   it('allows wss:// anywhere and ws:// to loopback', () => {
@@ -20,14 +19,5 @@ describe('checkTransport', () => {
   it('refuses what is not a WebSocket URL', () => {
     expect(checkTransport('http://127.0.0.1/agent', { allowInsecure: true }).ok).toBe(false);
     expect(checkTransport('not a url', { allowInsecure: true }).ok).toBe(false);
-  });
-});
-
-describe('spkiSha256', () => {
-  it('is the base64 sha256 of the DER public key, as pinSha256 expects', () => {
-    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const der = Buffer.from(publicKey.export({ type: 'spki', format: 'der' }));
-    expect(spkiSha256({ pubkey: der })).toBe(createHash('sha256').update(der).digest('base64'));
-    expect(spkiSha256({ pubkey: undefined as unknown as typeof der })).toBeNull();
   });
 });
