@@ -11,7 +11,7 @@ const common = {
 };
 const percent = (def: number) => z.number().min(0).max(100).default(def).describe('Threshold in percent; the alert is raised above it');
 
-export const CpuCheckSchema = z.object({ type: z.literal('cpu'), ...common, threshold: percent(90), durationSec: common.durationSec.default(300) }).strict();
+export const CpuCheckSchema = z.object({ type: z.literal('cpu'), ...common, threshold: percent(90), durationSec: common.durationSec.default(300).describe('Averaging window of the cpu usage (seconds)') }).strict();
 export const MemoryCheckSchema = z.object({ type: z.literal('memory'), ...common, threshold: percent(90) }).strict();
 export const DiskCheckSchema = z
   .object({
@@ -41,7 +41,7 @@ export const LogCheckSchema = z
     path: z.string().min(1).max(4096).describe('Log file to watch; only lines written after the check started count'),
     pattern: z.string().min(1).max(1024).refine(isRegex, 'not a valid regular expression').describe('Regular expression a new line must match'),
     threshold: z.number().int().min(0).default(0).describe('Matching new lines per interval above which an alert is raised; log alerts clear when acknowledged'),
-    hysteresis: common.hysteresis.default(0),
+    hysteresis: common.hysteresis.default(0).describe('Margin below threshold before the alert clears by itself (log alerts default to 0: cleared by acknowledgment)'),
   })
   .strict();
 

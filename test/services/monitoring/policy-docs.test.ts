@@ -1,0 +1,26 @@
+// docs/policies.md must describe every Monitoring policy field, and its example must be a valid policy.
+import { describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { MonitoringCheckSchema, MonitoringPolicySchema } from '../../../src/services/monitoring/policy.js';
+import { PolicySchema } from '../../../src/protocol/model.js';
+
+describe('docs/policies.md Monitoring section', async () => {
+  const text = await readFile(new URL('../../../docs/policies.md', import.meta.url), 'utf8');
+  const section = text.slice(text.indexOf('## Monitoring'), text.indexOf('## Asset Management'));
+
+  it('names every field of every check type', () => {
+    for (const option of MonitoringCheckSchema.options) {
+      for (const [field, schema] of Object.entries((option as z.ZodObject).shape)) {
+        expect(section, field).toContain(`\`${field}\``);
+        if (field !== 'type') expect((schema as z.ZodType).description, `${field} has a description`).toBeTruthy();
+      }
+    }
+  });
+
+  it('shows an example that is a valid Monitoring policy', () => {
+    const json = section.slice(section.indexOf('```json') + 7, section.indexOf('```', section.indexOf('```json') + 7));
+    const policy = PolicySchema.parse(JSON.parse(json));
+    expect(MonitoringPolicySchema.parse(policy.settings).checks).toHaveLength(7);
+  });
+});
