@@ -6,7 +6,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
-import { isRmError, problem, type Problem } from '../../protocol/errors.js';
+import { isRmError, problem, RmError, type Problem } from '../../protocol/errors.js';
 import type { CommandType, Frame } from '../../protocol/frames.js';
 import type { Policy } from '../../protocol/model.js';
 import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
@@ -93,23 +93,44 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
     return { status: 'done' };
   }
 
+  // A restore is a heavy job too: it must not overlap a backup whose retention could prune its chunks.
   async function restore(body: { snapshot?: string; target?: string; paths?: string[] }): Promise<CommandOutcome> {
-    if (!policy.destination) return fail('BACKUP_SNAPSHOT_MISSING', 'no backup destination in the policy', 'rejected');
-    const store = openStore(policy.destination);
-    const id = body.snapshot ?? (await listSnapshots(store)).snapshots[0]?.id;
-    if (!id) return fail('BACKUP_SNAPSHOT_MISSING', 'no snapshot has been taken yet', 'rejected');
-    const manifest = await readManifest(store, id);
+    const destination = policy.destination;
+    if (!destination) return fail('BACKUP_SNAPSHOT_MISSING', 'no backup destination in the policy', 'rejected');
     const startedAt = runtime.clock.now();
-    const restored = await restoreSnapshot(store, manifest, { target: body.target ?? null, paths: body.paths });
-    await runtime.report('backup', { event: 'restore', ...restored, durationMs: runtime.clock.now() - startedAt });
+    const result = await deps.scheduler.run(
+      'backup-restore',
+      async () => {
+        const store = openStore(destination);
+        const id = body.snapshot ?? (await listSnapshots(store)).snapshots[0]?.id;
+        if (!id) throw new RmError('BACKUP_SNAPSHOT_MISSING', 'no snapshot has been taken yet');
+        return restoreSnapshot(store, await readManifest(store, id), { target: body.target ?? null, paths: body.paths });
+      },
+      { signal: lifetime.signal },
+    );
+    if (!result.ran) return fail('SERVICE_FAILED', `restore not run: ${result.reason}`, 'rejected');
+    await runtime.report('backup', { event: 'restore', result: 'succeeded', ...result.value, durationMs: runtime.clock.now() - startedAt });
     return { status: 'done' };
+  }
+
+  const asOutcome = (err: unknown): CommandOutcome => {
+    if (isRmError(err)) return fail(err.code, err.message, err.code === 'BACKUP_UNSAFE_PATH' || err.code === 'BACKUP_SNAPSHOT_MISSING' ? 'rejected' : 'failed');
+    lastError = err instanceof Error ? err.message : String(err);
+    return fail('SERVICE_FAILED', lastError);
+  };
+
+  /** Failed runs are reported too, so the console sees every backup and restore attempt. */
+  async function reportFailure(event: 'snapshot' | 'restore', outcome: CommandOutcome): Promise<CommandOutcome> {
+    if (outcome.status !== 'done' && outcome.reason) await runtime.report('backup', { event, result: 'failed', code: outcome.reason.code, message: outcome.reason.message });
+    return outcome;
   }
 
   async function tick(): Promise<void> {
     if (policy.folders.length === 0 || !policy.destination) return;
     const state = await loadState();
     if (!isDue(policy.schedule, state.lastRunAt, new Date(runtime.clock.now()))) return;
-    const outcome = await runBackup(policy.maxJitterSec * 1000, policy.window);
+    const outcome = await runBackup(policy.maxJitterSec * 1000, policy.window).catch(asOutcome);
+    if (outcome.status === 'failed') await reportFailure('snapshot', outcome);
     lastError = outcome.status === 'failed' ? (outcome.reason?.message ?? 'backup failed') : null;
   }
 
@@ -162,13 +183,11 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
       try {
         const refused = await gate(frame);
         if (refused) return refused;
-        if (frame.type === 'backup.run') return await runBackup(0, null);
-        if (frame.type === 'backup.restore') return await restore(frame.body as { snapshot?: string; target?: string; paths?: string[] });
+        if (frame.type === 'backup.run') return await reportFailure('snapshot', await runBackup(0, null).catch(asOutcome));
+        if (frame.type === 'backup.restore') return await reportFailure('restore', await restore(frame.body as { snapshot?: string; target?: string; paths?: string[] }).catch(asOutcome));
         return undefined; // service.install / policy.assign: allowed, the converger carries on
       } catch (err) {
-        if (isRmError(err)) return fail(err.code, err.message, err.code === 'BACKUP_UNSAFE_PATH' || err.code === 'BACKUP_SNAPSHOT_MISSING' ? 'rejected' : 'failed');
-        lastError = err instanceof Error ? err.message : String(err);
-        return fail('SERVICE_FAILED', lastError);
+        return asOutcome(err);
       }
     },
   };

@@ -141,6 +141,8 @@ describe('Backup', () => {
     const next = await service.handleCommand!(run());
     expect(next).toMatchObject({ status: 'failed', reason: { code: 'BACKUP_VERIFY_FAILED' } });
     expect(snapshots(reports)[1]!.verified).toMatchObject({ bad: 1 });
+    const failures = reports.filter((r) => r.data.result === 'failed').map((r) => [r.data.event, r.data.code]);
+    expect(failures).toEqual([['restore', 'BACKUP_VERIFY_FAILED'], ['snapshot', 'BACKUP_VERIFY_FAILED']]);
   });
 
   it('retention keeps the newest N snapshots and prunes chunks nobody uses', async () => {
