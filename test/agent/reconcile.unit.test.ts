@@ -70,3 +70,45 @@ describe('planSteps', () => {
     expect(kinds(i)).toEqual(['install:assets', 'apply:assets', 'uninstall:backup']);
   });
 });
+
+describe('planSteps converges (property)', () => {
+  const names = ['monitoring', 'assets', 'patches', 'backup', 'endpoint-protection'] as const;
+  // Carries steps out as if each succeeded, the way the converger records them.
+  function carryOut(current: ServiceState[], steps: ReturnType<typeof planSteps>): ServiceState[] {
+    const byName = new Map(current.map((s) => [s.name, s]));
+    for (const step of steps) {
+      const prev = byName.get(step.service);
+      const p = step.policy ? { id: step.policy.id, version: step.policy.version } : null;
+      if (step.kind === 'install') byName.set(step.service, { name: step.service, phase: 'installing', policy: { ...p!, applied: false }, reason: null, attempts: 0, since: NOW });
+      if (step.kind === 'apply') byName.set(step.service, { name: step.service, phase: 'running', policy: { ...p!, applied: true }, reason: null, attempts: 0, since: NOW });
+      if (step.kind === 'uninstall') byName.delete(step.service);
+      if (step.kind === 'refuse') byName.set(step.service, prev?.policy ? { ...prev, reason: step.reason! } : { name: step.service, phase: 'refused', policy: null, reason: step.reason!, attempts: 0, since: NOW });
+    }
+    return [...byName.values()];
+  }
+
+  it('after carrying out its steps there is nothing left to do, for any desired and current state', async () => {
+    const fc = (await import('fast-check')).default;
+    const entry = fc.record({ present: fc.boolean(), version: fc.integer({ min: 1, max: 3 }), valid: fc.boolean() });
+    fc.assert(
+      fc.property(fc.tuple(...names.map(() => entry)), fc.tuple(...names.map(() => fc.option(fc.integer({ min: 1, max: 3 })))), fc.boolean(), (wanted, installed, prerequisiteMet) => {
+        const services: PlanInput['desired']['services'] = {};
+        names.forEach((name, i) => {
+          const w = wanted[i]!;
+          if (w.present) services[name] = { policy: { id: `p-${name}`, name, service: name, version: w.version, settings: { level: w.valid ? 1 : 99 } } };
+        });
+        const current: ServiceState[] = names.flatMap((name, i) => {
+          const v = installed[i];
+          return v == null || name === 'endpoint-protection' ? [] : [state({ name, policy: { id: `p-${name}`, version: v, applied: true } })];
+        });
+        const schema = z.object({ level: z.number().max(5) });
+        const base = { supported: ['monitoring', 'assets', 'patches', 'backup'] as const, prerequisiteMet, policySchemas: { monitoring: schema, assets: schema, patches: schema, backup: schema } };
+        const after = carryOut(current, planSteps(input({ desired: { revision: 1, services }, current, ...base })));
+        expect(planSteps(input({ desired: { revision: 1, services }, current: after, ...base }))).toEqual([]);
+        // nothing undesired is left installed
+        for (const s of after) expect(services[s.name]).toBeDefined();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
