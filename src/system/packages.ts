@@ -44,8 +44,12 @@ export async function readInstalledSoftware(ctx: SoftwareEdgeContext): Promise<{
   if (ctx.platform === 'linux') {
     const admin = under ? [`--admindir=${path.join(ctx.root, 'var/lib/dpkg')}`] : [];
     keep('dpkg', 'dpkg-query', await ctx.runner.run('dpkg-query', [...admin, '-W', `-f=${DPKG_FORMAT}`], { timeoutMs: TIMEOUT_MS }));
-    const rpmRoot = under ? ['--root', ctx.root] : [];
-    keep('rpm', 'rpm -qa', await ctx.runner.run('rpm', [...rpmRoot, '-qa', '--queryformat', RPM_FORMAT], { timeoutMs: TIMEOUT_MS }));
+    // rpm creates an empty database where none exists (e.g. ~/.rpmdb on Debian): ask it only where one is.
+    const dbPath = await findRpmDb(ctx.root);
+    if (dbPath) {
+      const rpmRoot = under ? ['--root', ctx.root] : [];
+      keep('rpm', 'rpm -qa', await ctx.runner.run('rpm', [...rpmRoot, '--dbpath', dbPath, '-qa', '--queryformat', RPM_FORMAT], { timeoutMs: TIMEOUT_MS }));
+    }
   } else if (ctx.platform === 'win32') {
     for (const key of REG_UNINSTALL_KEYS) keep('reg', key, await ctx.runner.run('reg', ['query', key, '/s'], { timeoutMs: TIMEOUT_MS }), [0, 1]);
   } else {
@@ -56,6 +60,19 @@ export async function readInstalledSoftware(ctx: SoftwareEdgeContext): Promise<{
     }
   }
   return { outputs, warnings };
+}
+
+const RPM_DB_DIRS = ['/usr/lib/sysimage/rpm', '/var/lib/rpm'];
+const RPM_DB_FILES = ['rpmdb.sqlite', 'Packages.db', 'Packages'];
+
+/** The rpm database folder (as seen inside `root`) when this system has one with content. */
+async function findRpmDb(root: string): Promise<string | null> {
+  for (const dir of RPM_DB_DIRS) {
+    for (const file of RPM_DB_FILES) {
+      if (await fs.stat(path.join(root, dir, file)).then((s) => s.isFile() && s.size > 0, () => false)) return dir;
+    }
+  }
+  return null;
 }
 
 // /Applications/*.app and one level of sub-folders (e.g. /Applications/Utilities/*.app).

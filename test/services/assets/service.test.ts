@@ -64,7 +64,6 @@ describe('Asset Management with stand-in package tools', () => {
     const { service, reports, bin } = await setup({ withBin: true });
     const listing = path.join(bin, 'listing.txt');
     await standIn(bin, 'dpkg-query', `cat "${listing}"`);
-    await standIn(bin, 'rpm', 'exit 0');
     const { copyFile, writeFile } = await import('node:fs/promises');
     await copyFile(path.join(FIXTURES, 'dpkg-query.txt'), listing);
     await service.apply(policy(), {});
@@ -90,7 +89,6 @@ describe('Asset Management with stand-in package tools', () => {
   it('the baseline survives a restart: a new instance sends a diff, not a second full inventory', async () => {
     const { service, reports, bin } = await setup({ withBin: true });
     await standIn(bin, 'dpkg-query', `cat "${path.join(FIXTURES, 'dpkg-query.txt')}"`);
-    await standIn(bin, 'rpm', 'exit 0');
     await service.apply(policy(), {});
     await service.handleCommand!(request(false));
     await service.stop();
@@ -98,6 +96,25 @@ describe('Asset Management with stand-in package tools', () => {
     await service.handleCommand!(request(false));
     expect(reports.map((r) => r.data.full)).toEqual([true, false]);
     expect(reports[1]!.data.counts).toEqual({ added: 0, removed: 0, changed: 0, total: 0 });
+  });
+
+  it('Linux under a root: the real dpkg-query reads <root>/var/lib/dpkg (installed packages only)', async () => {
+    const { service, reports } = await setup({ root: path.join(FIXTURES, 'linux-root') });
+    await service.apply(policy(), {});
+    await service.handleCommand!(request(true));
+    const software = (reports[0]!.data.inventory as { software: { name: string; version: string; source: string }[] }).software;
+    expect(software.map((s) => `${s.source}:${s.name} ${s.version}`)).toEqual(['dpkg:bash 5.2.15-2+b7', 'dpkg:teamviewer-host 15.51.5']);
+  });
+
+  it('rpm is asked only where an rpm database exists, under the root', async () => {
+    const { service, reports, bin } = await setup({ withBin: true, root: path.join(FIXTURES, 'rpm-root') });
+    const root = path.join(FIXTURES, 'rpm-root');
+    await standIn(bin, 'rpm', `[ "$1 $2 $3 $4 $5" = "--root ${root} --dbpath /var/lib/rpm -qa" ] || { echo "unexpected: $*" >&2; exit 9; }; cat "${path.join(FIXTURES, 'rpm-qa.txt')}"`);
+    await standIn(bin, 'dpkg-query', 'exit 2'); // no dpkg database there: a warning, not a failure
+    await service.apply(policy(), {});
+    expect(await service.handleCommand!(request(true))).toEqual({ status: 'done' });
+    const software = (reports[0]!.data.inventory as { software: { name: string; source: string }[] }).software;
+    expect(software.map((s) => `${s.source}:${s.name}`)).toEqual(['rpm:bash', 'rpm:kernel', 'rpm:openssl-libs']);
   });
 
   it('Windows: programs from the registry Uninstall keys through `reg query`', async () => {
