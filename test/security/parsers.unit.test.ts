@@ -14,7 +14,7 @@ describe('parsers and policy schemas under hostile input (fast subset)', () => {
     runParserProperties(60, tally);
     expect(prototypeIsClean()).toBe(true);
     expect(heapMb() - before).toBeLessThan(200);
-  });
+  }, 60_000);
 });
 
 describe('known gap (reported): backup exclude globs backtrack exponentially', () => {
