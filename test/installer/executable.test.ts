@@ -1,0 +1,61 @@
+// The single executables: they run here with nothing else installed (linux-x64), and the cross-built
+// ones are real Windows PE / arm64 ELF files with the SEA blob injected.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PACKAGE_TEST, ROOT, VERSION, artifact, run } from './artifacts.js';
+
+const FUSE_ON = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1';
+
+describe.skipIf(!PACKAGE_TEST)('single executables', () => {
+  const exe = artifact('rmagent-linux-x64');
+  let tmp: string;
+  // A clean environment: no node on PATH proves the executable brings its own runtime.
+  const bareEnv = (): NodeJS.ProcessEnv => ({ PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: tmp, RMAGENT_STATE_DIR: path.join(tmp, 'state'), RMAGENT_LOG_DIR: path.join(tmp, 'logs'), RMAGENT_CONFIG: path.join(tmp, 'config.json') });
+
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rmagent-exe-'));
+    fs.writeFileSync(path.join(tmp, 'config.json'), '{}\n');
+  });
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('prints its version, commit and the Node 24 runtime it carries', () => {
+    const commit = run('git', ['rev-parse', '--short', 'HEAD']).stdout.trim();
+    const r = run(exe, ['version'], { env: bareEnv() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`rmagent ${VERSION} (commit ${commit})`);
+    expect(r.stdout).toContain('node v24.21.0 linux-x64 single-executable');
+    const json = JSON.parse(run(exe, ['version', '--json'], { env: bareEnv() }).stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({ version: VERSION, commit, runtime: 'v24.21.0', singleExecutable: true });
+  });
+
+  it('answers `status --json` on an unregistered device with exit 2 and a health verdict', () => {
+    const r = run(exe, ['status', '--json'], { env: bareEnv() });
+    expect(r.code, r.stderr).toBe(2);
+    const status = JSON.parse(r.stdout) as { health?: string };
+    expect(['healthy', 'degraded', 'unhealthy']).toContain(status.health);
+  });
+
+  it('starts fast enough for MDM compliance scripts (median of 10 `version` runs)', () => {
+    const times = Array.from({ length: 10 }, () => run(exe, ['version'], { env: bareEnv() }).ms).sort((a, b) => a - b);
+    const median = times[5]!;
+    fs.writeFileSync(path.join(ROOT, 'dist', 'startup-ms.txt'), `median ${median.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms, max ${times[9]!.toFixed(0)} ms over 10 runs of rmagent-linux-x64 version\n`);
+    expect(median).toBeLessThan(1500);
+  });
+
+  it.each([
+    ['rmagent-win-x64.exe', /PE32\+ executable \(console\) x86-64, for MS Windows/],
+    ['rmagent-linux-arm64', /ELF 64-bit LSB .*ARM aarch64/],
+    ['rmagent-linux-x64', /ELF 64-bit LSB .*x86-64/],
+  ])('%s is a real %s with the SEA blob injected', (name, kind) => {
+    expect(run('file', ['-b', artifact(name)]).stdout).toMatch(kind);
+    expect(fs.readFileSync(artifact(name)).includes(FUSE_ON)).toBe(true);
+  });
+
+  it('builds the server executables when the server entry exists', () => {
+    if (!fs.existsSync(path.join(ROOT, 'src/cli/rmagent-server.ts'))) return;
+    for (const name of ['rmagent-server-linux-x64', 'rmagent-server-win-x64.exe']) expect(fs.existsSync(artifact(name)), name).toBe(true);
+    expect(fs.readFileSync(artifact('rmagent-server-win-x64.exe')).includes(FUSE_ON)).toBe(true);
+  });
+});

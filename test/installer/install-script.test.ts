@@ -1,0 +1,106 @@
+// install.sh and the shared enroll helper, run for real into a temporary root (RMAGENT_PREFIX) with a
+// stand-in `rmagent` that records how it was called. Needs no build: runs in `npm test` too.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ROOT, modeOf, run, snapshot } from './artifacts.js';
+
+const INSTALL = path.join(ROOT, 'installer/linux/install.sh');
+const CONFIGURE = path.join(ROOT, 'installer/linux/configure.sh');
+
+// Stand-in agent: appends its arguments to $STAND_IN_LOG; `enroll` writes a 0600 registration.
+const STAND_IN = `#!/bin/sh
+echo "$*" >> "$STAND_IN_LOG"
+[ "$1" = enroll ] || exit 0
+[ "\${STAND_IN_EXIT:-0}" -eq 0 ] || exit "$STAND_IN_EXIT"
+umask 077; mkdir -p "$RMAGENT_STATE_DIR"; printf '%s\\n' "$*" > "$RMAGENT_STATE_DIR/registration.json"
+`;
+
+describe('install.sh without a package manager', () => {
+  let tmp: string;
+  let prefix: string;
+  let binary: string;
+  const sh = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    run('sh', [INSTALL, ...args], { env: { PATH: process.env.PATH, RMAGENT_PREFIX: prefix, RMAGENT_STATE_DIR: path.join(prefix, 'var/lib/rmagent'), STAND_IN_LOG: path.join(tmp, 'calls.log'), ...env } });
+  const calls = () => (fs.existsSync(path.join(tmp, 'calls.log')) ? fs.readFileSync(path.join(tmp, 'calls.log'), 'utf8').trim().split('\n') : []);
+
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rmagent-install-'));
+    prefix = path.join(tmp, 'root');
+    fs.mkdirSync(prefix);
+    binary = path.join(tmp, 'rmagent-linux-x64');
+    fs.writeFileSync(binary, STAND_IN, { mode: 0o755 });
+  });
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('installs, enrolls with every flag mapped onto `rmagent enroll`, and enables the unit', () => {
+    const r = sh(['--binary', binary, '--server', 'wss://rm.test/agent', '--token', 'tok', '--server-key', 'KEY=', '--assignment-id', 'A-1', '--alias', 'lab pc', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(calls()).toEqual(['enroll --server wss://rm.test/agent --token tok --server-key KEY= --assignment-id A-1 --alias lab pc']);
+    expect(modeOf(path.join(prefix, 'usr/local/bin/rmagent'))).toBe('0755');
+    expect(modeOf(path.join(prefix, 'var/lib/rmagent'))).toBe('0700');
+    expect(modeOf(path.join(prefix, 'var/lib/rmagent/registration.json'))).toBe('0600');
+    expect(fs.readFileSync(path.join(prefix, 'etc/systemd/system/rmagent.service'), 'utf8')).toContain('ExecStart=/usr/local/bin/rmagent run');
+    expect(fs.readlinkSync(path.join(prefix, 'etc/systemd/system/multi-user.target.wants/rmagent.service'))).toBe('../rmagent.service');
+  });
+
+  it('run twice changes nothing on disk', () => {
+    expect(sh(['--binary', binary, '--server', 'wss://rm.test', '--token', 'tok', '--quiet']).code).toBe(0);
+    const before = snapshot(prefix);
+    expect(sh(['--binary', binary, '--quiet']).code).toBe(0);
+    expect(snapshot(prefix)).toEqual(before);
+  });
+
+  it('exits with a meaningful code: 64 for bad usage, 69 without the executable, enroll\'s own code on failure', () => {
+    expect(sh(['--server', 'wss://rm.test']).code).toBe(64);
+    expect(sh(['--bogus']).code).toBe(64);
+    expect(sh(['--purge']).code).toBe(64);
+    expect(sh(['--binary', path.join(tmp, 'missing')]).code).toBe(69);
+    const failed = sh(['--binary', binary, '--server', 'wss://rm.test', '--token', 'bad'], { STAND_IN_EXIT: '3' });
+    expect(failed.code).toBe(3);
+    expect(failed.stderr).toContain('enrollment failed (exit 3)');
+  });
+
+  it('uninstall keeps state; uninstall --purge leaves nothing behind', () => {
+    expect(sh(['--binary', binary, '--server', 'wss://rm.test', '--token', 'tok', '--quiet']).code).toBe(0);
+    expect(sh(['--uninstall', '--quiet']).code).toBe(0);
+    expect(fs.existsSync(path.join(prefix, 'usr/local/bin/rmagent'))).toBe(false);
+    expect(fs.existsSync(path.join(prefix, 'etc/systemd/system/rmagent.service'))).toBe(false);
+    expect(fs.existsSync(path.join(prefix, 'var/lib/rmagent/registration.json'))).toBe(true);
+    expect(sh(['--uninstall', '--purge', '--quiet']).code).toBe(0);
+    expect(Object.keys(snapshot(prefix)).filter((p) => /rmagent/.test(p.slice(prefix.length)))).toEqual([]);
+  });
+});
+
+describe('configure (install-time enrollment shared by .deb, .rpm and install.sh)', () => {
+  let tmp: string;
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rmagent-configure-'));
+    fs.writeFileSync(path.join(tmp, 'rmagent'), STAND_IN, { mode: 0o755 });
+  });
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const configure = (env: NodeJS.ProcessEnv) =>
+    run('sh', [CONFIGURE], { env: { PATH: process.env.PATH, RMAGENT_BIN: path.join(tmp, 'rmagent'), RMAGENT_ENROLL_FILE: path.join(tmp, 'enroll.env'), RMAGENT_STATE_DIR: path.join(tmp, 'state'), STAND_IN_LOG: path.join(tmp, 'calls.log'), ...env } });
+  const calls = () => fs.readFileSync(path.join(tmp, 'calls.log'), 'utf8').trim().split('\n');
+
+  it('does nothing without parameters', () => {
+    expect(configure({}).code).toBe(0);
+    expect(fs.existsSync(path.join(tmp, 'calls.log'))).toBe(false);
+  });
+
+  it('reads a dropped enroll.env as data (quotes stripped, no code run), the environment winning, then deletes it', () => {
+    fs.writeFileSync(path.join(tmp, 'enroll.env'), `# comment\nRMAGENT_SERVER="wss://from-file"\nRMAGENT_TOKEN='t$(touch ${tmp}/pwned)'\nRMAGENT_ALIAS=file-alias\nOTHER=ignored\n`, { mode: 0o600 });
+    expect(configure({ RMAGENT_ALIAS: 'env-alias' }).code).toBe(0);
+    expect(calls()).toEqual([`enroll --server wss://from-file --token t$(touch ${tmp}/pwned) --alias env-alias`]);
+    expect(fs.existsSync(path.join(tmp, 'pwned'))).toBe(false);
+    expect(fs.existsSync(path.join(tmp, 'enroll.env'))).toBe(false);
+  });
+
+  it('keeps enroll.env when enrollment fails, and returns the failure', () => {
+    fs.writeFileSync(path.join(tmp, 'enroll.env'), 'RMAGENT_SERVER=wss://x\nRMAGENT_TOKEN=t\n', { mode: 0o600 });
+    expect(configure({ STAND_IN_EXIT: '5' }).code).toBe(5);
+    expect(fs.existsSync(path.join(tmp, 'enroll.env'))).toBe(true);
+  });
+});

@@ -1,0 +1,36 @@
+// macOS files cannot be packaged on Linux (pkgbuild is macOS-only); their plists are validated here.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PACKAGE_TEST, ROOT, has, run } from './artifacts.js';
+
+const dir = path.join(ROOT, 'installer/macos');
+const value = (file: string, xpath: string) => run('xmllint', ['--xpath', xpath, path.join(dir, file)]).stdout.trim();
+
+describe.skipIf(!PACKAGE_TEST || !has('xmllint'))('macOS launchd daemon and profile', () => {
+  it('has a well-formed daemon plist that keeps the agent alive', () => {
+    expect(run('xmllint', ['--noout', path.join(dir, 'com.rmagent.agent.plist')]).code).toBe(0);
+    const plist = 'com.rmagent.agent.plist';
+    expect(value(plist, "string(//key[.='Label']/following-sibling::*[1])")).toBe('com.rmagent.agent');
+    expect(value(plist, "name(//key[.='KeepAlive']/following-sibling::*[1])")).toBe('true');
+    expect(value(plist, "name(//key[.='RunAtLoad']/following-sibling::*[1])")).toBe('true');
+    expect(value(plist, "string(//key[.='ThrottleInterval']/following-sibling::*[1])")).toBe('5');
+    expect(value(plist, "string(//key[.='ProgramArguments']/following-sibling::array[1]/string[1])")).toBe('/usr/local/bin/rmagent');
+  });
+
+  it('has a configuration profile whose keys the postinstall script reads', () => {
+    expect(run('xmllint', ['--noout', path.join(dir, 'com.rmagent.agent.mobileconfig')]).code).toBe(0);
+    const postinstall = fs.readFileSync(path.join(dir, 'scripts/postinstall'), 'utf8');
+    for (const key of ['ServerURL', 'EnrollToken', 'ServerKey', 'AssignmentID', 'Alias']) {
+      expect(value('com.rmagent.agent.mobileconfig', `count(//dict/key[.='${key}'])`), key).toBe('1');
+      expect(postinstall).toContain(`pref ${key}`);
+    }
+    expect(postinstall).toContain('/Library/Managed Preferences/com.rmagent.agent.plist');
+  });
+
+  it('has shell scripts that parse', () => {
+    for (const f of ['scripts/preinstall', 'scripts/postinstall', 'build-pkg.sh', 'uninstall.sh']) {
+      expect(run('sh', ['-n', path.join(dir, f)]).code, f).toBe(0);
+    }
+  });
+});
