@@ -185,11 +185,25 @@ export function createConverger(opts: ConvergerOptions): Converger {
     return { status: REFUSAL_CODES.has(reason.code) ? 'rejected' : 'failed', reason };
   }
 
-  async function assign(name: ServiceName, policy: Policy, actor: string | undefined): Promise<CommandOutcome> {
+  // A service may veto a command about itself before anything changes (e.g. Backup: only its owner
+  // installs or changes it): an outcome = refused as is, undefined = go ahead.
+  async function serviceGate(name: ServiceName, frame: Frame & { type: CommandType }): Promise<CommandOutcome | undefined> {
+    if (!registry.supported.includes(name)) return undefined;
+    const existed = instances.has(name);
+    const instance = instanceOf(name);
+    const outcome = await instance.handleCommand?.(frame);
+    if (outcome && !existed) instances.delete(name);
+    return outcome;
+  }
+
+  async function assign(frame: Frame & { type: 'service.install' | 'policy.assign' }): Promise<CommandOutcome> {
+    const { service: name, policy, actor } = frame.body;
     if (!registry.supported.includes(name)) return { status: 'rejected', reason: reasonOf('SERVICE_NOT_SUPPORTED', name) };
     const invalid = policyProblem(policy, name, registry.policySchema(name));
     if (invalid) return { status: 'rejected', reason: invalid };
     return exclusive(async () => {
+      const vetoed = await serviceGate(name, frame);
+      if (vetoed) return vetoed;
       const wanted = desired.services[name]?.policy;
       if (inSync(records.get(name)?.state, policy) && wanted?.id === policy.id && wanted.version === policy.version) return { status: 'done' };
       desired = { ...desired, services: { ...desired.services, [name]: { policy, ...(actor ? { activatedBy: actor } : {}) } } };
@@ -200,9 +214,12 @@ export function createConverger(opts: ConvergerOptions): Converger {
     });
   }
 
-  async function remove(name: ServiceName): Promise<CommandOutcome> {
+  async function remove(frame: Frame & { type: 'service.uninstall' }): Promise<CommandOutcome> {
+    const name = frame.body.service;
     return exclusive(async () => {
       if (!desired.services[name] && !records.has(name)) return { status: 'done' };
+      const vetoed = await serviceGate(name, frame);
+      if (vetoed) return vetoed;
       const { [name]: _removed, ...rest } = desired.services;
       desired = { ...desired, services: rest };
       await saveDesired();
@@ -267,8 +284,8 @@ export function createConverger(opts: ConvergerOptions): Converger {
       });
     },
     async applyCommand(frame: Frame & { type: CommandType }): Promise<CommandOutcome> {
-      if (frame.type === 'service.install' || frame.type === 'policy.assign') return assign(frame.body.service, frame.body.policy, frame.body.actor);
-      if (frame.type === 'service.uninstall') return remove(frame.body.service);
+      if (frame.type === 'service.install' || frame.type === 'policy.assign') return assign(frame);
+      if (frame.type === 'service.uninstall') return remove(frame);
       return { status: 'rejected', reason: { code: 'FRAME_UNKNOWN_TYPE', message: `${frame.type} is not a service command` } };
     },
     kick,

@@ -189,4 +189,30 @@ describe('converger retries and quarantine', () => {
     await c.applyCommand(command('policy.assign', monitoringPolicy(2, {})));
     expect(counter.installs).toBe(4);
   });
+
+  it('lets a service veto a command about itself before anything changes', async () => {
+    const installs: string[] = [];
+    // A service that only lets 'owner' install or change it (the Backup rule), vetoing in handleCommand.
+    const guarded: ServiceFactory = () => ({
+      name: 'monitoring',
+      policySchema: z.object({}).passthrough(),
+      install: async () => void installs.push('install'),
+      apply: async () => undefined,
+      uninstall: async () => undefined,
+      stop: async () => undefined,
+      problems: () => [],
+      handleCommand: async (frame) => ((frame.body as { actor?: string }).actor === 'owner' ? undefined : { status: 'rejected', reason: { code: 'API_FORBIDDEN', message: 'only the owner' } }),
+    });
+    const { stateDir, make } = await setup({ registry: createServiceRegistry({ monitoring: guarded }) });
+    const c = make();
+    await c.start();
+    const frame = (actor: string) => makeFrame('service.install', { deviceId: 'dev-1', service: 'monitoring', policy: monitoringPolicy(1, {}), actor }) as Frame & { type: CommandType };
+    expect(await c.applyCommand(frame('mallory'))).toMatchObject({ status: 'rejected', reason: { code: 'API_FORBIDDEN' } });
+    expect(installs).toEqual([]);
+    expect(c.services()).toEqual([]);
+    expect(c.service('monitoring')).toBeUndefined();
+    await expect(stat(path.join(stateDir, 'desired.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await c.applyCommand(frame('owner'))).toEqual({ status: 'done' });
+    expect(installs).toEqual(['install']);
+  });
 });
