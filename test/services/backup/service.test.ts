@@ -219,3 +219,19 @@ describe('Backup of several folders', () => {
     expect([...(await tree(target)).keys()].sort()).toEqual(['data-1/two.txt', 'data/keep/one.txt']);
   });
 });
+
+describe('Backup destination inside a backed-up folder', () => {
+  it('is never backed up into itself', async () => {
+    const { dir, cleanup } = await tempDir('backup-self');
+    cleanups.push(cleanup);
+    await writeFile(path.join(dir, 'a.txt'), 'a');
+    const { runtime, reports } = serviceRuntime(path.join(dir, '.state'));
+    const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock: runtime.clock, random: () => 0 }), tickMs: 3_600_000 })(runtime);
+    services.push(service);
+    await service.install();
+    await service.apply(policy({}), { folders: [dir], destination: path.join(dir, 'backups'), exclude: ['.state'] });
+    await service.handleCommand!(run());
+    await service.handleCommand!(run());
+    expect(snapshots(reports).map((s) => s.files)).toEqual([1, 1]);
+  });
+});
