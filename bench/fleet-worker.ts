@@ -1,23 +1,74 @@
 // Simulated agents for the fleet benchmark, many per process, loopback only. Each enrolls with the
-// reference server over its own WebSocket, sends one status report, answers heartbeats (ws answers pings)
-// and stays until this process is told to stop. Prints JSON lines: progress, then ready.
-//   node build/bench/fleet-worker.mjs --url ws://127.0.0.1:PORT/agent --token T --count N [--concurrency 50]
+// reference server, sends one status report, answers heartbeats and stays until this process is told to
+// stop. Prints JSON lines: progress, then ready.
+//   --mode real (default): the agent's own connection code (createConnection with its identity store,
+//     outbox and replay guard in a private state folder per agent), as `rmagent run` uses it;
+//   --mode raw: a bare protocol client (src/protocol helpers over ws), the lightest possible agent.
+//   node build/bench/fleet-worker.mjs --url ws://127.0.0.1:PORT/agent --token T --server-key K --work DIR --count N
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { encodeFrame, makeFrame, parseFrame, SERVER_TO_AGENT } from '../src/protocol/frames.js';
 import { generateKeyPair } from '../src/protocol/sign.js';
+import { ConfigSchema } from '../src/config/schema.js';
+import { silentLogger } from '../src/log.js';
+import { systemClock } from '../src/system/clock.js';
+import { createCommandRunner } from '../src/system/exec.js';
+import { createConnection } from '../src/agent/connection.js';
+import { createIdentityStore, registerDevice } from '../src/agent/identity.js';
+import { createOutbox } from '../src/agent/outbox.js';
+import { createReplayGuard } from '../src/agent/replay.js';
+import type { Connection } from '../src/agent/contracts.js';
 
-const { values } = parseArgs({ options: { url: { type: 'string' }, token: { type: 'string' }, count: { type: 'string' }, concurrency: { type: 'string' }, 'timeout-ms': { type: 'string' } }, strict: true });
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' }, token: { type: 'string' }, 'server-key': { type: 'string' }, work: { type: 'string' }, mode: { type: 'string' },
+    count: { type: 'string' }, concurrency: { type: 'string' }, 'timeout-ms': { type: 'string' },
+  },
+  strict: true,
+});
 const url = values.url!;
 if (!/^ws:\/\/(127\.0\.0\.1|\[::1\]):\d+\//.test(url)) throw new Error('loopback only');
 const count = Math.min(20_000, Number(values.count ?? 10));
 const concurrency = Number(values.concurrency ?? 50);
 const deadline = Date.now() + Number(values['timeout-ms'] ?? 300_000);
 const sockets: WebSocket[] = [];
+const connections: Connection[] = [];
+const logger = silentLogger();
+const runner = createCommandRunner();
+const statusData = () => ({ uptimeSec: 1, load: { cpuPercent: 1, avg1: 0.1 }, memory: { totalBytes: 1e9, usedBytes: 5e8, usedPercent: 50 }, os: {}, disks: [], network: [], hardware: {} });
 let connected = 0;
 let failed = 0;
 const emit = (event: string, extra: Record<string, unknown> = {}) => process.stdout.write(`${JSON.stringify({ event, connected, failed, ...extra })}\n`);
+
+/** One agent made of the agent's real parts, connected and with its first report acknowledged. */
+async function realAgent(i: number): Promise<void> {
+  const stateDir = path.join(values.work!, `agent-${i}`);
+  const machineId = `fleet-${i}`;
+  const clock = systemClock;
+  try {
+    await registerDevice({ stateDir, machineId, serverUrl: url, token: values.token!, serverKey: values['server-key']!, clock });
+    const config = ConfigSchema.parse({ stateDir, logDir: stateDir, machineId, teamviewer: { required: false } });
+    const identity = createIdentityStore({ stateDir, machineId, clock, logger });
+    const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: 64 * 1024, clock, logger });
+    await outbox.open();
+    const replay = createReplayGuard({ file: path.join(stateDir, 'replay.json'), windowMs: config.connection.commandWindowSec * 1000, clock });
+    await replay.open();
+    const facts = { hostname: `${hostname()}-sim-${i}`, platform: 'linux', arch: 'x64', osRelease: 'bench', agentVersion: '0.0.0-bench', alias: null, teamviewer: null };
+    const connection = createConnection({ context: { config, logger, runner, clock }, identity, outbox, replay, onCommand: async () => ({ status: 'done' }), deviceFacts: async () => facts });
+    connections.push(connection);
+    connection.start();
+    await outbox.append('status', statusData());
+    const until = Math.min(deadline, Date.now() + 30_000);
+    while (Date.now() < until && outbox.stats().lastAckedSeq < 1) await new Promise((r) => setTimeout(r, 50));
+    if (outbox.stats().lastAckedSeq >= 1) connected += 1;
+    else failed += 1;
+  } catch (err) {
+    failed += 1;
+    if (failed <= 3) process.stderr.write(`agent ${i}: ${(err as Error).message}\n`);
+  }
+}
 
 function oneAgent(i: number): Promise<void> {
   return new Promise((resolve) => {
@@ -42,8 +93,7 @@ function oneAgent(i: number): Promise<void> {
         const facts = { hostname: `${hostname()}-sim-${i}`, platform: 'linux', arch: 'x64', osRelease: 'bench', agentVersion: '0.0.0-bench', alias: null, teamviewer: null };
         ws.send(encodeFrame(makeFrame('enroll', { token: values.token!, publicKey: key.publicKey, facts })));
       } else if (f.type === 'welcome') {
-        const data = { uptimeSec: 1, load: { cpuPercent: 1, avg1: 0.1 }, memory: { totalBytes: 1e9, usedBytes: 5e8, usedPercent: 50 }, os: {}, disks: [], network: [], hardware: {} };
-        ws.send(encodeFrame(makeFrame('report', { seq: 1, kind: 'status', at: Date.now(), data })));
+        ws.send(encodeFrame(makeFrame('report', { seq: 1, kind: 'status', at: Date.now(), data: statusData() })));
       } else if (f.type === 'report.ack') finish(true);
       else if (f.type === 'error' && f.body.fatal) finish(false);
     });
@@ -57,7 +107,7 @@ async function main(): Promise<void> {
   let lastEmit = Date.now();
   const lane = async () => {
     while (next < count && Date.now() < deadline) {
-      await oneAgent(next++);
+      await (values.mode === 'raw' ? oneAgent(next++) : realAgent(next++));
       if (Date.now() - lastEmit > 1_000) {
         lastEmit = Date.now();
         emit('progress');
@@ -68,7 +118,7 @@ async function main(): Promise<void> {
   emit('ready', { memoryMb: process.memoryUsage().rss / 1024 / 1024 });
   const stop = () => {
     for (const ws of sockets) ws.terminate();
-    process.exit(0);
+    void Promise.race([Promise.all(connections.map((c) => c.stop())), new Promise((r) => setTimeout(r, 3_000))]).then(() => process.exit(0));
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

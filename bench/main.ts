@@ -28,6 +28,7 @@ async function main(): Promise<number> {
   if (unknown.length) throw new Error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(SUITES).join(', ')}`);
   const work = mkdtempSync(path.join(os.tmpdir(), 'rmagent-bench-'));
   const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  const loadAtStart = os.loadavg()[0]!;
   const runtimes = findRuntimes(root, path.join(os.tmpdir(), 'rmagent-bench-runtimes'));
   const ctx: BenchContext = { root, quick, work, runtimes, log };
   const results: SuiteResult[] = [];
@@ -52,7 +53,8 @@ async function main(): Promise<number> {
   const machine = describeMachine(root, {
     node: `${runtimes.nodeVersion} (${runtimes.node})`,
     sea: runtimes.sea ? `${runtimes.seaNodeVersion} (dist/rmagent-linux-x64)` : `not built (floor runtime ${runtimes.seaNodeVersion})`,
-  });
+  }, loadAtStart);
+  log(`load average: ${machine.load}`);
   process.stdout.write(`${textTable(results)}\n`);
   const out = values.out ?? (quick ? null : path.join(root, 'docs/benchmarks.md'));
   if (out) {

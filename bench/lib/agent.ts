@@ -1,12 +1,27 @@
 // One agent under test: its own temp state, enrolled with `rmagent enroll`, run with `rmagent run`,
 // watched through its IPC status endpoint (the same one `rmagent status` uses).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { runProc, startProc, type Launcher, type Proc } from './child.js';
 import { sleep } from './stats.js';
 
-export type Flavour = 'node' | 'sea';
+/**
+ * How the agent is run: `node` the plain tsc build (build/src) on this machine's Node; `bundle` one esbuild
+ * CommonJS file (build/bench/rmagent.cjs, made like the single executable's) on the same Node; `sea` the single
+ * executable dist/rmagent-linux-x64; `bundle24` that bundle on the Node 24 runtime the single executable is made of.
+ */
+export type Flavour = 'node' | 'bundle' | 'sea' | 'bundle24';
+
+export const FLAVOUR_LABEL: Record<Flavour, string> = {
+  node: 'plain Node build',
+  bundle: 'esbuild bundle, same Node',
+  sea: 'single executable',
+  bundle24: 'esbuild bundle on Node 24',
+};
+
+/** Which floor runtime a flavour runs on. */
+export const FLAVOUR_RUNTIME: Record<Flavour, 'node' | 'seaNode'> = { node: 'node', bundle: 'node', sea: 'seaNode', bundle24: 'seaNode' };
 
 export interface AgentStatusView {
   connection?: { state?: string };
@@ -23,12 +38,25 @@ export interface AgentHome {
   env: NodeJS.ProcessEnv;
 }
 
-export function agentLauncher(root: string, flavour: Flavour, sea: string | null): Launcher {
-  if (flavour === 'sea') {
-    if (!sea) throw new Error('single executable not built');
-    return [sea];
+export function agentLauncher(root: string, flavour: Flavour, runtimes: { sea: string | null; seaNode: string | null }): Launcher {
+  const bundle = path.join(root, 'build/bench/rmagent.cjs');
+  switch (flavour) {
+    case 'sea':
+      if (!runtimes.sea) throw new Error('single executable not built');
+      return [runtimes.sea];
+    case 'bundle24':
+      if (!runtimes.seaNode) throw new Error('Node 24 runtime not available');
+      return [runtimes.seaNode, bundle];
+    case 'bundle':
+      return [process.execPath, bundle];
+    default:
+      return [process.execPath, path.join(root, 'build/src/cli/rmagent.js')];
   }
-  return [process.execPath, path.join(root, 'build/src/cli/rmagent.js')];
+}
+
+/** The flavours this machine can run, in table order. */
+export function flavoursOf(runtimes: { sea: string | null; seaNode: string | null }): Flavour[] {
+  return ['node', 'bundle', ...(runtimes.sea ? ['sea' as const] : []), ...(runtimes.seaNode ? ['bundle24' as const] : [])];
 }
 
 /** A fresh agent home: state, logs, no config file, no TeamViewer needed, a fixed machine id. */
@@ -38,6 +66,8 @@ export function agentHome(work: string, name: string, extraEnv: NodeJS.ProcessEn
   const logDir = path.join(dir, 'logs');
   mkdirSync(dir, { recursive: true });
   mkdirSync(path.join(dir, 'teamviewer-root'), { recursive: true });
+  // An empty config file of its own, so no machine-wide /etc/rmagent/config.json is read.
+  writeFileSync(path.join(dir, 'config.json'), '{}\n');
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: dir,

@@ -13,6 +13,8 @@ export interface Machine {
   nodeBuild: string;
   nodeSea: string;
   commit: string;
+  /** 1-minute load averages when the run started and ended: wall times mean little on a busy machine. */
+  load: string;
 }
 
 function osRelease(): string {
@@ -31,7 +33,7 @@ function gitCommit(root: string): string {
   }
 }
 
-export function describeMachine(root: string, runtimes: { node: string; sea: string }): Machine {
+export function describeMachine(root: string, runtimes: { node: string; sea: string }, loadAtStart: number): Machine {
   return {
     date: new Date().toISOString(),
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -42,5 +44,6 @@ export function describeMachine(root: string, runtimes: { node: string; sea: str
     nodeBuild: runtimes.node,
     nodeSea: runtimes.sea,
     commit: gitCommit(root),
+    load: `${loadAtStart.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end (1-minute load average, ${os.availableParallelism()} CPUs)`,
   };
 }

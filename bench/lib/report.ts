@@ -46,6 +46,7 @@ export function markdown(machine: Machine, results: SuiteResult[], invocation: s
     `| OS | ${esc(machine.distro)}, ${esc(machine.kernel)} |`,
     `| Node (plain build) | ${machine.nodeBuild} |`,
     `| Node (single executable) | ${machine.nodeSea} |`,
+    `| load | ${machine.load} |`,
     '',
   ];
   for (const r of results) {

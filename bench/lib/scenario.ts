@@ -1,4 +1,5 @@
 // The common scene: a reference server, an enrollment token, agents enrolled and connected to it.
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { agentHome, agentLauncher, enroll, ipcStatus, isConnected, pollStatus, runAgent, type AgentHome, type Flavour } from './agent.js';
 import type { Proc } from './child.js';
@@ -23,16 +24,15 @@ export interface ConnectedAgent {
 }
 
 export async function connectAgent(ctx: BenchContext, server: RunningServer, flavour: Flavour, name: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<ConnectedAgent> {
-  const launcher = agentLauncher(ctx.root, flavour, ctx.runtimes.sea);
+  const launcher = agentLauncher(ctx.root, flavour, ctx.runtimes);
   const home = agentHome(ctx.work, name, extraEnv);
   await enroll(launcher, home, { agentUrl: server.agentUrl, serverKey: server.serverKey, token: await newToken(server) });
   const t0 = performance.now();
   const proc = runAgent(launcher, home);
   try {
     const connectedMs = await pollStatus(home.ipcPath, isConnected, t0, 30_000, 20);
-    const s = await ipcStatus(home.ipcPath);
-    const deviceId = s?.registration?.deviceId;
-    if (!deviceId) throw new Error('connected agent reports no device id');
+    const deviceId = (await ipcStatus(home.ipcPath))?.registration?.deviceId ?? (await registeredDeviceId(home.stateDir));
+    if (!deviceId) throw new Error('connected agent has no device id (status nor registration.json)');
     return { home, proc, deviceId, connectedMs };
   } catch (err) {
     await proc.stop('SIGKILL');
@@ -47,4 +47,18 @@ export async function activateMonitoring(server: RunningServer, agents: Connecte
   await Promise.all(
     agents.map((a) => pollStatus(a.home.ipcPath, (s) => (s.services ?? []).some((x) => x.name === 'monitoring' && x.phase === 'running'), performance.now(), timeoutMs, 100)),
   );
+}
+
+// The daemon's status may show the device id only after its next registration reload; the file has it at once.
+async function registeredDeviceId(stateDir: string): Promise<string | null> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      const id = (JSON.parse(await readFile(path.join(stateDir, 'registration.json'), 'utf8')) as { deviceId?: string | null }).deviceId;
+      if (id) return id;
+    } catch {
+      /* being written */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
 }

@@ -4,7 +4,7 @@
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import type { BenchContext, Figure, SuiteResult } from '../lib/context.js';
-import { agentHome, agentLauncher, enroll, pollStatus, runAgent, type Flavour } from '../lib/agent.js';
+import { agentHome, agentLauncher, enroll, FLAVOUR_LABEL, pollStatus, runAgent, type Flavour } from '../lib/agent.js';
 import { startProc } from '../lib/child.js';
 import { startPeer, type AckResult, type Peer } from '../lib/peer.js';
 import { cpuMsOf } from '../lib/proc.js';
@@ -94,9 +94,10 @@ export async function commands(ctx: BenchContext): Promise<SuiteResult> {
   figures.push({ name: 'ws round trip, bare node + ws (floor) p50', unit: 'ms', runs: floor.p50, value: median(floor.p50) });
   figures.push({ name: 'ws round trip, bare node + ws (floor) p99', unit: 'ms', runs: floor.p99, value: median(floor.p99) });
 
-  const flavours: Flavour[] = ctx.runtimes.sea ? ['node', 'sea'] : ['node'];
+  // The bundle on the same Node runs the same code as the plain build; latency is about the code, not loading.
+  const flavours: Flavour[] = ['node', ...(ctx.runtimes.sea ? ['sea' as const] : ctx.runtimes.seaNode ? ['bundle24' as const] : [])];
   for (const flavour of flavours) {
-    const label = flavour === 'node' ? 'plain Node build' : 'single executable';
+    const label = FLAVOUR_LABEL[flavour];
     const lat = { p50: [] as number[], p99: [] as number[], cpu: [] as number[], st50: [] as number[], st99: [] as number[] };
     let lostTotal = 0;
     let best: number | null = null;
@@ -105,7 +106,7 @@ export async function commands(ctx: BenchContext): Promise<SuiteResult> {
       for (let run = 0; run < runs; run++) {
         const peer = await startPeer(() => ({ revision: 1, services: { monitoring: { policy: POLICY } } }));
         const home = agentHome(ctx.work, `commands-${flavour}-${run}`);
-        const launcher = agentLauncher(ctx.root, flavour, ctx.runtimes.sea);
+        const launcher = agentLauncher(ctx.root, flavour, ctx.runtimes);
         const proc = (await enroll(launcher, home, { agentUrl: peer.agentUrl, serverKey: peer.serverKey, token: 'bench-enrollment-token' }), runAgent(launcher, home));
         try {
           await peer.online(30_000);

