@@ -6,10 +6,9 @@ import { problem, type Problem } from '../../protocol/errors.js';
 import type { Alert, Policy } from '../../protocol/model.js';
 import type { RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
 import { MonitoringPolicySchema, type MonitoringCheck, type MonitoringPolicy } from './policy.js';
-import { evaluateSignal, initialSignalState, matchNewLines, pushWindow, selectMounts, serviceActive, windowAverage, type SignalRule, type SignalState, type TimedSample } from './checks.js';
+import { evaluateSignal, initialSignalState, pushWindow, selectMounts, serviceActive, windowAverage, type SignalRule, type SignalState, type TimedSample } from './checks.js';
 import { createAlertBook } from './alerts.js';
-
-const LOG_READ_MAX_BYTES = 1024 * 1024;
+import { createLogWatch } from './log-watch.js';
 
 /** One thing a check measured, with the rule that judges it. */
 interface Reading {
@@ -35,7 +34,7 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
   let policy: MonitoringPolicy = { checks: [] };
   let signals = new Map<string, SignalState>();
   const cpuWindows = new Map<string, TimedSample[]>();
-  const logOffsets = new Map<string, number>();
+  const logWatch = createLogWatch(runtime.stateDir, sysinfo);
   const checkErrors = new Map<string, string>();
   let loadProblem: string | null = null;
 
@@ -88,11 +87,7 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
         return [{ key: alertKey(check.id), value: serviceActive(platform, result) ? 1 : 0, rule: { ...base, direction: 'below', threshold: 0.5, margin: 0 }, message: `System service ${check.name} is not active` }];
       }
       case 'log': {
-        // The first read only finds the end of the file: lines written before the check started do not count.
-        const tail = await sysinfo.tailFile(check.path, logOffsets.get(check.id) ?? -1, LOG_READ_MAX_BYTES);
-        const found = matchNewLines(tail.text, new RegExp(check.pattern));
-        const start = tail.nextOffset - Buffer.byteLength(tail.text, 'utf8');
-        logOffsets.set(check.id, found.consumed || tail.text.length < LOG_READ_MAX_BYTES ? start + found.consumed : tail.nextOffset);
+        const found = await logWatch.newMatches(check.id, check.path, new RegExp(check.pattern));
         return [{ key: alertKey(check.id), value: found.matches, rule: { ...base, direction: 'above', threshold: check.threshold }, message: `${found.matches} new line(s) in ${check.path} match /${check.pattern}/${found.lastMatch ? `: ${found.lastMatch}` : ''}` }];
       }
     }
@@ -158,6 +153,7 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
       policy = MonitoringPolicySchema.parse(settings);
       const ids = new Set(policy.checks.map((c) => c.id));
       for (const key of book.activeKeys()) if (!ids.has(checkIdOf(key))) await book.clear(key, 'check removed from the policy');
+      await logWatch.forget(new Set(policy.checks.filter((c) => c.type === 'log').map((c) => c.id)));
       signals = new Map(book.activeKeys().map((k) => [k, initialSignalState(true)]));
       for (const check of policy.checks) {
         runTick(check, gen);
@@ -172,6 +168,7 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
       await ensureLoaded();
       await book.clearAll('monitoring service removed');
       await book.remove();
+      await logWatch.forget(new Set());
     },
     async stop() {
       stopTimers();

@@ -50,7 +50,7 @@ async function waitFor<T>(what: string, probe: () => T | undefined | false, time
 
 describe('monitoring service', () => {
   it('log check: only new matching lines raise, once; alert.ack clears it', async () => {
-    const { dir, reports, service } = await setup();
+    const { dir, reports, service, runtime } = await setup();
     const log = path.join(dir, 'app.log');
     await writeFile(log, 'ERROR before the check started\n');
     await service.install();
@@ -70,6 +70,16 @@ describe('monitoring service', () => {
     // acknowledging again is harmless; keys of other services are not ours
     expect(await service.handleCommand!(ack)).toEqual({ status: 'done' });
     expect(await service.handleCommand!(makeFrame('alert.ack', { deviceId: 'd', actor: 'a', key: 'backup/x' }) as Frame & { type: CommandType })).toBeUndefined();
+
+    // Lines written while the agent is down are read after the restart, old ones are not read again.
+    await service.stop();
+    await appendFile(log, 'ERROR while the agent was down\n');
+    const restarted = createMonitoringService(runtime);
+    cleanup.push(() => restarted.stop());
+    await apply(restarted, { checks: [{ type: 'log', id: 'applog', path: log, pattern: 'ERROR', intervalSec: 1 }] });
+    const again = await waitFor('a second log alert', () => reports.filter((r) => r.kind === 'alert.raised')[1]);
+    expect(again.data).toMatchObject({ key: 'monitoring/applog', value: 1 });
+    expect(again.data.message).toContain('while the agent was down');
   });
 
   it('service check asks systemctl through the runner; process check sees real processes', async () => {
