@@ -19,6 +19,7 @@ import type { AgentContext, CommandHandler, CommandOutcome, Connection, Connecti
 
 export const HANDSHAKE_TIMEOUT_MS = 15_000;
 const STOP_BUDGET_MS = 2_000;
+const FLUSH_BATCH = 100;
 /** Refusals (bad credentials, wrong server key, no token) wait 2^4 times longer: retrying fast cannot fix them. */
 const REFUSAL_EXTRA_ATTEMPTS = 4;
 const REFUSALS = new Set(['AUTH_FAILED', 'ENROLLMENT_REFUSED']);
@@ -186,7 +187,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
     const facts = await deviceFacts();
     if (!reg.deviceId) {
       if (!reg.enrollmentToken) return refuse(s, { code: 'ENROLLMENT_TOKEN_MISSING', message: 'not enrolled and no enrollment token recorded' });
-      logger.info('enrolling with the server', { server: reg.serverUrl, key: keyFingerprint(reg.publicKey) });
+      logger.info('enrolling with the server', { server: reg.serverUrl, deviceKey: keyFingerprint(reg.publicKey) });
       send(s, makeFrame('enroll', { token: reg.enrollmentToken, publicKey: reg.publicKey, facts }, clock.now()));
       return;
     }
@@ -239,14 +240,16 @@ export function createConnection(opts: ConnectionOptions): Connection {
     }
     s.flushing = true;
     try {
-      do {
+      // Batches keep a large backlog (after a long outage) from being read into memory at once.
+      for (;;) {
         s.flushAgain = false;
-        for (const report of await outbox.pending()) {
-          if (report.seq <= s.sentUpTo) continue;
+        const batch = await outbox.pending(FLUSH_BATCH, s.sentUpTo);
+        for (const report of batch) {
           if (session !== s || !s.connected || !send(s, makeFrame('report', report, clock.now()))) return;
           s.sentUpTo = report.seq;
         }
-      } while (s.flushAgain);
+        if (batch.length < FLUSH_BATCH && !s.flushAgain) return;
+      }
     } catch (err) {
       logger.error('outbox flush failed', { error: err });
     } finally {

@@ -59,8 +59,8 @@ export interface OutboxStats {
 export interface Outbox {
   /** Durably stores a report and returns its sequence number. Resolves only once it is on disk. */
   append(kind: ReportKind, data: Record<string, unknown>): Promise<number>;
-  /** Reports not yet acknowledged, oldest first. */
-  pending(limit?: number): Promise<ReportBody[]>;
+  /** Reports not yet acknowledged, oldest first (only those numbered above `afterSeq` when given). */
+  pending(limit?: number, afterSeq?: number): Promise<ReportBody[]>;
   /** The server has stored every report up to `seq`. */
   ackUpTo(seq: number): Promise<void>;
   stats(): OutboxStats;

@@ -210,7 +210,7 @@ export function createIdentityStore(opts: { stateDir: string; machineId: string;
       const key = generateKeyPair();
       record = { ...record, machineId, publicKey: key.publicKey, deviceId: null, enrolledAt: null, cloned: true };
       await writeIdentity(stateDir, record, key);
-      logger.warn('machine id changed: created a new device identity', { server: record.serverUrl, key: keyFingerprint(key.publicKey) });
+      logger.warn('machine id changed: created a new device identity', { server: record.serverUrl, deviceKey: keyFingerprint(key.publicKey) });
     } else if (!(await keyMatches(stateDir, record.publicKey))) {
       problems = [problem('REGISTRATION_CORRUPT', `${DEVICE_KEY_FILE} is missing or does not match the registration`)];
       return null;

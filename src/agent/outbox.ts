@@ -127,9 +127,10 @@ export function createOutbox(opts: { dir: string; maxBytes: number; clock: Clock
       void done.then(() => { for (const l of listeners) l(); }, () => undefined);
       return done;
     },
-    pending(limit) {
+    pending(limit, afterSeq = 0) {
       return serial(async () => {
-        const chosen = limit === undefined ? entries : entries.slice(0, limit);
+        const after = entries.filter((e) => e.seq > afterSeq);
+        const chosen = limit === undefined ? after : after.slice(0, limit);
         const out: ReportBody[] = [];
         for (const e of chosen) {
           const read = await readJsonFile(path.join(dir, fileOf(e.seq)), ReportBodySchema);

@@ -160,8 +160,8 @@ describe('connection', () => {
     cleanups.push(peer.close);
     const agent = await agentFor(peer.url, { serverKey: generateKeyPair().publicKey });
     agent.connection.start();
-    const s = await until('refused', () => agent.connection.status().lastError?.code === 'SERVER_KEY_MISMATCH' && agent.connection.status());
-    expect(s.phase).toBe('backoff');
+    const s = await until('refused', () => agent.statuses.find((x) => x.phase === 'backoff'));
+    expect(s.lastError?.code).toBe('SERVER_KEY_MISMATCH');
     await new Promise((r) => setTimeout(r, 100));
     expect(peer.received).toEqual([]);
   });
@@ -271,6 +271,17 @@ describe('connection', () => {
     expect(await restarted.outbox.append('status', {})).toBe(8);
   });
 
+  it('delivers a backlog larger than one batch completely and in order', async () => {
+    const peer = await startPeer();
+    cleanups.push(peer.close);
+    const agent = await agentFor(peer.url);
+    await Promise.all(Array.from({ length: 250 }, (_, i) => agent.outbox.append('status', { i })));
+    agent.connection.start();
+    await until('all stored', () => peer.stored.length === 250 && agent.outbox.stats().pending === 0, 15_000);
+    expect(peer.stored).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+    expect(peer.framesOf('report')).toHaveLength(250);
+  });
+
   it('detects a half-open peer (no pong) within two heartbeats and reconnects', async () => {
     const peer = await startPeer({ autoPong: false, heartbeatSec: 1 });
     cleanups.push(peer.close);
@@ -311,16 +322,16 @@ describe('connection', () => {
     await agent.connected();
     peer.refuseAuth = { code: 'AUTH_FAILED', message: 'device deleted', fatal: true, retryAfterMs: 3_000 };
     peer.socket!.close();
-    const s = await until('refused', () => agent.connection.status().lastError?.code === 'AUTH_FAILED' && agent.connection.status());
-    expect(s.phase).toBe('backoff');
+    const s = await until('refused', () => agent.statuses.find((x) => x.phase === 'backoff' && x.lastError?.code === 'AUTH_FAILED'));
     expect(s.nextRetryAt! - clock.now()).toBe(3_000);
   });
 
   it('refuses ws:// to a non-loopback server and, without a token, stays in backoff saying why', async () => {
     const insecure = await agentFor('ws://10.20.30.40:9/agent');
     insecure.connection.start();
-    const s = await until('insecure refused', () => insecure.connection.status().lastError && insecure.connection.status());
-    expect(s).toMatchObject({ phase: 'backoff', lastError: { code: 'INSECURE_TRANSPORT' } });
+    const s = await until('insecure refused', () => insecure.statuses.find((x) => x.phase === 'backoff'));
+    expect(s.lastError?.code).toBe('INSECURE_TRANSPORT');
+    expect(insecure.statuses.some((x) => x.phase === 'handshaking')).toBe(false);
 
     const peer = await startPeer();
     cleanups.push(peer.close);
@@ -328,7 +339,7 @@ describe('connection', () => {
     await original.identity.markEnrolled('dev-7', peer.key.publicKey); // enrolled: token dropped
     const clone = await agentFor(peer.url, { stateDir: original.stateDir, machineId: 'm2' }); // the disk was cloned
     clone.connection.start();
-    const c = await until('no token', () => clone.connection.status().lastError && clone.connection.status());
+    const c = await until('no token', () => clone.statuses.find((x) => x.phase === 'backoff'));
     expect(c.lastError?.code).toBe('ENROLLMENT_TOKEN_MISSING');
     expect(peer.received).toEqual([]);
   });

@@ -22,6 +22,7 @@ describe('outbox', () => {
     expect(await Promise.all([a.append('status', { n: 1 }), a.append('service', { n: 2 }), a.append('status', { n: 3 })])).toEqual([1, 2, 3]);
     expect((await a.pending()).map((r) => [r.seq, r.data.n])).toEqual([[1, 1], [2, 2], [3, 3]]);
     expect((await a.pending(2)).map((r) => r.seq)).toEqual([1, 2]);
+    expect((await a.pending(1, 1)).map((r) => r.seq)).toEqual([2]);
     await a.ackUpTo(2);
     expect((await a.pending()).map((r) => r.seq)).toEqual([3]);
     expect(a.stats()).toMatchObject({ pending: 1, lastAckedSeq: 2, nextSeq: 4, oldestAt: clock.now() });
