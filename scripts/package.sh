@@ -24,7 +24,7 @@ for tool in dpkg-deb rpmbuild wixl msiinfo msibuild openssl bc file; do
 done
 
 step sea installer/sea/build.sh "$OUT"
-# Compression dominates: the four Linux packages build side by side.
+# Compression dominates (xz -1: ~15% larger than -6 at a fifth of the time); the four build side by side.
 pids=()
 installer/linux/build.sh "$OUT/rmagent-linux-x64" x64 "$VERSION" "$OUT" deb & pids+=($!)
 installer/linux/build.sh "$OUT/rmagent-linux-x64" x64 "$VERSION" "$OUT" rpm & pids+=($!)

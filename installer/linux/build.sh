@@ -42,7 +42,7 @@ build_deb() {
   install -D -m 0644 "$HERE/deb/lintian-overrides" "$root/usr/share/lintian/overrides/rmagent"
   (cd "$root" && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' -printf '%P\0' | sort -z | xargs -0 md5sum > DEBIAN/md5sums)
   chmod 0644 "$root/DEBIAN/md5sums"
-  dpkg-deb --root-owner-group -Zxz -z6 --build "$root" "$OUT/rmagent_${VERSION}_${DEB_ARCH}.deb" >/dev/null
+  dpkg-deb --root-owner-group -Zxz -z1 --build "$root" "$OUT/rmagent_${VERSION}_${DEB_ARCH}.deb" >/dev/null
   echo "built $OUT/rmagent_${VERSION}_${DEB_ARCH}.deb"
 }
 
@@ -53,7 +53,7 @@ build_rpm() {
   sed -e "s/@VERSION@/$rpm_version/" "$HERE/rpm/rmagent.spec.in" > "$top/SPECS/rmagent.spec"
   rpmbuild --quiet -bb --target "$RPM_ARCH" \
     --define "_topdir $top" --define "_stage $top/stage" \
-    --define "_binary_payload w6.xzdio" "$top/SPECS/rmagent.spec" >/dev/null
+    --define "_binary_payload w1.xzdio" "$top/SPECS/rmagent.spec" >/dev/null
   find "$top/RPMS" -name '*.rpm' -exec cp {} "$OUT/" \;
   echo "built $OUT/rmagent-$rpm_version-1.$RPM_ARCH.rpm"
 }
