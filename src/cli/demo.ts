@@ -2,7 +2,7 @@
 // `npm start`: the embedded default. Walks the seed's steps with real processes on loopback: reference server,
 // simulated TeamViewer Host, enrollment token, `rmagent enroll`, `rmagent run`, Monitoring activated with its
 // default policy; prints `rmagent status` after each step, then runs until Ctrl-C (or exits with --once).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cliScript, runNode, spawnNode, waitForEvent, waitUntil, type Spawned } from './processes.js';
@@ -40,6 +40,7 @@ async function main(): Promise<number> {
     step(1, 'Prerequisite on the endpoint: TeamViewer Host (simulated here)');
     const tv = await simulateTeamViewerHost(path.join(work, 'teamviewer'));
     const stateDir = path.join(work, 'agent-state');
+    writeFileSync(path.join(work, 'agent-config.json'), '{}\n');
     const env = {
       ...process.env,
       RMAGENT_CONFIG: path.join(work, 'agent-config.json'),

@@ -1,6 +1,6 @@
 // End-to-end harness: the built `rmagent-server` and `rmagent` as real child processes on loopback,
 // each agent in its own temporary state folder with a simulated TeamViewer Host.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runNode, spawnNode, waitForEvent, waitUntil, type Spawned } from '../../src/cli/processes.js';
@@ -74,6 +74,8 @@ export async function agentHome(name: string, extraEnv: NodeJS.ProcessEnv = {}):
   const stateDir = path.join(dir, 'state');
   const logDir = path.join(dir, 'logs');
   const teamviewer = await simulateTeamViewerHost(path.join(dir, 'teamviewer'));
+  // An explicit (empty) config file, so a config installed on this machine by a package test never leaks in.
+  writeFileSync(path.join(dir, 'config.json'), '{}\n');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     RMAGENT_CONFIG: path.join(dir, 'config.json'),
