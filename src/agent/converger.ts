@@ -3,12 +3,12 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { readJsonFile, writeJsonAtomic } from '../system/files.js';
-import { ERRORS, problem, type ErrorCode, type Problem } from '../protocol/errors.js';
+import { problem, type Problem } from '../protocol/errors.js';
 import type { CommandType, Frame, ReportKind } from '../protocol/frames.js';
 import { DesiredStateSchema, PolicySchema, ServiceStateSchema, type DesiredState, type Policy, type ServiceName, type ServiceState } from '../protocol/model.js';
 import type { ServiceRegistry } from '../services/registry.js';
 import type { AgentContext, CommandOutcome, Converger, RmService } from './contracts.js';
-import { DEFAULT_RETRY_BACKOFF, inSync, planSteps, policyProblem, reasonOf, retryAt, type RetryBackoff, type Step, type StepReason } from './reconcile.js';
+import { commandOutcome, DEFAULT_RETRY_BACKOFF, inSync, planSteps, policyProblem, reasonOf, retryAt, serviceProblems, type RetryBackoff, type Step } from './reconcile.js';
 
 export const DESIRED_FILE = 'desired.json';
 export const SERVICES_FILE = 'services.json';
@@ -28,7 +28,6 @@ export interface ConvergerOptions {
   retry?: RetryBackoff;
 }
 
-const REFUSAL_CODES = new Set(['SERVICE_NOT_SUPPORTED', 'POLICY_INVALID', 'PREREQUISITE_MISSING']);
 const STOP_WAIT_MS = 30_000;
 
 export function createConverger(opts: ConvergerOptions): Converger {
@@ -177,14 +176,6 @@ export function createConverger(opts: ConvergerOptions): Converger {
     if (rec && (rec.state.phase === 'quarantined' || rec.state.phase === 'failed')) await setState(name, { ...rec.state, phase: 'pending', attempts: 0, since: now() }, undefined, false);
   }
 
-  function outcomeOf(name: ServiceName, policy: Policy | null): CommandOutcome {
-    const state = records.get(name)?.state;
-    if (!policy) return state ? { status: 'failed', reason: state.reason ?? reasonOf('SERVICE_FAILED', `${name} is still installed`) } : { status: 'done' };
-    if (inSync(state, policy)) return { status: 'done' };
-    const reason: StepReason = state?.reason ?? reasonOf('SERVICE_FAILED', `${name} did not reach policy ${policy.id} v${policy.version}`);
-    return { status: REFUSAL_CODES.has(reason.code) ? 'rejected' : 'failed', reason };
-  }
-
   // A service may veto a command about itself before anything changes (e.g. Backup: only its owner
   // installs or changes it): an outcome = refused as is, undefined = go ahead.
   async function serviceGate(name: ServiceName, frame: Frame & { type: CommandType }): Promise<CommandOutcome | undefined> {
@@ -210,7 +201,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
       await saveDesired();
       await freshStart(name);
       await convergeNow();
-      return outcomeOf(name, policy);
+      return commandOutcome(name, records.get(name)?.state, policy);
     });
   }
 
@@ -225,7 +216,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
       await saveDesired();
       await freshStart(name);
       await convergeNow();
-      return outcomeOf(name, null);
+      return commandOutcome(name, records.get(name)?.state, null);
     });
   }
 
@@ -293,15 +284,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
       return [...records.values()].map((r) => r.state).sort((a, b) => a.name.localeCompare(b.name));
     },
     problems() {
-      const out: Problem[] = [...loadProblems];
-      for (const { state } of records.values()) {
-        const reason = state.reason;
-        if (state.phase === 'quarantined') out.push(problem('SERVICE_QUARANTINED', `${state.name}: ${reason?.message ?? 'unknown reason'}`));
-        else if (state.phase === 'failed') out.push(problem('SERVICE_FAILED', `${state.name}: ${reason?.message ?? 'unknown reason'}`));
-        else if (reason && Object.hasOwn(ERRORS, reason.code)) out.push({ code: reason.code as ErrorCode, message: reason.message, fix: ERRORS[reason.code as ErrorCode].hint });
-      }
-      for (const instance of instances.values()) out.push(...instance.problems());
-      return out;
+      return [...loadProblems, ...serviceProblems([...records.values()].map((r) => r.state)), ...[...instances.values()].flatMap((i) => i.problems())];
     },
     service: (name) => instances.get(name),
   };

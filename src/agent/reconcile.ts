@@ -1,9 +1,10 @@
 // Which steps bring the current service state to the desired state. Pure: plain data in, steps out;
 // the converger carries the steps out (balena-supervisor's target -> current split).
 import type { z } from 'zod';
-import { ERRORS, type ErrorCode } from '../protocol/errors.js';
+import { ERRORS, problem, type ErrorCode, type Problem } from '../protocol/errors.js';
 import { describeIssues } from '../protocol/frames.js';
 import type { DesiredState, Policy, ServiceName, ServiceState } from '../protocol/model.js';
+import type { CommandOutcome } from './contracts.js';
 
 export type StepKind = 'install' | 'apply' | 'uninstall' | 'refuse' | 'quarantine';
 export interface StepReason {
@@ -102,4 +103,25 @@ function planDesired(input: PlanInput, service: ServiceName, policy: Policy, sta
     { kind: 'install', service, policy },
     { kind: 'apply', service, policy },
   ];
+}
+
+const REFUSAL_CODES: ReadonlySet<string> = new Set(['SERVICE_NOT_SUPPORTED', 'POLICY_INVALID', 'PREREQUISITE_MISSING']);
+
+/** The ack of a service command once convergence ran: `policy` null = the service was to be removed. */
+export function commandOutcome(name: ServiceName, state: ServiceState | undefined, policy: Policy | null): CommandOutcome {
+  if (!policy) return state ? { status: 'failed', reason: state.reason ?? reasonOf('SERVICE_FAILED', `${name} is still installed`) } : { status: 'done' };
+  if (inSync(state, policy)) return { status: 'done' };
+  const reason = state?.reason ?? reasonOf('SERVICE_FAILED', `${name} did not reach policy ${policy.id} v${policy.version}`);
+  return { status: REFUSAL_CODES.has(reason.code) ? 'rejected' : 'failed', reason };
+}
+
+/** What `status` shows for the services: quarantined, failing, or refused with the table's fix. */
+export function serviceProblems(states: readonly ServiceState[]): Problem[] {
+  return states.flatMap((s): Problem[] => {
+    const why = s.reason?.message ?? 'unknown reason';
+    if (s.phase === 'quarantined') return [problem('SERVICE_QUARANTINED', `${s.name}: ${why}`)];
+    if (s.phase === 'failed') return [problem('SERVICE_FAILED', `${s.name}: ${why}`)];
+    if (s.reason && Object.hasOwn(ERRORS, s.reason.code)) return [{ code: s.reason.code as ErrorCode, message: s.reason.message, fix: ERRORS[s.reason.code as ErrorCode].hint }];
+    return [];
+  });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { planSteps, retryAt, type PlanInput } from '../../src/agent/reconcile.js';
+import { commandOutcome, planSteps, retryAt, serviceProblems, type PlanInput } from '../../src/agent/reconcile.js';
 import type { Policy, ServiceState } from '../../src/protocol/model.js';
 
 const NOW = 1_000_000;
@@ -110,5 +110,26 @@ describe('planSteps converges (property)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('commandOutcome and serviceProblems', () => {
+  it('acks done when in sync, rejected for refusals, failed otherwise', () => {
+    expect(commandOutcome('monitoring', state(), policy())).toEqual({ status: 'done' });
+    expect(commandOutcome('monitoring', state({ phase: 'refused', policy: null, reason: { code: 'PREREQUISITE_MISSING', message: 'm' } }), policy())).toMatchObject({ status: 'rejected' });
+    expect(commandOutcome('monitoring', state({ phase: 'failed', reason: { code: 'SERVICE_FAILED', message: 'm' } }), policy(2))).toMatchObject({ status: 'failed' });
+    expect(commandOutcome('monitoring', undefined, null)).toEqual({ status: 'done' });
+    expect(commandOutcome('monitoring', state({ phase: 'failed' }), null)).toMatchObject({ status: 'failed' });
+  });
+  it('names the service in SERVICE_QUARANTINED / SERVICE_FAILED and keeps the table fix for refusals', () => {
+    const ps = serviceProblems([
+      state({ phase: 'quarantined', reason: { code: 'SERVICE_FAILED', message: 'disk on fire' } }),
+      state({ name: 'assets', phase: 'failed', reason: { code: 'SERVICE_FAILED', message: 'x' } }),
+      state({ name: 'backup', phase: 'running', reason: { code: 'POLICY_INVALID', message: 'bad v2' } }),
+      state({ name: 'patches' }),
+    ]);
+    expect(ps.map((p) => p.code)).toEqual(['SERVICE_QUARANTINED', 'SERVICE_FAILED', 'POLICY_INVALID']);
+    expect(ps[0]!.message).toContain('monitoring: disk on fire');
+    expect(ps[2]!.fix).toContain('previous policy keeps running');
   });
 });
