@@ -159,7 +159,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
   function scheduleRetry(): void {
     if (retryTimer) clearTimeout(retryTimer);
     retryTimer = null;
-    const due = [...records.values()].filter((r) => r.state.phase === 'failed').map((r) => retryAt(r.state, backoff));
+    const due = [...records.values()].filter((r) => r.state.phase === 'failed').map((r) => (r.state.attempts >= context.config.quarantineAfter ? now() : retryAt(r.state, backoff)));
     if (stopped || !due.length) return;
     retryTimer = setTimeout(kick, Math.max(0, Math.min(...due) - now()) + 5);
     retryTimer.unref();

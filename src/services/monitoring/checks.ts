@@ -70,7 +70,7 @@ export function selectMounts<T extends { mount: string }>(disks: readonly T[], f
   const picked = new Set<T>();
   for (const filter of filters) {
     const owner = disks
-      .filter((d) => filter === d.mount || filter.startsWith(d.mount.endsWith('/') || d.mount.endsWith('\\') ? d.mount : `${d.mount}/`) || d.mount === '/')
+      .filter((d) => filter === d.mount || d.mount === '/' || [d.mount, `${d.mount}/`, `${d.mount}\\`].some((prefix) => /[\\/]$/.test(prefix) && filter.startsWith(prefix)))
       .sort((a, b) => b.mount.length - a.mount.length)[0];
     if (owner) picked.add(owner);
   }

@@ -59,6 +59,7 @@ describe('selectMounts', () => {
     expect(selectMounts(disks, ['/tmp/abc']).map((d) => d.mount)).toEqual(['/']);
     expect(selectMounts(disks, ['/homeless']).map((d) => d.mount)).toEqual(['/']);
     expect(selectMounts(disks, []).length).toBe(3);
+    expect(selectMounts([{ mount: 'C:' }, { mount: 'D:' }], ['D:\\data\\x']).map((d) => d.mount)).toEqual(['D:']);
   });
 });
 
