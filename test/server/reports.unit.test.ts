@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { applyReport } from '../../src/server/reports.js';
 import { decideEnrollment } from '../../src/server/enrollment.js';
-import { checkPolicySettings } from '../../src/server/policy-schemas.js';
 import { desiredStateOf } from '../../src/server/desired.js';
 import { emptyStoreData, type DeviceRecord, type StoreData } from '../../src/server/store.js';
 
@@ -69,17 +68,6 @@ describe('decideEnrollment', () => {
     expect(decideEnrollment(token, 1000)).toMatchObject({ ok: false, reason: expect.stringContaining('expired') });
     expect(decideEnrollment({ ...token, uses: 2 }, 0)).toMatchObject({ ok: false, reason: expect.stringContaining('no uses') });
     expect(decideEnrollment({ ...token, maxUses: null, uses: 10_000 }, 0)).toEqual({ ok: true });
-  });
-});
-
-describe('monitoring policy schema', () => {
-  it('fills defaults and refuses unknown check types, bad severities and targetless process checks', () => {
-    const ok = checkPolicySettings('monitoring', { checks: [{ type: 'disk', threshold: 90, severity: 'critical', target: '/' }] });
-    expect(ok).toEqual({ ok: true, settings: { checks: [{ type: 'disk', threshold: 90, severity: 'critical', target: '/', durationSec: 0, intervalSec: 60 }] } });
-    expect(checkPolicySettings('monitoring', { checks: [{ type: 'gpu', threshold: 1, severity: 'info' }] })).toMatchObject({ ok: false, message: expect.stringContaining('checks.0.type') });
-    expect(checkPolicySettings('monitoring', { checks: [{ type: 'process', threshold: 1, severity: 'info' }] })).toMatchObject({ ok: false, message: expect.stringContaining('target') });
-    expect(checkPolicySettings('monitoring', { checks: [] })).toMatchObject({ ok: false });
-    expect(checkPolicySettings('backup', { paths: ['/home'] })).toMatchObject({ ok: true });
   });
 });
 
