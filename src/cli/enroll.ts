@@ -27,8 +27,18 @@ const EnrollFlagsSchema = CommonFlagsSchema.extend({
   force: z.boolean().optional(),
 });
 
+const USAGE = [
+  'usage: rmagent enroll --server URL --token TOKEN [--server-key KEY] [--assignment-id ID] [--alias NAME] [--force] [--json]',
+  '  registers this device locally (offline); the agent enrolls with the server on its next connection.',
+  '  Same arguments again change nothing; another server needs --force. Exit 0 ok, 64 usage, 3 other errors.',
+].join('\n');
+
 export default async function enrollCommand(argv: string[], io: CliIO): Promise<number> {
   const json = argv.includes('--json');
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(USAGE);
+    return 0;
+  }
   try {
     const flags = parseFlags(argv, ENROLL_FLAGS, EnrollFlagsSchema);
     const { config, ipcPath } = configFromFlags(flags, io);

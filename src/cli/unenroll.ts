@@ -15,6 +15,10 @@ const MARKERS = [REGISTRATION_FILE, DEVICE_KEY_FILE, 'outbox', 'replay.json', 's
 
 export default async function unenrollCommand(argv: string[], io: CliIO): Promise<number> {
   const json = argv.includes('--json');
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out('usage: rmagent unenroll --yes [--state-dir DIR]\n  removes the registration, key and state files of this device; logs are kept.');
+    return 0;
+  }
   try {
     const flags = parseFlags(argv, { yes: { type: 'boolean' } } as const, UnenrollFlagsSchema);
     if (!flags.yes) throw new RmError('CLI_USAGE', 'unenroll removes the registration, key and state of this device: add --yes to confirm');

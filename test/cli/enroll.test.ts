@@ -67,6 +67,9 @@ describe('rmagent enroll', () => {
       expect(r.stderr).toContain('CLI_USAGE');
     }
     expect(existsSync(path.join(h.stateDir, 'registration.json'))).toBe(false);
+    const help = await h.run('enroll', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--server URL --token TOKEN');
   });
 
   it('pins --server-key; a cloned disk (other machine id) is noticed and gets a new identity', async () => {
