@@ -143,7 +143,7 @@ describe('Asset Management with stand-in package tools', () => {
     services.push(service);
     await service.install();
     await service.apply(policy(), { schedule: { everyHours: 1 }, maxJitterSec: 0 });
-    for (let i = 0; i < 100 && reports.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && reports.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(reports).toHaveLength(1);
     expect(reports[0]!.data.full).toBe(true);
   });

@@ -174,7 +174,7 @@ describe('Backup', () => {
     services.push(service);
     await service.install();
     await service.apply(policy({}), { folders: [data], destination: path.join(dir, 'dest'), schedule: { everyHours: 1 }, maxJitterSec: 0 });
-    for (let i = 0; i < 100 && reports.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && reports.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 150));
     expect(snapshots(reports)).toHaveLength(1);
     expect(snapshots(reports)[0]).toMatchObject({ files: 1 });

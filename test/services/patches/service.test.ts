@@ -105,7 +105,7 @@ describe('Patch Management', () => {
     const { service, reports, optIn, aptGetCalls } = await setup({ tickMs: 20 });
     await optIn();
     await service.apply(policy({}), { autoInstall: true, window, refresh: false, maxJitterSec: 0 });
-    for (let i = 0; i < 150 && !reports.some((r) => r.data.event === 'install'); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && !reports.some((r) => r.data.event === 'install'); i++) await new Promise((r) => setTimeout(r, 20));
     expect(reports.map((r) => r.data.event).slice(0, 2)).toEqual(['scan', 'install']);
     expect((await aptGetCalls())[0]).toMatch(/ upgrade$/);
   });
