@@ -1,0 +1,59 @@
+// Backup behind the real converger and registry (one shared heavy-job scheduler, as the composition root
+// wires it): the owner recorded at install vetoes installs and policy changes by anyone else, whoever signed.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createConverger } from '../../../src/agent/converger.js';
+import type { AgentContext, Converger } from '../../../src/agent/contracts.js';
+import { ConfigSchema } from '../../../src/config/schema.js';
+import { silentLogger } from '../../../src/log.js';
+import { makeFrame, type CommandType, type Frame } from '../../../src/protocol/frames.js';
+import type { Policy } from '../../../src/protocol/model.js';
+import { createServiceRegistry, defaultServiceFactories, heavyServiceFactories } from '../../../src/services/registry.js';
+import { createHeavyJobScheduler } from '../../../src/services/budget.js';
+import { systemClock } from '../../../src/system/clock.js';
+import { createCommandRunner } from '../../../src/system/exec.js';
+import { tempDir } from '../budget/service-runtime.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+const running: Converger[] = [];
+afterEach(async () => {
+  for (const c of running.splice(0)) await c.stop();
+  for (const c of cleanups.splice(0)) await c();
+});
+
+type Cmd = Frame & { type: CommandType };
+
+describe('Backup owner through the converger', () => {
+  it('records the installing account; another account cannot change, reinstall or restore; the owner can', async () => {
+    const { dir, cleanup } = await tempDir('backup-converger');
+    cleanups.push(cleanup);
+    const stateDir = path.join(dir, 'state');
+    const data = path.join(dir, 'data');
+    await mkdir(data, { recursive: true });
+    await writeFile(path.join(data, 'ledger.csv'), 'a,b\n1,2\n');
+    const reports: { kind: string; data: Record<string, unknown> }[] = [];
+    const context: AgentContext = { config: ConfigSchema.parse({ stateDir, logDir: dir }), logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
+    const scheduler = createHeavyJobScheduler({ clock: systemClock, random: Math.random });
+    const registry = createServiceRegistry({ ...defaultServiceFactories, ...heavyServiceFactories(scheduler) });
+    const converger = createConverger({ context, stateDir, registry, report: async (kind, d) => void reports.push({ kind, data: d }), prerequisiteMet: () => true });
+    running.push(converger);
+    await converger.start();
+
+    const policy = (version: number): Policy => ({ id: 'finance', name: 'Finance', service: 'backup', version, settings: { folders: [data], destination: path.join(dir, 'dest'), maxJitterSec: 0 } });
+    const cmd = <T extends CommandType>(type: T, body: Record<string, unknown>) => makeFrame(type, { deviceId: 'dev-1', ...body } as never) as Cmd;
+
+    expect(await converger.applyCommand(cmd('service.install', { actor: 'alice', service: 'backup', policy: policy(1) }))).toEqual({ status: 'done' });
+    const changed = await converger.applyCommand(cmd('policy.assign', { actor: 'mallory', service: 'backup', policy: policy(2) }));
+    expect(changed).toMatchObject({ status: 'rejected', reason: { code: 'BACKUP_ACTOR_MISMATCH' } });
+    expect(converger.services().find((s) => s.name === 'backup')?.policy).toMatchObject({ version: 1, applied: true });
+    expect(await converger.applyCommand(cmd('service.install', { actor: 'mallory', service: 'backup', policy: policy(1) }))).toMatchObject({ status: 'rejected' });
+
+    const backup = converger.service('backup')!;
+    expect(await backup.handleCommand!(cmd('backup.run', {}))).toEqual({ status: 'done' });
+    expect(await backup.handleCommand!(cmd('backup.restore', { actor: 'mallory', target: path.join(dir, 'elsewhere') }))).toMatchObject({ status: 'rejected', reason: { code: 'BACKUP_ACTOR_MISMATCH' } });
+    expect(await backup.handleCommand!(cmd('backup.restore', { actor: 'alice', target: path.join(dir, 'restored') }))).toEqual({ status: 'done' });
+    expect(await converger.applyCommand(cmd('policy.assign', { actor: 'alice', service: 'backup', policy: policy(2) }))).toEqual({ status: 'done' });
+    expect(reports.filter((r) => r.kind === 'backup').map((r) => r.data.event)).toEqual(['snapshot', 'restore']);
+  });
+});
