@@ -47,9 +47,9 @@ export const MONITORING_60S = {
   service: 'monitoring',
   settings: {
     checks: [
-      { type: 'cpu', threshold: 90, durationSec: 300, intervalSec: 60, severity: 'warning' },
-      { type: 'memory', threshold: 90, durationSec: 300, intervalSec: 60, severity: 'warning' },
-      { type: 'disk', threshold: 90, intervalSec: 60, severity: 'critical' },
+      { type: 'cpu', id: 'cpu', threshold: 90, durationSec: 300, intervalSec: 60 },
+      { type: 'memory', id: 'memory', threshold: 90, intervalSec: 60 },
+      { type: 'disk', id: 'disk', threshold: 90, intervalSec: 60 },
     ],
   },
 };

@@ -22,8 +22,9 @@ async function sequential(peer: Peer, n: number, type: 'policy.assign' | 'status
     const r: AckResult = type === 'policy.assign' ? await peer.command('policy.assign', { service: 'monitoring', policy: POLICY }, 10_000) : await peer.command('status.request', {}, 10_000);
     if (r.status === 'done') ms.push(r.ms);
     else {
-      lost += 1;
-      if (reasons.size < 3) reasons.add(r.reason ?? r.status);
+      // Lost = no final ack at all; a rejected or failed command was answered (and is reported in the notes).
+      if (Number.isNaN(r.ms)) lost += 1;
+      if (reasons.size < 3) reasons.add(`${r.status}: ${r.reason ?? ''}`);
     }
   }
   return { ms, lost, reasons: [...reasons] };

@@ -8,29 +8,45 @@ import { pathToFileURL } from 'node:url';
 import type { BenchContext, Figure, SuiteResult } from '../lib/context.js';
 import { cpuMsOf } from '../lib/proc.js';
 import { median, ratio, sleep } from '../lib/stats.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import si from 'systeminformation';
+import { staticFactsLite } from '../lib/static-facts-lite.js';
 import { createCommandRunner } from '../../src/system/exec.js';
 import { readInstalledSoftware, readSystemFacts, type SystemFacts } from '../../src/system/packages.js';
 import { buildInventory } from '../../src/services/assets/inventory.js';
 
 const EMPTY_FACTS: SystemFacts = { system: {}, bios: {}, os: {}, cpu: {}, memory: {}, disks: [], network: [] };
 
-async function timed(fn: () => Promise<unknown>): Promise<{ wall: number; cpu: number }> {
+interface Timing {
+  wall: number;
+  cpu: number;
+  /** Longest stall of the event loop during the call (execSync and friends): heartbeats and commands wait that long. */
+  blocked: number;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<Timing> {
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
   const c0 = cpuMsOf(process.pid);
   const t0 = performance.now();
   await fn();
-  return { wall: performance.now() - t0, cpu: cpuMsOf(process.pid) - c0 };
+  const t = { wall: performance.now() - t0, cpu: cpuMsOf(process.pid) - c0 };
+  h.disable();
+  return { ...t, blocked: h.count ? Math.max(0, h.max / 1e6 - 5) : t.wall };
 }
 
-async function repeat(fn: () => Promise<unknown>, n: number): Promise<{ first: { wall: number; cpu: number }; wall: number[]; cpu: number[] }> {
+async function repeat(fn: () => Promise<unknown>, n: number): Promise<{ first: Timing; wall: number[]; cpu: number[]; blocked: number[] }> {
   const first = await timed(fn);
   const wall: number[] = [];
   const cpu: number[] = [];
+  const blocked: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = await timed(fn);
     wall.push(t.wall);
     cpu.push(t.cpu);
+    blocked.push(t.blocked);
   }
-  return { first, wall, cpu };
+  return { first, wall, cpu, blocked };
 }
 
 /** dpkg-query stand-in printing `count` installed packages in the agent's format. */
@@ -69,6 +85,7 @@ export async function reportCost(ctx: BenchContext): Promise<SuiteResult> {
     figures.push({ name: `${name}: wall, first call`, unit: 'ms', runs: [r.first.wall], value: r.first.wall });
     figures.push({ name: `${name}: wall`, unit: 'ms', runs: r.wall, value: median(r.wall), ...(base ? { baseline: base.name, ratio: ratio(median(r.wall), base.wall) } : {}) });
     figures.push({ name: `${name}: CPU`, unit: 'ms', runs: r.cpu, value: median(r.cpu) });
+    figures.push({ name: `${name}: event loop blocked, first call`, unit: 'ms', runs: [r.first.blocked], value: r.first.blocked });
   };
 
   // Status snapshot, and its growth with the number of processes.
@@ -90,6 +107,13 @@ export async function reportCost(ctx: BenchContext): Promise<SuiteResult> {
       }
     }
   }
+
+  // Static facts of a status report (cached 10 min by src/system/sysinfo.ts): today's systeminformation calls
+  // against the proposal in bench/lib/static-facts-lite.ts. Run in fresh order so neither warms the other's cache.
+  const siStatic = () => Promise.all([si.osInfo(), si.system(), si.cpu(), si.networkInterfaces()]);
+  const today = await repeat(siStatic, n);
+  add('status static facts today (si.osInfo+system+cpu+networkInterfaces)', today);
+  add('status static facts proposed (node:os, /etc/os-release, /sys/class/dmi/id)', await repeat(staticFactsLite, n), { name: 'today', wall: median(today.wall) });
 
   // Full inventory on this machine (hardware facts + real package list), then software only with N packages.
   const real = createCommandRunner();

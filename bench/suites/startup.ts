@@ -16,7 +16,7 @@ interface Times {
 }
 
 export async function startup(ctx: BenchContext): Promise<SuiteResult> {
-  const runs = ctx.quick ? 1 : 7;
+  const runs = ctx.quick ? 1 : 5;
   const notes: string[] = [];
   const figures: Figure[] = [];
   const floors = { node: [] as number[], seaNode: [] as number[] };
