@@ -43,8 +43,12 @@ export function parseTeamViewerInfo(output: string): TeamViewerInfo {
   return info;
 }
 
+// Scans forward without copying the rest of the lines (a copy per ID line was quadratic on long output).
 function nextValue(lines: string[], i: number): string | null {
-  const next = lines.slice(i + 1).find((l) => l.length > 0);
-  if (!next || /:/.test(next)) return null;
-  return next;
+  for (let j = i + 1; j < lines.length; j++) {
+    const next = lines[j]!;
+    if (next.length === 0) continue;
+    return /:/.test(next) ? null : next;
+  }
+  return null;
 }
