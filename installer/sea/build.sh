@@ -63,6 +63,8 @@ inject() {
 }
 
 HOST_NODE="$(runtime linux-x64)"
+# What went in, for the package checks (the tree may move on while a build runs).
+printf '{"version":"%s","commit":"%s","node":"%s"}\n' "$VERSION" "$COMMIT" "$NODE_VERSION" > "$OUT/build-info.json"
 "$HOST_NODE" --version >/dev/null
 ENTRIES=(rmagent)
 [ -f "$SRC/src/cli/rmagent-server.ts" ] && ENTRIES+=(rmagent-server) || echo "note: src/cli/rmagent-server.ts not present yet; server executables skipped" >&2

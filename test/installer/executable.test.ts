@@ -21,7 +21,9 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('prints its version, commit and the Node 24 runtime it carries', () => {
-    const commit = run('git', ['rev-parse', '--short', 'HEAD']).stdout.trim();
+    // The commit the build baked in (installer/sea/build.sh records it): a real hash, not the 'dev' default.
+    const { commit } = JSON.parse(fs.readFileSync(artifact('build-info.json'), 'utf8')) as { commit: string };
+    expect(commit).toMatch(/^[0-9a-f]{7,}$/);
     const r = run(exe, ['version'], { env: bareEnv() });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`rmagent ${VERSION} (commit ${commit})`);
