@@ -1,5 +1,6 @@
 // The single executables: they run here with nothing else installed (linux-x64), and the cross-built
 // ones are real Windows PE / arm64 ELF files with the SEA blob injected.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +38,27 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
     expect(r.code, r.stderr).toBe(2);
     const status = JSON.parse(r.stdout) as { health?: string };
     expect(['healthy', 'degraded', 'unhealthy']).toContain(status.health);
+  });
+
+  it('runs the daemon from the single executable: status sees it running, SIGTERM stops it', async () => {
+    const env = { ...bareEnv(), RMAGENT_TEAMVIEWER_REQUIRED: 'false', RMAGENT_IPC_PATH: path.join(tmp, 'rmagent.sock') };
+    expect(run(exe, ['enroll', '--server', 'ws://127.0.0.1:9/agent', '--token', 'sea-token-123'], { env }).code).toBe(0);
+    const daemon = spawn(exe, ['run'], { env, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));
+    try {
+      let running = false;
+      for (let i = 0; i < 40 && !running; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        const r = run(exe, ['status', '--json'], { env });
+        running = r.stdout.startsWith('{') && (JSON.parse(r.stdout) as { agent?: { running?: boolean } }).agent?.running === true;
+      }
+      expect(running).toBe(true);
+    } finally {
+      daemon.kill('SIGTERM');
+    }
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
+    if (code === 'timeout') daemon.kill('SIGKILL');
+    expect(code).toBe(0);
   });
 
   it('starts fast enough for MDM compliance scripts (median of 10 `version` runs against the bare runtime)', () => {
