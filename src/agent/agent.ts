@@ -11,7 +11,8 @@ import type { CommandType, Frame } from '../protocol/frames.js';
 import type { DeviceFacts } from '../protocol/model.js';
 import { AGENT_COMMIT, AGENT_VERSION } from '../version.js';
 import { createTeamViewerWatcher, hasTeamViewerPrerequisite, teamviewerProblems, assignDevice } from '../teamviewer/index.js';
-import { createServiceRegistry, defaultServiceFactories } from '../services/registry.js';
+import { createServiceRegistry, serviceFactories } from '../services/registry.js';
+import { createHeavyJobScheduler } from '../services/budget.js';
 import { createIdentityStore, readMachineId } from './identity.js';
 import { createOutbox } from './outbox.js';
 import { createReplayGuard } from './replay.js';
@@ -25,6 +26,8 @@ export const STATUS_SNAPSHOT_FILE = 'status.json';
 const REGISTRATION_POLL_MS = 10_000;
 
 export const IpcRequestSchema = z.object({ method: z.enum(['status', 'reload', 'detect']) }).strict();
+
+const connectionKey = (r: Registration) => JSON.stringify([r.serverUrl, r.enrollmentToken, r.publicKey]);
 
 export interface Agent {
   start(): Promise<void>;
@@ -62,7 +65,8 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   const report = async (kind: Parameters<typeof outbox.append>[0], data: Record<string, unknown>) => {
     await outbox.append(kind, data);
   };
-  const registry = createServiceRegistry(defaultServiceFactories);
+  const scheduler = createHeavyJobScheduler({ clock, random: Math.random });
+  const registry = createServiceRegistry(serviceFactories(scheduler));
   const converger = createConverger({
     context,
     stateDir,
@@ -156,18 +160,23 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     snapshotTimer.unref();
   }
 
+  // Re-read the registration; restart the connection only when what it connects with changed (server, token,
+  // device key) — not when the connection itself recorded the device id at enrollment.
   async function connectIfRegistered(): Promise<void> {
-    const next = await identity.load();
-    const changed = JSON.stringify(next) !== JSON.stringify(registration);
-    registration = next;
-    if (!changed && connection) return;
+    const previous = registration;
+    registration = await identity.load();
+    if (connection && previous && registration && connectionKey(previous) === connectionKey(registration)) return;
     if (connection) {
       await connection.stop();
       connection = null;
     }
-    if (!registration) return;
+    if (!registration || stopped) return;
     const fresh = createConnection({ context, identity, outbox, replay, onCommand, deviceFacts });
-    fresh.onStatus(() => scheduleSnapshot());
+    fresh.onStatus((s) => {
+      // The welcome may have enrolled the device: show it at once, not at the next poll.
+      if (s.phase === 'connected') void identity.load().then((r) => { registration = r; scheduleSnapshot(); });
+      scheduleSnapshot();
+    });
     fresh.start();
     connection = fresh;
     void maybeAssign();
@@ -238,6 +247,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       if (snapshotTimer) clearTimeout(snapshotTimer);
       statusReporter.stop();
       teamviewer.stop();
+      scheduler.stop();
       await connection?.stop();
       await converger.stop();
       await ipc?.close();

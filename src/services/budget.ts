@@ -2,21 +2,11 @@
 // scheduler so that a device never does two of them at once, starts are spread by jitter (thousands of
 // devices with the same policy must not all scan in the same second), their child commands run niced,
 // and a policy's maintenance window can be checked with one pure function.
-import { z } from 'zod';
 import type { Clock } from '../system/clock.js';
 import type { CommandRunner } from '../system/exec.js';
 
-export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (24 h, local time)');
-
-export const MaintenanceWindowSchema = z
-  .object({
-    days: z.array(z.enum(WEEKDAYS)).min(1).max(7).default([...WEEKDAYS]).describe('Days the window opens on (local time): sun, mon, ... sat'),
-    start: hhmm.describe('Local time the window opens, HH:MM'),
-    durationMin: z.number().int().min(1).max(1440).describe('How long the window stays open (minutes); it may run past midnight'),
-  })
-  .strict();
-export type MaintenanceWindow = z.infer<typeof MaintenanceWindowSchema>;
+export { WEEKDAYS, MaintenanceWindowSchema, ScheduleSchema, type MaintenanceWindow, type Schedule } from '../protocol/policies/schedule.js';
+import { WEEKDAYS, type MaintenanceWindow, type Schedule } from '../protocol/policies/schedule.js';
 
 /** true when `date` (local time) falls inside a window that opened on one of its days. */
 export function inWindow(window: MaintenanceWindow, date: Date): boolean {
@@ -32,16 +22,7 @@ export function inWindow(window: MaintenanceWindow, date: Date): boolean {
 }
 
 /** A cron-lite schedule: every N hours, or daily at HH:MM (local) on some days. */
-export const ScheduleSchema = z.union([
-  z.object({ everyHours: z.number().min(0.05).max(24 * 31).describe('Run every N hours (first run at once)') }).strict(),
-  z
-    .object({
-      dailyAt: hhmm.describe('Run at this local time, HH:MM (first run at once if a slot has passed)'),
-      days: z.array(z.enum(WEEKDAYS)).min(1).max(7).default([...WEEKDAYS]).describe('Days to run on'),
-    })
-    .strict(),
-]);
-export type Schedule = z.infer<typeof ScheduleSchema>;
+
 
 /** true when a run is due: never ran, the interval passed, or a daily slot passed since the last run. */
 export function isDue(schedule: Schedule, lastRunAt: number | null, now: Date): boolean {

@@ -4,7 +4,7 @@ import type { ServiceName } from '../protocol/model.js';
 import type { RmService, ServiceFactory, ServiceRuntime } from '../agent/contracts.js';
 import { silentLogger } from '../log.js';
 import { createMonitoringService } from './monitoring/service.js';
-import { createHeavyJobScheduler, type HeavyJobScheduler } from './budget.js';
+import type { HeavyJobScheduler } from './budget.js';
 import { createAssetsService } from './assets/service.js';
 import { createPatchesService } from './patches/service.js';
 import { createBackupService } from './backup/service.js';
@@ -15,19 +15,15 @@ export interface ServiceRegistry {
   policySchema(name: ServiceName): z.ZodType | undefined;
 }
 
-export const defaultServiceFactories: Partial<Record<ServiceName, ServiceFactory>> = {
-  monitoring: createMonitoringService,
-  // Heavy services: each gets its own scheduler here; the composition root shares one via heavyServiceFactories().
-  assets: (runtime) => createAssetsService({ scheduler: ownScheduler(runtime) })(runtime),
-  patches: (runtime) => createPatchesService({ scheduler: ownScheduler(runtime) })(runtime),
-  backup: (runtime) => createBackupService({ scheduler: ownScheduler(runtime) })(runtime),
-};
-
-const ownScheduler = (runtime: ServiceRuntime) => createHeavyJobScheduler({ clock: runtime.clock, random: Math.random });
-
-/** Asset, Patch and Backup Management sharing one heavy-job scheduler (never two heavy jobs at once). */
-export function heavyServiceFactories(scheduler: HeavyJobScheduler): Partial<Record<ServiceName, ServiceFactory>> {
-  return { assets: createAssetsService({ scheduler }), patches: createPatchesService({ scheduler }), backup: createBackupService({ scheduler }) };
+/** Every service this agent runs. Asset, Patch and Backup Management share one heavy-job scheduler, so a
+ * device never does two heavy jobs at once. Endpoint Protection is deliberately absent (SERVICE_NOT_SUPPORTED). */
+export function serviceFactories(scheduler: HeavyJobScheduler): Partial<Record<ServiceName, ServiceFactory>> {
+  return {
+    monitoring: createMonitoringService,
+    assets: createAssetsService({ scheduler }),
+    patches: createPatchesService({ scheduler }),
+    backup: createBackupService({ scheduler }),
+  };
 }
 
 // Factories only assign (STYLE.md), so an inert runtime is enough to read a service's policy schema

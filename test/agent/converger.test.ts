@@ -10,7 +10,8 @@ import { ConfigSchema } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { makeFrame, type CommandType, type Frame } from '../../src/protocol/frames.js';
 import type { Policy, ServiceState } from '../../src/protocol/model.js';
-import { createServiceRegistry, defaultServiceFactories, type ServiceRegistry } from '../../src/services/registry.js';
+import { createServiceRegistry, serviceFactories, type ServiceRegistry } from '../../src/services/registry.js';
+import { createHeavyJobScheduler } from '../../src/services/budget.js';
 import { systemClock } from '../../src/system/clock.js';
 import { createCommandRunner } from '../../src/system/exec.js';
 
@@ -36,7 +37,7 @@ async function setup(opts: { registry?: ServiceRegistry; prerequisite?: () => bo
     const c = createConverger({
       context,
       stateDir,
-      registry: opts.registry ?? createServiceRegistry(defaultServiceFactories),
+      registry: opts.registry ?? createServiceRegistry(serviceFactories(createHeavyJobScheduler({ clock: systemClock, random: Math.random }))),
       report: async (kind, data) => void reports.push({ kind, data: structuredClone(data) }),
       prerequisiteMet: opts.prerequisite ?? (() => true),
       retry: { baseMs: 20, maxMs: 80 },

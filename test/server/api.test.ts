@@ -188,7 +188,7 @@ describe('permissions (issue 3)', () => {
     const server = await started();
     const alice = await accountWith(server, ['assign_policies', 'manage_policies'], 'alice');
     const agent = track(await enroll(server, await newEnrollmentToken(server)));
-    const policy = (await alice.api('POST', '/policies', { name: 'nightly', service: 'backup', settings: { paths: ['/home'] } })).body;
+    const policy = (await alice.api('POST', '/policies', { name: 'nightly', service: 'backup', settings: { folders: ['/home'], destination: '/mnt/backup' } })).body;
     expect((await alice.api('POST', '/services/backup/activate', { deviceIds: [agent.deviceId], policyId: policy.id })).status).toBe(200);
     await agent.next('service.install');
 
@@ -197,7 +197,7 @@ describe('permissions (issue 3)', () => {
     expect(restore.status).toBe(403);
     expect(restore.body.error.message).toContain(alice.id);
     expect((await owner('POST', '/services/backup/deactivate', { deviceIds: [agent.deviceId] })).status).toBe(403);
-    expect((await owner('PUT', `/policies/${policy.id}`, { settings: { paths: ['/'] } })).status).toBe(403);
+    expect((await owner('PUT', `/policies/${policy.id}`, { settings: { folders: ['/'], destination: '/mnt/backup' } })).status).toBe(403);
 
     const mine = await alice.api('POST', `/devices/${agent.deviceId}/commands`, { type: 'backup.restore', body: { snapshot: 'snap-1' } });
     expect(mine.status).toBe(202);

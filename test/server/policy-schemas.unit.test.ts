@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { checkPolicySettings } from '../../src/server/policy-schemas.js';
-import { MonitoringPolicySchema } from '../../src/services/monitoring/policy.js';
+import { MonitoringPolicySchema } from '../../src/protocol/policies/monitoring.js';
 
 const severity = fc.constantFrom('info', 'warning', 'critical');
 const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
@@ -50,7 +50,15 @@ describe('monitoring policy schema', () => {
     expect(checkPolicySettings('monitoring', { checks: [{ type: 'cpu', extra: 1 }] })).toMatchObject({ ok: false });
   });
 
-  it('accepts any settings object for services whose schema is not mirrored yet', () => {
-    expect(checkPolicySettings('backup', { paths: ['/home'] })).toEqual({ ok: true, settings: { paths: ['/home'] } });
+  it('checks every service with the schema the agent uses, and stores the defaults it fills in', () => {
+    expect(checkPolicySettings('backup', { paths: ['/home'] })).toMatchObject({ ok: false, message: expect.stringContaining('paths') });
+    const backup = checkPolicySettings('backup', { folders: ['/home'], destination: '/mnt/backup' });
+    expect(backup).toMatchObject({ ok: true, settings: { folders: ['/home'], retention: { keep: 7 } } });
+    expect(checkPolicySettings('patches', { autoInstall: 'yes' })).toMatchObject({ ok: false });
+    expect(checkPolicySettings('assets', {})).toMatchObject({ ok: true, settings: { software: true } });
+  });
+
+  it('stores any settings for Endpoint Protection, which agents refuse as not supported', () => {
+    expect(checkPolicySettings('endpoint-protection', { realtime: true })).toEqual({ ok: true, settings: { realtime: true } });
   });
 });

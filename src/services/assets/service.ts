@@ -9,7 +9,7 @@ import type { Policy } from '../../protocol/model.js';
 import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
 import { createNicedRunner, createTicker, isDue, type HeavyJobScheduler, type Ticker } from '../budget.js';
 import { buildInventory, changeCount, diffInventory, fitInventory, type Inventory } from './inventory.js';
-import { assetsDefaultSettings, assetsPolicySchema, type AssetsPolicy } from './policy.js';
+import { assetsDefaultSettings, assetsPolicySchema, type AssetsPolicy } from '../../protocol/policies/assets.js';
 
 export interface AssetsDeps {
   scheduler: HeavyJobScheduler;

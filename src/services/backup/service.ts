@@ -12,7 +12,7 @@ import type { Policy } from '../../protocol/model.js';
 import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
 import { createTicker, isDue, type HeavyJobScheduler, type Ticker } from '../budget.js';
 import { checkActor, type BackupAction } from './actor.js';
-import { backupDefaultSettings, backupPolicySchema, type BackupPolicy } from './policy.js';
+import { backupDefaultSettings, backupPolicySchema, type BackupPolicy } from '../../protocol/policies/backup.js';
 import { restoreSnapshot } from './restore.js';
 import { listSnapshots, openStore, pruneSnapshots, readManifest, takeSnapshot, verifySnapshot } from './snapshot.js';
 

@@ -5,7 +5,7 @@ import { createSysinfo, type Sysinfo } from '../../system/sysinfo.js';
 import { problem, type Problem } from '../../protocol/errors.js';
 import type { Alert, Policy } from '../../protocol/model.js';
 import type { RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
-import { MonitoringPolicySchema, type MonitoringCheck, type MonitoringPolicy } from './policy.js';
+import { MonitoringPolicySchema, type MonitoringCheck, type MonitoringPolicy } from '../../protocol/policies/monitoring.js';
 import { evaluateSignal, initialSignalState, pushWindow, selectMounts, serviceActive, windowAverage, type SignalRule, type SignalState, type TimedSample } from './checks.js';
 import { createAlertBook } from './alerts.js';
 import { createLogWatch } from './log-watch.js';

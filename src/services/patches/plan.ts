@@ -2,7 +2,7 @@
 // opted in locally, a maintenance window is set and open, no install ran yet in this window, and
 // something is pending.
 import { inWindow } from '../budget.js';
-import type { PatchesPolicy } from './policy.js';
+import type { PatchesPolicy } from '../../protocol/policies/patches.js';
 import type { PendingUpdate } from './updates-parse.js';
 
 export type InstallDecision =

@@ -10,7 +10,7 @@ import type { Policy } from '../../protocol/model.js';
 import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
 import { createNicedRunner, createTicker, isDue, type HeavyJobScheduler, type Ticker } from '../budget.js';
 import { decideInstall } from './plan.js';
-import { patchesDefaultSettings, patchesPolicySchema, type PatchesPolicy } from './policy.js';
+import { patchesDefaultSettings, patchesPolicySchema, type PatchesPolicy } from '../../protocol/policies/patches.js';
 import { parseAptUpgradable, parseDnfCheckUpdate, parseSoftwareUpdateList, parseWindowsUpdateJson, type PendingUpdate } from './updates-parse.js';
 
 export interface PatchesDeps {

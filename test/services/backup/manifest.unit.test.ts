@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createExcluder, isSafeRelativePath, planRetention, resolveInside, selectedForRestore } from '../../../src/services/backup/manifest.js';
 import { checkActor } from '../../../src/services/backup/actor.js';
-import { backupPolicySchema } from '../../../src/services/backup/policy.js';
+import { backupPolicySchema } from '../../../src/protocol/policies/backup.js';
 
 describe('restore paths', () => {
   it('refuses traversal, absolute paths, drive letters, backslashes and empty segments', () => {

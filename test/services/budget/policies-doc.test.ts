@@ -2,9 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { assetsPolicySchema } from '../../../src/services/assets/policy.js';
-import { patchesPolicySchema } from '../../../src/services/patches/policy.js';
-import { backupPolicySchema } from '../../../src/services/backup/policy.js';
+import { assetsPolicySchema } from '../../../src/protocol/policies/assets.js';
+import { patchesPolicySchema } from '../../../src/protocol/policies/patches.js';
+import { backupPolicySchema } from '../../../src/protocol/policies/backup.js';
 
 describe('docs/policies.md', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateSignal, initialSignalState, matchNewLines, pushWindow, selectMounts, serviceActive, windowAverage, type SignalRule, type SignalState } from '../../../src/services/monitoring/checks.js';
-import { MonitoringPolicySchema, defaultMonitoringPolicySettings } from '../../../src/services/monitoring/policy.js';
+import { MonitoringPolicySchema, defaultMonitoringPolicySettings } from '../../../src/protocol/policies/monitoring.js';
 
 const rule: SignalRule = { direction: 'above', threshold: 90, margin: 5, durationMs: 0 };
 

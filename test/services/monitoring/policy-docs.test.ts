@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { MonitoringCheckSchema, MonitoringPolicySchema } from '../../../src/services/monitoring/policy.js';
+import { MonitoringCheckSchema, MonitoringPolicySchema } from '../../../src/protocol/policies/monitoring.js';
 import { PolicySchema } from '../../../src/protocol/model.js';
 
 describe('docs/policies.md Monitoring section', async () => {

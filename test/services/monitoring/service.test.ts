@@ -8,7 +8,7 @@ import { makeFrame } from '../../../src/protocol/frames.js';
 import type { Policy } from '../../../src/protocol/model.js';
 import type { RmService, ServiceRuntime } from '../../../src/agent/contracts.js';
 import { createMonitoringService } from '../../../src/services/monitoring/service.js';
-import { MonitoringPolicySchema } from '../../../src/services/monitoring/policy.js';
+import { MonitoringPolicySchema } from '../../../src/protocol/policies/monitoring.js';
 import { silentLogger } from '../../../src/log.js';
 import { systemClock } from '../../../src/system/clock.js';
 import { createCommandRunner } from '../../../src/system/exec.js';

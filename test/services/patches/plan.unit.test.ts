@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decideInstall } from '../../../src/services/patches/plan.js';
-import { patchesPolicySchema } from '../../../src/services/patches/policy.js';
+import { patchesPolicySchema } from '../../../src/protocol/policies/patches.js';
 import type { PendingUpdate } from '../../../src/services/patches/updates-parse.js';
 
 const pending: PendingUpdate[] = [

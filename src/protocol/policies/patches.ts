@@ -1,6 +1,6 @@
 // Patch Management policy: when pending updates are scanned and whether/when they may be installed.
 import { z } from 'zod';
-import { MaintenanceWindowSchema, ScheduleSchema } from '../budget.js';
+import { MaintenanceWindowSchema, ScheduleSchema } from './schedule.js';
 
 export const patchesPolicySchema = z
   .object({

@@ -1,6 +1,7 @@
 // The Monitoring policy: which checks run, how often, and when they raise and clear an alert.
+// Shared by the agent (which runs it) and the server (which checks a policy before storing or sending it).
 import { z } from 'zod';
-import { SeveritySchema } from '../../protocol/model.js';
+import { SeveritySchema } from '../model.js';
 
 const common = {
   id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/).describe('Unique name of the check in this policy; part of each alert key'),
@@ -45,7 +46,7 @@ export const LogCheckSchema = z
   })
   .strict();
 
-export const MonitoringCheckSchema = z.union([CpuCheckSchema, MemoryCheckSchema, DiskCheckSchema, OnlineCheckSchema, ProcessCheckSchema, ServiceCheckSchema, LogCheckSchema]);
+export const MonitoringCheckSchema = z.discriminatedUnion('type', [CpuCheckSchema, MemoryCheckSchema, DiskCheckSchema, OnlineCheckSchema, ProcessCheckSchema, ServiceCheckSchema, LogCheckSchema]);
 export type MonitoringCheck = z.infer<typeof MonitoringCheckSchema>;
 
 export const defaultMonitoringPolicySettings = {

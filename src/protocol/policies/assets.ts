@@ -1,6 +1,6 @@
 // Asset Management policy: how often the inventory is collected and what it includes.
 import { z } from 'zod';
-import { ScheduleSchema } from '../budget.js';
+import { ScheduleSchema } from './schedule.js';
 
 export const assetsPolicySchema = z
   .object({

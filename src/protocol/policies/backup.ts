@@ -1,7 +1,7 @@
 // Backup policy: which folders, what to leave out, when, how many snapshots to keep, and where to.
 import path from 'node:path';
 import { z } from 'zod';
-import { MaintenanceWindowSchema, ScheduleSchema } from '../budget.js';
+import { MaintenanceWindowSchema, ScheduleSchema } from './schedule.js';
 
 const absolutePath = z
   .string()
