@@ -20,6 +20,7 @@ import { createConnection } from './connection.js';
 import { createConverger } from './converger.js';
 import { createStatusReporter } from './status-report.js';
 import { buildStatus, type AgentStatus } from './status.js';
+import { createWatchdog, WATCHDOG_EXIT_CODE } from './watchdog.js';
 import type { AgentContext, CommandOutcome, Connection, Registration } from './contracts.js';
 
 export const STATUS_SNAPSHOT_FILE = 'status.json';
@@ -33,6 +34,8 @@ export interface Agent {
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): AgentStatus;
+  /** Resolves when the agent wants to be restarted by its service manager (watchdog), with the exit code to use. */
+  exitRequested: Promise<{ code: number; reason: string }>;
 }
 
 export function createAgent(context: AgentContext & { ipcPath: string }): Agent {
@@ -73,6 +76,22 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     registry,
     report,
     prerequisiteMet: () => !config.teamviewer.required || hasTeamViewerPrerequisite(teamviewer.current()),
+  });
+  let requestExit: (r: { code: number; reason: string }) => void = () => undefined;
+  const exitRequested = new Promise<{ code: number; reason: string }>((resolve) => { requestExit = resolve; });
+  const watchdog = createWatchdog({
+    stateDir,
+    clock,
+    intervalMs: config.watchdog.intervalSec * 1000,
+    budget: { maxRssBytes: config.watchdog.maxRssMb * 1024 * 1024, maxCpuPercent: config.watchdog.maxCpuPercent, windowMs: config.watchdog.windowSec * 1000 },
+    onWarning: (message) => logger.warn('watchdog', { message }),
+    onExceeded: (reason, kind) => {
+      logger.error('over budget: restarting', { reason, kind });
+      // The report is durable before the exit, so the server hears about it after the restart at the latest.
+      void report('watchdog', { event: 'exceeded', kind, reason, restarts: watchdog.restarts().length })
+        .catch(() => undefined)
+        .finally(() => requestExit({ code: WATCHDOG_EXIT_CODE, reason }));
+    },
   });
   const statusReporter = createStatusReporter({ sysinfo, report, intervalMs: config.statusIntervalSec * 1000, clock });
 
@@ -133,6 +152,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   function status(): AgentStatus {
     const partProblems = [
       ...agentProblems,
+      ...watchdog.problems(),
       ...(identity ? identity.problems() : []),
       ...teamviewerProblems(teamviewer.current()),
       ...converger.problems(),
@@ -209,6 +229,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
 
   return {
     status,
+    exitRequested,
     async start() {
       try {
         await ensureDir(stateDir);
@@ -229,8 +250,17 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
         void maybeAssign();
         scheduleSnapshot();
       });
-      await converger.start();
+      await watchdog.start();
       ipc = await serveLocal(context.ipcPath, handleIpc);
+      // After repeated over-budget restarts, wait before doing real work so a crash loop cannot hog the device.
+      const delay = watchdog.startDelayMs();
+      if (delay > 0) {
+        logger.warn('delaying start after repeated restarts', { delayMs: delay, restarts: watchdog.restarts().length });
+        await report('watchdog', { event: 'backoff', delayMs: delay, restarts: watchdog.restarts().length });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        if (stopped) return;
+      }
+      await converger.start();
       await connectIfRegistered();
       await report('teamviewer', facts as unknown as Record<string, unknown>);
       teamviewer.start();
@@ -248,6 +278,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       statusReporter.stop();
       teamviewer.stop();
       scheduler.stop();
+      watchdog.stop();
       await connection?.stop();
       await converger.stop();
       await ipc?.close();

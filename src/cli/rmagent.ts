@@ -40,6 +40,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   }
 }
 
+// `rmagent status | head` closes the pipe early: that is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+});
+
 // Only the entry file decides the exit code.
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

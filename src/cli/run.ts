@@ -16,14 +16,16 @@ export default async function runCommand(argv: string[], io: CliIO): Promise<num
   await agent.start();
   io.out(JSON.stringify({ event: 'started', pid: process.pid, stateDir: config.stateDir, ipcPath }));
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve(s));
+  const signalled = new Promise<{ signal: NodeJS.Signals }>((resolve) => {
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve({ signal: s }));
   });
-  logger.info('stopping', { signal });
+  const why = await Promise.race([signalled, agent.exitRequested]);
+  logger.info('stopping', why);
   // A hung part must not keep the service manager waiting forever.
   const budget = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), SHUTDOWN_BUDGET_MS).unref());
   const outcome = await Promise.race([agent.stop().then(() => 'stopped' as const), budget]);
   if (outcome === 'timeout') logger.warn('graceful stop exceeded its budget', { budgetMs: SHUTDOWN_BUDGET_MS });
   await new Promise<void>((resolve) => logger.on('finish', resolve).end());
+  if ('code' in why) return why.code;
   return outcome === 'stopped' ? 0 : 1;
 }

@@ -27,6 +27,15 @@ export const ConnectionConfigSchema = z
   })
   .strict();
 
+export const WatchdogConfigSchema = z
+  .object({
+    maxRssMb: z.number().int().min(32).max(16_384).default(256).describe('Resident memory above which the agent restarts itself (MiB)'),
+    maxCpuPercent: z.number().min(1).max(100).default(50).describe('Average CPU of one core over the window above which the agent restarts itself (%)'),
+    windowSec: seconds(300, 10, 86_400, 'Window the CPU average is taken over'),
+    intervalSec: seconds(30, 1, 3_600, 'How often memory and CPU are sampled'),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     stateDir: z.string().min(1).describe('State folder (registration, keys, desired state, outbox)'),
@@ -38,6 +47,7 @@ export const ConfigSchema = z
     connection: ConnectionConfigSchema.default(ConnectionConfigSchema.parse({})),
     statusIntervalSec: seconds(300, 5, 86_400, 'How often a status report is sent'),
     quarantineAfter: z.number().int().min(1).max(100).default(5).describe('Failed attempts of one service step before it is quarantined'),
+    watchdog: WatchdogConfigSchema.default(WatchdogConfigSchema.parse({})),
     outboxMaxBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(50 * 1024 * 1024).describe('Disk budget of the report outbox (bytes)'),
   })
   .strict();
