@@ -54,8 +54,9 @@ export function agentLauncher(root: string, flavour: Flavour, runtimes: { sea: s
   }
 }
 
-/** The flavours this machine can run, in table order. */
-export function flavoursOf(runtimes: { sea: string | null; seaNode: string | null }): Flavour[] {
+/** The flavours this machine can run, in table order; quick runs keep the plain build and the single executable (or its stand-in). */
+export function flavoursOf(runtimes: { sea: string | null; seaNode: string | null }, quick = false): Flavour[] {
+  if (quick) return ['node', ...(runtimes.sea ? ['sea' as const] : runtimes.seaNode ? ['bundle24' as const] : [])];
   return ['node', 'bundle', ...(runtimes.sea ? ['sea' as const] : []), ...(runtimes.seaNode ? ['bundle24' as const] : [])];
 }
 

@@ -37,7 +37,7 @@ export async function footprint(ctx: BenchContext): Promise<SuiteResult> {
   const settleMs = ctx.quick ? 1_000 : 10_000;
   const windowMs = ctx.quick ? 3_000 : 60_000;
   const { runtimes } = ctx;
-  const flavours = flavoursOf(runtimes);
+  const flavours = flavoursOf(runtimes, ctx.quick);
   const notes = new Set<string>();
   const samples = new Map<Key, Window[]>();
 

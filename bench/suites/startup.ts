@@ -30,7 +30,7 @@ export async function startup(ctx: BenchContext): Promise<SuiteResult> {
 
   const server = await benchServer(ctx, 'startup-server');
   try {
-    for (const flavour of flavoursOf(ctx.runtimes)) {
+    for (const flavour of flavoursOf(ctx.runtimes, ctx.quick)) {
       const label = FLAVOUR_LABEL[flavour];
       const launcher = agentLauncher(ctx.root, flavour, ctx.runtimes);
       const cold: Times = { connected: [], acked: [], cpu: [] };
