@@ -146,7 +146,10 @@ export const DEFAULT_MAX_JITTER_MS = 10 * 60_000;
 
 export interface Ticker {
   start(): void;
+  /** Aborts the current period's signal and waits for a running tick. */
   stop(): Promise<void>;
+  /** Aborted by stop(): hand it to the scheduler so queued heavy work of a stopped service never starts. */
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -157,6 +160,7 @@ export function createTicker(everyMs: number, tick: () => Promise<void>, onError
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
   let stopped = true;
+  let lifetime = new AbortController();
   const fire = () => {
     if (stopped || running) return;
     running = tick().catch(onError).finally(() => {
@@ -169,13 +173,18 @@ export function createTicker(everyMs: number, tick: () => Promise<void>, onError
     timer.unref();
   };
   return {
+    get signal() {
+      return lifetime.signal;
+    },
     start() {
       if (!stopped) return;
       stopped = false;
+      if (lifetime.signal.aborted) lifetime = new AbortController();
       schedule();
     },
     async stop() {
       stopped = true;
+      lifetime.abort();
       if (timer) clearTimeout(timer);
       timer = null;
       await running;

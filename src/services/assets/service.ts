@@ -7,7 +7,7 @@ import { readInstalledSoftware, readSystemFacts, type SoftwarePlatform, type Sys
 import { problem, type Problem } from '../../protocol/errors.js';
 import type { Policy } from '../../protocol/model.js';
 import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
-import { createNicedRunner, createTicker, isDue, type HeavyJobScheduler, type Ticker } from '../budget.js';
+import { createNicedRunner, createTicker, isDue, type HeavyJobScheduler } from '../budget.js';
 import { buildInventory, changeCount, diffInventory, fitInventory, type Inventory } from './inventory.js';
 import { assetsDefaultSettings, assetsPolicySchema, type AssetsPolicy } from '../../protocol/policies/assets.js';
 
@@ -38,9 +38,7 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
   const stateFile = path.join(runtime.stateDir, 'inventory.json');
   const platform = deps.platform ?? (process.platform as SoftwarePlatform);
   let policy: AssetsPolicy = assetsDefaultSettings;
-  let ticker: Ticker | null = null;
   // Aborted by stop()/uninstall(): drops this service's waiting heavy jobs and tells a running one.
-  let lifetime = new AbortController();
   let lastError: string | null = null;
 
   const loadState = async (): Promise<AssetsState> => {
@@ -61,7 +59,7 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
 
   /** Collects and reports: full when asked or when the server has nothing yet, else the diff. */
   async function run(full: boolean, maxJitterMs: number): Promise<CommandOutcome> {
-    const result = await deps.scheduler.run('inventory', collect, { maxJitterMs, signal: lifetime.signal });
+    const result = await deps.scheduler.run('inventory', collect, { maxJitterMs, signal: ticker.signal });
     if (!result.ran) return { status: 'failed', reason: { code: 'SERVICE_FAILED', message: `inventory not collected: ${result.reason}` } };
     const inventory = result.value;
     const state = await loadState();
@@ -92,6 +90,8 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
     if (outcome.status === 'failed' && outcome.reason) runtime.logger.info('assets: scheduled run skipped', { reason: outcome.reason.message });
   }
 
+  const ticker = createTicker(deps.tickMs ?? 60_000, tick, onError);
+
   return {
     name: 'assets',
     policySchema: assetsPolicySchema,
@@ -100,20 +100,14 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
     },
     async apply(_policy: Policy, settings: unknown) {
       policy = assetsPolicySchema.parse(settings ?? {});
-      if (!ticker) lifetime = new AbortController();
-      ticker ??= createTicker(deps.tickMs ?? 60_000, tick, onError);
       ticker.start();
     },
     async uninstall() {
-      lifetime.abort();
-      await ticker?.stop();
-      ticker = null;
+      await ticker.stop();
       await removeFile(stateFile);
     },
     async stop() {
-      lifetime.abort();
-      await ticker?.stop();
-      ticker = null;
+      await ticker.stop();
     },
     problems(): Problem[] {
       return lastError ? [problem('SERVICE_FAILED', `assets: ${lastError}`)] : [];

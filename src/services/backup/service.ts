@@ -10,7 +10,7 @@ import { isRmError, problem, RmError, type Problem } from '../../protocol/errors
 import type { CommandType, Frame } from '../../protocol/frames.js';
 import type { Policy } from '../../protocol/model.js';
 import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
-import { createTicker, isDue, type HeavyJobScheduler, type Ticker } from '../budget.js';
+import { createTicker, isDue, type HeavyJobScheduler } from '../budget.js';
 import { checkActor, type BackupAction } from './actor.js';
 import { backupDefaultSettings, backupPolicySchema, type BackupPolicy } from '../../protocol/policies/backup.js';
 import { restoreSnapshot } from './restore.js';
@@ -44,9 +44,7 @@ export function createBackupService(deps: BackupDeps): ServiceFactory {
 function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
   const stateFile = path.join(runtime.stateDir, 'backup.json');
   let policy: BackupPolicy = backupDefaultSettings;
-  let ticker: Ticker | null = null;
   // Aborted by stop()/uninstall(): drops this service's waiting heavy jobs and tells a running one.
-  let lifetime = new AbortController();
   let lastError: string | null = null;
 
   const loadState = async (): Promise<BackupState> => {
@@ -75,7 +73,7 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
         const pruned = await pruneSnapshots(store, policy.retention.keep);
         return { manifest, verified, pruned };
       },
-      { maxJitterMs, window, signal: lifetime.signal },
+      { maxJitterMs, window, signal: ticker.signal },
     );
     if (!result.ran) return fail('SERVICE_FAILED', `backup not run: ${result.reason}`, 'rejected');
     const { manifest, verified, pruned } = result.value;
@@ -106,7 +104,7 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
         if (!id) throw new RmError('BACKUP_SNAPSHOT_MISSING', 'no snapshot has been taken yet');
         return restoreSnapshot(store, await readManifest(store, id), { target: body.target ?? null, paths: body.paths });
       },
-      { signal: lifetime.signal },
+      { signal: ticker.signal },
     );
     if (!result.ran) return fail('SERVICE_FAILED', `restore not run: ${result.reason}`, 'rejected');
     await runtime.report('backup', { event: 'restore', result: 'succeeded', ...result.value, durationMs: runtime.clock.now() - startedAt });
@@ -148,6 +146,11 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
     return null;
   }
 
+  const ticker = createTicker(deps.tickMs ?? 60_000, tick, (err) => {
+    lastError = err instanceof Error ? err.message : String(err);
+    runtime.logger.error('backup: run failed', { error: lastError });
+  });
+
   return {
     name: 'backup',
     policySchema: backupPolicySchema,
@@ -156,24 +159,15 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
     },
     async apply(_policy: Policy, settings: unknown) {
       policy = backupPolicySchema.parse(settings ?? {});
-      if (!ticker) lifetime = new AbortController();
-      ticker ??= createTicker(deps.tickMs ?? 60_000, tick, (err) => {
-        lastError = err instanceof Error ? err.message : String(err);
-        runtime.logger.error('backup: run failed', { error: lastError });
-      });
       ticker.start();
     },
     async uninstall() {
-      lifetime.abort();
-      await ticker?.stop();
-      ticker = null;
+      await ticker.stop();
       // The snapshots at the destination are the customer's data and stay; only the owner record goes.
       await removeFile(stateFile);
     },
     async stop() {
-      lifetime.abort();
-      await ticker?.stop();
-      ticker = null;
+      await ticker.stop();
     },
     problems(): Problem[] {
       return lastError ? [problem('SERVICE_FAILED', `backup: ${lastError}`)] : [];

@@ -8,7 +8,7 @@ import { installUpdates, readPendingUpdates, type PendingUpdatesOutput, type Sof
 import { problem, type Problem } from '../../protocol/errors.js';
 import type { Policy } from '../../protocol/model.js';
 import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
-import { createNicedRunner, createTicker, isDue, type HeavyJobScheduler, type Ticker } from '../budget.js';
+import { createNicedRunner, createTicker, isDue, type HeavyJobScheduler } from '../budget.js';
 import { decideInstall } from './plan.js';
 import { patchesDefaultSettings, patchesPolicySchema, type PatchesPolicy } from '../../protocol/policies/patches.js';
 import { parseAptUpgradable, parseDnfCheckUpdate, parseSoftwareUpdateList, parseWindowsUpdateJson, type PendingUpdate } from './updates-parse.js';
@@ -51,9 +51,7 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
   const platform = deps.platform ?? (process.platform as SoftwarePlatform);
   const ctx = () => ({ runner: createNicedRunner(runtime.runner, platform), root: deps.root ?? '/', platform });
   let policy: PatchesPolicy = patchesDefaultSettings;
-  let ticker: Ticker | null = null;
   // Aborted by stop()/uninstall(): drops this service's waiting heavy jobs and tells a running one.
-  let lifetime = new AbortController();
   let lastError: string | null = null;
   /** A set-up reason why autoInstall cannot work (shown in status), not a transient one like the window. */
   let blocked: string | null = null;
@@ -65,7 +63,7 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
   const optedIn = async () => (await fileMode(allowFile)) !== undefined;
 
   async function scan(maxJitterMs: number): Promise<PatchesState | null> {
-    const result = await deps.scheduler.run('patch-scan', async () => readPendingUpdates(ctx(), { refresh: policy.refresh }), { maxJitterMs, signal: lifetime.signal });
+    const result = await deps.scheduler.run('patch-scan', async () => readPendingUpdates(ctx(), { refresh: policy.refresh }), { maxJitterMs, signal: ticker.signal });
     if (!result.ran) return null;
     if (!result.value) throw new Error('no supported update tool found (apt, dnf, yum, softwareupdate, Windows Update)');
     const pending = pendingFrom(result.value);
@@ -86,7 +84,7 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
     const manager = state.manager as UpdateManager;
     const startedAt = runtime.clock.now();
     await writeJsonAtomic(stateFile, { ...state, lastInstallAt: startedAt });
-    const run = await deps.scheduler.run('patch-install', () => installUpdates(ctx(), manager, decision.names), { window: policy.window, signal: lifetime.signal });
+    const run = await deps.scheduler.run('patch-install', () => installUpdates(ctx(), manager, decision.names), { window: policy.window, signal: ticker.signal });
     if (!run.ran) return { status: 'rejected', reason: { code: 'PATCH_INSTALL_NOT_ALLOWED', message: run.reason } };
     const r = run.value;
     const succeeded = r.code === 0;
@@ -118,6 +116,8 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
     runtime.logger.error('patches: run failed', { error: lastError });
   };
 
+  const ticker = createTicker(deps.tickMs ?? 60_000, tick, onError);
+
   return {
     name: 'patches',
     policySchema: patchesPolicySchema,
@@ -126,20 +126,14 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
     },
     async apply(_policy: Policy, settings: unknown) {
       policy = patchesPolicySchema.parse(settings ?? {});
-      if (!ticker) lifetime = new AbortController();
-      ticker ??= createTicker(deps.tickMs ?? 60_000, tick, onError);
       ticker.start();
     },
     async uninstall() {
-      lifetime.abort();
-      await ticker?.stop();
-      ticker = null;
+      await ticker.stop();
       await removeFile(stateFile);
     },
     async stop() {
-      lifetime.abort();
-      await ticker?.stop();
-      ticker = null;
+      await ticker.stop();
     },
     problems(): Problem[] {
       const found: Problem[] = [];
