@@ -63,6 +63,8 @@ describe('hostile input, heavy run', () => {
       const ws = new WebSocket(server.agentUrl);
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      const answers: string[] = [];
+      ws.on('message', (raw) => answers.push((JSON.parse(raw.toString()) as { type: string; body: { code?: string } }).body.code ?? (JSON.parse(raw.toString()) as { type: string }).type));
       const frame = JSON.stringify({ v: 1, id: 'm-1', type: 'report', ts: 1, body: { pad: 'x'.repeat(DEFAULT_MAX_FRAME_BYTES - 200) } });
       let sent = 0;
       for (; sent < 2_000 && ws.readyState === WebSocket.OPEN; sent++) {
@@ -70,7 +72,9 @@ describe('hostile input, heavy run', () => {
         if (ws.bufferedAmount > 64 * 1024 * 1024) await new Promise((r) => setTimeout(r, 5));
       }
       ws.close();
-      await Promise.race([closed, new Promise((r) => setTimeout(r, 30_000))]);
+      const code = await Promise.race([closed, new Promise((r) => setTimeout(r, 30_000))]);
+      const byCode = answers.reduce<Record<string, number>>((acc, c) => ({ ...acc, [c]: (acc[c] ?? 0) + 1 }), {});
+      console.log(`1 MB flood: ${sent} frames sent, close code ${String(code)}, answers ${JSON.stringify(byCode)}`);
       tally.add('gateway: unauthenticated 1 MB frames', sent);
       const res = await apiOf(server)('GET', '/devices');
       expect(res.status).toBe(200);
