@@ -21,6 +21,7 @@ import { createConverger } from './converger.js';
 import { createStatusReporter } from './status-report.js';
 import { buildStatus, type AgentStatus } from './status.js';
 import { createWatchdog, WATCHDOG_EXIT_CODE } from './watchdog.js';
+import { createStateHealth } from './state-health.js';
 import type { AgentContext, CommandOutcome, Connection, Registration } from './contracts.js';
 
 export const STATUS_SNAPSHOT_FILE = 'status.json';
@@ -65,8 +66,12 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     logger,
   });
   const sysinfo = createSysinfo();
+  const stateHealth = createStateHealth({
+    stateDir,
+    onChange: (reason) => (reason ? logger.error('state folder not writable', { reason }) : logger.info('state folder writable again')),
+  });
   const report = async (kind: Parameters<typeof outbox.append>[0], data: Record<string, unknown>) => {
-    await outbox.append(kind, data);
+    await stateHealth.track(outbox.append(kind, data));
   };
   const scheduler = createHeavyJobScheduler({ clock, random: Math.random });
   const registry = createServiceRegistry(serviceFactories(scheduler));
@@ -152,6 +157,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   function status(): AgentStatus {
     const partProblems = [
       ...agentProblems,
+      ...stateHealth.problems(),
       ...watchdog.problems(),
       ...(identity ? identity.problems() : []),
       ...teamviewerProblems(teamviewer.current()),
@@ -175,7 +181,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     if (snapshotTimer || stopped) return;
     snapshotTimer = setTimeout(() => {
       snapshotTimer = null;
-      writeJsonAtomic(path.join(stateDir, STATUS_SNAPSHOT_FILE), status()).catch((err: unknown) => logger.warn('status snapshot not written', { error: err }));
+      stateHealth.track(writeJsonAtomic(path.join(stateDir, STATUS_SNAPSHOT_FILE), status())).catch((err: unknown) => logger.warn('status snapshot not written', { error: err }));
     }, 250);
     snapshotTimer.unref();
   }
