@@ -5,11 +5,11 @@ const when = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T'
 
 export function formatStatus(s: AgentStatus): string {
   const lines: string[] = [];
-  const running = s.agent.running ? `running (pid ${s.agent.pid})` : `not running (last known state from ${when(s.generatedAt)})`;
+  const running = s.agent.running ? `running (pid ${s.agent.pid})` : s.agent.startedAt ? `not running (last known state of the run started ${when(s.agent.startedAt)})` : 'not running';
   lines.push(`rmagent ${s.agent.version}  ${running}  health: ${s.health.toUpperCase()}`);
   const tv = s.teamviewer;
   const tvLine = !tv
-    ? 'not detected yet'
+    ? 'not detected yet (`rmagent doctor` checks it now)'
     : !tv.installed
       ? 'NOT INSTALLED'
       : `${tv.edition === 'host' ? 'Host' : tv.edition === 'full' ? 'full client' : 'unknown edition'} ${tv.version ?? '?'}, ID ${tv.teamviewerId ?? '?'}, service ${tv.serviceRunning === null ? 'unknown' : tv.serviceRunning ? 'running' : 'STOPPED'}, managed: ${tv.managed === null ? 'unknown' : tv.managed ? 'yes' : 'NO'}`;
