@@ -147,7 +147,8 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
 
   // Rotation keeps the current key trusted next to the new one until the server retires it (no stranded devices).
   async function rotateKeys(newKey: string, retireKey?: string): Promise<CommandOutcome> {
-    const current = registration?.serverKeys ?? [];
+    // Re-read: the connection may have pinned a key from the endorsement chain since `registration` was loaded.
+    const current = (await identity.load())?.serverKeys ?? registration?.serverKeys ?? [];
     const next = [...new Set([...current, newKey])].filter((k) => k !== retireKey);
     registration = await identity.setServerKeys(next);
     logger.info('server command keys rotated', { keys: next.length });

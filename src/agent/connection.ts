@@ -13,7 +13,8 @@ import { encodeFrame, isCommandType, makeFrame, parseFrame, SERVER_TO_AGENT, typ
 import { isRmError } from '../protocol/errors.js';
 import { authChallengeBytes, checkCommand, keyFingerprint, signBytes } from '../protocol/sign.js';
 import { reconnectDelay } from './backoff.js';
-import { checkTransport, tlsOptions } from './transport.js';
+import { checkTransport, tlsOptions, transportErrorCode } from './transport.js';
+import { followKeyChain } from '../protocol/key-chain.js';
 import type { ReplayGuard } from './replay.js';
 import type { AgentContext, CommandHandler, CommandOutcome, Connection, ConnectionStatus, DeviceFacts, IdentityStore, Outbox, Registration } from './contracts.js';
 
@@ -136,7 +137,12 @@ export function createConnection(opts: ConnectionOptions): Connection {
       s.frames = s.frames.then(() => onText(s, text)).catch((err: unknown) => void logger.error('frame handling failed', { error: err }));
     });
     ws.on('pong', () => { s.lastHeard = Date.now(); });
-    ws.on('error', (err) => { s.error ??= { code: 'SERVER_UNREACHABLE', message: err.message }; });
+    ws.on('error', (err) => {
+      const code = transportErrorCode(err as NodeJS.ErrnoException);
+      // A certificate that fails verification or the pin will not change by retrying fast.
+      if (code !== 'SERVER_UNREACHABLE') s.refused = true;
+      s.error ??= { code, message: err.message };
+    });
     ws.on('close', (code, reason) => onClose(s, code, reason.toString()));
   }
 
@@ -181,8 +187,15 @@ export function createConnection(opts: ConnectionOptions): Connection {
     if (s.hello) return void sendError(s, 'FRAME_INVALID', 'hello was already received');
     s.hello = hello;
     const reg = s.registration;
-    if (reg.serverKeys.length && !reg.serverKeys.includes(hello.serverKey)) {
-      return refuse(s, { code: 'SERVER_KEY_MISMATCH', message: `server presents ${keyFingerprint(hello.serverKey)}, pinned ${reg.serverKeys.map(keyFingerprint).join(', ')}` });
+    // A rotated key is trusted only through endorsements that chain, link by link, to a key pinned here.
+    const chain = followKeyChain(reg.serverKeys, hello.serverKey, hello.endorsements);
+    if (!chain.ok) {
+      return refuse(s, { code: 'SERVER_KEY_MISMATCH', message: `server presents ${keyFingerprint(hello.serverKey)} (${chain.message}), pinned ${reg.serverKeys.map(keyFingerprint).join(', ')}` });
+    }
+    if (chain.added.length) {
+      // Only the presented key is pinned: the links between are older keys the server has moved past.
+      s.registration = await identity.setServerKeys([...reg.serverKeys, hello.serverKey]);
+      logger.info('server key rotated while offline; followed the endorsement chain', { key: keyFingerprint(hello.serverKey), links: chain.added.length });
     }
     const facts = await deviceFacts();
     if (!reg.deviceId) {

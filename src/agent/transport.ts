@@ -49,7 +49,7 @@ export function pinnedIdentityCheck(pinSha256: string) {
     const usual = checkServerIdentity(host, cert);
     if (usual) return usual;
     const actual = spkiSha256(cert);
-    if (actual !== pinSha256) return new Error(`server certificate public key ${actual ?? '(none)'} does not match the pinned ${pinSha256}`);
+    if (actual !== pinSha256) return Object.assign(new Error(`server certificate public key ${actual ?? '(none)'} does not match the pinned ${pinSha256}`), { code: 'TLS_PIN_MISMATCH' });
     return undefined;
   };
 }
@@ -63,4 +63,14 @@ export function tlsOptions(config: Pick<Config, 'connection'>, readCa: (file: st
   // ws hands this to tls.connect, whose contract is Error | undefined (the ws typings say boolean).
   if (pinSha256) options.checkServerIdentity = pinnedIdentityCheck(pinSha256) as unknown as ClientOptions['checkServerIdentity'];
   return options;
+}
+
+// OpenSSL/Node verification failures (untrusted, expired, wrong name): the ones `caFile` or the URL can fix.
+const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|CERT_|HOSTNAME_MISMATCH)/;
+
+/** The status code for a socket error: TLS_PIN_MISMATCH, TLS_FAILED, or SERVER_UNREACHABLE for the rest. Pure. */
+export function transportErrorCode(err: { code?: unknown }): 'TLS_PIN_MISMATCH' | 'TLS_FAILED' | 'SERVER_UNREACHABLE' {
+  const code = typeof err.code === 'string' ? err.code : '';
+  if (code === 'TLS_PIN_MISMATCH') return code;
+  return TLS_ERROR.test(code) ? 'TLS_FAILED' : 'SERVER_UNREACHABLE';
 }

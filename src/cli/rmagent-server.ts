@@ -11,11 +11,14 @@ import { printError, processIO } from './options.js';
 
 const STOP_BUDGET_MS = 10_000;
 
-const USAGE = `usage: rmagent-server --listen HOST:PORT --data DIR [--log-level error|warn|info|debug] [--heartbeat-sec N]
+const USAGE = `usage: rmagent-server --listen HOST:PORT --data DIR [--tls-cert FILE --tls-key FILE]
+                      [--log-level error|warn|info|debug] [--heartbeat-sec N]
 
   --listen HOST:PORT   address to listen on (port 0 picks a free port; IPv6 as [::1]:8080)
   --data DIR           data folder: store.json, owner.token, server-key, server-key.pub
   --heartbeat-sec N    seconds between WebSocket pings to agents (default 30)
+  --tls-cert FILE      PEM certificate (chain) for HTTPS and wss://; needs --tls-key
+  --tls-key FILE       PEM private key of that certificate
 Prints {"event":"listening",...} on stdout when ready. The owner API token is in DIR/owner.token.`;
 
 const FlagsSchema = z.object({
@@ -23,14 +26,16 @@ const FlagsSchema = z.object({
   data: z.string().min(1),
   'log-level': z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   'heartbeat-sec': z.coerce.number().int().min(1).max(600).default(30),
-});
+  'tls-cert': z.string().min(1).optional(),
+  'tls-key': z.string().min(1).optional(),
+}).refine((f) => Boolean(f['tls-cert']) === Boolean(f['tls-key']), { message: 'give both --tls-cert and --tls-key, or neither', path: ['tls-cert'] });
 
 function parseFlags(argv: string[]): z.infer<typeof FlagsSchema> | 'help' {
   let values: Record<string, unknown>;
   try {
     values = parseArgs({
       args: argv,
-      options: { listen: { type: 'string' }, data: { type: 'string' }, 'log-level': { type: 'string' }, 'heartbeat-sec': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { listen: { type: 'string' }, data: { type: 'string' }, 'log-level': { type: 'string' }, 'heartbeat-sec': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
     }).values;
   } catch (err) {
@@ -57,7 +62,8 @@ async function main(argv: string[]): Promise<number> {
   if (port > 65_535) throw new RmError('CLI_USAGE', '--listen: the port must be 0-65535');
   const dataDir = path.resolve(flags.data);
   const logger = createLogger({ level: flags['log-level'], console: true });
-  const server = await startServer({ host, port, dataDir, logger, heartbeatSec: flags['heartbeat-sec'] }).catch((err: NodeJS.ErrnoException) => {
+  const tls = flags['tls-cert'] && flags['tls-key'] ? { certFile: path.resolve(flags['tls-cert']), keyFile: path.resolve(flags['tls-key']) } : undefined;
+  const server = await startServer({ host, port, dataDir, logger, heartbeatSec: flags['heartbeat-sec'], ...(tls ? { tls } : {}) }).catch((err: NodeJS.ErrnoException) => {
     if (err.syscall === 'listen') throw new RmError('SERVER_LISTEN_FAILED', `${flags.listen}: ${err.code ?? err.message}`);
     throw err;
   });

@@ -28,6 +28,8 @@ export const ERRORS = {
   INSECURE_TRANSPORT_ALLOWED: { message: 'The connection is not encrypted (insecure transport allowed by configuration)', hint: 'Switch the server URL to wss:// and remove allowInsecure' },
   AUTH_FAILED: { message: 'The server refused the device credentials', hint: 'Re-register the device with `rmagent enroll --force` and a new token' },
   ENROLLMENT_REFUSED: { message: 'The server refused the enrollment token', hint: 'Create a new enrollment token in the console and run `rmagent enroll --token NEW --force`' },
+  TLS_FAILED: { message: 'The TLS connection to the server failed (certificate not trusted, expired or for another name)', hint: 'Set `connection.caFile` to the CA that issued the server certificate, check the server URL host name and the clocks' },
+  TLS_PIN_MISMATCH: { message: 'The server certificate public key does not match `connection.pinSha256`', hint: 'If the server certificate was renewed with a new key, update pinSha256 (openssl x509 -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64); otherwise suspect interception' },
   SERVER_KEY_MISMATCH: { message: 'The server presented a command key that differs from the pinned one', hint: 'If the server key really changed, re-register with `--server-key` set to the new key' },
   // protocol
   FRAME_TOO_LARGE: { message: 'A frame exceeded the size limit', hint: 'Send smaller frames; the limit is in the protocol documentation' },

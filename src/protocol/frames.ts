@@ -7,6 +7,8 @@ import type { ErrorCode } from './errors.js';
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 /** Deeper values are refused: canonicalJson and JSON.stringify recurse and would overflow the stack. */
 export const MAX_FRAME_DEPTH = 64;
+/** Links of the server key chain sent in hello (the server sends the newest ones). */
+export const MAX_ENDORSEMENTS = 32;
 
 const b64 = (min: number, max: number) => z.string().min(min).max(max).regex(/^[A-Za-z0-9+/]+=*$/, 'base64');
 /** Ed25519 public key: base64 of the 32 raw bytes. */
@@ -93,7 +95,16 @@ export const COMMAND_TYPES = Object.keys(COMMAND_BODY_SCHEMAS) as CommandType[];
 
 export const BODY_SCHEMAS = {
   // server -> agent
-  hello: z.object({ nonce: b64(43, 44), serverTime: z.number().int(), serverKey: PublicKeySchema, protocol: z.literal(PROTOCOL_VERSION) }).strict(),
+  hello: z
+    .object({
+      nonce: b64(43, 44),
+      serverTime: z.number().int(),
+      serverKey: PublicKeySchema,
+      protocol: z.literal(PROTOCOL_VERSION),
+      /** Key rotations, oldest first: each key signed by its predecessor, so a device pinning an older key can follow. */
+      endorsements: z.array(z.object({ key: PublicKeySchema, signedBy: PublicKeySchema, sig: b64(86, 88) }).strict()).max(MAX_ENDORSEMENTS).optional(),
+    })
+    .strict(),
   welcome: z
     .object({ deviceId, enrolled: z.boolean(), heartbeatSec: z.number().int().min(1).max(600), lastSeq: z.number().int().nonnegative() })
     .strict(),

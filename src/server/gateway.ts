@@ -1,6 +1,7 @@
 // Agent sockets (ws, path /agent): hello -> enroll|auth -> welcome + signed desired state, then reports
 // (stored in order, duplicates dropped, acknowledged cumulatively), command acks, heartbeat, graceful close.
 import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, WebSocket } from 'ws';
 import { AGENT_TO_SERVER, DEFAULT_MAX_FRAME_BYTES, encodeFrame, makeFrame, parseFrame, type BodyOf, type Frame } from '../protocol/frames.js';
@@ -22,7 +23,7 @@ const CLOSE_REPLACED = 4000;
 const CLOSE_RESTART = 1012;
 
 export interface GatewayOptions {
-  httpServer: HttpServer;
+  httpServer: HttpServer | HttpsServer;
   store: Store;
   signer: CommandSigner;
   clock: Clock;
@@ -199,7 +200,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }
     });
     ws.on('error', (err) => logger.warn('agent socket error', { deviceId: s.deviceId, error: err }));
-    sendFrame(ws, makeFrame('hello', { nonce: s.nonce, serverTime: clock.now(), serverKey: signer.publicKey, protocol: PROTOCOL_VERSION }, clock.now()));
+    const endorsements = signer.endorsements();
+    sendFrame(ws, makeFrame('hello', { nonce: s.nonce, serverTime: clock.now(), serverKey: signer.publicKey, protocol: PROTOCOL_VERSION, ...(endorsements.length ? { endorsements } : {}) }, clock.now()));
   }
 
   function beat(): void {

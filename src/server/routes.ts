@@ -3,9 +3,11 @@ import type { Clock } from '../system/clock.js';
 import type { Logger } from '../log.js';
 import type { CommandQueue } from './commands.js';
 import type { Route } from './http.js';
+import type { Keyring } from './keyring.js';
 import type { Store } from './store.js';
 import { consoleRoutes } from './routes-console.js';
 import { deviceRoutes } from './routes-devices.js';
+import { keyRoutes } from './routes-keys.js';
 import { serviceRoutes } from './routes-services.js';
 
 export interface ApiDeps {
@@ -14,8 +16,9 @@ export interface ApiDeps {
   logger: Logger;
   commands: CommandQueue;
   fleet: { isOnline(deviceId: string): boolean };
+  keyring: Keyring;
 }
 
 export function allRoutes(deps: ApiDeps): Route[] {
-  return [...consoleRoutes(deps), ...deviceRoutes(deps), ...serviceRoutes(deps)];
+  return [...consoleRoutes(deps), ...deviceRoutes(deps), ...serviceRoutes(deps), ...keyRoutes(deps)];
 }

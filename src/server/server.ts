@@ -1,9 +1,11 @@
 // The reference management server's composition root: store, command key, accounts, HTTP API and agent
 // gateway on one port. Work starts in startServer and ends in stop().
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
+import { RmError } from '../protocol/errors.js';
 import { systemClock, type Clock } from '../system/clock.js';
 import { ensureDir, readTextIfExists, writeFileAtomic } from '../system/files.js';
 import { DEFAULT_ROLES, OWNER_ROLE_ID } from './access.js';
@@ -12,7 +14,8 @@ import { createGateway } from './gateway.js';
 import { createApiHandler } from './http.js';
 import { allRoutes } from './routes.js';
 import { hashSecret, newSecret } from './secrets.js';
-import { createCommandSigner, loadOrCreateServerKey } from './signer.js';
+import { loadKeyring } from './keyring.js';
+import { createCommandSigner } from './signer.js';
 import { createStore, type Store } from './store.js';
 
 export interface ServerOptions {
@@ -24,6 +27,8 @@ export interface ServerOptions {
   clock?: Clock;
   /** How long a new agent connection may take to send auth/enroll (default 10 s). */
   handshakeTimeoutMs?: number;
+  /** PEM files: with both, the server speaks HTTPS and wss:// only. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface RunningServer {
@@ -32,7 +37,7 @@ export interface RunningServer {
   port: number;
   /** The owner's (company administrator's) API token, also in DATA/owner.token. */
   ownerToken: string;
-  /** Base64 raw Ed25519 command key, also in DATA/server-key.pub. */
+  /** Base64 raw Ed25519 command key signing at start, also in DATA/server-key.pub (rotations: GET /server-keys). */
   serverPublicKey: string;
   stop(): Promise<void>;
 }
@@ -55,17 +60,26 @@ async function ensureOwner(store: Store, dataDir: string, now: number): Promise<
   return token;
 }
 
+async function readPem(file: string, what: string): Promise<string> {
+  const text = await readTextIfExists(file);
+  if (!text) throw new RmError('CONFIG_UNREADABLE', `TLS ${what} ${file} is missing or empty`);
+  return text;
+}
+
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger;
   await ensureDir(opts.dataDir);
   const store = createStore(opts.dataDir);
   const { created } = await store.load();
-  const key = await loadOrCreateServerKey(opts.dataDir);
+  const keyring = await loadKeyring(opts.dataDir, clock.now());
   const ownerToken = await ensureOwner(store, opts.dataDir, clock.now());
-  const signer = createCommandSigner(key);
+  // Asked at every signature, so a retired key stops signing at once.
+  const signer = createCommandSigner(() => keyring.signing(), () => keyring.endorsements());
 
-  const httpServer = http.createServer();
+  const httpServer = opts.tls
+    ? https.createServer({ cert: await readPem(opts.tls.certFile, 'certificate'), key: await readPem(opts.tls.keyFile, 'key') })
+    : http.createServer();
   // The gateway and the command queue need each other: the queue sends through the gateway, the gateway
   // hands the queue each new connection and each ack.
   const gateway = createGateway({
@@ -80,7 +94,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     onAck: (deviceId, ack) => commands.recordAck(deviceId, ack),
   });
   const commands = createCommandQueue({ store, signer, clock, logger, transport: gateway });
-  httpServer.on('request', createApiHandler({ store, logger, routes: allRoutes({ store, clock, logger, commands, fleet: gateway }) }));
+  httpServer.on('request', createApiHandler({ store, logger, routes: allRoutes({ store, clock, logger, commands, fleet: gateway, keyring }) }));
   gateway.start();
 
   try {
@@ -97,15 +111,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
   const port = (httpServer.address() as AddressInfo).port;
   const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  logger.info('server listening', { host: opts.host, port, dataDir: opts.dataDir, firstStart: created, devices: store.data.devices.length });
+  logger.info('server listening', { host: opts.host, port, tls: Boolean(opts.tls), dataDir: opts.dataDir, firstStart: created, devices: store.data.devices.length });
 
   let stopping: Promise<void> | null = null;
   return {
-    httpUrl: `http://${hostInUrl}:${port}`,
-    agentUrl: `ws://${hostInUrl}:${port}/agent`,
+    httpUrl: `${opts.tls ? 'https' : 'http'}://${hostInUrl}:${port}`,
+    agentUrl: `${opts.tls ? 'wss' : 'ws'}://${hostInUrl}:${port}/agent`,
     port,
     ownerToken,
-    serverPublicKey: key.publicKey,
+    serverPublicKey: signer.publicKey,
     stop() {
       stopping ??= (async () => {
         await gateway.stop();

@@ -3,12 +3,16 @@
 import path from 'node:path';
 import { generateKeyPair, publicKeyOfPrivate, signFrame, type KeyPair } from '../protocol/sign.js';
 import { makeFrame, type BodyOf, type CommandType, type Frame } from '../protocol/frames.js';
+import type { Endorsement } from '../protocol/key-chain.js';
 import { readTextIfExists, writeFileAtomic } from '../system/files.js';
 
 export interface CommandSigner {
-  publicKey: string;
+  /** The key commands are signed with now (changes when a rotation is retired). */
+  readonly publicKey: string;
   /** A signed command frame; `id` lets a queued command keep its id when it is finally sent. */
   sign<T extends CommandType>(type: T, body: BodyOf<T>, ts: number, id?: string): Frame<T>;
+  /** Key chain links up to publicKey, for hello (empty before the first rotation). */
+  endorsements(): Endorsement[];
 }
 
 export async function loadOrCreateServerKey(dataDir: string): Promise<KeyPair> {
@@ -21,12 +25,17 @@ export async function loadOrCreateServerKey(dataDir: string): Promise<KeyPair> {
   return pair;
 }
 
-export function createCommandSigner(key: KeyPair): CommandSigner {
+/** A signer over a fixed key, or over a source asked at every signature (the keyring during rotations). */
+export function createCommandSigner(source: KeyPair | (() => KeyPair), endorsements: () => Endorsement[] = () => []): CommandSigner {
+  const current = typeof source === 'function' ? source : () => source;
   return {
-    publicKey: key.publicKey,
+    get publicKey() {
+      return current().publicKey;
+    },
     sign(type, body, ts, id) {
       const frame = makeFrame(type, body, ts);
-      return signFrame(id ? { ...frame, id } : frame, key.privateKeyPem);
+      return signFrame(id ? { ...frame, id } : frame, current().privateKeyPem);
     },
+    endorsements,
   };
 }
