@@ -9,6 +9,7 @@ import type { BenchContext, SuiteResult } from './lib/context.js';
 import { describeMachine } from './lib/machine.js';
 import { findRuntimes } from './lib/runtimes.js';
 import { markdown, textTable } from './lib/report.js';
+import { killAllChildren } from './lib/child.js';
 import { footprint } from './suites/footprint.js';
 import { startup } from './suites/startup.js';
 import { commands } from './suites/commands.js';
@@ -31,6 +32,14 @@ async function main(): Promise<number> {
   const loadAtStart = os.loadavg()[0]!;
   const runtimes = findRuntimes(root, path.join(os.tmpdir(), 'rmagent-bench-runtimes'));
   const ctx: BenchContext = { root, quick, work, runtimes, log };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping every child and removing ${work}`);
+      killAllChildren();
+      rmSync(work, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   const results: SuiteResult[] = [];
   let failed = 0;
   try {

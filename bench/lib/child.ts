@@ -11,12 +11,20 @@ export interface Proc {
   stop(signal?: NodeJS.Signals, budgetMs?: number): Promise<void>;
 }
 
+/** Every child still running, so an interrupted bench (Ctrl-C) leaves no agent or server behind. */
+const live = new Set<ChildProcess>();
+export function killAllChildren(): void {
+  for (const c of live) c.kill('SIGKILL');
+}
+
 /** An executable with its leading arguments, e.g. [node, build/src/cli/rmagent.js] or [dist/rmagent-linux-x64]. */
 export type Launcher = readonly [string, ...string[]];
 
 export function startProc(launcher: Launcher, args: readonly string[], env: NodeJS.ProcessEnv): Proc {
   const [file, ...lead] = launcher;
   const child = spawn(file, [...lead, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   let output = '';
   const lines: string[] = [];
   const waiters = new Set<(line: string) => void>();
@@ -88,6 +96,8 @@ export function runProc(launcher: Launcher, args: readonly string[], env: NodeJS
   const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(file, [...lead, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
