@@ -217,7 +217,8 @@ export function createConnection(opts: ConnectionOptions): Connection {
     s.sentUpTo = welcome.lastSeq;
     s.connected = true;
     if (s.handshakeTimer) clearTimeout(s.handshakeTimer);
-    startHeartbeat(s, welcome.heartbeatSec);
+    // The device's own interval bounds how long it trusts a silent peer, even when the server pings less often.
+    startHeartbeat(s, Math.min(settings.heartbeatSec, welcome.heartbeatSec));
     setStatus({ phase: 'connected', connectedAt: clock.now(), attempts: 0, lastError: null, nextRetryAt: null });
     logger.info('connected to the server', { deviceId: welcome.deviceId, enrolled: welcome.enrolled, lastSeq: welcome.lastSeq });
     void flush(s);

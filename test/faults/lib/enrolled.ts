@@ -7,7 +7,7 @@ export interface CommandRecord { id: string; type: string; status: string; reaso
 export async function serverAndAgent(
   name: string,
   agentEnv: NodeJS.ProcessEnv = {},
-  serverUrl?: (s: ServerProcess) => string,
+  serverUrl?: (s: ServerProcess) => string | Promise<string>,
   beforeEnroll?: (home: AgentHome) => void,
 ): Promise<{ server: ServerProcess; home: AgentHome; serverData: string }> {
   assertBuilt();
@@ -16,7 +16,7 @@ export async function serverAndAgent(
   const home = await agentHome(name, agentEnv);
   beforeEnroll?.(home);
   const created = await server.api<{ token: string }>('POST', '/enrollment-tokens', { expiresInSec: 3600, maxUses: 5 });
-  const url = serverUrl ? serverUrl(server) : server.agentUrl;
+  const url = serverUrl ? await serverUrl(server) : server.agentUrl;
   const enrolled = await home.cli('enroll', '--server', url, '--token', created.body.token, '--server-key', server.serverKey);
   if (enrolled.code !== 0) throw new Error(`enroll failed: ${enrolled.stderr}`);
   return { server, home, serverData };
