@@ -14,7 +14,7 @@ const dev = { deviceId: 'dev-1' };
 
 /** One valid body per frame type; the test fails when a type is added without one here. */
 export const VALID_BODIES: { [T in FrameType]: unknown } = {
-  hello: { nonce: pub, serverTime: 1, serverKey: pub, protocol: 1 },
+  hello: { nonce: pub, serverTime: 1, serverKey: pub, protocol: 1, endorsements: [{ key: pub, signedBy: pub, sig: 'A'.repeat(86) + '==' }] },
   welcome: { deviceId: 'dev-1', enrolled: true, heartbeatSec: 30, lastSeq: 0 },
   'report.ack': { upTo: 3 },
   desired: { ...dev, state: { revision: 1, services: { monitoring: { policy } } } },
