@@ -63,7 +63,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     connections: () => pairs.size,
     close: () =>
       new Promise<void>((resolve) => {
-        for (const { a, b } of pairs) (a.destroy(), b.destroy());
+        for (const { a, b } of pairs) {
+          a.destroy();
+          b.destroy();
+        }
         server.close(() => resolve());
       }),
   };
