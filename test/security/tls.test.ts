@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnNode, waitForEvent, type Spawned } from '../../src/cli/processes.js';
+import { runNode, spawnNode, waitForEvent, type Spawned } from '../../src/cli/processes.js';
 import type { AgentStatus } from '../../src/agent/status.js';
 import { agentHome, assertBuilt, SERVER_JS, tempDir, type AgentHome } from '../e2e/harness.js';
 
@@ -82,6 +82,15 @@ describe('wss:// to the reference server with a test CA', () => {
     const list = await api<{ tokens: Array<{ id: string; uses: number }> }>(server, ca, 'GET', '/enrollment-tokens');
     return list.body.tokens.find((t) => t.id === id)?.uses;
   };
+
+  it('needs both --tls-cert and --tls-key, and says so when a file is missing', async () => {
+    const half = await runNode(SERVER_JS, ['--listen', '127.0.0.1:0', '--data', tempDir('tls-half'), '--tls-cert', certs.certFile]);
+    expect(half.code).toBe(64);
+    expect(half.stderr + half.stdout).toContain('--tls-key');
+    const missing = await runNode(SERVER_JS, ['--listen', '127.0.0.1:0', '--data', tempDir('tls-missing'), '--tls-cert', certs.certFile, '--tls-key', '/nonexistent/server.key']);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr + missing.stdout).toContain('/nonexistent/server.key');
+  });
 
   it('serves the API over HTTPS and agents over wss:// only', async () => {
     expect(server.httpUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
