@@ -56,29 +56,43 @@ export function unsafePaths(manifest: Manifest): string[] {
 }
 
 /**
- * Glob to RegExp: `*` any run of characters but '/', `?` one such character, `**` any run of segments.
- * A pattern without '/' matches a name at any depth (like .gitignore); with '/' it matches from the folder.
+ * Exclude globs: `*` any run of characters but '/', `?` one such character, `**` any run of segments.
+ * A pattern without '/' matches a name at any depth (like .gitignore); with '/' it matches from the folder;
+ * a match also excludes everything below it. Matching is greedy with one backtrack point per level (the
+ * classic wildcard algorithm), so time stays polynomial whatever the pattern: a policy cannot stall the agent.
  */
-export function globToRegExp(glob: string): RegExp {
-  const anchored = glob.replace(/^\//, '');
-  let re = '';
-  for (let i = 0; i < anchored.length; i++) {
-    const c = anchored[i]!;
-    if (c === '*' && anchored[i + 1] === '*') {
-      const slash = anchored[i + 2] === '/';
-      re += slash ? '(?:.*/)?' : '.*';
-      i += slash ? 2 : 1;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
+export function compileGlob(glob: string): (rel: string) => boolean {
+  const trimmed = glob.replace(/^\//, '').replace(/\/$/, '');
   const anywhere = !glob.replace(/\/$/, '').includes('/');
-  return new RegExp(`^${anywhere ? '(?:.*/)?' : ''}${re.replace(/\/$/, '')}(?:/.*)?$`);
+  const segments = [...(anywhere ? ['**'] : []), ...trimmed.split('/').filter((x) => x !== ''), '**'];
+  return (rel) => matchLevels(segments, rel.split('/'), (p, part) => p === '**' || matchLevels([...p.replace(/\*+/g, '*')], [...part], (c, ch) => c === '?' || c === ch, '*'), '**');
+}
+
+/** Wildcard matching of `items` against `pattern`, where `star` matches any run of items. */
+function matchLevels<T>(pattern: readonly string[], items: readonly T[], one: (p: string, item: T) => boolean, star: string): boolean {
+  let p = 0;
+  let i = 0;
+  let starAt = -1;
+  let resumeAt = 0;
+  while (i < items.length) {
+    if (p < pattern.length && pattern[p] === star) {
+      starAt = p++;
+      resumeAt = i;
+    } else if (p < pattern.length && one(pattern[p]!, items[i]!)) {
+      p++;
+      i++;
+    } else if (starAt >= 0) {
+      p = starAt + 1;
+      i = ++resumeAt;
+    } else return false;
+  }
+  while (p < pattern.length && pattern[p] === star) p++;
+  return p === pattern.length;
 }
 
 export function createExcluder(globs: readonly string[]): (rel: string) => boolean {
-  const res = globs.map(globToRegExp);
-  return (rel) => res.some((re) => re.test(rel));
+  const matchers = globs.map(compileGlob);
+  return (rel) => matchers.some((matches) => matches(rel));
 }
 
 /** Retention: keep the newest `keep` snapshots; the rest go, and so do chunks no kept snapshot uses. */

@@ -28,7 +28,7 @@ export function parseRegQuery(output: string): RegKey[] {
   let current: RegKey | null = null;
   for (const line of output.split(/\r?\n/)) {
     if (/^HKEY_[A-Z_]+/i.test(line) || /^HK(LM|CU|U|CR)\\/i.test(line)) {
-      current = { path: normalizeKeyPath(line.trim()), values: {} };
+      current = { path: normalizeKeyPath(line.trim()), values: Object.create(null) as Record<string, RegValue> };  // a value named __proto__ stays a value
       keys.push(current);
       continue;
     }
