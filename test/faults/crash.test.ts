@@ -11,7 +11,7 @@ import { checkStateDir } from './lib/state-check.js';
 import { commandsOf, reportsAfter, serverAndAgent, sleep } from './lib/enrolled.js';
 
 const KILLS = Number(process.env.RMAGENT_FAULTS_KILLS ?? 200);
-const KILL_BUDGET_MS = 270_000;
+const KILL_BUDGET_MS = 300_000;
 
 describe('SIGKILL at random points', () => {
   let server: ServerProcess;
@@ -72,12 +72,12 @@ describe('SIGKILL at random points', () => {
     agent = undefined;
     while (kills < KILLS && Date.now() - started < KILL_BUDGET_MS) {
       // Short random delays land the kill in start-up (state loading), the handshake, flushing and converging.
-      if (Math.random() < 0.4) {
+      if (Math.random() < 0.5) {
         agent = spawnNode(AGENT_JS, ['run'], home.env);
-        await sleep(300 + Math.random() * 1_200);
+        await sleep(200 + Math.random() * 1_300);
       } else {
         agent = await startAgent(home);
-        await sleep(Math.random() * 800);
+        await sleep(Math.random() * 500);
       }
       const child = agent.child;
       if (child.exitCode !== null) failures.push(`run ${kills + 1}: the agent exited by itself (${child.exitCode}): ${agent.output().slice(-500)}`);

@@ -10,7 +10,7 @@ import { spawnNode, waitForEvent, type Spawned } from '../../src/cli/processes.j
 import { SERVER_JS, assertBuilt, tempDir } from '../e2e/harness.js';
 import { sleep } from './lib/enrolled.js';
 
-const AGENTS = Number(process.env.RMAGENT_FAULTS_FLEET ?? 2000);
+const AGENTS = Number(process.env.RMAGENT_FAULTS_FLEET ?? 3000);
 const WORKERS = 2;
 const ENROLL_BUDGET_MS = 180_000;
 const BACK_BUDGET_MS = 120_000;
