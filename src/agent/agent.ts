@@ -7,7 +7,6 @@ import { ensureDir, writeJsonAtomic } from '../system/files.js';
 import { serveLocal, type LocalServer } from '../system/local-socket.js';
 import { createSysinfo } from '../system/sysinfo.js';
 import { problem, RmError, type Problem } from '../protocol/errors.js';
-import type { CommandType, Frame } from '../protocol/frames.js';
 import type { DeviceFacts } from '../protocol/model.js';
 import { AGENT_COMMIT, AGENT_VERSION } from '../version.js';
 import { createTeamViewerWatcher, hasTeamViewerPrerequisite, teamviewerProblems, assignDevice } from '../teamviewer/index.js';
@@ -21,6 +20,7 @@ import { createConverger } from './converger.js';
 import { createStatusReporter } from './status-report.js';
 import { buildStatus, type AgentStatus } from './status.js';
 import { createWatchdog, WATCHDOG_EXIT_CODE } from './watchdog.js';
+import { createCommandDispatcher } from './commands.js';
 import { createStateHealth } from './state-health.js';
 import type { AgentContext, CommandOutcome, Connection, Registration } from './contracts.js';
 
@@ -110,40 +110,14 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     teamviewer: teamviewer.current(),
   });
 
-  // Commands arrive verified (signature, device, window, replay) and one at a time from the connection.
-  const onCommand = async (frame: Frame & { type: CommandType }): Promise<CommandOutcome> => {
-    switch (frame.type) {
-      case 'desired':
-        await converger.setDesired(frame.body.state);
-        return { status: 'done' };
-      case 'service.install':
-      case 'service.uninstall':
-      case 'policy.assign':
-        return converger.applyCommand(frame);
-      case 'status.request':
-        await statusReporter.sendNow();
-        await report('teamviewer', (await teamviewer.refresh()) as unknown as Record<string, unknown>);
-        return { status: 'done' };
-      case 'key.rotate':
-        return rotateKeys(frame.body.newKey, frame.body.retireKey);
-      default:
-        return routeToService(frame);
-    }
-  };
-
-  async function routeToService(frame: Frame & { type: CommandType }): Promise<CommandOutcome> {
-    const serviceOf: Partial<Record<CommandType, 'assets' | 'backup' | 'patches' | 'monitoring'>> = {
-      'inventory.request': 'assets',
-      'backup.run': 'backup',
-      'backup.restore': 'backup',
-      'patches.install': 'patches',
-      'alert.ack': 'monitoring',
-    };
-    const name = serviceOf[frame.type];
-    const service = name ? converger.service(name) : undefined;
-    const outcome = service?.handleCommand ? await service.handleCommand(frame) : undefined;
-    return outcome ?? { status: 'rejected', reason: { code: 'SERVICE_NOT_SUPPORTED', message: `${frame.type}: the ${name ?? 'target'} service is not installed on this device` } };
-  }
+  const onCommand = createCommandDispatcher({
+    converger,
+    sendStatus: async () => {
+      await statusReporter.sendNow();
+      await report('teamviewer', (await teamviewer.refresh()) as unknown as Record<string, unknown>);
+    },
+    rotateKeys: (newKey, retireKey) => rotateKeys(newKey, retireKey),
+  });
 
   // Rotation keeps the current key trusted next to the new one until the server retires it (no stranded devices).
   async function rotateKeys(newKey: string, retireKey?: string): Promise<CommandOutcome> {

@@ -1,0 +1,50 @@
+// Where each verified command goes: desired state and service/policy commands to the converger, the rest to
+// the service that owns them. Commands arrive already checked (signature, device, window, replay) and one at
+// a time from the connection.
+import type { CommandType, Frame } from '../protocol/frames.js';
+import type { ServiceName } from '../protocol/model.js';
+import type { CommandHandler, CommandOutcome, Converger } from './contracts.js';
+
+// Service-specific commands and the service that handles them.
+const OWNER: Partial<Record<CommandType, ServiceName>> = {
+  'inventory.request': 'assets',
+  'backup.run': 'backup',
+  'backup.restore': 'backup',
+  'patches.install': 'patches',
+  'alert.ack': 'monitoring',
+};
+
+export interface CommandDispatcherDeps {
+  converger: Converger;
+  /** Send a status report and fresh TeamViewer facts now. */
+  sendStatus(): Promise<void>;
+  rotateKeys(newKey: string, retireKey?: string): Promise<CommandOutcome>;
+}
+
+export function createCommandDispatcher(deps: CommandDispatcherDeps): CommandHandler {
+  return async (frame) => {
+    switch (frame.type) {
+      case 'desired':
+        await deps.converger.setDesired(frame.body.state);
+        return { status: 'done' };
+      case 'service.install':
+      case 'service.uninstall':
+      case 'policy.assign':
+        return deps.converger.applyCommand(frame);
+      case 'status.request':
+        await deps.sendStatus();
+        return { status: 'done' };
+      case 'key.rotate':
+        return deps.rotateKeys(frame.body.newKey, frame.body.retireKey);
+      default:
+        return routeToService(deps.converger, frame);
+    }
+  };
+}
+
+async function routeToService(converger: Converger, frame: Frame & { type: CommandType }): Promise<CommandOutcome> {
+  const name = OWNER[frame.type];
+  const service = name ? converger.service(name) : undefined;
+  const outcome = service?.handleCommand ? await service.handleCommand(frame) : undefined;
+  return outcome ?? { status: 'rejected', reason: { code: 'SERVICE_NOT_SUPPORTED', message: `${frame.type}: the ${name ?? 'target'} service is not installed on this device` } };
+}
