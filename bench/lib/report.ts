@@ -51,7 +51,7 @@ export function markdown(machine: Machine, results: SuiteResult[], invocation: s
   ];
   for (const r of results) {
     out.push(`## ${r.title}`, '', 'Commands:', '');
-    for (const c of r.commands) out.push(`- \`${c}\``);
+    for (const c of r.commands) out.push(c.includes('`') ? `- \`\` ${c} \`\`` : `- \`${c}\``);
     out.push('', '| figure | median | unit | runs | ratio to baseline | note |', '|---|---:|---|---|---|---|');
     for (const f of r.figures) out.push(`| ${cells(f).map(esc).join(' | ')} |`);
     if (r.notes.length) {
