@@ -2,7 +2,7 @@
 // process) held by one reference server process; the server restarts and the test measures how the
 // reconnections spread over time (full-jitter backoff) and how long until every agent is back.
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,16 +42,19 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 describe('fleet of simulated agents across a server restart', () => {
   const workers: ChildProcess[] = [];
   let server: { proc: Spawned } & Listening;
+  let work: string | undefined;
 
   afterAll(async () => {
     for (const w of workers) if (w.connected) w.send({ type: 'stop' });
     await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
     await server?.proc.stop();
+    // Thousands of agent state folders: not left behind in the temp folder.
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it(`${AGENTS} agents all come back, spread over time`, async () => {
     assertBuilt();
-    const work = tempDir('fleet');
+    work = tempDir('fleet');
     const bundle = path.join(work, 'fleet-agents.cjs');
     await build({ entryPoints: [path.join(__dirname, 'lib/fleet-agents.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: bundle, logLevel: 'warning' });
     const dataDir = path.join(work, 'server');
