@@ -30,6 +30,17 @@ function settingsOrThrow(service: ServiceName, settings: unknown): Record<string
 }
 
 export function serviceRoutes({ store, clock, commands, fleet }: ApiDeps): Route[] {
+  // Online devices get the command now; offline ones get the same change in their desired state on reconnect.
+  async function sendToOnline(devices: readonly { id: string }[], issue: (deviceId: string) => Promise<{ id: string }>) {
+    const results = [];
+    for (const device of devices) {
+      const online = fleet.isOnline(device.id);
+      const cmd = online ? await issue(device.id) : null;
+      results.push({ deviceId: device.id, online, commandId: cmd?.id ?? null });
+    }
+    return results;
+  }
+
   const policyOrThrow = (id: string): PolicyRecord => {
     const policy = store.data.policies.find((p) => p.id === id);
     if (!policy) throw notFound(`policy ${id}`);
@@ -106,13 +117,7 @@ export function serviceRoutes({ store, clock, commands, fleet }: ApiDeps): Route
           device.revision += 1;
         }
         await store.commit();
-        const results = [];
-        for (const device of devices) {
-          const online = fleet.isOnline(device.id);
-          // Offline devices get it in the desired state when they reconnect.
-          const cmd = online ? await commands.issue('service.install', { deviceId: device.id, actor: account.id, service, policy: policyOnWire(policy) }) : null;
-          results.push({ deviceId: device.id, online, commandId: cmd?.id ?? null });
-        }
+        const results = await sendToOnline(devices, (deviceId) => commands.issue('service.install', { deviceId, actor: account.id, service, policy: policyOnWire(policy) }));
         return { body: { service, policy: { id: policy.id, version: policy.version }, devices: results } };
       },
     },
@@ -132,12 +137,7 @@ export function serviceRoutes({ store, clock, commands, fleet }: ApiDeps): Route
           device.revision += 1;
         }
         await store.commit();
-        const results = [];
-        for (const device of devices) {
-          const online = fleet.isOnline(device.id);
-          const cmd = online ? await commands.issue('service.uninstall', { deviceId: device.id, actor: account.id, service }) : null;
-          results.push({ deviceId: device.id, online, commandId: cmd?.id ?? null });
-        }
+        const results = await sendToOnline(devices, (deviceId) => commands.issue('service.uninstall', { deviceId, actor: account.id, service }));
         return { body: { service, devices: results } };
       },
     },
