@@ -9,6 +9,7 @@ import type { TeamViewerFacts } from '../protocol/model.js';
 import type { Config } from '../config/schema.js';
 import type { CommandRunner } from '../system/exec.js';
 import { detectTeamViewer } from '../teamviewer/index.js';
+import { allowChangesFile, changesAllowed } from '../services/opt-in.js';
 import { readRegistration } from './identity.js';
 import { checkTransport } from './transport.js';
 import { probeServer, type ProbeResult } from './probe.js';
@@ -32,6 +33,8 @@ export interface DoctorFacts {
   modes: Array<{ file: string; mode: number | undefined; want: number }>;
   daemonRunning: boolean;
   platform: NodeJS.Platform;
+  /** The local opt-in for patch installs and restores (services/opt-in.ts). */
+  changes: { file: string; allowed: boolean };
 }
 
 const fail = (name: string, code: ErrorCode, detail?: string): DoctorCheck => ({ name, verdict: 'fail', code, detail: detail ?? ERRORS[code].message, fix: ERRORS[code].hint });
@@ -71,6 +74,9 @@ export function judgeDoctor(f: DoctorFacts): DoctorCheck[] {
     const loose = f.modes.filter((m) => m.mode !== undefined && (m.mode & 0o077) !== 0);
     checks.push(loose.length ? fail('State files private to the agent account', 'STATE_PERMISSIONS', loose.map((m) => `${m.file} is ${m.mode!.toString(8)}, want ${m.want.toString(8)}`).join('; ')) : pass('State files private to the agent account', 'ok'));
   }
+  // Not opted in is a valid choice, not a fault: shown (with how to opt in) without changing the exit code.
+  const changes = 'Machine changes allowed (patch installs, backup restores)';
+  checks.push(f.changes.allowed ? pass(changes, `yes: ${f.changes.file} exists`) : { name: changes, verdict: 'skip', code: 'CHANGES_NOT_ALLOWED', detail: `no: ${f.changes.file} does not exist, so they are refused`, fix: ERRORS.CHANGES_NOT_ALLOWED.hint });
   checks.push(f.daemonRunning ? pass('Agent daemon running', 'answers on its local endpoint') : fail('Agent daemon running', 'AGENT_NOT_RUNNING'));
   return checks;
 }
@@ -97,6 +103,7 @@ export async function gatherDoctorFacts(config: Config, ipcPath: string, runner:
     { file: path.join(config.stateDir, 'device.key'), want: 0o600 },
   ];
   const modes = await Promise.all(files.map(async (f) => ({ ...f, mode: await fileMode(f.file) })));
+  const changesFile = allowChangesFile(config.stateDir);
   return {
     teamviewer,
     teamviewerRequired: config.teamviewer.required,
@@ -106,5 +113,6 @@ export async function gatherDoctorFacts(config: Config, ipcPath: string, runner:
     modes,
     daemonRunning: daemon.ok,
     platform: process.platform,
+    changes: { file: changesFile, allowed: await changesAllowed(changesFile) },
   };
 }

@@ -47,6 +47,7 @@ export const ERRORS = {
   SERVICE_FAILED: { message: 'A service step failed', hint: 'See the reason; the agent retries with backoff' },
   SERVICE_QUARANTINED: { message: 'A service step kept failing and was stopped', hint: 'Fix the reason shown, then re-assign the policy or restart the agent to retry' },
   SERVICE_STATE_CORRUPT: { message: 'The saved service state could not be read and was reset', hint: 'Nothing to do: the agent converges again from the desired state the server sends on the next connection' },
+  CHANGES_NOT_ALLOWED: { message: 'Changes to this machine (patch installs, backup restores) are not allowed on this device', hint: 'An administrator opts in on the device: install with --allow-changes or RMAGENT_ALLOW_CHANGES=1 (Linux), ALLOWCHANGES=1 (Windows MSI) or AllowChanges in the profile (macOS), or create the file allow-changes in the agent state folder (see docs/deployment.md)' },
   PATCH_INSTALL_NOT_ALLOWED: { message: 'Updates may not be installed now', hint: 'Installs need autoInstall in the policy, an open maintenance window and the local allow-changes file (see docs/policies.md)' },
   BACKUP_ACTOR_MISMATCH: { message: 'Only the account that installed Backup on this device may change or restore it', hint: 'Ask that account (shown in the reason) to do it, or uninstall and reinstall Backup with the new account' },
   BACKUP_UNSAFE_PATH: { message: 'A backup path points outside its folder', hint: 'The snapshot manifest or restore request is refused; check the backup destination for tampering' },

@@ -1,7 +1,8 @@
 // Issue 3 end to end, real processes: the console's permission model, alerts raised on the device and
-// acknowledged in the console, and Backup restored byte for byte, refused to anyone but its owner.
+// acknowledged in the console, and Backup restored byte for byte, refused to anyone but its owner and
+// refused on a device without the local opt-in for machine changes.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil, type Spawned } from '../../src/cli/processes.js';
@@ -80,7 +81,7 @@ describe('services and permissions over real sockets', () => {
     expect(all.filter((a) => a.clearedAt !== null)).toHaveLength(alerts.length);
   });
 
-  it('Backup: restores a changed folder byte for byte; another account is refused by the server', async () => {
+  it('Backup: restores a changed folder byte for byte once the device opts in; another account is refused by the server', async () => {
     const home = homes[0]!;
     const data = path.join(home.dir, 'documents');
     const restored = path.join(home.dir, 'restored');
@@ -104,6 +105,23 @@ describe('services and permissions over real sockets', () => {
     rmSync(path.join(data, 'sub', 'file-1.txt'));
     const refused = await server.api<{ error: { code: string } }>('POST', `/devices/${devices[0]}/commands`, { type: 'backup.restore', body: { snapshot, target: restored } }, bob.token);
     expect(refused.status).toBe(403);
+    // Without the installer's opt-in the device refuses, writes nothing, and doctor says why.
+    const early = await server.api<{ id: string }>('POST', `/devices/${devices[0]}/commands`, { type: 'backup.restore', body: { snapshot, target: restored } }, alice.token);
+    expect(early.status).toBe(202);
+    const rejected = await waitUntil(async () => {
+      const { body } = await server.api<{ commands: Array<{ id: string; status: string; reason: { code: string } | null }> }>('GET', `/devices/${devices[0]}/commands`);
+      return body.commands.find((c) => c.id === early.body.id && c.status !== 'queued' && c.status !== 'sent' && c.status !== 'accepted');
+    }, 30_000, 'the restore without opt-in to be answered');
+    expect(rejected).toMatchObject({ status: 'rejected', reason: { code: 'CHANGES_NOT_ALLOWED' } });
+    expect(existsSync(restored)).toBe(false);
+    const doctorCheck = async () => {
+      const r = await home.cli('doctor', '--json');
+      return (JSON.parse(r.stdout) as { checks: Array<{ name: string; verdict: string; code?: string }> }).checks.find((c) => c.name.startsWith('Machine changes allowed'));
+    };
+    expect(await doctorCheck()).toMatchObject({ verdict: 'skip', code: 'CHANGES_NOT_ALLOWED' });
+    writeFileSync(path.join(home.stateDir, 'allow-changes'), '', { mode: 0o600 }); // what the installer does
+    expect(await doctorCheck()).toMatchObject({ verdict: 'pass' });
+
     const restore = await server.api<{ id: string }>('POST', `/devices/${devices[0]}/commands`, { type: 'backup.restore', body: { snapshot, target: restored } }, alice.token);
     expect(restore.status).toBe(202);
     await waitUntil(async () => {

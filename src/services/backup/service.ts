@@ -1,7 +1,8 @@
 // Backup on the device: snapshots the policy's folders on its schedule (a heavy job), verifies and prunes,
-// restores on `backup.restore`, and enforces that only the account that installed Backup installs,
-// changes or restores it. The converger passes service.install / policy.assign frames for 'backup'
-// to handleCommand before applying them: an outcome means "refused", undefined means "go ahead".
+// restores on `backup.restore` (only with the local opt-in, ../opt-in.ts), and enforces that only the
+// account that installed Backup installs, changes or restores it. The converger passes service.install /
+// policy.assign frames for 'backup' to handleCommand before applying them: an outcome means "refused",
+// undefined means "go ahead".
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import type { CommandType, Frame } from '../../protocol/frames.js';
 import type { Policy } from '../../protocol/model.js';
 import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
 import { createTicker, isDue, type HeavyJobScheduler } from '../budget.js';
+import { allowChangesFileOfService, changesAllowed } from '../opt-in.js';
 import { checkActor, type BackupAction } from './actor.js';
 import { backupDefaultSettings, backupPolicySchema, type BackupPolicy } from '../../protocol/policies/backup.js';
 import { restoreSnapshot } from './restore.js';
@@ -43,6 +45,7 @@ export function createBackupService(deps: BackupDeps): ServiceFactory {
 
 function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
   const stateFile = path.join(runtime.stateDir, 'backup.json');
+  const allowFile = allowChangesFileOfService(runtime.stateDir);
   let policy: BackupPolicy = backupDefaultSettings;
   // Aborted by stop()/uninstall(): drops this service's waiting heavy jobs and tells a running one.
   let lastError: string | null = null;
@@ -92,7 +95,9 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
   }
 
   // A restore is a heavy job too: it must not overlap a backup whose retention could prune its chunks.
+  // Every restore writes outside the agent's own files (even to a new folder), so every one needs the opt-in.
   async function restore(body: { snapshot?: string; target?: string; paths?: string[] }): Promise<CommandOutcome> {
+    if (!(await changesAllowed(allowFile))) return fail('CHANGES_NOT_ALLOWED', `restores need the local opt-in: ${allowFile} does not exist`, 'rejected');
     const destination = policy.destination;
     if (!destination) return fail('BACKUP_SNAPSHOT_MISSING', 'no backup destination in the policy', 'rejected');
     const startedAt = runtime.clock.now();

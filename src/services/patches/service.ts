@@ -3,12 +3,13 @@
 // (event 'install'). Scans and installs are heavy jobs; installs also re-check the window at their turn.
 import path from 'node:path';
 import { z } from 'zod';
-import { ensureDir, fileMode, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
+import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import { installUpdates, readPendingUpdates, type PendingUpdatesOutput, type SoftwarePlatform, type UpdateManager } from '../../system/packages.js';
 import { problem, type Problem } from '../../protocol/errors.js';
 import type { Policy } from '../../protocol/model.js';
 import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
 import { createNicedRunner, createTicker, isDue, type HeavyJobScheduler } from '../budget.js';
+import { allowChangesFileOfService, changesAllowed } from '../opt-in.js';
 import { decideInstall } from './plan.js';
 import { patchesDefaultSettings, patchesPolicySchema, type PatchesPolicy } from '../../protocol/policies/patches.js';
 import { parseAptUpgradable, parseDnfCheckUpdate, parseSoftwareUpdateList, parseWindowsUpdateJson, type PendingUpdate } from './updates-parse.js';
@@ -18,10 +19,7 @@ export interface PatchesDeps {
   root?: string;
   platform?: SoftwarePlatform;
   tickMs?: number;
-  /**
-   * The local opt-in: updates are installed only while this file exists (the installer creates it when
-   * the administrator allows changes). Default: `allow-changes` in the agent's state folder.
-   */
+  /** The local opt-in file (../opt-in.ts); default: `allow-changes` in the agent's state folder. */
   allowChangesFile?: string;
 }
 
@@ -47,7 +45,7 @@ export function createPatchesService(deps: PatchesDeps): ServiceFactory {
 
 function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
   const stateFile = path.join(runtime.stateDir, 'patches.json');
-  const allowFile = deps.allowChangesFile ?? path.join(runtime.stateDir, '..', '..', 'allow-changes');
+  const allowFile = deps.allowChangesFile ?? allowChangesFileOfService(runtime.stateDir);
   const platform = deps.platform ?? (process.platform as SoftwarePlatform);
   const ctx = () => ({ runner: createNicedRunner(runtime.runner, platform), root: deps.root ?? '/', platform });
   let policy: PatchesPolicy = patchesDefaultSettings;
@@ -60,7 +58,6 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
     const r = await readJsonFile(stateFile, StateSchema);
     return r.status === 'ok' ? r.value : EMPTY;
   };
-  const optedIn = async () => (await fileMode(allowFile)) !== undefined;
 
   async function scan(maxJitterMs: number): Promise<PatchesState | null> {
     const result = await deps.scheduler.run('patch-scan', async () => readPendingUpdates(ctx(), { refresh: policy.refresh }), { maxJitterMs, signal: ticker.signal });
@@ -78,7 +75,7 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
 
   /** Installs if allowed now; returns why not otherwise. Every run that starts is reported. */
   async function maybeInstall(state: PatchesState): Promise<CommandOutcome> {
-    const decision = decideInstall({ policy, optedIn: await optedIn(), now: new Date(runtime.clock.now()), pending: state.pending, lastInstallAt: state.lastInstallAt });
+    const decision = decideInstall({ policy, optedIn: await changesAllowed(allowFile), now: new Date(runtime.clock.now()), pending: state.pending, lastInstallAt: state.lastInstallAt });
     blocked = !decision.install && (decision.reason === 'not-opted-in' || decision.reason === 'no-window') ? decision.reason : null;
     if (!decision.install) return { status: 'rejected', reason: { code: 'PATCH_INSTALL_NOT_ALLOWED', message: decision.reason } };
     const manager = state.manager as UpdateManager;

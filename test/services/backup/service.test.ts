@@ -36,7 +36,8 @@ async function tree(dir: string): Promise<Map<string, string>> {
   return out;
 }
 
-async function setup(settings: Record<string, unknown> = {}) {
+/** A Backup service with its state at `dir/state/services/backup`, opted in to machine changes unless told otherwise. */
+async function setup(settings: Record<string, unknown> = {}, options: { optIn?: boolean } = {}) {
   const { dir, cleanup } = await tempDir('backup');
   cleanups.push(cleanup);
   const data = path.join(dir, 'data');
@@ -54,9 +55,11 @@ async function setup(settings: Record<string, unknown> = {}) {
   const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock, random: () => 0 }), tickMs: 3_600_000 })(runtime);
   services.push(service);
   await service.install();
+  const allowFile = path.join(dir, 'state', 'allow-changes');
+  if (options.optIn ?? true) await writeFile(allowFile, '');
   expect(await service.handleCommand!(install('alice@example.com'))).toBeUndefined();
   await service.apply(policy({}), { folders: [data], destination: dest, exclude: ['*.tmp', 'cache/'], retention: { keep: 3 }, ...settings });
-  return { service, reports, clock, data, dest, dir };
+  return { service, reports, clock, data, dest, dir, allowFile };
 }
 
 const snapshots = (reports: { kind: string; data: Record<string, unknown> }[]) => reports.filter((r) => r.kind === 'backup' && r.data.event === 'snapshot').map((r) => r.data);
@@ -111,6 +114,27 @@ describe('Backup', () => {
     expect(reports.filter((r) => r.data.event === 'restore')).toHaveLength(0);
     await expect(stat(target)).rejects.toThrow();
     expect(await service.handleCommand!(assign('alice@example.com'))).toBeUndefined();
+  });
+
+  it('refuses every restore without the local opt-in file, writing nothing; restores once it exists', async () => {
+    const { service, reports, data, dir, allowFile } = await setup({}, { optIn: false });
+    expect(await service.handleCommand!(run('alice@example.com'))).toEqual({ status: 'done' }); // backing up changes nothing
+    const original = await tree(data);
+    await writeFile(path.join(data, 'notes.md'), 'edited after the backup');
+    const target = path.join(dir, 'state', 'restore-new');
+    for (const body of [{ actor: 'alice@example.com', target }, { actor: 'alice@example.com' }]) {
+      const outcome = await service.handleCommand!(restore(body));
+      expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'CHANGES_NOT_ALLOWED' } });
+      expect(outcome?.reason?.message).toContain(allowFile);
+    }
+    await expect(stat(target)).rejects.toThrow();
+    expect(await readFile(path.join(data, 'notes.md'), 'utf8')).toBe('edited after the backup');
+    const attempts = reports.filter((r) => r.data.event === 'restore').map((r) => [r.data.result, r.data.code]);
+    expect(attempts).toEqual([['failed', 'CHANGES_NOT_ALLOWED'], ['failed', 'CHANGES_NOT_ALLOWED']]);
+
+    await writeFile(allowFile, ''); // read at each restore: no restart needed
+    expect(await service.handleCommand!(restore({ actor: 'alice@example.com' }))).toEqual({ status: 'done' });
+    expect(await tree(data)).toEqual(original);
   });
 
   it('refuses a tampered manifest whose paths escape the folder, writing nothing', async () => {
@@ -208,10 +232,11 @@ describe('Backup of several folders', () => {
     await writeFile(path.join(a, 'keep', 'one.txt'), 'one');
     await writeFile(path.join(a, 'skip.txt'), 'skip');
     await writeFile(path.join(b, 'two.txt'), 'two');
-    const { runtime } = serviceRuntime(path.join(dir, 'state'));
+    const { runtime } = serviceRuntime(path.join(dir, 'state', 'services', 'backup'));
     const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock: runtime.clock, random: () => 0 }), tickMs: 3_600_000 })(runtime);
     services.push(service);
     await service.install();
+    await writeFile(path.join(dir, 'state', 'allow-changes'), '');
     await service.apply(policy({}), { folders: [a, b], destination: path.join(dir, 'dest') });
     expect(await service.handleCommand!(run('bob'))).toEqual({ status: 'done' });
     const target = path.join(dir, 'out');
