@@ -22,6 +22,7 @@ import { buildStatus, type AgentStatus } from './status.js';
 import { createWatchdog, WATCHDOG_EXIT_CODE } from './watchdog.js';
 import { createCommandDispatcher } from './commands.js';
 import { createStateHealth } from './state-health.js';
+import { learnTlsPins } from './tls-pins.js';
 import type { AgentContext, CommandOutcome, Connection, Registration } from './contracts.js';
 
 export const STATUS_SNAPSHOT_FILE = 'status.json';
@@ -117,6 +118,11 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       await report('teamviewer', (await teamviewer.refresh()) as unknown as Record<string, unknown>);
     },
     rotateKeys: (newKey, retireKey) => rotateKeys(newKey, retireKey),
+    learnTlsPins: async (pins) => {
+      const outcome = await learnTlsPins({ identity, configPin: config.connection.pinSha256, logger }, pins);
+      registration = await identity.load(); // status shows the new pins at once
+      return outcome;
+    },
   });
 
   // Rotation keeps the current key trusted next to the new one until the server retires it (no stranded devices).
@@ -147,6 +153,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       connection: connection?.status() ?? null,
       services: converger.services(),
       outbox: outbox.stats(),
+      configPin: config.connection.pinSha256,
       partProblems,
     });
   }

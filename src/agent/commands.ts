@@ -3,6 +3,7 @@
 // a time from the connection.
 import type { CommandType, Frame } from '../protocol/frames.js';
 import type { ServiceName } from '../protocol/model.js';
+import { checkPinSet } from './tls-pins.js';
 import type { CommandHandler, CommandOutcome, Converger } from './contracts.js';
 
 // Service-specific commands and the service that handles them.
@@ -19,6 +20,8 @@ export interface CommandDispatcherDeps {
   /** Send a status report and fresh TeamViewer facts now. */
   sendStatus(): Promise<void>;
   rotateKeys(newKey: string, retireKey?: string): Promise<CommandOutcome>;
+  /** Records TLS pins a verified key.rotate announced (tls-pins.ts decides whether they apply). */
+  learnTlsPins(pins: string[]): Promise<CommandOutcome>;
 }
 
 export function createCommandDispatcher(deps: CommandDispatcherDeps): CommandHandler {
@@ -34,8 +37,14 @@ export function createCommandDispatcher(deps: CommandDispatcherDeps): CommandHan
       case 'status.request':
         await deps.sendStatus();
         return { status: 'done' };
-      case 'key.rotate':
-        return deps.rotateKeys(frame.body.newKey, frame.body.retireKey);
+      case 'key.rotate': {
+        const { newKey, retireKey, pins } = frame.body;
+        // Bad pins refuse the whole command before anything changes.
+        const invalid = pins ? checkPinSet(pins) : null;
+        if (invalid) return { status: 'rejected', reason: invalid };
+        const keys = await deps.rotateKeys(newKey, retireKey);
+        return pins && keys.status === 'done' ? deps.learnTlsPins(pins) : keys;
+      }
       default:
         return routeToService(deps.converger, frame);
     }

@@ -117,7 +117,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
     }
     let ws: WebSocket;
     try {
-      ws = new WebSocket(registration.serverUrl, { ...tlsOptions(config), maxPayload: settings.maxFrameBytes, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+      ws = new WebSocket(registration.serverUrl, { ...tlsOptions(config, registration), maxPayload: settings.maxFrameBytes, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
     } catch (err) {
       return retryLater({ code: 'SERVER_UNREACHABLE', message: (err as Error).message }, false);
     }

@@ -32,6 +32,10 @@ export interface Registration {
   assignmentId: string | null;
   registeredAt: number;
   enrolledAt: number | null;
+  /** TLS certificate pins announced by the server (key.rotate {pins}); see tls-pins.ts for when they apply. */
+  tlsPins?: string[];
+  /** The config pin (connection.pinSha256) in force when tlsPins were learned. */
+  tlsPinsBase?: string | null;
 }
 
 export interface IdentityStore {
@@ -42,6 +46,8 @@ export interface IdentityStore {
   markEnrolled(deviceId: string, serverKey: string): Promise<Registration>;
   /** Replace the pinned keys (key rotation). */
   setServerKeys(keys: string[]): Promise<Registration>;
+  /** Replace the learned TLS pins, recording the config pin they were learned over. */
+  setTlsPins(pins: string[], base: string): Promise<Registration>;
   /** Problems found at load (cloned disk, corrupt file, loose permissions). */
   problems(): Problem[];
 }

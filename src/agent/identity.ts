@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { fileMode, readJsonFile, readTextIfExists, writeFileAtomic, writeJsonAtomic, type ReadResult } from '../system/files.js';
 import { problem, RmError, type Problem } from '../protocol/errors.js';
 import { PublicKeySchema } from '../protocol/frames.js';
+import { MAX_TLS_PINS, TlsPinSchema } from '../protocol/tls-pin.js';
 import { generateKeyPair, keyFingerprint, publicKeyOfPrivate, type KeyPair } from '../protocol/sign.js';
 import type { Clock } from '../system/clock.js';
 import type { Logger } from '../log.js';
@@ -31,6 +32,9 @@ const RegistrationFileSchema = z
     enrolledAt: z.number().int().nonnegative().nullable(),
     /** Set when a cloned disk was detected; cleared by the next enrollment. */
     cloned: z.boolean(),
+    /** Learned TLS pins (absent in files written before pin rotation existed). */
+    tlsPins: z.array(TlsPinSchema).max(MAX_TLS_PINS).default([]),
+    tlsPinsBase: z.string().nullable().default(null),
   })
   .strict();
 type RegistrationFile = z.infer<typeof RegistrationFileSchema>;
@@ -97,6 +101,7 @@ export function planRegistration(existing: ExistingRegistration, opts: Omit<Regi
       v: 1, serverUrl, enrollmentToken: opts.token, tokenSha256: sha256(opts.token), serverKeys: serverKey ? [serverKey] : [], deviceId: null,
       machineId: opts.machineId, publicKey: key.publicKey, alias: opts.alias ?? null, assignmentId: opts.assignmentId ?? null,
       registeredAt: opts.now, enrolledAt: null, cloned: existing.status === 'ok' && (existing.value.cloned || existing.value.machineId !== opts.machineId),
+      tlsPins: [], tlsPinsBase: null,
     };
     return { changed: true, record, newKey: key, notes };
   };
@@ -252,6 +257,7 @@ export function createIdentityStore(opts: { stateDir: string; machineId: string;
         return r;
       }),
     setServerKeys: (keys) => serial(() => update((rec) => ({ ...rec, serverKeys: [...new Set(keys.map(validateServerKey))] }))),
+    setTlsPins: (pins, base) => serial(() => update((rec) => ({ ...rec, tlsPins: [...new Set(pins)], tlsPinsBase: base }))),
     problems: () => [...problems],
   };
 }

@@ -23,6 +23,7 @@ export async function statusFromStateFiles(config: Config, now: number, why: str
     connection: null,
     services: last?.services ?? [],
     outbox: last ? { ...last.outbox, nextSeq: 0 } : null,
+    configPin: config.connection.pinSha256,
     partProblems: [...partProblems, ...(carried as Problem[])],
     notRunningReason: why,
   });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ERRORS, problem, type ErrorCode, type Problem } from '../protocol/errors.js';
 import { ServiceStateSchema, TeamViewerFactsSchema, type ServiceState, type TeamViewerFacts } from '../protocol/model.js';
 import { keyFingerprint } from '../protocol/sign.js';
+import { tlsPinsInUse } from './tls-pins.js';
 import type { ConnectionStatus, OutboxStats, Registration } from './contracts.js';
 
 export const STATUS_SCHEMA_ID = 'rmagent.status/v1';
@@ -39,6 +40,8 @@ export const StatusSchema = z
         attempts: z.number(),
         nextRetryAt: z.number().nullable(),
         insecure: z.boolean(),
+        /** TLS certificate pins enforced on the next connection, and where they come from (tls-pins.ts). */
+        tlsPins: z.object({ source: z.enum(['learned', 'config', 'none']), pins: z.array(z.string()) }).strict().optional(),
       })
       .strict(),
     services: z.array(ServiceStateSchema),
@@ -75,6 +78,8 @@ export interface StatusInput {
   connection: ConnectionStatus | null;
   services: ServiceState[];
   outbox: OutboxStats | null;
+  /** connection.pinSha256 from the configuration. */
+  configPin?: string | undefined;
   /** Problems the parts already know about (identity, TeamViewer, converger, services). */
   partProblems: Problem[];
   /** Why the daemon could not be asked (shown with AGENT_NOT_RUNNING). */
@@ -126,6 +131,7 @@ export function buildStatus(input: StatusInput): AgentStatus {
       attempts: conn?.attempts ?? 0,
       nextRetryAt: conn?.nextRetryAt ?? null,
       insecure: conn?.insecure ?? false,
+      tlsPins: tlsPinsInUse(reg, input.configPin),
     },
     services: input.services,
     outbox: {

@@ -1,10 +1,11 @@
 // Transport checks: which server URLs may be used (wss:// always, ws:// only to loopback unless allowed),
-// and the TLS options for `ws` (extra CA file, SPKI sha256 pin).
+// and the TLS options for `ws` (extra CA file, SPKI sha256 pins).
 import { readFileSync } from 'node:fs';
-import { createHash, X509Certificate } from 'node:crypto';
 import { checkServerIdentity, rootCertificates, type PeerCertificate } from 'node:tls';
 import type { ClientOptions } from 'ws';
 import { ERRORS } from '../protocol/errors.js';
+import { spkiPin } from '../protocol/tls-pin.js';
+import { tlsPinsInUse, type LearnedPins } from './tls-pins.js';
 import type { Config } from '../config/schema.js';
 
 export type TransportVerdict = { ok: true; insecure: boolean } | { ok: false; code: 'INSECURE_TRANSPORT'; message: string };
@@ -34,34 +35,28 @@ export function checkTransport(url: string, opts: { allowInsecure: boolean }): T
  * Base64 SHA-256 of a certificate's SubjectPublicKeyInfo (DER), as `pinSha256` expects and as openssl computes it.
  * Taken from the certificate itself: tls's `cert.pubkey` is the bare key (an EC point for EC keys), not the SPKI.
  */
-export function spkiSha256(cert: Pick<PeerCertificate, 'raw'>): string | null {
-  try {
-    const spki = new X509Certificate(cert.raw).publicKey.export({ type: 'spki', format: 'der' });
-    return createHash('sha256').update(spki).digest('base64');
-  } catch {
-    return null;
-  }
-}
+export const spkiSha256 = (cert: Pick<PeerCertificate, 'raw'>): string | null => spkiPin(cert.raw);
 
-/** Checks the usual host name rules and then the pin; returns an Error to refuse the connection (tls contract). */
-export function pinnedIdentityCheck(pinSha256: string) {
+/** Checks the usual host name rules and then that the key is one of `pins`; returns an Error to refuse the connection (tls contract). */
+export function pinnedIdentityCheck(pins: readonly string[]) {
   return (host: string, cert: PeerCertificate): Error | undefined => {
     const usual = checkServerIdentity(host, cert);
     if (usual) return usual;
     const actual = spkiSha256(cert);
-    if (actual !== pinSha256) return Object.assign(new Error(`server certificate public key ${actual ?? '(none)'} does not match the pinned ${pinSha256}`), { code: 'TLS_PIN_MISMATCH' });
+    if (actual === null || !pins.includes(actual)) return Object.assign(new Error(`server certificate public key ${actual ?? '(none)'} does not match the pinned ${pins.join(', ')}`), { code: 'TLS_PIN_MISMATCH' });
     return undefined;
   };
 }
 
-/** TLS options for a `ws` client from config.connection (caFile read here, once per connection attempt). */
-export function tlsOptions(config: Pick<Config, 'connection'>, readCa: (file: string) => Buffer = (f) => readFileSync(f)): ClientOptions {
+/** TLS options for a `ws` client from config.connection and the pins learned from the server (caFile read here, once per attempt). */
+export function tlsOptions(config: Pick<Config, 'connection'>, learned: LearnedPins | null = null, readCa: (file: string) => Buffer = (f) => readFileSync(f)): ClientOptions {
   const { caFile, pinSha256 } = config.connection;
+  const { pins } = tlsPinsInUse(learned, pinSha256);
   const options: ClientOptions = {};
   // `ca` replaces Node's bundled roots, so the extra CA is added to them rather than trusted alone.
   if (caFile) options.ca = [...rootCertificates, readCa(caFile)];
   // ws hands this to tls.connect, whose contract is Error | undefined (the ws typings say boolean).
-  if (pinSha256) options.checkServerIdentity = pinnedIdentityCheck(pinSha256) as unknown as ClientOptions['checkServerIdentity'];
+  if (pins.length) options.checkServerIdentity = pinnedIdentityCheck(pins) as unknown as ClientOptions['checkServerIdentity'];
   return options;
 }
 

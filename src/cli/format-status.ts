@@ -19,6 +19,8 @@ export function formatStatus(s: AgentStatus): string {
   const c = s.connection;
   const connLine = c.state === 'connected' ? `connected since ${when(c.connectedAt)}${c.insecure ? ' (UNENCRYPTED)' : ''}` : `${c.state}${c.nextRetryAt ? `, next try ${when(c.nextRetryAt)}` : ''}${c.attempts ? `, ${c.attempts} attempt(s)` : ''}`;
   lines.push(`Connection    ${connLine}`);
+  const pins = c.tlsPins;
+  if (pins && pins.source !== 'none') lines.push(`TLS pins      ${pins.pins.join(', ')} (${pins.source === 'learned' ? 'announced by the server' : 'from the configuration'})`);
   if (!s.services.length) lines.push('Services      none activated');
   for (const [i, svc] of s.services.entries()) {
     const policy = svc.policy ? `policy ${svc.policy.id} v${svc.policy.version}${svc.policy.applied ? ' (applied)' : ' (not applied)'}` : 'no policy';

@@ -29,7 +29,9 @@ export const ERRORS = {
   AUTH_FAILED: { message: 'The server refused the device credentials', hint: 'Re-register the device with `rmagent enroll --force` and a new token' },
   ENROLLMENT_REFUSED: { message: 'The server refused the enrollment token', hint: 'Create a new enrollment token in the console and run `rmagent enroll --token NEW --force`' },
   TLS_FAILED: { message: 'The TLS connection to the server failed (certificate not trusted, expired or for another name)', hint: 'Set `connection.caFile` to the CA that issued the server certificate, check the server URL host name and the clocks' },
-  TLS_PIN_MISMATCH: { message: 'The server certificate public key does not match `connection.pinSha256`', hint: 'If the server certificate was renewed with a new key, update pinSha256 (openssl x509 -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64); otherwise suspect interception' },
+  TLS_PIN_MISMATCH: { message: 'The server certificate public key does not match the pinned ones (`connection.pinSha256` or pins announced by the server)', hint: 'If the server certificate key changed without an announcement, set pinSha256 to the new pin (openssl x509 -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64): a changed config pin replaces the announced ones; otherwise suspect interception' },
+  TLS_PINS_INVALID: { message: 'The announced TLS pins are not valid', hint: 'Announce 1 to 8 distinct base64 SHA-256 pins (44 characters each)' },
+  TLS_PINS_NOT_USED: { message: 'The server announced TLS pins but this device does not pin the server certificate', hint: 'Nothing to do; set `connection.pinSha256` on the device to opt in to pinning' },
   SERVER_KEY_MISMATCH: { message: 'The server presented a command key that differs from the pinned one', hint: 'If the server key really changed, re-register with `--server-key` set to the new key' },
   // protocol
   FRAME_TOO_LARGE: { message: 'A frame exceeded the size limit', hint: 'Send smaller frames; the limit is in the protocol documentation' },

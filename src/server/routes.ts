@@ -17,6 +17,8 @@ export interface ApiDeps {
   commands: CommandQueue;
   fleet: { isOnline(deviceId: string): boolean };
   keyring: Keyring;
+  /** Pin (base64 SHA-256 of the SPKI) of the certificate served now; null without --tls-cert. */
+  servingTlsPin: string | null;
 }
 
 export function allRoutes(deps: ApiDeps): Route[] {

@@ -17,6 +17,7 @@ import { hashSecret, newSecret } from './secrets.js';
 import { loadKeyring } from './keyring.js';
 import { createCommandSigner } from './signer.js';
 import { createStore, type Store } from './store.js';
+import { spkiPin } from '../protocol/tls-pin.js';
 
 export interface ServerOptions {
   host: string;
@@ -77,9 +78,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // Asked at every signature, so a retired key stops signing at once.
   const signer = createCommandSigner(() => keyring.signing(), () => keyring.endorsements());
 
-  const httpServer = opts.tls
-    ? https.createServer({ cert: await readPem(opts.tls.certFile, 'certificate'), key: await readPem(opts.tls.keyFile, 'key') })
-    : http.createServer();
+  const certPem = opts.tls ? await readPem(opts.tls.certFile, 'certificate') : null;
+  const httpServer = opts.tls && certPem ? https.createServer({ cert: certPem, key: await readPem(opts.tls.keyFile, 'key') }) : http.createServer();
   // The gateway and the command queue need each other: the queue sends through the gateway, the gateway
   // hands the queue each new connection and each ack.
   const gateway = createGateway({
@@ -94,7 +94,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     onAck: (deviceId, ack) => commands.recordAck(deviceId, ack),
   });
   const commands = createCommandQueue({ store, signer, clock, logger, transport: gateway });
-  httpServer.on('request', createApiHandler({ store, logger, routes: allRoutes({ store, clock, logger, commands, fleet: gateway, keyring }) }));
+  httpServer.on('request', createApiHandler({ store, logger, routes: allRoutes({ store, clock, logger, commands, fleet: gateway, keyring, servingTlsPin: certPem ? spkiPin(certPem) : null }) }));
   gateway.start();
 
   try {

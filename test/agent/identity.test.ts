@@ -104,6 +104,21 @@ describe('identity', () => {
     expect((await store(dir).load())!.serverKeys).toEqual(keys);
   });
 
+  it('reads a registration.json written before TLS pins were learned, and setTlsPins records them', async () => {
+    const dir = stateDir();
+    await register(dir);
+    const file = path.join(dir, 'registration.json');
+    const old = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    delete old.tlsPins;
+    delete old.tlsPinsBase;
+    writeFileSync(file, JSON.stringify(old), { mode: 0o600 });
+    expect(await store(dir).load()).toMatchObject({ tlsPins: [], tlsPinsBase: null });
+    const pins = [Buffer.alloc(32, 1).toString('base64'), Buffer.alloc(32, 2).toString('base64')];
+    await store(dir).setTlsPins(pins, pins[0]!);
+    expect(await store(dir).load()).toMatchObject({ tlsPins: pins, tlsPinsBase: pins[0] });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ tlsPins: pins });
+  });
+
   it('readMachineId uses the override, else a stable id of this machine', async () => {
     expect(await readMachineId('forced')).toBe('forced');
     const id = await readMachineId();

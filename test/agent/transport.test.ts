@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { spkiSha256, tlsOptions } from '../../src/agent/transport.js';
+import type { LearnedPins } from '../../src/agent/tls-pins.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 
 let server: Server;
@@ -32,10 +33,10 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
 
-function connect(connection: Record<string, unknown>): Promise<string> {
+function connect(connection: Record<string, unknown>, learned: LearnedPins | null = null): Promise<string> {
   const config = ConfigSchema.parse({ stateDir: '/tmp/x', logDir: '/tmp/x', connection });
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, { ...tlsOptions(config), handshakeTimeout: 5_000 });
+    const ws = new WebSocket(url, { ...tlsOptions(config, learned), handshakeTimeout: 5_000 });
     ws.on('open', () => { ws.close(); resolve('open'); });
     ws.on('error', (err) => resolve(err.message));
   });
@@ -52,5 +53,14 @@ describe('TLS options', () => {
     expect(await connect({ caFile, pinSha256: pin })).toBe('open');
     const wrong = createHash('sha256').update('another key').digest('base64');
     expect(await connect({ caFile, pinSha256: wrong })).toContain('does not match the pinned');
+  });
+
+  it('enforces the pins learned over the config pin: any pin of the set opens, a set without this key refuses', async () => {
+    const other = createHash('sha256').update('another key').digest('base64');
+    // Learned over the config pin `other`: the set [other, pin] is in force although the config pin alone would refuse.
+    expect(await connect({ caFile, pinSha256: other }, { tlsPins: [other, pin], tlsPinsBase: other })).toBe('open');
+    expect(await connect({ caFile, pinSha256: pin }, { tlsPins: [other], tlsPinsBase: pin })).toContain('does not match the pinned');
+    // Without a config pin the learned set is not used at all.
+    expect(await connect({ caFile }, { tlsPins: [other], tlsPinsBase: other })).toBe('open');
   });
 });
