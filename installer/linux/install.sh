@@ -1,8 +1,9 @@
 #!/bin/sh
 # Install rmagent on a Linux host without a package manager (same layout as the .deb/.rpm).
 #   sudo ./install.sh [--binary PATH] --server URL --token TOKEN [--server-key KEY] [--assignment-id ID]
-#                     [--alias NAME] [--quiet]
+#                     [--alias NAME] [--allow-changes] [--quiet]
 #   sudo ./install.sh --uninstall [--purge] [--quiet]
+# --allow-changes (or RMAGENT_ALLOW_CHANGES=1; =0 withdraws) lets the agent install patches and restore backups.
 # Exit codes: 0 done, 64 bad usage, 77 not root, 69 binary missing, else the exit code of `rmagent enroll`.
 set -eu
 
@@ -11,7 +12,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 binary=""; uninstall=0; purge=0; quiet=0
 
 say() { [ "$quiet" -eq 1 ] || echo "rmagent: $*"; }
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || { echo "rmagent: $1 needs a value" >&2; exit 64; }; }
 
 while [ $# -gt 0 ]; do
@@ -21,6 +22,7 @@ while [ $# -gt 0 ]; do
     --server-key) need_value "$@"; RMAGENT_SERVER_KEY="$2"; export RMAGENT_SERVER_KEY; shift 2 ;;
     --assignment-id) need_value "$@"; RMAGENT_ASSIGNMENT_ID="$2"; export RMAGENT_ASSIGNMENT_ID; shift 2 ;;
     --alias) need_value "$@"; RMAGENT_ALIAS="$2"; export RMAGENT_ALIAS; shift 2 ;;
+    --allow-changes) RMAGENT_ALLOW_CHANGES=1; export RMAGENT_ALLOW_CHANGES; shift ;;
     --binary) need_value "$@"; binary="$2"; shift 2 ;;
     --uninstall) uninstall=1; shift ;;
     --purge) purge=1; shift ;;
@@ -33,6 +35,7 @@ done
 if { [ -n "${RMAGENT_SERVER:-}" ] && [ -z "${RMAGENT_TOKEN:-}" ]; } || { [ -z "${RMAGENT_SERVER:-}" ] && [ -n "${RMAGENT_TOKEN:-}" ]; }; then
   echo "rmagent: --server and --token go together" >&2; exit 64
 fi
+case "${RMAGENT_ALLOW_CHANGES:-}" in ''|1|yes|true|0|no|false) ;; *) echo "rmagent: RMAGENT_ALLOW_CHANGES must be 1 or 0" >&2; exit 64 ;; esac
 if [ -z "$PREFIX" ] && [ "$(id -u)" -ne 0 ]; then echo "rmagent: run as root" >&2; exit 77; fi
 
 systemd_running() { [ -z "$PREFIX" ] && [ -d /run/systemd/system ]; }
@@ -78,8 +81,10 @@ say "installed /usr/local/bin/rmagent"
 
 rc=0
 RMAGENT_BIN="$PREFIX/usr/local/bin/rmagent" RMAGENT_ENROLL_FILE="$PREFIX/etc/rmagent/enroll.env" \
+  RMAGENT_ALLOW_CHANGES_FILE="$PREFIX/var/lib/rmagent/allow-changes" \
   "$PREFIX/usr/local/lib/rmagent/configure" || rc=$?
 if [ "$rc" -ne 0 ]; then echo "rmagent: enrollment failed (exit $rc)" >&2; exit "$rc"; fi
+[ ! -e "$PREFIX/var/lib/rmagent/allow-changes" ] || say "machine changes allowed (patch installs, backup restores)"
 
 if systemd_running; then
   systemctl daemon-reload

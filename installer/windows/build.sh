@@ -28,7 +28,7 @@ MSI="$(cd "$OUT" && pwd)/$(basename "$MSI")"
 
 # wixl has no Secure attribute: the install parameters must reach the elevated (server) side.
 secure="$(msiinfo export "$MSI" Property | awk -F'\t' '$1 == "SecureCustomProperties" { print $2 }')"
-msibuild "$MSI" -q "UPDATE \`Property\` SET \`Value\` = '${secure:+$secure;}SERVER_URL;ENROLL_TOKEN;SERVER_KEY;ASSIGNMENT_ID;ALIAS;PURGE' WHERE \`Property\` = 'SecureCustomProperties'"
+msibuild "$MSI" -q "UPDATE \`Property\` SET \`Value\` = '${secure:+$secure;}SERVER_URL;ENROLL_TOKEN;SERVER_KEY;ASSIGNMENT_ID;ALIAS;PURGE;ALLOWCHANGES' WHERE \`Property\` = 'SecureCustomProperties'"
 
 # wixl has no HideTarget attribute: set msidbCustomActionTypeHideTarget (0x2000) on every action whose
 # target holds the enrollment token, so the token never reaches a verbose log (MsiHiddenProperties

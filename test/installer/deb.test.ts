@@ -30,8 +30,8 @@ describe.skipIf(!PACKAGE_TEST || !ROOT_USER || !has('dpkg'))('.deb on this machi
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('installs silently, configured by RMAGENT_* variables: files, owners, modes, unit, registration', () => {
-    const r = dpkg(['-i', deb], { RMAGENT_SERVER: SERVER, RMAGENT_TOKEN: TOKEN, RMAGENT_ALIAS: 'ci-device' });
+  it('installs silently, configured by RMAGENT_* variables: files, owners, modes, unit, registration, allow-changes opt-in', () => {
+    const r = dpkg(['-i', deb], { RMAGENT_SERVER: SERVER, RMAGENT_TOKEN: TOKEN, RMAGENT_ALIAS: 'ci-device', RMAGENT_ALLOW_CHANGES: '1' });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout + r.stderr).not.toContain(TOKEN);
     expect(r.stderr).not.toMatch(/enrollment failed/);
@@ -48,6 +48,7 @@ describe.skipIf(!PACKAGE_TEST || !ROOT_USER || !has('dpkg'))('.deb on this machi
     expect(stateFiles().length).toBeGreaterThan(0);
     for (const f of stateFiles()) expect(modeOf(f), f).toBe('0600');
     expect(registrationText()).toContain(SERVER);
+    expect(modeOf(path.join(STATE, 'allow-changes'))).toBe('0600'); // RMAGENT_ALLOW_CHANGES=1
     expect(run('/usr/bin/rmagent', ['version']).stdout).toContain(`rmagent ${VERSION}`);
   });
 
@@ -71,7 +72,7 @@ describe.skipIf(!PACKAGE_TEST || !ROOT_USER || !has('dpkg'))('.deb on this machi
 
   it('reinstalling the same version with the same parameters changes nothing', () => {
     const before = { ...snapshot(STATE), ...snapshot('/etc/rmagent'), bin: snapshot('/usr/bin')['/usr/bin/rmagent'] };
-    const r = dpkg(['-i', deb], { RMAGENT_SERVER: SERVER, RMAGENT_TOKEN: TOKEN, RMAGENT_ALIAS: 'ci-device' });
+    const r = dpkg(['-i', deb], { RMAGENT_SERVER: SERVER, RMAGENT_TOKEN: TOKEN, RMAGENT_ALIAS: 'ci-device', RMAGENT_ALLOW_CHANGES: '1' });
     expect(r.code, r.stderr).toBe(0);
     expect({ ...snapshot(STATE), ...snapshot('/etc/rmagent'), bin: snapshot('/usr/bin')['/usr/bin/rmagent'] }).toEqual(before);
   });
@@ -87,7 +88,8 @@ describe.skipIf(!PACKAGE_TEST || !ROOT_USER || !has('dpkg'))('.deb on this machi
     const r = dpkg(['--force-confold', '-i', path.join(tmp, `rmagent_${newer}_amd64.deb`)]);
     expect(r.code, r.stderr).toBe(0);
     expect(run('dpkg-query', ['-W', '-f=${Version}', 'rmagent']).stdout).toBe(newer);
-    expect(snapshot(STATE)).toEqual(before);
+    expect(snapshot(STATE)).toEqual(before); // the allow-changes opt-in included
+    expect(fs.existsSync(path.join(STATE, 'allow-changes'))).toBe(true);
     expect(fs.readFileSync('/etc/rmagent/config.json', 'utf8')).toContain('debug');
   });
 

@@ -63,12 +63,37 @@ describe('install.sh without a package manager', () => {
     expect(failed.stderr).toContain('enrollment failed (exit 3)');
   });
 
-  it('uninstall keeps state; uninstall --purge leaves nothing behind', () => {
+  it('--allow-changes creates the private opt-in file; a later run without it keeps the file, =0 removes it', () => {
+    const allow = path.join(prefix, 'var/lib/rmagent/allow-changes');
+    const r = sh(['--binary', binary, '--allow-changes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('machine changes allowed');
+    expect(modeOf(allow)).toBe('0600');
+    const before = snapshot(prefix);
+    expect(sh(['--binary', binary, '--quiet']).code).toBe(0); // an upgrade or re-run keeps the administrator's choice
+    expect(sh(['--binary', binary, '--allow-changes', '--quiet']).code).toBe(0);
+    expect(snapshot(prefix)).toEqual(before);
+    expect(sh(['--binary', binary, '--quiet'], { RMAGENT_ALLOW_CHANGES: '0' }).code).toBe(0);
+    expect(fs.existsSync(allow)).toBe(false);
+    expect(sh(['--binary', binary, '--quiet'], { RMAGENT_ALLOW_CHANGES: '1' }).code).toBe(0);
+    expect(fs.existsSync(allow)).toBe(true);
+    const bad = sh(['--binary', binary], { RMAGENT_ALLOW_CHANGES: 'maybe' });
+    expect(bad.code).toBe(64);
+    expect(fs.existsSync(allow)).toBe(true);
+  });
+
+  it('without --allow-changes no opt-in file is created', () => {
     expect(sh(['--binary', binary, '--server', 'wss://rm.test', '--token', 'tok', '--quiet']).code).toBe(0);
+    expect(fs.existsSync(path.join(prefix, 'var/lib/rmagent/allow-changes'))).toBe(false);
+  });
+
+  it('uninstall keeps state; uninstall --purge leaves nothing behind', () => {
+    expect(sh(['--binary', binary, '--server', 'wss://rm.test', '--token', 'tok', '--allow-changes', '--quiet']).code).toBe(0);
     expect(sh(['--uninstall', '--quiet']).code).toBe(0);
     expect(fs.existsSync(path.join(prefix, 'usr/local/bin/rmagent'))).toBe(false);
     expect(fs.existsSync(path.join(prefix, 'etc/systemd/system/rmagent.service'))).toBe(false);
     expect(fs.existsSync(path.join(prefix, 'var/lib/rmagent/registration.json'))).toBe(true);
+    expect(fs.existsSync(path.join(prefix, 'var/lib/rmagent/allow-changes'))).toBe(true);
     expect(sh(['--uninstall', '--purge', '--quiet']).code).toBe(0);
     expect(Object.keys(snapshot(prefix)).filter((p) => /rmagent/.test(p.slice(prefix.length)))).toEqual([]);
   });
@@ -82,7 +107,7 @@ describe('configure (install-time enrollment shared by .deb, .rpm and install.sh
   });
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const configure = (env: NodeJS.ProcessEnv) =>
-    run('sh', [CONFIGURE], { env: { PATH: process.env.PATH, RMAGENT_BIN: path.join(tmp, 'rmagent'), RMAGENT_ENROLL_FILE: path.join(tmp, 'enroll.env'), RMAGENT_STATE_DIR: path.join(tmp, 'state'), STAND_IN_LOG: path.join(tmp, 'calls.log'), ...env } });
+    run('sh', [CONFIGURE], { env: { PATH: process.env.PATH, RMAGENT_BIN: path.join(tmp, 'rmagent'), RMAGENT_ENROLL_FILE: path.join(tmp, 'enroll.env'), RMAGENT_STATE_DIR: path.join(tmp, 'state'), RMAGENT_ALLOW_CHANGES_FILE: path.join(tmp, 'state', 'allow-changes'), STAND_IN_LOG: path.join(tmp, 'calls.log'), ...env } });
   const calls = () => fs.readFileSync(path.join(tmp, 'calls.log'), 'utf8').trim().split('\n');
 
   it('does nothing without parameters', () => {
@@ -96,6 +121,24 @@ describe('configure (install-time enrollment shared by .deb, .rpm and install.sh
     expect(calls()).toEqual([`enroll --server wss://from-file --token t$(touch ${tmp}/pwned) --alias env-alias`]);
     expect(fs.existsSync(path.join(tmp, 'pwned'))).toBe(false);
     expect(fs.existsSync(path.join(tmp, 'enroll.env'))).toBe(false);
+  });
+
+  it('creates the allow-changes opt-in from the environment or enroll.env (the .deb/.rpm path), the environment winning', () => {
+    const allow = path.join(tmp, 'state', 'allow-changes');
+    fs.writeFileSync(path.join(tmp, 'enroll.env'), 'RMAGENT_ALLOW_CHANGES=1\n', { mode: 0o600 });
+    expect(configure({ RMAGENT_ALLOW_CHANGES: '0' }).code).toBe(0);
+    expect(fs.existsSync(allow)).toBe(false);
+    expect(configure({}).code).toBe(0);
+    expect(modeOf(allow)).toBe('0600');
+    expect(modeOf(path.join(tmp, 'state'))).toBe('0700');
+    expect(fs.readFileSync(allow, 'utf8')).toContain('Delete this file');
+    expect(fs.existsSync(path.join(tmp, 'calls.log'))).toBe(false); // no server/token: nothing enrolled
+    fs.rmSync(path.join(tmp, 'enroll.env'));
+    expect(configure({}).code).toBe(0); // an upgrade without the variable keeps the file
+    expect(fs.existsSync(allow)).toBe(true);
+    const bad = configure({ RMAGENT_ALLOW_CHANGES: 'please' });
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toContain('RMAGENT_ALLOW_CHANGES must be 1 or 0');
   });
 
   it('keeps enroll.env when enrollment fails, and returns the failure', () => {

@@ -21,11 +21,13 @@ describe.skipIf(!PACKAGE_TEST || !has('xmllint'))('macOS launchd daemon and prof
   it('has a configuration profile whose keys the postinstall script reads', () => {
     expect(run('xmllint', ['--noout', path.join(dir, 'com.rmagent.agent.mobileconfig')]).code).toBe(0);
     const postinstall = fs.readFileSync(path.join(dir, 'scripts/postinstall'), 'utf8');
-    for (const key of ['ServerURL', 'EnrollToken', 'ServerKey', 'AssignmentID', 'Alias']) {
+    for (const key of ['ServerURL', 'EnrollToken', 'ServerKey', 'AssignmentID', 'Alias', 'AllowChanges']) {
       expect(value('com.rmagent.agent.mobileconfig', `count(//dict/key[.='${key}'])`), key).toBe('1');
       expect(postinstall).toContain(`pref ${key}`);
     }
     expect(postinstall).toContain('/Library/Managed Preferences/com.rmagent.agent.plist');
+    expect(value('com.rmagent.agent.mobileconfig', "name(//dict/key[.='AllowChanges']/following-sibling::*[1])")).toBe('false'); // opt-in, off unless set
+    expect(postinstall).toContain('ALLOW_FILE="$DATA/state/allow-changes"');
   });
 
   it('has shell scripts that parse', () => {

@@ -1,9 +1,13 @@
 // The .msi, inspected with msiinfo: what Windows Installer will do with it, table by table.
-import { describe, expect, it } from 'vitest';
-import { PACKAGE_TEST, VERSION, artifact, has, run } from './artifacts.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PACKAGE_TEST, ROOT, VERSION, artifact, has, run } from './artifacts.js';
 
 const msi = artifact(`rmagent-${VERSION}-x64.msi`);
-const table = (name: string): string[][] => run('msiinfo', ['export', msi, name]).stdout.trim().split(/\r?\n/).slice(3).map((l) => l.split('\t'));
+const tableOf = (file: string, name: string): string[][] => run('msiinfo', ['export', file, name]).stdout.trim().split(/\r?\n/).slice(3).map((l) => l.split('\t'));
+const table = (name: string): string[][] => tableOf(msi, name);
 const row = (name: string, key: string) => table(name).find((r) => r[0] === key);
 
 describe.skipIf(!PACKAGE_TEST || !has('msiinfo'))('.msi', () => {
@@ -11,7 +15,7 @@ describe.skipIf(!PACKAGE_TEST || !has('msiinfo'))('.msi', () => {
     expect(row('Property', 'ALLUSERS')?.[1]).toBe('1');
     expect(row('Property', 'ProductVersion')?.[1]).toBe(VERSION.replace(/[-+].*$/, ''));
     expect(row('Property', 'MsiHiddenProperties')?.[1]?.split(';')).toEqual(expect.arrayContaining(['ENROLL_TOKEN', 'ENROLL_ARGS']));
-    expect(row('Property', 'SecureCustomProperties')?.[1]?.split(';')).toEqual(expect.arrayContaining(['SERVER_URL', 'ENROLL_TOKEN', 'SERVER_KEY', 'ASSIGNMENT_ID', 'ALIAS', 'PURGE']));
+    expect(row('Property', 'SecureCustomProperties')?.[1]?.split(';')).toEqual(expect.arrayContaining(['SERVER_URL', 'ENROLL_TOKEN', 'SERVER_KEY', 'ASSIGNMENT_ID', 'ALIAS', 'PURGE', 'ALLOWCHANGES']));
   });
 
   it('installs rmagent.exe and its service wrapper under Program Files', () => {
@@ -52,5 +56,48 @@ describe.skipIf(!PACKAGE_TEST || !has('msiinfo'))('.msi', () => {
     expect(seq.EnrollArgsBase!.n).toBeLessThan(seq.InstallInitialize!.n);
     expect(seq.PurgeData!.cond).toBe('REMOVE="ALL" AND PURGE="1" AND NOT UPGRADINGPRODUCTCODE');
     expect(row('Registry', table('Registry').find((r) => r[3] === 'Version')?.[0] ?? '')?.slice(1, 4)).toEqual(['2', 'SOFTWARE\\rmagent', 'Version']);
+  });
+});
+
+// Needs no build: rmagent.wxs compiled by wixl with stand-in payload files (well under a second), so the
+// source is checked in `npm test` too. ALLOWCHANGES=1 must create state\allow-changes (src/services/opt-in.ts).
+describe.skipIf(!has('wixl') || !has('msiinfo'))('rmagent.wxs compiled with a stand-in payload', () => {
+  let tmp: string;
+  let built: string;
+  const seq = () => Object.fromEntries(tableOf(built, 'InstallExecuteSequence').map((r) => [r[0], { cond: r[1], n: Number(r[2]) }]));
+  const actions = () => Object.fromEntries(tableOf(built, 'CustomAction').map((r) => [r[0], { type: Number(r[1]), source: r[2], target: r[3] }]));
+
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rmagent-wxs-'));
+    for (const f of ['rmagent.wxs', 'rmagent-service.xml']) fs.copyFileSync(path.join(ROOT, 'installer/windows', f), path.join(tmp, f));
+    fs.writeFileSync(path.join(tmp, 'rmagent.exe'), 'stand-in');
+    fs.writeFileSync(path.join(tmp, 'rmagent-service.exe'), 'stand-in');
+    built = path.join(tmp, 'rmagent.msi');
+    const r = run('wixl', ['-a', 'x64', '-D', 'Version=1.2.3', '-D', 'ExePath=rmagent.exe', '-D', 'WrapperPath=rmagent-service.exe', '-D', 'HereDir=.', '-o', built, 'rmagent.wxs'], { cwd: tmp });
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('ALLOWCHANGES=1 creates state\\allow-changes as SYSTEM after the state ACL is restricted and before the service starts; =0 removes it', () => {
+    const ca = actions();
+    const deferredSystem = 0x400 | 0x800;
+    expect(ca.AllowChanges).toMatchObject({ source: 'CMD_EXE' });
+    expect(ca.AllowChanges!.target).toMatch(/^\/c if not exist "\[STATEDIR\]allow-changes" echo .+>"\[STATEDIR\]allow-changes"$/);
+    expect(ca.AllowChanges!.type & (deferredSystem | 0x40)).toBe(deferredSystem); // runs as SYSTEM, failure fails the install
+    expect(ca.WithdrawChanges!.target).toBe('/c if exist "[STATEDIR]allow-changes" del /f /q "[STATEDIR]allow-changes"');
+    expect(ca.WithdrawChanges!.type & deferredSystem).toBe(deferredSystem);
+    const s = seq();
+    expect(s.AllowChanges!.cond).toBe('ALLOWCHANGES="1" AND NOT REMOVE="ALL"');
+    expect(s.WithdrawChanges!.cond).toBe('ALLOWCHANGES="0" AND NOT REMOVE="ALL"');
+    for (const id of ['AllowChanges', 'WithdrawChanges']) {
+      expect(s[id]!.n, id).toBeGreaterThan(s.RestrictStateAcl!.n);
+      expect(s[id]!.n, id).toBeLessThan(s.StartServices!.n);
+    }
+    // Not a component: an upgrade or plain uninstall would otherwise take the file away with the old product.
+    expect(tableOf(built, 'File').map((r) => r[2])).not.toContain('allow-changes');
+  });
+
+  it('ALLOWCHANGES reaches the elevated side (build.sh marks it secure, as the package test checks on the real .msi)', () => {
+    expect(fs.readFileSync(path.join(ROOT, 'installer/windows/build.sh'), 'utf8')).toMatch(/SecureCustomProperties[^\n]*\n?[^\n]*ALLOWCHANGES/);
   });
 });
