@@ -1,53 +1,13 @@
 // Transport security for real: the built `rmagent-server --tls-cert --tls-key` serving HTTPS and wss:// with a
 // certificate from a test CA (made by openssl), and real agent processes that trust it through caFile, refuse it
 // without the CA, accept or refuse it by its public-key pin, and refuse ws:// to a non-loopback address.
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runNode, spawnNode, waitForEvent, type Spawned } from '../../src/cli/processes.js';
+import { runNode, type Spawned } from '../../src/cli/processes.js';
 import type { AgentStatus } from '../../src/agent/status.js';
 import { agentHome, assertBuilt, SERVER_JS, tempDir, type AgentHome } from '../e2e/harness.js';
-
-interface Certs { caFile: string; certFile: string; keyFile: string; pin: string }
-
-/** A test CA and a server certificate for 127.0.0.1/localhost signed by it; the pin as openssl computes it. */
-function makeCerts(dir: string): Certs {
-  const f = (name: string) => path.join(dir, name);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore', timeout: 20_000 });
-  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=rmagent test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-keyout', f('ca.key'), '-out', f('ca.pem'));
-  ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-keyout', f('server.key'), '-out', f('server.csr'));
-  writeFileSync(f('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('ext.cnf'), '-out', f('server.pem'));
-  const pin = execFileSync('sh', ['-c', `openssl x509 -in '${f('server.pem')}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`], { timeout: 20_000 })
-    .toString().trim();
-  return { caFile: f('ca.pem'), certFile: f('server.pem'), keyFile: f('server.key'), pin };
-}
-
-interface Server { proc: Spawned; httpUrl: string; agentUrl: string; port: number; dataDir: string; serverKey: string }
-
-async function startServer(extra: string[] = []): Promise<Server> {
-  const dataDir = tempDir('tls-server');
-  const proc = spawnNode(SERVER_JS, ['--listen', '127.0.0.1:0', '--data', dataDir, '--heartbeat-sec', '2', '--log-level', 'warn', ...extra]);
-  const listening = await waitForEvent<{ httpUrl: string; agentUrl: string; port: number }>(proc, 'listening');
-  return { proc, ...listening, dataDir, serverKey: readFileSync(path.join(dataDir, 'server-key.pub'), 'utf8').trim() };
-}
-
-/** The API over HTTPS, trusting the test CA (fetch cannot take a CA per call). */
-function api<T>(server: Server, ca: Buffer | undefined, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const token = readFileSync(path.join(server.dataDir, 'owner.token'), 'utf8').trim();
-  return new Promise((resolve, reject) => {
-    const req = https.request(`${server.httpUrl}/api/v1${route}`, { method, ca, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => { text += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as T }));
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
+import { api, makeCerts, startServer, type Certs, type TlsServer as Server } from './tls-server.js';
 
 const problemCodes = (s: AgentStatus) => s.problems.map((p) => p.code);
 
