@@ -22,7 +22,7 @@ export const ConnectionConfigSchema = z
     maxFrameBytes: z.number().int().min(1_024).max(64 * 1024 * 1024).default(1024 * 1024).describe('Largest frame accepted (bytes)'),
     allowInsecure: z.boolean().default(false).describe('Allow ws:// to a non-loopback server (lab use only; reported as a problem)'),
     caFile: z.string().optional().describe('PEM file with extra CA certificates for wss://'),
-    pinSha256: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'base64 SHA-256').optional().describe("Base64 SHA-256 of the server certificate's public key (SPKI)"),
+    pinSha256: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'base64 SHA-256').optional().describe("Base64 SHA-256 of the server certificate's public key (SPKI). Opts in to pinning; pins the server announces later replace it until this value changes (docs/security.md)"),
     commandWindowSec: seconds(300, 10, 86_400, 'How far a command timestamp may be from the device clock'),
   })
   .strict();
