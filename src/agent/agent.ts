@@ -111,7 +111,10 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     teamviewer: teamviewer.current(),
   });
 
-  const onCommand = createCommandDispatcher({
+  // The connection starts before services are loaded (connected sooner); commands wait here until they are.
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => { markReady = resolve; });
+  const dispatch = createCommandDispatcher({
     converger,
     sendStatus: async () => {
       await statusReporter.sendNow();
@@ -124,6 +127,10 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       return outcome;
     },
   });
+  const onCommand: typeof dispatch = async (frame) => {
+    await ready;
+    return dispatch(frame);
+  };
 
   // Rotation keeps the current key trusted next to the new one until the server retires it (no stranded devices).
   async function rotateKeys(newKey: string, retireKey?: string): Promise<CommandOutcome> {
@@ -229,15 +236,6 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       await outbox.open();
       await replay.open();
       outbox.onAppend(() => scheduleSnapshot());
-      const facts = await teamviewer.refresh();
-      logger.info('TeamViewer detected', { installed: facts.installed, edition: facts.edition, version: facts.version, managed: facts.managed });
-      teamviewer.onChange((next) => {
-        logger.info('TeamViewer changed', { installed: next.installed, edition: next.edition, running: next.serviceRunning });
-        void report('teamviewer', next as unknown as Record<string, unknown>);
-        converger.kick();
-        void maybeAssign();
-        scheduleSnapshot();
-      });
       await watchdog.start();
       ipc = await serveLocal(context.ipcPath, handleIpc);
       // After repeated over-budget restarts, wait before doing real work so a crash loop cannot hog the device.
@@ -248,9 +246,26 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
         await new Promise((resolve) => setTimeout(resolve, delay));
         if (stopped) return;
       }
-      await converger.start();
+      // Connect first: the handshake needs no TeamViewer facts (they follow as a report) and the server sees the
+      // device online while detection (child processes) and the services' resume run.
       await connectIfRegistered();
+      const facts = await teamviewer.refresh();
+      logger.info('TeamViewer detected', { installed: facts.installed, edition: facts.edition, version: facts.version, managed: facts.managed });
+      teamviewer.onChange((next) => {
+        logger.info('TeamViewer changed', { installed: next.installed, edition: next.edition, running: next.serviceRunning });
+        void report('teamviewer', next as unknown as Record<string, unknown>);
+        converger.kick();
+        void maybeAssign();
+        scheduleSnapshot();
+      });
       await report('teamviewer', facts as unknown as Record<string, unknown>);
+      void maybeAssign();
+      // Services need the prerequisite verdict, so they start after detection; queued commands then run.
+      try {
+        await converger.start();
+      } finally {
+        markReady();
+      }
       teamviewer.start();
       statusReporter.start();
       // `rmagent enroll` may run after the daemon started (MDM ordering); notice it without a restart.
