@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { fileMode, readJsonFile, readTextIfExists, writeFileAtomic, writeJsonAtomic, type ReadResult } from '../system/files.js';
+import { fileMode, fileVersion, readJsonFile, readTextIfExists, writeFileAtomic, writeJsonAtomic, type ReadResult } from '../system/files.js';
 import { problem, RmError, type Problem } from '../protocol/errors.js';
 import { PublicKeySchema } from '../protocol/frames.js';
 import { MAX_TLS_PINS, TlsPinSchema } from '../protocol/tls-pin.js';
@@ -231,6 +231,20 @@ export function createIdentityStore(opts: { stateDir: string; machineId: string;
     return toRegistration(record);
   }
 
+  // Commands call load() each time (keys may have rotated). Reading, validating and re-deriving the device key
+  // costs about a millisecond; two stats tell whether either file changed since the last load.
+  let cached: { version: string; value: Registration | null; problems: Problem[] } | null = null;
+  async function loadCached(): Promise<Registration | null> {
+    const version = (await Promise.all([REGISTRATION_FILE, DEVICE_KEY_FILE].map((f) => fileVersion(path.join(stateDir, f))))).join('|');
+    if (cached?.version === version) {
+      problems = [...cached.problems];
+      return cached.value;
+    }
+    const value = await loadNow();
+    cached = { version, value, problems: [...problems] };
+    return value;
+  }
+
   async function update(change: (r: RegistrationFile) => RegistrationFile): Promise<Registration> {
     const read = await readRecord(stateDir);
     if (read.status !== 'ok') throw new RmError(read.status === 'missing' ? 'NOT_REGISTERED' : 'REGISTRATION_CORRUPT', read.status === 'invalid' ? read.reason : undefined);
@@ -240,7 +254,7 @@ export function createIdentityStore(opts: { stateDir: string; machineId: string;
   }
 
   return {
-    load: () => serial(loadNow),
+    load: () => serial(loadCached),
     async privateKeyPem() {
       const pem = await readTextIfExists(path.join(stateDir, DEVICE_KEY_FILE));
       if (!pem) throw new RmError('REGISTRATION_CORRUPT', `${DEVICE_KEY_FILE} is missing`);

@@ -89,6 +89,16 @@ export async function fileMode(file: string): Promise<number | undefined> {
   }
 }
 
+/** Changes whenever the file is replaced or rewritten (inode, size, mtime, mode); undefined when it is absent. */
+export async function fileVersion(file: string): Promise<string | undefined> {
+  try {
+    const st = await fs.stat(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}:${st.mode}`;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function removeFile(file: string): Promise<void> {
   await fs.rm(file, { force: true });
 }
