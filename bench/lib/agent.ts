@@ -39,6 +39,8 @@ export interface AgentHome {
 }
 
 export function agentLauncher(root: string, flavour: Flavour, runtimes: { sea: string | null; seaNode: string | null }): Launcher {
+  // To profile the agent under a benchmark: BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (not the single executable).
+  const extra = process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const bundle = path.join(root, 'build/bench/rmagent.cjs');
   switch (flavour) {
     case 'sea':
@@ -46,11 +48,11 @@ export function agentLauncher(root: string, flavour: Flavour, runtimes: { sea: s
       return [runtimes.sea];
     case 'bundle24':
       if (!runtimes.seaNode) throw new Error('Node 24 runtime not available');
-      return [runtimes.seaNode, bundle];
+      return [runtimes.seaNode, ...extra, bundle];
     case 'bundle':
-      return [process.execPath, bundle];
+      return [process.execPath, ...extra, bundle];
     default:
-      return [process.execPath, path.join(root, 'build/src/cli/rmagent.js')];
+      return [process.execPath, ...extra, path.join(root, 'build/src/cli/rmagent.js')];
   }
 }
 
