@@ -43,7 +43,8 @@ bundle() {
   local name="$1" entry="$2"
   npx --no-install esbuild "$entry" --bundle --platform=node --format=cjs --target=node24 \
     --define:__RMAGENT_VERSION__="\"$VERSION\"" --define:__RMAGENT_COMMIT__="\"$COMMIT\"" \
-    --log-level=warning --legal-comments=none --outfile="$CACHE/bundle/$name.cjs"
+    --log-level=warning --legal-comments=none --minify-whitespace --minify-syntax \
+    --outfile="$CACHE/bundle/$name.cjs"
   # Two blobs: a portable one (no code cache: V8's cache is only valid on the machine kind that made it) for the
   # other targets, and one with a code cache for linux-x64, whose runtime writes both (compiles ~2 MB of JS in
   # ~70 ms without it). The agent runs with a small young generation (--max-semi-space-size=1, ~3 MB less RSS): it
