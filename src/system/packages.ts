@@ -3,7 +3,6 @@
 // It returns raw outputs; the parsers that make sense of them are pure functions in services/.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import si from 'systeminformation';
 import type { CommandResult, CommandRunner } from './exec.js';
 
 export type SoftwarePlatform = 'linux' | 'win32' | 'darwin';
@@ -163,7 +162,7 @@ export async function installUpdates(ctx: SoftwareEdgeContext, manager: UpdateMa
   }
 }
 
-// ---- hardware, OS and network (systeminformation) ---------------------------------------------
+// ---- hardware, OS and network (systeminformation, loaded on first use: the daemon starts without it) --
 export interface SystemFacts {
   system: Record<string, unknown>;
   bios: Record<string, unknown>;
@@ -176,6 +175,7 @@ export interface SystemFacts {
 
 /** Reads hardware/OS/network facts; a part that fails is left empty rather than failing the inventory. */
 export async function readSystemFacts(): Promise<SystemFacts> {
+  const si = (await import('systeminformation')).default;
   const safe = async <T>(p: Promise<T>, fallback: T): Promise<T> => p.catch(() => fallback);
   const [system, bios, os, cpu, mem, disks, network] = await Promise.all([
     safe(si.system(), null),
