@@ -7,7 +7,7 @@ const restrict = (patterns) => ({ 'no-restricted-imports': ['error', { patterns 
 const layer = (files, forbidden) => ({ files, rules: restrict(forbidden.map((f) => ({ group: [f], message: 'Imports run one way (STYLE.md): cli -> agent|server -> services|teamviewer -> protocol|config -> system' }))) });
 
 export default tseslint.config(
-  { ignores: ['build/**', 'dist/**', 'node_modules/**', 'coverage/**', 'test/fixtures/**', '**/.cache/**'] },
+  { ignores: ['build/**', 'dist/**', 'node_modules/**', 'coverage/**', 'test/fixtures/**', '**/.cache/**', '.tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -32,6 +32,9 @@ describe('Backup owner through the converger', () => {
     const data = path.join(dir, 'data');
     await mkdir(data, { recursive: true });
     await writeFile(path.join(data, 'ledger.csv'), 'a,b\n1,2\n');
+    // The installer's opt-in for machine changes (restores need it).
+    await mkdir(stateDir, { recursive: true });
+    await writeFile(path.join(stateDir, 'allow-changes'), '');
     const reports: { kind: string; data: Record<string, unknown> }[] = [];
     const context: AgentContext = { config: ConfigSchema.parse({ stateDir, logDir: dir }), logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
     const scheduler = createHeavyJobScheduler({ clock: systemClock, random: Math.random });
