@@ -56,7 +56,9 @@ const toDisk = (d: { mount: string; source: string; sizeBytes: number; usedBytes
   sizeBytes: d.sizeBytes,
   usedBytes: d.usedBytes,
   availableBytes: d.availableBytes,
-  usedPercent: pct(d.sizeBytes ? (d.usedBytes / d.sizeBytes) * 100 : (d.usePercent ?? 0)),
+  // As df's Use%: of the space a user can fill (used + available), so a disk whose root-reserved blocks are all
+  // that is left reads 100 %, not ~95 % (ext4 reserves 5 %); an alert threshold means what df shows.
+  usedPercent: pct(d.usedBytes + d.availableBytes > 0 ? (d.usedBytes / (d.usedBytes + d.availableBytes)) * 100 : (d.usePercent ?? 0)),
 });
 
 export function createSysinfo(): Sysinfo {

@@ -70,8 +70,8 @@ const run = promisify(execFile);
 /** `df -kPT <path>`: the filesystem holding path, as df sees it (sizes in bytes). */
 async function df(target: string) {
   const { stdout } = await run('df', ['-kPT', target], { env: { ...process.env, LC_ALL: 'C' }, timeout: 10_000 });
-  const m = /^(.+?)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+%\s+(.+)$/.exec(stdout.trim().split('\n').at(-1)!)!;
-  return { source: m[1]!, type: m[2]!, sizeBytes: Number(m[3]) * 1024, usedBytes: Number(m[4]) * 1024, mount: m[6]! };
+  const m = /^(.+?)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)%\s+(.+)$/.exec(stdout.trim().split('\n').at(-1)!)!;
+  return { source: m[1]!, type: m[2]!, sizeBytes: Number(m[3]) * 1024, usedBytes: Number(m[4]) * 1024, usePercent: Number(m[6]), mount: m[7]! };
 }
 
 describe.runIf(process.platform === 'linux')('sysinfo on Linux (/proc, statfs)', () => {
@@ -83,6 +83,8 @@ describe.runIf(process.platform === 'linux')('sysinfo on Linux (/proc, statfs)',
     expect(Math.abs(root!.sizeBytes - dfRoot.sizeBytes) / dfRoot.sizeBytes).toBeLessThan(0.01);
     expect(Math.abs(root!.usedBytes - dfRoot.usedBytes) / dfRoot.sizeBytes).toBeLessThan(0.01);
     expect(root!.availableBytes).toBeGreaterThan(0);
+    // The percentage an alert compares is df's Use% (df rounds up).
+    expect(Math.abs(Math.ceil(root!.usedPercent) - dfRoot.usePercent)).toBeLessThanOrEqual(1);
     expect(new Set(disks.map((d) => d.mount)).size).toBe(disks.length);
     const tmp = await df(os.tmpdir());
     // A tmpfs /tmp is scratch memory, not a disk (systeminformation left it out as well).
