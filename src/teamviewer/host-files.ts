@@ -19,6 +19,23 @@ export async function hostFileExists(file: string): Promise<boolean> {
   return (await fileMode(file)) !== undefined;
 }
 
+/** What a stamp says when the file is not there. */
+export const ABSENT = '-';
+
+/**
+ * A file's identity for noticing change without reading it: inode, size, mtime and mode. ABSENT when it is not
+ * there; `!CODE` when it cannot be looked at (EACCES on a parent folder), which is not the same as absent.
+ */
+export async function hostFileStamp(file: string): Promise<string> {
+  try {
+    const st = await fs.stat(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}:${st.mode}`;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? ABSENT : `!${code ?? 'error'}`;
+  }
+}
+
 /** Entry names of a folder, empty when it is missing or unreadable. */
 export async function listHostDir(dir: string): Promise<string[]> {
   try {

@@ -9,7 +9,8 @@ import { parseDpkgStatus, parseRpmQuery, type InstalledPackage } from './parse/p
 import { parseTeamViewerInfo } from './parse/teamviewer-info.js';
 
 export const LINUX_CONFIG_PATHS = ['/opt/teamviewer/config/global.conf', '/etc/teamviewer/global.conf'];
-const DAEMON_PATH = '/opt/teamviewer/tv_bin/teamviewerd';
+export const DAEMON_PATH = '/opt/teamviewer/tv_bin/teamviewerd';
+export const PID_FILE = '/run/teamviewerd.pid';
 const PACKAGES = ['teamviewer-host', 'teamviewer'] as const;
 
 export interface LinuxObservations {
@@ -34,7 +35,7 @@ export async function gatherLinux(ctx: TeamViewerContext): Promise<LinuxObservat
   return { config, daemonBinary, info, packages, daemonRunning };
 }
 
-async function readFirstConfig(root: string): Promise<LinuxObservations['config']> {
+export async function readFirstConfig(root: string): Promise<LinuxObservations['config']> {
   let first: LinuxObservations['config'] | null = null;
   for (const p of LINUX_CONFIG_PATHS) {
     const read = await readHostFile(underRoot(root, p));
@@ -63,11 +64,26 @@ async function daemonState(ctx: TeamViewerContext, run: Run): Promise<LinuxObser
     return { running: word === 'active' || word === 'reloading', source: 'systemctl is-active teamviewerd' };
   }
   // No systemd (containers, old distributions): the daemon's PID file and that PID under /proc.
-  const pidFile = await readHostFile(underRoot(ctx.root, '/run/teamviewerd.pid'));
+  const pidFile = await readHostFile(underRoot(ctx.root, PID_FILE));
   if (pidFile.status !== 'ok') return null;
   const pid = pidFile.text.trim();
   if (!/^\d{1,10}$/.test(pid)) return null;
-  return { running: await hostFileExists(underRoot(ctx.root, `/proc/${pid}`)), source: '/run/teamviewerd.pid' };
+  return { running: await hostFileExists(underRoot(ctx.root, `/proc/${pid}`)), source: PID_FILE };
+}
+
+/** All that detection takes from global.conf; the change probe fingerprints exactly this (probe.ts). */
+export function decideConfig(config: LinuxObservations['config']): { source: string | null; id: string | null; warnings: string[] } {
+  const { read, path: confPath } = config;
+  if (read.status === 'missing') return { source: null, id: null, warnings: [] };
+  if (read.status === 'unreadable') {
+    return { source: null, id: null, warnings: [`${confPath} cannot be read (${read.reason})${read.reason === 'permission denied' ? '; reading the TeamViewer ID needs root' : ''}`] };
+  }
+  const conf = parseGlobalConf(read.text);
+  const id = globalConfInteger(conf, 'ClientID');
+  const warnings: string[] = [];
+  if (Object.keys(conf.entries).length === 0 && read.text.trim()) warnings.push(`${confPath} is corrupt (no readable entries)`);
+  else if (conf.entries.ClientID && !id) warnings.push(`${confPath} has a ClientID that is not a number`);
+  return { source: `global.conf (${confPath})`, id, warnings };
 }
 
 export function decideLinux(obs: LinuxObservations, detectedAt: number): TeamViewerFacts {
@@ -79,17 +95,11 @@ export function decideLinux(obs: LinuxObservations, detectedAt: number): TeamVie
   const sources: string[] = [];
   const warnings: string[] = [];
 
-  let configId: string | null = null;
-  const { read, path: confPath } = obs.config;
-  if (read.status === 'ok') {
-    sources.push(`global.conf (${confPath})`);
-    const conf = parseGlobalConf(read.text);
-    configId = globalConfInteger(conf, 'ClientID');
-    if (Object.keys(conf.entries).length === 0 && read.text.trim()) warnings.push(`${confPath} is corrupt (no readable entries)`);
-    else if (conf.entries.ClientID && !configId) warnings.push(`${confPath} has a ClientID that is not a number`);
-  } else if (read.status === 'unreadable') {
-    warnings.push(`${confPath} cannot be read (${read.reason})${read.reason === 'permission denied' ? '; reading the TeamViewer ID needs root' : ''}`);
-  }
+  const config = decideConfig(obs.config);
+  const configId = config.id;
+  const { read } = obs.config;
+  if (config.source) sources.push(config.source);
+  warnings.push(...config.warnings);
   if (info) sources.push('teamviewer info');
   if (info?.permissionDenied && !info.teamviewerId && !configId && read.status !== 'unreadable') {
     warnings.push('teamviewer info could not read TeamViewer\'s configuration (permission denied); run as root');

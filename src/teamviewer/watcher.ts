@@ -1,24 +1,41 @@
 // Re-detects TeamViewer periodically so installing or removing it later is noticed without a restart.
 // One detection at a time: a refresh asked for while one runs shares its result.
+// Each interval first asks the cheap probe (probe.ts) whether anything changed since the last full detection;
+// refresh() (status, `rmagent status`, the detect IPC) always runs the full detection.
 import type { TeamViewerWatcher } from '../agent/contracts.js';
 import type { Logger } from '../log.js';
 import type { TeamViewerFacts } from '../protocol/model.js';
 import type { TeamViewerContext } from './context.js';
 import { detectTeamViewer } from './detect.js';
+import { FULL_DETECTION_MAX_AGE_MS, fullDetectionReason, probeTeamViewer, type LastDetection } from './probe.js';
 import { teamviewerFactsChanged } from './problems.js';
 
-export function createTeamViewerWatcher(options: TeamViewerContext & { intervalMs: number; logger: Logger }): TeamViewerWatcher {
+export type CheckOutcome = 'detected' | 'skipped';
+
+export interface TeamViewerWatcherOptions extends TeamViewerContext {
+  intervalMs: number;
+  logger: Logger;
+  /** Longest time the probe may keep the facts without a full detection (default 24 h). */
+  fullDetectionMaxAgeMs?: number;
+}
+
+export function createTeamViewerWatcher(options: TeamViewerWatcherOptions): TeamViewerWatcher & { check(): Promise<CheckOutcome> } {
   const { intervalMs, logger } = options;
+  const maxAgeMs = options.fullDetectionMaxAgeMs ?? FULL_DETECTION_MAX_AGE_MS;
   const listeners: Array<(facts: TeamViewerFacts, previous: TeamViewerFacts | null) => void> = [];
   let facts: TeamViewerFacts | null = null;
+  let last: LastDetection | null = null;
   let inFlight: Promise<TeamViewerFacts> | null = null;
   let timer: NodeJS.Timeout | null = null;
   let running = false;
 
   async function detectOnce(): Promise<TeamViewerFacts> {
     const previous = facts;
+    // Probe before detecting: a change during the detection then shows up as a new fingerprint next time.
+    const fingerprint = await probeTeamViewer(options);
     const next = await detectTeamViewer(options);
     facts = next;
+    last = { fingerprint, at: next.detectedAt };
     if (!teamviewerFactsChanged(previous, next)) return next;
     logger.debug('TeamViewer facts changed', { installed: next.installed, edition: next.edition, version: next.version, running: next.serviceRunning, managed: next.managed });
     for (const listener of listeners) {
@@ -38,11 +55,27 @@ export function createTeamViewerWatcher(options: TeamViewerContext & { intervalM
     return inFlight;
   }
 
-  // setTimeout after each detection (not setInterval) so a slow detection never overlaps the next one.
+  /** One interval's work: the full detection only when the probe cannot vouch for the facts. */
+  async function check(): Promise<CheckOutcome> {
+    if (inFlight) {
+      await inFlight;
+      return 'detected';
+    }
+    const reason = fullDetectionReason(last, await probeTeamViewer(options), options.now(), maxAgeMs);
+    if (reason === null) {
+      logger.debug('TeamViewer unchanged since the last detection; detection skipped', { lastDetectedAt: last?.at });
+      return 'skipped';
+    }
+    if (reason !== 'cannot tell') logger.debug('TeamViewer detection', { reason });
+    await refresh();
+    return 'detected';
+  }
+
+  // setTimeout after each check (not setInterval) so a slow detection never overlaps the next one.
   function schedule(): void {
     if (!running) return;
     timer = setTimeout(() => {
-      refresh()
+      check()
         .catch((err: unknown) => logger.warn('TeamViewer detection failed', { error: err }))
         .finally(schedule);
     }, intervalMs);
@@ -52,6 +85,7 @@ export function createTeamViewerWatcher(options: TeamViewerContext & { intervalM
   return {
     current: () => facts,
     refresh,
+    check,
     onChange(listener) {
       listeners.push(listener);
     },
