@@ -185,9 +185,27 @@ export async function readRegistration(stateDir: string): Promise<ReadResult<Reg
 /** The OS machine id (hashed by node-machine-id), or the configured override (containers, tests). */
 export async function readMachineId(override?: string): Promise<string> {
   if (override) return override;
+  if (process.platform === 'linux') {
+    const direct = await linuxMachineId();
+    if (direct) return direct;
+  }
   // node-machine-id is CommonJS; its typings declare named exports that ESM does not see.
   const mod = (await import('node-machine-id')) as unknown as { default: { machineId(original?: boolean): Promise<string> } };
   return mod.default.machineId();
+}
+
+/**
+ * What node-machine-id computes on Linux (the first line of the D-Bus machine id, else /etc/machine-id, without
+ * whitespace, lower-cased, SHA-256 hex), read without the shell pipeline it spawns at every start. Null when
+ * neither file has an id (node-machine-id then falls back to the host name).
+ */
+async function linuxMachineId(): Promise<string | null> {
+  for (const file of ['/var/lib/dbus/machine-id', '/etc/machine-id']) {
+    const text = await readTextIfExists(file).catch(() => undefined);
+    const id = text?.split('\n')[0]?.replace(/\s+/g, '').toLowerCase();
+    if (id) return sha256(id);
+  }
+  return null;
 }
 
 export function createIdentityStore(opts: { stateDir: string; machineId: string; clock: Clock; logger: Logger }): IdentityStore {

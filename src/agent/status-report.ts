@@ -20,7 +20,7 @@ export function createStatusReporter(opts: {
   let timer: NodeJS.Timeout | null = null;
   let inFlight: Promise<void> | null = null;
 
-  // Overlapping ticks share one snapshot so a slow machine never piles up systeminformation calls.
+  // Overlapping ticks share one snapshot so a slow machine never piles up sampling calls.
   const sendNow = () => {
     inFlight ??= (async () => {
       try {

@@ -124,5 +124,8 @@ describe('identity', () => {
     const id = await readMachineId();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     expect(await readMachineId()).toBe(id);
+    // The same id node-machine-id computes (its shell pipeline, run for real), so upgrades keep the identity.
+    const mod = (await import('node-machine-id')) as unknown as { default: { machineId(): Promise<string> } };
+    expect(id).toBe(await mod.default.machineId());
   });
 });
