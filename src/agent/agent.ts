@@ -283,6 +283,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       scheduler.stop();
       watchdog.stop();
       await connection?.stop();
+      await replay.close(); // after the connection: pending remembers finish, later ones are refused
       await converger.stop();
       await ipc?.close();
       await writeJsonAtomic(path.join(stateDir, STATUS_SNAPSHOT_FILE), { ...status(), agent: { ...status().agent, running: false, pid: null } }).catch(() => undefined);

@@ -1,0 +1,168 @@
+// An append-only file of lines with one handle kept open: an append resolves once its line is durable, and the
+// appends that arrive while a write+datasync is in flight share the next one (group commit).
+//
+// Invariants:
+// - One pump does all file work in order, so a rewrite never races an append and lines land in call order.
+// - After a failed write or sync the file may end in a torn line: the next turn rewrites the whole file from
+//   snapshot() before anything is appended again, so a good line is never glued to a torn one.
+// - The caller's snapshot() must return every line appended so far (its live set, in memory before append() is
+//   called): a rewrite then makes the appends queued before it durable too, and they resolve with it.
+// - A rewrite is atomic (writeFileAtomic: temp file, fsync, rename, fsync dir): a crash leaves the old file, whole
+//   up to its last synced line, or the new one.
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { PRIVATE_FILE_MODE, writeFileAtomic } from './files.js';
+
+export interface LineJournal {
+  /** The file's text, or undefined when there is none; removes temp files left by a rewrite a crash cut short. */
+  read(): Promise<string | undefined>;
+  /** Appends one line (no newline in it); resolves once it is durable. */
+  append(line: string): Promise<void>;
+  /** Replaces the file by snapshot() and reopens it for appending; resolves once durable, with the appends it covers. */
+  rewrite(): Promise<void>;
+  /** Lines in the file: those of the last rewrite plus those appended since. */
+  lines(): number;
+  /** Finishes pending work, then closes the handle; later appends and rewrites are refused. */
+  close(): Promise<void>;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+export function createLineJournal(opts: { file: string; snapshot: () => string[]; mode?: number }): LineJournal {
+  const { file, snapshot } = opts;
+  const mode = opts.mode ?? PRIVATE_FILE_MODE;
+  let handle: FileHandle | null = null;
+  let lineCount = 0;
+  // True until the first rewrite, and after any failure: the file must be rewritten before the next append.
+  let mustRewrite = true;
+  let queued: string[] = [];
+  let appendWaiters: Waiter[] = [];
+  let rewriteWaiters: Waiter[] = [];
+  let closeWaiters: Waiter[] = [];
+  let closed = false;
+  let pumping = false;
+
+  const settle = (waiters: Waiter[], err?: unknown) => {
+    for (const w of waiters) if (err === undefined) w.resolve(); else w.reject(err);
+  };
+
+  async function writeAll(h: FileHandle, buf: Buffer): Promise<void> {
+    for (let off = 0; off < buf.length;) {
+      const { bytesWritten } = await h.write(buf, off, buf.length - off);
+      if (bytesWritten <= 0) throw new Error(`${file}: write made no progress`);
+      off += bytesWritten;
+    }
+  }
+
+  async function appendTurn(): Promise<void> {
+    const lines = queued;
+    const waiters = appendWaiters;
+    queued = [];
+    appendWaiters = [];
+    try {
+      await writeAll(handle!, Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
+      await handle!.datasync();
+      lineCount += lines.length;
+      settle(waiters);
+    } catch (err) {
+      mustRewrite = true;
+      settle(waiters, err);
+    }
+  }
+
+  async function rewriteTurn(): Promise<void> {
+    // Everything queued so far is in the caller's memory, hence in the snapshot taken now.
+    const waiters = [...appendWaiters, ...rewriteWaiters];
+    queued = [];
+    appendWaiters = [];
+    rewriteWaiters = [];
+    try {
+      const lines = snapshot();
+      const old = handle;
+      handle = null;
+      // Closed before the rename: Windows refuses to replace a file another handle holds open.
+      await old?.close().catch(() => undefined);
+      await writeFileAtomic(file, lines.length ? `${lines.join('\n')}\n` : '', mode);
+      handle = await fs.open(file, 'a');
+      lineCount = lines.length;
+      mustRewrite = false;
+      settle(waiters);
+    } catch (err) {
+      mustRewrite = true;
+      settle(waiters, err);
+    }
+  }
+
+  async function pump(): Promise<void> {
+    if (pumping) return;
+    pumping = true;
+    try {
+      // Each turn takes all that is waiting; bounded because every turn empties the queues it serves.
+      for (;;) {
+        if (rewriteWaiters.length || (queued.length && (mustRewrite || !handle))) await rewriteTurn();
+        else if (queued.length) await appendTurn();
+        else if (closeWaiters.length) {
+          const waiters = closeWaiters;
+          closeWaiters = [];
+          const old = handle;
+          handle = null;
+          await old?.close().catch(() => undefined);
+          settle(waiters);
+        } else return;
+      }
+    } finally {
+      pumping = false;
+    }
+  }
+
+  const closedError = () => new Error(`${file}: the journal is closed`);
+
+  return {
+    async read() {
+      await removeStrayTemps(file);
+      try {
+        return await fs.readFile(file, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+    },
+    append(line) {
+      if (closed) return Promise.reject(closedError());
+      return new Promise<void>((resolve, reject) => {
+        queued.push(line);
+        appendWaiters.push({ resolve, reject });
+        void pump();
+      });
+    },
+    rewrite() {
+      if (closed) return Promise.reject(closedError());
+      return new Promise<void>((resolve, reject) => {
+        rewriteWaiters.push({ resolve, reject });
+        void pump();
+      });
+    },
+    lines: () => lineCount,
+    close() {
+      closed = true;
+      return new Promise<void>((resolve, reject) => {
+        closeWaiters.push({ resolve, reject });
+        void pump();
+      });
+    },
+  };
+}
+
+/** Removes `.NAME.<12 hex>.tmp` files next to `file`: what writeFileAtomic leaves when a crash cuts it short. */
+export async function removeStrayTemps(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const prefix = `.${path.basename(file)}.`;
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (name.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length))) await fs.rm(path.join(dir, name), { force: true });
+  }
+}
