@@ -11,7 +11,7 @@ import { CommonFlagsSchema, configFromFlags, parseFlags, printError, type CliIO 
 const UnenrollFlagsSchema = CommonFlagsSchema.extend({ yes: z.boolean().optional() });
 
 // Only a folder that holds our own files is emptied, so a mistyped --state-dir cannot wipe something else.
-const MARKERS = [REGISTRATION_FILE, DEVICE_KEY_FILE, 'outbox', 'replay.json', 'status.json'];
+const MARKERS = [REGISTRATION_FILE, DEVICE_KEY_FILE, 'outbox', 'replay.json', 'replay.jsonl', 'status.json'];
 
 export default async function unenrollCommand(argv: string[], io: CliIO): Promise<number> {
   const json = argv.includes('--json');
