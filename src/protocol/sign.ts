@@ -35,10 +35,20 @@ export function rawPublicKey(key: KeyObject): string {
   return der.subarray(ED25519_SPKI_PREFIX.length).toString('base64');
 }
 
+// Every command is verified against the same few trusted keys: building a KeyObject costs more than the
+// verification itself (~0.3 ms), so the last few are kept (public keys: nothing secret is cached).
+const publicKeys = new Map<string, KeyObject>();
+const PUBLIC_KEY_CACHE = 16;
+
 export function publicKeyFromRaw(raw: string): KeyObject {
+  const cached = publicKeys.get(raw);
+  if (cached) return cached;
   const bytes = Buffer.from(raw, 'base64');
   if (bytes.length !== 32) throw new Error('an Ed25519 public key is 32 bytes');
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, bytes]), format: 'der', type: 'spki' });
+  const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, bytes]), format: 'der', type: 'spki' });
+  if (publicKeys.size >= PUBLIC_KEY_CACHE) publicKeys.delete(publicKeys.keys().next().value!);
+  publicKeys.set(raw, key);
+  return key;
 }
 
 export function publicKeyOfPrivate(privateKeyPem: string): string {
