@@ -38,6 +38,8 @@ export interface Agent {
   status(): AgentStatus;
   /** Resolves when the agent wants to be restarted by its service manager (watchdog), with the exit code to use. */
   exitRequested: Promise<{ code: number; reason: string }>;
+  /** Resolves the first time the connection reaches "connected" (readiness for service managers and benchmarks). */
+  connected: Promise<void>;
 }
 
 export function createAgent(context: AgentContext & { ipcPath: string }): Agent {
@@ -84,6 +86,8 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     prerequisiteMet: () => !config.teamviewer.required || hasTeamViewerPrerequisite(teamviewer.current()),
   });
   let requestExit: (r: { code: number; reason: string }) => void = () => undefined;
+  let markConnected: () => void = () => undefined;
+  const connected = new Promise<void>((resolve) => { markConnected = resolve; });
   const exitRequested = new Promise<{ code: number; reason: string }>((resolve) => { requestExit = resolve; });
   const watchdog = createWatchdog({
     stateDir,
@@ -189,7 +193,10 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     const fresh = createConnection({ context, identity, outbox, replay, onCommand, deviceFacts });
     fresh.onStatus((s) => {
       // The welcome may have enrolled the device: show it at once, not at the next poll.
-      if (s.phase === 'connected') void identity.load().then((r) => { registration = r; scheduleSnapshot(); });
+      if (s.phase === 'connected') {
+        markConnected();
+        void identity.load().then((r) => { registration = r; scheduleSnapshot(); });
+      }
       scheduleSnapshot();
     });
     fresh.start();
@@ -225,6 +232,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   return {
     status,
     exitRequested,
+    connected,
     async start() {
       try {
         await ensureDir(stateDir);

@@ -13,6 +13,8 @@ export default async function runCommand(argv: string[], io: CliIO): Promise<num
   const logger = createLogger({ level: config.logLevel, logDir: config.logDir });
   const runner = createCommandRunner(config.teamviewer.path ? { path: config.teamviewer.path } : {});
   const agent = createAgent({ config, logger, runner, clock: systemClock, ipcPath });
+  // One JSON line per milestone on stdout (the service manager's journal; benchmarks wait for them).
+  void agent.connected.then(() => io.out(JSON.stringify({ event: 'connected', pid: process.pid })));
   await agent.start();
   io.out(JSON.stringify({ event: 'started', pid: process.pid, stateDir: config.stateDir, ipcPath }));
 

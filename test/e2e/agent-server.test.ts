@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentHome, assertBuilt, startServer, tempDir, type AgentHome, type ServerProcess } from './harness.js';
-import type { Spawned } from '../../src/cli/processes.js';
+import { waitUntil, type Spawned } from '../../src/cli/processes.js';
 
 type Device = { id: string; online: boolean; services: Array<{ name: string; policyId: string | null; policyVersion: number | null; phase: string | null }>; teamviewer: { teamviewerId: string | null } | null };
 
@@ -51,6 +51,9 @@ describe('agent and reference server over real sockets', () => {
 
   it('starts, enrolls on first contact, drops the token from disk, and is healthy (exit 0)', async () => {
     agent = await home.start();
+    // Readiness for service managers: one {"event":"connected"} line on stdout once the handshake is done.
+    // (It may come before "started", which follows the services' start, so the output so far is searched.)
+    await waitUntil(async () => agent.output().split('\n').some((l) => /^\{"event":"connected","pid":\d+\}$/.test(l.trim())) || undefined, 20_000, 'connected line');
     const s = await home.waitFor('connected', (x) => x.connection.state === 'connected' && x.registration.enrolled);
     deviceId = s.registration.deviceId!;
     expect(s.teamviewer).toMatchObject({ installed: true, edition: 'host', teamviewerId: home.teamviewer.teamviewerId });
