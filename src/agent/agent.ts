@@ -27,6 +27,7 @@ import type { AgentContext, CommandOutcome, Connection, Registration } from './c
 
 export const STATUS_SNAPSHOT_FILE = 'status.json';
 const REGISTRATION_POLL_MS = 10_000;
+const FIRST_CONTACT_WAIT_MS = 2_000;
 
 export const IpcRequestSchema = z.object({ method: z.enum(['status', 'reload', 'detect']) }).strict();
 
@@ -257,6 +258,10 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       // Connect first: the handshake needs no TeamViewer facts (they follow as a report) and the server sees the
       // device online while detection (child processes) and the services' resume run.
       await connectIfRegistered();
+      // Detection forks child processes, each blocking this thread for milliseconds: let the handshake finish
+      // first (bounded, so an unreachable server delays it by FIRST_CONTACT_WAIT_MS at most).
+      if (connection) await Promise.race([connected, new Promise((resolve) => setTimeout(resolve, FIRST_CONTACT_WAIT_MS).unref())]);
+      if (stopped) return;
       const facts = await teamviewer.refresh();
       logger.info('TeamViewer detected', { installed: facts.installed, edition: facts.edition, version: facts.version, managed: facts.managed });
       teamviewer.onChange((next) => {
