@@ -88,6 +88,9 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   });
   let requestExit: (r: { code: number; reason: string }) => void = () => undefined;
   let markConnected: () => void = () => undefined;
+  let signalStop: () => void = () => undefined;
+  const stopping = new Promise<void>((resolve) => { signalStop = resolve; });
+  let starting: Promise<void> | null = null;
   const connected = new Promise<void>((resolve) => { markConnected = resolve; });
   const exitRequested = new Promise<{ code: number; reason: string }>((resolve) => { requestExit = resolve; });
   const watchdog = createWatchdog({
@@ -234,73 +237,86 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     status,
     exitRequested,
     connected,
-    async start() {
-      try {
-        await ensureDir(stateDir);
-      } catch (err) {
-        throw new RmError('STATE_UNWRITABLE', `${stateDir}: ${(err as Error).message}`);
-      }
-      machineId = await readMachineId(config.machineId);
-      identity = createIdentityStore({ stateDir, machineId, clock, logger });
-      await outbox.open();
-      await replay.open();
-      outbox.onAppend(() => scheduleSnapshot());
-      await watchdog.start();
-      ipc = await serveLocal(context.ipcPath, handleIpc);
-      // After repeated over-budget restarts, wait before doing real work so a crash loop cannot hog the device.
-      const delay = watchdog.startDelayMs();
-      if (delay > 0) {
-        logger.warn('delaying start after repeated restarts', { delayMs: delay, restarts: watchdog.restarts().length });
-        await report('watchdog', { event: 'backoff', delayMs: delay, restarts: watchdog.restarts().length });
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        if (stopped) return;
-      }
-      // Connect first: the handshake needs no TeamViewer facts (they follow as a report) and the server sees the
-      // device online while detection (child processes) and the services' resume run.
-      await connectIfRegistered();
-      // Detection forks child processes, each blocking this thread for milliseconds: let the handshake finish
-      // first (bounded, so an unreachable server delays it by FIRST_CONTACT_WAIT_MS at most).
-      if (connection) await Promise.race([connected, new Promise((resolve) => setTimeout(resolve, FIRST_CONTACT_WAIT_MS).unref())]);
-      if (stopped) return;
-      const facts = await teamviewer.refresh();
-      logger.info('TeamViewer detected', { installed: facts.installed, edition: facts.edition, version: facts.version, managed: facts.managed });
-      teamviewer.onChange((next) => {
-        logger.info('TeamViewer changed', { installed: next.installed, edition: next.edition, running: next.serviceRunning });
-        void report('teamviewer', next as unknown as Record<string, unknown>);
-        converger.kick();
-        void maybeAssign();
-        scheduleSnapshot();
-      });
-      await report('teamviewer', facts as unknown as Record<string, unknown>);
-      void maybeAssign();
-      // Services need the prerequisite verdict, so they start after detection; queued commands then run.
-      try {
-        await converger.start();
-      } finally {
-        markReady();
-      }
-      teamviewer.start();
-      statusReporter.start();
-      // `rmagent enroll` may run after the daemon started (MDM ordering); notice it without a restart.
-      pollTimer = setInterval(() => void connectIfRegistered().catch((err: unknown) => logger.warn('registration reload failed', { error: err })), REGISTRATION_POLL_MS);
-      pollTimer.unref();
-      scheduleSnapshot();
-      logger.info('agent started', { version: AGENT_VERSION, registered: registration !== null, deviceId: registration?.deviceId ?? null });
+    start() {
+      starting = startNow();
+      return starting;
     },
     async stop() {
       stopped = true;
-      if (pollTimer) clearInterval(pollTimer);
-      if (snapshotTimer) clearTimeout(snapshotTimer);
-      statusReporter.stop();
-      teamviewer.stop();
-      scheduler.stop();
-      watchdog.stop();
-      await connection?.stop();
-      await replay.close(); // after the connection: pending remembers finish, later ones are refused
-      await converger.stop();
-      await ipc?.close();
-      await writeJsonAtomic(path.join(stateDir, STATUS_SNAPSHOT_FILE), { ...status(), agent: { ...status().agent, running: false, pid: null } }).catch(() => undefined);
-      logger.info('agent stopped');
+      // A stop during start (a signal while waiting for the first contact) lets start() return at its next check.
+      signalStop();
+      await starting?.catch(() => undefined);
+      await stopParts();
     },
   };
+
+  async function startNow(): Promise<void> {
+    try {
+      await ensureDir(stateDir);
+    } catch (err) {
+      throw new RmError('STATE_UNWRITABLE', `${stateDir}: ${(err as Error).message}`);
+    }
+    machineId = await readMachineId(config.machineId);
+    identity = createIdentityStore({ stateDir, machineId, clock, logger });
+    await outbox.open();
+    await replay.open();
+    outbox.onAppend(() => scheduleSnapshot());
+    await watchdog.start();
+    ipc = await serveLocal(context.ipcPath, handleIpc);
+    // After repeated over-budget restarts, wait before doing real work so a crash loop cannot hog the device.
+    const delay = watchdog.startDelayMs();
+    if (delay > 0) {
+      logger.warn('delaying start after repeated restarts', { delayMs: delay, restarts: watchdog.restarts().length });
+      await report('watchdog', { event: 'backoff', delayMs: delay, restarts: watchdog.restarts().length });
+      await Promise.race([stopping, new Promise((resolve) => setTimeout(resolve, delay))]);
+      if (stopped) return;
+    }
+    // Connect first: the handshake needs no TeamViewer facts (they follow as a report) and the server sees the
+    // device online while detection (child processes) and the services' resume run.
+    await connectIfRegistered();
+    // Detection forks child processes, each blocking this thread for milliseconds: let the handshake finish
+    // first (bounded, so an unreachable server delays it by FIRST_CONTACT_WAIT_MS at most).
+    if (connection) await Promise.race([connected, stopping, new Promise((resolve) => setTimeout(resolve, FIRST_CONTACT_WAIT_MS).unref())]);
+    if (stopped) return;
+    const facts = await teamviewer.refresh();
+    logger.info('TeamViewer detected', { installed: facts.installed, edition: facts.edition, version: facts.version, managed: facts.managed });
+    teamviewer.onChange((next) => {
+      logger.info('TeamViewer changed', { installed: next.installed, edition: next.edition, running: next.serviceRunning });
+      void report('teamviewer', next as unknown as Record<string, unknown>);
+      converger.kick();
+      void maybeAssign();
+      scheduleSnapshot();
+    });
+    await report('teamviewer', facts as unknown as Record<string, unknown>);
+    void maybeAssign();
+    // Services need the prerequisite verdict, so they start after detection; queued commands then run.
+    try {
+      await converger.start();
+    } finally {
+      markReady();
+    }
+    teamviewer.start();
+    statusReporter.start();
+    // `rmagent enroll` may run after the daemon started (MDM ordering); notice it without a restart.
+    pollTimer = setInterval(() => void connectIfRegistered().catch((err: unknown) => logger.warn('registration reload failed', { error: err })), REGISTRATION_POLL_MS);
+    pollTimer.unref();
+    scheduleSnapshot();
+    logger.info('agent started', { version: AGENT_VERSION, registered: registration !== null, deviceId: registration?.deviceId ?? null });
+  }
+
+  async function stopParts(): Promise<void> {
+    if (pollTimer) clearInterval(pollTimer);
+    if (snapshotTimer) clearTimeout(snapshotTimer);
+    statusReporter.stop();
+    teamviewer.stop();
+    scheduler.stop();
+    watchdog.stop();
+    await connection?.stop();
+    await replay.close(); // after the connection: pending remembers finish, later ones are refused
+    await converger.stop();
+    await ipc?.close();
+    await writeJsonAtomic(path.join(stateDir, STATUS_SNAPSHOT_FILE), { ...status(), agent: { ...status().agent, running: false, pid: null } }).catch(() => undefined);
+    logger.info('agent stopped');
+  }
 }
+

@@ -15,13 +15,13 @@ export default async function runCommand(argv: string[], io: CliIO): Promise<num
   const agent = createAgent({ config, logger, runner, clock: systemClock, ipcPath });
   // One JSON line per milestone on stdout (the service manager's journal; benchmarks wait for them).
   void agent.connected.then(() => io.out(JSON.stringify({ event: 'connected', pid: process.pid })));
-  await agent.start();
-  io.out(JSON.stringify({ event: 'started', pid: process.pid, stateDir: config.stateDir, ipcPath }));
-
+  // Handlers first: a stop asked for while starting (e.g. waiting for the first contact) is a clean stop too.
   const signalled = new Promise<{ signal: NodeJS.Signals }>((resolve) => {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve({ signal: s }));
   });
-  const why = await Promise.race([signalled, agent.exitRequested]);
+  const early = await Promise.race([agent.start().then(() => null), signalled]);
+  if (!early) io.out(JSON.stringify({ event: 'started', pid: process.pid, stateDir: config.stateDir, ipcPath }));
+  const why = early ?? (await Promise.race([signalled, agent.exitRequested]));
   logger.info('stopping', why);
   // A hung part must not keep the service manager waiting forever.
   const budget = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), SHUTDOWN_BUDGET_MS).unref());
