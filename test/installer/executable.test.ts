@@ -29,8 +29,11 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`rmagent ${VERSION} (commit ${commit})`);
     expect(r.stdout).toContain('node v24.21.0 linux-x64 single-executable');
+    // Nothing on stderr: e.g. "Code cache data rejected" when the blob's code cache was made under other V8 flags.
+    expect(r.stderr).toBe('');
     const json = JSON.parse(run(exe, ['version', '--json'], { env: bareEnv() }).stdout) as Record<string, unknown>;
-    expect(json).toMatchObject({ version: VERSION, commit, runtime: 'v24.21.0', singleExecutable: true });
+    // The runtime flags the blob carries (installer/sea/build.sh): a small young generation, no optimising JIT.
+    expect(json).toMatchObject({ version: VERSION, commit, runtime: 'v24.21.0', singleExecutable: true, runtimeFlags: ['--max-semi-space-size=1', '--lite-mode'] });
   });
 
   it('answers `status --json` on an unregistered device with exit 2 and a health verdict', () => {
