@@ -82,7 +82,7 @@ export async function startup(ctx: BenchContext): Promise<SuiteResult> {
     title: `Start-up on loopback (${runs} runs each; "connected" = the agent's {"event":"connected"} stdout line, "first report acked" = IPC status polled every 2 ms)`,
     commands: [
       'rmagent version; rmagent enroll --server AGENTURL --token T --server-key K --state-dir S',
-      'rmagent run --state-dir S --log-dir L, timed from spawn to {"method":"status"} on S/rmagent.sock answering connection.state "connected", then outbox.lastAckedSeq >= 1',
+      'rmagent run --state-dir S --log-dir L, timed from spawn to its stdout line {"event":"connected"}, then to {"method":"status"} on S/rmagent.sock answering outbox.lastAckedSeq >= 1',
       'cold = first run after enroll (enrollment handshake on connect); warm = second run of the same state',
     ],
     figures,
