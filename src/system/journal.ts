@@ -1,5 +1,7 @@
-// An append-only file of lines with one handle kept open: an append resolves once its line is durable, and the
-// appends that arrive while a write+datasync is in flight share the next one (group commit).
+// An append-only file of lines: an append resolves once its line is durable, and the appends that arrive while a
+// write+datasync is in flight share the next one (group commit). The file is opened per batch, not held open:
+// a state folder with a file open for writing cannot be remounted read-only (the kernel answers EBUSY), and on
+// Windows an open handle blocks the rename of a rewrite; it costs two syscalls per batch.
 //
 // Invariants:
 // - One pump does all file work in order, so a rewrite never races an append and lines land in call order.
@@ -23,7 +25,7 @@ export interface LineJournal {
   rewrite(): Promise<void>;
   /** Lines in the file: those of the last rewrite plus those appended since. */
   lines(): number;
-  /** Finishes pending work, then closes the handle; later appends and rewrites are refused. */
+  /** Finishes pending work; later appends and rewrites are refused. */
   close(): Promise<void>;
 }
 
@@ -35,7 +37,6 @@ interface Waiter {
 export function createLineJournal(opts: { file: string; snapshot: () => string[]; mode?: number }): LineJournal {
   const { file, snapshot } = opts;
   const mode = opts.mode ?? PRIVATE_FILE_MODE;
-  let handle: FileHandle | null = null;
   let lineCount = 0;
   // True until the first rewrite, and after any failure: the file must be rewritten before the next append.
   let mustRewrite = true;
@@ -64,8 +65,14 @@ export function createLineJournal(opts: { file: string; snapshot: () => string[]
     queued = [];
     appendWaiters = [];
     try {
-      await writeAll(handle!, Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
-      await handle!.datasync();
+      // The mode only applies if the file vanished since the last rewrite (then created private again).
+      const handle = await fs.open(file, 'a', mode);
+      try {
+        await writeAll(handle, Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
       lineCount += lines.length;
       settle(waiters);
     } catch (err) {
@@ -82,12 +89,7 @@ export function createLineJournal(opts: { file: string; snapshot: () => string[]
     rewriteWaiters = [];
     try {
       const lines = snapshot();
-      const old = handle;
-      handle = null;
-      // Closed before the rename: Windows refuses to replace a file another handle holds open.
-      await old?.close().catch(() => undefined);
       await writeFileAtomic(file, lines.length ? `${lines.join('\n')}\n` : '', mode);
-      handle = await fs.open(file, 'a');
       lineCount = lines.length;
       mustRewrite = false;
       settle(waiters);
@@ -103,14 +105,11 @@ export function createLineJournal(opts: { file: string; snapshot: () => string[]
     try {
       // Each turn takes all that is waiting; bounded because every turn empties the queues it serves.
       for (;;) {
-        if (rewriteWaiters.length || (queued.length && (mustRewrite || !handle))) await rewriteTurn();
+        if (rewriteWaiters.length || (queued.length && mustRewrite)) await rewriteTurn();
         else if (queued.length) await appendTurn();
         else if (closeWaiters.length) {
           const waiters = closeWaiters;
           closeWaiters = [];
-          const old = handle;
-          handle = null;
-          await old?.close().catch(() => undefined);
           settle(waiters);
         } else return;
       }
