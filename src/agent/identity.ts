@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { fileMode, fileVersion, readJsonFile, readTextIfExists, writeFileAtomic, writeJsonAtomic, type ReadResult } from '../system/files.js';
+import { fileMode, fileStamp, readJsonFile, readTextIfExists, writeFileAtomic, writeJsonAtomic, type ReadResult } from '../system/files.js';
 import { problem, RmError, type Problem } from '../protocol/errors.js';
 import { PublicKeySchema } from '../protocol/frames.js';
 import { MAX_TLS_PINS, TlsPinSchema } from '../protocol/tls-pin.js';
@@ -253,7 +253,7 @@ export function createIdentityStore(opts: { stateDir: string; machineId: string;
   // costs about a millisecond; two stats tell whether either file changed since the last load.
   let cached: { version: string; value: Registration | null; problems: Problem[] } | null = null;
   async function loadCached(): Promise<Registration | null> {
-    const version = (await Promise.all([REGISTRATION_FILE, DEVICE_KEY_FILE].map((f) => fileVersion(path.join(stateDir, f))))).join('|');
+    const version = (await Promise.all([REGISTRATION_FILE, DEVICE_KEY_FILE].map((f) => fileStamp(path.join(stateDir, f))))).join('|');
     if (cached?.version === version) {
       problems = [...cached.problems];
       return cached.value;

@@ -89,13 +89,21 @@ export async function fileMode(file: string): Promise<number | undefined> {
   }
 }
 
-/** Changes whenever the file is replaced or rewritten (inode, size, mtime, mode); undefined when it is absent. */
-export async function fileVersion(file: string): Promise<string | undefined> {
+/** What fileStamp says when the file is not there. */
+export const ABSENT_STAMP = '-';
+
+/**
+ * A file's identity for noticing change without reading it: changes whenever the file is replaced or rewritten
+ * (inode, size, mtime, mode). ABSENT_STAMP when it is not there; `!CODE` when it cannot be looked at (EACCES on a
+ * parent folder), which is not the same as absent.
+ */
+export async function fileStamp(file: string): Promise<string> {
   try {
     const st = await fs.stat(file);
     return `${st.ino}:${st.size}:${st.mtimeMs}:${st.mode}`;
-  } catch {
-    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? ABSENT_STAMP : `!${code ?? 'error'}`;
   }
 }
 

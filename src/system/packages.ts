@@ -4,6 +4,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { CommandResult, CommandRunner } from './exec.js';
+import { loadSysteminformation } from './sysinfo-si.js';
 
 export type SoftwarePlatform = 'linux' | 'win32' | 'darwin';
 
@@ -175,7 +176,7 @@ export interface SystemFacts {
 
 /** Reads hardware/OS/network facts; a part that fails is left empty rather than failing the inventory. */
 export async function readSystemFacts(): Promise<SystemFacts> {
-  const si = (await import('systeminformation')).default;
+  const si = await loadSysteminformation();
   const safe = async <T>(p: Promise<T>, fallback: T): Promise<T> => p.catch(() => fallback);
   const [system, bios, os, cpu, mem, disks, network] = await Promise.all([
     safe(si.system(), null),

@@ -1,7 +1,7 @@
 // Reading TeamViewer's own files: a missing file, a forbidden one and a readable one are three different
 // answers, and none of them throws.
 import { promises as fs } from 'node:fs';
-import { fileMode, readTextIfExists } from '../system/files.js';
+import { ABSENT_STAMP, fileMode, fileStamp, readTextIfExists } from '../system/files.js';
 
 export type FileRead = { status: 'ok'; text: string } | { status: 'missing' } | { status: 'unreadable'; reason: string };
 
@@ -20,21 +20,10 @@ export async function hostFileExists(file: string): Promise<boolean> {
 }
 
 /** What a stamp says when the file is not there. */
-export const ABSENT = '-';
+export const ABSENT = ABSENT_STAMP;
 
-/**
- * A file's identity for noticing change without reading it: inode, size, mtime and mode. ABSENT when it is not
- * there; `!CODE` when it cannot be looked at (EACCES on a parent folder), which is not the same as absent.
- */
-export async function hostFileStamp(file: string): Promise<string> {
-  try {
-    const st = await fs.stat(file);
-    return `${st.ino}:${st.size}:${st.mtimeMs}:${st.mode}`;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' || code === 'ENOTDIR' ? ABSENT : `!${code ?? 'error'}`;
-  }
-}
+/** A file's identity for noticing change without reading it (system/files.ts fileStamp). */
+export const hostFileStamp = fileStamp;
 
 /** Entry names of a folder, empty when it is missing or unreadable. */
 export async function listHostDir(dir: string): Promise<string[]> {

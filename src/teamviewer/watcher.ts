@@ -29,10 +29,11 @@ export function createTeamViewerWatcher(options: TeamViewerWatcherOptions): Team
   let timer: NodeJS.Timeout | null = null;
   let running = false;
 
-  async function detectOnce(): Promise<TeamViewerFacts> {
+  /** `probed`: the fingerprint check() just took, so an interval that detects probes once, not twice. */
+  async function detectOnce(probed?: string | null): Promise<TeamViewerFacts> {
     const previous = facts;
     // Probe before detecting: a change during the detection then shows up as a new fingerprint next time.
-    const fingerprint = await probeTeamViewer(options);
+    const fingerprint = probed !== undefined ? probed : await probeTeamViewer(options);
     const next = await detectTeamViewer(options);
     facts = next;
     last = { fingerprint, at: next.detectedAt };
@@ -48,8 +49,8 @@ export function createTeamViewerWatcher(options: TeamViewerWatcherOptions): Team
     return next;
   }
 
-  function refresh(): Promise<TeamViewerFacts> {
-    inFlight ??= detectOnce().finally(() => {
+  function refresh(probed?: string | null): Promise<TeamViewerFacts> {
+    inFlight ??= detectOnce(probed).finally(() => {
       inFlight = null;
     });
     return inFlight;
@@ -61,13 +62,14 @@ export function createTeamViewerWatcher(options: TeamViewerWatcherOptions): Team
       await inFlight;
       return 'detected';
     }
-    const reason = fullDetectionReason(last, await probeTeamViewer(options), options.now(), maxAgeMs);
+    const fingerprint = await probeTeamViewer(options);
+    const reason = fullDetectionReason(last, fingerprint, options.now(), maxAgeMs);
     if (reason === null) {
       logger.debug('TeamViewer unchanged since the last detection; detection skipped', { lastDetectedAt: last?.at });
       return 'skipped';
     }
     if (reason !== 'cannot tell') logger.debug('TeamViewer detection', { reason });
-    await refresh();
+    await refresh(fingerprint);
     return 'detected';
   }
 
@@ -84,7 +86,7 @@ export function createTeamViewerWatcher(options: TeamViewerWatcherOptions): Team
 
   return {
     current: () => facts,
-    refresh,
+    refresh: () => refresh(),
     check,
     onChange(listener) {
       listeners.push(listener);
