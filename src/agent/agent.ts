@@ -86,13 +86,10 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     report,
     prerequisiteMet: () => !config.teamviewer.required || hasTeamViewerPrerequisite(teamviewer.current()),
   });
-  let requestExit: (r: { code: number; reason: string }) => void = () => undefined;
-  let markConnected: () => void = () => undefined;
-  let signalStop: () => void = () => undefined;
-  const stopping = new Promise<void>((resolve) => { signalStop = resolve; });
+  const exit = deferred<{ code: number; reason: string }>();
+  const firstConnected = deferred();
+  const stopping = deferred();
   let starting: Promise<void> | null = null;
-  const connected = new Promise<void>((resolve) => { markConnected = resolve; });
-  const exitRequested = new Promise<{ code: number; reason: string }>((resolve) => { requestExit = resolve; });
   const watchdog = createWatchdog({
     stateDir,
     clock,
@@ -104,7 +101,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       // The report is durable before the exit, so the server hears about it after the restart at the latest.
       void report('watchdog', { event: 'exceeded', kind, reason, restarts: watchdog.restarts().length })
         .catch(() => undefined)
-        .finally(() => requestExit({ code: WATCHDOG_EXIT_CODE, reason }));
+        .finally(() => exit.resolve({ code: WATCHDOG_EXIT_CODE, reason }));
     },
   });
   const statusReporter = createStatusReporter({ sysinfo, report, intervalMs: config.statusIntervalSec * 1000, clock });
@@ -120,8 +117,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   });
 
   // The connection starts before services are loaded (connected sooner); commands wait here until they are.
-  let markReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => { markReady = resolve; });
+  const ready = deferred();
   const dispatch = createCommandDispatcher({
     converger,
     sendStatus: async () => {
@@ -136,7 +132,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     },
   });
   const onCommand: typeof dispatch = async (frame) => {
-    await ready;
+    await ready.promise;
     return dispatch(frame);
   };
 
@@ -198,7 +194,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     fresh.onStatus((s) => {
       // The welcome may have enrolled the device: show it at once, not at the next poll.
       if (s.phase === 'connected') {
-        markConnected();
+        firstConnected.resolve();
         void identity.load().then((r) => { registration = r; scheduleSnapshot(); });
       }
       scheduleSnapshot();
@@ -235,8 +231,8 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
 
   return {
     status,
-    exitRequested,
-    connected,
+    exitRequested: exit.promise,
+    connected: firstConnected.promise,
     start() {
       starting = startNow();
       return starting;
@@ -244,7 +240,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     async stop() {
       stopped = true;
       // A stop during start (a signal while waiting for the first contact) lets start() return at its next check.
-      signalStop();
+      stopping.resolve();
       await starting?.catch(() => undefined);
       await stopParts();
     },
@@ -268,7 +264,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     if (delay > 0) {
       logger.warn('delaying start after repeated restarts', { delayMs: delay, restarts: watchdog.restarts().length });
       await report('watchdog', { event: 'backoff', delayMs: delay, restarts: watchdog.restarts().length });
-      await Promise.race([stopping, new Promise((resolve) => setTimeout(resolve, delay))]);
+      await Promise.race([stopping.promise, new Promise((resolve) => setTimeout(resolve, delay))]);
       if (stopped) return;
     }
     // Connect first: the handshake needs no TeamViewer facts (they follow as a report) and the server sees the
@@ -276,7 +272,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     await connectIfRegistered();
     // Detection forks child processes, each blocking this thread for milliseconds: let the handshake finish
     // first (bounded, so an unreachable server delays it by FIRST_CONTACT_WAIT_MS at most).
-    if (connection) await Promise.race([connected, stopping, new Promise((resolve) => setTimeout(resolve, FIRST_CONTACT_WAIT_MS).unref())]);
+    if (connection) await Promise.race([firstConnected.promise, stopping.promise, new Promise((resolve) => setTimeout(resolve, FIRST_CONTACT_WAIT_MS).unref())]);
     if (stopped) return;
     const facts = await teamviewer.refresh();
     logger.info('TeamViewer detected', { installed: facts.installed, edition: facts.edition, version: facts.version, managed: facts.managed });
@@ -293,7 +289,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     try {
       await converger.start();
     } finally {
-      markReady();
+      ready.resolve();
     }
     teamviewer.start();
     statusReporter.start();
@@ -320,3 +316,9 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   }
 }
 
+/** A promise and the function that settles it (Promise.withResolvers needs Node 22; the plain build runs on 20). */
+function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => { resolve = r; });
+  return { promise, resolve };
+}
