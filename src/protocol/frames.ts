@@ -11,6 +11,12 @@ export const MAX_FRAME_DEPTH = 64;
 export const MAX_ENDORSEMENTS = 32;
 
 const b64 = (min: number, max: number) => z.string().min(min).max(max).regex(/^[A-Za-z0-9+/]+=*$/, 'base64');
+/**
+ * Ed25519 signature: canonical base64 of 64 bytes, exactly as Node writes it. Node's decoder also accepts other
+ * spellings of the same bytes (extra '=', other trailing bits), so without this a relayed frame could carry a
+ * different but still valid `sig` (found by the rogue-server property run).
+ */
+const SignatureSchema = z.string().regex(/^[A-Za-z0-9+/]{85}[AQgw]==$/, 'base64 Ed25519 signature (88 characters)');
 /** Ed25519 public key: base64 of the 32 raw bytes. */
 export const PublicKeySchema = b64(43, 44);
 const deviceId = IdSchema;
@@ -23,7 +29,7 @@ export const EnvelopeSchema = z
     type: z.string().min(1).max(64),
     ts: z.number().int().nonnegative(),
     body: z.unknown(),
-    sig: b64(86, 88).optional(),
+    sig: SignatureSchema.optional(),
   })
   .strict();
 export type Envelope = z.infer<typeof EnvelopeSchema>;
@@ -102,7 +108,7 @@ export const BODY_SCHEMAS = {
       serverKey: PublicKeySchema,
       protocol: z.literal(PROTOCOL_VERSION),
       /** Key rotations, oldest first: each key signed by its predecessor, so a device pinning an older key can follow. */
-      endorsements: z.array(z.object({ key: PublicKeySchema, signedBy: PublicKeySchema, sig: b64(86, 88) }).strict()).max(MAX_ENDORSEMENTS).optional(),
+      endorsements: z.array(z.object({ key: PublicKeySchema, signedBy: PublicKeySchema, sig: SignatureSchema }).strict()).max(MAX_ENDORSEMENTS).optional(),
     })
     .strict(),
   welcome: z
@@ -111,7 +117,7 @@ export const BODY_SCHEMAS = {
   'report.ack': z.object({ upTo: z.number().int().nonnegative() }).strict(),
   ...COMMAND_BODY_SCHEMAS,
   // agent -> server
-  auth: z.object({ deviceId, proof: b64(86, 88), facts: DeviceFactsSchema }).strict(),
+  auth: z.object({ deviceId, proof: SignatureSchema, facts: DeviceFactsSchema }).strict(),
   enroll: z.object({ token: z.string().min(8).max(256), publicKey: PublicKeySchema, facts: DeviceFactsSchema }).strict(),
   ack: z
     .object({
