@@ -2,7 +2,7 @@
 // config -> identity -> TeamViewer detection -> connection -> converge desired state -> report.
 import path from 'node:path';
 import { hostname, release } from 'node:os';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ensureDir, writeJsonAtomic } from '../system/files.js';
 import { serveLocal, type LocalServer } from '../system/local-socket.js';
 import { createSysinfo } from '../system/sysinfo.js';

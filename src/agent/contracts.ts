@@ -7,7 +7,7 @@ import type { Clock } from '../system/clock.js';
 import type { ReportBody, ReportKind, Frame, CommandType } from '../protocol/frames.js';
 import type { DesiredState, DeviceFacts, Policy, ServiceName, ServiceState, TeamViewerFacts } from '../protocol/model.js';
 import type { Problem } from '../protocol/errors.js';
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** The edges every part may use, passed in rather than imported. */
 export interface AgentContext {

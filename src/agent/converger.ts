@@ -1,7 +1,7 @@
 // Carries out the steps planSteps decides: installs, applies, uninstalls services, persists desired and
 // current state, reports each step, retries failures with capped backoff and quarantines what keeps failing.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readJsonFile, writeJsonAtomic } from '../system/files.js';
 import { problem, type Problem } from '../protocol/errors.js';
 import type { CommandType, Frame, ReportKind } from '../protocol/frames.js';

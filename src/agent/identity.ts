@@ -2,7 +2,7 @@
 // and its Ed25519 key. Local registration (`rmagent enroll`) works offline; enrollment with the server comes later.
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { fileMode, fileStamp, readJsonFile, readTextIfExists, writeFileAtomic, writeJsonAtomic, type ReadResult } from '../system/files.js';
 import { problem, RmError, type Problem } from '../protocol/errors.js';
 import { PublicKeySchema } from '../protocol/frames.js';

@@ -11,7 +11,7 @@
 //   budget is then exceeded (that is logged).
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ensureDir, readJsonFile, removeFile, writeFileAtomic, writeJsonAtomic } from '../system/files.js';
 import { ReportBodySchema, type ReportBody, type ReportKind } from '../protocol/frames.js';
 import type { Clock } from '../system/clock.js';

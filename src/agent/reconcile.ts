@@ -1,6 +1,6 @@
 // Which steps bring the current service state to the desired state. Pure: plain data in, steps out;
 // the converger carries the steps out (balena-supervisor's target -> current split).
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ERRORS, problem, type ErrorCode, type Problem } from '../protocol/errors.js';
 import { describeIssues } from '../protocol/frames.js';
 import type { DesiredState, Policy, ServiceName, ServiceState } from '../protocol/model.js';

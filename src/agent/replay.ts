@@ -9,7 +9,7 @@
 // - open reads the journal and a replay.json of the earlier whole-file format, writes their live union as a fresh
 //   journal, and deletes replay.json only once that journal is durable;
 // - a line that does not parse was never acknowledged (acks wait for the datasync of the whole line): skipped.
-import { z } from 'zod';
+import * as z from 'zod';
 import { IdSchema } from '../protocol/model.js';
 import { RmError } from '../protocol/errors.js';
 import { readJsonFile, removeFile } from '../system/files.js';

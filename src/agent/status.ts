@@ -1,6 +1,6 @@
 // The `rmagent status --json` contract (DESIGN.md): its schema, and the pure decision of health and exit code.
 // MDM compliance scripts parse this; change it only by adding fields, and bump `schema` if a field changes meaning.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ERRORS, problem, type ErrorCode, type Problem } from '../protocol/errors.js';
 import { ServiceStateSchema, TeamViewerFactsSchema, type ServiceState, type TeamViewerFacts } from '../protocol/model.js';
 import { keyFingerprint } from '../protocol/sign.js';

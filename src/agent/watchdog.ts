@@ -2,7 +2,7 @@
 // records the restart, says why, and the daemon exits with WATCHDOG_EXIT_CODE so the service manager starts
 // it afresh. Repeated restarts back off (startDelayMs) and show as a WATCHDOG_RESTARTS problem: never a silent loop.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readJsonFile, writeJsonAtomic } from '../system/files.js';
 import type { Clock } from '../system/clock.js';
 import { problem, type Problem } from '../protocol/errors.js';

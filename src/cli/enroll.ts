@@ -1,6 +1,6 @@
 // `rmagent enroll --server URL --token TOKEN [--server-key KEY] [--assignment-id ID] [--alias NAME] [--force] [--json]`:
 // registers this device locally (offline, idempotent). Exit 0 registered or unchanged, 64 usage, 3 other errors.
-import { z } from 'zod';
+import * as z from 'zod';
 import { RmError } from '../protocol/errors.js';
 import { keyFingerprint } from '../protocol/sign.js';
 import { systemClock } from '../system/clock.js';

@@ -1,6 +1,6 @@
 // Command-line flags: parsed with node:util parseArgs, validated with zod, mapped onto config keys.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RmError } from '../protocol/errors.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 

@@ -3,7 +3,7 @@
 // gracefully (bounded) on SIGINT/SIGTERM. Only this file handles signals and sets the exit code.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RmError } from '../protocol/errors.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../server/server.js';

@@ -2,7 +2,7 @@
 // Exit 0 done (or nothing to remove), 64 without --yes, 3 other errors.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RmError } from '../protocol/errors.js';
 import { requestLocal } from '../system/local-socket.js';
 import { DEVICE_KEY_FILE, REGISTRATION_FILE } from '../agent/identity.js';

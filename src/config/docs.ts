@@ -1,5 +1,5 @@
 // docs/configuration.md, generated from the config schema so the two cannot drift.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigSchema } from './schema.js';
 import { CONFIG_ENV_VARS } from './load.js';
 import { defaultPaths } from './paths.js';

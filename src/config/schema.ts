@@ -1,5 +1,5 @@
 // The agent configuration: every key with its default and what it is for (docs/configuration.md is generated from this).
-import { z } from 'zod';
+import * as z from 'zod';
 
 const seconds = (def: number, min: number, max: number, what: string) =>
   z.number().int().min(min).max(max).default(def).describe(`${what} (seconds, ${min}-${max})`);

@@ -1,6 +1,6 @@
 // Protocol v1: one envelope {v, id, type, ts, body, sig?} and a zod schema for the body of every frame type.
 // Both agent and server parse every frame in and out through parseFrame/encodeFrame.
-import { z } from 'zod';
+import * as z from 'zod';
 import { IdSchema, PROTOCOL_VERSION, DeviceFactsSchema, DesiredStateSchema, PolicySchema, ServiceNameSchema, ServiceStateSchema, TeamViewerFactsSchema, AlertSchema, SeveritySchema } from './model.js';
 import type { ErrorCode } from './errors.js';
 

@@ -1,5 +1,5 @@
 // JSON Schema of every frame, generated from the zod schemas (the code is the truth; docs/protocol/ follows it).
-import { z } from 'zod';
+import * as z from 'zod';
 import { BODY_SCHEMAS, EnvelopeSchema, REPORT_DATA_SCHEMAS } from './frames.js';
 
 /** File name -> JSON text, for docs/protocol/. Deterministic so a test can tell when the docs are stale. */

@@ -1,5 +1,5 @@
 // Domain shapes shared by agent and server: TeamViewer facts, services, policies, desired and current state.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const PROTOCOL_VERSION = 1;
 

@@ -1,7 +1,7 @@
 // TLS certificate pins: the base64 SHA-256 of a certificate's SubjectPublicKeyInfo, as openssl prints it, and the
 // pin sets a server announces in `key.rotate {pins}`. Shared by the agent (checks) and the server (announces).
 import { createHash, X509Certificate } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const MAX_TLS_PINS = 8;
 

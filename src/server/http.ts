@@ -1,7 +1,7 @@
 // The console's HTTP JSON API under /api/v1 (node:http; a dozen routes do not need a framework):
 // bearer-token authentication, bounded JSON bodies, route matching, errors as {error:{code,message,hint}}.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { RmError, type ErrorCode } from '../protocol/errors.js';
 import type { Logger } from '../log.js';
 import { permissionsOf, type Decision, type Permission } from './access.js';

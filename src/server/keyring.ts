@@ -3,7 +3,7 @@
 // device — up to date or not — verifies every command; after retire the next key signs, and a device that slept
 // through the rotation follows the endorsement chain in hello. DATA/server-key(.pub) always hold the signing key.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PublicKeySchema, MAX_ENDORSEMENTS } from '../protocol/frames.js';
 import { endorseKey, type Endorsement } from '../protocol/key-chain.js';
 import { generateKeyPair, keyFingerprint, type KeyPair } from '../protocol/sign.js';

@@ -1,7 +1,7 @@
 // The server's registry of policy settings schemas, one per service: a policy is checked here before it is
 // stored or sent. The schemas are the agent's own (src/protocol/policies/), so both sides always agree;
 // the server only adds the convenience of naming checks that came without an id.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ServiceName } from '../protocol/model.js';
 import { MonitoringPolicySchema } from '../protocol/policies/monitoring.js';
 import { assetsPolicySchema } from '../protocol/policies/assets.js';

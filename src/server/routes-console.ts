@@ -1,5 +1,5 @@
 // Console routes: who am I, roles, accounts, enrollment tokens.
-import { z } from 'zod';
+import * as z from 'zod';
 import { IdSchema } from '../protocol/model.js';
 import { PERMISSIONS, requirePermission } from './access.js';
 import { must, notFound, parseBody, type Route } from './http.js';

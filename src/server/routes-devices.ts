@@ -1,5 +1,5 @@
 // Device routes: the fleet, per-device commands and reports, and alerts (scoped by permission).
-import { z } from 'zod';
+import * as z from 'zod';
 import { COMMAND_BODY_SCHEMAS, ReportKindSchema, type BodyOf } from '../protocol/frames.js';
 import { alertScope, decideAlertAccess, decideCommand } from './access.js';
 import { deviceView } from './desired.js';

@@ -1,7 +1,7 @@
 // Server command key rotation routes: list, rotate (overlap starts), retire (overlap ends), and the TLS pin set
 // announcement. Every device hears of each step through a signed key.rotate command, queued for devices that are
 // offline.
-import { z } from 'zod';
+import * as z from 'zod';
 import { PublicKeySchema } from '../protocol/frames.js';
 import { RmError } from '../protocol/errors.js';
 import { TlsPinSetSchema } from '../protocol/tls-pin.js';

@@ -1,6 +1,6 @@
 // Policy and service routes (seed steps 3-5): versioned policies, activating a service with a policy on
 // chosen devices, deactivating it, and the per-service overview.
-import { z } from 'zod';
+import * as z from 'zod';
 import { IdSchema, ServiceNameSchema, type ServiceName } from '../protocol/model.js';
 import { decideBackupAccess, requirePermission } from './access.js';
 import { deviceServices, policyOnWire } from './desired.js';

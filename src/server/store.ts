@@ -2,7 +2,7 @@
 // after each change. Writes are serialised and coalesced: commit() resolves once a write that includes
 // every change made before the call is on disk, so a report is acknowledged only after it is durable.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeviceFactsSchema, IdSchema, ServiceNameSchema, ServiceStateSchema, SeveritySchema } from '../protocol/model.js';
 import { ReportKindSchema } from '../protocol/frames.js';
 import { RmError } from '../protocol/errors.js';

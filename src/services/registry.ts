@@ -1,5 +1,5 @@
 // Which services this agent can run: one factory per service name. Other services register here in one line.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { ServiceName } from '../protocol/model.js';
 import type { RmService, ServiceFactory, ServiceRuntime } from '../agent/contracts.js';
 import { silentLogger } from '../log.js';

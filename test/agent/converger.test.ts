@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createConverger } from '../../src/agent/converger.js';
 import type { AgentContext, Converger, ServiceFactory } from '../../src/agent/contracts.js';
 import { ConfigSchema } from '../../src/config/schema.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { commandOutcome, planSteps, retryAt, serviceProblems, type PlanInput } from '../../src/agent/reconcile.js';
 import type { Policy, ServiceState } from '../../src/protocol/model.js';
 

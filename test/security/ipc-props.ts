@@ -3,7 +3,7 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_REQUEST_BYTES, requestLocal, serveLocal, type LocalServer } from '../../src/system/local-socket.js';
 import { hostileValue, isErrorCode, mutatedText, prototypeIsClean, type Tally } from './hostile.js';
 

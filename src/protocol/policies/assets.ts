@@ -1,5 +1,5 @@
 // Asset Management policy: how often the inventory is collected and what it includes.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ScheduleSchema } from './schedule.js';
 
 export const assetsPolicySchema = z

@@ -1,6 +1,6 @@
 // Backup policy: which folders, what to leave out, when, how many snapshots to keep, and where to.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MaintenanceWindowSchema, ScheduleSchema } from './schedule.js';
 
 const absolutePath = z

@@ -1,6 +1,6 @@
 // The Monitoring policy: which checks run, how often, and when they raise and clear an alert.
 // Shared by the agent (which runs it) and the server (which checks a policy before storing or sending it).
-import { z } from 'zod';
+import * as z from 'zod';
 import { SeveritySchema } from '../model.js';
 
 const common = {

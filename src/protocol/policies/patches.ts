@@ -1,5 +1,5 @@
 // Patch Management policy: when pending updates are scanned and whether/when they may be installed.
-import { z } from 'zod';
+import * as z from 'zod';
 import { MaintenanceWindowSchema, ScheduleSchema } from './schedule.js';
 
 export const patchesPolicySchema = z

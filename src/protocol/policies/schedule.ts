@@ -1,5 +1,5 @@
 // Time shapes shared by several policies: a maintenance window and a run schedule (local time).
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (24 h, local time)');

@@ -1,7 +1,7 @@
 // Asset Management on the device: collects the inventory on the policy's schedule through the heavy-job
 // scheduler, sends it in full once and then only what changed; `inventory.request {full:true}` resends it.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import { readInstalledSoftware, readSystemFacts, type SoftwarePlatform, type SystemFacts } from '../../system/packages.js';
 import { problem, type Problem } from '../../protocol/errors.js';

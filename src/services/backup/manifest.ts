@@ -1,7 +1,7 @@
 // A snapshot manifest and the pure decisions around it: which paths are safe to restore, which files
 // a policy excludes, and which snapshots and chunks retention removes.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { IdSchema } from '../../protocol/model.js';
 
 const hash = z.string().regex(/^[a-f0-9]{64}$/);

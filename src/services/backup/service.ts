@@ -5,7 +5,7 @@
 // undefined means "go ahead".
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import { isRmError, problem, RmError, type Problem } from '../../protocol/errors.js';
 import type { CommandType, Frame } from '../../protocol/frames.js';

@@ -1,7 +1,7 @@
 // Active alerts, persisted under the service's state folder so a restart never raises the same alert twice:
 // raise once, clear once. Reports go through runtime.report (the durable outbox).
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import { AlertSchema, type Alert } from '../../protocol/model.js';
 import type { CommandOutcome, ServiceRuntime } from '../../agent/contracts.js';

@@ -1,7 +1,7 @@
 // Where each log check has read up to, kept on disk so a restart neither re-reads old lines nor skips
 // the lines written while the agent was down.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import type { Sysinfo } from '../../system/sysinfo.js';
 import { matchNewLines } from './checks.js';

@@ -2,7 +2,7 @@
 // (kind 'patches', event 'scan'); installs them only when decideInstall() says so and reports each run
 // (event 'install'). Scans and installs are heavy jobs; installs also re-check the window at their turn.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import { installUpdates, readPendingUpdates, type PendingUpdatesOutput, type SoftwarePlatform, type UpdateManager } from '../../system/packages.js';
 import { problem, type Problem } from '../../protocol/errors.js';

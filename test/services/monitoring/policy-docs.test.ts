@@ -1,7 +1,7 @@
 // docs/policies.md must describe every Monitoring policy field, and its example must be a valid policy.
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MonitoringCheckSchema, MonitoringPolicySchema } from '../../../src/protocol/policies/monitoring.js';
 import { PolicySchema } from '../../../src/protocol/model.js';
 
