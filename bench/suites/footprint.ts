@@ -6,6 +6,7 @@ import { FLAVOUR_LABEL, FLAVOUR_RUNTIME, flavoursOf, type Flavour } from '../lib
 import { cpuMsOf, memoryOf } from '../lib/proc.js';
 import { median, ratio, sleep } from '../lib/stats.js';
 import { activateMonitoring, benchServer, connectAgent, type ConnectedAgent } from '../lib/scenario.js';
+import { dropFromPageCache } from '../lib/page-cache.js';
 
 const FLOOR_SCRIPT = 'setInterval(() => {}, 1000)';
 
@@ -46,6 +47,8 @@ export async function footprint(ctx: BenchContext): Promise<SuiteResult> {
     const server = await benchServer(ctx, `footprint-server-${run}`);
     const procs: Proc[] = [];
     const measured: Array<{ key: Key; pid: number }> = [];
+    const dropped = dropFromPageCache([runtimes.node, runtimes.seaNode, runtimes.sea].filter((f): f is string => f !== null));
+    if (dropped) notes.add(dropped);
     try {
       for (const rt of ['node', 'seaNode'] as const) {
         const bin = runtimes[rt];
@@ -102,6 +105,7 @@ export async function footprint(ctx: BenchContext): Promise<SuiteResult> {
       'rmagent enroll --server AGENTURL --token T --server-key K --state-dir S; rmagent run --state-dir S --log-dir L (RMAGENT_TEAMVIEWER_REQUIRED=false)',
       'POST /api/v1/policies (monitoring: cpu, memory, disk every 60 s); POST /api/v1/services/monitoring/activate',
       'memory: peak of /proc/PID/smaps_rollup Rss and Pss sampled every 5 s; CPU: /proc/PID/stat utime+stime+cutime+cstime over the window',
+      'before each run: dd if=EXE iflag=nocache count=0 for the machine\'s node, NODE24 and the single executable (see bench/lib/page-cache.ts)',
     ],
     figures,
     notes: [...notes, 'PSS divides shared pages among the processes mapping them: the machine\'s Node binary is shared with every other node process running here, the Node 24 runtime with none, so compare PSS within a runtime only'],
