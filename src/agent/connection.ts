@@ -34,7 +34,10 @@ interface Session {
   deviceId: string | null;
   connected: boolean;
   frames: Promise<void>;
+  /** Commands are applied one at a time, in arrival order. */
   commands: Promise<void>;
+  /** Later commands are admitted only after this settles (a key.rotate in the queue changes whom to trust). */
+  admissions: Promise<void>;
   heartbeat: NodeJS.Timeout | null;
   handshakeTimer: NodeJS.Timeout | null;
   lastHeard: number;
@@ -122,7 +125,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
       return retryLater({ code: 'SERVER_UNREACHABLE', message: (err as Error).message }, false);
     }
     const s: Session = {
-      ws, registration, hello: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(),
+      ws, registration, hello: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(), admissions: Promise.resolve(),
       heartbeat: null, handshakeTimer: null, lastHeard: Date.now(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, retryAfterMs: undefined,
     };
     session = s;
@@ -176,9 +179,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
     if (frame.type === 'report.ack') return s.connected ? outbox.ackUpTo(frame.body.upTo) : undefined;
     if (frame.type === 'error') return onServerError(s, frame.body);
     if (isCommandType(frame.type)) {
-      const command = frame as Frame & { type: CommandType };
-      s.commands = s.commands.then(() => handleCommand(s, command)).catch((err: unknown) => void logger.error('command handling failed', { error: err }));
-      return;
+      return enqueueCommand(s, frame as Frame & { type: CommandType });
     }
     sendError(s, 'FRAME_UNKNOWN_TYPE', `${frame.type} is not expected here`, frame.id);
   }
@@ -271,20 +272,52 @@ export function createConnection(opts: ConnectionOptions): Connection {
     }
   }
 
-  async function handleCommand(s: Session, frame: Frame & { type: CommandType }): Promise<void> {
-    const ack = (status: 'accepted' | CommandOutcome['status'], reason?: LastError) =>
-      send(s, makeFrame('ack', { commandId: frame.id, status, ...(reason ? { reason: { code: reason.code.slice(0, 64), message: reason.message.slice(0, 2048) } } : {}) }, clock.now()));
-    const reg = await identity.load();
-    if (!s.connected || !s.deviceId || !reg) return void ack('rejected', { code: 'FRAME_INVALID', message: `${frame.type} arrived before the handshake completed` });
-    const verdict = checkCommand(frame, {
-      trustedKeys: reg.serverKeys, deviceId: s.deviceId, now: clock.now(), windowMs: settings.commandWindowSec * 1000, alreadySeen: (id) => replay.seen(id),
-    });
-    if (!verdict.ok) {
-      logger.warn('command rejected', { type: frame.type, commandId: frame.id, code: verdict.code, reason: verdict.message });
-      return void ack('rejected', verdict);
+  // A command is admitted as soon as it arrives (verified, its id made durable, acked "accepted") and applied
+  // after the commands before it, one at a time. Admissions overlap, so a burst shares one sync of the replay
+  // journal instead of paying one per command. A key.rotate holds back the admission of later commands until it
+  // is applied: they are checked against the keys it leaves trusted, as if one at a time.
+  function enqueueCommand(s: Session, frame: Frame & { type: CommandType }): void {
+    const admitted = s.admissions.then(() => admitCommand(s, frame));
+    s.commands = s.commands
+      .then(async () => {
+        if (await admitted) await applyCommand(s, frame);
+      })
+      .catch((err: unknown) => void logger.error('command handling failed', { error: err }));
+    if (frame.type === 'key.rotate') s.admissions = s.commands;
+  }
+
+  function ackCommand(s: Session, frame: Frame, status: 'accepted' | CommandOutcome['status'], reason?: LastError): void {
+    send(s, makeFrame('ack', { commandId: frame.id, status, ...(reason ? { reason: { code: reason.code.slice(0, 64), message: reason.message.slice(0, 2048) } } : {}) }, clock.now()));
+  }
+
+  /** True once the command may run: "accepted" is acked only after its id is durable in the replay journal. */
+  async function admitCommand(s: Session, frame: Frame & { type: CommandType }): Promise<boolean> {
+    try {
+      const reg = await identity.load();
+      if (!s.connected || !s.deviceId || !reg) {
+        ackCommand(s, frame, 'rejected', { code: 'FRAME_INVALID', message: `${frame.type} arrived before the handshake completed` });
+        return false;
+      }
+      // The check and the remember below run without an await between them: a duplicate in the same burst is seen.
+      const verdict = checkCommand(frame, {
+        trustedKeys: reg.serverKeys, deviceId: s.deviceId, now: clock.now(), windowMs: settings.commandWindowSec * 1000, alreadySeen: (id) => replay.seen(id),
+      });
+      if (!verdict.ok) {
+        logger.warn('command rejected', { type: frame.type, commandId: frame.id, code: verdict.code, reason: verdict.message });
+        ackCommand(s, frame, 'rejected', verdict);
+        return false;
+      }
+      await replay.remember(frame.id, frame.ts);
+      ackCommand(s, frame, 'accepted');
+      return true;
+    } catch (err) {
+      // Not remembered, so not acked: the server sees no ack and may send it again.
+      logger.error('command handling failed', { type: frame.type, commandId: frame.id, error: err });
+      return false;
     }
-    await replay.remember(frame.id, frame.ts);
-    ack('accepted');
+  }
+
+  async function applyCommand(s: Session, frame: Frame & { type: CommandType }): Promise<void> {
     let outcome: CommandOutcome;
     try {
       outcome = await onCommand(frame);
@@ -292,7 +325,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
       outcome = { status: 'failed', reason: { code: isRmError(err) ? err.code : 'INTERNAL', message: (err as Error).message ?? String(err) } };
     }
     logger.info('command handled', { type: frame.type, commandId: frame.id, status: outcome.status, code: outcome.reason?.code });
-    ack(outcome.status, outcome.reason);
+    ackCommand(s, frame, outcome.status, outcome.reason);
   }
 
   return {

@@ -223,6 +223,39 @@ describe('connection', () => {
     expect(peer.acksFor(b.id)[1]).toEqual({ commandId: b.id, status: 'failed', reason: { code: 'INTERNAL', message: 'disk full' } });
   });
 
+  it('admits a burst while the first command still runs (one journal sync for many), applies it in order, and a key.rotate holds back later admissions', async () => {
+    const peer = await startPeer();
+    cleanups.push(peer.close);
+    const next = generateKeyPair();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const applied: string[] = [];
+    const agent = await agentFor(peer.url, {
+      onCommand: async (frame) => {
+        if (applied.length === 0) await gate; // the first command runs until the test lets it finish
+        applied.push(frame.id);
+        if (frame.type === 'key.rotate') await agent.identity.setServerKeys([next.publicKey]); // retires the peer's key
+        return { status: 'done' };
+      },
+    });
+    agent.connection.start();
+    await agent.connected();
+    const burst = Array.from({ length: 5 }, () => peer.command('status.request', { deviceId: 'dev-1' }));
+    peer.send(burst[1]!); // a duplicate inside the burst
+    await until('the whole burst accepted', () => burst.every((f) => peer.acksFor(f.id).some((a) => a.status === 'accepted')));
+    expect(applied).toEqual([]);
+    await until('duplicate rejected', () => peer.acksFor(burst[1]!.id).some((a) => a.reason?.code === 'COMMAND_REPLAYED'));
+
+    const rotate = peer.command('key.rotate', { deviceId: 'dev-1', newKey: next.publicKey });
+    const oldKey = peer.command('status.request', { deviceId: 'dev-1' });
+    const newKey = peer.command('status.request', { deviceId: 'dev-1' }, { signer: next.privateKeyPem });
+    release();
+    await until('all answered', () => [...burst, rotate, oldKey, newKey].every((f) => peer.acksFor(f.id).some((a) => a.status !== 'accepted')));
+    expect(applied).toEqual([...burst.map((f) => f.id), rotate.id, newKey.id]);
+    expect(peer.acksFor(oldKey.id)).toEqual([{ commandId: oldKey.id, status: 'rejected', reason: expect.objectContaining({ code: 'COMMAND_FORGED' }) }]);
+    for (const f of [...burst, rotate, newKey]) expect(peer.acksFor(f.id).map((a) => a.status).filter((x) => x !== 'rejected')).toEqual(['accepted', 'done']);
+  });
+
   it('answers a bad frame with an error frame and keeps the connection', async () => {
     const peer = await startPeer();
     cleanups.push(peer.close);
