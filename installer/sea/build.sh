@@ -42,8 +42,15 @@ runtime() {
 # the heap and its bytes in the blob's pages (short names: -0.75 MB idle RSS). Stack traces then show short names;
 # the external source map of the same build ($CACHE/bundle/NAME.cjs.map, not shipped) maps them back.
 bundle() {
-  local name="$1" entry="$2"
-  npx --no-install esbuild "$entry" --bundle --platform=node --format=cjs --target=node24 \
+  local name="$1" entry="$2" external=() assets=''
+  if [ "$name" = rmagent ]; then
+    # systeminformation travels as an asset, run on first use (src/system/sea-module.ts): 312 KB less main script.
+    npx --no-install esbuild "$(node -p "require.resolve('systeminformation', { paths: ['$SRC'] })")" --bundle --platform=node \
+      --format=cjs --target=node24 --log-level=warning --legal-comments=none --minify --outfile="$CACHE/bundle/systeminformation.cjs"
+    external=(--external:systeminformation)
+    assets=", \"assets\": { \"systeminformation.cjs\": \"$CACHE/bundle/systeminformation.cjs\" }"
+  fi
+  npx --no-install esbuild "$entry" --bundle --platform=node --format=cjs --target=node24 "${external[@]}" \
     --define:__RMAGENT_VERSION__="\"$VERSION\"" --define:__RMAGENT_COMMIT__="\"$COMMIT\"" \
     --log-level=warning --legal-comments=none --minify --sourcemap=external \
     --outfile="$CACHE/bundle/$name.cjs"
@@ -55,7 +62,7 @@ bundle() {
   # keeps V8's defaults.
   local argv='[]' flags=()
   [ "$name" = rmagent ] && argv='["--max-semi-space-size=1", "--lite-mode"]' && flags=(--max-semi-space-size=1 --lite-mode)
-  local common="\"disableExperimentalSEAWarning\": true, \"useSnapshot\": false, \"execArgv\": $argv, \"execArgvExtension\": \"env\""
+  local common="\"disableExperimentalSEAWarning\": true, \"useSnapshot\": false, \"execArgv\": $argv, \"execArgvExtension\": \"env\"$assets"
   cat > "$CACHE/bundle/$name.sea.json" <<EOF
 { "main": "$CACHE/bundle/$name.cjs", "output": "$CACHE/bundle/$name.blob", "useCodeCache": false, $common }
 EOF

@@ -1,11 +1,17 @@
 // systeminformation where node:os and /proc do not suffice (macOS, Windows, the BSDs), loaded on first use:
 // loading it costs ~10 MB of RSS and ~65 ms of CPU, which a Linux agent never pays.
 import type { StatusReportData } from '../protocol/frames.js';
+import { loadSeaModule } from './sea-module.js';
 
 type Systeminformation = typeof import('systeminformation');
 
-// Node keeps the module once loaded: later calls cost a resolved promise.
-export const loadSysteminformation = async (): Promise<Systeminformation> => (await import('systeminformation')).default;
+// Loaded once: later calls cost a resolved promise. The single executable carries it as an asset (sea-module.ts).
+let loading: Promise<Systeminformation> | null = null;
+export function loadSysteminformation(): Promise<Systeminformation> {
+  loading ??= (async () => (await loadSeaModule<Systeminformation>('systeminformation.cjs')) ?? (await import('systeminformation')).default)();
+  loading.catch(() => { loading = null; }); // a failed load is tried again next time
+  return loading;
+}
 
 export interface SiDisk {
   mount: string;

@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_TEST, ROOT, VERSION, artifact, run } from './artifacts.js';
+import { agentHome, assertBuilt, startServer, tempDir } from '../e2e/harness.js';
+import { waitUntil } from '../../src/cli/processes.js';
 
 const FUSE_ON = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1';
 
@@ -63,6 +65,36 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
     if (code === 'timeout') daemon.kill('SIGKILL');
     expect(code).toBe(0);
   });
+
+  it('loads systeminformation from its asset (not its main script): a hardware inventory reaches the reference server', async () => {
+    assertBuilt();
+    const server = await startServer(tempDir('sea-server'));
+    const home = await agentHome('sea-inventory');
+    try {
+      const { body: { token } } = await server.api<{ token: string }>('POST', '/enrollment-tokens', { expiresInSec: 600, maxUses: 1 });
+      const env = { ...home.env, PATH: bareEnv().PATH };
+      expect(run(exe, ['enroll', '--server', server.agentUrl, '--token', token, '--server-key', server.serverKey], { env }).code).toBe(0);
+      const agent = spawn(exe, ['run'], { env, stdio: 'ignore' });
+      try {
+        const deviceId = await waitUntil(async () => (await server.api<{ devices: Array<{ id: string; online: boolean }> }>('GET', '/devices')).body.devices.find((d) => d.online)?.id, 20_000, 'the device online');
+        const policy = await server.api<{ id: string }>('POST', '/policies', { name: 'Hardware', service: 'assets', settings: { software: false, hardware: true, maxJitterSec: 0 } });
+        expect((await server.api('POST', '/services/assets/activate', { deviceIds: [deviceId], policyId: policy.body.id })).status).toBe(200);
+        // Now, not at the policy's next scheduled check.
+        await waitUntil(async () => (await server.api('POST', `/devices/${deviceId}/commands`, { type: 'inventory.request', body: { full: true } })).status === 202, 10_000, 'inventory.request issued');
+        type Inventory = { data: { full?: boolean; inventory?: { hardware?: { cpu?: Record<string, unknown>; memory?: Record<string, unknown> } } } };
+        const report = await waitUntil(async () => (await server.api<{ reports: Inventory[] }>('GET', `/devices/${deviceId}/reports?kind=inventory`)).body.reports.find((r) => r.data.full), 40_000, 'a full inventory');
+        // cpu and memory come from systeminformation (src/system/packages.ts readSystemFacts).
+        expect(Object.keys(report.data.inventory?.hardware?.cpu ?? {})).toEqual(expect.arrayContaining(['brand', 'cores']));
+        expect(report.data.inventory?.hardware?.memory).toMatchObject({ totalBytes: expect.any(Number) });
+      } finally {
+        agent.kill('SIGTERM');
+      }
+    } finally {
+      await server.stop();
+    }
+    // The main script is the agent without it (installer/sea/build.sh marks it external).
+    expect(fs.readFileSync(path.join(ROOT, 'installer/.cache/bundle/rmagent.cjs'), 'utf8')).not.toContain('osx-temperature-sensor');
+  }, 90_000);
 
   it('starts fast enough for MDM compliance scripts (median of 10 `version` runs against the bare runtime)', () => {
     const median = (cmd: string, args: string[]) => Array.from({ length: 10 }, () => run(cmd, args, { env: bareEnv() }).ms).sort((a, b) => a - b)[5]!;
