@@ -97,7 +97,7 @@ export async function commands(ctx: BenchContext): Promise<SuiteResult> {
   const runs = ctx.quick ? 1 : 3;
   const n = ctx.quick ? 100 : 2_000;
   const nStatus = ctx.quick ? 10 : 30;
-  const rates = ctx.quick ? [50] : [25, 50, 100, 200, 400, 800, 1_600];
+  const rates = ctx.quick ? [50] : [25, 50, 100, 200, 400, 800, 1_600, 3_200, 6_400];
   const rateSeconds = ctx.quick ? 1 : 5;
   const notes: string[] = [];
   const figures: Figure[] = [];
