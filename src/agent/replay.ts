@@ -179,6 +179,8 @@ export function createReplayGuard(opts: { file: string; windowMs: number; clock:
       try {
         await journal.append(journalLine(id, ts));
       } catch (err) {
+        // Not durable, so never acknowledged nor run: forget it, so the server's resend is taken once the disk is back.
+        if (seen.get(id) === ts) seen.delete(id);
         throw unwritable(err);
       }
       maybeCompact();

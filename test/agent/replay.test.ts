@@ -1,7 +1,7 @@
 // The replay guard on real files: an accepted id is refused again after a restart (also after a kill -9 at any
 // moment), old ids are pruned, a torn or garbled journal line costs nothing else, replay.json is migrated.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -43,6 +43,22 @@ describe('replay guard', () => {
     expect(journalLines(file)).toEqual([journalLine('cmd-2', clock.now())]);
     if (process.platform !== 'win32') expect(statSync(journalPathOf(file)).mode & 0o777).toBe(0o600);
     await again.close();
+  });
+
+  it('an id whose write failed is not kept: the resend is taken once the journal can be written again', async () => {
+    const file = tempFile();
+    const guard = await opened(file);
+    await guard.remember('before', 1_000_000);
+    const journal = journalPathOf(file);
+    rmSync(journal);
+    mkdirSync(journal); // the next append cannot open its file
+    await expect(guard.remember('during', 1_000_000)).rejects.toMatchObject({ code: 'STATE_UNWRITABLE' });
+    expect(guard.seen('during')).toBe(false);
+    rmdirSync(journal);
+    await guard.remember('during', 1_000_000);
+    expect(guard.seen('during')).toBe(true);
+    await guard.close();
+    expect((await opened(file)).seen('during')).toBe(true);
   });
 
   it('every remember of a burst is on disk when it resolves; remember after close is refused', async () => {
