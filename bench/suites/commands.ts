@@ -1,6 +1,7 @@
 // 3. Command latency and throughput: a signed policy.assign (same policy: idempotent) sent by a protocol
 // peer -> the agent's final ack, p50/p99 over thousands of commands; then open-loop rates rising until a
-// command is late (not done within 10 s); late and lost (never answered) are counted apart. Baseline: a WebSocket round trip to a bare Node + ws echo process.
+// command is late (not done within 10 s); late and lost (never answered) are counted apart. Baseline: a
+// WebSocket round trip to a bare Node + ws echo process.
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import type { BenchContext, Figure, SuiteResult } from '../lib/context.js';
@@ -65,7 +66,8 @@ async function offered(peer: Peer, rate: number, seconds: number): Promise<OpenL
   const elapsed = (performance.now() - started) / 1000;
   const ok = done.filter((r) => r.status === 'done');
   const onTime = ok.filter((r) => r.ms <= ON_TIME_MS).length;
-  return { sentRate, onTime, late: ok.length - onTime, lost: total - ok.length, p99: percentile(ok.map((r) => r.ms), 99), achieved: ok.length / elapsed };
+  // Commands the bench did not manage to send are not the agent's losses: sentRate shows them.
+  return { sentRate, onTime, late: ok.length - onTime, lost: results.length - ok.length, p99: percentile(ok.map((r) => r.ms), 99), achieved: ok.length / elapsed };
 }
 
 async function echoBaseline(ctx: BenchContext, n: number): Promise<number[]> {
