@@ -29,6 +29,8 @@ export interface Peer {
   close(): Promise<void>;
 }
 
+type AckBody = BodyOf<'ack'>;
+
 export interface PreparedCommand {
   id: string;
   text: string;
@@ -57,6 +59,14 @@ export async function startPeer(desired: (deviceId: string) => DesiredState): Pr
     for (const w of onlineWaiters.splice(0)) w(id);
   };
 
+  // A final ack (done/failed/rejected) resolves its command; "accepted" is only the first of two.
+  const settle = (ack: AckBody) => {
+    const p = pending.get(ack.commandId);
+    if (!p || ack.status === 'accepted') return;
+    pending.delete(ack.commandId);
+    p.resolve({ status: ack.status, ms: performance.now() - p.sentAt, ...(ack.reason ? { reason: `${ack.reason.code}: ${ack.reason.message}` } : {}) });
+  };
+
   wss.on('connection', (ws) => {
     const nonce = randomBytes(32).toString('base64');
     ws.on('message', (raw) => {
@@ -65,12 +75,7 @@ export async function startPeer(desired: (deviceId: string) => DesiredState): Pr
       // CPU does not cap the rate it can offer (the agent's frames are validated by the protocol tests).
       if (text.includes('"type":"ack"')) {
         const ack = JSON.parse(text) as { type?: string; body?: { commandId?: string; status?: AckResult['status']; reason?: { code: string; message: string } } };
-        if (ack.type === 'ack' && ack.body?.commandId && ack.body.status) {
-          const p = pending.get(ack.body.commandId);
-          if (!p || ack.body.status === 'accepted') return;
-          pending.delete(ack.body.commandId);
-          return p.resolve({ status: ack.body.status, ms: performance.now() - p.sentAt, ...(ack.body.reason ? { reason: `${ack.body.reason.code}: ${ack.body.reason.message}` } : {}) });
-        }
+        if (ack.type === 'ack' && ack.body?.commandId && ack.body.status) return settle(ack.body as AckBody);
       }
       const parsed = parseFrame(text, { accept: AGENT_TO_SERVER });
       if (!parsed.ok) return;
@@ -83,12 +88,7 @@ export async function startPeer(desired: (deviceId: string) => DesiredState): Pr
         reports += 1;
         return send(ws, makeFrame('report.ack', { upTo: lastSeq }));
       }
-      if (frame.type === 'ack') {
-        const p = pending.get(frame.body.commandId);
-        if (!p || frame.body.status === 'accepted') return;
-        pending.delete(frame.body.commandId);
-        p.resolve({ status: frame.body.status, ms: performance.now() - p.sentAt, ...(frame.body.reason ? { reason: `${frame.body.reason.code}: ${frame.body.reason.message}` } : {}) });
-      }
+      if (frame.type === 'ack') settle(frame.body);
     });
     send(ws, makeFrame('hello', { nonce, serverTime: Date.now(), serverKey: key.publicKey, protocol: PROTOCOL_VERSION }));
   });

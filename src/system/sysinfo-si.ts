@@ -8,8 +8,10 @@ type Systeminformation = typeof import('systeminformation');
 // Loaded once: later calls cost a resolved promise. The single executable carries it as an asset (sea-module.ts).
 let loading: Promise<Systeminformation> | null = null;
 export function loadSysteminformation(): Promise<Systeminformation> {
-  loading ??= (async () => (await loadSeaModule<Systeminformation>('systeminformation.cjs')) ?? (await import('systeminformation')).default)();
-  loading.catch(() => { loading = null; }); // a failed load is tried again next time
+  if (!loading) {
+    loading = (async () => (await loadSeaModule<Systeminformation>('systeminformation.cjs')) ?? (await import('systeminformation')).default)();
+    loading.catch(() => { loading = null; }); // a failed load is tried again next time
+  }
   return loading;
 }
 
