@@ -17,6 +17,8 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // CommonJS stand-ins bundled into the single executables in place of two of winston's dependencies.
+  { files: ['installer/sea/shims/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
   layer(['src/protocol/**'], ['**/config/*', '**/system/*', '**/agent/*', '**/server/*', '**/cli/*', '**/services/*', '**/teamviewer/*', 'ws', 'winston', 'systeminformation']),
   layer(['src/system/**'], ['**/agent/*', '**/server/*', '**/cli/*', '**/services/**', '**/teamviewer/**', '**/config/*']),
   layer(['src/config/**'], ['**/agent/*', '**/server/*', '**/cli/*', '**/services/**', '**/teamviewer/**']),
