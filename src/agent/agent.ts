@@ -10,7 +10,7 @@ import { problem, RmError, type Problem } from '../protocol/errors.js';
 import type { DeviceFacts } from '../protocol/model.js';
 import { AGENT_COMMIT, AGENT_VERSION } from '../version.js';
 import { createTeamViewerWatcher, hasTeamViewerPrerequisite, teamviewerProblems, assignDevice } from '../teamviewer/index.js';
-import { createServiceRegistry, serviceFactories } from '../services/registry.js';
+import { createServiceRegistry, serviceLoaders } from '../services/registry.js';
 import { createHeavyJobScheduler } from '../services/budget.js';
 import { createIdentityStore, readMachineId } from './identity.js';
 import { createOutbox } from './outbox.js';
@@ -78,7 +78,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     await stateHealth.track(outbox.append(kind, data));
   };
   const scheduler = createHeavyJobScheduler({ clock, random: Math.random });
-  const registry = createServiceRegistry(serviceFactories(scheduler));
+  const registry = createServiceRegistry(serviceLoaders(scheduler));
   const converger = createConverger({
     context,
     stateDir,

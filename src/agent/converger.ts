@@ -65,10 +65,10 @@ export function createConverger(opts: ConvergerOptions): Converger {
     if (report) await opts.report('service', state).catch((err: unknown) => logger.warn('service report not queued', { service: name, error: err }));
   }
 
-  function instanceOf(name: ServiceName): RmService {
+  async function instanceOf(name: ServiceName): Promise<RmService> {
     const existing = instances.get(name);
     if (existing) return existing;
-    const created = registry.create(name, {
+    const created = await registry.create(name, {
       report: opts.report,
       stateDir: path.join(opts.stateDir, 'services', name),
       logger: logger.child({ service: name }),
@@ -80,7 +80,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
     return created;
   }
 
-  const settingsOf = (name: ServiceName, policy: Policy): unknown => registry.policySchema(name)?.parse(policy.settings) ?? policy.settings;
+  const settingsOf = async (name: ServiceName, policy: Policy): Promise<unknown> => (await registry.policySchema(name))?.parse(policy.settings) ?? policy.settings;
   const blank = (name: ServiceName): ServiceState => ({ name, phase: 'pending', policy: null, reason: null, attempts: 0, since: now() });
 
   async function fail(step: Step, err: unknown): Promise<void> {
@@ -98,18 +98,18 @@ export function createConverger(opts: ConvergerOptions): Converger {
       switch (step.kind) {
         case 'install':
           await setState(name, { ...prev, phase: 'installing', reason: null, since: now() }, undefined);
-          await instanceOf(name).install();
+          await (await instanceOf(name)).install();
           await setState(name, { ...prev, phase: 'installing', reason: null, policy: { id: step.policy!.id, version: step.policy!.version, applied: false }, since: now() }, undefined, false);
           return true;
         case 'apply': {
           const policy = step.policy!;
-          await instanceOf(name).apply(policy, settingsOf(name, policy));
+          await (await instanceOf(name)).apply(policy, await settingsOf(name, policy));
           await setState(name, { name, phase: 'running', policy: { id: policy.id, version: policy.version, applied: true }, reason: null, attempts: 0, since: now() }, policy);
           return true;
         }
         case 'uninstall': {
           await setState(name, { ...prev, phase: 'uninstalling', since: now() }, undefined);
-          const instance = registry.supported.includes(name) ? instanceOf(name) : undefined;
+          const instance = registry.supported.includes(name) ? await instanceOf(name) : undefined;
           await instance?.stop();
           await instance?.uninstall();
           instances.delete(name);
@@ -135,7 +135,9 @@ export function createConverger(opts: ConvergerOptions): Converger {
   }
 
   async function convergeNow(): Promise<void> {
-    const policySchemas = Object.fromEntries(registry.supported.map((n) => [n, registry.policySchema(n)]));
+    // Only the services the desired state names: the others' code stays unloaded.
+    const named = (Object.keys(desired.services) as ServiceName[]).filter((n) => registry.supported.includes(n));
+    const policySchemas = Object.fromEntries(await Promise.all(named.map(async (n) => [n, await registry.policySchema(n)] as const)));
     const steps = planSteps({
       desired,
       current: [...records.values()].map((r) => r.state),
@@ -181,7 +183,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
   async function serviceGate(name: ServiceName, frame: Frame & { type: CommandType }): Promise<CommandOutcome | undefined> {
     if (!registry.supported.includes(name)) return undefined;
     const existed = instances.has(name);
-    const instance = instanceOf(name);
+    const instance = await instanceOf(name);
     const outcome = await instance.handleCommand?.(frame);
     if (outcome && !existed) instances.delete(name);
     return outcome;
@@ -190,7 +192,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
   async function assign(frame: Frame & { type: 'service.install' | 'policy.assign' }): Promise<CommandOutcome> {
     const { service: name, policy, actor } = frame.body;
     if (!registry.supported.includes(name)) return { status: 'rejected', reason: reasonOf('SERVICE_NOT_SUPPORTED', name) };
-    const invalid = policyProblem(policy, name, registry.policySchema(name));
+    const invalid = policyProblem(policy, name, await registry.policySchema(name));
     if (invalid) return { status: 'rejected', reason: invalid };
     return exclusive(async () => {
       const vetoed = await serviceGate(name, frame);
@@ -237,7 +239,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
       if (rec.state.phase === 'quarantined') await setState(name, { ...rec.state, phase: 'pending', attempts: 0, since: now() }, undefined, false);
       if (!rec.policy || !registry.supported.includes(name)) continue;
       try {
-        await instanceOf(name).apply(rec.policy, settingsOf(name, rec.policy));
+        await (await instanceOf(name)).apply(rec.policy, await settingsOf(name, rec.policy));
       } catch (err) {
         await fail({ kind: 'apply', service: name, policy: rec.policy }, err);
       }

@@ -10,7 +10,7 @@ import { ConfigSchema } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { makeFrame, type CommandType, type Frame } from '../../src/protocol/frames.js';
 import type { Policy, ServiceState } from '../../src/protocol/model.js';
-import { createServiceRegistry, serviceFactories, type ServiceRegistry } from '../../src/services/registry.js';
+import { createServiceRegistry, serviceLoaders, type ServiceRegistry } from '../../src/services/registry.js';
 import { createHeavyJobScheduler } from '../../src/services/budget.js';
 import { systemClock } from '../../src/system/clock.js';
 import { createCommandRunner } from '../../src/system/exec.js';
@@ -37,7 +37,7 @@ async function setup(opts: { registry?: ServiceRegistry; prerequisite?: () => bo
     const c = createConverger({
       context,
       stateDir,
-      registry: opts.registry ?? createServiceRegistry(serviceFactories(createHeavyJobScheduler({ clock: systemClock, random: Math.random }))),
+      registry: opts.registry ?? createServiceRegistry(serviceLoaders(createHeavyJobScheduler({ clock: systemClock, random: Math.random }))),
       report: async (kind, data) => void reports.push({ kind, data: structuredClone(data) }),
       prerequisiteMet: opts.prerequisite ?? (() => true),
       retry: { baseMs: 20, maxMs: 80 },
@@ -150,6 +150,26 @@ describe('converger with the Monitoring service', () => {
   });
 });
 
+describe('converger loading services on demand', () => {
+  it('loads only the services a policy names, across commands and a restart', async () => {
+    const loads: string[] = [];
+    const real = serviceLoaders(createHeavyJobScheduler({ clock: systemClock, random: Math.random }));
+    const counted = Object.fromEntries(Object.entries(real).map(([name, load]) => [name, async () => (loads.push(name), load!())]));
+    const { make } = await setup({ registry: createServiceRegistry(counted) });
+    const first = make();
+    await first.start();
+    expect(loads).toEqual([]);
+    expect(await first.applyCommand(command('service.install', monitoringPolicy(1, {})))).toEqual({ status: 'done' });
+    expect(await first.applyCommand(command('policy.assign', monitoringPolicy(2, {})))).toEqual({ status: 'done' });
+    expect(loads).toEqual(['monitoring']);
+    await first.stop();
+    const second = make();
+    await second.start();
+    expect(second.services()).toMatchObject([{ name: 'monitoring', phase: 'running' }]);
+    expect(loads).toEqual(['monitoring']);
+  });
+});
+
 describe('converger retries and quarantine', () => {
   // A real service implementation whose installation fails on purpose (a broken device), in the test's own registry.
   function brokenService(counter: { installs: number }): ServiceFactory {
@@ -169,7 +189,7 @@ describe('converger retries and quarantine', () => {
 
   it('retries with backoff, then quarantines with the last reason instead of looping', async () => {
     const counter = { installs: 0 };
-    const { reports, make } = await setup({ registry: createServiceRegistry({ monitoring: brokenService(counter) }), quarantineAfter: 3 });
+    const { reports, make } = await setup({ registry: createServiceRegistry({ monitoring: async () => brokenService(counter) }), quarantineAfter: 3 });
     const c = make();
     await c.start();
     const outcome = await c.applyCommand(command('service.install', monitoringPolicy(1, {})));
@@ -204,7 +224,7 @@ describe('converger retries and quarantine', () => {
       problems: () => [],
       handleCommand: async (frame) => ((frame.body as { actor?: string }).actor === 'owner' ? undefined : { status: 'rejected', reason: { code: 'API_FORBIDDEN', message: 'only the owner' } }),
     });
-    const { stateDir, make } = await setup({ registry: createServiceRegistry({ monitoring: guarded }) });
+    const { stateDir, make } = await setup({ registry: createServiceRegistry({ monitoring: async () => guarded }) });
     const c = make();
     await c.start();
     const frame = (actor: string) => makeFrame('service.install', { deviceId: 'dev-1', service: 'monitoring', policy: monitoringPolicy(1, {}), actor }) as Frame & { type: CommandType };

@@ -9,7 +9,7 @@ import { ConfigSchema } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log.js';
 import { makeFrame, type CommandType, type Frame } from '../../../src/protocol/frames.js';
 import type { Policy } from '../../../src/protocol/model.js';
-import { createServiceRegistry, serviceFactories } from '../../../src/services/registry.js';
+import { createServiceRegistry, serviceLoaders } from '../../../src/services/registry.js';
 import { createHeavyJobScheduler } from '../../../src/services/budget.js';
 import { systemClock } from '../../../src/system/clock.js';
 import { createCommandRunner } from '../../../src/system/exec.js';
@@ -38,7 +38,7 @@ describe('Backup owner through the converger', () => {
     const reports: { kind: string; data: Record<string, unknown> }[] = [];
     const context: AgentContext = { config: ConfigSchema.parse({ stateDir, logDir: dir }), logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
     const scheduler = createHeavyJobScheduler({ clock: systemClock, random: Math.random });
-    const registry = createServiceRegistry(serviceFactories(scheduler));
+    const registry = createServiceRegistry(serviceLoaders(scheduler));
     const converger = createConverger({ context, stateDir, registry, report: async (kind, d) => void reports.push({ kind, data: d }), prerequisiteMet: () => true });
     running.push(converger);
     await converger.start();
