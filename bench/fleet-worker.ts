@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { encodeFrame, makeFrame, parseFrame, SERVER_TO_AGENT } from '../src/protocol/frames.js';
 import { generateKeyPair } from '../src/protocol/sign.js';
-import { ConfigSchema } from '../src/config/schema.js';
+import { configSchema } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import { systemClock } from '../src/system/clock.js';
 import { createCommandRunner } from '../src/system/exec.js';
@@ -49,7 +49,7 @@ async function realAgent(i: number): Promise<void> {
   const clock = systemClock;
   try {
     await registerDevice({ stateDir, machineId, serverUrl: url, token: values.token!, serverKey: values['server-key']!, clock });
-    const config = ConfigSchema.parse({ stateDir, logDir: stateDir, machineId, teamviewer: { required: false } });
+    const config = configSchema().parse({ stateDir, logDir: stateDir, machineId, teamviewer: { required: false } });
     const identity = createIdentityStore({ stateDir, machineId, clock, logger });
     const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: 64 * 1024, clock, logger });
     await outbox.open();

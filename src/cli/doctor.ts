@@ -1,12 +1,12 @@
 // `rmagent doctor [--json]`: checks each prerequisite and prints what to do. Exit 0 all good, 1 warnings, 2 failures.
 import { createCommandRunner } from '../system/exec.js';
 import { doctorExitCode, gatherDoctorFacts, judgeDoctor } from '../agent/doctor.js';
-import { CommonFlagsSchema, configFromFlags, parseFlags, type CliIO } from './options.js';
+import { commonFlagsSchema, configFromFlags, parseFlags, type CliIO } from './options.js';
 
 const MARK = { pass: '[ ok ]', warn: '[warn]', fail: '[FAIL]', skip: '[ -- ]' } as const;
 
 export default async function doctorCommand(argv: string[], io: CliIO): Promise<number> {
-  const flags = parseFlags(argv, {}, CommonFlagsSchema);
+  const flags = parseFlags(argv, {}, commonFlagsSchema());
   const { config, ipcPath } = configFromFlags(flags, io);
   const runner = createCommandRunner(config.teamviewer.path ? { path: config.teamviewer.path } : {});
   const checks = judgeDoctor(await gatherDoctorFacts(config, ipcPath, runner));

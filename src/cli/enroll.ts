@@ -7,7 +7,7 @@ import { systemClock } from '../system/clock.js';
 import { ensureDir } from '../system/files.js';
 import { requestLocal } from '../system/local-socket.js';
 import { readMachineId, registerDevice } from '../agent/identity.js';
-import { CommonFlagsSchema, configFromFlags, parseFlags, printError, type CliIO } from './options.js';
+import { commonFlagsSchema, configFromFlags, parseFlags, printError, type CliIO } from './options.js';
 
 const ENROLL_FLAGS = {
   server: { type: 'string' },
@@ -18,7 +18,7 @@ const ENROLL_FLAGS = {
   force: { type: 'boolean' },
 } as const;
 
-const EnrollFlagsSchema = CommonFlagsSchema.extend({
+const EnrollFlagsSchema = commonFlagsSchema().extend({
   server: z.string({ error: 'is required' }).min(1),
   token: z.string({ error: 'is required' }).min(1),
   'server-key': z.string().min(1).optional(),

@@ -43,17 +43,19 @@ export function parseFlags<O extends ParseArgsConfig['options'], S extends z.Zod
   return parsed.data;
 }
 
-export const CommonFlagsSchema = z.object({
-  config: z.string().min(1).optional(),
-  'state-dir': z.string().min(1).optional(),
-  'log-dir': z.string().min(1).optional(),
-  'log-level': z.enum(['error', 'warn', 'info', 'debug']).optional(),
-  'ipc-path': z.string().min(1).optional(),
-  'teamviewer-root': z.string().min(1).optional(),
-  json: z.boolean().optional(),
-  help: z.boolean().optional(),
-});
-export type CommonFlags = z.infer<typeof CommonFlagsSchema>;
+// Built when a command parses its flags, not kept: the daemon parses them once at start.
+export const commonFlagsSchema = () =>
+  z.object({
+    config: z.string().min(1).optional(),
+    'state-dir': z.string().min(1).optional(),
+    'log-dir': z.string().min(1).optional(),
+    'log-level': z.enum(['error', 'warn', 'info', 'debug']).optional(),
+    'ipc-path': z.string().min(1).optional(),
+    'teamviewer-root': z.string().min(1).optional(),
+    json: z.boolean().optional(),
+    help: z.boolean().optional(),
+  });
+export type CommonFlags = z.infer<ReturnType<typeof commonFlagsSchema>>;
 
 export function configFromFlags(flags: CommonFlags, io: CliIO): LoadedConfig {
   return loadConfig({

@@ -3,12 +3,12 @@ import { createAgent } from '../agent/agent.js';
 import { createLogger } from '../log.js';
 import { createCommandRunner } from '../system/exec.js';
 import { systemClock } from '../system/clock.js';
-import { CommonFlagsSchema, configFromFlags, parseFlags, type CliIO } from './options.js';
+import { commonFlagsSchema, configFromFlags, parseFlags, type CliIO } from './options.js';
 
 const SHUTDOWN_BUDGET_MS = 10_000;
 
 export default async function runCommand(argv: string[], io: CliIO): Promise<number> {
-  const flags = parseFlags(argv, {}, CommonFlagsSchema);
+  const flags = parseFlags(argv, {}, commonFlagsSchema());
   const { config, ipcPath } = configFromFlags(flags, io);
   const logger = createLogger({ level: config.logLevel, logDir: config.logDir });
   const runner = createCommandRunner(config.teamviewer.path ? { path: config.teamviewer.path } : {});

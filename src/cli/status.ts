@@ -4,11 +4,11 @@ import { requestLocal } from '../system/local-socket.js';
 import { RmError } from '../protocol/errors.js';
 import { StatusSchema, statusExitCode, type AgentStatus } from '../agent/status.js';
 import { statusFromStateFiles } from '../agent/status-fallback.js';
-import { CommonFlagsSchema, configFromFlags, parseFlags, type CliIO } from './options.js';
+import { commonFlagsSchema, configFromFlags, parseFlags, type CliIO } from './options.js';
 import { formatStatus } from './format-status.js';
 
 export default async function statusCommand(argv: string[], io: CliIO): Promise<number> {
-  const flags = parseFlags(argv, {}, CommonFlagsSchema);
+  const flags = parseFlags(argv, {}, commonFlagsSchema());
   const { config, ipcPath } = configFromFlags(flags, io);
   const answer = await requestLocal(ipcPath, { method: 'status' });
   if (!answer.ok && answer.reason === 'denied') throw new RmError('STATUS_DENIED', answer.message);

@@ -6,9 +6,9 @@ import * as z from 'zod';
 import { RmError } from '../protocol/errors.js';
 import { requestLocal } from '../system/local-socket.js';
 import { DEVICE_KEY_FILE, REGISTRATION_FILE } from '../agent/identity.js';
-import { CommonFlagsSchema, configFromFlags, parseFlags, printError, type CliIO } from './options.js';
+import { commonFlagsSchema, configFromFlags, parseFlags, printError, type CliIO } from './options.js';
 
-const UnenrollFlagsSchema = CommonFlagsSchema.extend({ yes: z.boolean().optional() });
+const UnenrollFlagsSchema = commonFlagsSchema().extend({ yes: z.boolean().optional() });
 
 // Only a folder that holds our own files is emptied, so a mistyped --state-dir cannot wipe something else.
 const MARKERS = [REGISTRATION_FILE, DEVICE_KEY_FILE, 'outbox', 'replay.json', 'replay.jsonl', 'status.json'];

@@ -1,6 +1,6 @@
 // docs/configuration.md, generated from the config schema so the two cannot drift.
 import * as z from 'zod';
-import { ConfigSchema } from './schema.js';
+import { configSchema } from './schema.js';
 import { CONFIG_ENV_VARS } from './load.js';
 import { defaultPaths } from './paths.js';
 
@@ -24,7 +24,7 @@ function rows(schema: z.ZodType, prefix: string): Row[] {
 }
 
 export function configurationMarkdown(): string {
-  const table = rows(ConfigSchema, '')
+  const table = rows(configSchema(), '')
     .map((r) => `| \`${r.key}\` | ${r.type} | ${r.def} | ${r.what.replace(/\|/g, '\\|')} |`)
     .join('\n');
   const p = { linux: defaultPaths('linux', {}), darwin: defaultPaths('darwin', {}), win32: defaultPaths('win32', { ProgramData: 'C:\\ProgramData' }) };

@@ -1,6 +1,6 @@
 // Builds the configuration from defaults < config file < RMAGENT_* environment < command-line flags.
 import { readFileSync } from 'node:fs';
-import { ConfigSchema, type Config } from './schema.js';
+import { configSchema, type Config } from './schema.js';
 import { defaultPaths, defaultIpcPath } from './paths.js';
 import { RmError } from '../protocol/errors.js';
 
@@ -61,7 +61,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
   for (const [key, value] of Object.entries(options.flags ?? {})) if (value !== undefined) setDotted(merged, key, value);
 
-  const parsed = ConfigSchema.safeParse(merged);
+  const parsed = configSchema().safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = issue.path.join('.') || '(root)';

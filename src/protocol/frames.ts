@@ -3,6 +3,7 @@
 import * as z from 'zod';
 import { IdSchema, PROTOCOL_VERSION, DeviceFactsSchema, DesiredStateSchema, PolicySchema, ServiceNameSchema, ServiceStateSchema, TeamViewerFactsSchema, AlertSchema, SeveritySchema } from './model.js';
 import type { ErrorCode } from './errors.js';
+import { lazyRecord } from './lazy-record.js';
 
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 /** Deeper values are refused: canonicalJson and JSON.stringify recurse and would overflow the stack. */
@@ -37,71 +38,77 @@ export type Envelope = z.infer<typeof EnvelopeSchema>;
 export const ReportKindSchema = z.enum(['status', 'service', 'teamviewer', 'alert.raised', 'alert.cleared', 'inventory', 'patches', 'backup', 'watchdog']);
 export type ReportKind = z.infer<typeof ReportKindSchema>;
 
-export const StatusReportDataSchema = z
-  .object({
-    os: z.object({ platform: z.string(), distro: z.string(), release: z.string(), arch: z.string(), hostname: z.string() }).partial(),
-    uptimeSec: z.number().nonnegative(),
-    load: z.object({ cpuPercent: z.number().min(0).max(100), avg1: z.number().nullable() }),
-    memory: z.object({ totalBytes: z.number().nonnegative(), usedBytes: z.number().nonnegative(), usedPercent: z.number().min(0).max(100) }),
-    disks: z.array(z.object({ mount: z.string(), fs: z.string(), sizeBytes: z.number().nonnegative(), usedBytes: z.number().nonnegative(), usedPercent: z.number().min(0).max(100) })).max(256),
-    network: z.array(z.object({ iface: z.string(), ip4: z.string(), ip6: z.string(), mac: z.string() })).max(256),
-    hardware: z.object({ manufacturer: z.string(), model: z.string(), serial: z.string().optional(), cpu: z.string(), cores: z.number() }).partial(),
-  })
-  .strict();
-export type StatusReportData = z.infer<typeof StatusReportDataSchema>;
+const statusReportData = () =>
+  z
+    .object({
+      os: z.object({ platform: z.string(), distro: z.string(), release: z.string(), arch: z.string(), hostname: z.string() }).partial(),
+      uptimeSec: z.number().nonnegative(),
+      load: z.object({ cpuPercent: z.number().min(0).max(100), avg1: z.number().nullable() }),
+      memory: z.object({ totalBytes: z.number().nonnegative(), usedBytes: z.number().nonnegative(), usedPercent: z.number().min(0).max(100) }),
+      disks: z.array(z.object({ mount: z.string(), fs: z.string(), sizeBytes: z.number().nonnegative(), usedBytes: z.number().nonnegative(), usedPercent: z.number().min(0).max(100) })).max(256),
+      network: z.array(z.object({ iface: z.string(), ip4: z.string(), ip6: z.string(), mac: z.string() })).max(256),
+      hardware: z.object({ manufacturer: z.string(), model: z.string(), serial: z.string().optional(), cpu: z.string(), cores: z.number() }).partial(),
+    })
+    .strict();
+export type StatusReportData = z.infer<ReturnType<typeof statusReportData>>;
 
-/** Per-kind data schemas; kinds without one (inventory, patches, backup) carry an object checked by their service. */
-export const REPORT_DATA_SCHEMAS: Partial<Record<ReportKind, z.ZodType>> = {
-  status: StatusReportDataSchema,
-  service: ServiceStateSchema,
-  teamviewer: TeamViewerFactsSchema,
-  'alert.raised': AlertSchema,
-  'alert.cleared': z.object({ key: z.string().min(1).max(256), service: ServiceNameSchema, message: z.string().max(2048).optional() }).strict(),
-};
+/** Per-kind data schemas (checked by the server; built on first use); kinds without one (inventory, patches, backup) carry an object checked by their service. */
+export const REPORT_DATA_SCHEMAS: Partial<Record<ReportKind, z.ZodType>> = lazyRecord({
+  status: statusReportData,
+  service: () => ServiceStateSchema,
+  teamviewer: () => TeamViewerFactsSchema,
+  'alert.raised': () => AlertSchema,
+  'alert.cleared': () => z.object({ key: z.string().min(1).max(256), service: ServiceNameSchema, message: z.string().max(2048).optional() }).strict(),
+});
 
 export const ReportBodySchema = z
   .object({ seq: z.number().int().min(1), kind: ReportKindSchema, at: z.number().int().nonnegative(), data: z.record(z.string(), z.unknown()) })
   .strict();
 export type ReportBody = z.infer<typeof ReportBodySchema>;
 
-export const ErrorBodySchema = z
-  .object({
-    code: z.string().min(1).max(64),
-    message: z.string().max(2048),
-    hint: z.string().max(2048).optional(),
-    ref: IdSchema.optional(),
-    retryAfterMs: z.number().int().min(0).max(86_400_000).optional(),
-    /** true = the sender closes the connection after this frame. */
-    fatal: z.boolean().optional(),
-  })
-  .strict();
-export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+const errorBody = () =>
+  z
+    .object({
+      code: z.string().min(1).max(64),
+      message: z.string().max(2048),
+      hint: z.string().max(2048).optional(),
+      ref: IdSchema.optional(),
+      retryAfterMs: z.number().int().min(0).max(86_400_000).optional(),
+      /** true = the sender closes the connection after this frame. */
+      fatal: z.boolean().optional(),
+    })
+    .strict();
+export type ErrorBody = z.infer<ReturnType<typeof errorBody>>;
 
 // Commands: signed by the server command key and bound to one device.
 const commandBase = { deviceId, actor: actor.optional() };
-export const COMMAND_BODY_SCHEMAS = {
-  desired: z.object({ ...commandBase, state: DesiredStateSchema }).strict(),
-  'service.install': z.object({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema }).strict(),
-  'service.uninstall': z.object({ ...commandBase, service: ServiceNameSchema }).strict(),
-  'policy.assign': z.object({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema }).strict(),
-  'status.request': z.object({ ...commandBase }).strict(),
-  'inventory.request': z.object({ ...commandBase, full: z.boolean().default(false) }).strict(),
-  'backup.run': z.object({ ...commandBase }).strict(),
-  'backup.restore': z
+// Built on first use (lazy-record.ts): a device meets few of them.
+const COMMAND_BODY_BUILDERS = {
+  desired: () => z.object({ ...commandBase, state: DesiredStateSchema }).strict(),
+  'service.install': () => z.object({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema }).strict(),
+  'service.uninstall': () => z.object({ ...commandBase, service: ServiceNameSchema }).strict(),
+  'policy.assign': () => z.object({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema }).strict(),
+  'status.request': () => z.object({ ...commandBase }).strict(),
+  'inventory.request': () => z.object({ ...commandBase, full: z.boolean().default(false) }).strict(),
+  'backup.run': () => z.object({ ...commandBase }).strict(),
+  'backup.restore': () => z
     .object({ ...commandBase, actor, snapshot: IdSchema.optional(), target: z.string().max(4096).optional(), paths: z.array(z.string().max(4096)).max(10_000).optional() })
     .strict(),
-  'patches.install': z.object({ ...commandBase }).strict(),
-  'alert.ack': z.object({ ...commandBase, actor, key: z.string().min(1).max(256) }).strict(),
-  'key.rotate': z
+  'patches.install': () => z.object({ ...commandBase }).strict(),
+  'alert.ack': () => z.object({ ...commandBase, actor, key: z.string().min(1).max(256) }).strict(),
+  'key.rotate': () => z
     .object({ ...commandBase, newKey: PublicKeySchema, retireKey: PublicKeySchema.optional(), pins: z.array(z.string().max(64)).max(8).optional() })
     .strict(),
-} as const;
-export type CommandType = keyof typeof COMMAND_BODY_SCHEMAS;
-export const COMMAND_TYPES = Object.keys(COMMAND_BODY_SCHEMAS) as CommandType[];
+};
+export const COMMAND_BODY_SCHEMAS = lazyRecord(COMMAND_BODY_BUILDERS);
+export type CommandType = keyof typeof COMMAND_BODY_BUILDERS;
+export const COMMAND_TYPES = Object.keys(COMMAND_BODY_BUILDERS) as CommandType[];
+// A command's entry in BODY_SCHEMAS is the same schema object as in COMMAND_BODY_SCHEMAS.
+const commandEntries = Object.fromEntries(COMMAND_TYPES.map((t) => [t, () => COMMAND_BODY_SCHEMAS[t]])) as { [K in CommandType]: () => (typeof COMMAND_BODY_SCHEMAS)[K] };
 
-export const BODY_SCHEMAS = {
+export const BODY_SCHEMAS = lazyRecord({
   // server -> agent
-  hello: z
+  hello: () => z
     .object({
       nonce: b64(43, 44),
       serverTime: z.number().int(),
@@ -111,25 +118,25 @@ export const BODY_SCHEMAS = {
       endorsements: z.array(z.object({ key: PublicKeySchema, signedBy: PublicKeySchema, sig: SignatureSchema }).strict()).max(MAX_ENDORSEMENTS).optional(),
     })
     .strict(),
-  welcome: z
+  welcome: () => z
     .object({ deviceId, enrolled: z.boolean(), heartbeatSec: z.number().int().min(1).max(600), lastSeq: z.number().int().nonnegative() })
     .strict(),
-  'report.ack': z.object({ upTo: z.number().int().nonnegative() }).strict(),
-  ...COMMAND_BODY_SCHEMAS,
+  'report.ack': () => z.object({ upTo: z.number().int().nonnegative() }).strict(),
+  ...commandEntries,
   // agent -> server
-  auth: z.object({ deviceId, proof: SignatureSchema, facts: DeviceFactsSchema }).strict(),
-  enroll: z.object({ token: z.string().min(8).max(256), publicKey: PublicKeySchema, facts: DeviceFactsSchema }).strict(),
-  ack: z
+  auth: () => z.object({ deviceId, proof: SignatureSchema, facts: DeviceFactsSchema }).strict(),
+  enroll: () => z.object({ token: z.string().min(8).max(256), publicKey: PublicKeySchema, facts: DeviceFactsSchema }).strict(),
+  ack: () => z
     .object({
       commandId: IdSchema,
       status: z.enum(['accepted', 'rejected', 'done', 'failed']),
       reason: z.object({ code: z.string().max(64), message: z.string().max(2048) }).optional(),
     })
     .strict(),
-  report: ReportBodySchema,
+  report: () => ReportBodySchema,
   // both ways
-  error: ErrorBodySchema,
-} as const;
+  error: errorBody,
+});
 
 export type FrameType = keyof typeof BODY_SCHEMAS;
 export type BodyOf<T extends FrameType> = z.infer<(typeof BODY_SCHEMAS)[T]>;

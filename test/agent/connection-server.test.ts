@@ -8,7 +8,7 @@ import { createIdentityStore, registerDevice } from '../../src/agent/identity.js
 import { createOutbox } from '../../src/agent/outbox.js';
 import { createReplayGuard } from '../../src/agent/replay.js';
 import type { AgentContext, Connection } from '../../src/agent/contracts.js';
-import { ConfigSchema } from '../../src/config/schema.js';
+import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { createCommandRunner } from '../../src/system/exec.js';
 import { systemClock } from '../../src/system/clock.js';
@@ -44,7 +44,7 @@ describe('connection against the reference server', () => {
 
     const stateDir = mkdtempSync(path.join(tmpdir(), 'rmagent-conn-srv-'));
     await registerDevice({ stateDir, machineId: 'm1', serverUrl: server.agentUrl, token, serverKey: server.serverPublicKey, clock: systemClock });
-    const config = ConfigSchema.parse({ stateDir, logDir: stateDir, connection: { backoffBaseMs: 50, backoffMaxMs: 300 } });
+    const config = configSchema().parse({ stateDir, logDir: stateDir, connection: { backoffBaseMs: 50, backoffMaxMs: 300 } });
     const context: AgentContext = { config, logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
     const identity = createIdentityStore({ stateDir, machineId: 'm1', clock: systemClock, logger: context.logger });
     const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: 1 << 20, clock: systemClock, logger: context.logger });

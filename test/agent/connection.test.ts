@@ -12,7 +12,7 @@ import { createIdentityStore, registerDevice } from '../../src/agent/identity.js
 import { createOutbox } from '../../src/agent/outbox.js';
 import { createReplayGuard } from '../../src/agent/replay.js';
 import type { AgentContext, CommandHandler, Connection, ConnectionStatus } from '../../src/agent/contracts.js';
-import { ConfigSchema, type ConfigInput } from '../../src/config/schema.js';
+import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { AGENT_TO_SERVER, encodeFrame, makeFrame, parseFrame, type BodyOf, type CommandType, type Frame } from '../../src/protocol/frames.js';
 import { authChallengeBytes, generateKeyPair, signFrame, verifyBytes } from '../../src/protocol/sign.js';
 import { createCommandRunner } from '../../src/system/exec.js';
@@ -120,7 +120,7 @@ async function agentFor(url: string, opts: { serverKey?: string; connection?: Co
   const stateDir = opts.stateDir ?? mkdtempSync(path.join(tmpdir(), 'rmagent-conn-'));
   const clock = opts.clock ?? systemClock;
   if (!opts.stateDir) await registerDevice({ stateDir, machineId: 'm1', serverUrl: url, token: 'token-abcdefgh', clock, ...(opts.serverKey ? { serverKey: opts.serverKey } : {}) });
-  const config = ConfigSchema.parse({ stateDir, logDir: stateDir, connection: { backoffBaseMs: 20, backoffMaxMs: 200, ...opts.connection } });
+  const config = configSchema().parse({ stateDir, logDir: stateDir, connection: { backoffBaseMs: 20, backoffMaxMs: 200, ...opts.connection } });
   const context: AgentContext = { config, logger: silentLogger(), runner: createCommandRunner(), clock };
   const identity = createIdentityStore({ stateDir, machineId: opts.machineId ?? 'm1', clock, logger: context.logger });
   const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: 1 << 20, clock, logger: context.logger });

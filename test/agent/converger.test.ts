@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as z from 'zod';
 import { createConverger } from '../../src/agent/converger.js';
 import type { AgentContext, Converger, ServiceFactory } from '../../src/agent/contracts.js';
-import { ConfigSchema } from '../../src/config/schema.js';
+import { configSchema } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { makeFrame, type CommandType, type Frame } from '../../src/protocol/frames.js';
 import type { Policy, ServiceState } from '../../src/protocol/model.js';
@@ -28,7 +28,7 @@ async function setup(opts: { registry?: ServiceRegistry; prerequisite?: () => bo
   dirs.push(stateDir);
   const reports: Report[] = [];
   const context: AgentContext = {
-    config: ConfigSchema.parse({ stateDir, logDir: stateDir, quarantineAfter: opts.quarantineAfter ?? 3 }),
+    config: configSchema().parse({ stateDir, logDir: stateDir, quarantineAfter: opts.quarantineAfter ?? 3 }),
     logger: silentLogger(),
     runner: createCommandRunner(),
     clock: systemClock,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { spkiSha256, tlsOptions } from '../../src/agent/transport.js';
 import type { LearnedPins } from '../../src/agent/tls-pins.js';
-import { ConfigSchema } from '../../src/config/schema.js';
+import { configSchema } from '../../src/config/schema.js';
 
 let server: Server;
 let url: string;
@@ -34,7 +34,7 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
 
 function connect(connection: Record<string, unknown>, learned: LearnedPins | null = null): Promise<string> {
-  const config = ConfigSchema.parse({ stateDir: '/tmp/x', logDir: '/tmp/x', connection });
+  const config = configSchema().parse({ stateDir: '/tmp/x', logDir: '/tmp/x', connection });
   return new Promise((resolve) => {
     const ws = new WebSocket(url, { ...tlsOptions(config, learned), handshakeTimeout: 5_000 });
     ws.on('open', () => { ws.close(); resolve('open'); });

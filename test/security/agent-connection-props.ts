@@ -15,7 +15,7 @@ import { createIdentityStore, registerDevice } from '../../src/agent/identity.js
 import { createOutbox } from '../../src/agent/outbox.js';
 import { createReplayGuard } from '../../src/agent/replay.js';
 import type { CommandHandler } from '../../src/agent/contracts.js';
-import { ConfigSchema } from '../../src/config/schema.js';
+import { configSchema } from '../../src/config/schema.js';
 import { AGENT_TO_SERVER, COMMAND_TYPES, encodeFrame, makeFrame, parseFrame, type Frame } from '../../src/protocol/frames.js';
 import { canonicalJson, generateKeyPair, signFrame } from '../../src/protocol/sign.js';
 import { createCommandRunner } from '../../src/system/exec.js';
@@ -53,7 +53,7 @@ export async function runAgentConnectionProperties(runs: number, tally: Tally): 
 
   const stateDir = mkdtempSync(path.join(tmpdir(), 'rmagent-rogue-'));
   await registerDevice({ stateDir, machineId: 'm1', serverUrl: url, token: 'token-abcdefgh', clock: systemClock });
-  const config = ConfigSchema.parse({ stateDir, logDir: stateDir, connection: { backoffBaseMs: 20, backoffMaxMs: 200 } });
+  const config = configSchema().parse({ stateDir, logDir: stateDir, connection: { backoffBaseMs: 20, backoffMaxMs: 200 } });
   const context = { config, logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
   const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: 1 << 20, clock: systemClock, logger: context.logger });
   const replay = createReplayGuard({ file: path.join(stateDir, 'replay.json'), windowMs: config.connection.commandWindowSec * 1000, clock: systemClock });

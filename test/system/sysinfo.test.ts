@@ -8,20 +8,20 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createSysinfo } from '../../src/system/sysinfo.js';
 import { siDisks, siMemory, siProcesses } from '../../src/system/sysinfo-si.js';
-import { StatusReportDataSchema } from '../../src/protocol/frames.js';
+import { REPORT_DATA_SCHEMAS } from '../../src/protocol/frames.js';
 
 describe('sysinfo', () => {
-  it('builds a status snapshot that validates against StatusReportDataSchema, static facts cached', async () => {
+  it('builds a status snapshot that validates against the status report schema, static facts cached', async () => {
     const sysinfo = createSysinfo();
     let started = performance.now();
     const first = await sysinfo.statusSnapshot();
     const firstMs = performance.now() - started;
-    expect(StatusReportDataSchema.safeParse(first).success).toBe(true);
+    expect(REPORT_DATA_SCHEMAS.status!.safeParse(first).success).toBe(true);
     expect(first.os.platform).toBe(os.platform() === 'win32' ? 'Windows' : os.platform());
     expect(first.memory.totalBytes).toBeGreaterThan(0);
     expect(first.disks.length).toBeGreaterThan(0);
     const second = await sysinfo.statusSnapshot();
-    expect(StatusReportDataSchema.safeParse(second).success).toBe(true);
+    expect(REPORT_DATA_SCHEMAS.status!.safeParse(second).success).toBe(true);
     expect(second.network).toEqual(first.network);
     // Cached facts: later snapshots cost the samples only (on Linux no child process: ~1 ms; df alone took ~30 ms).
     const times: number[] = [];

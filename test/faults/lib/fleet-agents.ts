@@ -5,7 +5,7 @@
 //   -> {type:'since', at} <- {type:'since', times}  first connect time of each agent after `at` (null: not yet)
 //   -> {type:'stop'}                             stops every connection (bounded) and exits
 import path from 'node:path';
-import { ConfigSchema } from '../../../src/config/schema.js';
+import { configSchema } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log.js';
 import { systemClock } from '../../../src/system/clock.js';
 import { createCommandRunner } from '../../../src/system/exec.js';
@@ -34,7 +34,7 @@ async function oneAgent(i: number): Promise<boolean> {
   connectedAt[i] = [];
   await registerDevice({ stateDir, machineId, serverUrl: args.url, token: args.token, serverKey: args.serverKey, clock });
   // The shipped connection settings (backoff base 1 s, cap 5 min, full jitter): what a real fleet would do.
-  const config = ConfigSchema.parse({ stateDir, logDir: stateDir, machineId, teamviewer: { required: false } });
+  const config = configSchema().parse({ stateDir, logDir: stateDir, machineId, teamviewer: { required: false } });
   const identity = createIdentityStore({ stateDir, machineId, clock, logger });
   const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: 64 * 1024, clock, logger });
   await outbox.open();

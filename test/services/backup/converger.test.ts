@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createConverger } from '../../../src/agent/converger.js';
 import type { AgentContext, Converger } from '../../../src/agent/contracts.js';
-import { ConfigSchema } from '../../../src/config/schema.js';
+import { configSchema } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log.js';
 import { makeFrame, type CommandType, type Frame } from '../../../src/protocol/frames.js';
 import type { Policy } from '../../../src/protocol/model.js';
@@ -36,7 +36,7 @@ describe('Backup owner through the converger', () => {
     await mkdir(stateDir, { recursive: true });
     await writeFile(path.join(stateDir, 'allow-changes'), '');
     const reports: { kind: string; data: Record<string, unknown> }[] = [];
-    const context: AgentContext = { config: ConfigSchema.parse({ stateDir, logDir: dir }), logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
+    const context: AgentContext = { config: configSchema().parse({ stateDir, logDir: dir }), logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
     const scheduler = createHeavyJobScheduler({ clock: systemClock, random: Math.random });
     const registry = createServiceRegistry(serviceLoaders(scheduler));
     const converger = createConverger({ context, stateDir, registry, report: async (kind, d) => void reports.push({ kind, data: d }), prerequisiteMet: () => true });
