@@ -4,12 +4,12 @@ import { readJsonFile } from '../system/files.js';
 import { problem, type Problem } from '../protocol/errors.js';
 import { AGENT_COMMIT, AGENT_VERSION } from '../version.js';
 import { readRegistration } from './identity.js';
-import { buildStatus, StatusSchema, type AgentStatus } from './status.js';
+import { buildStatus, statusSchema, type AgentStatus } from './status.js';
 import { STATUS_SNAPSHOT_FILE } from './agent.js';
 import type { Config } from '../config/schema.js';
 
 export async function statusFromStateFiles(config: Config, now: number, why: string): Promise<AgentStatus> {
-  const snapshot = await readJsonFile(path.join(config.stateDir, STATUS_SNAPSHOT_FILE), StatusSchema);
+  const snapshot = await readJsonFile(path.join(config.stateDir, STATUS_SNAPSHOT_FILE), statusSchema());
   const registration = await readRegistration(config.stateDir);
   const last = snapshot.status === 'ok' ? snapshot.value : null;
   const partProblems = registration.status === 'invalid' ? [problem('REGISTRATION_CORRUPT', registration.reason)] : [];

@@ -9,48 +9,53 @@ import type { ConnectionStatus, OutboxStats, Registration } from './contracts.js
 
 export const STATUS_SCHEMA_ID = 'rmagent.status/v1';
 
-const ProblemSchema = z.object({ code: z.string(), message: z.string(), fix: z.string() }).strict();
-export const HealthSchema = z.enum(['healthy', 'degraded', 'unhealthy']);
-export type Health = z.infer<typeof HealthSchema>;
+export type Health = 'healthy' | 'degraded' | 'unhealthy';
 
-export const StatusSchema = z
-  .object({
-    schema: z.literal(STATUS_SCHEMA_ID),
-    generatedAt: z.number(),
-    agent: z.object({ version: z.string(), commit: z.string(), runtime: z.string(), running: z.boolean(), pid: z.number().nullable(), startedAt: z.number().nullable(), source: z.enum(['daemon', 'state-files']) }).strict(),
-    teamviewer: TeamViewerFactsSchema.nullable(),
-    registration: z
-      .object({
-        registered: z.boolean(),
-        enrolled: z.boolean(),
-        deviceId: z.string().nullable(),
-        server: z.string().nullable(),
-        alias: z.string().nullable(),
-        serverKeys: z.array(z.string()),
-        registeredAt: z.number().nullable(),
-        enrolledAt: z.number().nullable(),
-      })
-      .strict(),
-    connection: z
-      .object({
-        state: z.string(),
-        since: z.number().nullable(),
-        connectedAt: z.number().nullable(),
-        lastError: z.object({ code: z.string(), message: z.string(), at: z.number() }).nullable(),
-        attempts: z.number(),
-        nextRetryAt: z.number().nullable(),
-        insecure: z.boolean(),
-        /** TLS certificate pins enforced on the next connection, and where they come from (tls-pins.ts). */
-        tlsPins: z.object({ source: z.enum(['learned', 'config', 'none']), pins: z.array(z.string()) }).strict().optional(),
-      })
-      .strict(),
-    services: z.array(ServiceStateSchema),
-    outbox: z.object({ pending: z.number(), bytes: z.number(), oldestAt: z.number().nullable(), lastAckedSeq: z.number(), dropped: z.number() }).strict(),
-    health: HealthSchema,
-    problems: z.array(ProblemSchema),
-  })
-  .strict();
-export type AgentStatus = z.infer<typeof StatusSchema>;
+/**
+ * The schema of a status read back (`rmagent status`, the state-file snapshot). Built at each use: the daemon only
+ * writes statuses, and this tree would otherwise stay in its memory for nothing.
+ */
+export function statusSchema() {
+  const problem = z.object({ code: z.string(), message: z.string(), fix: z.string() }).strict();
+  return z
+    .object({
+      schema: z.literal(STATUS_SCHEMA_ID),
+      generatedAt: z.number(),
+      agent: z.object({ version: z.string(), commit: z.string(), runtime: z.string(), running: z.boolean(), pid: z.number().nullable(), startedAt: z.number().nullable(), source: z.enum(['daemon', 'state-files']) }).strict(),
+      teamviewer: TeamViewerFactsSchema.nullable(),
+      registration: z
+        .object({
+          registered: z.boolean(),
+          enrolled: z.boolean(),
+          deviceId: z.string().nullable(),
+          server: z.string().nullable(),
+          alias: z.string().nullable(),
+          serverKeys: z.array(z.string()),
+          registeredAt: z.number().nullable(),
+          enrolledAt: z.number().nullable(),
+        })
+        .strict(),
+      connection: z
+        .object({
+          state: z.string(),
+          since: z.number().nullable(),
+          connectedAt: z.number().nullable(),
+          lastError: z.object({ code: z.string(), message: z.string(), at: z.number() }).nullable(),
+          attempts: z.number(),
+          nextRetryAt: z.number().nullable(),
+          insecure: z.boolean(),
+          /** TLS certificate pins enforced on the next connection, and where they come from (tls-pins.ts). */
+          tlsPins: z.object({ source: z.enum(['learned', 'config', 'none']), pins: z.array(z.string()) }).strict().optional(),
+        })
+        .strict(),
+      services: z.array(ServiceStateSchema),
+      outbox: z.object({ pending: z.number(), bytes: z.number(), oldestAt: z.number().nullable(), lastAckedSeq: z.number(), dropped: z.number() }).strict(),
+      health: z.enum(['healthy', 'degraded', 'unhealthy']) satisfies z.ZodType<Health>,
+      problems: z.array(problem),
+    })
+    .strict();
+}
+export type AgentStatus = z.infer<ReturnType<typeof statusSchema>>;
 
 // Problems that make the agent useless until someone acts; everything else only degrades it.
 const UNHEALTHY: ReadonlySet<ErrorCode> = new Set<ErrorCode>([

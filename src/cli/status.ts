@@ -2,7 +2,7 @@
 // Exit 0 healthy, 1 degraded, 2 not running or not registered (the DESIGN.md contract).
 import { requestLocal } from '../system/local-socket.js';
 import { RmError } from '../protocol/errors.js';
-import { StatusSchema, statusExitCode, type AgentStatus } from '../agent/status.js';
+import { statusSchema, statusExitCode, type AgentStatus } from '../agent/status.js';
 import { statusFromStateFiles } from '../agent/status-fallback.js';
 import { commonFlagsSchema, configFromFlags, parseFlags, type CliIO } from './options.js';
 import { formatStatus } from './format-status.js';
@@ -13,7 +13,7 @@ export default async function statusCommand(argv: string[], io: CliIO): Promise<
   const answer = await requestLocal(ipcPath, { method: 'status' });
   if (!answer.ok && answer.reason === 'denied') throw new RmError('STATUS_DENIED', answer.message);
   let status: AgentStatus;
-  const parsed = answer.ok ? StatusSchema.safeParse((answer.value as { status?: unknown }).status) : null;
+  const parsed = answer.ok ? statusSchema().safeParse((answer.value as { status?: unknown }).status) : null;
   if (parsed?.success) status = parsed.data;
   else status = await statusFromStateFiles(config, Date.now(), answer.ok ? 'the daemon answered with an invalid status' : answer.message);
   io.out(flags.json ? JSON.stringify(status, null, 2) : formatStatus(status));

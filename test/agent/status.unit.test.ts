@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildStatus, statusExitCode, StatusSchema, type StatusInput } from '../../src/agent/status.js';
+import { buildStatus, statusExitCode, statusSchema, type StatusInput } from '../../src/agent/status.js';
 import { problem } from '../../src/protocol/errors.js';
 import type { Registration } from '../../src/agent/contracts.js';
 
@@ -23,7 +23,7 @@ const base: StatusInput = {
 describe('status contract', () => {
   it('is healthy with exit 0 when registered, connected and TeamViewer is present', () => {
     const s = buildStatus(base);
-    expect(StatusSchema.parse(s)).toEqual(s);
+    expect(statusSchema().parse(s)).toEqual(s);
     expect([s.health, statusExitCode(s), s.problems]).toEqual(['healthy', 0, []]);
     expect(s.registration.serverKeys[0]).toMatch(/^SHA256:/);
   });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runNode, spawnNode, waitForEvent, waitUntil, type Spawned } from '../../src/cli/processes.js';
 import { requestLocal } from '../../src/system/local-socket.js';
-import { StatusSchema, type AgentStatus } from '../../src/agent/status.js';
+import { statusSchema, type AgentStatus } from '../../src/agent/status.js';
 import { simulateTeamViewerHost, type SimulatedTeamViewer } from '../../src/cli/simulated-teamviewer.js';
 
 const BUILD = path.resolve(__dirname, '../../build/src/cli');
@@ -102,12 +102,12 @@ export async function agentHome(name: string, extraEnv: NodeJS.ProcessEnv = {}):
     cli: (...args) => runNode(AGENT_JS, args, env),
     async statusJson() {
       const r = await home.cli('status', '--json');
-      return { code: r.code, status: StatusSchema.parse(JSON.parse(r.stdout)) };
+      return { code: r.code, status: statusSchema().parse(JSON.parse(r.stdout)) };
     },
     async live() {
       const a = await requestLocal(ipcPath, { method: 'status' }, 2_000);
       if (!a.ok) return null;
-      return StatusSchema.parse((a.value as { status: unknown }).status);
+      return statusSchema().parse((a.value as { status: unknown }).status);
     },
     waitFor: (what, predicate, timeoutMs = 20_000) =>
       waitUntil(async () => {
