@@ -127,7 +127,6 @@ export interface ServiceRuntime {
 
 export interface RmService {
   readonly name: ServiceName;
-  /** The schema of its policy settings (a service may build it at each read rather than keep it). */
   readonly policySchema: z.ZodType;
   /** One-time set-up on this device (idempotent). */
   install(): Promise<void>;

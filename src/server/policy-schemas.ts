@@ -3,12 +3,12 @@
 // the server only adds the convenience of naming checks that came without an id.
 import * as z from 'zod';
 import type { ServiceName } from '../protocol/model.js';
-import { monitoringPolicySchema } from '../protocol/policies/monitoring.js';
+import { MonitoringPolicySchema } from '../protocol/policies/monitoring.js';
 import { assetsPolicySchema } from '../protocol/policies/assets.js';
 import { patchesPolicySchema } from '../protocol/policies/patches.js';
 import { backupPolicySchema } from '../protocol/policies/backup.js';
 
-export const MonitoringSettingsSchema = z.object({ checks: z.preprocess(withCheckIds, monitoringPolicySchema().shape.checks) }).strict();
+export const MonitoringSettingsSchema = z.object({ checks: z.preprocess(withCheckIds, MonitoringPolicySchema.shape.checks) }).strict();
 export type MonitoringSettings = z.infer<typeof MonitoringSettingsSchema>;
 
 /** Consoles often send checks without ids: name them after their type (cpu, disk, disk-2, ...). */

@@ -39,8 +39,7 @@ const inertRuntime = (): ServiceRuntime => ({
 
 export function createServiceRegistry(loaders: Partial<Record<ServiceName, ServiceLoader>>): ServiceRegistry {
   const factories = new Map<ServiceName, Promise<ServiceFactory>>();
-  // One inert instance per service, to read its policy schema (a service may build it at each read: Monitoring).
-  const inert = new Map<ServiceName, RmService>();
+  const schemas = new Map<ServiceName, z.ZodType>();
   const supported = (Object.keys(loaders) as ServiceName[]).filter((n) => typeof loaders[n] === 'function');
   // One load per service; a failed load is forgotten so the next use tries again.
   const factoryOf = (name: ServiceName): Promise<ServiceFactory> | undefined => {
@@ -62,9 +61,8 @@ export function createServiceRegistry(loaders: Partial<Record<ServiceName, Servi
     async policySchema(name) {
       const factory = await factoryOf(name);
       if (!factory) return undefined;
-      let instance = inert.get(name);
-      if (!instance) inert.set(name, (instance = factory(inertRuntime())));
-      return instance.policySchema;
+      if (!schemas.has(name)) schemas.set(name, factory(inertRuntime()).policySchema);
+      return schemas.get(name);
     },
   };
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { checkPolicySettings } from '../../src/server/policy-schemas.js';
-import { monitoringPolicySchema } from '../../src/protocol/policies/monitoring.js';
+import { MonitoringPolicySchema } from '../../src/protocol/policies/monitoring.js';
 
 const severity = fc.constantFrom('info', 'warning', 'critical');
 const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
@@ -24,7 +24,7 @@ describe('monitoring policy schema', () => {
       fc.property(fc.array(check, { maxLength: 12 }), (checks) => {
         const server = checkPolicySettings('monitoring', strip({ checks }));
         if (!server.ok) throw new Error(server.message);
-        const agent = monitoringPolicySchema().safeParse(server.settings);
+        const agent = MonitoringPolicySchema.safeParse(server.settings);
         return agent.success && JSON.stringify(agent.data) === JSON.stringify(server.settings);
       }),
       { numRuns: 200 },
@@ -33,7 +33,7 @@ describe('monitoring policy schema', () => {
 
   it('fills the same defaults as the agent when no checks are given', () => {
     const server = checkPolicySettings('monitoring', {});
-    expect(server).toEqual({ ok: true, settings: monitoringPolicySchema().parse({}) });
+    expect(server).toEqual({ ok: true, settings: MonitoringPolicySchema.parse({}) });
   });
 
   it('names checks after their type and keeps given ids', () => {

@@ -5,7 +5,7 @@ import { createSysinfo, type Sysinfo } from '../../system/sysinfo.js';
 import { problem, type Problem } from '../../protocol/errors.js';
 import type { Alert, Policy } from '../../protocol/model.js';
 import type { RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
-import { monitoringPolicySchema, type MonitoringCheck, type MonitoringPolicy } from '../../protocol/policies/monitoring.js';
+import { MonitoringPolicySchema, type MonitoringCheck, type MonitoringPolicy } from '../../protocol/policies/monitoring.js';
 import { evaluateSignal, initialSignalState, pushWindow, selectMounts, serviceActive, windowAverage, type SignalRule, type SignalState, type TimedSample } from './checks.js';
 import { createAlertBook } from './alerts.js';
 import { createLogWatch } from './log-watch.js';
@@ -142,10 +142,7 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
 
   return {
     name: 'monitoring',
-    // Built at each read, not kept (protocol/policies/monitoring.ts).
-    get policySchema() {
-      return monitoringPolicySchema();
-    },
+    policySchema: MonitoringPolicySchema,
     async install() {
       await ensureLoaded();
     },
@@ -153,7 +150,7 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
       await ensureLoaded();
       stopTimers();
       const gen = generation;
-      policy = monitoringPolicySchema().parse(settings);
+      policy = MonitoringPolicySchema.parse(settings);
       const ids = new Set(policy.checks.map((c) => c.id));
       for (const key of book.activeKeys()) if (!ids.has(checkIdOf(key))) await book.clear(key, 'check removed from the policy');
       await logWatch.forget(new Set(policy.checks.filter((c) => c.type === 'log').map((c) => c.id)));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateSignal, initialSignalState, matchNewLines, pushWindow, selectMounts, serviceActive, windowAverage, type SignalRule, type SignalState } from '../../../src/services/monitoring/checks.js';
-import { monitoringPolicySchema, defaultMonitoringPolicySettings } from '../../../src/protocol/policies/monitoring.js';
+import { MonitoringPolicySchema, defaultMonitoringPolicySettings } from '../../../src/protocol/policies/monitoring.js';
 
 const rule: SignalRule = { direction: 'above', threshold: 90, margin: 5, durationMs: 0 };
 
@@ -82,15 +82,15 @@ describe('log lines and service answers', () => {
 
 describe('policy', () => {
   it('has a sensible default: cpu 90% over 300 s, memory 90%, disk 90%', () => {
-    const p = monitoringPolicySchema().parse({});
+    const p = MonitoringPolicySchema.parse({});
     expect(p.checks.map((c) => [c.type, 'threshold' in c ? c.threshold : null])).toEqual([['cpu', 90], ['memory', 90], ['disk', 90]]);
     expect(p.checks[0]!.durationSec).toBe(300);
-    expect(monitoringPolicySchema().parse(defaultMonitoringPolicySettings).checks.length).toBe(3);
+    expect(MonitoringPolicySchema.parse(defaultMonitoringPolicySettings).checks.length).toBe(3);
   });
   it('rejects what cannot be evaluated', () => {
-    expect(monitoringPolicySchema().safeParse({ checks: [{ type: 'disk', id: 'd' }] }).success).toBe(false);
-    expect(monitoringPolicySchema().safeParse({ checks: [{ type: 'log', id: 'l', path: '/x', pattern: '(' }] }).success).toBe(false);
-    expect(monitoringPolicySchema().safeParse({ checks: [{ type: 'cpu', id: 'a' }, { type: 'memory', id: 'a' }] }).success).toBe(false);
-    expect(monitoringPolicySchema().safeParse({ checks: [{ type: 'cpu', id: 'a', threshold: 101 }] }).success).toBe(false);
+    expect(MonitoringPolicySchema.safeParse({ checks: [{ type: 'disk', id: 'd' }] }).success).toBe(false);
+    expect(MonitoringPolicySchema.safeParse({ checks: [{ type: 'log', id: 'l', path: '/x', pattern: '(' }] }).success).toBe(false);
+    expect(MonitoringPolicySchema.safeParse({ checks: [{ type: 'cpu', id: 'a' }, { type: 'memory', id: 'a' }] }).success).toBe(false);
+    expect(MonitoringPolicySchema.safeParse({ checks: [{ type: 'cpu', id: 'a', threshold: 101 }] }).success).toBe(false);
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
-import { monitoringCheckSchema, monitoringPolicySchema } from '../../../src/protocol/policies/monitoring.js';
+import { MonitoringCheckSchema, MonitoringPolicySchema } from '../../../src/protocol/policies/monitoring.js';
 import { PolicySchema } from '../../../src/protocol/model.js';
 
 describe('docs/policies.md Monitoring section', async () => {
@@ -10,7 +10,7 @@ describe('docs/policies.md Monitoring section', async () => {
   const section = text.slice(text.indexOf('## Monitoring'), text.indexOf('## Asset Management'));
 
   it('names every field of every check type', () => {
-    for (const option of monitoringCheckSchema().options) {
+    for (const option of MonitoringCheckSchema.options) {
       for (const [field, schema] of Object.entries((option as z.ZodObject).shape)) {
         expect(section, field).toContain(`\`${field}\``);
         if (field !== 'type') expect((schema as z.ZodType).description, `${field} has a description`).toBeTruthy();
@@ -21,6 +21,6 @@ describe('docs/policies.md Monitoring section', async () => {
   it('shows an example that is a valid Monitoring policy', () => {
     const json = section.slice(section.indexOf('```json') + 7, section.indexOf('```', section.indexOf('```json') + 7));
     const policy = PolicySchema.parse(JSON.parse(json));
-    expect(monitoringPolicySchema().parse(policy.settings).checks).toHaveLength(7);
+    expect(MonitoringPolicySchema.parse(policy.settings).checks).toHaveLength(7);
   });
 });

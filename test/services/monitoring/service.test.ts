@@ -8,7 +8,7 @@ import { makeFrame } from '../../../src/protocol/frames.js';
 import type { Policy } from '../../../src/protocol/model.js';
 import type { RmService, ServiceRuntime } from '../../../src/agent/contracts.js';
 import { createMonitoringService } from '../../../src/services/monitoring/service.js';
-import { monitoringPolicySchema } from '../../../src/protocol/policies/monitoring.js';
+import { MonitoringPolicySchema } from '../../../src/protocol/policies/monitoring.js';
 import { silentLogger } from '../../../src/log.js';
 import { systemClock } from '../../../src/system/clock.js';
 import { createCommandRunner } from '../../../src/system/exec.js';
@@ -36,7 +36,7 @@ async function setup(binPath?: string) {
 }
 
 const policy = (settings: Record<string, unknown>): Policy => ({ id: 'p', name: 'p', service: 'monitoring', version: 1, settings });
-const apply = (service: RmService, settings: Record<string, unknown>) => service.apply(policy(settings), monitoringPolicySchema().parse(settings));
+const apply = (service: RmService, settings: Record<string, unknown>) => service.apply(policy(settings), MonitoringPolicySchema.parse(settings));
 
 async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 8_000): Promise<T> {
   const until = Date.now() + timeoutMs;
