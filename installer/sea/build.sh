@@ -63,13 +63,13 @@ bundle() {
   # other targets, and one with a code cache for linux-x64, whose runtime writes both (compiles ~2 MB of JS in
   # ~70 ms without it). The agent is idle almost always and I/O-bound when not: it runs with a small young
   # generation (--max-semi-space-size=1, ~3 MB less RSS), without V8's optimising compilers (--lite-mode,
-  # ~7 MB less RSS; commands and inventory measured no slower within noise, docs/benchmarks.md), drops the bytecode
-  # of functions that did not run since the last full GC (--bytecode-old-age=1: start-up code, -1.2 MB) and does
-  # its GC work on the main thread (--single-threaded: a ~10 MB heap needs no helper threads, -0.4 MB). The server
-  # keeps V8's defaults.
+  # ~7 MB less RSS; commands and inventory measured no slower within noise, docs/benchmarks.md) and drops the
+  # bytecode of functions that did not run since the last full GC (--bytecode-old-age=1: start-up code, -1.2 MB).
+  # --single-threaded (-0.4 MB) was left out: command p99 came out ~0.4 ms worse with it (bench/analysis.md).
+  # The server keeps V8's defaults.
   local argv='[]' flags=()
   if [ "$name" = rmagent ]; then
-    flags=(--max-semi-space-size=1 --lite-mode --bytecode-old-age=1 --single-threaded)
+    flags=(--max-semi-space-size=1 --lite-mode --bytecode-old-age=1)
     argv="[$(printf '"%s", ' "${flags[@]}" | sed 's/, $//')]"
   fi
   local common="\"disableExperimentalSEAWarning\": true, \"useSnapshot\": false, \"execArgv\": $argv, \"execArgvExtension\": \"env\"$assets"

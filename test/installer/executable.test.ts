@@ -35,7 +35,7 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
     expect(r.stderr).toBe('');
     const json = JSON.parse(run(exe, ['version', '--json'], { env: bareEnv() }).stdout) as Record<string, unknown>;
     // The runtime flags the blob carries (installer/sea/build.sh): a small young generation, no optimising JIT.
-    expect(json).toMatchObject({ version: VERSION, commit, runtime: 'v24.21.0', singleExecutable: true, runtimeFlags: ['--max-semi-space-size=1', '--lite-mode', '--bytecode-old-age=1', '--single-threaded'] });
+    expect(json).toMatchObject({ version: VERSION, commit, runtime: 'v24.21.0', singleExecutable: true, runtimeFlags: ['--max-semi-space-size=1', '--lite-mode', '--bytecode-old-age=1'] });
   });
 
   it('answers `status --json` on an unregistered device with exit 2 and a health verdict', () => {
