@@ -6,6 +6,7 @@ import type { ServiceName } from '../protocol/model.js';
 import type { RmService, ServiceFactory, ServiceRuntime } from '../agent/contracts.js';
 import { silentLogger } from '../log.js';
 import type { HeavyJobScheduler } from './budget.js';
+import { loadOnce } from '../system/load-once.js';
 
 export interface ServiceRegistry {
   supported: readonly ServiceName[];
@@ -38,21 +39,11 @@ const inertRuntime = (): ServiceRuntime => ({
 });
 
 export function createServiceRegistry(loaders: Partial<Record<ServiceName, ServiceLoader>>): ServiceRegistry {
-  const factories = new Map<ServiceName, Promise<ServiceFactory>>();
   const schemas = new Map<ServiceName, z.ZodType>();
   const supported = (Object.keys(loaders) as ServiceName[]).filter((n) => typeof loaders[n] === 'function');
   // One load per service; a failed load is forgotten so the next use tries again.
-  const factoryOf = (name: ServiceName): Promise<ServiceFactory> | undefined => {
-    const loader = loaders[name];
-    if (!loader) return undefined;
-    let pending = factories.get(name);
-    if (!pending) {
-      pending = loader();
-      factories.set(name, pending);
-      pending.catch(() => factories.delete(name));
-    }
-    return pending;
-  };
+  const factories = new Map(supported.map((n) => [n, loadOnce(loaders[n]!)]));
+  const factoryOf = (name: ServiceName): Promise<ServiceFactory> | undefined => factories.get(name)?.();
   return {
     supported,
     async create(name, runtime) {

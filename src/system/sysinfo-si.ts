@@ -2,18 +2,14 @@
 // loading it costs ~10 MB of RSS and ~65 ms of CPU, which a Linux agent never pays.
 import type { StatusReportData } from '../protocol/frames.js';
 import { loadSeaModule } from './sea-module.js';
+import { loadOnce } from './load-once.js';
 
 type Systeminformation = typeof import('systeminformation');
 
 // Loaded once: later calls cost a resolved promise. The single executable carries it as an asset (sea-module.ts).
-let loading: Promise<Systeminformation> | null = null;
-export function loadSysteminformation(): Promise<Systeminformation> {
-  if (!loading) {
-    loading = (async () => (await loadSeaModule<Systeminformation>('systeminformation.cjs')) ?? (await import('systeminformation')).default)();
-    loading.catch(() => { loading = null; }); // a failed load is tried again next time
-  }
-  return loading;
-}
+export const loadSysteminformation: () => Promise<Systeminformation> = loadOnce(
+  async () => (await loadSeaModule<Systeminformation>('systeminformation.cjs')) ?? (await import('systeminformation')).default,
+);
 
 export interface SiDisk {
   mount: string;
