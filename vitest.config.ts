@@ -5,13 +5,14 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/**/*.unit.test.ts'], environment: 'node' } },
+      { test: { name: 'unit', include: ['test/**/*.unit.test.ts'], environment: 'node', setupFiles: ['test/setup/zod-locale.ts'] } },
       {
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.unit.test.ts', 'test/faults/**', 'node_modules/**'],
           environment: 'node',
+          setupFiles: ['test/setup/zod-locale.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           pool: 'forks',

@@ -2,7 +2,7 @@
 // config -> identity -> TeamViewer detection -> connection -> converge desired state -> report.
 import path from 'node:path';
 import { hostname, release } from 'node:os';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ensureDir, writeJsonAtomic } from '../system/files.js';
 import { serveLocal, type LocalServer } from '../system/local-socket.js';
 import { createSysinfo } from '../system/sysinfo.js';
@@ -29,7 +29,7 @@ export const STATUS_SNAPSHOT_FILE = 'status.json';
 const REGISTRATION_POLL_MS = 10_000;
 const FIRST_CONTACT_WAIT_MS = 2_000;
 
-export const IpcRequestSchema = z.object({ method: z.enum(['status', 'reload', 'detect']) }).strict();
+export const IpcRequestSchema = z.strictObject({ method: z.enum(['status', 'reload', 'detect']) });
 
 const connectionKey = (r: Registration) => JSON.stringify([r.serverUrl, r.enrollmentToken, r.publicKey]);
 

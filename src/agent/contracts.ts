@@ -7,7 +7,7 @@ import type { Clock } from '../system/clock.js';
 import type { ReportBody, ReportKind, Frame, CommandType } from '../protocol/frames.js';
 import type { DesiredState, DeviceFacts, Policy, ServiceName, ServiceState, TeamViewerFacts } from '../protocol/model.js';
 import type { Problem } from '../protocol/errors.js';
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 
 /** The edges every part may use, passed in rather than imported. */
 export interface AgentContext {
@@ -127,7 +127,7 @@ export interface ServiceRuntime {
 
 export interface RmService {
   readonly name: ServiceName;
-  readonly policySchema: z.ZodType;
+  readonly policySchema: z.ZodMiniType;
   /** One-time set-up on this device (idempotent). */
   install(): Promise<void>;
   /** Start or change behaviour to match the policy (idempotent; settings already validated). */

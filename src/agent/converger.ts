@@ -1,7 +1,7 @@
 // Carries out the steps planSteps decides: installs, applies, uninstalls services, persists desired and
 // current state, reports each step, retries failures with capped backoff and quarantines what keeps failing.
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { readJsonFile, writeJsonAtomic } from '../system/files.js';
 import { problem, type Problem } from '../protocol/errors.js';
 import type { CommandType, Frame, ReportKind } from '../protocol/frames.js';
@@ -14,8 +14,8 @@ export const DESIRED_FILE = 'desired.json';
 export const SERVICES_FILE = 'services.json';
 
 /** One service as persisted: its state and the last policy it applied successfully (resumed at start). */
-const ServiceRecordSchema = z.object({ state: ServiceStateSchema, policy: PolicySchema.nullable() }).strict();
-const ServicesFileSchema = z.object({ services: z.array(ServiceRecordSchema) }).strict();
+const ServiceRecordSchema = z.strictObject({ state: ServiceStateSchema, policy: z.nullable(PolicySchema) });
+const ServicesFileSchema = z.strictObject({ services: z.array(ServiceRecordSchema) });
 type ServiceRecord = z.infer<typeof ServiceRecordSchema>;
 
 export interface ConvergerOptions {

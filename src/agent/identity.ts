@@ -2,7 +2,7 @@
 // and its Ed25519 key. Local registration (`rmagent enroll`) works offline; enrollment with the server comes later.
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { fileMode, fileStamp, readJsonFile, readTextIfExists, writeFileAtomic, writeJsonAtomic, type ReadResult } from '../system/files.js';
 import { problem, RmError, type Problem } from '../protocol/errors.js';
 import { PublicKeySchema } from '../protocol/frames.js';
@@ -15,28 +15,26 @@ import type { IdentityStore, Registration } from './contracts.js';
 export const REGISTRATION_FILE = 'registration.json';
 export const DEVICE_KEY_FILE = 'device.key';
 
-const RegistrationFileSchema = z
-  .object({
-    v: z.literal(1),
-    serverUrl: z.string().min(1),
-    enrollmentToken: z.string().min(1).nullable(),
-    /** Hash of the last token given, so re-running the same `enroll` after enrollment is still "no change". */
-    tokenSha256: z.string().nullable(),
-    serverKeys: z.array(PublicKeySchema),
-    deviceId: z.string().min(1).nullable(),
-    machineId: z.string().min(1),
-    publicKey: PublicKeySchema,
-    alias: z.string().nullable(),
-    assignmentId: z.string().nullable(),
-    registeredAt: z.number().int().nonnegative(),
-    enrolledAt: z.number().int().nonnegative().nullable(),
-    /** Set when a cloned disk was detected; cleared by the next enrollment. */
-    cloned: z.boolean(),
-    /** Learned TLS pins (absent in files written before pin rotation existed). */
-    tlsPins: z.array(TlsPinSchema).max(MAX_TLS_PINS).default([]),
-    tlsPinsBase: z.string().nullable().default(null),
-  })
-  .strict();
+const RegistrationFileSchema = z.strictObject({
+  v: z.literal(1),
+  serverUrl: z.string().check(z.minLength(1)),
+  enrollmentToken: z.nullable(z.string().check(z.minLength(1))),
+  /** Hash of the last token given, so re-running the same `enroll` after enrollment is still "no change". */
+  tokenSha256: z.nullable(z.string()),
+  serverKeys: z.array(PublicKeySchema),
+  deviceId: z.nullable(z.string().check(z.minLength(1))),
+  machineId: z.string().check(z.minLength(1)),
+  publicKey: PublicKeySchema,
+  alias: z.nullable(z.string()),
+  assignmentId: z.nullable(z.string()),
+  registeredAt: z.int().check(z.nonnegative()),
+  enrolledAt: z.nullable(z.int().check(z.nonnegative())),
+  /** Set when a cloned disk was detected; cleared by the next enrollment. */
+  cloned: z.boolean(),
+  /** Learned TLS pins (absent in files written before pin rotation existed). */
+  tlsPins: z._default(z.array(TlsPinSchema).check(z.maxLength(MAX_TLS_PINS)), []),
+  tlsPinsBase: z._default(z.nullable(z.string()), null),
+});
 type RegistrationFile = z.infer<typeof RegistrationFileSchema>;
 
 const toRegistration = ({ v: _v, tokenSha256: _t, cloned: _c, ...r }: RegistrationFile): Registration => r;

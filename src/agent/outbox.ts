@@ -11,7 +11,7 @@
 //   budget is then exceeded (that is logged).
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ensureDir, readJsonFile, removeFile, writeFileAtomic, writeJsonAtomic } from '../system/files.js';
 import { ReportBodySchema, type ReportBody, type ReportKind } from '../protocol/frames.js';
 import type { Clock } from '../system/clock.js';
@@ -20,7 +20,7 @@ import type { Outbox, OutboxStats } from './contracts.js';
 
 const META_FILE = 'outbox.json';
 const REPORT_FILE = /^(\d{12})\.json$/;
-const MetaSchema = z.object({ v: z.literal(1), lastAckedSeq: z.number().int().nonnegative(), nextSeq: z.number().int().min(1), dropped: z.number().int().nonnegative() }).strict();
+const MetaSchema = z.strictObject({ v: z.literal(1), lastAckedSeq: z.int().check(z.nonnegative()), nextSeq: z.int().check(z.gte(1)), dropped: z.int().check(z.nonnegative()) });
 type Meta = z.infer<typeof MetaSchema>;
 
 interface Entry {

@@ -1,6 +1,6 @@
 // Which steps bring the current service state to the desired state. Pure: plain data in, steps out;
 // the converger carries the steps out (balena-supervisor's target -> current split).
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 import { ERRORS, problem, type ErrorCode, type Problem } from '../protocol/errors.js';
 import { describeIssues } from '../protocol/frames.js';
 import type { DesiredState, Policy, ServiceName, ServiceState } from '../protocol/model.js';
@@ -32,7 +32,7 @@ export interface PlanInput {
   quarantineAfter: number;
   now: number;
   /** Each service's policy schema; a service without one accepts any settings. */
-  policySchemas?: Partial<Record<ServiceName, z.ZodType>>;
+  policySchemas?: Partial<Record<ServiceName, z.ZodMiniType>>;
   backoff?: RetryBackoff;
 }
 
@@ -57,7 +57,7 @@ export function reasonOf(code: ErrorCode, detail: string): StepReason {
 }
 
 /** The reason a policy's settings do not fit the service schema, or null when they fit. */
-export function policyProblem(policy: Policy, service: ServiceName, schema: z.ZodType | undefined): StepReason | null {
+export function policyProblem(policy: Policy, service: ServiceName, schema: z.ZodMiniType | undefined): StepReason | null {
   const at = `${service} policy ${policy.id} v${policy.version}`;
   if (policy.service !== service) return reasonOf('POLICY_INVALID', `${at} is for the ${policy.service} service`);
   if (!schema) return null;

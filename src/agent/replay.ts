@@ -9,7 +9,7 @@
 // - open reads the journal and a replay.json of the earlier whole-file format, writes their live union as a fresh
 //   journal, and deletes replay.json only once that journal is durable;
 // - a line that does not parse was never acknowledged (acks wait for the datasync of the whole line): skipped.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { IdSchema } from '../protocol/model.js';
 import { RmError } from '../protocol/errors.js';
 import { readJsonFile, removeFile } from '../system/files.js';
@@ -17,8 +17,8 @@ import { createLineJournal } from '../system/journal.js';
 import type { Clock } from '../system/clock.js';
 
 /** The whole-file format before the journal; read once at open, folded in, then removed. */
-const LegacyFileSchema = z.object({ v: z.literal(1), seen: z.record(z.string(), z.number().int().nonnegative()) }).strict();
-const JournalLineSchema = z.object({ id: IdSchema, ts: z.number().int().nonnegative() }).strict();
+const LegacyFileSchema = z.strictObject({ v: z.literal(1), seen: z.record(z.string(), z.int().check(z.nonnegative())) });
+const JournalLineSchema = z.strictObject({ id: IdSchema, ts: z.int().check(z.nonnegative()) });
 const JournalLinesSchema = z.array(JournalLineSchema);
 /** Below this many ids the memory is not pruned (pruning is O(n), so it runs when the map doubled). */
 const PRUNE_MIN = 1_024;

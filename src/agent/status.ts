@@ -1,6 +1,6 @@
 // The `rmagent status --json` contract (DESIGN.md): its schema, and the pure decision of health and exit code.
 // MDM compliance scripts parse this; change it only by adding fields, and bump `schema` if a field changes meaning.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ERRORS, problem, type ErrorCode, type Problem } from '../protocol/errors.js';
 import { ServiceStateSchema, TeamViewerFactsSchema, type ServiceState, type TeamViewerFacts } from '../protocol/model.js';
 import { keyFingerprint } from '../protocol/sign.js';
@@ -16,44 +16,38 @@ export type Health = 'healthy' | 'degraded' | 'unhealthy';
  * writes statuses, and this tree would otherwise stay in its memory for nothing.
  */
 export function statusSchema() {
-  const problem = z.object({ code: z.string(), message: z.string(), fix: z.string() }).strict();
-  return z
-    .object({
-      schema: z.literal(STATUS_SCHEMA_ID),
-      generatedAt: z.number(),
-      agent: z.object({ version: z.string(), commit: z.string(), runtime: z.string(), running: z.boolean(), pid: z.number().nullable(), startedAt: z.number().nullable(), source: z.enum(['daemon', 'state-files']) }).strict(),
-      teamviewer: TeamViewerFactsSchema.nullable(),
-      registration: z
-        .object({
-          registered: z.boolean(),
-          enrolled: z.boolean(),
-          deviceId: z.string().nullable(),
-          server: z.string().nullable(),
-          alias: z.string().nullable(),
-          serverKeys: z.array(z.string()),
-          registeredAt: z.number().nullable(),
-          enrolledAt: z.number().nullable(),
-        })
-        .strict(),
-      connection: z
-        .object({
-          state: z.string(),
-          since: z.number().nullable(),
-          connectedAt: z.number().nullable(),
-          lastError: z.object({ code: z.string(), message: z.string(), at: z.number() }).nullable(),
-          attempts: z.number(),
-          nextRetryAt: z.number().nullable(),
-          insecure: z.boolean(),
-          /** TLS certificate pins enforced on the next connection, and where they come from (tls-pins.ts). */
-          tlsPins: z.object({ source: z.enum(['learned', 'config', 'none']), pins: z.array(z.string()) }).strict().optional(),
-        })
-        .strict(),
-      services: z.array(ServiceStateSchema),
-      outbox: z.object({ pending: z.number(), bytes: z.number(), oldestAt: z.number().nullable(), lastAckedSeq: z.number(), dropped: z.number() }).strict(),
-      health: z.enum(['healthy', 'degraded', 'unhealthy']) satisfies z.ZodType<Health>,
-      problems: z.array(problem),
-    })
-    .strict();
+  const problem = z.strictObject({ code: z.string(), message: z.string(), fix: z.string() });
+  return z.strictObject({
+    schema: z.literal(STATUS_SCHEMA_ID),
+    generatedAt: z.number(),
+    agent: z.strictObject({ version: z.string(), commit: z.string(), runtime: z.string(), running: z.boolean(), pid: z.nullable(z.number()), startedAt: z.nullable(z.number()), source: z.enum(['daemon', 'state-files']) }),
+    teamviewer: z.nullable(TeamViewerFactsSchema),
+    registration: z.strictObject({
+      registered: z.boolean(),
+      enrolled: z.boolean(),
+      deviceId: z.nullable(z.string()),
+      server: z.nullable(z.string()),
+      alias: z.nullable(z.string()),
+      serverKeys: z.array(z.string()),
+      registeredAt: z.nullable(z.number()),
+      enrolledAt: z.nullable(z.number()),
+    }),
+    connection: z.strictObject({
+      state: z.string(),
+      since: z.nullable(z.number()),
+      connectedAt: z.nullable(z.number()),
+      lastError: z.nullable(z.object({ code: z.string(), message: z.string(), at: z.number() })),
+      attempts: z.number(),
+      nextRetryAt: z.nullable(z.number()),
+      insecure: z.boolean(),
+      /** TLS certificate pins enforced on the next connection, and where they come from (tls-pins.ts). */
+      tlsPins: z.optional(z.strictObject({ source: z.enum(['learned', 'config', 'none']), pins: z.array(z.string()) })),
+    }),
+    services: z.array(ServiceStateSchema),
+    outbox: z.strictObject({ pending: z.number(), bytes: z.number(), oldestAt: z.nullable(z.number()), lastAckedSeq: z.number(), dropped: z.number() }),
+    health: z.enum(['healthy', 'degraded', 'unhealthy']) satisfies z.ZodMiniType<Health>,
+    problems: z.array(problem),
+  });
 }
 export type AgentStatus = z.infer<ReturnType<typeof statusSchema>>;
 

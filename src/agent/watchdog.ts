@@ -2,7 +2,7 @@
 // records the restart, says why, and the daemon exits with WATCHDOG_EXIT_CODE so the service manager starts
 // it afresh. Repeated restarts back off (startDelayMs) and show as a WATCHDOG_RESTARTS problem: never a silent loop.
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { readJsonFile, writeJsonAtomic } from '../system/files.js';
 import type { Clock } from '../system/clock.js';
 import { problem, type Problem } from '../protocol/errors.js';
@@ -84,9 +84,9 @@ export function restartDelay(history: readonly number[], now: number, opts: Rest
   return Math.min(opts.maxMs, opts.baseMs * 2 ** Math.min(n - 2, 30));
 }
 
-const RestartSchema = z.object({ at: z.number().int().nonnegative(), kind: z.enum(['memory', 'cpu']), reason: z.string().max(512) }).strict();
+const RestartSchema = z.strictObject({ at: z.int().check(z.nonnegative()), kind: z.enum(['memory', 'cpu']), reason: z.string().check(z.maxLength(512)) });
 export type RestartRecord = z.infer<typeof RestartSchema>;
-export const WatchdogFileSchema = z.object({ restarts: z.array(RestartSchema).max(1000) }).strict();
+export const WatchdogFileSchema = z.strictObject({ restarts: z.array(RestartSchema).check(z.maxLength(1000)) });
 
 export interface WatchdogOptions {
   stateDir: string;

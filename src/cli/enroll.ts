@@ -1,6 +1,6 @@
 // `rmagent enroll --server URL --token TOKEN [--server-key KEY] [--assignment-id ID] [--alias NAME] [--force] [--json]`:
 // registers this device locally (offline, idempotent). Exit 0 registered or unchanged, 64 usage, 3 other errors.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { RmError } from '../protocol/errors.js';
 import { keyFingerprint } from '../protocol/sign.js';
 import { systemClock } from '../system/clock.js';
@@ -18,13 +18,13 @@ const ENROLL_FLAGS = {
   force: { type: 'boolean' },
 } as const;
 
-const EnrollFlagsSchema = commonFlagsSchema().extend({
-  server: z.string({ error: 'is required' }).min(1),
-  token: z.string({ error: 'is required' }).min(1),
-  'server-key': z.string().min(1).optional(),
-  'assignment-id': z.string().min(1).max(256).optional(),
-  alias: z.string().min(1).max(256).optional(),
-  force: z.boolean().optional(),
+const EnrollFlagsSchema = z.extend(commonFlagsSchema(), {
+  server: z.string({ error: 'is required' }).check(z.minLength(1)),
+  token: z.string({ error: 'is required' }).check(z.minLength(1)),
+  'server-key': z.optional(z.string().check(z.minLength(1))),
+  'assignment-id': z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  alias: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  force: z.optional(z.boolean()),
 });
 
 const USAGE = [

@@ -1,6 +1,6 @@
 // Command-line flags: parsed with node:util parseArgs, validated with zod, mapped onto config keys.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { RmError } from '../protocol/errors.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 
@@ -28,7 +28,7 @@ export const processIO: CliIO = {
   env: process.env,
 };
 
-export function parseFlags<O extends ParseArgsConfig['options'], S extends z.ZodType>(argv: string[], options: O, schema: S): z.infer<S> {
+export function parseFlags<O extends ParseArgsConfig['options'], S extends z.ZodMiniType>(argv: string[], options: O, schema: S): z.infer<S> {
   let values: Record<string, unknown>;
   try {
     values = parseArgs({ args: argv, options: { ...COMMON_FLAGS, ...options }, strict: true, allowPositionals: false }).values;
@@ -46,14 +46,14 @@ export function parseFlags<O extends ParseArgsConfig['options'], S extends z.Zod
 // Built when a command parses its flags, not kept: the daemon parses them once at start.
 export const commonFlagsSchema = () =>
   z.object({
-    config: z.string().min(1).optional(),
-    'state-dir': z.string().min(1).optional(),
-    'log-dir': z.string().min(1).optional(),
-    'log-level': z.enum(['error', 'warn', 'info', 'debug']).optional(),
-    'ipc-path': z.string().min(1).optional(),
-    'teamviewer-root': z.string().min(1).optional(),
-    json: z.boolean().optional(),
-    help: z.boolean().optional(),
+    config: z.optional(z.string().check(z.minLength(1))),
+    'state-dir': z.optional(z.string().check(z.minLength(1))),
+    'log-dir': z.optional(z.string().check(z.minLength(1))),
+    'log-level': z.optional(z.enum(['error', 'warn', 'info', 'debug'])),
+    'ipc-path': z.optional(z.string().check(z.minLength(1))),
+    'teamviewer-root': z.optional(z.string().check(z.minLength(1))),
+    json: z.optional(z.boolean()),
+    help: z.optional(z.boolean()),
   });
 export type CommonFlags = z.infer<ReturnType<typeof commonFlagsSchema>>;
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `rmagent-server` entry: the reference management server. Prints one JSON line when listening, stops
 // gracefully (bounded) on SIGINT/SIGTERM. Only this file handles signals and sets the exit code.
+import '../protocol/zod-locale.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { RmError } from '../protocol/errors.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../server/server.js';
@@ -22,13 +23,13 @@ const USAGE = `usage: rmagent-server --listen HOST:PORT --data DIR [--tls-cert F
 Prints {"event":"listening",...} on stdout when ready. The owner API token is in DIR/owner.token.`;
 
 const FlagsSchema = z.object({
-  listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):\d{1,5}$/, 'HOST:PORT'),
-  data: z.string().min(1),
-  'log-level': z.enum(['error', 'warn', 'info', 'debug']).default('info'),
-  'heartbeat-sec': z.coerce.number().int().min(1).max(600).default(30),
-  'tls-cert': z.string().min(1).optional(),
-  'tls-key': z.string().min(1).optional(),
-}).refine((f) => Boolean(f['tls-cert']) === Boolean(f['tls-key']), { message: 'give both --tls-cert and --tls-key, or neither', path: ['tls-cert'] });
+  listen: z.string().check(z.regex(/^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):\d{1,5}$/, 'HOST:PORT')),
+  data: z.string().check(z.minLength(1)),
+  'log-level': z._default(z.enum(['error', 'warn', 'info', 'debug']), 'info'),
+  'heartbeat-sec': z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(600)), 30),
+  'tls-cert': z.optional(z.string().check(z.minLength(1))),
+  'tls-key': z.optional(z.string().check(z.minLength(1))),
+}).check(z.refine((f) => Boolean(f['tls-cert']) === Boolean(f['tls-key']), { message: 'give both --tls-cert and --tls-key, or neither', path: ['tls-cert'] }));
 
 function parseFlags(argv: string[]): z.infer<typeof FlagsSchema> | 'help' {
   let values: Record<string, unknown>;

@@ -2,13 +2,13 @@
 // Exit 0 done (or nothing to remove), 64 without --yes, 3 other errors.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { RmError } from '../protocol/errors.js';
 import { requestLocal } from '../system/local-socket.js';
 import { DEVICE_KEY_FILE, REGISTRATION_FILE } from '../agent/identity.js';
 import { commonFlagsSchema, configFromFlags, parseFlags, printError, type CliIO } from './options.js';
 
-const UnenrollFlagsSchema = commonFlagsSchema().extend({ yes: z.boolean().optional() });
+const UnenrollFlagsSchema = z.extend(commonFlagsSchema(), { yes: z.optional(z.boolean()) });
 
 // Only a folder that holds our own files is emptied, so a mistyped --state-dir cannot wipe something else.
 const MARKERS = [REGISTRATION_FILE, DEVICE_KEY_FILE, 'outbox', 'replay.json', 'replay.jsonl', 'status.json'];

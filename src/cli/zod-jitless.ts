@@ -2,6 +2,6 @@
 // code instead of compiling a parser per object schema with `new Function` on first use. The agent runs without
 // V8's optimising compilers (--lite-mode), so those parsers bought it little, and each kept its source and
 // bytecode in memory: -0.2 MB idle RSS (bench/analysis.md). The server keeps zod's default.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 z.config({ jitless: true });

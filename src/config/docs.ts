@@ -1,19 +1,19 @@
 // docs/configuration.md, generated from the config schema so the two cannot drift.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { configSchema } from './schema.js';
 import { CONFIG_ENV_VARS } from './load.js';
 import { defaultPaths } from './paths.js';
 
 interface Row { key: string; type: string; def: string; what: string }
 
-function rows(schema: z.ZodType, prefix: string): Row[] {
+function rows(schema: z.ZodMiniType, prefix: string): Row[] {
   const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, Record<string, unknown>> };
   const out: Row[] = [];
   for (const [name, prop] of Object.entries(json.properties ?? {})) {
     const key = prefix ? `${prefix}.${name}` : name;
     if (prop.type === 'object' && prop.properties) {
-      const shape = (schema as unknown as { shape: Record<string, z.ZodType> }).shape[name]!;
-      const inner = (shape as unknown as { unwrap?: () => z.ZodType }).unwrap?.() ?? shape;
+      const shape = (schema as unknown as { shape: Record<string, z.ZodMiniType> }).shape[name]!;
+      const inner = (shape._zod.def as { innerType?: z.ZodMiniType }).innerType ?? shape; // a defaulted section
       out.push(...rows(inner, key));
       continue;
     }

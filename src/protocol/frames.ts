@@ -1,6 +1,6 @@
 // Protocol v1: one envelope {v, id, type, ts, body, sig?} and a zod schema for the body of every frame type.
 // Both agent and server parse every frame in and out through parseFrame/encodeFrame.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { IdSchema, PROTOCOL_VERSION, DeviceFactsSchema, DesiredStateSchema, PolicySchema, ServiceNameSchema, ServiceStateSchema, TeamViewerFactsSchema, AlertSchema, SeveritySchema } from './model.js';
 import type { ErrorCode } from './errors.js';
 import { lazyRecord } from './lazy-record.js';
@@ -11,94 +11,82 @@ export const MAX_FRAME_DEPTH = 64;
 /** Links of the server key chain sent in hello (the server sends the newest ones). */
 export const MAX_ENDORSEMENTS = 32;
 
-const b64 = (min: number, max: number) => z.string().min(min).max(max).regex(/^[A-Za-z0-9+/]+=*$/, 'base64');
+const b64 = (min: number, max: number) => z.string().check(z.minLength(min), z.maxLength(max), z.regex(/^[A-Za-z0-9+/]+=*$/, 'base64'));
 /**
  * Ed25519 signature: canonical base64 of 64 bytes, exactly as Node writes it. Node's decoder also accepts other
  * spellings of the same bytes (extra '=', other trailing bits), so without this a relayed frame could carry a
  * different but still valid `sig` (found by the rogue-server property run).
  */
-const SignatureSchema = z.string().regex(/^[A-Za-z0-9+/]{85}[AQgw]==$/, 'base64 Ed25519 signature (88 characters)');
+const SignatureSchema = z.string().check(z.regex(/^[A-Za-z0-9+/]{85}[AQgw]==$/, 'base64 Ed25519 signature (88 characters)'));
 /** Ed25519 public key: base64 of the 32 raw bytes. */
 export const PublicKeySchema = b64(43, 44);
 const deviceId = IdSchema;
-const actor = z.string().min(1).max(128);
+const actor = z.string().check(z.minLength(1), z.maxLength(128));
 
-export const EnvelopeSchema = z
-  .object({
-    v: z.literal(PROTOCOL_VERSION),
-    id: IdSchema,
-    type: z.string().min(1).max(64),
-    ts: z.number().int().nonnegative(),
-    body: z.unknown(),
-    sig: SignatureSchema.optional(),
-  })
-  .strict();
+export const EnvelopeSchema = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  id: IdSchema,
+  type: z.string().check(z.minLength(1), z.maxLength(64)),
+  ts: z.int().check(z.nonnegative()),
+  body: z.unknown(),
+  sig: z.optional(SignatureSchema),
+});
 export type Envelope = z.infer<typeof EnvelopeSchema>;
 
 export const ReportKindSchema = z.enum(['status', 'service', 'teamviewer', 'alert.raised', 'alert.cleared', 'inventory', 'patches', 'backup', 'watchdog']);
 export type ReportKind = z.infer<typeof ReportKindSchema>;
 
 const statusReportData = () =>
-  z
-    .object({
-      os: z.object({ platform: z.string(), distro: z.string(), release: z.string(), arch: z.string(), hostname: z.string() }).partial(),
-      uptimeSec: z.number().nonnegative(),
-      load: z.object({ cpuPercent: z.number().min(0).max(100), avg1: z.number().nullable() }),
-      memory: z.object({ totalBytes: z.number().nonnegative(), usedBytes: z.number().nonnegative(), usedPercent: z.number().min(0).max(100) }),
-      disks: z.array(z.object({ mount: z.string(), fs: z.string(), sizeBytes: z.number().nonnegative(), usedBytes: z.number().nonnegative(), usedPercent: z.number().min(0).max(100) })).max(256),
-      network: z.array(z.object({ iface: z.string(), ip4: z.string(), ip6: z.string(), mac: z.string() })).max(256),
-      hardware: z.object({ manufacturer: z.string(), model: z.string(), serial: z.string().optional(), cpu: z.string(), cores: z.number() }).partial(),
-    })
-    .strict();
+  z.strictObject({
+    os: z.partial(z.object({ platform: z.string(), distro: z.string(), release: z.string(), arch: z.string(), hostname: z.string() })),
+    uptimeSec: z.number().check(z.nonnegative()),
+    load: z.object({ cpuPercent: z.number().check(z.gte(0), z.lte(100)), avg1: z.nullable(z.number()) }),
+    memory: z.object({ totalBytes: z.number().check(z.nonnegative()), usedBytes: z.number().check(z.nonnegative()), usedPercent: z.number().check(z.gte(0), z.lte(100)) }),
+    disks: z.array(z.object({ mount: z.string(), fs: z.string(), sizeBytes: z.number().check(z.nonnegative()), usedBytes: z.number().check(z.nonnegative()), usedPercent: z.number().check(z.gte(0), z.lte(100)) })).check(z.maxLength(256)),
+    network: z.array(z.object({ iface: z.string(), ip4: z.string(), ip6: z.string(), mac: z.string() })).check(z.maxLength(256)),
+    hardware: z.partial(z.object({ manufacturer: z.string(), model: z.string(), serial: z.optional(z.string()), cpu: z.string(), cores: z.number() })),
+  });
 export type StatusReportData = z.infer<ReturnType<typeof statusReportData>>;
 
 /** Per-kind data schemas (checked by the server; built on first use); kinds without one (inventory, patches, backup) carry an object checked by their service. */
-export const REPORT_DATA_SCHEMAS: Partial<Record<ReportKind, z.ZodType>> = lazyRecord({
+export const REPORT_DATA_SCHEMAS: Partial<Record<ReportKind, z.ZodMiniType>> = lazyRecord({
   status: statusReportData,
   service: () => ServiceStateSchema,
   teamviewer: () => TeamViewerFactsSchema,
   'alert.raised': () => AlertSchema,
-  'alert.cleared': () => z.object({ key: z.string().min(1).max(256), service: ServiceNameSchema, message: z.string().max(2048).optional() }).strict(),
+  'alert.cleared': () => z.strictObject({ key: z.string().check(z.minLength(1), z.maxLength(256)), service: ServiceNameSchema, message: z.optional(z.string().check(z.maxLength(2048))) }),
 });
 
-export const ReportBodySchema = z
-  .object({ seq: z.number().int().min(1), kind: ReportKindSchema, at: z.number().int().nonnegative(), data: z.record(z.string(), z.unknown()) })
-  .strict();
+export const ReportBodySchema = z.strictObject({ seq: z.int().check(z.gte(1)), kind: ReportKindSchema, at: z.int().check(z.nonnegative()), data: z.record(z.string(), z.unknown()) });
 export type ReportBody = z.infer<typeof ReportBodySchema>;
 
 const errorBody = () =>
-  z
-    .object({
-      code: z.string().min(1).max(64),
-      message: z.string().max(2048),
-      hint: z.string().max(2048).optional(),
-      ref: IdSchema.optional(),
-      retryAfterMs: z.number().int().min(0).max(86_400_000).optional(),
-      /** true = the sender closes the connection after this frame. */
-      fatal: z.boolean().optional(),
-    })
-    .strict();
+  z.strictObject({
+    code: z.string().check(z.minLength(1), z.maxLength(64)),
+    message: z.string().check(z.maxLength(2048)),
+    hint: z.optional(z.string().check(z.maxLength(2048))),
+    ref: z.optional(IdSchema),
+    retryAfterMs: z.optional(z.int().check(z.gte(0), z.lte(86_400_000))),
+    /** true = the sender closes the connection after this frame. */
+    fatal: z.optional(z.boolean()),
+  });
 export type ErrorBody = z.infer<ReturnType<typeof errorBody>>;
 
 // Commands: signed by the server command key and bound to one device.
-const commandBase = { deviceId, actor: actor.optional() };
+const commandBase = { deviceId, actor: z.optional(actor) };
 // Built on first use (lazy-record.ts): a device meets few of them.
 const COMMAND_BODY_BUILDERS = {
-  desired: () => z.object({ ...commandBase, state: DesiredStateSchema }).strict(),
-  'service.install': () => z.object({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema }).strict(),
-  'service.uninstall': () => z.object({ ...commandBase, service: ServiceNameSchema }).strict(),
-  'policy.assign': () => z.object({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema }).strict(),
-  'status.request': () => z.object({ ...commandBase }).strict(),
-  'inventory.request': () => z.object({ ...commandBase, full: z.boolean().default(false) }).strict(),
-  'backup.run': () => z.object({ ...commandBase }).strict(),
-  'backup.restore': () => z
-    .object({ ...commandBase, actor, snapshot: IdSchema.optional(), target: z.string().max(4096).optional(), paths: z.array(z.string().max(4096)).max(10_000).optional() })
-    .strict(),
-  'patches.install': () => z.object({ ...commandBase }).strict(),
-  'alert.ack': () => z.object({ ...commandBase, actor, key: z.string().min(1).max(256) }).strict(),
-  'key.rotate': () => z
-    .object({ ...commandBase, newKey: PublicKeySchema, retireKey: PublicKeySchema.optional(), pins: z.array(z.string().max(64)).max(8).optional() })
-    .strict(),
+  desired: () => z.strictObject({ ...commandBase, state: DesiredStateSchema }),
+  'service.install': () => z.strictObject({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema }),
+  'service.uninstall': () => z.strictObject({ ...commandBase, service: ServiceNameSchema }),
+  'policy.assign': () => z.strictObject({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema }),
+  'status.request': () => z.strictObject({ ...commandBase }),
+  'inventory.request': () => z.strictObject({ ...commandBase, full: z._default(z.boolean(), false) }),
+  'backup.run': () => z.strictObject({ ...commandBase }),
+  'backup.restore': () => z.strictObject({ ...commandBase, actor, snapshot: z.optional(IdSchema), target: z.optional(z.string().check(z.maxLength(4096))), paths: z.optional(z.array(z.string().check(z.maxLength(4096))).check(z.maxLength(10_000))) }),
+  'patches.install': () => z.strictObject({ ...commandBase }),
+  'alert.ack': () => z.strictObject({ ...commandBase, actor, key: z.string().check(z.minLength(1), z.maxLength(256)) }),
+  'key.rotate': () => z.strictObject({ ...commandBase, newKey: PublicKeySchema, retireKey: z.optional(PublicKeySchema), pins: z.optional(z.array(z.string().check(z.maxLength(64))).check(z.maxLength(8))) }),
 };
 export const COMMAND_BODY_SCHEMAS = lazyRecord(COMMAND_BODY_BUILDERS);
 export type CommandType = keyof typeof COMMAND_BODY_BUILDERS;
@@ -108,31 +96,25 @@ const commandEntries = Object.fromEntries(COMMAND_TYPES.map((t) => [t, () => COM
 
 export const BODY_SCHEMAS = lazyRecord({
   // server -> agent
-  hello: () => z
-    .object({
-      nonce: b64(43, 44),
-      serverTime: z.number().int(),
-      serverKey: PublicKeySchema,
-      protocol: z.literal(PROTOCOL_VERSION),
-      /** Key rotations, oldest first: each key signed by its predecessor, so a device pinning an older key can follow. */
-      endorsements: z.array(z.object({ key: PublicKeySchema, signedBy: PublicKeySchema, sig: SignatureSchema }).strict()).max(MAX_ENDORSEMENTS).optional(),
-    })
-    .strict(),
-  welcome: () => z
-    .object({ deviceId, enrolled: z.boolean(), heartbeatSec: z.number().int().min(1).max(600), lastSeq: z.number().int().nonnegative() })
-    .strict(),
-  'report.ack': () => z.object({ upTo: z.number().int().nonnegative() }).strict(),
+  hello: () => z.strictObject({
+    nonce: b64(43, 44),
+    serverTime: z.int(),
+    serverKey: PublicKeySchema,
+    protocol: z.literal(PROTOCOL_VERSION),
+    /** Key rotations, oldest first: each key signed by its predecessor, so a device pinning an older key can follow. */
+    endorsements: z.optional(z.array(z.strictObject({ key: PublicKeySchema, signedBy: PublicKeySchema, sig: SignatureSchema })).check(z.maxLength(MAX_ENDORSEMENTS))),
+  }),
+  welcome: () => z.strictObject({ deviceId, enrolled: z.boolean(), heartbeatSec: z.int().check(z.gte(1), z.lte(600)), lastSeq: z.int().check(z.nonnegative()) }),
+  'report.ack': () => z.strictObject({ upTo: z.int().check(z.nonnegative()) }),
   ...commandEntries,
   // agent -> server
-  auth: () => z.object({ deviceId, proof: SignatureSchema, facts: DeviceFactsSchema }).strict(),
-  enroll: () => z.object({ token: z.string().min(8).max(256), publicKey: PublicKeySchema, facts: DeviceFactsSchema }).strict(),
-  ack: () => z
-    .object({
-      commandId: IdSchema,
-      status: z.enum(['accepted', 'rejected', 'done', 'failed']),
-      reason: z.object({ code: z.string().max(64), message: z.string().max(2048) }).optional(),
-    })
-    .strict(),
+  auth: () => z.strictObject({ deviceId, proof: SignatureSchema, facts: DeviceFactsSchema }),
+  enroll: () => z.strictObject({ token: z.string().check(z.minLength(8), z.maxLength(256)), publicKey: PublicKeySchema, facts: DeviceFactsSchema }),
+  ack: () => z.strictObject({
+    commandId: IdSchema,
+    status: z.enum(['accepted', 'rejected', 'done', 'failed']),
+    reason: z.optional(z.object({ code: z.string().check(z.maxLength(64)), message: z.string().check(z.maxLength(2048)) })),
+  }),
   report: () => ReportBodySchema,
   // both ways
   error: errorBody,
@@ -191,7 +173,7 @@ export function makeFrame<T extends FrameType>(type: T, body: BodyOf<T>, ts = Da
   return { v: PROTOCOL_VERSION, id, type, ts, body } as Frame<T>;
 }
 
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 3)
     .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)

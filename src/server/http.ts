@@ -1,7 +1,7 @@
 // The console's HTTP JSON API under /api/v1 (node:http; a dozen routes do not need a framework):
 // bearer-token authentication, bounded JSON bodies, route matching, errors as {error:{code,message,hint}}.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 import { RmError, type ErrorCode } from '../protocol/errors.js';
 import type { Logger } from '../log.js';
 import { permissionsOf, type Decision, type Permission } from './access.js';
@@ -38,7 +38,7 @@ export function must(decision: Decision): void {
   if (!decision.ok) throw new RmError('API_FORBIDDEN', decision.reason, decision.permission ? { permission: decision.permission } : undefined);
 }
 
-export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+export function parseBody<S extends z.ZodMiniType>(schema: S, body: unknown): z.infer<S> {
   const parsed = schema.safeParse(body ?? {});
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;

@@ -3,7 +3,7 @@
 // device — up to date or not — verifies every command; after retire the next key signs, and a device that slept
 // through the rotation follows the endorsement chain in hello. DATA/server-key(.pub) always hold the signing key.
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { PublicKeySchema, MAX_ENDORSEMENTS } from '../protocol/frames.js';
 import { endorseKey, type Endorsement } from '../protocol/key-chain.js';
 import { generateKeyPair, keyFingerprint, type KeyPair } from '../protocol/sign.js';
@@ -11,17 +11,15 @@ import { RmError } from '../protocol/errors.js';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../system/files.js';
 import { loadOrCreateServerKey } from './signer.js';
 
-const KeyEntrySchema = z
-  .object({
-    publicKey: PublicKeySchema,
-    /** Dropped at retirement: a retired key signs nothing ever again. */
-    privateKeyPem: z.string().nullable(),
-    createdAt: z.number(),
-    retiredAt: z.number().nullable(),
-    endorsement: z.object({ key: PublicKeySchema, signedBy: PublicKeySchema, sig: z.string() }).strict().nullable(),
-  })
-  .strict();
-const KeyringFileSchema = z.object({ v: z.literal(1), keys: z.array(KeyEntrySchema).min(1) }).strict();
+const KeyEntrySchema = z.strictObject({
+  publicKey: PublicKeySchema,
+  /** Dropped at retirement: a retired key signs nothing ever again. */
+  privateKeyPem: z.nullable(z.string()),
+  createdAt: z.number(),
+  retiredAt: z.nullable(z.number()),
+  endorsement: z.nullable(z.strictObject({ key: PublicKeySchema, signedBy: PublicKeySchema, sig: z.string() })),
+});
+const KeyringFileSchema = z.strictObject({ v: z.literal(1), keys: z.array(KeyEntrySchema).check(z.minLength(1)) });
 type KeyEntry = z.infer<typeof KeyEntrySchema>;
 
 export interface KeyView {

@@ -1,14 +1,14 @@
 // The server's registry of policy settings schemas, one per service: a policy is checked here before it is
 // stored or sent. The schemas are the agent's own (src/protocol/policies/), so both sides always agree;
 // the server only adds the convenience of naming checks that came without an id.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { ServiceName } from '../protocol/model.js';
 import { MonitoringPolicySchema } from '../protocol/policies/monitoring.js';
 import { assetsPolicySchema } from '../protocol/policies/assets.js';
 import { patchesPolicySchema } from '../protocol/policies/patches.js';
 import { backupPolicySchema } from '../protocol/policies/backup.js';
 
-export const MonitoringSettingsSchema = z.object({ checks: z.preprocess(withCheckIds, MonitoringPolicySchema.shape.checks) }).strict();
+export const MonitoringSettingsSchema = z.strictObject({ checks: z.pipe(z.transform(withCheckIds), MonitoringPolicySchema.shape.checks) });
 export type MonitoringSettings = z.infer<typeof MonitoringSettingsSchema>;
 
 /** Consoles often send checks without ids: name them after their type (cpu, disk, disk-2, ...). */
@@ -28,7 +28,7 @@ function withCheckIds(checks: unknown): unknown {
 // No agent runs Endpoint Protection: any settings are stored, and the agent answers SERVICE_NOT_SUPPORTED.
 const AnySettingsSchema = z.record(z.string(), z.unknown());
 
-export const POLICY_SCHEMAS: Record<ServiceName, z.ZodType<Record<string, unknown>>> = {
+export const POLICY_SCHEMAS: Record<ServiceName, z.ZodMiniType<Record<string, unknown>>> = {
   monitoring: MonitoringSettingsSchema,
   assets: assetsPolicySchema,
   patches: patchesPolicySchema,

@@ -1,21 +1,19 @@
 // Console routes: who am I, roles, accounts, enrollment tokens.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { IdSchema } from '../protocol/model.js';
 import { PERMISSIONS, requirePermission } from './access.js';
 import { must, notFound, parseBody, type Route } from './http.js';
 import { hashSecret, newId, newSecret } from './secrets.js';
 import type { ApiDeps } from './routes.js';
 
-const RoleBody = z.object({ name: z.string().min(1).max(200), permissions: z.array(z.enum(PERMISSIONS)).max(PERMISSIONS.length) }).strict();
-const AccountBody = z.object({ name: z.string().min(1).max(200), roleIds: z.array(IdSchema).max(32).default([]) }).strict();
-const EnrollmentTokenBody = z
-  .object({
-    /** Default one week; MDM roll-outs take days. */
-    expiresInSec: z.number().int().min(60).max(365 * 86_400).default(7 * 86_400),
-    /** null/absent = unlimited uses until expiry (one token for a whole fleet). */
-    maxUses: z.number().int().min(1).max(1_000_000).nullable().default(null),
-  })
-  .strict();
+const RoleBody = z.strictObject({ name: z.string().check(z.minLength(1), z.maxLength(200)), permissions: z.array(z.enum(PERMISSIONS)).check(z.maxLength(PERMISSIONS.length)) });
+const AccountBody = z.strictObject({ name: z.string().check(z.minLength(1), z.maxLength(200)), roleIds: z._default(z.array(IdSchema).check(z.maxLength(32)), []) });
+const EnrollmentTokenBody = z.strictObject({
+  /** Default one week; MDM roll-outs take days. */
+  expiresInSec: z._default(z.int().check(z.gte(60), z.lte(365 * 86_400)), 7 * 86_400),
+  /** null/absent = unlimited uses until expiry (one token for a whole fleet). */
+  maxUses: z._default(z.nullable(z.int().check(z.gte(1), z.lte(1_000_000))), null),
+});
 
 export function consoleRoutes({ store, clock }: ApiDeps): Route[] {
   return [

@@ -1,5 +1,5 @@
 // Device routes: the fleet, per-device commands and reports, and alerts (scoped by permission).
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { COMMAND_BODY_SCHEMAS, ReportKindSchema, type BodyOf } from '../protocol/frames.js';
 import { alertScope, decideAlertAccess, decideCommand } from './access.js';
 import { deviceView } from './desired.js';
@@ -9,8 +9,8 @@ import type { ApiDeps } from './routes.js';
 import type { StoreData } from './store.js';
 
 export const CONSOLE_COMMANDS = ['status.request', 'inventory.request', 'backup.run', 'backup.restore'] as const;
-const CommandBody = z.object({ type: z.enum(CONSOLE_COMMANDS), body: z.record(z.string(), z.unknown()).default({}) }).strict();
-const ReportsQuery = z.object({ kind: ReportKindSchema.optional(), after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(100) });
+const CommandBody = z.strictObject({ type: z.enum(CONSOLE_COMMANDS), body: z._default(z.record(z.string(), z.unknown()), {}) });
+const ReportsQuery = z.object({ kind: z.optional(ReportKindSchema), after: z._default(z.coerce.number().check(z.int(), z.gte(0)), 0), limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(500)), 100) });
 
 function deviceOrThrow(data: StoreData, id: string) {
   const device = data.devices.find((d) => d.id === id);

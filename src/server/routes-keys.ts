@@ -1,7 +1,7 @@
 // Server command key rotation routes: list, rotate (overlap starts), retire (overlap ends), and the TLS pin set
 // announcement. Every device hears of each step through a signed key.rotate command, queued for devices that are
 // offline.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { PublicKeySchema } from '../protocol/frames.js';
 import { RmError } from '../protocol/errors.js';
 import { TlsPinSetSchema } from '../protocol/tls-pin.js';
@@ -10,8 +10,8 @@ import { requirePermission } from './access.js';
 import { must, parseBody, type Route } from './http.js';
 import type { ApiDeps } from './routes.js';
 
-const RetireBody = z.object({ key: PublicKeySchema }).strict();
-const PinsBody = z.object({ pins: TlsPinSetSchema }).strict();
+const RetireBody = z.strictObject({ key: PublicKeySchema });
+const PinsBody = z.strictObject({ pins: TlsPinSetSchema });
 
 /** The newest pin announcement and how far it got: per device, the status of its newest key.rotate with pins. */
 function pinAnnouncementProgress(store: Store) {
@@ -51,7 +51,7 @@ export function keyRoutes({ store, clock, logger, commands, keyring, servingTlsP
       path: '/server-keys/rotate',
       async handle({ perms, account, body }) {
         must(requirePermission(perms, 'manage_accounts'));
-        parseBody(z.object({}).strict(), body);
+        parseBody(z.strictObject({}), body);
         const created = await keyring.rotate(clock.now());
         const devices = await announce({ newKey: created.publicKey }, account.id);
         logger.info('server key rotation started', { fingerprint: created.fingerprint, devices, actor: account.id });

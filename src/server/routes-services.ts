@@ -1,6 +1,6 @@
 // Policy and service routes (seed steps 3-5): versioned policies, activating a service with a policy on
 // chosen devices, deactivating it, and the per-service overview.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { IdSchema, ServiceNameSchema, type ServiceName } from '../protocol/model.js';
 import { decideBackupAccess, requirePermission } from './access.js';
 import { deviceServices, policyOnWire } from './desired.js';
@@ -12,10 +12,10 @@ import { RmError } from '../protocol/errors.js';
 import type { ApiDeps } from './routes.js';
 import type { PolicyRecord } from './store.js';
 
-const PolicyBody = z.object({ name: z.string().min(1).max(200), service: ServiceNameSchema, settings: z.record(z.string(), z.unknown()) }).strict();
-const PolicyUpdateBody = z.object({ name: z.string().min(1).max(200).optional(), settings: z.record(z.string(), z.unknown()) }).strict();
-const ActivateBody = z.object({ deviceIds: z.array(IdSchema).min(1).max(10_000), policyId: IdSchema }).strict();
-const DeactivateBody = z.object({ deviceIds: z.array(IdSchema).min(1).max(10_000) }).strict();
+const PolicyBody = z.strictObject({ name: z.string().check(z.minLength(1), z.maxLength(200)), service: ServiceNameSchema, settings: z.record(z.string(), z.unknown()) });
+const PolicyUpdateBody = z.strictObject({ name: z.optional(z.string().check(z.minLength(1), z.maxLength(200))), settings: z.record(z.string(), z.unknown()) });
+const ActivateBody = z.strictObject({ deviceIds: z.array(IdSchema).check(z.minLength(1), z.maxLength(10_000)), policyId: IdSchema });
+const DeactivateBody = z.strictObject({ deviceIds: z.array(IdSchema).check(z.minLength(1), z.maxLength(10_000)) });
 
 function serviceParam(value: string | undefined): ServiceName {
   const parsed = ServiceNameSchema.safeParse(value);

@@ -2,87 +2,73 @@
 // after each change. Writes are serialised and coalesced: commit() resolves once a write that includes
 // every change made before the call is on disk, so a report is acknowledged only after it is durable.
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { DeviceFactsSchema, IdSchema, ServiceNameSchema, ServiceStateSchema, SeveritySchema } from '../protocol/model.js';
 import { ReportKindSchema } from '../protocol/frames.js';
 import { RmError } from '../protocol/errors.js';
 import { readJsonFile, writeFileAtomic } from '../system/files.js';
 import { PERMISSIONS } from './access.js';
 
-const RoleSchema = z.object({ id: IdSchema, name: z.string(), permissions: z.array(z.enum(PERMISSIONS)) }).strict();
-const AccountSchema = z.object({ id: IdSchema, name: z.string(), tokenHash: z.string(), roleIds: z.array(IdSchema), createdAt: z.number() }).strict();
-const EnrollmentTokenSchema = z
-  .object({ id: IdSchema, tokenHash: z.string(), expiresAt: z.number().nullable(), maxUses: z.number().int().nullable(), uses: z.number().int(), createdBy: IdSchema, createdAt: z.number() })
-  .strict();
-const DeviceSchema = z
-  .object({
-    id: IdSchema,
-    publicKey: z.string(),
-    facts: DeviceFactsSchema,
-    enrolledAt: z.number(),
-    lastSeen: z.number().nullable(),
-    lastSeq: z.number().int().nonnegative(),
-    /** Bumped whenever what the device should run changes; sent as desired.state.revision. */
-    revision: z.number().int().nonnegative(),
-    services: z.record(z.string(), ServiceStateSchema),
-    /** Latest data of each report kind (status, inventory, patches, backup, ...). */
-    latest: z.record(z.string(), z.object({ seq: z.number(), at: z.number(), data: z.record(z.string(), z.unknown()) })),
-  })
-  .strict();
-const PolicySchema = z
-  .object({ id: IdSchema, name: z.string(), service: ServiceNameSchema, version: z.number().int().min(1), settings: z.record(z.string(), z.unknown()), createdBy: IdSchema, updatedAt: z.number() })
-  .strict();
-const ActivationSchema = z.object({ deviceId: IdSchema, service: ServiceNameSchema, policyId: IdSchema, activatedBy: IdSchema, at: z.number() }).strict();
-const AlertRecordSchema = z
-  .object({
-    id: IdSchema,
-    deviceId: IdSchema,
-    key: z.string(),
-    service: ServiceNameSchema,
-    check: z.string(),
-    severity: SeveritySchema,
-    message: z.string(),
-    value: z.number().nullable(),
-    threshold: z.number().nullable(),
-    raisedAt: z.number(),
-    clearedAt: z.number().nullable(),
-    ackedBy: IdSchema.nullable(),
-    ackedAt: z.number().nullable(),
-  })
-  .strict();
-const ReportRecordSchema = z
-  .object({ deviceId: IdSchema, seq: z.number().int(), kind: ReportKindSchema, at: z.number(), receivedAt: z.number(), data: z.record(z.string(), z.unknown()), invalid: z.string().optional() })
-  .strict();
-const CommandRecordSchema = z
-  .object({
-    id: IdSchema,
-    deviceId: IdSchema,
-    type: z.string(),
-    body: z.record(z.string(), z.unknown()),
-    actor: IdSchema.nullable(),
-    createdAt: z.number(),
-    /** queued = waiting for the device to come online; sent = on the wire, no ack yet. */
-    status: z.enum(['queued', 'sent', 'accepted', 'rejected', 'done', 'failed']),
-    reason: z.object({ code: z.string(), message: z.string() }).nullable(),
-    updatedAt: z.number(),
-  })
-  .strict();
+const RoleSchema = z.strictObject({ id: IdSchema, name: z.string(), permissions: z.array(z.enum(PERMISSIONS)) });
+const AccountSchema = z.strictObject({ id: IdSchema, name: z.string(), tokenHash: z.string(), roleIds: z.array(IdSchema), createdAt: z.number() });
+const EnrollmentTokenSchema = z.strictObject({ id: IdSchema, tokenHash: z.string(), expiresAt: z.nullable(z.number()), maxUses: z.nullable(z.int()), uses: z.int(), createdBy: IdSchema, createdAt: z.number() });
+const DeviceSchema = z.strictObject({
+  id: IdSchema,
+  publicKey: z.string(),
+  facts: DeviceFactsSchema,
+  enrolledAt: z.number(),
+  lastSeen: z.nullable(z.number()),
+  lastSeq: z.int().check(z.nonnegative()),
+  /** Bumped whenever what the device should run changes; sent as desired.state.revision. */
+  revision: z.int().check(z.nonnegative()),
+  services: z.record(z.string(), ServiceStateSchema),
+  /** Latest data of each report kind (status, inventory, patches, backup, ...). */
+  latest: z.record(z.string(), z.object({ seq: z.number(), at: z.number(), data: z.record(z.string(), z.unknown()) })),
+});
+const PolicySchema = z.strictObject({ id: IdSchema, name: z.string(), service: ServiceNameSchema, version: z.int().check(z.gte(1)), settings: z.record(z.string(), z.unknown()), createdBy: IdSchema, updatedAt: z.number() });
+const ActivationSchema = z.strictObject({ deviceId: IdSchema, service: ServiceNameSchema, policyId: IdSchema, activatedBy: IdSchema, at: z.number() });
+const AlertRecordSchema = z.strictObject({
+  id: IdSchema,
+  deviceId: IdSchema,
+  key: z.string(),
+  service: ServiceNameSchema,
+  check: z.string(),
+  severity: SeveritySchema,
+  message: z.string(),
+  value: z.nullable(z.number()),
+  threshold: z.nullable(z.number()),
+  raisedAt: z.number(),
+  clearedAt: z.nullable(z.number()),
+  ackedBy: z.nullable(IdSchema),
+  ackedAt: z.nullable(z.number()),
+});
+const ReportRecordSchema = z.strictObject({ deviceId: IdSchema, seq: z.int(), kind: ReportKindSchema, at: z.number(), receivedAt: z.number(), data: z.record(z.string(), z.unknown()), invalid: z.optional(z.string()) });
+const CommandRecordSchema = z.strictObject({
+  id: IdSchema,
+  deviceId: IdSchema,
+  type: z.string(),
+  body: z.record(z.string(), z.unknown()),
+  actor: z.nullable(IdSchema),
+  createdAt: z.number(),
+  /** queued = waiting for the device to come online; sent = on the wire, no ack yet. */
+  status: z.enum(['queued', 'sent', 'accepted', 'rejected', 'done', 'failed']),
+  reason: z.nullable(z.object({ code: z.string(), message: z.string() })),
+  updatedAt: z.number(),
+});
 
-export const StoreDataSchema = z
-  .object({
-    version: z.literal(1),
-    roles: z.array(RoleSchema),
-    accounts: z.array(AccountSchema),
-    enrollmentTokens: z.array(EnrollmentTokenSchema),
-    devices: z.array(DeviceSchema),
-    policies: z.array(PolicySchema),
-    activations: z.array(ActivationSchema),
-    alerts: z.array(AlertRecordSchema),
-    /** Per device, oldest first (bounded, see reports.ts). */
-    reports: z.record(z.string(), z.array(ReportRecordSchema)),
-    commands: z.array(CommandRecordSchema),
-  })
-  .strict();
+export const StoreDataSchema = z.strictObject({
+  version: z.literal(1),
+  roles: z.array(RoleSchema),
+  accounts: z.array(AccountSchema),
+  enrollmentTokens: z.array(EnrollmentTokenSchema),
+  devices: z.array(DeviceSchema),
+  policies: z.array(PolicySchema),
+  activations: z.array(ActivationSchema),
+  alerts: z.array(AlertRecordSchema),
+  /** Per device, oldest first (bounded, see reports.ts). */
+  reports: z.record(z.string(), z.array(ReportRecordSchema)),
+  commands: z.array(CommandRecordSchema),
+});
 
 export type StoreData = z.infer<typeof StoreDataSchema>;
 export type AccountRecord = z.infer<typeof AccountSchema>;

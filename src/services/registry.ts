@@ -1,7 +1,7 @@
 // Which services this agent can run: one loader per service name. Other services register here in one line.
 // A service's code (and its policy schemas) is loaded the first time a policy names it, so a device pays only for
 // the services it runs (bench/analysis.md: -0.45 MB idle RSS with Monitoring alone).
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 import type { ServiceName } from '../protocol/model.js';
 import type { RmService, ServiceFactory, ServiceRuntime } from '../agent/contracts.js';
 import { silentLogger } from '../log.js';
@@ -11,7 +11,7 @@ import { loadOnce } from '../system/load-once.js';
 export interface ServiceRegistry {
   supported: readonly ServiceName[];
   create(name: ServiceName, runtime: ServiceRuntime): Promise<RmService | undefined>;
-  policySchema(name: ServiceName): Promise<z.ZodType | undefined>;
+  policySchema(name: ServiceName): Promise<z.ZodMiniType | undefined>;
 }
 
 /** Loads a service's module and gives its factory. */
@@ -39,7 +39,7 @@ const inertRuntime = (): ServiceRuntime => ({
 });
 
 export function createServiceRegistry(loaders: Partial<Record<ServiceName, ServiceLoader>>): ServiceRegistry {
-  const schemas = new Map<ServiceName, z.ZodType>();
+  const schemas = new Map<ServiceName, z.ZodMiniType>();
   const supported = (Object.keys(loaders) as ServiceName[]).filter((n) => typeof loaders[n] === 'function');
   // One load per service; a failed load is forgotten so the next use tries again.
   const factories = new Map(supported.map((n) => [n, loadOnce(loaders[n]!)]));

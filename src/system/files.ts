@@ -2,7 +2,7 @@
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
@@ -53,7 +53,7 @@ export type ReadResult<T> =
   | { status: 'invalid'; reason: string };
 
 /** Reads a JSON state file and validates it; never throws for a missing or corrupt file. */
-export async function readJsonFile<T>(file: string, schema: z.ZodType<T>): Promise<ReadResult<T>> {
+export async function readJsonFile<T>(file: string, schema: z.ZodMiniType<T>): Promise<ReadResult<T>> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');

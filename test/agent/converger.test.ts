@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { createConverger } from '../../src/agent/converger.js';
 import type { AgentContext, Converger, ServiceFactory } from '../../src/agent/contracts.js';
 import { configSchema } from '../../src/config/schema.js';
@@ -175,7 +175,7 @@ describe('converger retries and quarantine', () => {
   function brokenService(counter: { installs: number }): ServiceFactory {
     return () => ({
       name: 'monitoring',
-      policySchema: z.object({}).passthrough(),
+      policySchema: z.looseObject({}),
       install: async () => {
         counter.installs++;
         throw new Error('disk on fire');
@@ -216,7 +216,7 @@ describe('converger retries and quarantine', () => {
     // A service that only lets 'owner' install or change it (the Backup rule), vetoing in handleCommand.
     const guarded: ServiceFactory = () => ({
       name: 'monitoring',
-      policySchema: z.object({}).passthrough(),
+      policySchema: z.looseObject({}),
       install: async () => void installs.push('install'),
       apply: async () => undefined,
       uninstall: async () => undefined,

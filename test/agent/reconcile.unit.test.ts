@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { commandOutcome, planSteps, retryAt, serviceProblems, type PlanInput } from '../../src/agent/reconcile.js';
 import type { Policy, ServiceState } from '../../src/protocol/model.js';
 
@@ -13,7 +13,7 @@ const input = (over: Partial<PlanInput> = {}): PlanInput => ({
   prerequisiteMet: true,
   quarantineAfter: 3,
   now: NOW,
-  policySchemas: { monitoring: z.object({ level: z.number().max(5) }) },
+  policySchemas: { monitoring: z.object({ level: z.number().check(z.lte(5)) }) },
   ...over,
 });
 const kinds = (i: PlanInput) => planSteps(i).map((s) => `${s.kind}:${s.service}${s.reason ? `:${s.reason.code}` : ''}`);
@@ -101,7 +101,7 @@ describe('planSteps converges (property)', () => {
           const v = installed[i];
           return v == null || name === 'endpoint-protection' ? [] : [state({ name, policy: { id: `p-${name}`, version: v, applied: true } })];
         });
-        const schema = z.object({ level: z.number().max(5) });
+        const schema = z.object({ level: z.number().check(z.lte(5)) });
         const base = { supported: ['monitoring', 'assets', 'patches', 'backup'] as const, prerequisiteMet, policySchemas: { monitoring: schema, assets: schema, patches: schema, backup: schema } };
         const after = carryOut(current, planSteps(input({ desired: { revision: 1, services }, current, ...base })));
         expect(planSteps(input({ desired: { revision: 1, services }, current: after, ...base }))).toEqual([]);

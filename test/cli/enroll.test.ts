@@ -72,6 +72,17 @@ describe('rmagent enroll', () => {
     expect(help.stdout).toContain('--server URL --token TOKEN');
   });
 
+
+  it('a wrong value in the config file is refused with what is allowed, in words', async () => {
+    // zod/mini has no messages of its own: the entry installs the English ones (src/protocol/zod-locale.ts).
+    const h = home();
+    writeFileSync(path.join(h.dir, 'config.json'), JSON.stringify({ connection: { heartbeatSec: 0 } }));
+    const r = await h.run('enroll', '--server', 'wss://rm.example.com', '--token', TOKEN);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('CONFIG_INVALID');
+    expect(r.stderr).toMatch(/connection\.heartbeatSec=0: too small: expected number to be >=1/i);
+    expect(existsSync(path.join(h.stateDir, 'registration.json'))).toBe(false);
+  });
   it('pins --server-key; a cloned disk (other machine id) is noticed and gets a new identity', async () => {
     const h = home('machine-a');
     const serverKey = generateKeyPair().publicKey;

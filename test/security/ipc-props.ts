@@ -3,11 +3,11 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { MAX_REQUEST_BYTES, requestLocal, serveLocal, type LocalServer } from '../../src/system/local-socket.js';
 import { hostileValue, isErrorCode, mutatedText, prototypeIsClean, type Tally } from './hostile.js';
 
-const RequestSchema = z.object({ method: z.enum(['status', 'reload', 'detect']) }).strict();
+const RequestSchema = z.strictObject({ method: z.enum(['status', 'reload', 'detect']) });
 
 /** A handler shaped like the agent's: validate, then answer. */
 export function startIpcServer(socketPath: string): Promise<LocalServer> {

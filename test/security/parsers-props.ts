@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import { parseGlobalConf } from '../../src/teamviewer/parse/global-conf.js';
 import { parseDpkgStatus, parseRpmQuery } from '../../src/teamviewer/parse/packages.js';
 import { parsePlistXml } from '../../src/teamviewer/parse/plist.js';
@@ -116,11 +116,11 @@ export function runParserProperties(runs: number, tally: Tally, seed?: number): 
   tally.add('backup: exclude globs', runs);
 
   // Policy settings schemas of the agent's services and of the server's registry.
-  const schemas: Array<[string, z.ZodType, unknown]> = [
+  const schemas: Array<[string, z.ZodMiniType, unknown]> = [
     ['assets policy', assetsPolicySchema, assetsPolicySchema.parse({})],
     ['backup policy', backupPolicySchema, backupPolicySchema.parse({})],
     ['patches policy', patchesPolicySchema, patchesPolicySchema.parse({})],
-    ...SERVICE_NAMES.map((s): [string, z.ZodType, unknown] => [`server ${s} settings`, POLICY_SCHEMAS[s], s === 'monitoring' ? { checks: [{ type: 'cpu', threshold: 90, severity: 'warning' }] } : {}]),
+    ...SERVICE_NAMES.map((s): [string, z.ZodMiniType, unknown] => [`server ${s} settings`, POLICY_SCHEMAS[s], s === 'monitoring' ? { checks: [{ type: 'cpu', threshold: 90, severity: 'warning' }] } : {}]),
     ['Policy', PolicySchema, { id: 'p-1', name: 'n', service: 'backup', version: 1, settings: {} }],
     ['DesiredState', DesiredStateSchema, { revision: 1, services: { backup: { policy: { id: 'p-1', name: 'n', service: 'backup', version: 1, settings: {} } } } }],
   ];

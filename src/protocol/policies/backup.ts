@@ -1,27 +1,21 @@
 // Backup policy: which folders, what to leave out, when, how many snapshots to keep, and where to.
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { MaintenanceWindowSchema, ScheduleSchema } from './schedule.js';
 
 const absolutePath = z
-  .string()
-  .min(1)
-  .max(4096)
-  .refine((p) => path.posix.isAbsolute(p) || path.win32.isAbsolute(p), 'must be an absolute path')
-  .refine((p) => !p.includes('\0'), 'must not contain NUL');
+  .string().check(z.minLength(1), z.maxLength(4096), z.refine((p) => path.posix.isAbsolute(p) || path.win32.isAbsolute(p), 'must be an absolute path'), z.refine((p) => !p.includes('\0'), 'must not contain NUL'));
 
-export const backupPolicySchema = z
-  .object({
-    folders: z.array(absolutePath).max(64).default([]).describe('Absolute folders to back up (recursively); nothing runs while empty'),
-    exclude: z.array(z.string().min(1).max(512)).max(256).default([]).describe('Globs left out: `*.tmp`, `cache/`, `**/node_modules`; without "/" a glob matches a name at any depth'),
-    destination: absolutePath.nullable().default(null).describe('Absolute folder receiving the chunks and snapshot manifests (a mounted disk or share)'),
-    schedule: ScheduleSchema.default({ everyHours: 24 }).describe('When a snapshot is taken: {everyHours} or {dailyAt: "HH:MM", days}'),
-    retention: z.object({ keep: z.number().int().min(1).max(1_000).default(7).describe('Snapshots kept; older ones and chunks no kept snapshot uses are deleted') }).strict().default({ keep: 7 }).describe('Retention'),
-    window: MaintenanceWindowSchema.nullable().default(null).describe('Optional maintenance window; scheduled backups start only inside it'),
-    verify: z.boolean().default(true).describe('Re-hash every chunk of the new snapshot after it is written'),
-    maxJitterSec: z.number().int().min(0).max(3_600).default(600).describe('Largest random delay before a scheduled backup starts (spreads load across devices)'),
-  })
-  .strict();
+export const backupPolicySchema = z.strictObject({
+  folders: z._default(z.array(absolutePath).check(z.maxLength(64)), []).check(z.describe('Absolute folders to back up (recursively); nothing runs while empty')),
+  exclude: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(512))).check(z.maxLength(256)), []).check(z.describe('Globs left out: `*.tmp`, `cache/`, `**/node_modules`; without "/" a glob matches a name at any depth')),
+  destination: z._default(z.nullable(absolutePath), null).check(z.describe('Absolute folder receiving the chunks and snapshot manifests (a mounted disk or share)')),
+  schedule: z._default(ScheduleSchema, { everyHours: 24 }).check(z.describe('When a snapshot is taken: {everyHours} or {dailyAt: "HH:MM", days}')),
+  retention: z._default(z.strictObject({ keep: z._default(z.int().check(z.gte(1), z.lte(1_000)), 7).check(z.describe('Snapshots kept; older ones and chunks no kept snapshot uses are deleted')) }), { keep: 7 }).check(z.describe('Retention')),
+  window: z._default(z.nullable(MaintenanceWindowSchema), null).check(z.describe('Optional maintenance window; scheduled backups start only inside it')),
+  verify: z._default(z.boolean(), true).check(z.describe('Re-hash every chunk of the new snapshot after it is written')),
+  maxJitterSec: z._default(z.int().check(z.gte(0), z.lte(3_600)), 600).check(z.describe('Largest random delay before a scheduled backup starts (spreads load across devices)')),
+});
 export type BackupPolicy = z.infer<typeof backupPolicySchema>;
 
 export const backupDefaultSettings: BackupPolicy = backupPolicySchema.parse({});

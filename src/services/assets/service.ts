@@ -1,7 +1,7 @@
 // Asset Management on the device: collects the inventory on the policy's schedule through the heavy-job
 // scheduler, sends it in full once and then only what changed; `inventory.request {full:true}` resends it.
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import { readInstalledSoftware, readSystemFacts, type SoftwarePlatform, type SystemFacts } from '../../system/packages.js';
 import { problem, type Problem } from '../../protocol/errors.js';
@@ -24,9 +24,9 @@ export interface AssetsDeps {
 
 const EMPTY_FACTS: SystemFacts = { system: {}, bios: {}, os: {}, cpu: {}, memory: {}, disks: [], network: [] };
 const StateSchema = z.object({
-  lastRunAt: z.number().nullable(),
+  lastRunAt: z.nullable(z.number()),
   /** The inventory the server has (as queued in the durable outbox); the base of the next diff. */
-  sent: z.custom<Inventory>((v) => !!v && typeof v === 'object' && Array.isArray((v as Inventory).software)).nullable(),
+  sent: z.nullable(z.custom<Inventory>((v) => !!v && typeof v === 'object' && Array.isArray((v as Inventory).software))),
 });
 type AssetsState = z.infer<typeof StateSchema>;
 

@@ -1,35 +1,31 @@
 // A snapshot manifest and the pure decisions around it: which paths are safe to restore, which files
 // a policy excludes, and which snapshots and chunks retention removes.
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { IdSchema } from '../../protocol/model.js';
 
-const hash = z.string().regex(/^[a-f0-9]{64}$/);
+const hash = z.string().check(z.regex(/^[a-f0-9]{64}$/));
 
-export const ManifestFileSchema = z
-  .object({
-    folder: z.number().int().nonnegative(),
-    path: z.string().min(1).max(4096),
-    mode: z.number().int().min(0).max(0o7777),
-    mtimeMs: z.number().int(),
-    size: z.number().int().nonnegative(),
-    sha256: hash,
-    chunks: z.array(hash),
-  })
-  .strict();
+export const ManifestFileSchema = z.strictObject({
+  folder: z.int().check(z.nonnegative()),
+  path: z.string().check(z.minLength(1), z.maxLength(4096)),
+  mode: z.int().check(z.gte(0), z.lte(0o7777)),
+  mtimeMs: z.int(),
+  size: z.int().check(z.nonnegative()),
+  sha256: hash,
+  chunks: z.array(hash),
+});
 export type ManifestFile = z.infer<typeof ManifestFileSchema>;
 
-export const ManifestSchema = z
-  .object({
-    format: z.literal(1),
-    id: IdSchema,
-    createdAt: z.number().int().nonnegative(),
-    actor: z.string().max(128).nullable(),
-    folders: z.array(z.object({ path: z.string().min(1).max(4096), name: z.string().min(1).max(255) }).strict()).min(1),
-    files: z.array(ManifestFileSchema),
-    stats: z.object({ files: z.number().int(), bytesRead: z.number().int(), bytesStored: z.number().int(), durationMs: z.number().int(), skipped: z.number().int() }).strict(),
-  })
-  .strict();
+export const ManifestSchema = z.strictObject({
+  format: z.literal(1),
+  id: IdSchema,
+  createdAt: z.int().check(z.nonnegative()),
+  actor: z.nullable(z.string().check(z.maxLength(128))),
+  folders: z.array(z.strictObject({ path: z.string().check(z.minLength(1), z.maxLength(4096)), name: z.string().check(z.minLength(1), z.maxLength(255)) })).check(z.minLength(1)),
+  files: z.array(ManifestFileSchema),
+  stats: z.strictObject({ files: z.int(), bytesRead: z.int(), bytesStored: z.int(), durationMs: z.int(), skipped: z.int() }),
+});
 export type Manifest = z.infer<typeof ManifestSchema>;
 
 /**

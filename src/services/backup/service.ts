@@ -5,7 +5,7 @@
 // undefined means "go ahead".
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import { isRmError, problem, RmError, type Problem } from '../../protocol/errors.js';
 import type { CommandType, Frame } from '../../protocol/frames.js';
@@ -24,10 +24,10 @@ export interface BackupDeps {
 }
 
 const StateSchema = z.object({
-  owner: z.string().nullable(),
-  ownerRecordedAt: z.number().nullable(),
-  lastRunAt: z.number().nullable(),
-  lastSnapshot: z.string().nullable(),
+  owner: z.nullable(z.string()),
+  ownerRecordedAt: z.nullable(z.number()),
+  lastRunAt: z.nullable(z.number()),
+  lastSnapshot: z.nullable(z.string()),
 });
 type BackupState = z.infer<typeof StateSchema>;
 const EMPTY: BackupState = { owner: null, ownerRecordedAt: null, lastRunAt: null, lastSnapshot: null };

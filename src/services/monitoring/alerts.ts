@@ -1,12 +1,12 @@
 // Active alerts, persisted under the service's state folder so a restart never raises the same alert twice:
 // raise once, clear once. Reports go through runtime.report (the durable outbox).
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import { AlertSchema, type Alert } from '../../protocol/model.js';
 import type { CommandOutcome, ServiceRuntime } from '../../agent/contracts.js';
 
-const ActiveAlertSchema = z.object({ alert: AlertSchema, raisedAt: z.number(), ackedBy: z.string().nullable().default(null), ackedAt: z.number().nullable().default(null) });
+const ActiveAlertSchema = z.object({ alert: AlertSchema, raisedAt: z.number(), ackedBy: z._default(z.nullable(z.string()), null), ackedAt: z._default(z.nullable(z.number()), null) });
 const AlertsFileSchema = z.object({ active: z.record(z.string(), ActiveAlertSchema) });
 export type ActiveAlert = z.infer<typeof ActiveAlertSchema>;
 

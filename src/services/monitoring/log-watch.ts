@@ -1,13 +1,13 @@
 // Where each log check has read up to, kept on disk so a restart neither re-reads old lines nor skips
 // the lines written while the agent was down.
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import type { Sysinfo } from '../../system/sysinfo.js';
 import { matchNewLines } from './checks.js';
 
 const READ_MAX_BYTES = 1024 * 1024;
-const OffsetsSchema = z.record(z.string(), z.object({ path: z.string(), offset: z.number().int().min(0) }));
+const OffsetsSchema = z.record(z.string(), z.object({ path: z.string(), offset: z.int().check(z.gte(0)) }));
 
 export interface LogWatch {
   /** New matching lines of `file` since the last call for this check (the first call only finds the end). */

@@ -1,6 +1,6 @@
 // The Monitoring service: one unref'd timer per check, cheap samples from sysinfo, pure evaluation
 // (checks.ts), persisted alerts (alerts.ts).
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { createSysinfo, type Sysinfo } from '../../system/sysinfo.js';
 import { problem, type Problem } from '../../protocol/errors.js';
 import type { Alert, Policy } from '../../protocol/model.js';

@@ -2,7 +2,7 @@
 // (kind 'patches', event 'scan'); installs them only when decideInstall() says so and reports each run
 // (event 'install'). Scans and installs are heavy jobs; installs also re-check the window at their turn.
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import { installUpdates, readPendingUpdates, type PendingUpdatesOutput, type SoftwarePlatform, type UpdateManager } from '../../system/packages.js';
 import { problem, type Problem } from '../../protocol/errors.js';
@@ -23,7 +23,7 @@ export interface PatchesDeps {
   allowChangesFile?: string;
 }
 
-const StateSchema = z.object({ lastScanAt: z.number().nullable(), lastInstallAt: z.number().nullable(), manager: z.string().nullable(), pending: z.array(z.custom<PendingUpdate>()) });
+const StateSchema = z.object({ lastScanAt: z.nullable(z.number()), lastInstallAt: z.nullable(z.number()), manager: z.nullable(z.string()), pending: z.array(z.custom<PendingUpdate>()) });
 type PatchesState = z.infer<typeof StateSchema>;
 const EMPTY: PatchesState = { lastScanAt: null, lastInstallAt: null, manager: null, pending: [] };
 

@@ -1,7 +1,7 @@
 // docs/policies.md documents every field of the Asset, Patch and Backup policy schemas (no silent drift).
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { assetsPolicySchema } from '../../../src/protocol/policies/assets.js';
 import { patchesPolicySchema } from '../../../src/protocol/policies/patches.js';
 import { backupPolicySchema } from '../../../src/protocol/policies/backup.js';

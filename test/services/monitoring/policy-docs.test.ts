@@ -1,7 +1,7 @@
 // docs/policies.md must describe every Monitoring policy field, and its example must be a valid policy.
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { MonitoringCheckSchema, MonitoringPolicySchema } from '../../../src/protocol/policies/monitoring.js';
 import { PolicySchema } from '../../../src/protocol/model.js';
 
@@ -10,10 +10,10 @@ describe('docs/policies.md Monitoring section', async () => {
   const section = text.slice(text.indexOf('## Monitoring'), text.indexOf('## Asset Management'));
 
   it('names every field of every check type', () => {
-    for (const option of MonitoringCheckSchema.options) {
-      for (const [field, schema] of Object.entries((option as z.ZodObject).shape)) {
+    for (const option of MonitoringCheckSchema.def.options) {
+      for (const [field, schema] of Object.entries((option as z.ZodMiniObject).shape)) {
         expect(section, field).toContain(`\`${field}\``);
-        if (field !== 'type') expect((schema as z.ZodType).description, `${field} has a description`).toBeTruthy();
+        if (field !== 'type') expect(z.globalRegistry.get(schema as z.ZodMiniType)?.description, `${field} has a description`).toBeTruthy();
       }
     }
   });
