@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `rmagent` entry: picks the command, runs it, exits with its code. Commands load lazily to keep start-up short.
+import '../protocol/zod-locale.js';
 import './zod-jitless.js';
 import { processIO, printError, type CliIO } from './options.js';
 import { versionInfo } from '../version.js';

@@ -26,7 +26,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   try {
     await fs.rename(tmp, file);
   } catch (err) {
-    await fs.rm(tmp, { force: true });
+    await removeFile(tmp);
     throw err;
   }
   await syncDir(dir);
@@ -107,6 +107,9 @@ export async function fileStamp(file: string): Promise<string> {
   }
 }
 
+/** Removes a file; an absent one is not an error. (unlink, not rm: rm loads Node's rimraf code into every agent.) */
 export async function removeFile(file: string): Promise<void> {
-  await fs.rm(file, { force: true });
+  await fs.unlink(file).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }

@@ -14,7 +14,7 @@
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { PRIVATE_FILE_MODE, writeFileAtomic } from './files.js';
+import { PRIVATE_FILE_MODE, removeFile, writeFileAtomic } from './files.js';
 
 export interface LineJournal {
   /** The file's text, or undefined when there is none; removes temp files left by a rewrite a crash cut short. */
@@ -162,6 +162,6 @@ export async function removeStrayTemps(file: string): Promise<void> {
   const prefix = `.${path.basename(file)}.`;
   const names = await fs.readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
-    if (name.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length))) await fs.rm(path.join(dir, name), { force: true });
+    if (name.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length))) await removeFile(path.join(dir, name));
   }
 }

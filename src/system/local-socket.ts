@@ -3,6 +3,7 @@
 // (root / SYSTEM) can ask; anyone else gets EACCES and `rmagent status` says to use sudo.
 import net from 'node:net';
 import { promises as fs } from 'node:fs';
+import { removeFile } from './files.js';
 
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
@@ -76,7 +77,7 @@ async function removeStaleSocket(socketPath: string): Promise<void> {
     probe.once('error', () => resolve(false));
   });
   if (alive) throw Object.assign(new Error(`another agent is already listening on ${socketPath}`), { code: 'EADDRINUSE' });
-  await fs.rm(socketPath, { force: true });
+  await removeFile(socketPath);
 }
 
 export type LocalAnswer = { ok: true; value: unknown } | { ok: false; reason: 'not-running' | 'denied' | 'timeout' | 'invalid'; message: string };

@@ -3,7 +3,6 @@
 // costs ~250 µs of thread-pool round trips. statfs stays asynchronous: a stuck FUSE mount can hang it.
 import { closeSync, openSync, promises as fs, readFileSync, readSync, type StatsFs } from 'node:fs';
 import os from 'node:os';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { commTruncated, diskMounts, memoryFromMeminfo, parseMounts, processNameMatches } from './linux-proc.js';
 
 export interface LinuxDisk {
@@ -103,7 +102,7 @@ export async function readLinuxProcesses(names: readonly string[]): Promise<Reco
   const missing = new Set(names);
   const pids = (await fs.readdir('/proc')).filter((e) => e.charCodeAt(0) >= 48 && e.charCodeAt(0) <= 57).slice(0, MAX_PIDS);
   for (let i = 0; i < pids.length && missing.size; i++) {
-    if (i > 0 && i % PIDS_PER_TURN === 0) await yieldToLoop();
+    if (i > 0 && i % PIDS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
     const comm = readComm(pids[i]!);
     if (comm === null) continue;
     for (const name of missing) if (processNameMatches(name, comm)) missing.delete(name);
