@@ -64,12 +64,13 @@ bundle() {
   # ~70 ms without it). The agent is idle almost always and I/O-bound when not: it runs with a small young
   # generation (--max-semi-space-size=1, ~3 MB less RSS), without V8's optimising compilers (--lite-mode,
   # ~7 MB less RSS; commands and inventory measured no slower within noise, docs/benchmarks.md) and drops the
-  # bytecode of functions that did not run since the last full GC (--bytecode-old-age=1: start-up code, -1.2 MB).
-  # --single-threaded (-0.4 MB) was left out: command p99 came out ~0.4 ms worse with it (bench/analysis.md).
-  # The server keeps V8's defaults.
+  # bytecode of functions that did not run since the last full GC (--bytecode-old-age=1: start-up code, -1.2 MB),
+  # with one V8 worker thread rather than one per core (--v8-pool-size=1: the GC's helper for a heap of ~9 MB,
+  # -0.2 MB). --single-threaded (no helper, -0.3 MB) was left out: command p99 came out worse with it
+  # (bench/analysis.md). The server keeps V8's defaults.
   local argv='[]' flags=()
   if [ "$name" = rmagent ]; then
-    flags=(--max-semi-space-size=1 --lite-mode --bytecode-old-age=1)
+    flags=(--max-semi-space-size=1 --lite-mode --bytecode-old-age=1 --v8-pool-size=1)
     argv="[$(printf '"%s", ' "${flags[@]}" | sed 's/, $//')]"
   fi
   local common="\"disableExperimentalSEAWarning\": true, \"useSnapshot\": false, \"execArgv\": $argv, \"execArgvExtension\": \"env\"$assets"
