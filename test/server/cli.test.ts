@@ -52,4 +52,10 @@ describe('rmagent-server CLI', () => {
     expect(res.code).toBe(64);
     expect(res.stderr).toContain('CLI_USAGE');
   });
+
+  it('says what a flag allows, in words (the entry installs zod/mini\'s English messages)', async () => {
+    const res = await runNode(script, ['--listen', '127.0.0.1:0', '--data', await tempDir(), '--heartbeat-sec', '0']);
+    expect(res.code).toBe(64);
+    expect(res.stderr).toMatch(/--heartbeat-sec: too small: expected number to be >=1/i);
+  });
 });
