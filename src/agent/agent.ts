@@ -264,7 +264,10 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     if (delay > 0) {
       logger.warn('delaying start after repeated restarts', { delayMs: delay, restarts: watchdog.restarts().length });
       await report('watchdog', { event: 'backoff', delayMs: delay, restarts: watchdog.restarts().length });
-      await Promise.race([stopping.promise, new Promise((resolve) => setTimeout(resolve, delay))]);
+      // Cleared on a stop: a pending timer would keep the stopped process alive until the delay ran out.
+      let wake: NodeJS.Timeout | undefined;
+      await Promise.race([stopping.promise, new Promise((resolve) => (wake = setTimeout(resolve, delay)))]);
+      clearTimeout(wake);
       if (stopped) return;
     }
     // Connect first: the handshake needs no TeamViewer facts (they follow as a report) and the server sees the
