@@ -8,8 +8,9 @@ import { buildStatus, statusSchema, type AgentStatus } from './status.js';
 import { STATUS_SNAPSHOT_FILE } from './agent.js';
 import type { Config } from '../config/schema.js';
 
-export async function statusFromStateFiles(config: Config, now: number, why: string): Promise<AgentStatus> {
-  const snapshot = await readJsonFile(path.join(config.stateDir, STATUS_SNAPSHOT_FILE), statusSchema());
+/** `schema`: the caller's, when it has already built one (it is built at each use, status.ts). */
+export async function statusFromStateFiles(config: Config, now: number, why: string, schema = statusSchema()): Promise<AgentStatus> {
+  const snapshot = await readJsonFile(path.join(config.stateDir, STATUS_SNAPSHOT_FILE), schema);
   const registration = await readRegistration(config.stateDir);
   const last = snapshot.status === 'ok' ? snapshot.value : null;
   const partProblems = registration.status === 'invalid' ? [problem('REGISTRATION_CORRUPT', registration.reason)] : [];

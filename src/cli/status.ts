@@ -13,9 +13,10 @@ export default async function statusCommand(argv: string[], io: CliIO): Promise<
   const answer = await requestLocal(ipcPath, { method: 'status' });
   if (!answer.ok && answer.reason === 'denied') throw new RmError('STATUS_DENIED', answer.message);
   let status: AgentStatus;
-  const parsed = answer.ok ? statusSchema().safeParse((answer.value as { status?: unknown }).status) : null;
+  const schema = statusSchema();
+  const parsed = answer.ok ? schema.safeParse((answer.value as { status?: unknown }).status) : null;
   if (parsed?.success) status = parsed.data;
-  else status = await statusFromStateFiles(config, Date.now(), answer.ok ? 'the daemon answered with an invalid status' : answer.message);
+  else status = await statusFromStateFiles(config, Date.now(), answer.ok ? 'the daemon answered with an invalid status' : answer.message, schema);
   io.out(flags.json ? JSON.stringify(status, null, 2) : formatStatus(status));
   return statusExitCode(status);
 }

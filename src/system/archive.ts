@@ -5,7 +5,7 @@ import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip, gzip, constants as zc } from 'node:zlib';
-import { ensureDir, PRIVATE_FILE_MODE } from './files.js';
+import { ensureDir, PRIVATE_FILE_MODE, removeFile } from './files.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -101,7 +101,7 @@ export function createChunkStore(dir: string): ChunkStore {
     async remove(hash) {
       const file = fileOf(hash);
       const size = await fs.stat(file).then((s) => s.size, () => 0);
-      await fs.rm(file, { force: true });
+      await removeFile(file);
       return size;
     },
   };
@@ -194,7 +194,7 @@ export async function writeRestoredFile(base: string, file: string, chunks: Asyn
     await handle.sync();
   } catch (err) {
     await handle.close();
-    await fs.rm(tmp, { force: true });
+    await removeFile(tmp);
     throw err;
   }
   await handle.close();
@@ -213,6 +213,3 @@ export async function listNames(dir: string, suffix: string): Promise<string[]> 
   return (await readdirOrEmpty(dir)).filter((e) => e.isFile() && e.name.endsWith(suffix)).map((e) => e.name.slice(0, -suffix.length));
 }
 
-export async function removePath(file: string): Promise<void> {
-  await fs.rm(file, { force: true });
-}

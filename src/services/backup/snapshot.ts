@@ -5,7 +5,8 @@
 // not read again; anything else is read, chunked and deduplicated by hash.
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../system/files.js';
-import { createChunkStore, listNames, readFileChunks, removePath, walkFiles, type ChunkStore } from '../../system/archive.js';
+import { createChunkStore, listNames, readFileChunks, walkFiles, type ChunkStore } from '../../system/archive.js';
+import { removeFile } from '../../system/files.js';
 import { RmError } from '../../protocol/errors.js';
 import { createExcluder, ManifestSchema, planRetention, unsafePaths, type Manifest, type ManifestFile } from './manifest.js';
 
@@ -154,7 +155,7 @@ export async function pruneSnapshots(store: BackupStore, keep: number): Promise<
   const { snapshots, unreadable } = await listSnapshots(store);
   if (unreadable.length) return { snapshots: [], chunks: 0, bytes: 0 };
   const plan = planRetention(snapshots, await store.chunks.list(), keep);
-  for (const id of plan.removeSnapshots) await removePath(path.join(store.snapshotsDir, `${id}.json`));
+  for (const id of plan.removeSnapshots) await removeFile(path.join(store.snapshotsDir, `${id}.json`));
   let bytes = 0;
   for (const h of plan.removeChunks) bytes += await store.chunks.remove(h);
   return { snapshots: plan.removeSnapshots, chunks: plan.removeChunks.length, bytes };
