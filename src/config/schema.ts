@@ -36,8 +36,8 @@ export function configSchema() {
   });
 
   return z.strictObject({
-    stateDir: z.string().check(z.minLength(1)).check(z.describe('State folder (registration, keys, desired state, outbox)')),
-    logDir: z.string().check(z.minLength(1)).check(z.describe('Log folder (rotated JSON logs)')),
+    stateDir: z.string().check(z.minLength(1), z.describe('State folder (registration, keys, desired state, outbox)')),
+    logDir: z.string().check(z.minLength(1), z.describe('Log folder (rotated JSON logs)')),
     logLevel: z._default(z.enum(['error', 'warn', 'info', 'debug']), 'info').check(z.describe('Log level')),
     ipcPath: z.optional(z.string().check(z.minLength(1))).check(z.describe('Local status endpoint (default: rmagent.sock in the state folder, or \\\\.\\pipe\\rmagent)')),
     machineId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))).check(z.describe('Override of the machine id (containers and tests)')),

@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 import { SeveritySchema } from '../model.js';
 
 const common = {
-  id: z.string().check(z.minLength(1), z.maxLength(64), z.regex(/^[A-Za-z0-9._-]+$/)).check(z.describe('Unique name of the check in this policy; part of each alert key')),
+  id: z.string().check(z.minLength(1), z.maxLength(64), z.regex(/^[A-Za-z0-9._-]+$/), z.describe('Unique name of the check in this policy; part of each alert key')),
   intervalSec: z._default(z.int().check(z.gte(1), z.lte(86_400)), 60).check(z.describe('How often the check samples (seconds)')),
   durationSec: z._default(z.int().check(z.gte(0), z.lte(86_400)), 0).check(z.describe('How long the condition must hold before an alert is raised (seconds; cpu: the averaging window)')),
   severity: z._default(SeveritySchema, 'warning').check(z.describe('Severity of the alert: info, warning or critical')),
@@ -22,17 +22,17 @@ export const DiskCheckSchema = z.strictObject({
   mounts: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(4096))).check(z.maxLength(64)), []).check(z.describe('Mount points (or any path on them) to watch; empty = every mount')),
 }).check(z.refine((c) => c.threshold !== undefined || c.minFreeBytes !== undefined, 'a disk check needs threshold and/or minFreeBytes'));
 export const OnlineCheckSchema = z.strictObject({ type: z.literal('online'), ...common });
-export const ProcessCheckSchema = z.strictObject({ type: z.literal('process'), ...common, names: z.array(z.string().check(z.minLength(1), z.maxLength(256))).check(z.minLength(1), z.maxLength(32)).check(z.describe('Process names that must be running')) });
+export const ProcessCheckSchema = z.strictObject({ type: z.literal('process'), ...common, names: z.array(z.string().check(z.minLength(1), z.maxLength(256))).check(z.minLength(1), z.maxLength(32), z.describe('Process names that must be running')) });
 export const ServiceCheckSchema = z.strictObject({
   type: z.literal('service'),
   ...common,
-  name: z.string().check(z.minLength(1), z.maxLength(256), z.regex(/^[A-Za-z0-9@._:-]+$/)).check(z.describe('System service that must be active (systemd unit, launchd label or Windows service name)')),
+  name: z.string().check(z.minLength(1), z.maxLength(256), z.regex(/^[A-Za-z0-9@._:-]+$/), z.describe('System service that must be active (systemd unit, launchd label or Windows service name)')),
 });
 export const LogCheckSchema = z.strictObject({
   type: z.literal('log'),
   ...common,
-  path: z.string().check(z.minLength(1), z.maxLength(4096)).check(z.describe('Log file to watch; only lines written after the check started count')),
-  pattern: z.string().check(z.minLength(1), z.maxLength(1024), z.refine(isRegex, 'not a valid regular expression')).check(z.describe('Regular expression a new line must match')),
+  path: z.string().check(z.minLength(1), z.maxLength(4096), z.describe('Log file to watch; only lines written after the check started count')),
+  pattern: z.string().check(z.minLength(1), z.maxLength(1024), z.refine(isRegex, 'not a valid regular expression'), z.describe('Regular expression a new line must match')),
   threshold: z._default(z.int().check(z.gte(0)), 0).check(z.describe('Matching new lines per interval above which an alert is raised; log alerts clear when acknowledged')),
   hysteresis: z._default(common.hysteresis, 0).check(z.describe('Margin below threshold before the alert clears by itself (log alerts default to 0: cleared by acknowledgment)')),
 });
@@ -49,8 +49,12 @@ export const defaultMonitoringPolicySettings = {
 } as const;
 
 export const MonitoringPolicySchema = z.strictObject({
-  checks: z._default(z
-    .array(MonitoringCheckSchema).check(z.maxLength(100)), () => defaultMonitoringPolicySettings.checks.map((c) => MonitoringCheckSchema.parse(c))).check(z.refine((list) => new Set(list.map((c) => c.id)).size === list.length, 'check ids must be unique')).check(z.describe('The checks to run; default: cpu 90% over 300 s, memory 90%, disk 90% on every mount')),
+  checks: z
+    ._default(z.array(MonitoringCheckSchema).check(z.maxLength(100)), () => defaultMonitoringPolicySettings.checks.map((c) => MonitoringCheckSchema.parse(c)))
+    .check(
+      z.refine((list) => new Set(list.map((c) => c.id)).size === list.length, 'check ids must be unique'),
+      z.describe('The checks to run; default: cpu 90% over 300 s, memory 90%, disk 90% on every mount'),
+    ),
 });
 export type MonitoringPolicy = z.infer<typeof MonitoringPolicySchema>;
 
