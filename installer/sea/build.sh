@@ -2,7 +2,8 @@
 # Single executables with Node's own SEA support: esbuild bundle (CJS) -> SEA blob -> postject into a
 # Node 24 LTS runtime taken from the npm registry (integrity pinned in runtimes.json).
 # Usage: installer/sea/build.sh [OUT_DIR]   (default dist/). Env: RMAGENT_VERSION overrides package.json's;
-# RMAGENT_SEA_SRC builds the entries of another source tree (default: this checkout).
+# RMAGENT_SEA_SRC builds the entries of another source tree (default: this checkout) with this checkout's build
+# machinery (loader, payload writer, shims).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 OUT="${1:-$ROOT/dist}"
@@ -44,7 +45,7 @@ mapfile -t SHIMS < <(node -e 'const a = require(process.argv[1]); for (const [k,
 [ "${#SHIMS[@]}" -gt 0 ] || { echo "installer/sea/shims/aliases.json: no aliases read" >&2; exit 1; }
 
 # One CommonJS file per entry; version facts baked in (src/version.ts). Fully minified: the source string lives in
-# the heap and its bytes in the blob's pages (short names: -0.75 MB idle RSS). Stack traces then show short names;
+# the heap for the life of the process (short names: -0.75 MB idle RSS). Stack traces then show short names;
 # the external source map of the same build ($CACHE/bundle/NAME.cjs.map, not shipped) maps them back.
 bundle() {
   local name="$1" entry="$2" external=() assets=''
@@ -59,31 +60,35 @@ bundle() {
     --define:__RMAGENT_VERSION__="\"$VERSION\"" --define:__RMAGENT_COMMIT__="\"$COMMIT\"" \
     --log-level=warning --legal-comments=none --minify --sourcemap=external \
     --outfile="$CACHE/bundle/$name.cjs"
-  # Two blobs: a portable one (no code cache: V8's cache is only valid on the machine kind that made it) for the
-  # other targets, and one with a code cache for linux-x64, whose runtime writes both (compiles ~2 MB of JS in
-  # ~70 ms without it). The agent is idle almost always and I/O-bound when not: it runs with a small young
-  # generation (--max-semi-space-size=1, ~3 MB less RSS), without V8's optimising compilers (--lite-mode,
-  # ~7 MB less RSS; commands and inventory measured no slower within noise, docs/benchmarks.md) and drops the
-  # bytecode of functions that did not run since the last full GC (--bytecode-old-age=1: start-up code, -1.2 MB),
-  # with one V8 worker thread rather than one per core (--v8-pool-size=1: the GC's helper for a heap of ~9 MB,
-  # -0.2 MB). --single-threaded (no helper, -0.3 MB) was left out: command p99 came out worse with it
-  # (bench/analysis.md). The server keeps V8's defaults.
+  # The V8 flags the agent runs with (AGENT_FLAGS, below) become the blobs' execArgv; the server keeps V8's defaults.
   local argv='[]' flags=()
   if [ "$name" = rmagent ]; then
-    flags=(--max-semi-space-size=1 --lite-mode --bytecode-old-age=1 --v8-pool-size=1)
+    flags=("${AGENT_FLAGS[@]}")
     argv="[$(printf '"%s", ' "${flags[@]}" | sed 's/, $//')]"
   fi
-  local common="\"disableExperimentalSEAWarning\": true, \"useSnapshot\": false, \"execArgv\": $argv, \"execArgvExtension\": \"env\"$assets"
-  cat > "$CACHE/bundle/$name.sea.json" <<EOF
-{ "main": "$CACHE/bundle/$name.cjs", "output": "$CACHE/bundle/$name.blob", "useCodeCache": false, $common }
+  # A portable blob (no code cache: V8's cache is only valid on the machine kind that made it)...
+  blob "$name" "$CACHE/bundle/$name.cjs" false
+  if [ "$name" = rmagent ]; then
+    # ...and for the Linux agents, a blob whose main script is only the loader: the code itself is appended to the
+    # executable after the end of the ELF file (scripts/sea-payload.ts), where no segment maps it (-0.35 MB idle RSS).
+    npx --no-install esbuild "$ROOT/src/cli/sea-loader.ts" --bundle --platform=node --format=cjs --target=node24 \
+      --log-level=warning --legal-comments=none --minify --outfile="$CACHE/bundle/$name-loader.cjs"
+    blob "$name-loader" "$CACHE/bundle/$name-loader.cjs" false
+  else
+    # ...or one with a code cache for linux-x64, whose runtime writes both (compiles ~2 MB of JS in ~70 ms without it).
+    blob "$name-cached" "$CACHE/bundle/$name.cjs" true
+  fi
+}
+
+# One SEA blob: NAME MAIN USE_CODE_CACHE (reads argv, flags and assets of the calling bundle()).
+blob() {
+  local out="$1" main="$2" cached="$3"
+  cat > "$CACHE/bundle/$out.sea.json" <<EOF
+{ "main": "$main", "output": "$CACHE/bundle/$out.blob", "useCodeCache": $cached, "disableExperimentalSEAWarning": true, "useSnapshot": false, "execArgv": $argv, "execArgvExtension": "env"$assets }
 EOF
-  cat > "$CACHE/bundle/$name-cached.sea.json" <<EOF
-{ "main": "$CACHE/bundle/$name.cjs", "output": "$CACHE/bundle/$name-cached.blob", "useCodeCache": true, $common }
-EOF
-  # The blob format belongs to the runtime version, so the linux-x64 Node 24 (runs here) writes it.
-  "$HOST_NODE" --experimental-sea-config "$CACHE/bundle/$name.sea.json" >/dev/null
-  # V8 rejects a code cache made under other flags ("Code cache data rejected"): make it under the execArgv.
-  "$HOST_NODE" "${flags[@]}" --experimental-sea-config "$CACHE/bundle/$name-cached.sea.json" >/dev/null
+  # The blob format belongs to the runtime version, so the linux-x64 Node 24 (runs here) writes it. V8 rejects a
+  # code cache made under other flags ("Code cache data rejected"): make it under the execArgv.
+  "$HOST_NODE" "${flags[@]}" --experimental-sea-config "$CACHE/bundle/$out.sea.json" >/dev/null
 }
 
 inject() {
@@ -95,6 +100,13 @@ inject() {
   echo "built $out"
 }
 
+# The agent is idle almost always and I/O-bound when not: it runs with a small young generation
+# (--max-semi-space-size=1, ~3 MB less RSS), without V8's optimising compilers (--lite-mode, ~7 MB less RSS; commands
+# and inventory measured no slower within noise, docs/benchmarks.md) and drops the bytecode of functions that did not
+# run since the last full GC (--bytecode-old-age=1: start-up code, -1.2 MB), with one V8 worker thread rather than one
+# per core (--v8-pool-size=1: the GC's helper for a heap of ~9 MB, -0.2 MB). --single-threaded (no helper, -0.3 MB)
+# was left out: command p99 came out worse with it (bench/analysis.md).
+AGENT_FLAGS=(--max-semi-space-size=1 --lite-mode --bytecode-old-age=1 --v8-pool-size=1)
 HOST_NODE="$(runtime linux-x64)"
 # What went in, for the package checks (the tree may move on while a build runs).
 printf '{"version":"%s","commit":"%s","node":"%s"}\n' "$VERSION" "$COMMIT" "$NODE_VERSION" > "$OUT/build-info.json"
@@ -103,8 +115,19 @@ ENTRIES=(rmagent)
 [ -f "$SRC/src/cli/rmagent-server.ts" ] && ENTRIES+=(rmagent-server) || echo "note: src/cli/rmagent-server.ts not present yet; server executables skipped" >&2
 for name in "${ENTRIES[@]}"; do
   bundle "$name" "$SRC/src/cli/$name.ts"
-  inject "$name" linux-x64 "$HOST_NODE" "$name-cached"
-  inject "$name" win-x64 "$(runtime win-x64)"
 done
-# The agent alone on arm64 (the server is for development hosts).
-inject rmagent linux-arm64 "$(runtime linux-arm64)"
+# The agent: on Linux the loader blob plus the appended code (with a code cache made here under the agent's flags for
+# linux-x64; none for arm64, made on another machine kind); on Windows the code stays in the blob (Authenticode
+# signing appends its own data to the file).
+npx --no-install esbuild "$ROOT/scripts/sea-payload.ts" --bundle --platform=node --format=esm --target=node20 \
+  --log-level=warning --outfile="$CACHE/bundle/sea-payload.mjs"
+inject rmagent linux-x64 "$HOST_NODE" rmagent-loader
+"$HOST_NODE" "${AGENT_FLAGS[@]}" "$CACHE/bundle/sea-payload.mjs" "$OUT/rmagent-linux-x64" "$CACHE/bundle/rmagent.cjs" --code-cache
+inject rmagent linux-arm64 "$(runtime linux-arm64)" rmagent-loader
+"$HOST_NODE" "$CACHE/bundle/sea-payload.mjs" "$OUT/rmagent-linux-arm64" "$CACHE/bundle/rmagent.cjs"
+inject rmagent win-x64 "$(runtime win-x64)" rmagent
+# The server (for development hosts: no arm64).
+if [[ " ${ENTRIES[*]} " == *" rmagent-server "* ]]; then
+  inject rmagent-server linux-x64 "$HOST_NODE" rmagent-server-cached
+  inject rmagent-server win-x64 "$(runtime win-x64)" rmagent-server
+fi

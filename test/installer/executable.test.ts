@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_TEST, ROOT, VERSION, artifact, run } from './artifacts.js';
 import { agentHome, assertBuilt, startServer, tempDir } from '../e2e/harness.js';
 import { waitUntil } from '../../src/cli/processes.js';
+import { ERRORS } from '../../src/protocol/errors.js';
+import { TRAILER_BYTES } from '../../src/system/code-payload.js';
 
 const FUSE_ON = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1';
 
@@ -31,7 +33,7 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`rmagent ${VERSION} (commit ${commit})`);
     expect(r.stdout).toContain('node v24.21.0 linux-x64 single-executable');
-    // Nothing on stderr: e.g. "Code cache data rejected" when the blob's code cache was made under other V8 flags.
+    // Nothing on stderr: e.g. "code cache data rejected" when the code cache was made under other V8 flags.
     expect(r.stderr).toBe('');
     const json = JSON.parse(run(exe, ['version', '--json'], { env: bareEnv() }).stdout) as Record<string, unknown>;
     // The runtime flags the blob carries (installer/sea/build.sh): a small young generation, no optimising JIT,
@@ -59,12 +61,36 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
         running = r.stdout.startsWith('{') && (JSON.parse(r.stdout) as { agent?: { running?: boolean } }).agent?.running === true;
       }
       expect(running).toBe(true);
+      // The agent's code comes after every part of the file the kernel maps (src/system/code-payload.ts), so its
+      // bytes are not resident in the daemon: read once at start, it lives on only as the compiled script.
+      const { codeStart, cacheBytes } = codePayloadOf(exe);
+      expect(cacheBytes).toBeGreaterThan(0); // linux-x64 carries a code cache made under its flags
+      const exeInode = fs.statSync(exe).ino;
+      const mapped = fs.readFileSync(`/proc/${daemon.pid}/maps`, 'utf8').split('\n')
+        .map((line) => /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) \S+ (\d+)/.exec(line))
+        .filter((m): m is RegExpExecArray => m !== null && Number(m[4]) === exeInode)
+        .map((m) => Number.parseInt(m[3]!, 16) + (Number.parseInt(m[2]!, 16) - Number.parseInt(m[1]!, 16)));
+      expect(mapped.length).toBeGreaterThan(0);
+      expect(Math.max(...mapped)).toBeLessThanOrEqual(codeStart);
     } finally {
       daemon.kill('SIGTERM');
     }
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
     if (code === 'timeout') daemon.kill('SIGKILL');
     expect(code).toBe(0);
+  });
+
+  it('says it is damaged, and how to fix it, when its appended code is cut off (e.g. by strip)', () => {
+    const damaged = path.join(tmp, 'rmagent-damaged');
+    fs.copyFileSync(exe, damaged);
+    fs.truncateSync(damaged, fs.statSync(damaged).size - TRAILER_BYTES);
+    fs.chmodSync(damaged, 0o755);
+    const r = run(damaged, ['version'], { env: bareEnv() });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`error EXECUTABLE_DAMAGED: ${damaged} does not end with the agent's code`);
+    expect(r.stderr).toContain(`fix: ${ERRORS.EXECUTABLE_DAMAGED.hint}`);
+    expect(r.stdout).toBe('');
+    fs.rmSync(damaged);
   });
 
   it('loads systeminformation from its asset (not its main script): a hardware inventory reaches the reference server', async () => {
@@ -107,6 +133,12 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
     expect(agent - bare).toBeLessThan(1000);
   });
 
+  it('arm64 carries its code appended too, without a code cache (V8 makes one only on the machine kind it runs on)', () => {
+    const { codeStart, cacheBytes } = codePayloadOf(artifact('rmagent-linux-arm64'));
+    expect(codeStart).toBeGreaterThan(0);
+    expect(cacheBytes).toBe(0);
+  });
+
   it.each([
     ['rmagent-win-x64.exe', /PE32\+ executable \(console\) x86-64, for MS Windows/],
     ['rmagent-linux-arm64', /ELF 64-bit LSB .*ARM aarch64/],
@@ -124,3 +156,12 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
     expect(help.stdout + help.stderr).toContain('usage: rmagent-server');
   });
 });
+
+/** Where the appended code starts in an executable and how long its code cache is (trailer: src/system/code-payload.ts). */
+function codePayloadOf(file: string): { codeStart: number; cacheBytes: number } {
+  const bytes = fs.readFileSync(file);
+  const trailer = bytes.subarray(bytes.length - TRAILER_BYTES);
+  expect(trailer.toString('latin1', 0, 8)).toBe('RMACODE1');
+  const cacheBytes = trailer.readUInt32LE(12);
+  return { codeStart: bytes.length - TRAILER_BYTES - cacheBytes - trailer.readUInt32LE(8), cacheBytes };
+}
