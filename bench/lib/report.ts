@@ -8,7 +8,7 @@ const cells = (f: Figure): string[] => [
   fmt(f.value),
   f.unit,
   f.runs.length > 1 ? f.runs.map((r) => fmt(r)).join(', ') : String(f.runs.length),
-  f.baseline ? `${fmt(f.ratio ?? null, 3)}× ${f.baseline}` : '',
+  f.baseline ? `${fmt(f.ratio ?? null, 4)}× ${f.baseline}` : '',
   f.note ?? '',
 ];
 
