@@ -2,6 +2,7 @@
 // executable file (src/system/code-payload.ts) and runs it as the SEA main script would have run. Kept in the blob,
 // 360 KB of code would stay resident twice, as blob pages and as its source string; read with pread it is only the
 // string. Imports nothing but Node's built-in modules, so it stays small.
+import fs from 'node:fs';
 import vm from 'node:vm';
 import { MODULE_PARAMS, readCodePayload, type CodePayload } from '../system/code-payload.js';
 
@@ -11,8 +12,10 @@ type ModuleFunction = ((...args: unknown[]) => void) & { cachedDataRejected?: bo
 function compileAgent(): ModuleFunction | undefined {
   let payload: CodePayload;
   try {
-    // The running executable itself, even if a package upgrade has replaced the file at its path since it started.
-    payload = readCodePayload(process.platform === 'linux' ? '/proc/self/exe' : process.execPath, process.execPath);
+    // The running executable itself, even if a package upgrade has replaced the file at its path since it started
+    // (the path where /proc is not mounted, e.g. in a bare chroot).
+    const self = process.platform === 'linux' && fs.existsSync('/proc/self/exe') ? '/proc/self/exe' : process.execPath;
+    payload = readCodePayload(self, process.execPath);
   } catch (err) {
     // Same shape as the CLI's errors (src/cli/options.ts printError); code and fix as in src/protocol/errors.ts.
     process.stderr.write(`error EXECUTABLE_DAMAGED: ${(err as Error).message}\n  fix: Reinstall the agent package; do not strip or edit the rmagent executable\n`);
