@@ -5,6 +5,7 @@ import { hostname, release } from 'node:os';
 import * as z from 'zod/mini';
 import { ensureDir, writeJsonAtomic } from '../system/files.js';
 import { serveLocal, type LocalServer } from '../system/local-socket.js';
+import { waitAtMost } from '../system/wait.js';
 import { createSysinfo } from '../system/sysinfo.js';
 import { problem, RmError, type Problem } from '../protocol/errors.js';
 import type { DeviceFacts } from '../protocol/model.js';
@@ -264,10 +265,8 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     if (delay > 0) {
       logger.warn('delaying start after repeated restarts', { delayMs: delay, restarts: watchdog.restarts().length });
       await report('watchdog', { event: 'backoff', delayMs: delay, restarts: watchdog.restarts().length });
-      // Cleared on a stop: a pending timer would keep the stopped process alive until the delay ran out.
-      let wake: NodeJS.Timeout | undefined;
-      await Promise.race([stopping.promise, new Promise((resolve) => (wake = setTimeout(resolve, delay)))]);
-      clearTimeout(wake);
+      // A stop ends the wait (and its timer: a pending one would keep the stopped process alive).
+      await waitAtMost(delay, stopping.promise);
       if (stopped) return;
     }
     // Connect first: the handshake needs no TeamViewer facts (they follow as a report) and the server sees the
@@ -275,7 +274,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     await connectIfRegistered();
     // Detection forks child processes, each blocking this thread for milliseconds: let the handshake finish
     // first (bounded, so an unreachable server delays it by FIRST_CONTACT_WAIT_MS at most).
-    if (connection) await Promise.race([firstConnected.promise, stopping.promise, new Promise((resolve) => setTimeout(resolve, FIRST_CONTACT_WAIT_MS).unref())]);
+    if (connection) await waitAtMost(FIRST_CONTACT_WAIT_MS, firstConnected.promise, stopping.promise);
     if (stopped) return;
     const facts = await teamviewer.refresh();
     logger.info('TeamViewer detected', { installed: facts.installed, edition: facts.edition, version: facts.version, managed: facts.managed });

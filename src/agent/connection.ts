@@ -15,6 +15,7 @@ import { authChallengeBytes, checkCommand, keyFingerprint, signBytes } from '../
 import { reconnectDelay } from './backoff.js';
 import { checkTransport, tlsOptions, transportErrorCode } from './transport.js';
 import { followKeyChain } from '../protocol/key-chain.js';
+import { waitAtMost } from '../system/wait.js';
 import type { ReplayGuard } from './replay.js';
 import type { AgentContext, CommandHandler, CommandOutcome, Connection, ConnectionStatus, DeviceFacts, IdentityStore, Outbox, Registration } from './contracts.js';
 
@@ -351,7 +352,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
           s.ws.close(1000, 'agent stopping');
         });
         // A command in progress may finish its disk writes, within the same budget.
-        await Promise.race([s.commands, new Promise((r) => setTimeout(r, STOP_BUDGET_MS).unref())]);
+        await waitAtMost(STOP_BUDGET_MS, s.commands);
       }
       setStatus({ phase: 'stopped', connectedAt: null, nextRetryAt: null });
     },

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import * as z from 'zod/mini';
 import { readJsonFile, writeJsonAtomic } from '../system/files.js';
+import { waitAtMost } from '../system/wait.js';
 import { problem, type Problem } from '../protocol/errors.js';
 import type { CommandType, Frame, ReportKind } from '../protocol/frames.js';
 import { DesiredStateSchema, PolicySchema, ServiceStateSchema, type DesiredState, type Policy, type ServiceName, type ServiceState } from '../protocol/model.js';
@@ -259,9 +260,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
       stopped = true;
       if (retryTimer) clearTimeout(retryTimer);
       retryTimer = null;
-      let waited: NodeJS.Timeout | undefined;
-      await Promise.race([queue, new Promise((resolve) => { waited = setTimeout(resolve, STOP_WAIT_MS); waited.unref(); })]);
-      clearTimeout(waited);
+      await waitAtMost(STOP_WAIT_MS, queue);
       for (const instance of instances.values()) await instance.stop().catch((err: unknown) => logger.warn('service stop failed', { service: instance.name, error: err }));
     },
     async setDesired(state) {

@@ -9,6 +9,7 @@ import { ERRORS, type ErrorCode } from '../protocol/errors.js';
 import { PROTOCOL_VERSION } from '../protocol/model.js';
 import { authChallengeBytes, verifyBytes } from '../protocol/sign.js';
 import type { Clock } from '../system/clock.js';
+import { waitAtMost } from '../system/wait.js';
 import type { Logger } from '../log.js';
 import type { CommandSigner } from './signer.js';
 import type { DeviceRecord, Store } from './store.js';
@@ -241,7 +242,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
             s.ws.close(CLOSE_RESTART, 'server shutting down');
           }),
       );
-      await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, options.budgetMs ?? 3000).unref())]);
+      await waitAtMost(options.budgetMs ?? 3000, Promise.all(closed));
       for (const s of sessions) s.ws.terminate();
       await Promise.all([...sessions].map((s) => s.draining));
       await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
