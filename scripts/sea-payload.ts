@@ -4,24 +4,25 @@
 // build.sh runs this with the host's Node 24 and the executable's flags, and only for linux-x64.
 //   node [FLAGS] build/sea-payload.mjs EXECUTABLE BUNDLE [--code-cache]
 import fs from 'node:fs';
-import vm from 'node:vm';
-import { MODULE_PARAMS, codePayloadTrailer, payloadCode, readCodePayload } from '../src/system/code-payload.js';
+import { codePayloadTrailer, payloadCode, readCodePayload } from '../src/system/code-payload.js';
+import { compileCommonJs } from '../src/system/commonjs.js';
 
 const [exe, bundle, ...rest] = process.argv.slice(2);
 if (!exe || !bundle || rest.some((a) => a !== '--code-cache')) {
   console.error('usage: sea-payload.mjs EXECUTABLE BUNDLE [--code-cache]');
   process.exit(64);
 }
-const code = Buffer.from(payloadCode(fs.readFileSync(bundle, 'utf8')), 'utf8');
+const text = payloadCode(fs.readFileSync(bundle, 'utf8'));
+const code = Buffer.from(text, 'utf8');
 let cache: Buffer = Buffer.alloc(0);
 if (rest.includes('--code-cache')) {
-  // Compiled as the loader compiles it (same source, same parameters), without running it.
-  const compiled = vm.compileFunction(code.toString('utf8'), MODULE_PARAMS, { produceCachedData: true }) as { cachedData?: Buffer };
-  if (!compiled.cachedData?.length) throw new Error('V8 made no code cache');
-  cache = compiled.cachedData;
+  // Compiled as the loader compiles it (same function), without running it.
+  const { cachedData } = compileCommonJs(text, { produceCachedData: true });
+  if (!cachedData?.length) throw new Error('V8 made no code cache');
+  cache = cachedData;
 }
 fs.appendFileSync(exe, Buffer.concat([code, cache, codePayloadTrailer(code.length, cache.length)]));
 // Read it back the way the executable will.
 const back = readCodePayload(exe);
-if (back.code !== code.toString('utf8') || (back.cache?.length ?? 0) !== cache.length) throw new Error(`${exe}: the appended code does not read back`);
+if (back.code !== text || (back.cache?.length ?? 0) !== cache.length) throw new Error(`${exe}: the appended code does not read back`);
 console.log(`appended ${code.length} bytes of code and ${cache.length} of code cache to ${exe}`);

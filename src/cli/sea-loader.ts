@@ -3,13 +3,11 @@
 // 360 KB of code would stay resident twice, as blob pages and as its source string; read with pread it is only the
 // string. Imports nothing but Node's built-in modules, so it stays small.
 import fs from 'node:fs';
-import vm from 'node:vm';
-import { MODULE_PARAMS, readCodePayload, type CodePayload } from '../system/code-payload.js';
-
-type ModuleFunction = ((...args: unknown[]) => void) & { cachedDataRejected?: boolean };
+import { readCodePayload, type CodePayload } from '../system/code-payload.js';
+import { compileCommonJs, type CommonJsFunction } from '../system/commonjs.js';
 
 /** The agent's code compiled as a CommonJS module, or undefined (and exit code 3) when the executable is damaged. */
-function compileAgent(): ModuleFunction | undefined {
+function compileAgent(): CommonJsFunction | undefined {
   let payload: CodePayload;
   try {
     // The running executable itself, even if a package upgrade has replaced the file at its path since it started
@@ -22,12 +20,7 @@ function compileAgent(): ModuleFunction | undefined {
     process.exitCode = 3;
     return undefined;
   }
-  const run = vm.compileFunction(payload.code, MODULE_PARAMS, {
-    filename: process.execPath,
-    cachedData: payload.cache,
-    // import() of built-in modules, as in a SEA main script.
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  }) as ModuleFunction;
+  const run = compileCommonJs(payload.code, { filename: process.execPath, cachedData: payload.cache });
   // As Node says for a SEA's own code cache: the code still runs, only compiled from scratch (slower start, more memory).
   if (payload.cache && run.cachedDataRejected) process.stderr.write("rmagent: warning: code cache data rejected (the runtime flags differ from the build's)\n");
   // The buffer read from the file (code and cache, ~450 KB) is not referenced past this point, so it is freed.

@@ -4,6 +4,7 @@
 // needs it only for a hardware inventory.
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { compileCommonJs } from './commonjs.js';
 
 type Sea = typeof import('node:sea');
 
@@ -19,9 +20,7 @@ export async function loadSeaModule<T>(asset: string): Promise<T | null> {
   }
   const filename = path.join(path.dirname(process.execPath), asset);
   const module = { exports: {} as unknown };
-  // node:vm only now: on Linux the agent may never need it.
-  const { compileFunction } = await import('node:vm');
-  const run = compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
+  const run = compileCommonJs(source, { filename });
   // The asset is bundled: it requires only Node's built-in modules, which any require resolves.
   run.call(module.exports, module.exports, createRequire(filename), module, filename, path.dirname(filename));
   return module.exports as T;

@@ -9,7 +9,7 @@ import { PACKAGE_TEST, ROOT, VERSION, artifact, run } from './artifacts.js';
 import { agentHome, assertBuilt, startServer, tempDir } from '../e2e/harness.js';
 import { waitUntil } from '../../src/cli/processes.js';
 import { ERRORS } from '../../src/protocol/errors.js';
-import { TRAILER_BYTES } from '../../src/system/code-payload.js';
+import { TRAILER_BYTES, locateCodePayload } from '../../src/system/code-payload.js';
 
 const FUSE_ON = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1';
 
@@ -63,7 +63,7 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
       expect(running).toBe(true);
       // The agent's code comes after every part of the file the kernel maps (src/system/code-payload.ts), so its
       // bytes are not resident in the daemon: read once at start, it lives on only as the compiled script.
-      const { codeStart, cacheBytes } = codePayloadOf(exe);
+      const { codeStart, cacheBytes } = locateCodePayload(exe);
       expect(cacheBytes).toBeGreaterThan(0); // linux-x64 carries a code cache made under its flags
       const exeInode = fs.statSync(exe).ino;
       const mapped = fs.readFileSync(`/proc/${daemon.pid}/maps`, 'utf8').split('\n')
@@ -134,7 +134,7 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
   });
 
   it('arm64 carries its code appended too, without a code cache (V8 makes one only on the machine kind it runs on)', () => {
-    const { codeStart, cacheBytes } = codePayloadOf(artifact('rmagent-linux-arm64'));
+    const { codeStart, cacheBytes } = locateCodePayload(artifact('rmagent-linux-arm64'));
     expect(codeStart).toBeGreaterThan(0);
     expect(cacheBytes).toBe(0);
   });
@@ -156,12 +156,3 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
     expect(help.stdout + help.stderr).toContain('usage: rmagent-server');
   });
 });
-
-/** Where the appended code starts in an executable and how long its code cache is (trailer: src/system/code-payload.ts). */
-function codePayloadOf(file: string): { codeStart: number; cacheBytes: number } {
-  const bytes = fs.readFileSync(file);
-  const trailer = bytes.subarray(bytes.length - TRAILER_BYTES);
-  expect(trailer.toString('latin1', 0, 8)).toBe('RMACODE1');
-  const cacheBytes = trailer.readUInt32LE(12);
-  return { codeStart: bytes.length - TRAILER_BYTES - cacheBytes - trailer.readUInt32LE(8), cacheBytes };
-}

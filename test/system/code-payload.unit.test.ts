@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import vm from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MODULE_PARAMS, TRAILER_BYTES, codePayloadTrailer, payloadCode, readCodePayload } from '../../src/system/code-payload.js';
+import { TRAILER_BYTES, codePayloadTrailer, payloadCode, readCodePayload } from '../../src/system/code-payload.js';
+import { compileCommonJs } from '../../src/system/commonjs.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'code-payload-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +33,7 @@ describe('code payload', () => {
     const code = payloadCode('#!/usr/bin/env node\nmodule.exports = { sum: require("node:path").join("a", "b") };\n');
     const { code: read } = readCodePayload(executable('shebang', code, Buffer.alloc(0)));
     const module = { exports: {} as { sum?: string } };
-    vm.compileFunction(read, MODULE_PARAMS)(module.exports, createRequire(import.meta.url), module, 'x', '.');
+    compileCommonJs(read)(module.exports, createRequire(import.meta.url), module, 'x', '.');
     expect(module.exports.sum).toBe(path.join('a', 'b'));
     // Same lines as the bundle, so its source map still applies.
     expect(code.split('\n')).toHaveLength(3);
