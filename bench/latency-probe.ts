@@ -11,12 +11,11 @@ import { agentHome, enroll, runAgent, pollStatus } from './lib/agent.js';
 import { startPeer } from './lib/peer.js';
 import { cpuMsOf } from './lib/proc.js';
 import { percentile, median } from './lib/stats.js';
-import { MONITORING_60S } from './lib/server.js';
+import { MONITORING_60S_ASSIGNED as POLICY } from './lib/server.js';
 
 const exe = process.argv[2]!;
 const starts = Math.min(50, Math.max(2, Number(process.argv[3] ?? 7)));
 const n = Math.min(100_000, Math.max(1, Number(process.argv[4] ?? 2000)));
-const POLICY = { id: 'pol-bench-monitoring', name: MONITORING_60S.name, service: 'monitoring' as const, version: 1, settings: MONITORING_60S.settings };
 const work = mkdtempSync(path.join(os.tmpdir(), 'lat-'));
 const launcher = [exe];
 const peer = await startPeer(() => ({ revision: 1, services: { monitoring: { policy: POLICY } } }));

@@ -53,3 +53,6 @@ export const MONITORING_60S = {
     ],
   },
 };
+
+/** The same policy as the bench peer assigns it in a signed `policy.assign` (no server in between). */
+export const MONITORING_60S_ASSIGNED = { id: 'pol-bench-monitoring', name: MONITORING_60S.name, service: 'monitoring' as const, version: 1, settings: MONITORING_60S.settings };

@@ -9,10 +9,9 @@ import { agentHome, agentLauncher, enroll, FLAVOUR_LABEL, pollStatus, runAgent, 
 import { startProc } from '../lib/child.js';
 import { startPeer, type AckResult, type Peer } from '../lib/peer.js';
 import { cpuMsOf } from '../lib/proc.js';
-import { MONITORING_60S } from '../lib/server.js';
+import { MONITORING_60S_ASSIGNED as POLICY } from '../lib/server.js';
 import { median, percentile, ratio, sleep } from '../lib/stats.js';
 
-const POLICY = { id: 'pol-bench-monitoring', name: MONITORING_60S.name, service: 'monitoring' as const, version: 1, settings: MONITORING_60S.settings };
 const ECHO_CLIENT = "const {WebSocket}=await import('ws');const ws=new WebSocket(process.argv[1]);ws.on('message',(m)=>ws.send(m.toString()));ws.on('close',()=>process.exit(0));";
 
 async function sequential(peer: Peer, n: number, type: 'policy.assign' | 'status.request'): Promise<{ ms: number[]; lost: number; reasons: string[] }> {
