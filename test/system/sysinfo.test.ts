@@ -10,6 +10,14 @@ import { createSysinfo } from '../../src/system/sysinfo.js';
 import { siDisks, siMemory, siProcesses } from '../../src/system/sysinfo-si.js';
 import { REPORT_DATA_SCHEMAS } from '../../src/protocol/frames.js';
 
+// A process surely running under a known name (Node 24 names its own main thread "MainThread", so the test
+// runner's process is no such process).
+async function startSleeper() {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+  return child;
+}
+
 describe('sysinfo', () => {
   it('builds a status snapshot that validates against the status report schema, static facts cached', async () => {
     const sysinfo = createSysinfo();
@@ -43,8 +51,12 @@ describe('sysinfo', () => {
     const cpu = await sysinfo.cpuPercent();
     expect(cpu).toBeGreaterThanOrEqual(0);
     expect(cpu).toBeLessThanOrEqual(100);
-    const procs = await sysinfo.processes(['node', 'no-such-process-rmagent']);
-    expect(procs).toEqual({ node: true, 'no-such-process-rmagent': false });
+    const sleeper = await startSleeper();
+    try {
+      expect(await sysinfo.processes(['sleep', 'no-such-process-rmagent'])).toEqual({ sleep: true, 'no-such-process-rmagent': false });
+    } finally {
+      sleeper.kill();
+    }
   });
 
   it('tails a file from its end, then only new bytes, and starts over after truncation', async () => {
@@ -118,7 +130,7 @@ describe.runIf(process.platform === 'linux')('sysinfo on Linux (/proc, statfs)',
     try {
       await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
       const sysinfo = createSysinfo();
-      expect(await sysinfo.processes(['node', name, 'no-such-process-rmagent'])).toEqual({ node: true, [name]: true, 'no-such-process-rmagent': false });
+      expect(await sysinfo.processes([name, 'no-such-process-rmagent'])).toEqual({ [name]: true, 'no-such-process-rmagent': false });
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill();
       await exited;
@@ -139,7 +151,12 @@ describe.runIf(process.platform === 'linux')('sysinfo on Linux (/proc, statfs)',
     for (const d of devices) expect(ours.find((o) => o.fs === d.source)?.sizeBytes, d.source).toBe(d.sizeBytes);
     expect(mem.totalBytes).toBe(siMem.totalBytes);
     expect(Math.abs(mem.usedBytes - siMem.usedBytes) / mem.totalBytes).toBeLessThan(0.05);
-    expect(await siProcesses(['node', 'no-such-process-rmagent'])).toEqual({ node: true, 'no-such-process-rmagent': false });
+    const sleeper = await startSleeper();
+    try {
+      expect(await siProcesses(['sleep', 'no-such-process-rmagent'])).toEqual({ sleep: true, 'no-such-process-rmagent': false });
+    } finally {
+      sleeper.kill();
+    }
   });
 
   it('never loads systeminformation: not with the daemon\'s modules, not for samples and status snapshots', async () => {

@@ -1,5 +1,6 @@
 // The Monitoring service on its own: a real log file, a stand-in `systemctl` on PATH, real processes.
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { appendFile, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,17 +92,20 @@ describe('monitoring service', () => {
     await writeFile(path.join(bin, 'systemctl'), `#!/bin/sh\nif [ -f "${flag}" ]; then echo active; exit 0; fi\necho inactive; exit 3\n`);
     await chmod(path.join(bin, 'systemctl'), 0o755);
     const { reports, service } = await setup(bin);
+    // A process surely running under a known name (Node 24 names its main thread "MainThread", not node).
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    cleanup.push(async () => sleeper.kill());
     await apply(service, {
       checks: [
         { type: 'service', id: 'sshd', name: 'ssh.service', intervalSec: 1, severity: 'critical' },
-        { type: 'process', id: 'procs', names: ['node', 'no-such-daemon-rmagent'], intervalSec: 5 },
+        { type: 'process', id: 'procs', names: ['sleep', 'no-such-daemon-rmagent'], intervalSec: 5 },
       ],
     });
     const down = await waitFor('service alert', () => reports.find((r) => r.kind === 'alert.raised' && r.data.key === 'monitoring/sshd'));
     expect(down.data).toMatchObject({ severity: 'critical', message: 'System service ssh.service is not active' });
     const proc = await waitFor('process alert', () => reports.find((r) => r.kind === 'alert.raised' && r.data.check === 'procs'));
     expect(proc.data.key).toBe('monitoring/procs/no-such-daemon-rmagent');
-    expect(reports.some((r) => r.data.key === 'monitoring/procs/node')).toBe(false);
+    expect(reports.some((r) => r.data.key === 'monitoring/procs/sleep')).toBe(false);
     await writeFile(flag, '');
     await waitFor('service alert to clear', () => reports.find((r) => r.kind === 'alert.cleared' && r.data.key === 'monitoring/sshd'));
   });
