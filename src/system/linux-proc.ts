@@ -74,16 +74,15 @@ export function diskMounts(entries: readonly MountEntry[]): MountEntry[] {
 const isRemoteSource = (source: string) => /^[^/:]{2,}:/.test(source) || source.startsWith('//');
 
 /**
- * Whether a wanted name is this process, compared as systeminformation did: case-insensitive, the name
- * within the command name (kernel threads without their "/cpu" suffix). The kernel cuts command names
- * to 15 bytes, so a longer name is looked up in the base name of argv[0] (`argv0`), when given.
+ * The mount holding an absolute, resolved path: the longest mount point that is the path or a folder above it, the
+ * latest mount winning where several share a mount point (mounted over). Every filesystem type counts here: a path
+ * named on a tmpfs is watched on that tmpfs, not on the disk under it.
  */
-export function processNameMatches(wanted: string, comm: string, argv0?: string): boolean {
-  const name = wanted.toLowerCase();
-  const command = comm.split('/')[0]!.toLowerCase();
-  if (command.includes(name)) return true;
-  return argv0 !== undefined && argv0.slice(argv0.lastIndexOf('/') + 1).toLowerCase().includes(name);
+export function mountHolding(entries: readonly MountEntry[], resolved: string): MountEntry | null {
+  let best: MountEntry | null = null;
+  for (const e of entries) {
+    const holds = e.mount === '/' || resolved === e.mount || resolved.startsWith(`${e.mount}/`);
+    if (holds && (!best || e.mount.length >= best.mount.length)) best = e;
+  }
+  return best;
 }
-
-/** A command name the kernel cut short (TASK_COMM_LEN - 1 bytes): only argv[0] can tell the full name. */
-export const commTruncated = (comm: string) => Buffer.byteLength(comm) >= 15;

@@ -1,9 +1,10 @@
 // The Linux samples from /proc and statfs, no child process. /proc files are read synchronously: they live
 // in kernel memory (never wait for a disk), and a synchronous read costs ~20 µs where fs.promises.readFile
 // costs ~250 µs of thread-pool round trips. statfs stays asynchronous: a stuck FUSE mount can hang it.
-import { closeSync, openSync, promises as fs, readFileSync, readSync, type StatsFs } from 'node:fs';
+import { closeSync, openSync, promises as fs, readFileSync, readlinkSync, readSync, type StatsFs } from 'node:fs';
 import os from 'node:os';
-import { commTruncated, diskMounts, memoryFromMeminfo, parseMounts, processNameMatches } from './linux-proc.js';
+import { diskMounts, memoryFromMeminfo, mountHolding, parseMounts } from './linux-proc.js';
+import { processMatches, type ProcessIdentity, type ProcessMatchBy } from './process-match.js';
 
 export interface LinuxDisk {
   mount: string;
@@ -31,7 +32,7 @@ const STATFS_TIMEOUT_MS = 5_000;
  * stuck FUSE daemon) is left out, and not asked again until it answers, so that it holds at most one
  * thread of the pool instead of one more per check.
  */
-export function createLinuxDiskReader(): () => Promise<LinuxDisk[]> {
+export function createLinuxDiskReader(): { all(): Promise<LinuxDisk[]>; holding(target: string): Promise<LinuxDisk> } {
   const pending = new Set<string>();
 
   const statMount = (mount: string): Promise<StatsFs | null> => {
@@ -46,7 +47,7 @@ export function createLinuxDiskReader(): () => Promise<LinuxDisk[]> {
     return Promise.race([call, timeout]).catch(() => null).finally(() => clearTimeout(timer));
   };
 
-  return async () => {
+  const all = async () => {
     const mounts = diskMounts(parseMounts(readFileSync('/proc/self/mounts', 'latin1'))).slice(0, MAX_MOUNTS);
     const stats = await Promise.all(mounts.map((m) => statMount(m.mount)));
     const out: LinuxDisk[] = [];
@@ -58,23 +59,37 @@ export function createLinuxDiskReader(): () => Promise<LinuxDisk[]> {
     });
     return out;
   };
+
+  // A path named by a policy: the mount holding it, whatever its type (tmpfs, overlay, a network share).
+  const holding = async (target: string): Promise<LinuxDisk> => {
+    const resolved = await fs.realpath(target);
+    const mount = mountHolding(parseMounts(readFileSync('/proc/self/mounts', 'latin1')), resolved);
+    if (!mount) throw Object.assign(new Error(`no mount holds ${resolved}`), { code: 'ENOENT' });
+    const s = await statMount(mount.mount);
+    if (!s) throw Object.assign(new Error(`the filesystem at ${mount.mount} (${mount.type}) did not answer statfs within ${STATFS_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' });
+    if (!(s.blocks > 0)) throw Object.assign(new Error(`${mount.mount} is a ${mount.type} filesystem without a size (nothing to measure)`), { code: 'ENOSIZE' });
+    return { mount: mount.mount, source: mount.source, sizeBytes: s.blocks * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize, availableBytes: s.bavail * s.bsize };
+  };
+
+  return { all, holding };
 }
 
 const MAX_PIDS = 100_000;
 const PIDS_PER_TURN = 256; // then let the event loop run (~5 ms of reads at most)
-const commBuffer = Buffer.alloc(64);
+const CMDLINE_MAX_BYTES = 4096;
+const procBuffer = Buffer.alloc(256);
 
-/** Command name of a process, or null when it has gone. */
-function readComm(pid: string): string | null {
+/** A small /proc file read synchronously (kernel memory, no disk), or null when the process has gone. */
+function readSmall(file: string): string | null {
   let fd: number;
   try {
-    fd = openSync(`/proc/${pid}/comm`, 'r');
+    fd = openSync(file, 'r');
   } catch {
     return null;
   }
   try {
-    const n = readSync(fd, commBuffer, 0, commBuffer.length, 0);
-    return commBuffer.toString('utf8', 0, n).replace(/\n$/, '');
+    const n = readSync(fd, procBuffer, 0, procBuffer.length, 0);
+    return procBuffer.toString('utf8', 0, n);
   } catch {
     return null;
   } finally {
@@ -82,35 +97,58 @@ function readComm(pid: string): string | null {
   }
 }
 
-/** argv[0] of a process (asynchronously: reading cmdline takes the process's memory lock, which can wait). */
-async function readArgv0(pid: string): Promise<string | undefined> {
-  const handle = await fs.open(`/proc/${pid}/cmdline`, 'r').catch(() => null);
-  if (!handle) return undefined;
+/** Executable of a process; null for kernel threads, zombies and (not as root) other users' processes. */
+function readExe(pid: string): string | null {
   try {
-    const buffer = Buffer.alloc(4096);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return buffer.toString('utf8', 0, bytesRead).split('\0')[0];
+    return readlinkSync(`/proc/${pid}/exe`);
   } catch {
-    return undefined;
+    return null;
+  }
+}
+
+/** argv of a process (asynchronously: reading cmdline takes the process's memory lock, which can wait); first 4096 bytes. */
+async function readArgv(pid: string): Promise<string[]> {
+  const handle = await fs.open(`/proc/${pid}/cmdline`, 'r').catch(() => null);
+  if (!handle) return [];
+  try {
+    const buffer = Buffer.alloc(CMDLINE_MAX_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const text = buffer.toString('utf8', 0, bytesRead);
+    return text ? text.replace(/\0$/, '').split('\0') : [];
+  } catch {
+    return [];
   } finally {
     await handle.close();
   }
 }
 
-/** Which wanted names run, from /proc/<pid>/comm; stops as soon as every name is found. */
-export async function readLinuxProcesses(names: readonly string[]): Promise<Record<string, boolean>> {
-  const missing = new Set(names);
-  const pids = (await fs.readdir('/proc')).filter((e) => e.charCodeAt(0) >= 48 && e.charCodeAt(0) <= 57).slice(0, MAX_PIDS);
+/** What names a process; null for a zombie (it has ended) or a process that has gone. */
+async function readIdentity(pid: string, by: ProcessMatchBy): Promise<ProcessIdentity | null> {
+  const exe = by === 'name' ? readExe(pid) : null;
+  const argv = await readArgv(pid);
+  if (exe || argv.length) return { exe, argv, comm: null };
+  // Neither: a kernel thread (named by its command name) or a zombie.
+  const stat = readSmall(`/proc/${pid}/stat`);
+  if (!stat || / Z /.test(stat.slice(stat.lastIndexOf(')') + 1, stat.lastIndexOf(')') + 4))) return null;
+  return { exe: null, argv: [], comm: readSmall(`/proc/${pid}/comm`)?.replace(/\n$/, '') ?? null };
+}
+
+/**
+ * Which wanted entries run, matched exactly (process-match.ts) against each process's executable names or command
+ * line; stops as soon as every entry is found. Throws ENOPROC when /proc cannot be listed.
+ */
+export async function readLinuxProcesses(wanted: readonly string[], by: ProcessMatchBy): Promise<Record<string, boolean>> {
+  const missing = new Set(wanted);
+  const entries = await fs.readdir('/proc').catch((err: Error) => {
+    throw Object.assign(new Error(`/proc cannot be listed: ${err.message}`), { code: 'ENOPROC' });
+  });
+  const pids = entries.filter((e) => e.charCodeAt(0) >= 48 && e.charCodeAt(0) <= 57).slice(0, MAX_PIDS);
+  if (!pids.length) throw Object.assign(new Error('/proc lists no process (not mounted?)'), { code: 'ENOPROC' });
   for (let i = 0; i < pids.length && missing.size; i++) {
     if (i > 0 && i % PIDS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
-    const comm = readComm(pids[i]!);
-    if (comm === null) continue;
-    for (const name of missing) if (processNameMatches(name, comm)) missing.delete(name);
-    // A name longer than the kernel keeps of a command name can only be found in argv[0].
-    if (commTruncated(comm) && [...missing].some((n) => Buffer.byteLength(n) > 15)) {
-      const argv0 = await readArgv0(pids[i]!);
-      for (const name of missing) if (processNameMatches(name, comm, argv0)) missing.delete(name);
-    }
+    const identity = await readIdentity(pids[i]!, by);
+    if (!identity) continue;
+    for (const name of missing) if (processMatches(name, by, identity)) missing.delete(name);
   }
-  return Object.fromEntries(names.map((n) => [n, !missing.has(n)]));
+  return Object.fromEntries(wanted.map((n) => [n, !missing.has(n)]));
 }

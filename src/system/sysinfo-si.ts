@@ -1,8 +1,10 @@
 // systeminformation where node:os and /proc do not suffice (macOS, Windows, the BSDs), loaded on first use:
 // loading it costs ~10 MB of RSS and ~65 ms of CPU, which a Linux agent never pays.
+import { realpath } from 'node:fs/promises';
 import type { StatusReportData } from '../protocol/frames.js';
 import { loadSeaModule } from './sea-module.js';
 import { loadOnce } from './load-once.js';
+import { processMatches, type ProcessIdentity, type ProcessMatchBy } from './process-match.js';
 
 type Systeminformation = typeof import('systeminformation');
 
@@ -32,10 +34,29 @@ export async function siDisks(): Promise<SiDisk[]> {
   return list.map((d) => ({ mount: d.mount, source: d.fs, sizeBytes: d.size, usedBytes: d.used, availableBytes: d.available, usePercent: d.use }));
 }
 
-/** Which named processes run (systeminformation: case-insensitive, the name within the command name). */
-export async function siProcesses(names: readonly string[]): Promise<Record<string, boolean>> {
-  const found = await (await loadSysteminformation()).processLoad(names.join(', '));
-  return Object.fromEntries(names.map((name) => [name, found.some((p) => p.proc === name && p.pids.length > 0)]));
+/** The disk holding a path: the longest mount point above it (drive letters and paths compared without case on Windows). */
+export async function siDiskHolding(target: string): Promise<SiDisk> {
+  const windows = process.platform === 'win32';
+  const fold = (p: string) => (windows ? p.toLowerCase().replace(/\//g, '\\') : p);
+  const resolved = fold(await realpath(target));
+  const holds = (mount: string) => {
+    const m = fold(mount);
+    return resolved === m || resolved.startsWith(/[\\/]$/.test(m) ? m : `${m}${windows ? '\\' : '/'}`) || (!windows && m === '/');
+  };
+  const owner = (await siDisks()).filter((d) => holds(d.mount)).sort((a, b) => b.mount.length - a.mount.length)[0];
+  if (!owner) throw Object.assign(new Error(`no mounted disk holds ${target}`), { code: 'ENOENT' });
+  return owner;
+}
+
+/** Which wanted entries run (process-match.ts), from systeminformation's process list (ps on macOS, WMI on Windows). */
+export async function siProcesses(wanted: readonly string[], by: ProcessMatchBy): Promise<Record<string, boolean>> {
+  const { list } = await (await loadSysteminformation()).processes();
+  const windows = process.platform === 'win32';
+  const identities: ProcessIdentity[] = list.map((p) => {
+    const exe = p.path ? `${p.path.replace(/[\\/]$/, '')}${windows ? '\\' : '/'}${p.name}` : p.name;
+    return { exe, argv: [p.command || exe, ...(p.params ? p.params.split(' ') : [])], comm: null };
+  });
+  return Object.fromEntries(wanted.map((name) => [name, identities.some((p) => processMatches(name, by, p, windows))]));
 }
 
 export async function siStaticFacts(): Promise<Pick<StatusReportData, 'os' | 'hardware'>> {

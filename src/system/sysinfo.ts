@@ -7,9 +7,11 @@
 // ~560 ms on the first call, mem 0.6 ms, fsSize ~39 ms (runs df), processLoad ~85 ms (runs ps), snapshot ~49 ms.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
-import { busyPercent, cpuTimes } from './cpu-load.js';
+import { busyPercent, cpuTimes, type CpuTimes } from './cpu-load.js';
+import { readLogChunk, type LogChunk, type LogPosition } from './log-file.js';
+import type { ProcessMatchBy } from './process-match.js';
 import { createLinuxDiskReader, readLinuxMemory, readLinuxProcesses } from './sysinfo-linux.js';
-import { siDisks, siMemory, siProcesses, siStaticFacts } from './sysinfo-si.js';
+import { siDiskHolding, siDisks, siMemory, siProcesses, siStaticFacts } from './sysinfo-si.js';
 import type { StatusReportData } from '../protocol/frames.js';
 
 export interface MemorySample {
@@ -25,23 +27,23 @@ export interface DiskSample {
   availableBytes: number;
   usedPercent: number;
 }
-export interface LogTail {
-  text: string;
-  /** Where the next read starts; smaller than the last offset means the file was rotated or truncated. */
-  nextOffset: number;
-}
 
 export interface Sysinfo {
   /** Busy % of all CPUs since this instance's previous call (the first call: since it was created). */
   cpuPercent(): Promise<number>;
+  /** The CPU time counters of all CPUs (ms since boot); null where the OS gives none. */
+  cpuCounters(): CpuTimes | null;
   memory(): Promise<MemorySample>;
+  /** Every mounted local disk (no virtual, scratch or network filesystem). */
   disks(): Promise<DiskSample[]>;
-  /** Which of the named processes run (by command name). */
-  processes(names: readonly string[]): Promise<Record<string, boolean>>;
+  /** The filesystem holding a path, whatever its type; throws ENOENT/EACCES, ENOSIZE (no size), ETIMEDOUT. */
+  diskOf(target: string): Promise<DiskSample>;
+  /** Which wanted entries run, matched exactly against executable names or command lines (process-match.ts); throws ENOPROC. */
+  processes(wanted: readonly string[], by: ProcessMatchBy): Promise<Record<string, boolean>>;
   /** A network interface other than loopback is up with an address. */
   online(): boolean;
-  /** New bytes of a (log) file from `offset` (negative = from its current end), at most `maxBytes`; starts over when the file shrank. */
-  tailFile(file: string, offset: number, maxBytes: number): Promise<LogTail>;
+  /** New bytes of a log file (log-file.ts: no links, regular files only). */
+  readLog(file: string, from: LogPosition | null, maxBytes: number): Promise<LogChunk>;
   statusSnapshot(): Promise<StatusReportData>;
 }
 
@@ -93,34 +95,27 @@ export function createSysinfo(): Sysinfo {
     return toMemory(await siMemory());
   };
 
-  const disks = async (): Promise<DiskSample[]> => (await (linuxDisks ? linuxDisks() : siDisks())).map(toDisk);
+  const disks = async (): Promise<DiskSample[]> => (await (linuxDisks ? linuxDisks.all() : siDisks())).map(toDisk);
 
   return {
     cpuPercent,
+    cpuCounters() {
+      const cpus = os.cpus();
+      return cpus.length ? cpuTimes(cpus) : null;
+    },
     memory,
     disks,
-    async processes(names) {
-      if (!names.length) return {};
-      return linux ? readLinuxProcesses(names) : siProcesses(names);
+    async diskOf(target) {
+      return toDisk(await (linuxDisks ? linuxDisks.holding(target) : siDiskHolding(target)));
+    },
+    async processes(wanted, by) {
+      if (!wanted.length) return {};
+      return linux ? readLinuxProcesses(wanted, by) : siProcesses(wanted, by);
     },
     online() {
       return Object.values(os.networkInterfaces()).some((list) => (list ?? []).some((a) => !a.internal && a.address));
     },
-    async tailFile(file, offset, maxBytes) {
-      const handle = await fs.open(file, 'r');
-      try {
-        const size = (await handle.stat()).size;
-        if (offset < 0) return { text: '', nextOffset: size };
-        const from = size < offset ? 0 : offset;
-        const length = Math.min(maxBytes, size - from);
-        if (length <= 0) return { text: '', nextOffset: from };
-        const buffer = Buffer.alloc(length);
-        const { bytesRead } = await handle.read(buffer, 0, length, from);
-        return { text: buffer.subarray(0, bytesRead).toString('utf8'), nextOffset: from + bytesRead };
-      } finally {
-        await handle.close();
-      }
-    },
+    readLog: readLogChunk,
     async statusSnapshot() {
       // A report without disks beats no report (e.g. /proc/self/mounts unreadable in a sandbox).
       const [stat, cpu, mem, disk] = await Promise.all([facts(), cpuPercent(), memory(), disks().catch(() => [])]);

@@ -1,7 +1,7 @@
 // The /proc readers behind the Linux samples: memory without the page cache, one disk per filesystem
-// (what df and systeminformation showed), process names as systeminformation compared them.
+// (what df and systeminformation showed), and the mount holding a path.
 import { describe, expect, it } from 'vitest';
-import { commTruncated, diskMounts, memoryFromMeminfo, parseMeminfo, parseMounts, processNameMatches } from '../../src/system/linux-proc.js';
+import { diskMounts, memoryFromMeminfo, mountHolding, parseMeminfo, parseMounts } from '../../src/system/linux-proc.js';
 
 const KB = 1024;
 
@@ -124,21 +124,14 @@ describe('disk mounts from /proc/self/mounts', () => {
   });
 });
 
-describe('process names', () => {
-  it('matches as systeminformation did: case-insensitive, within the command name, kernel threads without suffix', () => {
-    expect(processNameMatches('node', 'node')).toBe(true);
-    expect(processNameMatches('TeamViewer', 'teamviewerd')).toBe(true);
-    expect(processNameMatches('openvpn', 'sshd')).toBe(false);
-    expect(processNameMatches('kworker', 'kworker/0:1H')).toBe(true);
-    expect(processNameMatches('0:1', 'kworker/0:1H')).toBe(false);
-  });
-
-  it('finds a name longer than the kernel keeps in the base name of argv[0]', () => {
-    const comm = 'gnome-session-b'; // gnome-session-binary, cut to 15 bytes
-    expect(commTruncated(comm)).toBe(true);
-    expect(commTruncated('sshd')).toBe(false);
-    expect(processNameMatches('gnome-session-binary', comm)).toBe(false);
-    expect(processNameMatches('gnome-session-binary', comm, '/usr/libexec/gnome-session-binary')).toBe(true);
-    expect(processNameMatches('gnome-session-binary', comm, '/usr/bin/gnome-session-b')).toBe(false);
+describe('the mount holding a path', () => {
+  const mounts = parseMounts('/dev/vda1 / ext4 rw 0 0\n/dev/vdb1 /srv ext4 rw 0 0\ntmpfs /srv/scratch tmpfs rw 0 0\nproc /proc proc rw 0 0\n/dev/vdc1 /srv/scratch xfs rw 0 0\n');
+  it('is the longest mount point above it, of any type, the top mount where mounted over', () => {
+    expect(mountHolding(mounts, '/srv/data/x')?.mount).toBe('/srv');
+    expect(mountHolding(mounts, '/srvx')?.mount).toBe('/');
+    expect(mountHolding(mounts, '/proc/1')?.type).toBe('proc');
+    expect(mountHolding(mounts, '/srv/scratch')?.type).toBe('xfs');
+    expect(mountHolding(parseMounts('tmpfs /run tmpfs rw 0 0\n/dev/vda1 / ext4 rw 0 0\n'), '/run/app')?.type).toBe('tmpfs');
+    expect(mountHolding([], '/x')).toBe(null);
   });
 });

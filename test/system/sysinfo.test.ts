@@ -2,7 +2,8 @@
 // df and node:os, and the hot path stays cheap (on Linux: no child process, no systeminformation).
 import { describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile, appendFile, symlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rename, rm, writeFile, appendFile, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -53,24 +54,52 @@ describe('sysinfo', () => {
     expect(cpu).toBeLessThanOrEqual(100);
     const sleeper = await startSleeper();
     try {
-      expect(await sysinfo.processes(['sleep', 'no-such-process-rmagent'])).toEqual({ sleep: true, 'no-such-process-rmagent': false });
+      expect(await sysinfo.processes(['sleep', 'no-such-process-rmagent'], 'name')).toEqual({ sleep: true, 'no-such-process-rmagent': false });
     } finally {
       sleeper.kill();
     }
   });
 
-  it('tails a file from its end, then only new bytes, and starts over after truncation', async () => {
+  it('reads a log from its end, then only new bytes, and starts over after truncation or rotation', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'rmagent-sysinfo-'));
     try {
       const file = path.join(dir, 'app.log');
       await writeFile(file, 'old line\n');
       const sysinfo = createSysinfo();
-      const start = await sysinfo.tailFile(file, -1, 1024);
-      expect(start).toEqual({ text: '', nextOffset: 9 });
+      const start = await sysinfo.readLog(file, null, 1024);
+      expect(start).toMatchObject({ start: 9, size: 9 });
+      expect(start.bytes.length).toBe(0);
       await appendFile(file, 'new line\n');
-      expect(await sysinfo.tailFile(file, start.nextOffset, 1024)).toEqual({ text: 'new line\n', nextOffset: 18 });
+      const next = await sysinfo.readLog(file, { offset: 9, ino: start.ino }, 1024);
+      expect([next.bytes.toString(), next.start]).toEqual(['new line\n', 9]);
       await writeFile(file, 'x\n');
-      expect(await sysinfo.tailFile(file, 18, 1024)).toEqual({ text: 'x\n', nextOffset: 2 });
+      const truncated = await sysinfo.readLog(file, { offset: 18, ino: start.ino }, 1024);
+      expect([truncated.bytes.toString(), truncated.start]).toEqual(['x\n', 0]);
+      // Rotated: another file at the path, already longer than the old offset, is read from its start.
+      await rename(file, `${file}.1`);
+      await writeFile(file, 'first line of the new file\n');
+      const rotated = await sysinfo.readLog(file, { offset: 2, ino: start.ino }, 1024);
+      expect([rotated.bytes.toString(), rotated.start]).toEqual(['first line of the new file\n', 0]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(process.platform !== 'win32')('refuses at once what is not a regular file: a FIFO without a writer, a folder, a link, nothing', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'rmagent-sysinfo-'));
+    try {
+      const fifo = path.join(dir, 'fifo.log');
+      await run('mkfifo', [fifo]);
+      const sysinfo = createSysinfo();
+      const started = performance.now();
+      await expect(sysinfo.readLog(fifo, null, 1024)).rejects.toMatchObject({ code: 'ENOTREG', message: expect.stringContaining('is a FIFO') });
+      await expect(sysinfo.readLog(fifo, { offset: 0 }, 1024)).rejects.toMatchObject({ code: 'ENOTREG' });
+      expect(performance.now() - started).toBeLessThan(1000);
+      await expect(sysinfo.readLog(dir, null, 1024)).rejects.toMatchObject({ code: 'ENOTREG', message: expect.stringContaining('is a folder') });
+      await writeFile(path.join(dir, 'secret'), 'root only\n');
+      await symlink(path.join(dir, 'secret'), path.join(dir, 'link.log'));
+      await expect(sysinfo.readLog(path.join(dir, 'link.log'), { offset: 0 }, 1024)).rejects.toMatchObject({ code: 'ELOOP' });
+      await expect(sysinfo.readLog(path.join(dir, 'none.log'), null, 1024)).rejects.toMatchObject({ code: 'ENOENT' });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -122,23 +151,32 @@ describe.runIf(process.platform === 'linux')('sysinfo on Linux (/proc, statfs)',
     expect(busy).toBeGreaterThan(50 / os.cpus().length);
   });
 
-  it('finds a process whose name is longer than the 15 bytes the kernel keeps, and not after it ended', async () => {
+  it('finds a process by its exact name, also one longer than the 15 bytes the kernel keeps, and not after it ended', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'rmagent-proc-'));
-    const name = 'rmagent-test-long-sleeper';
-    await symlink('/bin/sleep', path.join(dir, name));
-    const child = spawn(path.join(dir, name), ['30'], { stdio: 'ignore' });
+    const long = 'rmagent-test-long-sleeper';
+    await symlink('/bin/sleep', path.join(dir, long));
+    await symlink('/bin/sleep', path.join(dir, 'rmh13sleep'));
+    const children = [spawn(path.join(dir, long), ['30'], { stdio: 'ignore' }), spawn(path.join(dir, 'rmh13sleep'), ['31'], { stdio: 'ignore' })];
+    const spawned = Promise.all(children.map((child) => new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject))));
     try {
-      await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+      await spawned;
       const sysinfo = createSysinfo();
-      expect(await sysinfo.processes([name, 'no-such-process-rmagent'])).toEqual({ [name]: true, 'no-such-process-rmagent': false });
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill();
+      expect(await sysinfo.processes([long, 'no-such-process-rmagent', 'h13sl', 'rmh13sleep', '*h13sl*'], 'name')).toEqual({ [long]: true, 'no-such-process-rmagent': false, h13sl: false, rmh13sleep: true, '*h13sl*': true });
+      expect(await sysinfo.processes([`${dir}/rmh13sleep 31`, 'rmh13sleep', '*/rmh13sleep 3*', '*/rmh13sleep 3'], 'commandLine')).toEqual({ [`${dir}/rmh13sleep 31`]: true, rmh13sleep: false, '*/rmh13sleep 3*': true, '*/rmh13sleep 3': false });
+      const exited = new Promise((resolve) => children[0]!.once('exit', resolve));
+      children[0]!.kill();
       await exited;
-      expect(await sysinfo.processes([name])).toEqual({ [name]: false });
+      expect(await sysinfo.processes([long], 'name')).toEqual({ [long]: false });
     } finally {
-      child.kill();
+      for (const child of children) child.kill();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('names this Node process by its executable, not by the "MainThread" of /proc/PID/comm', async () => {
+    const exe = path.basename(process.execPath);
+    expect(readFileSync(`/proc/${process.pid}/comm`, 'utf8').trim()).not.toBe(exe);
+    expect(await createSysinfo().processes([exe], 'name')).toEqual({ [exe]: true });
   });
 
   it('agrees with systeminformation, which macOS and Windows still use, on this machine', async () => {
@@ -153,7 +191,7 @@ describe.runIf(process.platform === 'linux')('sysinfo on Linux (/proc, statfs)',
     expect(Math.abs(mem.usedBytes - siMem.usedBytes) / mem.totalBytes).toBeLessThan(0.05);
     const sleeper = await startSleeper();
     try {
-      expect(await siProcesses(['sleep', 'no-such-process-rmagent'])).toEqual({ sleep: true, 'no-such-process-rmagent': false });
+      expect(await siProcesses(['sleep', 'no-such-process-rmagent'], 'name')).toEqual({ sleep: true, 'no-such-process-rmagent': false });
     } finally {
       sleeper.kill();
     }
@@ -166,7 +204,7 @@ describe.runIf(process.platform === 'linux')('sysinfo on Linux (/proc, statfs)',
       await import(${JSON.stringify(path.join(build, 'cli/run.js'))});
       const { createSysinfo } = await import(${JSON.stringify(path.join(build, 'system/sysinfo.js'))});
       const s = createSysinfo();
-      await Promise.all([s.statusSnapshot(), s.cpuPercent(), s.memory(), s.disks(), s.processes(['node'])]);
+      await Promise.all([s.statusSnapshot(), s.cpuPercent(), s.memory(), s.disks(), s.processes(['node'], 'name')]);
       const loaded = Object.keys(createRequire(import.meta.url).cache);
       console.log(JSON.stringify({ modules: loaded.length, si: loaded.filter((k) => k.includes('systeminformation')) }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });

@@ -22,17 +22,29 @@ export const DiskCheckSchema = z.strictObject({
   mounts: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(4096))).check(z.maxLength(64)), []).check(z.describe('Mount points (or any path on them) to watch; empty = every mount')),
 }).check(z.refine((c) => c.threshold !== undefined || c.minFreeBytes !== undefined, 'a disk check needs threshold and/or minFreeBytes'));
 export const OnlineCheckSchema = z.strictObject({ type: z.literal('online'), ...common });
-export const ProcessCheckSchema = z.strictObject({ type: z.literal('process'), ...common, names: z.array(z.string().check(z.minLength(1), z.maxLength(256))).check(z.minLength(1), z.maxLength(32), z.describe('Process names that must be running')) });
+export const ProcessCheckSchema = z.strictObject({
+  type: z.literal('process'),
+  ...common,
+  names: z.array(z.string().check(z.minLength(1), z.maxLength(1024))).check(z.minLength(1), z.maxLength(32), z.describe('Processes that must be running: each entry matches the whole executable name (or command line), `*` standing for any run of characters')),
+  match: z._default(z.enum(['name', 'commandLine']), 'name').check(z.describe('What each entry is matched against: the executable name (base name of the program file or of argv[0]) or the full command line (arguments joined by single spaces)')),
+});
 export const ServiceCheckSchema = z.strictObject({
   type: z.literal('service'),
   ...common,
-  name: z.string().check(z.minLength(1), z.maxLength(256), z.regex(/^[A-Za-z0-9@._:-]+$/), z.describe('System service that must be active (systemd unit, launchd label or Windows service name)')),
+  name: z.string().check(z.minLength(1), z.maxLength(256), z.regex(/^[A-Za-z0-9@._:][A-Za-z0-9@._:-]*$/), z.describe('System service that must be active (systemd unit, launchd label or Windows service name); never starts with "-"')),
 });
 export const LogCheckSchema = z.strictObject({
   type: z.literal('log'),
   ...common,
   path: z.string().check(z.minLength(1), z.maxLength(4096), z.describe('Log file to watch; only lines written after the check started count')),
-  pattern: z.string().check(z.minLength(1), z.maxLength(1024), z.refine(isRegex, 'not a valid regular expression'), z.describe('Regular expression a new line must match')),
+  pattern: z.string().check(
+    z.minLength(1),
+    z.maxLength(1024),
+    z.refine(isRegex, 'not a valid regular expression'),
+    z.refine((p) => backtrackingOnly(p) === null, { error: (issue) => `${backtrackingOnly(issue.input as string)} cannot be matched in linear time: log patterns are the syntax JavaScript and RE2 share` }),
+    z.describe('Regular expression a new line must match (the syntax JavaScript and RE2 share: no backreferences or lookaround), matched in linear time against the first 4096 bytes of the line'),
+  ),
+  ignoreCase: z._default(z.boolean(), false).check(z.describe('Match the pattern without regard to case')),
   threshold: z._default(z.int().check(z.gte(0)), 0).check(z.describe('Matching new lines per interval above which an alert is raised; log alerts clear when acknowledged')),
   hysteresis: z._default(common.hysteresis, 0).check(z.describe('Margin below threshold before the alert clears by itself (log alerts default to 0: cleared by acknowledgment)')),
 });
@@ -57,6 +69,31 @@ export const MonitoringPolicySchema = z.strictObject({
     ),
 });
 export type MonitoringPolicy = z.infer<typeof MonitoringPolicySchema>;
+
+/**
+ * The first construct of a pattern that only a backtracking engine can run (backreference, lookaround), or null.
+ * The device matches with an RE2-class engine (linear time); this refuses such patterns where policies are written.
+ */
+export function backtrackingOnly(source: string): string | null {
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '\\') {
+      const next = source[i + 1] ?? '';
+      if (!inClass && /[1-9]/.test(next)) return `the backreference \\${next}`;
+      if (!inClass && next === 'k' && source[i + 2] === '<') return 'the named backreference \\k<...>';
+      i++;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') {
+      inClass = true;
+    } else if (c === '(' && source[i + 1] === '?') {
+      const look = /^\(\?(=|!|<=|<!)/.exec(source.slice(i))?.[0];
+      if (look) return `the lookaround ${look}...)`;
+    }
+  }
+  return null;
+}
 
 function isRegex(source: string): boolean {
   try {

@@ -43,57 +43,8 @@ export function evaluateSignal(state: SignalState, value: number, at: number, ru
   return { state: { active: false, breachSince }, decision: null };
 }
 
-export interface TimedSample {
-  at: number;
-  value: number;
-}
-
-/** Keeps the samples of the last `windowMs` (plus the one just before, so the window is known to be covered). */
-export function pushWindow(window: readonly TimedSample[], sample: TimedSample, windowMs: number): TimedSample[] {
-  const next = [...window, sample];
-  const from = sample.at - windowMs;
-  let first = 0;
-  while (first < next.length - 1 && next[first + 1]!.at <= from) first++;
-  return next.slice(first);
-}
-
-/** Average over the window and whether the samples cover all of it (cpu: "average usage over durationSec"). */
-export function windowAverage(window: readonly TimedSample[], now: number, windowMs: number): { average: number; covered: boolean } {
-  if (!window.length) return { average: 0, covered: false };
-  const average = window.reduce((sum, s) => sum + s.value, 0) / window.length;
-  return { average, covered: window[0]!.at <= now - windowMs };
-}
-
-/** The disks a check watches: each filter names a mount or a path on it (longest mount prefix wins). */
-export function selectMounts<T extends { mount: string }>(disks: readonly T[], filters: readonly string[]): T[] {
-  if (!filters.length) return [...disks];
-  const picked = new Set<T>();
-  for (const filter of filters) {
-    const owner = disks
-      .filter((d) => filter === d.mount || d.mount === '/' || [d.mount, `${d.mount}/`, `${d.mount}\\`].some((prefix) => /[\\/]$/.test(prefix) && filter.startsWith(prefix)))
-      .sort((a, b) => b.mount.length - a.mount.length)[0];
-    if (owner) picked.add(owner);
-  }
-  return [...picked];
-}
-
-/** How many new lines match; a partial last line waits for the next read. */
-export function matchNewLines(text: string, pattern: RegExp): { matches: number; lastMatch: string | null; consumed: number } {
-  const end = text.lastIndexOf('\n') + 1;
-  let matches = 0;
-  let lastMatch: string | null = null;
-  for (const line of text.slice(0, end).split('\n')) {
-    if (line && pattern.test(line)) {
-      matches++;
-      lastMatch = line.slice(0, 512);
-    }
-  }
-  return { matches, lastMatch, consumed: Buffer.byteLength(text.slice(0, end), 'utf8') };
-}
-
-/** Whether a system service is active, from its manager's answer (systemctl is-active / launchctl print / sc query). */
-export function serviceActive(platform: string, result: { code: number | null; stdout: string }): boolean {
-  if (platform === 'win32') return /STATE\s*:\s*\d+\s+RUNNING/i.test(result.stdout);
-  if (platform === 'darwin') return result.code === 0 && !/state = (not running|exited)/i.test(result.stdout);
-  return result.code === 0 && result.stdout.trim() === 'active';
+/** The signal to judge with: the stored alert book is the truth on whether an alert is active (an acknowledgment clears one). */
+export function syncSignal(prev: SignalState | undefined, activeInBook: boolean): SignalState {
+  if (prev && prev.active === activeInBook) return prev;
+  return { active: activeInBook, breachSince: prev?.breachSince ?? null };
 }

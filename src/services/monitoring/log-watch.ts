@@ -1,21 +1,34 @@
-// Where each log check has read up to, kept on disk so a restart neither re-reads old lines nor skips
-// the lines written while the agent was down.
+// Where each log check has read up to, kept on disk so a restart neither re-reads old lines nor skips the lines
+// written while the agent was down. The new offset is stored before the lines are matched: a line that made the
+// agent stop (or crash) while matching is never read again.
 import path from 'node:path';
 import * as z from 'zod/mini';
 import { readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import type { Sysinfo } from '../../system/sysinfo.js';
-import { matchNewLines } from './checks.js';
+import { matchLines, splitLines, type LineMatcher, type MatchPacing } from './log-match.js';
 
 const READ_MAX_BYTES = 1024 * 1024;
-const OffsetsSchema = z.record(z.string(), z.object({ path: z.string(), offset: z.int().check(z.gte(0)) }));
+const OffsetsSchema = z.record(z.string(), z.object({ path: z.string(), offset: z.int().check(z.gte(0)), ino: z.optional(z.number()) }));
+
+/** Matching of one read may take 2 s in slices of 10 ms (a 4 KiB line costs at most ~15 ms: MAX_PROGRAM_SIZE). */
+export const LOG_MATCH_PACING: Omit<MatchPacing, 'now' | 'pause'> = { budgetMs: 2_000, sliceMs: 10 };
+
+export interface LogScan {
+  matches: number;
+  lastMatch: string | null;
+  /** New whole lines read. */
+  lines: number;
+  /** Lines not matched because the time budget ran out (they were skipped). */
+  skipped: number;
+}
 
 export interface LogWatch {
   /** New matching lines of `file` since the last call for this check (the first call only finds the end). */
-  newMatches(checkId: string, file: string, pattern: RegExp): Promise<{ matches: number; lastMatch: string | null }>;
+  newMatches(checkId: string, file: string, matcher: LineMatcher): Promise<LogScan>;
   forget(keep: ReadonlySet<string>): Promise<void>;
 }
 
-export function createLogWatch(stateDir: string, sysinfo: Pick<Sysinfo, 'tailFile'>): LogWatch {
+export function createLogWatch(stateDir: string, sysinfo: Pick<Sysinfo, 'readLog'>, pacing: MatchPacing): LogWatch {
   const file = path.join(stateDir, 'log-offsets.json');
   let offsets: z.infer<typeof OffsetsSchema> | null = null;
   const load = async () => {
@@ -26,19 +39,18 @@ export function createLogWatch(stateDir: string, sysinfo: Pick<Sysinfo, 'tailFil
   };
 
   return {
-    async newMatches(checkId, logFile, pattern) {
+    async newMatches(checkId, logFile, matcher) {
       const known = (await load())[checkId];
-      const from = known && known.path === logFile ? known.offset : -1;
-      const tail = await sysinfo.tailFile(logFile, from, READ_MAX_BYTES);
-      const found = matchNewLines(tail.text, pattern);
-      const start = tail.nextOffset - Buffer.byteLength(tail.text, 'utf8');
-      // A full read without a newline is one huge line: skip it rather than stall on it.
-      const next = found.consumed || tail.text.length < READ_MAX_BYTES ? start + found.consumed : tail.nextOffset;
-      if (next !== known?.offset || known.path !== logFile) {
-        offsets = { ...offsets, [checkId]: { path: logFile, offset: next } };
+      const from = known && known.path === logFile ? { offset: known.offset, ino: known.ino } : null;
+      const chunk = await sysinfo.readLog(logFile, from, READ_MAX_BYTES);
+      const { lines, consumed } = splitLines(chunk.bytes, chunk.bytes.length === READ_MAX_BYTES);
+      const next = { path: logFile, offset: chunk.start + consumed, ino: chunk.ino };
+      if (next.offset !== known?.offset || known.path !== logFile || known.ino !== chunk.ino) {
+        offsets = { ...offsets, [checkId]: next };
         await writeJsonAtomic(file, offsets);
       }
-      return { matches: found.matches, lastMatch: found.lastMatch };
+      const found = await matchLines(lines, matcher, pacing);
+      return { matches: found.matches, lastMatch: found.lastMatch, lines: lines.length, skipped: lines.length - found.examined };
     },
     async forget(keep) {
       const current = await load();

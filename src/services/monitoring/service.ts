@@ -1,41 +1,57 @@
-// The Monitoring service: one unref'd timer per check, cheap samples from sysinfo, pure evaluation
-// (checks.ts), persisted alerts (alerts.ts).
+// The Monitoring service: one unref'd timer per check, samples from the edges (readings.ts), pure evaluation
+// (checks.ts), persisted alerts (alerts.ts). A check that cannot check shows a problem and raises nothing.
 import * as z from 'zod/mini';
 import { createSysinfo, type Sysinfo } from '../../system/sysinfo.js';
+import { compileLinearPattern, type CompiledPattern } from '../../system/linear-regex.js';
 import { problem, type Problem } from '../../protocol/errors.js';
 import type { Alert, Policy } from '../../protocol/model.js';
 import type { RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
 import { MonitoringPolicySchema, type MonitoringCheck, type MonitoringPolicy } from '../../protocol/policies/monitoring.js';
-import { evaluateSignal, initialSignalState, pushWindow, selectMounts, serviceActive, windowAverage, type SignalRule, type SignalState, type TimedSample } from './checks.js';
+import { evaluateSignal, initialSignalState, syncSignal, type SignalState } from './checks.js';
 import { createAlertBook } from './alerts.js';
-import { createLogWatch } from './log-watch.js';
+import { createLogWatch, LOG_MATCH_PACING } from './log-watch.js';
+import type { MatchPacing } from './log-match.js';
+import type { CpuCounterSample } from './cpu-window.js';
+import { readCheck, type Reading } from './readings.js';
+import type { Unavailable } from './unavailable.js';
 
-/** One thing a check measured, with the rule that judges it. */
-interface Reading {
-  key: string;
-  value: number;
-  rule: SignalRule;
-  message: string;
-  /** false = may only clear (e.g. the cpu window is not covered yet). */
-  mayRaise?: boolean;
-}
+export { alertKey } from './readings.js';
 
-export const alertKey = (checkId: string, subject?: string) => (subject ? `monitoring/${checkId}/${subject}` : `monitoring/${checkId}`);
 const checkIdOf = (key: string) => key.split('/')[1] ?? '';
-const fmt = (n: number) => (Math.round(n * 100) / 100).toString();
+type LogCheck = Extract<MonitoringCheck, { type: 'log' }>;
+
+const defaultPacing: MatchPacing = { ...LOG_MATCH_PACING, now: () => performance.now(), pause: () => new Promise((resolve) => setImmediate(resolve)) };
 
 export const createMonitoringService: ServiceFactory = (runtime) => createMonitoringServiceWith(runtime, createSysinfo());
 
-export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sysinfo): RmService {
+export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sysinfo, options: { pacing?: MatchPacing; platform?: string } = {}): RmService {
   const book = createAlertBook(runtime);
   let loaded = false;
   let generation = 0;
   let timers: NodeJS.Timeout[] = [];
   let policy: MonitoringPolicy = { checks: [] };
   let signals = new Map<string, SignalState>();
-  const cpuWindows = new Map<string, TimedSample[]>();
-  const logWatch = createLogWatch(runtime.stateDir, sysinfo);
+  const logWatch = createLogWatch(runtime.stateDir, sysinfo, options.pacing ?? defaultPacing);
   const checkErrors = new Map<string, string>();
+  const cannotCheck = new Map<string, Unavailable[]>();
+  const patterns = new Map<string, { source: string; compiled: Promise<CompiledPattern> }>();
+  const deps = {
+    sysinfo,
+    runner: runtime.runner,
+    logWatch,
+    platform: options.platform ?? process.platform,
+    cpuSamples: new Map<string, CpuCounterSample[]>(),
+    // The regex engine is loaded with the first log check's pattern, never before.
+    pattern(check: LogCheck) {
+      const source = `${check.ignoreCase ? 'i' : '-'}${check.pattern}`;
+      const known = patterns.get(check.id);
+      if (known?.source === source) return known.compiled;
+      const compiled = compileLinearPattern(check.pattern, { ignoreCase: check.ignoreCase });
+      patterns.set(check.id, { source, compiled });
+      compiled.catch(() => patterns.delete(check.id));
+      return compiled;
+    },
+  };
   let loadProblem: string | null = null;
 
   const ensureLoaded = async () => {
@@ -51,53 +67,20 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
     timers = [];
   };
 
-  async function read(check: MonitoringCheck, now: number): Promise<Reading[]> {
-    const base = { margin: check.hysteresis, durationMs: check.durationSec * 1000 };
-    switch (check.type) {
-      case 'cpu': {
-        const windowMs = check.durationSec * 1000;
-        const window = pushWindow(cpuWindows.get(check.id) ?? [], { at: now, value: await sysinfo.cpuPercent() }, windowMs);
-        cpuWindows.set(check.id, window);
-        const { average, covered } = windowAverage(window, now, windowMs);
-        return [{ key: alertKey(check.id), value: average, rule: { direction: 'above', threshold: check.threshold, margin: check.hysteresis, durationMs: 0 }, mayRaise: covered || windowMs === 0, message: `CPU usage averaged ${fmt(average)}% over ${check.durationSec}s (threshold ${check.threshold}%)` }];
-      }
-      case 'memory': {
-        const m = await sysinfo.memory();
-        return [{ key: alertKey(check.id), value: m.usedPercent, rule: { ...base, direction: 'above', threshold: check.threshold }, message: `Memory usage is ${fmt(m.usedPercent)}% (threshold ${check.threshold}%)` }];
-      }
-      case 'disk': {
-        const out: Reading[] = [];
-        for (const d of selectMounts(await sysinfo.disks(), check.mounts)) {
-          if (check.threshold !== undefined) out.push({ key: alertKey(check.id, `used:${d.mount}`), value: d.usedPercent, rule: { ...base, direction: 'above', threshold: check.threshold }, message: `Disk ${d.mount} is ${fmt(d.usedPercent)}% full (threshold ${check.threshold}%)` });
-          if (check.minFreeBytes !== undefined) out.push({ key: alertKey(check.id, `free:${d.mount}`), value: d.availableBytes, rule: { ...base, direction: 'below', threshold: check.minFreeBytes, margin: (check.minFreeBytes * check.hysteresis) / 100 }, message: `Disk ${d.mount} has ${d.availableBytes} bytes free (minimum ${check.minFreeBytes})` });
-        }
-        return out;
-      }
-      case 'online':
-        return [{ key: alertKey(check.id), value: sysinfo.online() ? 1 : 0, rule: { ...base, direction: 'below', threshold: 0.5, margin: 0 }, message: 'The device has no network connection' }];
-      case 'process': {
-        const running = await sysinfo.processes(check.names);
-        return check.names.map((name) => ({ key: alertKey(check.id, name), value: running[name] ? 1 : 0, rule: { ...base, direction: 'below' as const, threshold: 0.5, margin: 0 }, message: `Process ${name} is not running` }));
-      }
-      case 'service': {
-        const platform = process.platform;
-        const [cmd, args] = platform === 'win32' ? ['sc', ['query', check.name]] : platform === 'darwin' ? ['launchctl', ['print', `system/${check.name}`]] : ['systemctl', ['is-active', check.name]];
-        const result = await runtime.runner.run(cmd, args as string[], { timeoutMs: 10_000 });
-        if (result.error && result.error !== 'TIMEOUT') throw new Error(`${cmd}: ${result.error}`);
-        return [{ key: alertKey(check.id), value: serviceActive(platform, result) ? 1 : 0, rule: { ...base, direction: 'below', threshold: 0.5, margin: 0 }, message: `System service ${check.name} is not active` }];
-      }
-      case 'log': {
-        const found = await logWatch.newMatches(check.id, check.path, new RegExp(check.pattern));
-        return [{ key: alertKey(check.id), value: found.matches, rule: { ...base, direction: 'above', threshold: check.threshold }, message: `${found.matches} new line(s) in ${check.path} match /${check.pattern}/${found.lastMatch ? `: ${found.lastMatch}` : ''}` }];
-      }
-    }
-  }
+  const recordUnavailable = (check: MonitoringCheck, now: Unavailable[]) => {
+    const before = JSON.stringify(cannotCheck.get(check.id) ?? []);
+    if (now.length) cannotCheck.set(check.id, now);
+    else cannotCheck.delete(check.id);
+    if (JSON.stringify(now) === before) return;
+    if (now.length) runtime.logger.warn('monitoring check cannot check', { check: check.id, problems: now });
+    else runtime.logger.info('monitoring check can check again', { check: check.id });
+  };
 
   async function tick(check: MonitoringCheck, gen: number): Promise<void> {
     const now = runtime.clock.now();
-    let readings: Reading[];
+    let outcome;
     try {
-      readings = await read(check, now);
+      outcome = await readCheck(check, now, deps);
       checkErrors.delete(check.id);
     } catch (err) {
       checkErrors.set(check.id, (err as Error).message);
@@ -105,8 +88,9 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
       return;
     }
     if (gen !== generation) return;
-    for (const r of readings) {
-      const prev = signals.get(r.key) ?? initialSignalState(book.isActive(r.key));
+    recordUnavailable(check, outcome.unavailable);
+    for (const r of outcome.readings) {
+      const prev = syncSignal(signals.get(r.key), book.isActive(r.key));
       const { state, decision } = evaluateSignal(prev, r.value, now, r.rule);
       if (decision === 'raise' && r.mayRaise === false) {
         signals.set(r.key, { ...state, active: false });
@@ -114,19 +98,32 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
       }
       signals.set(r.key, state);
       if (decision === 'raise') await book.raise(toAlert(check, r));
-      if (decision === 'clear') await book.clear(r.key, `${r.message}; back to normal`);
+      if (decision === 'clear') await book.clear(r.key, r.clearMessage);
     }
   }
 
-  // A timer callback must never leave a rejected promise behind (it would take the agent down).
+  // One sample of a check at a time: a slow source (a stuck mount, a long log) is never asked twice at once; a tick
+  // that falls due meanwhile runs once when the running one ends. A timer callback never leaves a rejected promise.
   const inFlight = new Set<Promise<void>>();
+  const running = new Map<string, { again: { check: MonitoringCheck; gen: number } | null }>();
   function runTick(check: MonitoringCheck, gen: number): void {
+    const slot = running.get(check.id);
+    if (slot) {
+      slot.again = { check, gen };
+      return;
+    }
+    const mine: { again: { check: MonitoringCheck; gen: number } | null } = { again: null };
+    running.set(check.id, mine);
     const run = tick(check, gen)
       .catch((err: unknown) => {
         checkErrors.set(check.id, (err as Error).message);
         runtime.logger.warn('monitoring alert not recorded', { check: check.id, error: err });
       })
-      .finally(() => inFlight.delete(run));
+      .finally(() => {
+        inFlight.delete(run);
+        running.delete(check.id);
+        if (mine.again && mine.again.gen === generation) runTick(mine.again.check, mine.again.gen);
+      });
     inFlight.add(run);
   }
 
@@ -139,6 +136,10 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
     value: r.value,
     threshold: r.rule.threshold,
   });
+
+  const settle = async () => {
+    while (inFlight.size) await Promise.all([...inFlight]);
+  };
 
   return {
     name: 'monitoring',
@@ -154,6 +155,12 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
       const ids = new Set(policy.checks.map((c) => c.id));
       for (const key of book.activeKeys()) if (!ids.has(checkIdOf(key))) await book.clear(key, 'check removed from the policy');
       await logWatch.forget(new Set(policy.checks.filter((c) => c.type === 'log').map((c) => c.id)));
+      for (const id of [...cannotCheck.keys(), ...checkErrors.keys(), ...patterns.keys()]) {
+        if (ids.has(id)) continue;
+        cannotCheck.delete(id);
+        checkErrors.delete(id);
+        patterns.delete(id);
+      }
       signals = new Map(book.activeKeys().map((k) => [k, initialSignalState(true)]));
       for (const check of policy.checks) {
         runTick(check, gen);
@@ -164,18 +171,20 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
     },
     async uninstall() {
       stopTimers();
-      await Promise.all([...inFlight]);
+      await settle();
       await ensureLoaded();
       await book.clearAll('monitoring service removed');
       await book.remove();
       await logWatch.forget(new Set());
+      cannotCheck.clear();
     },
     async stop() {
       stopTimers();
-      await Promise.all([...inFlight]);
+      await settle();
     },
     problems(): Problem[] {
       const out = [...checkErrors].map(([id, msg]) => problem('SERVICE_FAILED', `monitoring check ${id}: ${msg}`));
+      for (const [id, list] of cannotCheck) for (const u of list) out.push(problem(u.code, `check ${id}: ${u.reason}`));
       if (loadProblem) out.push(problem('SERVICE_FAILED', `monitoring alerts file was unreadable and was reset: ${loadProblem}`));
       return out;
     },
@@ -185,6 +194,7 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
       if (!body.key.startsWith('monitoring/')) return undefined;
       await ensureLoaded();
       const check = policy.checks.find((c) => c.id === checkIdOf(body.key));
+      // A log alert is an event: acknowledging it clears it, and the next matching line raises a new one.
       return book.ack(body.key, body.actor, check?.type === 'log');
     },
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateSignal, initialSignalState, matchNewLines, pushWindow, selectMounts, serviceActive, windowAverage, type SignalRule, type SignalState } from '../../../src/services/monitoring/checks.js';
-import { MonitoringPolicySchema, defaultMonitoringPolicySettings } from '../../../src/protocol/policies/monitoring.js';
+import { evaluateSignal, initialSignalState, syncSignal, type SignalRule, type SignalState } from '../../../src/services/monitoring/checks.js';
+import { MonitoringPolicySchema, backtrackingOnly, defaultMonitoringPolicySettings } from '../../../src/protocol/policies/monitoring.js';
 
 const rule: SignalRule = { direction: 'above', threshold: 90, margin: 5, durationMs: 0 };
 
@@ -40,43 +40,17 @@ describe('evaluateSignal', () => {
   });
 });
 
-describe('cpu window', () => {
-  it('averages over the window and knows when it is covered', () => {
-    let w = pushWindow([], { at: 0, value: 100 }, 300_000);
-    expect(windowAverage(w, 0, 300_000).covered).toBe(false);
-    for (let t = 60_000; t <= 360_000; t += 60_000) w = pushWindow(w, { at: t, value: t === 120_000 ? 40 : 100 }, 300_000);
-    const avg = windowAverage(w, 360_000, 300_000);
-    expect(avg.covered).toBe(true);
-    expect(w.length).toBe(6);
-    expect(avg.average).toBeCloseTo(90, 5);
-  });
-});
-
-describe('selectMounts', () => {
-  const disks = [{ mount: '/' }, { mount: '/home' }, { mount: '/var/lib' }];
-  it('maps any path to the mount that holds it', () => {
-    expect(selectMounts(disks, ['/home/me/x']).map((d) => d.mount)).toEqual(['/home']);
-    expect(selectMounts(disks, ['/tmp/abc']).map((d) => d.mount)).toEqual(['/']);
-    expect(selectMounts(disks, ['/homeless']).map((d) => d.mount)).toEqual(['/']);
-    expect(selectMounts(disks, []).length).toBe(3);
-    expect(selectMounts([{ mount: 'C:' }, { mount: 'D:' }], ['D:\\data\\x']).map((d) => d.mount)).toEqual(['D:']);
-  });
-});
-
-describe('log lines and service answers', () => {
-  it('counts only complete new lines that match', () => {
-    const r = matchNewLines('ok\nERROR disk\nfine\nERROR net\nERROR par', /ERROR/);
-    expect(r.matches).toBe(2);
-    expect(r.lastMatch).toBe('ERROR net');
-    expect(r.consumed).toBe('ok\nERROR disk\nfine\nERROR net\n'.length);
-  });
-  it('reads systemctl, launchctl and sc answers', () => {
-    expect(serviceActive('linux', { code: 0, stdout: 'active\n' })).toBe(true);
-    expect(serviceActive('linux', { code: 3, stdout: 'inactive\n' })).toBe(false);
-    expect(serviceActive('win32', { code: 0, stdout: 'SERVICE_NAME: x\n        STATE              : 4  RUNNING\n' })).toBe(true);
-    expect(serviceActive('win32', { code: 0, stdout: '        STATE              : 1  STOPPED\n' })).toBe(false);
-    expect(serviceActive('darwin', { code: 0, stdout: 'state = running' })).toBe(true);
-    expect(serviceActive('darwin', { code: 113, stdout: '' })).toBe(false);
+describe('syncSignal', () => {
+  // issue 15: a log alert (threshold 0, hysteresis 0) never clears by itself (0 < 0 - 0 is false); once the
+  // acknowledgment cleared it in the book, the next matching line must raise again.
+  it('follows the alert book: an acknowledged (cleared) alert no longer holds the signal active', () => {
+    const log: SignalRule = { direction: 'above', threshold: 0, margin: 0, durationMs: 0 };
+    const raised = evaluateSignal(initialSignalState(false), 1, 0, log);
+    expect(raised.decision).toBe('raise');
+    expect(evaluateSignal(raised.state, 1, 1000, log).decision).toBe(null); // still active: no second raise
+    expect(evaluateSignal(syncSignal(raised.state, false), 1, 2000, log).decision).toBe('raise');
+    expect(syncSignal(raised.state, true)).toBe(raised.state);
+    expect(syncSignal(undefined, true)).toEqual({ active: true, breachSince: null });
   });
 });
 
@@ -92,5 +66,18 @@ describe('policy', () => {
     expect(MonitoringPolicySchema.safeParse({ checks: [{ type: 'log', id: 'l', path: '/x', pattern: '(' }] }).success).toBe(false);
     expect(MonitoringPolicySchema.safeParse({ checks: [{ type: 'cpu', id: 'a' }, { type: 'memory', id: 'a' }] }).success).toBe(false);
     expect(MonitoringPolicySchema.safeParse({ checks: [{ type: 'cpu', id: 'a', threshold: 101 }] }).success).toBe(false);
+    // A service name is an operand, never an option of the service manager.
+    expect(MonitoringPolicySchema.safeParse({ checks: [{ type: 'service', id: 's', name: '--help' }] }).success).toBe(false);
+    expect(MonitoringPolicySchema.safeParse({ checks: [{ type: 'service', id: 's', name: 'getty@tty1.service' }] }).success).toBe(true);
+  });
+
+  it('refuses log patterns only a backtracking engine can run, and says which construct', () => {
+    const parse = (pattern: string) => MonitoringPolicySchema.safeParse({ checks: [{ type: 'log', id: 'l', path: '/x', pattern }] });
+    expect(parse('(a)\\1').error?.issues[0]?.message).toContain('backreference \\1');
+    expect(parse('(?<n>a)\\k<n>').success).toBe(false);
+    expect(parse('foo(?=bar)').error?.issues[0]?.message).toContain('lookaround (?=');
+    expect(parse('(?<!x)y').success).toBe(false);
+    for (const fine of ['^(a+)+$', 'authentication failure|Failed password', '[(?=]x', '\\(\\?=', '(?<year>\\d{4})-', '\\d{1,3}(\\.\\d{1,3}){3}']) expect(backtrackingOnly(fine), fine).toBe(null);
+    expect(parse('^(a+)+$').success).toBe(true); // catastrophic for a backtracking engine, linear for the device's
   });
 });
