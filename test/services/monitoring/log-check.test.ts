@@ -1,0 +1,164 @@
+// Log checks against what a local user or a careless policy can point them at (issue 15): a catastrophic pattern
+// with a line any user writes, a FIFO, a link, a missing or unreadable file, a pattern RE2 refuses or one too slow
+// for the budget. Each is a visible problem or a normal alert, never a hang.
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { appendFile, chmod, readFile, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createLogWatch } from '../../../src/services/monitoring/log-watch.js';
+import { createSysinfo } from '../../../src/system/sysinfo.js';
+import { onCleanup, setup, sleep, tempDir, waitFor } from './harness.js';
+
+const run = promisify(execFile);
+
+/** Largest gap between event-loop turns while `work` runs (a frozen loop shows up here). */
+async function loopStall<T>(work: () => Promise<T>): Promise<{ value: T; worstMs: number }> {
+  let worst = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 5);
+  try {
+    return { value: await work(), worstMs: worst };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+describe('log check under attack', () => {
+  it('a catastrophic pattern and a line any user writes: matched in linear time, the event loop keeps turning', async () => {
+    const h = await setup();
+    const log = path.join(h.dir, 'user-writable.log');
+    await writeFile(log, '');
+    await h.apply({ checks: [{ type: 'log', id: 'evil', path: log, pattern: '^(a+)+$', intervalSec: 1 }] });
+    await sleep(300);
+    const { worstMs } = await loopStall(async () => {
+      // A backtracking engine takes ~2^26 steps on the first line (about 10 s here; each more "a" doubles it); the second matches.
+      await appendFile(log, `${'a'.repeat(26)}!\naaaa\n`);
+      return waitFor('the alert for the matching line', () => h.raised('monitoring/evil')[0], 5_000);
+    });
+    expect(h.raised('monitoring/evil')[0]!.data).toMatchObject({ value: 1 });
+    expect(worstMs).toBeLessThan(250);
+    expect(h.service.problems()).toEqual([]);
+  });
+
+  it('a FIFO is "cannot check" at once, blocks no thread, and status shows it', async () => {
+    const h = await setup();
+    const fifo = path.join(h.dir, 'app.log');
+    await run('mkfifo', [fifo]);
+    // Should a read ever block in open(), a writer end releases it (keeps a failing run from hanging the suite).
+    onCleanup(async () => {
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader waiting
+      }
+    });
+    const other = path.join(h.dir, 'other.log');
+    await writeFile(other, '');
+    await h.apply({
+      checks: [
+        { type: 'log', id: 'fifo', path: fifo, pattern: 'ERROR', intervalSec: 1 },
+        { type: 'log', id: 'other', path: other, pattern: 'ERROR', intervalSec: 1 },
+      ],
+    });
+    const problems = await waitFor('the problem', () => h.service.problems().length && h.service.problems());
+    expect(problems).toEqual([{ code: 'CHECK_SOURCE_UNAVAILABLE', message: expect.stringContaining(`check fifo: ${fifo} is a FIFO, not a regular file`), fix: expect.any(String) }]);
+    // Ticks later (each would have blocked one more libuv thread), file operations still run: the other check works.
+    await sleep(4_500);
+    await appendFile(other, 'ERROR x\n');
+    await waitFor('the other log check to raise', () => h.raised('monitoring/other')[0], 4_000);
+    const started = performance.now();
+    await readFile(other);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(h.raised('monitoring/fifo')).toEqual([]);
+  });
+
+  it('a missing file, a symbolic link and a pattern RE2 refuses are "cannot check", each with its reason', async () => {
+    const h = await setup();
+    const secret = path.join(h.dir, 'secret');
+    await writeFile(secret, 'password=hunter2\n');
+    await symlink(secret, path.join(h.dir, 'link.log'));
+    await writeFile(path.join(h.dir, 'ok.log'), '');
+    await h.apply({
+      checks: [
+        { type: 'log', id: 'missing', path: path.join(h.dir, 'none.log'), pattern: 'x', intervalSec: 1 },
+        { type: 'log', id: 'link', path: path.join(h.dir, 'link.log'), pattern: 'password', intervalSec: 1 },
+        // Valid JavaScript, refused by RE2 (\u escapes), and a program over the size cap.
+        { type: 'log', id: 'syntax', path: path.join(h.dir, 'ok.log'), pattern: '\\u0041', intervalSec: 1 },
+        { type: 'log', id: 'huge', path: path.join(h.dir, 'ok.log'), pattern: '(?:a?){500}a{500}', intervalSec: 1 },
+      ],
+    });
+    const problems = await waitFor('four problems', () => h.service.problems().length === 4 && h.service.problems());
+    const byCheck = Object.fromEntries(problems.map((p) => [/check (\w+):/.exec(p.message)![1], p]));
+    expect(byCheck.missing).toMatchObject({ code: 'CHECK_SOURCE_MISSING', message: expect.stringContaining('none.log does not exist') });
+    expect(byCheck.link).toMatchObject({ code: 'CHECK_SOURCE_UNAVAILABLE', message: expect.stringContaining('is a symbolic link') });
+    expect(byCheck.syntax).toMatchObject({ code: 'CHECK_PATTERN_REFUSED', message: expect.stringContaining('invalid escape sequence') });
+    expect(byCheck.huge).toMatchObject({ code: 'CHECK_PATTERN_REFUSED', message: expect.stringContaining('instructions, more than 500') });
+    expect(h.raised()).toEqual([]);
+    // Fixed on disk: the problem goes away without a new policy.
+    await writeFile(path.join(h.dir, 'none.log'), '');
+    await waitFor('the missing file problem to go', () => !h.service.problems().some((p) => p.code === 'CHECK_SOURCE_MISSING'));
+  });
+
+  it('matching that runs out of its time budget skips the rest of the read and says so', async () => {
+    // Budget 20 ms instead of 2 s: the same path, quicker to reach. Random a/b lines cost ~0.5 ms each here (x 250).
+    const h = await setup({ pacing: { budgetMs: 20, sliceMs: 2, now: () => performance.now(), pause: () => new Promise((r) => setImmediate(r)) } });
+    const log = path.join(h.dir, 'flood.log');
+    await writeFile(log, '');
+    await h.apply({ checks: [{ type: 'log', id: 'slow', path: log, pattern: '(?:a?){150}a{150}$', intervalSec: 1 }] });
+    await sleep(300);
+    let seed = 7;
+    const letter = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 1 ? 'a' : 'b');
+    await appendFile(log, Array.from({ length: 250 }, () => `${Array.from({ length: 4000 }, letter).join('')}b\n`).join(''));
+    const problems = await waitFor('the time-out problem', () => h.service.problems().length && h.service.problems());
+    expect(problems[0]).toMatchObject({ code: 'CHECK_TIMED_OUT', message: expect.stringMatching(/ran out of its time budget: \d+ of 250 new lines were skipped/) });
+    // Nothing is read twice: the next read starts after the flood.
+    await appendFile(log, `${'a'.repeat(300)}\n`);
+    await waitFor('the alert for the new line', () => h.raised('monitoring/slow')[0]);
+    await waitFor('the time-out problem to go', () => h.service.problems().length === 0);
+  });
+
+  it('stores the new offset before matching: a line that stopped the agent while matching is not read again', async () => {
+    const dir = await tempDir();
+    const log = path.join(dir, 'app.log');
+    await writeFile(log, '');
+    const pacing = { budgetMs: 1000, sliceMs: 10, now: () => performance.now(), pause: () => new Promise<void>((r) => setImmediate(r)) };
+    const watch = createLogWatch(dir, createSysinfo(), pacing);
+    expect(await watch.newMatches('c', log, /x/)).toMatchObject({ matches: 0, lines: 0 });
+    await appendFile(log, 'poison line\n');
+    const crashing = { test: () => { throw new Error('the agent died while matching'); } };
+    await expect(watch.newMatches('c', log, crashing)).rejects.toThrow('died');
+    // The next agent (a fresh watch on the same state folder) starts after the poison line.
+    const next = createLogWatch(dir, createSysinfo(), pacing);
+    await appendFile(log, 'ERROR after\n');
+    expect(await next.newMatches('c', log, /poison|ERROR/)).toMatchObject({ matches: 1, lastMatch: 'ERROR after', lines: 1 });
+  });
+
+  it.runIf(process.platform === 'linux' && process.getuid?.() === 0)('a log the agent account may not read is "cannot check" (agent run as nobody)', async () => {
+    const dir = await tempDir();
+    await chmod(dir, 0o755);
+    const log = path.join(dir, 'root-only.log');
+    await writeFile(log, 'x\n', { mode: 0o600 });
+    const state = path.join(dir, 'state');
+    await run('install', ['-d', '-o', 'nobody', '-m', '0700', state]);
+    const service = path.resolve('build/src/services/monitoring/service.js');
+    const script = `
+      const { createMonitoringService } = await import(${JSON.stringify(service)});
+      const { createCommandRunner } = await import(${JSON.stringify(path.resolve('build/src/system/exec.js'))});
+      const { silentLogger } = await import(${JSON.stringify(path.resolve('build/src/log.js'))});
+      const { MonitoringPolicySchema } = await import(${JSON.stringify(path.resolve('build/src/protocol/policies/monitoring.js'))});
+      const s = createMonitoringService({ report: async () => {}, stateDir: ${JSON.stringify(state)}, logger: silentLogger(), runner: createCommandRunner(), clock: { now: () => Date.now() } });
+      const settings = { checks: [{ type: 'log', id: 'denied', path: ${JSON.stringify(log)}, pattern: 'x', intervalSec: 1 }] };
+      await s.apply({ id: 'p', name: 'p', service: 'monitoring', version: 1, settings }, MonitoringPolicySchema.parse(settings));
+      await new Promise((r) => setTimeout(r, 500));
+      console.log(JSON.stringify(s.problems()));
+      await s.stop();`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, timeout: 20_000 });
+    expect(JSON.parse(stdout)).toEqual([{ code: 'CHECK_ACCESS_DENIED', message: expect.stringContaining(`check denied: the agent may not read ${log}`), fix: expect.any(String) }]);
+  });
+});
