@@ -12,6 +12,7 @@ const OWNER: Partial<Record<CommandType, ServiceName>> = {
   'backup.run': 'backup',
   'backup.restore': 'backup',
   'patches.install': 'patches',
+  'patches.scan': 'patches',
   'alert.ack': 'monitoring',
 };
 

@@ -85,6 +85,7 @@ const COMMAND_BODY_BUILDERS = {
   'backup.run': () => z.strictObject({ ...commandBase }),
   'backup.restore': () => z.strictObject({ ...commandBase, actor, snapshot: z.optional(IdSchema), target: z.optional(z.string().check(z.maxLength(4096))), paths: z.optional(z.array(z.string().check(z.maxLength(4096))).check(z.maxLength(10_000))) }),
   'patches.install': () => z.strictObject({ ...commandBase }),
+  'patches.scan': () => z.strictObject({ ...commandBase }),
   'alert.ack': () => z.strictObject({ ...commandBase, actor, key: z.string().check(z.minLength(1), z.maxLength(256)) }),
   'key.rotate': () => z.strictObject({ ...commandBase, newKey: PublicKeySchema, retireKey: z.optional(PublicKeySchema), pins: z.optional(z.array(z.string().check(z.maxLength(64))).check(z.maxLength(8))) }),
 };

@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { CommandResult, CommandRunner } from './exec.js';
 import { loadSysteminformation } from './sysinfo-si.js';
+import { readLinuxBlockDevices } from './block-devices.js';
 
 export type SoftwarePlatform = 'linux' | 'win32' | 'darwin';
 
@@ -174,7 +175,10 @@ export interface SystemFacts {
   network: Record<string, unknown>[];
 }
 
-/** Reads hardware/OS/network facts; a part that fails is left empty rather than failing the inventory. */
+/** A measured figure, or null where systeminformation reports an unknown one as 0 or -1 (CPU speed, link speed). */
+export const known = (n: number | null | undefined): number | null => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : null);
+
+/** Reads hardware/OS/network facts; a part that fails is left empty rather than failing the inventory. Unknown facts are null. */
 export async function readSystemFacts(): Promise<SystemFacts> {
   const si = await loadSysteminformation();
   const safe = async <T>(p: Promise<T>, fallback: T): Promise<T> => p.catch(() => fallback);
@@ -191,11 +195,14 @@ export async function readSystemFacts(): Promise<SystemFacts> {
     system: system ? { manufacturer: system.manufacturer, model: system.model, serial: system.serial, uuid: system.uuid, virtual: system.virtual } : {},
     bios: bios ? { vendor: bios.vendor, version: bios.version, releaseDate: bios.releaseDate } : {},
     os: os ? { platform: os.platform, distro: os.distro, release: os.release, codename: os.codename, kernel: os.kernel, arch: os.arch, hostname: os.hostname, fqdn: os.fqdn } : {},
-    cpu: cpu ? { manufacturer: cpu.manufacturer, brand: cpu.brand, cores: cpu.cores, physicalCores: cpu.physicalCores, speedGHz: cpu.speed } : {},
+    cpu: cpu ? { manufacturer: cpu.manufacturer, brand: cpu.brand, cores: cpu.cores, physicalCores: known(cpu.physicalCores), speedGHz: known(cpu.speed) } : {},
     memory: mem ? { totalBytes: mem.total, swapBytes: mem.swaptotal } : {},
-    disks: disks.map((d) => ({ device: d.device, type: d.type, name: d.name, vendor: d.vendor, sizeBytes: d.size, serial: d.serialNum, interface: d.interfaceType })),
+    // systeminformation parses lsblk, and returns [] where its output differs (a virtio disk here): /sys/block then.
+    disks: disks.length || process.platform !== 'linux'
+      ? disks.map((d) => ({ device: d.device, type: d.type || null, name: d.name || null, vendor: d.vendor || null, sizeBytes: d.size, serial: d.serialNum || null, interface: d.interfaceType || null }))
+      : ((await readLinuxBlockDevices()) as unknown as Record<string, unknown>[]),
     network: (Array.isArray(network) ? network : [network])
       .filter((n) => !n.internal)
-      .map((n) => ({ iface: n.iface, mac: n.mac, ip4: n.ip4, ip6: n.ip6, type: n.type, speedMbps: n.speed, dhcp: n.dhcp })),
+      .map((n) => ({ iface: n.iface, mac: n.mac, ip4: n.ip4, ip6: n.ip6, type: n.type, speedMbps: known(n.speed), dhcp: n.dhcp })),
   };
 }

@@ -26,6 +26,7 @@ export const VALID_BODIES: { [T in FrameType]: unknown } = {
   'backup.run': { ...dev },
   'backup.restore': { ...dev, actor: 'alice', snapshot: 's1', target: '/restore', paths: ['/home'] },
   'patches.install': { ...dev },
+  'patches.scan': { ...dev },
   'alert.ack': { ...dev, actor: 'alice', key: 'cpu' },
   'key.rotate': { ...dev, newKey: pub, retireKey: pub },
   auth: { deviceId: 'dev-1', proof: 'A'.repeat(86) + '==', facts },

@@ -1,6 +1,7 @@
 // Patch Management on the device: scans pending updates on the policy's schedule and reports them
 // (kind 'patches', event 'scan'); installs them only when decideInstall() says so and reports each run
-// (event 'install'). Scans and installs are heavy jobs; installs also re-check the window at their turn.
+// (event 'install'). Scans and installs are heavy jobs; installs also re-check the window at their turn. The command
+// patches.scan asks for a scan now.
 import path from 'node:path';
 import * as z from 'zod/mini';
 import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
@@ -115,6 +116,19 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
 
   const ticker = createTicker(deps.tickMs ?? 60_000, tick, onError);
 
+  /** patches.scan: scan and report now (no jitter, never an install), like inventory.request for the inventory. */
+  async function scanNow(): Promise<CommandOutcome> {
+    try {
+      const state = await scan(0);
+      if (!state) return { status: 'rejected', reason: { code: 'SERVICE_FAILED', message: 'Patch Management is stopping' } };
+      lastError = null;
+      return { status: 'done' };
+    } catch (err) {
+      onError(err);
+      return { status: 'failed', reason: { code: 'SERVICE_FAILED', message: lastError ?? 'patch scan failed' } };
+    }
+  }
+
   return {
     name: 'patches',
     policySchema: patchesPolicySchema,
@@ -140,6 +154,7 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
       return found;
     },
     async handleCommand(frame) {
+      if (frame.type === 'patches.scan') return scanNow();
       if (frame.type !== 'patches.install') return undefined;
       try {
         const state = await scan(0);

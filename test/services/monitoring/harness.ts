@@ -74,7 +74,7 @@ export async function setup(options: { binPath?: string; sysinfo?: Sysinfo; paci
 
 export const policy = (settings: Record<string, unknown>): Policy => ({ id: 'p', name: 'p', service: 'monitoring', version: 1, settings });
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | null, timeoutMs = 8_000): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | null | 0, timeoutMs = 8_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = probe();

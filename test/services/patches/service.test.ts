@@ -128,3 +128,29 @@ describe('Patch Management', () => {
     await expect(access(path.join(dir, 'allow-changes'))).rejects.toThrow();
   });
 });
+
+describe('patches.scan', () => {
+  const scanCommand = () => makeFrame('patches.scan', { deviceId: 'dev-1' }) as Frame & { type: CommandType };
+
+  it('scans and reports now, whatever the schedule, and never installs', async () => {
+    const { service, reports, optIn, aptGetCalls } = await setup();
+    await optIn();
+    // Scheduled every 24 h and allowed to install in the open window: the command still only scans.
+    await service.apply(policy({}), { schedule: { everyHours: 24 }, autoInstall: true, window, refresh: false });
+    expect(await service.handleCommand!(scanCommand())).toEqual({ status: 'done' });
+    expect(reports.map((r) => [r.kind, r.data.event])).toEqual([['patches', 'scan']]);
+    expect(reports[0]!.data).toMatchObject({ manager: 'apt', count: 5 });
+    expect(await service.handleCommand!(scanCommand())).toEqual({ status: 'done' });
+    expect(reports).toHaveLength(2);
+    expect(await aptGetCalls()).toEqual([]);
+  });
+
+  it('fails with the reason when the update tool fails', async () => {
+    const { service, bin } = await setup();
+    await standIn(bin, 'apt', 'echo "E: Could not get lock /var/lib/dpkg/lock-frontend" >&2; exit 100');
+    await service.apply(policy({}), { refresh: false });
+    const outcome = (await service.handleCommand!(scanCommand()))!;
+    expect(outcome).toMatchObject({ status: 'failed', reason: { code: 'SERVICE_FAILED', message: expect.stringContaining('Could not get lock') } });
+    expect(service.problems().map((p) => p.code)).toEqual(['SERVICE_FAILED']);
+  });
+});
