@@ -50,11 +50,16 @@ mapfile -t SHIMS < <(node -e 'const a = require(process.argv[1]); for (const [k,
 bundle() {
   local name="$1" entry="$2" external=() assets=''
   if [ "$name" = rmagent ]; then
-    # systeminformation travels as an asset, run on first use (src/system/sea-module.ts): 312 KB less main script.
-    npx --no-install esbuild "$(node -p "require.resolve('systeminformation', { paths: ['$SRC'] })")" --bundle --platform=node \
-      --format=cjs --target=node24 --log-level=warning --legal-comments=none --minify --outfile="$CACHE/bundle/systeminformation.cjs"
-    external=(--external:systeminformation)
-    assets=", \"assets\": { \"systeminformation.cjs\": \"$CACHE/bundle/systeminformation.cjs\" }"
+    # systeminformation and re2js (log-check patterns) travel as assets, run on first use (src/system/sea-module.ts):
+    # 312 KB and ~130 KB less main script, whose source stays in the heap for the life of the process.
+    local module list=''
+    for module in systeminformation re2js; do
+      npx --no-install esbuild "$(node -p "require.resolve('$module', { paths: ['$SRC'] })")" --bundle --platform=node \
+        --format=cjs --target=node24 --log-level=warning --legal-comments=none --minify --outfile="$CACHE/bundle/$module.cjs"
+      external+=("--external:$module")
+      list+="${list:+, }\"$module.cjs\": \"$CACHE/bundle/$module.cjs\""
+    done
+    assets=", \"assets\": { $list }"
   fi
   npx --no-install esbuild "$entry" --bundle --platform=node --format=cjs --target=node24 "${external[@]}" "${SHIMS[@]}" \
     --define:__RMAGENT_VERSION__="\"$VERSION\"" --define:__RMAGENT_COMMIT__="\"$COMMIT\"" \

@@ -2,8 +2,9 @@
 // Monitoring check and status report from node:os, /proc and statfs (sysinfo-linux.ts); systeminformation
 // only where those do not suffice (sysinfo-si.ts), loaded on first use, so a Linux agent never loads it.
 // Median cost of one call, Linux VM with 2 vCPUs and ~80 processes: cpuPercent 0.05 ms (os.cpus),
-// memory 0.13 ms (/proc/meminfo), disks 0.14 ms (/proc/self/mounts, statfs), processes ~1.1 ms (one
-// /proc/<pid>/comm each), statusSnapshot 0.4 ms once the facts are cached. systeminformation took: currentLoad
+// memory 0.13 ms (/proc/meminfo), disks 0.14 ms (/proc/self/mounts, statfs), processes ~15-20 ms for ~100
+// processes when a name is missing (the exe link and an asynchronous cmdline read each: exact names cost more than
+// the 1.1 ms of comm alone, which cut names and called Node "MainThread"), statusSnapshot 0.4 ms once the facts are cached. systeminformation took: currentLoad
 // ~560 ms on the first call, mem 0.6 ms, fsSize ~39 ms (runs df), processLoad ~85 ms (runs ps), snapshot ~49 ms.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
