@@ -42,7 +42,14 @@ export function createLogWatch(stateDir: string, sysinfo: Pick<Sysinfo, 'readLog
     async newMatches(checkId, logFile, matcher) {
       const known = (await load())[checkId];
       const from = known && known.path === logFile ? { offset: known.offset, ino: known.ino } : null;
-      const chunk = await sysinfo.readLog(logFile, from, READ_MAX_BYTES);
+      const chunk = await sysinfo.readLog(logFile, from, READ_MAX_BYTES).catch(async (err: { code?: string }) => {
+        // A log that does not exist yet: every line it will have is new, so it is read from its start once it appears.
+        if (err?.code === 'ENOENT' && (known?.path !== logFile || known.offset !== 0)) {
+          offsets = { ...offsets, [checkId]: { path: logFile, offset: 0 } };
+          await writeJsonAtomic(file, offsets);
+        }
+        throw err;
+      });
       const { lines, consumed } = splitLines(chunk.bytes, chunk.bytes.length === READ_MAX_BYTES);
       const next = { path: logFile, offset: chunk.start + consumed, ino: chunk.ino };
       if (next.offset !== known?.offset || known.path !== logFile || known.ino !== chunk.ino) {

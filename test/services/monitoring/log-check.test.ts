@@ -100,9 +100,10 @@ describe('log check under attack', () => {
     expect(byCheck.syntax).toMatchObject({ code: 'CHECK_PATTERN_REFUSED', message: expect.stringContaining('invalid escape sequence') });
     expect(byCheck.huge).toMatchObject({ code: 'CHECK_PATTERN_REFUSED', message: expect.stringContaining('instructions, more than 500') });
     expect(h.raised()).toEqual([]);
-    // Fixed on disk: the problem goes away without a new policy.
-    await writeFile(path.join(h.dir, 'none.log'), '');
+    // Fixed on disk: the problem goes away without a new policy, and the new log is read from its first line.
+    await writeFile(path.join(h.dir, 'none.log'), 'x marks the first line\n');
     await waitFor('the missing file problem to go', () => !h.service.problems().some((p) => p.code === 'CHECK_SOURCE_MISSING'));
+    expect((await waitFor('the alert for its first line', () => h.raised('monitoring/missing')[0])).data.message).toContain('x marks the first line');
   });
 
   it('matching that runs out of its time budget skips the rest of the read and says so', async () => {
