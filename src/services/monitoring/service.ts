@@ -15,8 +15,6 @@ import type { CpuCounterSample } from './cpu-window.js';
 import { readCheck, type Reading } from './readings.js';
 import type { Unavailable } from './unavailable.js';
 
-export { alertKey } from './readings.js';
-
 const checkIdOf = (key: string) => key.split('/')[1] ?? '';
 type LogCheck = Extract<MonitoringCheck, { type: 'log' }>;
 
