@@ -216,6 +216,9 @@ export function createConnection(opts: ConnectionOptions): Connection {
     else if (welcome.deviceId !== s.registration.deviceId) logger.warn('server welcomed another device id', { expected: s.registration.deviceId, got: welcome.deviceId });
     s.deviceId = welcome.deviceId;
     await outbox.ackUpTo(welcome.lastSeq);
+    // A stop (or a close) while the writes above ran: this session is over, so nothing may start on it (a
+    // heartbeat interval started here once kept a stopped agent's process alive for ever).
+    if (stopped || session !== s) return;
     s.sentUpTo = welcome.lastSeq;
     s.connected = true;
     if (s.handshakeTimer) clearTimeout(s.handshakeTimer);

@@ -47,8 +47,19 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
 });
 
+// Once a command has returned, everything it started is stopped and its logs flushed; a handle some part
+// forgot (a timer, a socket) must not keep a stopped daemon alive for ever: say what it was, then exit.
+const LINGER_MS = 5_000;
+function exitWhenDone(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => {
+    process.stderr.write(`rmagent: still alive ${LINGER_MS} ms after finishing, held by ${process.getActiveResourcesInfo().join(', ') || 'nothing'}; exiting\n`);
+    process.exit(code);
+  }, LINGER_MS).unref();
+}
+
 // Only the entry file decides the exit code.
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err: unknown) => { printError(err, processIO); process.exitCode = 3; },
-);
+main(process.argv.slice(2)).then(exitWhenDone, (err: unknown) => {
+  printError(err, processIO);
+  exitWhenDone(3);
+});
