@@ -1,5 +1,6 @@
 // Structured logs (winston): JSON lines to a size-rotated file, readable lines to the console.
 // Secrets never reach a transport: a format redacts them by key name and by shape first.
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import winston from 'winston';
 
@@ -57,9 +58,13 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions): Logger {
   const transports: winston.transport[] = [];
   if (options.logDir) {
+    // Logs name devices, paths and servers: a folder the agent creates is 0700 and its files 0600 (winston alone
+    // would make them 0755/0644). An existing folder keeps the mode its installer gave it.
+    mkdirSync(options.logDir, { recursive: true, mode: 0o700 });
     transports.push(
       new winston.transports.File({
         filename: path.join(options.logDir, options.fileName ?? 'rmagent.log'),
+        options: { flags: 'a', mode: 0o600 },
         maxsize: options.maxSize ?? 5 * 1024 * 1024,
         maxFiles: options.maxFiles ?? 5,
         tailable: true,
