@@ -18,7 +18,6 @@ export async function modules(ctx: BenchContext): Promise<SuiteResult> {
     ['ws', ['ws']],
     ['winston', ['winston']],
     ['systeminformation', ['systeminformation']],
-    ['node-machine-id', ['node-machine-id']],
     ['src/protocol (frames, sign)', [ours('src/protocol/frames.js'), ours('src/protocol/sign.js')]],
     ['src/log.ts (winston + redaction)', [ours('src/log.js')]],
     ['src/agent/agent.ts (the daemon graph)', [ours('src/agent/agent.js')]],

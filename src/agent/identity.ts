@@ -9,6 +9,8 @@ import { PublicKeySchema } from '../protocol/frames.js';
 import { MAX_TLS_PINS, TlsPinSchema } from '../protocol/tls-pin.js';
 import { generateKeyPair, keyFingerprint, publicKeyOfPrivate, type KeyPair } from '../protocol/sign.js';
 import type { Clock } from '../system/clock.js';
+import { createCommandRunner } from '../system/exec.js';
+import { readOsMachineId, type MachineIdSources } from '../system/machine-id.js';
 import type { Logger } from '../log.js';
 import type { IdentityStore, Registration } from './contracts.js';
 
@@ -180,30 +182,15 @@ export async function readRegistration(stateDir: string): Promise<ReadResult<Reg
   return read.status === 'ok' ? { status: 'ok', value: toRegistration(read.value) } : read;
 }
 
-/** The OS machine id (hashed by node-machine-id), or the configured override (containers, tests). */
-export async function readMachineId(override?: string): Promise<string> {
+/** The OS machine id (src/system/machine-id.ts: no shell, no host name), or the configured override (containers, tests). */
+export async function readMachineId(override?: string, sources: Partial<MachineIdSources> = {}): Promise<string> {
   if (override) return override;
-  if (process.platform === 'linux') {
-    const direct = await linuxMachineId();
-    if (direct) return direct;
+  try {
+    return await readOsMachineId({ platform: process.platform, root: '/', runner: createCommandRunner(), systemRoot: process.env.SystemRoot, ...sources });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'MACHINE_ID_UNAVAILABLE') throw new RmError('MACHINE_ID_UNAVAILABLE', (err as Error).message);
+    throw err;
   }
-  // node-machine-id is CommonJS; its typings declare named exports that ESM does not see.
-  const mod = (await import('node-machine-id')) as unknown as { default: { machineId(original?: boolean): Promise<string> } };
-  return mod.default.machineId();
-}
-
-/**
- * What node-machine-id computes on Linux (the first line of the D-Bus machine id, else /etc/machine-id, without
- * whitespace, lower-cased, SHA-256 hex), read without the shell pipeline it spawns at every start. Null when
- * neither file has an id (node-machine-id then falls back to the host name).
- */
-async function linuxMachineId(): Promise<string | null> {
-  for (const file of ['/var/lib/dbus/machine-id', '/etc/machine-id']) {
-    const text = await readTextIfExists(file).catch(() => undefined);
-    const id = text?.split('\n')[0]?.replace(/\s+/g, '').toLowerCase();
-    if (id) return sha256(id);
-  }
-  return null;
 }
 
 export function createIdentityStore(opts: { stateDir: string; machineId: string; clock: Clock; logger: Logger }): IdentityStore {

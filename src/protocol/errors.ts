@@ -10,6 +10,7 @@ export const ERRORS = {
   NOT_REGISTERED: { message: 'This device is not registered', hint: 'Run `rmagent enroll --server URL --token TOKEN` as administrator' },
   REGISTERED_ELSEWHERE: { message: 'This device is already registered with another server', hint: 'Add --force to re-register with the new server (the old registration is replaced)' },
   REGISTRATION_CORRUPT: { message: 'The registration file cannot be read', hint: 'Run `rmagent enroll --force` with the server and token to register again' },
+  MACHINE_ID_UNAVAILABLE: { message: 'The operating system gives no machine id', hint: 'Linux: run `systemd-machine-id-setup` (creates /etc/machine-id); in a container set RMAGENT_MACHINE_ID (or `machineId` in the config) to a value unique to this device' },
   CLONED_IDENTITY: { message: 'The machine id differs from the registered one (cloned disk or image); a new device identity was created', hint: 'Give this device its own enrollment token: `rmagent enroll --server URL --token TOKEN --force`' },
   ENROLLMENT_TOKEN_MISSING: { message: 'The device needs to enroll but has no enrollment token', hint: 'Run `rmagent enroll --server URL --token TOKEN --force` with a valid token from the console' },
   STATE_UNWRITABLE: { message: 'The state folder cannot be written', hint: 'Check free disk space and that the state folder belongs to the agent account' },

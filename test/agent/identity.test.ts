@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createIdentityStore, readMachineId, registerDevice } from '../../src/agent/identity.js';
+import { createIdentityStore, registerDevice } from '../../src/agent/identity.js';
 import { generateKeyPair, publicKeyOfPrivate } from '../../src/protocol/sign.js';
 import { fixedClock } from '../../src/system/clock.js';
 import { silentLogger } from '../../src/log.js';
@@ -117,15 +117,5 @@ describe('identity', () => {
     await store(dir).setTlsPins(pins, pins[0]!);
     expect(await store(dir).load()).toMatchObject({ tlsPins: pins, tlsPinsBase: pins[0] });
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ tlsPins: pins });
-  });
-
-  it('readMachineId uses the override, else a stable id of this machine', async () => {
-    expect(await readMachineId('forced')).toBe('forced');
-    const id = await readMachineId();
-    expect(id).toMatch(/^[0-9a-f]{64}$/);
-    expect(await readMachineId()).toBe(id);
-    // The same id node-machine-id computes (its shell pipeline, run for real), so upgrades keep the identity.
-    const mod = (await import('node-machine-id')) as unknown as { default: { machineId(): Promise<string> } };
-    expect(id).toBe(await mod.default.machineId());
   });
 });
