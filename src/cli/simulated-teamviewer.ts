@@ -43,15 +43,15 @@ export async function simulateTeamViewerHost(dir: string, opts: { teamviewerId?:
       'esac',
     ].join('\n'),
     dpkg: [
-      `if [ "$1" = "-s" ] && [ "$2" = "teamviewer-host" ]; then`,
+      `if [ "$1" = "-s" ] && [ "$2" = "--" ] && [ "$3" = "teamviewer-host" ]; then`,
       `  ${installed} && { printf 'Package: teamviewer-host\\nStatus: install ok installed\\nVersion: ${version}\\n'; exit 0; }`,
       `  echo "dpkg-query: package 'teamviewer-host' is not installed" >&2; exit 1`,
       'fi',
-      `if [ "$1" = "-s" ] && [ "$2" = "teamviewer" ]; then echo "dpkg-query: package 'teamviewer' is not installed" >&2; exit 1; fi`,
+      `if [ "$1" = "-s" ] && [ "$2" = "--" ] && [ "$3" = "teamviewer" ]; then echo "dpkg-query: package 'teamviewer' is not installed" >&2; exit 1; fi`,
       passThrough('dpkg'),
     ].join('\n'),
     systemctl: [
-      `if [ "$1" = "is-active" ] && [ "$2" = "teamviewerd" ]; then ${installed} && { echo active; exit 0; }; echo inactive; exit 3; fi`,
+      `if [ "$1" = "is-active" ] && [ "$2" = "--" ] && [ "$3" = "teamviewerd" ]; then ${installed} && { echo active; exit 0; }; echo inactive; exit 3; fi`,
       passThrough('systemctl'),
     ].join('\n'),
   };

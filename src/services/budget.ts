@@ -130,9 +130,10 @@ export function createNicedRunner(runner: CommandRunner, platform: NodeJS.Platfo
   let ionice: Promise<boolean> | undefined;
   return {
     async run(command, args, options) {
-      ionice ??= platform === 'linux' ? runner.run('ionice', ['-c', '2', '-n', '7', 'true'], { timeoutMs: 5_000 }).then((r) => r.code === 0) : Promise.resolve(false);
-      const io = (await ionice) ? ['ionice', '-c', '2', '-n', '7'] : [];
-      const result = await runner.run('nice', ['-n', '10', ...io, command, ...args], options);
+      ionice ??= platform === 'linux' ? runner.run('ionice', ['-c', '2', '-n', '7', '--', 'true'], { timeoutMs: 5_000 }).then((r) => r.code === 0) : Promise.resolve(false);
+      // `--` ends each tool's options: the command and its arguments are never read as nice's or ionice's own.
+      const io = (await ionice) ? ['ionice', '-c', '2', '-n', '7', '--'] : [];
+      const result = await runner.run('nice', ['-n', '10', '--', ...io, command, ...args], options);
       if (result.error === 'ENOENT') return runner.run(command, args, options); // no `nice` here
       // nice/ionice exit 127/126 when the command itself cannot start: report it as the plain runner would.
       if (result.code === 127) return { code: null, stdout: result.stdout, stderr: result.stderr, error: 'ENOENT' };

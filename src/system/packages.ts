@@ -105,7 +105,7 @@ async function readPlistAsXml(ctx: SoftwareEdgeContext, file: string): Promise<s
     return null;
   }
   if (data.subarray(0, 6).toString('latin1') !== 'bplist') return data.toString('utf8');
-  const r = await ctx.runner.run('plutil', ['-convert', 'xml1', '-o', '-', file], { timeoutMs: 10_000 });
+  const r = await ctx.runner.run('plutil', ['-convert', 'xml1', '-o', '-', '--', file], { timeoutMs: 10_000 });
   return r.code === 0 ? r.stdout : null;
 }
 
@@ -143,7 +143,12 @@ export async function readPendingUpdates(ctx: SoftwareEdgeContext, options: { re
   return null;
 }
 
-/** Installs the named updates (all pending ones when `names` is empty) with the platform's tool. */
+/**
+ * Installs the named updates (all pending ones when `names` is empty) with the platform's tool. The names come
+ * from the tool's own listing (a repository can publish odd ones): `--` ends the options, so a name such as
+ * `-oDPkg::Pre-Invoke::=reboot` is a package name apt-get cannot find, not an option it obeys as root.
+ * softwareupdate has no `--`: a label starting with '-' is refused.
+ */
 export async function installUpdates(ctx: SoftwareEdgeContext, manager: UpdateManager, names: readonly string[]): Promise<CommandResult> {
   const { runner } = ctx;
   const long = { timeoutMs: 2 * 3_600_000, maxBuffer: 64 * 1024 * 1024 };
@@ -151,14 +156,17 @@ export async function installUpdates(ctx: SoftwareEdgeContext, manager: UpdateMa
     case 'apt':
       return runner.run(
         'apt-get',
-        ['-y', '-q', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...(names.length ? ['install', '--only-upgrade', ...names] : ['upgrade'])],
+        ['-y', '-q', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...(names.length ? ['install', '--only-upgrade', '--', ...names] : ['upgrade'])],
         { ...long, env: { DEBIAN_FRONTEND: 'noninteractive' } },
       );
     case 'dnf':
     case 'yum':
-      return runner.run(manager, ['-y', '-q', 'upgrade', ...names], long);
-    case 'softwareupdate':
+      return runner.run(manager, ['-y', '-q', 'upgrade', ...(names.length ? ['--', ...names] : [])], long);
+    case 'softwareupdate': {
+      const option = names.find((n) => n.startsWith('-'));
+      if (option) return { code: null, stdout: '', stderr: `refused update label ${JSON.stringify(option.slice(0, 200))}: it would be read as an option`, error: 'EINVAL' };
       return runner.run('softwareupdate', ['-i', ...(names.length ? names : ['-a'])], long);
+    }
     case 'windows-update':
       return runner.run('powershell', ['-NoProfile', '-NonInteractive', '-Command', WINDOWS_UPDATE_INSTALL], long);
   }

@@ -48,17 +48,17 @@ export async function readFirstConfig(root: string): Promise<LinuxObservations['
 type Run = (cmd: string, args: string[]) => Promise<CommandResult>;
 
 async function queryPackages(run: Run): Promise<LinuxObservations['packages']> {
-  const dpkg = await Promise.all(PACKAGES.map((name) => run('dpkg', ['-s', name])));
+  const dpkg = await Promise.all(PACKAGES.map((name) => run('dpkg', ['-s', '--', name])));
   if (!dpkg.some(commandMissing)) {
     return { tool: 'dpkg', installed: dpkg.flatMap((r, i) => (r.code === 0 ? [parseDpkgStatus(PACKAGES[i]!, r.stdout)] : [])).filter((p) => p !== null) };
   }
-  const rpm = await Promise.all(PACKAGES.map((name) => run('rpm', ['-q', name])));
+  const rpm = await Promise.all(PACKAGES.map((name) => run('rpm', ['-q', '--', name])));
   if (rpm.some(commandMissing)) return null;
   return { tool: 'rpm', installed: rpm.flatMap((r, i) => (r.code === 0 ? [parseRpmQuery(PACKAGES[i]!, r.stdout)] : [])).filter((p) => p !== null) };
 }
 
 async function daemonState(ctx: TeamViewerContext, run: Run): Promise<LinuxObservations['daemonRunning']> {
-  const r = await run('systemctl', ['is-active', 'teamviewerd']);
+  const r = await run('systemctl', ['is-active', '--', 'teamviewerd']);
   const word = r.stdout.trim().split(/\s+/)[0];
   if (!commandMissing(r) && r.code !== null && word && /^(active|inactive|failed|activating|deactivating|reloading)$/.test(word)) {
     return { running: word === 'active' || word === 'reloading', source: 'systemctl is-active teamviewerd' };

@@ -31,7 +31,7 @@ async function readPlist(ctx: TeamViewerContext, hostPath: string): Promise<Plis
   if (read.status !== 'ok') return { path: hostPath, ...read };
   let xml = read.text;
   if (isBinaryPlist(xml)) {
-    const r = await ctx.runner.run('plutil', ['-convert', 'xml1', '-o', '-', file], { timeoutMs: COMMAND_TIMEOUT_MS });
+    const r = await ctx.runner.run('plutil', ['-convert', 'xml1', '-o', '-', '--', file], { timeoutMs: COMMAND_TIMEOUT_MS });
     if (r.code !== 0) return { path: hostPath, status: 'unreadable', reason: commandMissing(r) ? 'binary plist and plutil is not available' : `plutil failed (${r.code ?? r.error})` };
     xml = r.stdout;
   }

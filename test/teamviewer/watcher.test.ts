@@ -165,7 +165,7 @@ describe('TeamViewer watcher: no child processes while nothing changed', () => {
     const status = path.join(c.root, 'var/lib/dpkg/status');
     await writeFile(`${status}-new`, 'Package: teamviewer\nStatus: install ok installed\nVersion: 15.60.3\n\n');
     await rename(`${status}-new`, status);
-    await answer('dpkg', '#!/bin/sh\ncase "$*" in\n  "-s teamviewer") printf "Package: teamviewer\\nStatus: install ok installed\\nVersion: 15.60.3\\n" ;;\n  *) exit 1 ;;\nesac\n');
+    await answer('dpkg', '#!/bin/sh\ncase "$*" in\n  "-s -- teamviewer") printf "Package: teamviewer\\nStatus: install ok installed\\nVersion: 15.60.3\\n" ;;\n  *) exit 1 ;;\nesac\n');
     expect(await watcher.check()).toBe('detected');
     expect(heard.map((f) => f.edition)).toEqual(['full']);
     expect(await watcher.check()).toBe('skipped');

@@ -78,7 +78,7 @@ describe('Patch Management', () => {
     expect(await service.handleCommand!(installCommand())).toEqual({ status: 'done' });
     const calls = await aptGetCalls();
     expect(calls).toHaveLength(1);
-    expect(calls[0]).toBe('noninteractive -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --only-upgrade apt libssl3 bash');
+    expect(calls[0]).toBe('noninteractive -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --only-upgrade -- apt libssl3 bash');
     const install = reports.find((r) => r.data.event === 'install')!;
     expect(install.data).toMatchObject({ manager: 'apt', result: 'succeeded', exitCode: 0, requested: ['apt', 'libssl3', 'bash'] });
     expect(String(install.data.outputTail)).toContain('Setting up libssl3');
