@@ -1,15 +1,20 @@
 // The backup storage edge: a content-addressed chunk store (sha256-named, gzip-compressed, written
-// atomically), walking a folder, reading a file in fixed-size chunks and writing a restored file.
+// atomically), walking a folder, reading a file in fixed-size chunks and writing a restored file. Every file a
+// user or the destination's writers could have changed goes through safe-files.ts (no links, no FIFOs, no swap).
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, type Dirent } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip, gzip, constants as zc } from 'node:zlib';
 import { ensureDir, PRIVATE_FILE_MODE, removeFile } from './files.js';
+import { openRegularFile, readRegularFile, writeFileInFolder, type ChainLink, type FileIdentity } from './safe-files.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 export const CHUNK_BYTES = 1024 * 1024;
+// A stored chunk is gzip of at most CHUNK_BYTES: anything much larger on disk, or inflating past it, is not ours.
+const MAX_STORED_CHUNK_BYTES = CHUNK_BYTES + 64 * 1024;
 const HASH = /^[a-f0-9]{64}$/;
 
 export const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
@@ -82,8 +87,17 @@ export function createChunkStore(dir: string): ChunkStore {
       touched.clear();
     },
     async get(hash) {
-      const data = await gunzipAsync(await fs.readFile(fileOf(hash)));
-      if (sha256(data) !== hash) throw Object.assign(new Error(`chunk ${hash} is corrupt`), { code: 'CHUNK_CORRUPT' });
+      const corrupt = (why: string) => Object.assign(new Error(`chunk ${hash} is corrupt (${why})`), { code: 'CHUNK_CORRUPT' });
+      let packed: Buffer;
+      try {
+        packed = await readRegularFile(fileOf(hash), MAX_STORED_CHUNK_BYTES);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'ENOENT') throw err;
+        throw corrupt(code ?? 'unreadable');
+      }
+      const data = await gunzipAsync(packed, { maxOutputLength: CHUNK_BYTES }).catch(() => { throw corrupt('not gzip of one chunk'); });
+      if (sha256(data) !== hash) throw corrupt('hash mismatch');
       return data;
     },
     has: (hash) => exists(fileOf(hash)),
@@ -118,11 +132,14 @@ export interface FoundFile {
   mode: number;
   mtimeMs: number;
   size: number;
+  /** The file the walk saw: reading it later refuses anything else found at that name. */
+  seen: FileIdentity;
 }
 
 /**
- * Regular files under `folder`, sorted, skipping what `excluded(rel, isDir)` says; symbolic links and
- * special files are skipped (counted), and the walk stops after `maxFiles`.
+ * Regular files under `folder` (a real path: resolve it with resolveTrustedPath first), sorted, skipping what
+ * `excluded(rel, isDir)` says; symbolic links and special files are skipped (counted), links are never
+ * followed into, and the walk stops after `maxFiles`.
  */
 export async function walkFiles(folder: string, excluded: (rel: string, isDir: boolean) => boolean, maxFiles = 1_000_000): Promise<{ files: FoundFile[]; skipped: number }> {
   const files: FoundFile[] = [];
@@ -137,8 +154,8 @@ export async function walkFiles(folder: string, excluded: (rel: string, isDir: b
         if (!excluded(rel, true)) await visit(abs, rel);
       } else if (e.isFile()) {
         if (excluded(rel, false)) continue;
-        const st = await fs.lstat(abs).catch(() => null);
-        if (st?.isFile()) files.push({ rel, abs, mode: st.mode & 0o7777, mtimeMs: Math.floor(st.mtimeMs), size: st.size });
+        const st = await fs.lstat(abs, { bigint: true }).catch(() => null);
+        if (st?.isFile()) files.push({ rel, abs, mode: Number(st.mode & 0o7777n), mtimeMs: Number(st.mtimeMs), size: Number(st.size), seen: { dev: st.dev, ino: st.ino } });
         else skipped++;
       } else skipped++;
     }
@@ -147,9 +164,21 @@ export async function walkFiles(folder: string, excluded: (rel: string, isDir: b
   return { files, skipped };
 }
 
-/** Reads a file chunk by chunk (fixed size), also returning the whole file's sha256. */
-export async function readFileChunks(file: string, onChunk: (chunk: Buffer) => Promise<void>, chunkBytes = CHUNK_BYTES): Promise<{ sha256: string; bytes: number }> {
-  const handle = await fs.open(file, 'r');
+/** What a read found: the whole file's sha256 and size, and its mode and mtime from the very handle read. */
+export interface ReadFile {
+  sha256: string;
+  bytes: number;
+  mode: number;
+  mtimeMs: number;
+}
+
+/**
+ * Reads a regular file chunk by chunk (fixed size), also returning the whole file's sha256. Opened without
+ * following links or blocking on a FIFO, and refused (code FILE_CHANGED / UNSAFE_PATH / NOT_REGULAR) unless it is
+ * the file `seen` at `file`; mode and mtime come from the opened file, so they always describe the bytes read.
+ */
+export async function readFileChunks(file: string, onChunk: (chunk: Buffer) => Promise<void>, seen?: FileIdentity, chunkBytes = CHUNK_BYTES): Promise<ReadFile> {
+  const { handle, stat } = await openRegularFile(file, seen);
   const whole = createHash('sha256');
   let bytes = 0;
   try {
@@ -166,46 +195,35 @@ export async function readFileChunks(file: string, onChunk: (chunk: Buffer) => P
   } finally {
     await handle.close();
   }
-  return { sha256: whole.digest('hex'), bytes };
+  return { sha256: whole.digest('hex'), bytes, mode: Number(stat.mode & 0o7777n), mtimeMs: Number(stat.mtimeMs) };
 }
 
 /**
- * Writes a restored file next to its place and renames it in, then sets its mode and mtime. The file's
- * real folder must lie inside `base` once symbolic links are resolved: a link planted in the restore
- * folder cannot redirect the write elsewhere (code 'UNSAFE_PATH').
+ * Writes a restored file named `name` into the last folder of `chain` (safe-files.ts writeFileInFolder: random
+ * exclusive temp, no link followed, chain re-checked before the rename) and checks, through the handle before
+ * it takes its name, that its bytes hash to `sha256` (code CHUNK_CORRUPT otherwise). Only the permission bits of
+ * `mode` are applied: setuid, setgid and sticky are stripped.
  */
-export async function writeRestoredFile(base: string, file: string, chunks: AsyncIterable<Buffer>, mode: number, mtimeMs: number): Promise<void> {
-  await ensureDir(base, 0o755);
-  const realBase = await fs.realpath(base);
-  const inside = async (dir: string) => {
-    const real = await fs.realpath(dir);
-    if (real !== realBase && !real.startsWith(realBase + path.sep)) throw Object.assign(new Error(`${file} resolves outside ${base}`), { code: 'UNSAFE_PATH' });
-  };
-  // Check the deepest folder that exists before creating the missing ones (mkdir would follow a link too).
-  let existing = path.dirname(file);
-  while (existing !== path.dirname(existing) && !(await fs.stat(existing).then(() => true, () => false))) existing = path.dirname(existing);
-  await inside(existing);
-  await ensureDir(path.dirname(file), 0o755);
-  await inside(path.dirname(file));
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.restore-${process.pid}.tmp`);
-  const handle = await fs.open(tmp, 'w', 0o600);
-  try {
-    for await (const chunk of chunks) await handle.write(chunk);
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await removeFile(tmp);
-    throw err;
-  }
-  await handle.close();
-  await fs.chmod(tmp, mode & 0o7777);
-  await fs.utimes(tmp, new Date(mtimeMs), new Date(mtimeMs));
-  await fs.rename(tmp, file);
+export async function writeRestoredFile(chain: readonly ChainLink[], name: string, chunks: AsyncIterable<Buffer>, expect: { mode: number; mtimeMs: number; sha256: string }): Promise<void> {
+  await writeFileInFolder(chain, name, chunks, {
+    mode: expect.mode & 0o777,
+    mtimeMs: expect.mtimeMs,
+    verify: async (handle) => {
+      if ((await hashHandle(handle)) !== expect.sha256) throw Object.assign(new Error(`${name}: written bytes differ from the backup`), { code: 'CHUNK_CORRUPT' });
+    },
+  });
 }
 
-/** sha256 of a file as it is on disk now (the byte-for-byte check after a restore). */
-export async function hashFile(file: string): Promise<string> {
-  return (await readFileChunks(file, async () => undefined)).sha256;
+async function hashHandle(handle: FileHandle): Promise<string> {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  for (let position = 0; ; ) {
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) break;
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+  return hash.digest('hex');
 }
 
 /** Names in `dir` ending with `suffix` (e.g. the snapshot manifests), or none when it does not exist. */

@@ -16,7 +16,9 @@ import { allowChangesFileOfService, changesAllowed } from '../opt-in.js';
 import { checkActor, type BackupAction } from './actor.js';
 import { backupDefaultSettings, backupPolicySchema, type BackupPolicy } from '../../protocol/policies/backup.js';
 import { restoreSnapshot } from './restore.js';
-import { listSnapshots, openStore, pruneSnapshots, readManifest, takeSnapshot, verifySnapshot } from './snapshot.js';
+import { listSnapshots, pruneSnapshots, readManifest, takeSnapshot, verifySnapshot, type BackupStore } from './snapshot.js';
+import { loadManifestKey, openDestination } from './destination.js';
+import { newestSnapshot, type Manifest } from './manifest.js';
 
 export interface BackupDeps {
   scheduler: HeavyJobScheduler;
@@ -31,6 +33,9 @@ const StateSchema = z.object({
 });
 type BackupState = z.infer<typeof StateSchema>;
 const EMPTY: BackupState = { owner: null, ownerRecordedAt: null, lastRunAt: null, lastSnapshot: null };
+
+// Refused before anything was written: the request or what it points at is not acceptable.
+const REFUSALS = new Set(['BACKUP_UNSAFE_PATH', 'BACKUP_SNAPSHOT_MISSING', 'BACKUP_MANIFEST_UNTRUSTED', 'BACKUP_DESTINATION_UNSAFE']);
 
 const ACTION_OF: Partial<Record<CommandType, BackupAction>> = {
   'service.install': 'install',
@@ -49,6 +54,8 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
   let policy: BackupPolicy = backupDefaultSettings;
   // Aborted by stop()/uninstall(): drops this service's waiting heavy jobs and tells a running one.
   let lastError: string | null = null;
+  // Manifests at the destination that are not sealed by this device (planted, changed, or from another install).
+  let untrusted: { destination: string; count: number; first: string } | null = null;
 
   const loadState = async (): Promise<BackupState> => {
     const r = await readJsonFile(stateFile, StateSchema);
@@ -58,6 +65,19 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
   const saveState = async (patch: Partial<BackupState>) => writeJsonAtomic(stateFile, { ...(await loadState()), ...patch });
   const fail = (code: string, message: string, status: 'failed' | 'rejected' = 'failed'): CommandOutcome => ({ status, reason: { code, message } });
 
+  /**
+   * The snapshot to start from: the one this agent recorded as its last (its own state, 0600), else the newest
+   * sealed one. A manifest at the destination never becomes "latest" by claiming a later createdAt.
+   */
+  async function latestSnapshot(store: BackupStore): Promise<Manifest | null> {
+    const recorded = (await loadState()).lastSnapshot;
+    if (recorded) {
+      const own = await readManifest(store, recorded).catch(() => null);
+      if (own) return own;
+    }
+    return newestSnapshot((await listSnapshots(store)).snapshots);
+  }
+
   /** Takes one snapshot now (inside the heavy-job budget), verifies it, prunes, reports. */
   async function runBackup(maxJitterMs: number, window: BackupPolicy['window']): Promise<CommandOutcome> {
     const { folders, destination, exclude } = policy;
@@ -65,15 +85,17 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
     const result = await deps.scheduler.run(
       'backup',
       async (signal) => {
-        const store = openStore(destination);
-        await ensureDir(destination);
-        const previous = (await listSnapshots(store)).snapshots[0] ?? null;
+        const { store, real } = await openDestination(destination, await loadManifestKey(runtime.stateDir));
+        const previous = await latestSnapshot(store);
         const state = await loadState();
         const now = runtime.clock.now();
         const id = `s${now.toString(36)}-${randomBytes(4).toString('hex')}`;
-        const manifest = await takeSnapshot(store, { folders, exclude, actor: state.owner, now: runtime.clock.now, id, skip: [destination], signal }, previous);
+        const onWarning = (message: string) => runtime.logger.warn(`backup: ${message}`);
+        const manifest = await takeSnapshot(store, { folders, exclude, actor: state.owner, now: runtime.clock.now, id, skip: [real], signal, onWarning }, previous);
         const verified = policy.verify ? await verifySnapshot(store, manifest) : null;
         const pruned = await pruneSnapshots(store, policy.retention.keep);
+        untrusted = pruned.untrusted.length ? { destination, count: pruned.untrusted.length, first: pruned.untrusted[0]!.reason } : null;
+        if (untrusted) runtime.logger.warn('backup: untrusted manifests at the destination; pruning paused', { destination, count: untrusted.count, first: untrusted.first });
         return { manifest, verified, pruned };
       },
       { maxJitterMs, window, signal: ticker.signal },
@@ -104,10 +126,10 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
     const result = await deps.scheduler.run(
       'backup-restore',
       async () => {
-        const store = openStore(destination);
-        const id = body.snapshot ?? (await listSnapshots(store)).snapshots[0]?.id;
-        if (!id) throw new RmError('BACKUP_SNAPSHOT_MISSING', 'no snapshot has been taken yet');
-        return restoreSnapshot(store, await readManifest(store, id), { target: body.target ?? null, paths: body.paths });
+        const { store } = await openDestination(destination, await loadManifestKey(runtime.stateDir));
+        const manifest = body.snapshot ? await readManifest(store, body.snapshot) : await latestSnapshot(store);
+        if (!manifest) throw new RmError('BACKUP_SNAPSHOT_MISSING', 'no snapshot has been taken yet');
+        return restoreSnapshot(store, manifest, { target: body.target ?? null, paths: body.paths, policyFolders: policy.folders });
       },
       { signal: ticker.signal },
     );
@@ -117,7 +139,7 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
   }
 
   const asOutcome = (err: unknown): CommandOutcome => {
-    if (isRmError(err)) return fail(err.code, err.message, err.code === 'BACKUP_UNSAFE_PATH' || err.code === 'BACKUP_SNAPSHOT_MISSING' ? 'rejected' : 'failed');
+    if (isRmError(err)) return fail(err.code, err.message, REFUSALS.has(err.code) ? 'rejected' : 'failed');
     lastError = err instanceof Error ? err.message : String(err);
     return fail('SERVICE_FAILED', lastError);
   };
@@ -133,8 +155,10 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
     const state = await loadState();
     if (!isDue(policy.schedule, state.lastRunAt, new Date(runtime.clock.now()))) return;
     const outcome = await runBackup(policy.maxJitterSec * 1000, policy.window).catch(asOutcome);
-    if (outcome.status === 'failed') await reportFailure('snapshot', outcome);
-    lastError = outcome.status === 'failed' ? (outcome.reason?.message ?? 'backup failed') : null;
+    // An unsafe destination or untrusted manifests refuse the run: as visible as a failure (not like "outside the window").
+    const visible = outcome.status === 'failed' || REFUSALS.has(outcome.reason?.code ?? '');
+    if (visible) await reportFailure('snapshot', outcome);
+    lastError = visible ? (outcome.reason?.message ?? 'backup failed') : null;
   }
 
   /** The owner check for every command that names an account; records the owner on first sight. */
@@ -175,7 +199,10 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
       await ticker.stop();
     },
     problems(): Problem[] {
-      return lastError ? [problem('SERVICE_FAILED', `backup: ${lastError}`)] : [];
+      return [
+        ...(lastError ? [problem('SERVICE_FAILED', `backup: ${lastError}`)] : []),
+        ...(untrusted ? [problem('BACKUP_MANIFEST_UNTRUSTED', `${untrusted.count} at ${untrusted.destination} (${untrusted.first}); pruning is paused`)] : []),
+      ];
     },
     async handleCommand(frame) {
       if (!ACTION_OF[frame.type]) return undefined;

@@ -142,12 +142,14 @@ describe('Backup', () => {
     await service.handleCommand!(run());
     const id = snapshots(reports)[0]!.snapshot as string;
     const file = path.join(dest, 'snapshots', `${id}.json`);
-    const manifest = JSON.parse(await readFile(file, 'utf8')) as { files: { path: string }[] };
+    const text = await readFile(file, 'utf8');
+    const nl = text.indexOf('\n');
+    const manifest = JSON.parse(text.slice(nl + 1)) as { files: { path: string }[] };
     manifest.files[0]!.path = '../../escaped.txt';
-    await writeFile(file, JSON.stringify(manifest));
+    await writeFile(file, `${text.slice(0, nl)}\n${JSON.stringify(manifest)}\n`); // the old seal over new bytes
     const target = path.join(dir, 'restore-here', 'inner');
     const outcome = await service.handleCommand!(restore({ actor: 'alice@example.com', snapshot: id, target }));
-    expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'BACKUP_UNSAFE_PATH' } });
+    expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'BACKUP_MANIFEST_UNTRUSTED' } });
     await expect(stat(path.join(dir, 'escaped.txt'))).rejects.toThrow();
     await expect(stat(target)).rejects.toThrow();
   });

@@ -1,0 +1,303 @@
+// Opening, reading and writing files on paths that someone other than the agent's account can change (a user's
+// folder a Backup policy names, a restore target, a backup destination on a share), so that a link, a FIFO or a
+// file swapped in at the wrong moment cannot make the agent (root / SYSTEM) read or write something else.
+//   reads:   O_NOFOLLOW (no link at the name), O_NONBLOCK (a FIFO cannot hang a libuv thread), O_NOCTTY; fstat
+//            must show a regular file with the device/inode the walk saw; where the OS tells where an open file
+//            really is (Linux /proc/self/fd), that must be the path asked for: no link in a folder above either.
+//   writes:  into a folder chain checked from the filesystem root (real folders, no links), through a temp file
+//            created O_CREAT|O_EXCL|O_NOFOLLOW under a random name in the target folder; mode and times set on
+//            the handle (fchmod, futimens), bytes verified through the handle, the chain checked again, then
+//            rename. setuid, setgid and sticky bits are never set.
+//   paths:   a path given by configuration or a command is resolved link by link; a link is followed only when
+//            it and its folder belong to the agent's account or root and nobody else may change them.
+// Windows has no O_NOFOLLOW: O_EXCL refuses an existing name (a planted link or junction included), and the
+// chain checks (lstat reports links and junctions as links) stand in for /proc. Codes on errors: UNSAFE_PATH,
+// NOT_REGULAR, FILE_CHANGED, TOO_LARGE (plain errors with a `code`: system/ sits below protocol/).
+import { constants as fsc, promises as fs, type BigIntStats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
+const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
+const O_NOCTTY = fsc.O_NOCTTY ?? 0;
+const MAX_LINK_HOPS = 40;
+const isWindows = process.platform === 'win32';
+
+export type SafeFileCode = 'UNSAFE_PATH' | 'NOT_REGULAR' | 'FILE_CHANGED' | 'TOO_LARGE';
+
+export function safeFileError(code: SafeFileCode, message: string): Error & { code: SafeFileCode } {
+  return Object.assign(new Error(message), { code });
+}
+
+/** What identifies a file while it exists: its device and inode (bigint: Windows file ids exceed 2^53). */
+export interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+}
+
+/** One folder of a chain, as lstat saw it. */
+export interface ChainLink extends FileIdentity {
+  path: string;
+}
+
+export const sameIdentity = (a: FileIdentity, b: FileIdentity): boolean => a.dev === b.dev && a.ino === b.ino;
+
+const lstatBig = (p: string): Promise<BigIntStats> => fs.lstat(p, { bigint: true });
+
+/** Every folder from the filesystem root down to `dir` (absolute, without links): each must be a real folder. */
+export async function folderChain(dir: string): Promise<ChainLink[]> {
+  const chain: ChainLink[] = [];
+  for (const p of prefixes(dir)) {
+    const st = await lstatBig(p);
+    if (st.isSymbolicLink() || !st.isDirectory()) throw safeFileError('UNSAFE_PATH', `${p} is ${st.isSymbolicLink() ? 'a link' : 'not a folder'}`);
+    chain.push({ path: p, dev: st.dev, ino: st.ino });
+  }
+  return chain;
+}
+
+/** Whether the folders of `chain` are still the very ones it recorded (no rename, no link swapped in). */
+export async function chainUnchanged(chain: readonly ChainLink[]): Promise<boolean> {
+  try {
+    const now = await folderChain(chain[chain.length - 1]!.path);
+    return now.length === chain.length && now.every((l, i) => l.path === chain[i]!.path && sameIdentity(l, chain[i]!));
+  } catch {
+    return false;
+  }
+}
+
+/** '/a/b/c' -> ['/', '/a', '/a/b', '/a/b/c'] (drive or UNC root first on Windows). */
+function prefixes(dir: string): string[] {
+  const abs = path.resolve(dir);
+  const root = path.parse(abs).root;
+  const out = [root];
+  let cur = root;
+  for (const seg of abs.slice(root.length).split(path.sep).filter(Boolean)) out.push((cur = path.join(cur, seg)));
+  return out;
+}
+
+/**
+ * Where an open file really is, from the OS (Linux: /proc/self/fd/N). Null where the OS does not say (macOS,
+ * Windows, no /proc): callers then compare folder chains before and after instead.
+ */
+export async function openedPath(handle: FileHandle): Promise<string | null> {
+  if (!(await procFdWorks())) return null;
+  try {
+    return await fs.readlink(`/proc/self/fd/${handle.fd}`);
+  } catch {
+    return null;
+  }
+}
+
+let procFd: Promise<boolean> | undefined;
+const procFdWorks = (): Promise<boolean> =>
+  (procFd ??= process.platform !== 'linux' ? Promise.resolve(false) : fs.access('/proc/self/fd').then(() => true, () => false));
+
+export interface OpenedFile {
+  handle: FileHandle;
+  stat: BigIntStats;
+}
+
+/**
+ * Opens `file` (absolute, real) for reading: not a link, not a FIFO/device/folder, the same file as `seen`
+ * when given, and really at `file` (no link swapped into a folder above it). The caller closes the handle.
+ */
+export async function openRegularFile(file: string, seen?: FileIdentity): Promise<OpenedFile> {
+  const before = (await procFdWorks()) ? null : await folderChain(path.dirname(file));
+  const handle = await fs.open(file, fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'ELOOP' || err.code === 'EMLINK' ? safeFileError('UNSAFE_PATH', `${file} is a link`) : err;
+  });
+  try {
+    const stat = await handle.stat({ bigint: true });
+    if (!stat.isFile()) throw safeFileError('NOT_REGULAR', `${file} is not a regular file`);
+    if (seen && !sameIdentity(stat, seen)) throw safeFileError('FILE_CHANGED', `${file} was replaced after it was listed`);
+    await checkOpenedAt(handle, file, stat, before);
+    return { handle, stat };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+// Linux tells where a handle is; elsewhere the name and the folder chain must be what they were before the open.
+async function checkOpenedAt(handle: FileHandle, file: string, stat: BigIntStats, before: ChainLink[] | null): Promise<void> {
+  const real = await openedPath(handle);
+  if (real !== null) {
+    if (real !== file) throw safeFileError('UNSAFE_PATH', `${file} resolves to ${real}`);
+    return;
+  }
+  const named = await lstatBig(file).catch(() => null);
+  if (!named || named.isSymbolicLink() || !sameIdentity(named, stat)) throw safeFileError('FILE_CHANGED', `${file} changed while it was opened`);
+  if (before && !(await chainUnchanged(before))) throw safeFileError('UNSAFE_PATH', `a folder above ${file} changed while it was opened`);
+}
+
+/** The whole content of a regular file opened as openRegularFile does, at most `maxBytes`. */
+export async function readRegularFile(file: string, maxBytes: number, seen?: FileIdentity): Promise<Buffer> {
+  const { handle, stat } = await openRegularFile(file, seen);
+  try {
+    if (stat.size > BigInt(maxBytes)) throw safeFileError('TOO_LARGE', `${file} is larger than ${maxBytes} bytes`);
+    const buffer = Buffer.alloc(Number(stat.size));
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface TrustedPathOptions {
+  /** Accounts whose links and folders are trusted (default: this process's effective uid and root). */
+  trustedUids?: readonly number[];
+}
+
+const defaultTrusted = (): number[] => (typeof process.geteuid === 'function' ? [...new Set([process.geteuid(), 0])] : [0]);
+
+/**
+ * The real path of `p` (absolute), resolved link by link: a link is followed only when it and the folder holding
+ * it belong to a trusted account and that folder is not writable by group or others, so nobody else can point
+ * it elsewhere. Components that do not exist yet are kept as they are (the caller creates them with
+ * makeFolders). Throws UNSAFE_PATH naming the link it will not follow.
+ */
+export async function resolveTrustedPath(p: string, options: TrustedPathOptions = {}): Promise<string> {
+  if (!path.isAbsolute(p)) throw safeFileError('UNSAFE_PATH', `${p.slice(0, 200)} is not an absolute path`);
+  const trusted = options.trustedUids ?? defaultTrusted();
+  let pending = path.resolve(p).slice(path.parse(path.resolve(p)).root.length).split(path.sep).filter(Boolean);
+  let cur = path.parse(path.resolve(p)).root;
+  let hops = 0;
+  while (pending.length) {
+    const seg = pending.shift()!;
+    const next = path.join(cur, seg);
+    const st = await lstatBig(next).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
+    if (!st) return path.join(next, ...pending);
+    if (!st.isSymbolicLink()) {
+      cur = next;
+      continue;
+    }
+    if (++hops > MAX_LINK_HOPS) throw safeFileError('UNSAFE_PATH', `${p.slice(0, 200)}: too many links`);
+    // Windows: any account may make a junction in a folder it can write, and ACLs cannot be read here: no link is trusted.
+    const holder = await lstatBig(cur);
+    if (isWindows || !trusted.includes(Number(st.uid)) || !trusted.includes(Number(holder.uid)) || (holder.mode & 0o022n) !== 0n) {
+      throw safeFileError('UNSAFE_PATH', `${next} is a link that another account can change`);
+    }
+    const target = await fs.readlink(next);
+    const resolved = path.resolve(cur, target);
+    const root = path.parse(resolved).root;
+    cur = root;
+    pending = [...resolved.slice(root.length).split(path.sep).filter(Boolean), ...pending];
+  }
+  return cur;
+}
+
+/**
+ * Creates the missing folders of `dir` (a path resolveTrustedPath returned) one at a time, never through a
+ * link, and returns the chain from the root. Existing folders are left as they are; new ones get `mode`.
+ */
+export async function makeFolders(dir: string, mode: number): Promise<ChainLink[]> {
+  const chain: ChainLink[] = [];
+  for (const p of prefixes(dir)) {
+    let st = await lstatBig(p).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
+    if (!st) {
+      // Every folder above is checked already, so this mkdir cannot land elsewhere; it never follows a link at its
+      // own name (one planted here makes it fail with EEXIST, and the lstat below refuses it).
+      await fs.mkdir(p, { mode: mode & 0o777 }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      st = await lstatBig(p);
+    }
+    if (st.isSymbolicLink() || !st.isDirectory()) throw safeFileError('UNSAFE_PATH', `${p} is ${st.isSymbolicLink() ? 'a link' : 'not a folder'}`);
+    chain.push({ path: p, dev: st.dev, ino: st.ino });
+  }
+  return chain;
+}
+
+/** A single file name: no separators, not '.' or '..', no NUL, at most 255 bytes. */
+export function isPlainName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name) && Buffer.byteLength(name) <= 255;
+}
+
+export interface WriteInFolderOptions {
+  /** Permission bits (& 0o777: setuid, setgid and sticky are never set). */
+  mode: number;
+  mtimeMs?: number;
+  /** Checks the bytes as written, through the handle, before the file takes its name; throw to refuse it. */
+  verify?: (handle: FileHandle) => Promise<void>;
+}
+
+/**
+ * Writes `name` into the last folder of `chain` (from folderChain or makeFolders) so that nothing another
+ * account does to that folder or its parents redirects the write: a random temp name created exclusively and
+ * without following a link, fsynced, checked where it is, mode and times set on the handle, verified, the chain
+ * checked again, then renamed over `name` (a link at `name` is replaced, never written through).
+ */
+export async function writeFileInFolder(chain: readonly ChainLink[], name: string, data: Uint8Array | AsyncIterable<Uint8Array>, options: WriteInFolderOptions): Promise<void> {
+  if (!isPlainName(name)) throw safeFileError('UNSAFE_PATH', `not a file name: ${JSON.stringify(name.slice(0, 200))}`);
+  const dir = chain[chain.length - 1]!.path;
+  const tmp = path.join(dir, `.${name.slice(0, 80)}.${randomBytes(12).toString('hex')}.tmp`);
+  // Read-write: verify() reads the bytes back through this very handle.
+  const handle = await fs.open(tmp, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW | O_NOCTTY, 0o600);
+  let createdAt = tmp;
+  let renamed = false;
+  try {
+    const real = await openedPath(handle);
+    if (real !== null && real !== tmp) {
+      createdAt = real; // a folder above was swapped for a link between the chain check and the open
+      throw safeFileError('UNSAFE_PATH', `${tmp} was created at ${real}`);
+    }
+    if (real === null && !(await chainUnchanged(chain))) throw safeFileError('UNSAFE_PATH', `a folder above ${tmp} changed`);
+    if (data instanceof Uint8Array) await handle.writeFile(data);
+    else for await (const chunk of data) await handle.writeFile(chunk);
+    await handle.sync();
+    await options.verify?.(handle);
+    if (!(await chainUnchanged(chain))) throw safeFileError('UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed during the write`);
+    // Mode and times last, on the handle: until the rename the file stays 0600.
+    await handle.chmod(options.mode & 0o777);
+    if (options.mtimeMs !== undefined) await handle.utimes(new Date(options.mtimeMs), new Date(options.mtimeMs));
+    await handle.close();
+    await fs.rename(tmp, path.join(dir, name));
+    renamed = true;
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    if (!renamed) await fs.unlink(createdAt).catch(() => undefined);
+    throw err;
+  }
+  await syncFolder(dir);
+}
+
+async function syncFolder(dir: string): Promise<void> {
+  if (isWindows) return;
+  const handle = await fs.open(dir, fsc.O_RDONLY | O_NOFOLLOW);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Why `dir` (an existing folder) is not private to this account, or null: it, or a folder on its real path,
+ * belongs to another account or can be written by group or others. A world-writable sticky folder (/tmp) above
+ * is accepted when the next folder down is ours: the sticky bit keeps others from renaming it. POSIX only;
+ * Windows ACLs cannot be read from Node, so the answer there is null (docs/security.md).
+ */
+export async function privateFolderProblem(dir: string, options: TrustedPathOptions = {}): Promise<string | null> {
+  if (isWindows) return null;
+  const trusted = options.trustedUids ?? defaultTrusted();
+  const own = typeof process.geteuid === 'function' ? process.geteuid() : 0;
+  const real = await fs.realpath(dir);
+  const chain = prefixes(real);
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const p = chain[i]!;
+    const st = await lstatBig(p);
+    const isTarget = i === chain.length - 1;
+    if (isTarget ? Number(st.uid) !== own : !trusted.includes(Number(st.uid))) return `${p} belongs to uid ${st.uid}`;
+    if ((st.mode & 0o022n) === 0n) continue;
+    const sticky = (st.mode & 0o1000n) !== 0n;
+    const childOurs = !isTarget && Number((await lstatBig(chain[i + 1]!)).uid) === own;
+    if (isTarget || !sticky || !childOurs) return `${p} can be written by ${(st.mode & 0o002n) !== 0n ? 'others' : 'its group'}`;
+  }
+  return null;
+}
