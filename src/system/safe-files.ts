@@ -256,12 +256,15 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
     // Mode and times last, on the handle: until the rename the file stays 0600.
     await handle.chmod(options.mode & 0o777);
     if (options.mtimeMs !== undefined) await handle.utimes(new Date(options.mtimeMs), new Date(options.mtimeMs));
-    await handle.close();
     await fs.rename(tmp, path.join(dir, name));
     renamed = true;
+    await handle.close();
   } catch (err) {
+    // Remove the temp file where it really is now (its folder may have been moved); only a file with our random
+    // name can be removed this way, wherever a link points.
+    const where = renamed ? null : ((await openedPath(handle).catch(() => null)) ?? createdAt);
     await handle.close().catch(() => undefined);
-    if (!renamed) await fs.unlink(createdAt).catch(() => undefined);
+    if (where) await fs.unlink(where).catch(() => undefined);
     throw err;
   }
   await syncFolder(dir);
@@ -280,10 +283,11 @@ async function syncFolder(dir: string): Promise<void> {
 /**
  * Why `dir` (an existing folder) is not private to this account, or null: it, or a folder on its real path,
  * belongs to another account or can be written by group or others. A world-writable sticky folder (/tmp) above
- * is accepted when the next folder down is ours: the sticky bit keeps others from renaming it. POSIX only;
+ * is accepted when the next folder down is ours: the sticky bit keeps others from renaming it. With `toCreateIn`,
+ * `dir` is the folder a private one is about to be created in: it is judged as a folder above. POSIX only;
  * Windows ACLs cannot be read from Node, so the answer there is null (docs/security.md).
  */
-export async function privateFolderProblem(dir: string, options: TrustedPathOptions = {}): Promise<string | null> {
+export async function privateFolderProblem(dir: string, options: TrustedPathOptions & { toCreateIn?: boolean } = {}): Promise<string | null> {
   if (isWindows) return null;
   const trusted = options.trustedUids ?? defaultTrusted();
   const own = typeof process.geteuid === 'function' ? process.geteuid() : 0;
@@ -292,12 +296,24 @@ export async function privateFolderProblem(dir: string, options: TrustedPathOpti
   for (let i = chain.length - 1; i >= 0; i--) {
     const p = chain[i]!;
     const st = await lstatBig(p);
-    const isTarget = i === chain.length - 1;
+    const isTarget = i === chain.length - 1 && !options.toCreateIn;
     if (isTarget ? Number(st.uid) !== own : !trusted.includes(Number(st.uid))) return `${p} belongs to uid ${st.uid}`;
     if ((st.mode & 0o022n) === 0n) continue;
     const sticky = (st.mode & 0o1000n) !== 0n;
-    const childOurs = !isTarget && Number((await lstatBig(chain[i + 1]!)).uid) === own;
+    // The folder below is ours (or is the one about to be created, as ours).
+    const childOurs = i === chain.length - 1 ? !isTarget : Number((await lstatBig(chain[i + 1]!)).uid) === own;
     if (isTarget || !sticky || !childOurs) return `${p} can be written by ${(st.mode & 0o002n) !== 0n ? 'others' : 'its group'}`;
   }
   return null;
+}
+
+/** The deepest folder of `dir` (a path resolveTrustedPath returned) that exists now. */
+export async function deepestExisting(dir: string): Promise<string> {
+  let cur = path.resolve(dir);
+  while (!(await lstatBig(cur).then(() => true, () => false))) {
+    const up = path.dirname(cur);
+    if (up === cur) break;
+    cur = up;
+  }
+  return cur;
 }

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readTextIfExists, writeFileAtomic } from '../../system/files.js';
-import { makeFolders, privateFolderProblem, resolveTrustedPath } from '../../system/safe-files.js';
+import { deepestExisting, makeFolders, privateFolderProblem, resolveTrustedPath } from '../../system/safe-files.js';
 import { RmError } from '../../protocol/errors.js';
 import { MANIFEST_KEY_BYTES } from './manifest.js';
 import { openStore, type BackupStore } from './snapshot.js';
@@ -31,15 +31,20 @@ export async function loadManifestKey(stateDir: string): Promise<Buffer> {
 
 /** Checks (creating it 0700 when missing) and opens the destination by its real path. */
 export async function openDestination(destination: string, key: Uint8Array): Promise<{ store: BackupStore; real: string }> {
+  const refuse = (why: string) => new RmError('BACKUP_DESTINATION_UNSAFE', `${destination}: ${why}`);
   let real: string;
   try {
     real = await resolveTrustedPath(destination);
+    // A missing destination is created only inside a folder nobody else can change.
+    const existing = await deepestExisting(real);
+    const where = existing === real ? null : await privateFolderProblem(existing, { toCreateIn: true });
+    if (where) throw refuse(where);
     await makeFolders(real, 0o700);
   } catch (err) {
-    if ((err as { code?: string }).code === 'UNSAFE_PATH') throw new RmError('BACKUP_DESTINATION_UNSAFE', `${destination}: ${(err as Error).message}`);
+    if ((err as { code?: string }).code === 'UNSAFE_PATH') throw refuse((err as Error).message);
     throw err;
   }
   const problem = await privateFolderProblem(real);
-  if (problem) throw new RmError('BACKUP_DESTINATION_UNSAFE', `${destination}: ${problem}`);
+  if (problem) throw refuse(problem);
   return { store: openStore(real, key), real };
 }
