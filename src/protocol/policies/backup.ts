@@ -2,13 +2,24 @@
 import path from 'node:path';
 import * as z from 'zod/mini';
 import { MaintenanceWindowSchema, ScheduleSchema } from './schedule.js';
+import { globProblem } from './glob.js';
 
 const absolutePath = z
   .string().check(z.minLength(1), z.maxLength(4096), z.refine((p) => path.posix.isAbsolute(p) || path.win32.isAbsolute(p), 'must be an absolute path'), z.refine((p) => !p.includes('\0'), 'must not contain NUL'));
 
+// Unsupported glob syntax is refused with its reason, never matched literally (glob.ts).
+const excludeGlob = z.string().check(
+  z.minLength(1),
+  z.maxLength(512),
+  z.superRefine((glob, ctx) => {
+    const problem = globProblem(glob);
+    if (problem) ctx.issues.push({ code: 'custom', message: `unsupported glob ${JSON.stringify(glob.slice(0, 80))}: ${problem}`, input: glob });
+  }),
+);
+
 export const backupPolicySchema = z.strictObject({
   folders: z._default(z.array(absolutePath).check(z.maxLength(64)), []).check(z.describe('Absolute folders to back up (recursively); nothing runs while empty')),
-  exclude: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(512))).check(z.maxLength(256)), []).check(z.describe('Globs left out: `*.tmp`, `cache/`, `**/node_modules`; without "/" a glob matches a name at any depth')),
+  exclude: z._default(z.array(excludeGlob).check(z.maxLength(256)), []).check(z.describe('Globs left out: `*.tmp`, `cache/`, `**/node_modules`, `*.{tmp,bak}`, `[Tt]emp/`; without "/" a glob matches a name at any depth. `*` `?` `**` `[...]` `{a,b}` only: negation, extended globs and backslashes are refused')),
   destination: z._default(z.nullable(absolutePath), null).check(z.describe('Absolute folder receiving the chunks and snapshot manifests (a mounted disk or share)')),
   schedule: z._default(ScheduleSchema, { everyHours: 24 }).check(z.describe('When a snapshot is taken: {everyHours} or {dailyAt: "HH:MM", days}')),
   retention: z._default(z.strictObject({ keep: z._default(z.int().check(z.gte(1), z.lte(1_000)), 7).check(z.describe('Snapshots kept; older ones and chunks no kept snapshot uses are deleted')) }), { keep: 7 }).check(z.describe('Retention')),

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod/mini';
 import { IdSchema } from '../../protocol/model.js';
+import { compileGlob } from '../../protocol/policies/glob.js';
 
 const hash = z.string().check(z.regex(/^[a-f0-9]{64}$/));
 
@@ -90,41 +91,6 @@ export function resolveInside(base: string, rel: string): string | null {
 /** The manifest paths that would escape their folder (empty = safe to restore). */
 export function unsafePaths(manifest: Manifest): string[] {
   return manifest.files.filter((f) => !isSafeRelativePath(f.path) || f.folder >= manifest.folders.length).map((f) => f.path);
-}
-
-/**
- * Exclude globs: `*` any run of characters but '/', `?` one such character, `**` any run of segments.
- * A pattern without '/' matches a name at any depth (like .gitignore); with '/' it matches from the folder;
- * a match also excludes everything below it. Matching is greedy with one backtrack point per level (the
- * classic wildcard algorithm), so time stays polynomial whatever the pattern: a policy cannot stall the agent.
- */
-export function compileGlob(glob: string): (rel: string) => boolean {
-  const trimmed = glob.replace(/^\//, '').replace(/\/$/, '');
-  const anywhere = !glob.replace(/\/$/, '').includes('/');
-  const segments = [...(anywhere ? ['**'] : []), ...trimmed.split('/').filter((x) => x !== ''), '**'];
-  return (rel) => matchLevels(segments, rel.split('/'), (p, part) => p === '**' || matchLevels([...p.replace(/\*+/g, '*')], [...part], (c, ch) => c === '?' || c === ch, '*'), '**');
-}
-
-/** Wildcard matching of `items` against `pattern`, where `star` matches any run of items. */
-function matchLevels<T>(pattern: readonly string[], items: readonly T[], one: (p: string, item: T) => boolean, star: string): boolean {
-  let p = 0;
-  let i = 0;
-  let starAt = -1;
-  let resumeAt = 0;
-  while (i < items.length) {
-    if (p < pattern.length && pattern[p] === star) {
-      starAt = p++;
-      resumeAt = i;
-    } else if (p < pattern.length && one(pattern[p]!, items[i]!)) {
-      p++;
-      i++;
-    } else if (starAt >= 0) {
-      p = starAt + 1;
-      i = ++resumeAt;
-    } else return false;
-  }
-  while (p < pattern.length && pattern[p] === star) p++;
-  return p === pattern.length;
 }
 
 export function createExcluder(globs: readonly string[]): (rel: string) => boolean {
