@@ -259,7 +259,10 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     await replay.open();
     outbox.onAppend(() => scheduleSnapshot());
     await watchdog.start();
-    ipc = await serveLocal(context.ipcPath, handleIpc);
+    // An endpoint somebody else holds could answer `rmagent status` in the agent's place: refuse to start.
+    ipc = await serveLocal(context.ipcPath, handleIpc).catch((err: Error & { code?: string }) => {
+      throw err.code === 'IPC_ENDPOINT_TAKEN' ? new RmError('IPC_ENDPOINT_TAKEN', err.message) : err;
+    });
     // After repeated over-budget restarts, wait before doing real work so a crash loop cannot hog the device.
     const delay = watchdog.startDelayMs();
     if (delay > 0) {

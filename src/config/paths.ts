@@ -19,8 +19,11 @@ export function defaultPaths(platform: NodeJS.Platform = process.platform, env: 
   return { configFile: '/etc/rmagent/config.json', stateDir: '/var/lib/rmagent', logDir: '/var/log/rmagent' };
 }
 
-/** The local IPC endpoint: a Unix socket in the state folder, or a named pipe on Windows. */
+/**
+ * The local IPC endpoint: a Unix socket in the state folder; on Windows the file in the state folder where the
+ * daemon records the random pipe name it listens on at each start (system/ipc-endpoint.ts).
+ */
 export function defaultIpcPath(stateDir: string, platform: NodeJS.Platform = process.platform): string {
-  if (platform === 'win32') return '\\\\.\\pipe\\rmagent';
+  if (platform === 'win32') return path.win32.join(stateDir, 'ipc-endpoint.json');
   return path.join(stateDir, 'rmagent.sock');
 }

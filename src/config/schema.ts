@@ -39,7 +39,7 @@ export function configSchema() {
     stateDir: z.string().check(z.minLength(1), z.describe('State folder (registration, keys, desired state, outbox)')),
     logDir: z.string().check(z.minLength(1), z.describe('Log folder (rotated JSON logs)')),
     logLevel: z._default(z.enum(['error', 'warn', 'info', 'debug']), 'info').check(z.describe('Log level')),
-    ipcPath: z.optional(z.string().check(z.minLength(1))).check(z.describe('Local status endpoint (default: rmagent.sock in the state folder, or \\\\.\\pipe\\rmagent)')),
+    ipcPath: z.optional(z.string().check(z.minLength(1))).check(z.describe('Local status endpoint (default: rmagent.sock in the state folder; on Windows ipc-endpoint.json in the state folder, where the running agent records its random pipe name; or an explicit \\\\.\\pipe\\NAME)')),
     machineId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))).check(z.describe('Override of the machine id (containers and tests)')),
     teamviewer: z._default(teamviewer, teamviewer.parse({})),
     connection: z._default(connection, connection.parse({})),

@@ -66,6 +66,7 @@ export const ERRORS = {
   BACKUP_SNAPSHOT_MISSING: { message: 'The requested backup snapshot does not exist', hint: 'List the snapshots in the latest backup reports and pick one of them' },
   // daemon
   EXECUTABLE_DAMAGED: { message: 'The rmagent executable is damaged: the agent code it carries is missing or cut short', hint: 'Reinstall the agent package; do not strip or edit the rmagent executable' },
+  IPC_ENDPOINT_TAKEN: { message: 'The local status endpoint is held by another process', hint: 'Another agent is running, or a process is squatting the endpoint to impersonate the agent: stop it (find it with `ss -xlp` or Process Explorer), then start the agent again' },
   AGENT_NOT_RUNNING: { message: 'The agent daemon is not running', hint: 'Start the service (systemctl start rmagent, launchctl kickstart, or the Windows service)' },
   STATUS_DENIED: { message: 'This account may not read the agent status', hint: 'Run it as root or Administrator: `sudo rmagent status`' },
   WATCHDOG_RESTARTS: { message: 'The agent exceeded its memory or CPU budget and restarted repeatedly', hint: 'See the reasons in `rmagent status` and the agent log; the agent waits longer before each restart. Report it with the log lines' },

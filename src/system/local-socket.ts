@@ -1,17 +1,34 @@
 // The local IPC edge: one JSON request line in, one JSON answer line out, over a Unix socket or named pipe.
 // The socket lives in the agent's private state folder and is made 0600, so only the agent's account
-// (root / SYSTEM) can ask; anyone else gets EACCES and `rmagent status` says to use sudo.
+// (root / SYSTEM) can ask; anyone else gets EACCES and `rmagent status` says to use sudo. On Windows the pipe
+// gets a fresh random name at each start, recorded in the state folder (ipc-endpoint.ts says why and how).
+// An endpoint somebody else holds is refused with code IPC_ENDPOINT_TAKEN: the agent does not start.
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { removeFile } from './files.js';
+import { readTextIfExists, removeFile, writeJsonAtomic } from './files.js';
+import { endpointTakenReason, parseEndpointRecord, planClientEndpoint, planServerEndpoint, type RecordRead } from './ipc-endpoint.js';
 
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
 export interface LocalServer {
+  /** What it listens on (the pipe's random name on Windows). */
+  endpoint: string;
   close(): Promise<void>;
 }
 
-export async function serveLocal(socketPath: string, handle: (request: unknown) => Promise<unknown>): Promise<LocalServer> {
+export interface EndpointOptions {
+  /** The platform whose naming rules apply (default: this one). */
+  platform?: NodeJS.Platform;
+  /** Where pipes are named (default \\.\pipe\; tests on Linux use a folder, so the Windows flow runs over Unix sockets). */
+  pipePrefix?: string;
+}
+
+const endpointTaken = (reason: string) => Object.assign(new Error(reason), { code: 'IPC_ENDPOINT_TAKEN' });
+
+export async function serveLocal(ipcPath: string, handle: (request: unknown) => Promise<unknown>, options: EndpointOptions = {}): Promise<LocalServer> {
+  const endpoint = planServerEndpoint(ipcPath, options.platform ?? process.platform, randomBytes(16).toString('hex'), options.pipePrefix);
+  const socketPath = endpoint.listen;
   if (process.platform !== 'win32') await removeStaleSocket(socketPath);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -43,19 +60,31 @@ export async function serveLocal(socketPath: string, handle: (request: unknown) 
   const oldMask = process.platform !== 'win32' ? process.umask(0o177) : 0;
   try {
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(socketPath, () => { server.off('error', reject); resolve(); });
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const taken = endpointTakenReason(err.code, socketPath);
+        reject(taken ? endpointTaken(taken) : err);
+      });
+      server.listen(socketPath, () => { server.removeAllListeners('error'); resolve(); });
     });
   } finally {
     if (process.platform !== 'win32') process.umask(oldMask);
   }
   if (process.platform !== 'win32') await fs.chmod(socketPath, 0o600);
+  // Recorded only now that the name is ours: a client never learns a name somebody else could hold.
+  if (endpoint.recordFile) await writeJsonAtomic(endpoint.recordFile, { pipe: socketPath, pid: process.pid });
+  const recordFile = endpoint.recordFile;
   return {
-    close: () =>
-      new Promise<void>((resolve) => {
+    endpoint: socketPath,
+    close: async () => {
+      if (recordFile) {
+        const current = parseEndpointRecord((await readTextIfExists(recordFile).catch(() => undefined)) ?? '', options.pipePrefix);
+        if (current?.pipe === socketPath) await removeFile(recordFile).catch(() => undefined);
+      }
+      await new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }
 
@@ -76,13 +105,41 @@ async function removeStaleSocket(socketPath: string): Promise<void> {
     probe.once('connect', () => { probe.destroy(); resolve(true); });
     probe.once('error', () => resolve(false));
   });
-  if (alive) throw Object.assign(new Error(`another agent is already listening on ${socketPath}`), { code: 'EADDRINUSE' });
+  if (alive) throw endpointTaken(`another process is already listening on ${socketPath} (another agent?)`);
   await removeFile(socketPath);
 }
 
 export type LocalAnswer = { ok: true; value: unknown } | { ok: false; reason: 'not-running' | 'denied' | 'timeout' | 'invalid'; message: string };
 
-export function requestLocal(socketPath: string, request: unknown, timeoutMs = 3_000): Promise<LocalAnswer> {
+export async function requestLocal(ipcPath: string, request: unknown, timeoutMs = 3_000, options: EndpointOptions = {}): Promise<LocalAnswer> {
+  const platform = options.platform ?? process.platform;
+  const record = platform === 'win32' ? await readRecord(ipcPath) : null;
+  const target = planClientEndpoint(ipcPath, platform, record, isAlive, options.pipePrefix);
+  if ('fail' in target) return { ok: false, reason: target.fail, message: target.message };
+  return ask(target.connect, request, timeoutMs);
+}
+
+async function readRecord(file: string): Promise<RecordRead> {
+  try {
+    const text = await readTextIfExists(file);
+    return text === undefined ? { status: 'missing' } : { status: 'ok', text };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM' ? { status: 'denied' } : { status: 'missing' };
+  }
+}
+
+// Signal 0 tests that a process exists (EPERM: it exists but is not ours to signal).
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function ask(socketPath: string, request: unknown, timeoutMs: number): Promise<LocalAnswer> {
   return new Promise((resolve) => {
     const socket = net.connect(socketPath);
     let buffer = '';
