@@ -1,12 +1,15 @@
-// The console permission model (issue 3) as pure decisions over plain data: who may do what.
-// Every HTTP route asks one of these before it acts; a refusal names the missing permission.
+// The console permission model as pure decisions over plain data: who may do what. Every HTTP route declares
+// its Access here and the API asks decideAccess before the handler runs; finer decisions (alert scope, Backup
+// ownership, report visibility) are asked by the handlers. A refusal names the missing permission.
 
-/** The four console permissions of the seed, plus two for running the console itself. */
+/** The four console permissions of the seed, plus the ones for running the console itself. */
 export const PERMISSIONS = [
   'manage_policies',
   'assign_policies',
   'view_all_alerts',
   'view_own_alerts',
+  'view_devices',
+  'manage_devices',
   'enroll_devices',
   'manage_accounts',
 ] as const;
@@ -20,7 +23,7 @@ export interface RoleRecord {
 
 export const DEFAULT_ROLES: readonly RoleRecord[] = [
   { id: 'role-company-admin', name: 'company administrator', permissions: [...PERMISSIONS] },
-  { id: 'role-business-user', name: 'business user', permissions: ['manage_policies', 'assign_policies', 'view_all_alerts', 'view_own_alerts', 'enroll_devices'] },
+  { id: 'role-business-user', name: 'business user', permissions: PERMISSIONS.filter((p) => p !== 'manage_accounts') },
   { id: 'role-user', name: 'user', permissions: [] },
 ];
 export const OWNER_ROLE_ID = 'role-company-admin';
@@ -28,6 +31,20 @@ export const OWNER_ROLE_ID = 'role-company-admin';
 export type Decision = { ok: true } | { ok: false; permission?: Permission; reason: string };
 
 const allow: Decision = { ok: true };
+
+/** What a route needs: nothing (health, the API description), any enabled account, or one of some permissions. */
+export type RouteAccess = { kind: 'account' } | { kind: 'permission'; anyOf: readonly Permission[] };
+export type Access = { kind: 'public' } | RouteAccess;
+export const PUBLIC: Access = { kind: 'public' };
+export const ANY_ACCOUNT: RouteAccess = { kind: 'account' };
+export const needs = (...anyOf: Permission[]): RouteAccess => ({ kind: 'permission', anyOf });
+
+export function decideAccess(access: Access, perms: ReadonlySet<Permission>): Decision {
+  if (access.kind !== 'permission') return allow;
+  if (access.anyOf.some((p) => perms.has(p))) return allow;
+  const first = access.anyOf[0]!;
+  return { ok: false, permission: first, reason: `missing permission ${access.anyOf.join(' or ')}` };
+}
 
 /** The union of the permissions of the account's roles; unknown role ids give nothing. */
 export function permissionsOf(roleIds: readonly string[], roles: readonly RoleRecord[]): Set<Permission> {
@@ -60,6 +77,26 @@ export function decideAlertAccess(accountId: string, perms: ReadonlySet<Permissi
   return { ok: false, permission: 'view_all_alerts', reason: 'missing permission view_all_alerts (the alert is on a device another account activated the service on)' };
 }
 
+const ALERT_KINDS: ReadonlySet<string> = new Set(['alert.raised', 'alert.cleared']);
+
+/** Which alert reports of one device an account may read: every one, none, or those of the services it activated there. */
+export type AlertReportScope = { kind: 'all' } | { kind: 'none' } | { kind: 'services'; services: ReadonlySet<string> };
+
+export function alertReportScope(accountId: string, perms: ReadonlySet<Permission>, activations: ReadonlyArray<{ service: string; activatedBy: string }>): AlertReportScope {
+  const scope = alertScope(perms);
+  if (scope === 'all') return { kind: 'all' };
+  if (scope === 'none') return { kind: 'none' };
+  const services = new Set(activations.filter((a) => a.activatedBy === accountId).map((a) => a.service));
+  return services.size ? { kind: 'services', services } : { kind: 'none' };
+}
+
+/** A report (history entry or a device's `latest`) is visible unless it is an alert report outside the account's alert scope. */
+export function reportVisible(scope: AlertReportScope, kind: string, data: Record<string, unknown>): boolean {
+  if (!ALERT_KINDS.has(kind) || scope.kind === 'all') return true;
+  if (scope.kind === 'none') return false;
+  return typeof data.service === 'string' && scope.services.has(data.service);
+}
+
 /**
  * Backup: only the account that activated Backup on a device may change or restore it; nobody bypasses this,
  * not even a company administrator. No current activation = free to activate.
@@ -77,5 +114,13 @@ export function decideCommand(type: string, accountId: string, perms: ReadonlySe
     if (backupActivatedBy === undefined) return { ok: false, reason: 'Backup is not activated on this device' };
     return decideBackupAccess(accountId, backupActivatedBy);
   }
+  return allow;
+}
+
+/** An account may not disable itself or take away its own manage_accounts: someone must be left to undo it. */
+export function decideAccountChange(actorId: string, targetId: string, change: { disabled?: boolean; losesManageAccounts: boolean }): Decision {
+  if (actorId !== targetId) return allow;
+  if (change.disabled) return { ok: false, reason: 'an account cannot disable itself' };
+  if (change.losesManageAccounts) return { ok: false, reason: 'an account cannot remove manage_accounts from itself' };
   return allow;
 }

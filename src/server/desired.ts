@@ -1,16 +1,16 @@
-// The desired state of one device (sent on every connect) and the console's views of devices: pure.
-import type { DesiredState, Policy, ServiceName } from '../protocol/model.js';
-import type { DeviceRecord, PolicyRecord, StoreData } from './store.js';
+// The desired state of one device (sent on every connect) and the console's view of its services: pure.
+import type { DesiredState, Policy, ServiceName, ServiceState } from '../protocol/model.js';
+import type { ActivationRecord, DeviceRecord, PolicyRecord } from './store/store.js';
 
 export function policyOnWire(p: PolicyRecord): Policy {
   return { id: p.id, name: p.name, service: p.service, version: p.version, settings: p.settings };
 }
 
-export function desiredStateOf(data: StoreData, device: DeviceRecord): DesiredState {
+export function desiredStateOf(device: Pick<DeviceRecord, 'id' | 'revision'>, activations: readonly ActivationRecord[], policies: ReadonlyMap<string, PolicyRecord>): DesiredState {
   const services: DesiredState['services'] = {};
-  for (const a of data.activations) {
+  for (const a of activations) {
     if (a.deviceId !== device.id) continue;
-    const policy = data.policies.find((p) => p.id === a.policyId);
+    const policy = policies.get(a.policyId);
     if (policy) services[a.service] = { policy: policyOnWire(policy), activatedBy: a.activatedBy };
   }
   return { revision: device.revision, services };
@@ -21,6 +21,7 @@ export interface DeviceServiceView {
   policyId: string | null;
   policyVersion: number | null;
   activatedBy: string | null;
+  activatedAt: number | null;
   phase: string | null;
   appliedPolicyVersion: number | null;
   applied: boolean;
@@ -28,40 +29,23 @@ export interface DeviceServiceView {
 }
 
 /** Services the console shows for a device: every activated one plus any the device reports on its own. */
-export function deviceServices(data: StoreData, device: DeviceRecord): DeviceServiceView[] {
-  const names = new Set<string>([...data.activations.filter((a) => a.deviceId === device.id).map((a) => a.service), ...Object.keys(device.services)]);
+export function deviceServices(activations: readonly ActivationRecord[], reported: readonly ServiceState[], policies: ReadonlyMap<string, PolicyRecord>): DeviceServiceView[] {
+  const names = new Set<ServiceName>([...activations.map((a) => a.service), ...reported.map((s) => s.name)]);
   return [...names].sort().map((name) => {
-    const activation = data.activations.find((a) => a.deviceId === device.id && a.service === name);
-    const policy = activation ? data.policies.find((p) => p.id === activation.policyId) : undefined;
-    const state = device.services[name];
-    const appliedVersion = state?.policy?.id === policy?.id ? (state?.policy?.version ?? null) : null;
+    const activation = activations.find((a) => a.service === name);
+    const policy = activation ? policies.get(activation.policyId) : undefined;
+    const state = reported.find((s) => s.name === name);
+    const appliedVersion = state?.policy && state.policy.id === policy?.id ? state.policy.version : null;
     return {
-      name: name as ServiceName,
+      name,
       policyId: policy?.id ?? null,
       policyVersion: policy?.version ?? null,
       activatedBy: activation?.activatedBy ?? null,
+      activatedAt: activation?.at ?? null,
       phase: state?.phase ?? (activation ? 'pending' : null),
       appliedPolicyVersion: appliedVersion,
       applied: Boolean(policy && state?.policy?.applied && appliedVersion === policy.version),
       reason: state?.reason ?? null,
     };
   });
-}
-
-export function deviceView(data: StoreData, device: DeviceRecord, online: boolean) {
-  return {
-    id: device.id,
-    alias: device.facts.alias,
-    hostname: device.facts.hostname,
-    platform: device.facts.platform,
-    arch: device.facts.arch,
-    osRelease: device.facts.osRelease,
-    agentVersion: device.facts.agentVersion,
-    online,
-    lastSeen: device.lastSeen,
-    enrolledAt: device.enrolledAt,
-    lastSeq: device.lastSeq,
-    teamviewer: device.facts.teamviewer,
-    services: deviceServices(data, device),
-  };
 }

@@ -1,5 +1,7 @@
 // Agent sockets (ws, path /agent): hello -> enroll|auth -> welcome + signed desired state, then reports
-// (stored in order, duplicates dropped, acknowledged cumulatively), command acks, heartbeat, graceful close.
+// (stored in order through the intake's group commit, duplicates dropped, acknowledged cumulatively once committed),
+// command acks, heartbeat, graceful close. After the handshake each device is held to a byte and frame rate and a
+// bounded inbox: beyond them its socket is paused (TCP back-pressure), so one device cannot starve the others.
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
@@ -12,16 +14,30 @@ import type { Clock } from '../system/clock.js';
 import { waitAtMost } from '../system/wait.js';
 import type { Logger } from '../log.js';
 import type { CommandSigner } from './signer.js';
-import type { DeviceRecord, Store } from './store.js';
-import { applyReport } from './reports.js';
+import type { DeviceRecord, Store } from './store/store.js';
 import { desiredStateOf } from './desired.js';
 import { decideEnrollment } from './enrollment.js';
+import type { Intake } from './intake.js';
+import { fullBucket, take, type Bucket, type Rate } from './rate-limit.js';
 import { hashSecret, newId } from './secrets.js';
 
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CLOSE_REFUSED = 4001;
 const CLOSE_REPLACED = 4000;
 const CLOSE_RESTART = 1012;
+
+/** What one authenticated device may send: bytes and frames per second (token buckets) and bytes waiting unhandled. */
+export interface DeviceLimits {
+  bytes: Rate;
+  frames: Rate;
+  inboxBytes: number;
+}
+
+export const DEFAULT_DEVICE_LIMITS: DeviceLimits = {
+  bytes: { perSec: 512 * 1024, burst: 8 * 1024 * 1024 },
+  frames: { perSec: 50, burst: 1000 },
+  inboxBytes: 4 * 1024 * 1024,
+};
 
 export interface GatewayOptions {
   httpServer: HttpServer | HttpsServer;
@@ -31,9 +47,10 @@ export interface GatewayOptions {
   logger: Logger;
   heartbeatSec: number;
   handshakeTimeoutMs?: number;
+  intake: Intake;
+  deviceLimits?: DeviceLimits;
   /** After the handshake of a device (welcome and desired state sent). */
   onOnline(deviceId: string): Promise<void>;
-  onAck(deviceId: string, ack: BodyOf<'ack'>): Promise<void>;
 }
 
 export interface Gateway {
@@ -41,7 +58,11 @@ export interface Gateway {
   /** Tells every agent to come back after a spread delay, closes, waits up to budgetMs, then terminates. */
   stop(options?: { retryAfterMs?: number; spreadMs?: number; budgetMs?: number }): Promise<void>;
   isOnline(deviceId: string): boolean;
+  /** Same as isOnline: this node holds the device's socket (the command queue's transport). */
+  holds(deviceId: string): boolean;
   send(deviceId: string, frame: Frame): boolean;
+  /** Connections (authenticated or not) open now. */
+  connections(): number;
 }
 
 interface Session {
@@ -51,10 +72,19 @@ interface Session {
   missedPongs: number;
   /** Frames received and not yet handled; handled in order, in batches. */
   inbox: string[];
+  inboxBytes: number;
   /** The batch being handled now (resolved when idle). */
   draining: Promise<void> | null;
-  /** Reports applied in this batch but not yet committed and acknowledged. */
-  unacked: { device: DeviceRecord; dirty: boolean } | null;
+  /** Reports and command acks of this batch, handed to the intake at its end. */
+  reports: BodyOf<'report'>[];
+  acks: BodyOf<'ack'>[];
+  bytes: Bucket;
+  frames: Bucket;
+  /** Set while the socket is paused for the rate limits. */
+  rateTimer: NodeJS.Timeout | null;
+  paused: boolean;
+  /** A pong arrived since the last heartbeat round (lastSeen is written once per round for all of them). */
+  ponged: boolean;
 }
 
 /** Frames one agent may have waiting; beyond this it is told to come back later (overload). */
@@ -62,10 +92,12 @@ export const MAX_INBOX_FRAMES = 5000;
 
 export function createGateway(opts: GatewayOptions): Gateway {
   const { store, signer, clock, logger } = opts;
+  const limits = opts.deviceLimits ?? DEFAULT_DEVICE_LIMITS;
   const online = new Map<string, Session>();
   const sessions = new Set<Session>();
   let wss: WebSocketServer | null = null;
   let heartbeat: NodeJS.Timeout | null = null;
+  let unsubscribe: (() => void) | null = null;
 
   const sendFrame = (ws: WebSocket, frame: Frame): boolean => {
     if (ws.readyState !== WebSocket.OPEN) return false;
@@ -76,9 +108,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const hint = (ERRORS as Record<string, { hint: string }>)[code]?.hint;
     sendFrame(ws, makeFrame('error', { code, message, ...(hint ? { hint } : {}), ...extra }, clock.now()));
   };
-  const refuse = (s: Session, code: 'AUTH_FAILED' | 'ENROLLMENT_REFUSED', message: string, ref: string) => {
+  const refuse = (s: Session, code: 'AUTH_FAILED' | 'ENROLLMENT_REFUSED' | 'DEVICE_REVOKED', message: string, ref?: string) => {
     logger.warn('agent refused', { code, reason: message });
-    sendError(s.ws, code, message, { ref, fatal: true });
+    sendError(s.ws, code, message, { ...(ref ? { ref } : {}), fatal: true });
     s.ws.close(CLOSE_REFUSED, code);
   };
 
@@ -87,53 +119,84 @@ export function createGateway(opts: GatewayOptions): Gateway {
     if (previous && previous !== s) previous.ws.close(CLOSE_REPLACED, 'replaced by a newer connection');
     s.deviceId = device.id;
     online.set(device.id, s);
-    device.lastSeen = clock.now();
-    await store.commit();
+    await store.devices.recordSeen([device.id], clock.now());
+    const activations = await store.activations.forDevices([device.id]);
+    const policies = new Map((await store.policies.many(activations.map((a) => a.policyId))).map((p) => [p.id, p]));
     sendFrame(s.ws, makeFrame('welcome', { deviceId: device.id, enrolled, heartbeatSec: opts.heartbeatSec, lastSeq: device.lastSeq }, clock.now()));
-    sendFrame(s.ws, signer.sign('desired', { deviceId: device.id, state: desiredStateOf(store.data, device) }, clock.now()));
+    sendFrame(s.ws, signer.sign('desired', { deviceId: device.id, state: desiredStateOf(device, activations, policies) }, clock.now()));
     logger.info('agent connected', { deviceId: device.id, enrolled });
     await opts.onOnline(device.id);
   }
 
   async function onEnroll(s: Session, frame: Frame<'enroll'>): Promise<void> {
     const now = clock.now();
-    const token = store.data.enrollmentTokens.find((t) => t.tokenHash === hashSecret(frame.body.token));
-    const verdict = decideEnrollment(token, now);
-    if (!verdict.ok) return refuse(s, 'ENROLLMENT_REFUSED', verdict.reason, frame.id);
-    token!.uses += 1;
-    const device: DeviceRecord = { id: newId('dev'), publicKey: frame.body.publicKey, facts: frame.body.facts, enrolledAt: now, lastSeen: now, lastSeq: 0, revision: 1, services: {}, latest: {} };
-    store.data.devices.push(device);
-    await admit(s, device, true);
+    // The token's use and the new device are one transaction, the token row locked: a one-use token enrolls one device.
+    const outcome = await store.transaction(async (tx) => {
+      const token = await tx.enrollmentTokens.byHash(hashSecret(frame.body.token), { forUpdate: true });
+      const verdict = decideEnrollment(token ?? undefined, now);
+      if (!verdict.ok) return verdict;
+      await tx.enrollmentTokens.recordUse(token!.id);
+      const device: DeviceRecord = { id: newId('dev'), publicKey: frame.body.publicKey, facts: frame.body.facts, enrolledAt: now, enrolledWith: token!.id, lastSeen: now, lastSeq: 0, revision: 1, tags: token!.tags, revokedAt: null, revokedBy: null };
+      await tx.devices.insert(device);
+      return { ok: true as const, device };
+    });
+    if (!outcome.ok) return refuse(s, 'ENROLLMENT_REFUSED', outcome.reason, frame.id);
+    await admit(s, outcome.device, true);
   }
 
   async function onAuth(s: Session, frame: Frame<'auth'>): Promise<void> {
-    const device = store.data.devices.find((d) => d.id === frame.body.deviceId);
+    const device = await store.devices.get(frame.body.deviceId, { includeRevoked: true });
     if (!device) return refuse(s, 'AUTH_FAILED', 'unknown device', frame.id);
     if (!verifyBytes(device.publicKey, authChallengeBytes(s.nonce, device.id), frame.body.proof)) return refuse(s, 'AUTH_FAILED', 'the proof does not verify with the device key', frame.id);
+    // Said only to the holder of the key (the proof verified), so nobody else learns which ids were deleted.
+    if (device.revokedAt !== null) return refuse(s, 'DEVICE_REVOKED', 'this device was deleted on the server; its key is revoked', frame.id);
     device.facts = frame.body.facts;
+    await store.devices.updateFacts(device.id, device.facts);
     await admit(s, device, false);
   }
 
-  // Reports are applied at once but committed and acknowledged once per batch: an agent sending its backlog
-  // costs one store write per batch, not one per report.
-  function onReport(s: Session, device: DeviceRecord, frame: Frame<'report'>): void {
-    const outcome = applyReport(store.data, device, frame.body, clock.now(), () => newId('alert'));
-    if (outcome.stored && outcome.invalid) logger.warn('report data does not match its kind', { deviceId: device.id, seq: frame.body.seq, reason: outcome.invalid });
-    s.unacked = { device, dirty: (s.unacked?.dirty ?? false) || outcome.stored };
+  // Reports and acks of one batch go to the intake together: it commits them with other devices' in one
+  // transaction, and the cumulative report.ack goes out only once they are on disk.
+  async function submitBatch(s: Session): Promise<void> {
+    if (!s.deviceId || (!s.reports.length && !s.acks.length)) return;
+    const job = { deviceId: s.deviceId, reports: s.reports.splice(0), acks: s.acks.splice(0) };
+    const result = await opts.intake.submit(job);
+    if (result.revoked) return closeRevoked(s);
+    if (job.reports.length) sendFrame(s.ws, makeFrame('report.ack', { upTo: result.lastSeq }, clock.now()));
   }
 
-  async function ackReports(s: Session): Promise<void> {
-    const pending = s.unacked;
-    if (!pending) return;
-    s.unacked = null;
-    if (pending.dirty) await store.commit();
-    // Acknowledge only what is on disk: lastSeq moved with the changes just committed.
-    sendFrame(s.ws, makeFrame('report.ack', { upTo: pending.device.lastSeq }, clock.now()));
+  function closeRevoked(s: Session): void {
+    refuse(s, 'DEVICE_REVOKED', 'this device was deleted on the server; its key is revoked');
+  }
+
+  // Pauses the socket while the device is over its rate or its unhandled frames exceed the inbox bound; the
+  // kernel's buffers then fill and the device's own sends slow down, so nothing is dropped and nothing piles up here.
+  function resumeIfAllowed(s: Session): void {
+    if (!s.paused || s.rateTimer || s.inboxBytes > limits.inboxBytes / 2) return;
+    s.paused = false;
+    s.ws.resume();
+  }
+  function throttle(s: Session, bytes: number): void {
+    if (!s.deviceId) return; // before the handshake, the pre-auth limits apply
+    const now = clock.now();
+    const waitMs = Math.max(take(s.bytes, limits.bytes, bytes, now), take(s.frames, limits.frames, 1, now));
+    if (waitMs > 0 && !s.rateTimer) {
+      // Paused at most half a heartbeat at a time, so a throttled device is never taken for a dead one.
+      s.rateTimer = setTimeout(() => {
+        s.rateTimer = null;
+        resumeIfAllowed(s);
+      }, Math.min(waitMs, (opts.heartbeatSec * 1000) / 2));
+    }
+    if ((waitMs > 0 || s.inboxBytes > limits.inboxBytes) && !s.paused) {
+      s.paused = true;
+      s.ws.pause();
+    }
   }
 
   async function drain(s: Session): Promise<void> {
     while (s.inbox.length) {
       for (const text of s.inbox.splice(0)) {
+        s.inboxBytes -= text.length;
         try {
           await onText(s, text);
         } catch (err) {
@@ -141,11 +204,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
           sendError(s.ws, 'INTERNAL', 'the server could not handle the frame');
         }
       }
-      await ackReports(s).catch((err: unknown) => {
+      await submitBatch(s).catch((err: unknown) => {
         logger.error('reports could not be stored', { deviceId: s.deviceId, error: err });
         sendError(s.ws, 'INTERNAL', 'the server could not store the reports; they will be sent again');
       });
+      resumeIfAllowed(s);
     }
+    s.inboxBytes = 0;
     s.draining = null;
   }
 
@@ -162,15 +227,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
       if (frame.type === 'auth') return onAuth(s, frame);
       return sendError(s.ws, 'FRAME_INVALID', `send auth or enroll before ${frame.type}`, { ref: frame.id });
     }
-    const device = store.data.devices.find((d) => d.id === s.deviceId);
-    if (!device || online.get(device.id) !== s) return;
-    if (frame.type === 'report') return onReport(s, device, frame);
-    if (frame.type === 'ack') return opts.onAck(device.id, frame.body);
+    if (online.get(s.deviceId) !== s) return;
+    if (frame.type === 'report') return void s.reports.push(frame.body);
+    if (frame.type === 'ack') return void s.acks.push(frame.body);
     return sendError(s.ws, 'FRAME_INVALID', `${frame.type} is only valid during the handshake`, { ref: frame.id });
   }
 
   function onConnection(ws: WebSocket): void {
-    const s: Session = { ws, nonce: randomBytes(32).toString('base64'), deviceId: null, missedPongs: 0, inbox: [], draining: null, unacked: null };
+    const now = clock.now();
+    const s: Session = {
+      ws, nonce: randomBytes(32).toString('base64'), deviceId: null, missedPongs: 0, inbox: [], inboxBytes: 0, draining: null, reports: [], acks: [],
+      bytes: fullBucket(limits.bytes, now), frames: fullBucket(limits.frames, now), rateTimer: null, paused: false, ponged: false,
+    };
     sessions.add(s);
     const timer = setTimeout(() => {
       if (s.deviceId !== null) return;
@@ -184,16 +252,19 @@ export function createGateway(opts: GatewayOptions): Gateway {
         s.inbox.length = 0;
         return;
       }
-      s.inbox.push(isBinary ? '' : raw.toString());
+      const text = isBinary ? '' : raw.toString();
+      s.inbox.push(text);
+      s.inboxBytes += text.length;
+      throttle(s, text.length);
       s.draining ??= drain(s);
     });
     ws.on('pong', () => {
       s.missedPongs = 0;
-      const device = s.deviceId ? store.data.devices.find((d) => d.id === s.deviceId) : undefined;
-      if (device) device.lastSeen = clock.now(); // persisted with the next commit
+      s.ponged = true;
     });
     ws.on('close', () => {
       clearTimeout(timer);
+      if (s.rateTimer) clearTimeout(s.rateTimer);
       sessions.delete(s);
       if (s.deviceId && online.get(s.deviceId) === s) {
         online.delete(s.deviceId);
@@ -206,15 +277,21 @@ export function createGateway(opts: GatewayOptions): Gateway {
   }
 
   function beat(): void {
+    const seen: string[] = [];
     for (const s of sessions) {
+      if (s.ponged && s.deviceId) seen.push(s.deviceId);
+      s.ponged = false;
       if (s.missedPongs >= 2) {
         logger.warn('agent missed two heartbeats; dropping it', { deviceId: s.deviceId });
         s.ws.terminate();
         continue;
       }
-      s.missedPongs += 1;
+      // A socket paused for its rate cannot read the pong yet: that is not a missed one.
+      if (!s.paused) s.missedPongs += 1;
       s.ws.ping();
     }
+    // lastSeen from heartbeats: one write per round for the whole fleet.
+    if (seen.length) store.devices.recordSeen(seen, clock.now()).catch((err: unknown) => logger.warn('could not record heartbeats', { error: err }));
   }
 
   return {
@@ -227,9 +304,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
       wss.on('error', (err) => logger.debug('websocket server error', { error: err }));
       heartbeat = setInterval(beat, opts.heartbeatSec * 1000);
       heartbeat.unref();
+      unsubscribe = store.subscribe('device.revoked', ({ deviceId }) => {
+        const s = online.get(deviceId);
+        if (s) closeRevoked(s);
+      });
     },
     async stop(options = {}) {
       if (heartbeat) clearInterval(heartbeat);
+      unsubscribe?.();
       const base = options.retryAfterMs ?? 1000;
       const spread = options.spreadMs ?? 5000;
       const closed = [...sessions].map(
@@ -245,9 +327,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
       await waitAtMost(options.budgetMs ?? 3000, Promise.all(closed));
       for (const s of sessions) s.ws.terminate();
       await Promise.all([...sessions].map((s) => s.draining));
+      await opts.intake.drain();
       await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
     },
     isOnline: (deviceId) => online.has(deviceId),
+    holds: (deviceId) => online.has(deviceId),
+    connections: () => sessions.size,
     send(deviceId, frame) {
       const s = online.get(deviceId);
       return s ? sendFrame(s.ws, frame) : false;

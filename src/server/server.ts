@@ -1,23 +1,33 @@
-// The reference management server's composition root: store, command key, accounts, HTTP API and agent
-// gateway on one port. Work starts in startServer and ends in stop().
+// The management server's composition root: store, command keys, accounts, HTTP API and agent gateway on one port,
+// plus the background work (webhook deliveries, retention). Work starts in startServer and ends in stop().
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { RmError } from '../protocol/errors.js';
+import { spkiPin } from '../protocol/tls-pin.js';
 import { systemClock, type Clock } from '../system/clock.js';
 import { ensureDir, readTextIfExists, writeFileAtomic } from '../system/files.js';
 import { DEFAULT_ROLES, OWNER_ROLE_ID } from './access.js';
+import { OWNER_ACCOUNT_ID } from './api/accounts.js';
+import { apiRequestListener, createApiApp } from './api/app.js';
+import { buildOpenApi } from './api/openapi.js';
+import { allRoutes } from './api/routes.js';
 import { createCommandQueue } from './commands.js';
-import { createGateway } from './gateway.js';
-import { createApiHandler } from './http.js';
-import { allRoutes } from './routes.js';
-import { hashSecret, newSecret } from './secrets.js';
+import { createGateway, type DeviceLimits } from './gateway.js';
+import { createIntake } from './intake.js';
 import { loadKeyring } from './keyring.js';
+import { createRetentionSweeper, DEFAULT_RETENTION, type RetentionOptions } from './retention.js';
+import { hashSecret, newSecret } from './secrets.js';
 import { createCommandSigner } from './signer.js';
-import { createStore, type Store } from './store.js';
-import { spkiPin } from '../protocol/tls-pin.js';
+import { createSqliteStore } from './store/sqlite.js';
+import type { ReportLimits, Store } from './store/store.js';
+import { createWebhookDispatcher } from './webhooks.js';
+
+export { OWNER_ACCOUNT_ID };
+
+export const DEFAULT_REPORT_LIMITS: ReportLimits = { bytesPerKind: 1024 * 1024, bytesPerDevice: 4 * 1024 * 1024 };
 
 export interface ServerOptions {
   host: string;
@@ -30,6 +40,13 @@ export interface ServerOptions {
   handshakeTimeoutMs?: number;
   /** PEM files: with both, the server speaks HTTPS and wss:// only. */
   tls?: { certFile: string; keyFile: string };
+  /** Report history kept per device and per kind (bytes). */
+  reportLimits?: ReportLimits;
+  /** What one device may send after its handshake. */
+  deviceLimits?: DeviceLimits;
+  retention?: RetentionOptions;
+  /** Check every API answer against its declared schema (tests). */
+  validateResponses?: boolean;
 }
 
 export interface RunningServer {
@@ -40,24 +57,30 @@ export interface RunningServer {
   ownerToken: string;
   /** Base64 raw Ed25519 command key signing at start, also in DATA/server-key.pub (rotations: GET /server-keys). */
   serverPublicKey: string;
+  /** The store, for tests and tools that run in the same process. */
+  store: Store;
   stop(): Promise<void>;
 }
 
-export const OWNER_ACCOUNT_ID = 'acct-owner';
-
-/** First start: default roles and the owner account. Any start: an owner token on disk that works. */
+/** First start: the default roles and the owner account. Any start: built-in roles as this version defines them, and an owner token on disk that works. */
 async function ensureOwner(store: Store, dataDir: string, now: number): Promise<string> {
-  for (const role of DEFAULT_ROLES) if (!store.data.roles.some((r) => r.id === role.id)) store.data.roles.push({ ...role, permissions: [...role.permissions] });
   const tokenFile = path.join(dataDir, 'owner.token');
   let token = (await readTextIfExists(tokenFile))?.trim();
   if (!token) {
     token = newSecret('rma');
     await writeFileAtomic(tokenFile, `${token}\n`);
   }
-  const owner = store.data.accounts.find((a) => a.id === OWNER_ACCOUNT_ID);
-  if (owner) owner.tokenHash = hashSecret(token);
-  else store.data.accounts.push({ id: OWNER_ACCOUNT_ID, name: 'owner', tokenHash: hashSecret(token), roleIds: [OWNER_ROLE_ID], createdAt: now });
-  await store.commit();
+  const tokenHash = hashSecret(token);
+  await store.transaction(async (tx) => {
+    for (const role of DEFAULT_ROLES) {
+      const known = await tx.roles.get(role.id);
+      if (!known) await tx.roles.insert({ ...role, permissions: [...role.permissions], builtIn: true });
+      else await tx.roles.update(role.id, { name: role.name, permissions: [...role.permissions] });
+    }
+    const owner = await tx.accounts.get(OWNER_ACCOUNT_ID);
+    if (owner) await tx.accounts.update(OWNER_ACCOUNT_ID, { tokenHash, disabledAt: null });
+    else await tx.accounts.insert({ id: OWNER_ACCOUNT_ID, name: 'owner', tokenHash, roleIds: [OWNER_ROLE_ID], createdAt: now, disabledAt: null });
+  });
   return token;
 }
 
@@ -71,65 +94,101 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger;
   await ensureDir(opts.dataDir);
-  const store = createStore(opts.dataDir);
-  const { created } = await store.load();
-  const keyring = await loadKeyring(opts.dataDir, clock.now());
-  const ownerToken = await ensureOwner(store, opts.dataDir, clock.now());
-  // Asked at every signature, so a retired key stops signing at once.
-  const signer = createCommandSigner(() => keyring.signing(), () => keyring.endorsements());
-
-  const certPem = opts.tls ? await readPem(opts.tls.certFile, 'certificate') : null;
-  const httpServer = opts.tls && certPem ? https.createServer({ cert: certPem, key: await readPem(opts.tls.keyFile, 'key') }) : http.createServer();
-  // The gateway and the command queue need each other: the queue sends through the gateway, the gateway
-  // hands the queue each new connection and each ack.
-  const gateway = createGateway({
-    httpServer,
-    store,
-    signer,
-    clock,
-    logger,
-    heartbeatSec: opts.heartbeatSec ?? 30,
-    ...(opts.handshakeTimeoutMs ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
-    onOnline: (deviceId) => commands.deliverQueued(deviceId),
-    onAck: (deviceId, ack) => commands.recordAck(deviceId, ack),
-  });
-  const commands = createCommandQueue({ store, signer, clock, logger, transport: gateway });
-  httpServer.on('request', createApiHandler({ store, logger, routes: allRoutes({ store, clock, logger, commands, fleet: gateway, keyring, servingTlsPin: certPem ? spkiPin(certPem) : null }) }));
-  gateway.start();
-
+  if (await readTextIfExists(path.join(opts.dataDir, 'store.json')).catch(() => null)) {
+    logger.warn('DATA/store.json (the JSON store of rmagent-server before 0.2) is not imported: this server starts from DATA/rmagent.db; devices enrolled before must enroll again. The file is left in place; delete it once you no longer need it.');
+  }
+  const store = createSqliteStore({ dataDir: opts.dataDir, logger, now: () => clock.now() });
+  const { created, schemaVersion } = await store.open();
+  let stopping: Promise<void> | null = null;
   try {
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject);
-      httpServer.listen(opts.port, opts.host, () => {
-        httpServer.off('error', reject);
-        resolve();
-      });
+    const keyring = await loadKeyring(opts.dataDir, clock.now());
+    const ownerToken = await ensureOwner(store, opts.dataDir, clock.now());
+    // Asked at every signature, so a retired key stops signing at once.
+    const signer = createCommandSigner(() => keyring.signing(), () => keyring.endorsements());
+
+    const certPem = opts.tls ? await readPem(opts.tls.certFile, 'certificate') : null;
+    const httpServer = opts.tls && certPem ? https.createServer({ cert: certPem, key: await readPem(opts.tls.keyFile, 'key') }) : http.createServer();
+    // A slow client cannot hold an API connection open: headers within 10 s, the whole request within 30 s.
+    httpServer.headersTimeout = 10_000;
+    httpServer.requestTimeout = 30_000;
+
+    const webhooks = createWebhookDispatcher({ store, clock, logger });
+    const intake = createIntake({ store, clock, logger, limits: opts.reportLimits ?? DEFAULT_REPORT_LIMITS, onAlertChange: () => webhooks.kick() });
+    // The gateway and the command queue need each other: the queue sends through the gateway, the gateway asks the
+    // queue to deliver what waits once a device has connected.
+    const gateway = createGateway({
+      httpServer,
+      store,
+      signer,
+      clock,
+      logger,
+      intake,
+      heartbeatSec: opts.heartbeatSec ?? 30,
+      ...(opts.handshakeTimeoutMs ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
+      ...(opts.deviceLimits ? { deviceLimits: opts.deviceLimits } : {}),
+      onOnline: (deviceId) => commands.deliver(deviceId, { reconnected: true }),
     });
+    const commands = createCommandQueue({ store, signer, clock, logger, transport: gateway });
+    const retention = createRetentionSweeper({ store, clock, logger, options: opts.retention ?? DEFAULT_RETENTION });
+    const routes = allRoutes({ store, clock, logger, commands, fleet: gateway, keyring, servingTlsPin: certPem ? spkiPin(certPem) : null });
+    const app = createApiApp({
+      store,
+      logger,
+      routes,
+      openapi: buildOpenApi(routes),
+      validateResponses: opts.validateResponses ?? false,
+      notReady: async () => {
+        if (stopping) return 'the server is stopping';
+        await store.ping();
+        return null;
+      },
+    });
+    httpServer.on('request', apiRequestListener(app));
+    const stopCommands = commands.start();
+    gateway.start();
+
+    try {
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(opts.port, opts.host, () => {
+          httpServer.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      stopCommands();
+      await gateway.stop({ budgetMs: 0 });
+      throw err;
+    }
+    webhooks.start();
+    retention.start();
+    const port = (httpServer.address() as AddressInfo).port;
+    const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+    logger.info('server listening', { host: opts.host, port, tls: Boolean(opts.tls), dataDir: opts.dataDir, store: store.engine, schemaVersion, firstStart: created, devices: await store.devices.count() });
+
+    return {
+      httpUrl: `${opts.tls ? 'https' : 'http'}://${hostInUrl}:${port}`,
+      agentUrl: `${opts.tls ? 'wss' : 'ws'}://${hostInUrl}:${port}/agent`,
+      port,
+      ownerToken,
+      serverPublicKey: signer.publicKey,
+      store,
+      stop() {
+        stopping ??= (async () => {
+          stopCommands();
+          await gateway.stop();
+          httpServer.closeAllConnections();
+          await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+          await webhooks.stop();
+          await retention.stop();
+          await store.close();
+          logger.info('server stopped');
+        })();
+        return stopping;
+      },
+    };
   } catch (err) {
-    await gateway.stop({ budgetMs: 0 });
+    await store.close();
     throw err;
   }
-  const port = (httpServer.address() as AddressInfo).port;
-  const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  logger.info('server listening', { host: opts.host, port, tls: Boolean(opts.tls), dataDir: opts.dataDir, firstStart: created, devices: store.data.devices.length });
-
-  let stopping: Promise<void> | null = null;
-  return {
-    httpUrl: `${opts.tls ? 'https' : 'http'}://${hostInUrl}:${port}`,
-    agentUrl: `${opts.tls ? 'wss' : 'ws'}://${hostInUrl}:${port}/agent`,
-    port,
-    ownerToken,
-    serverPublicKey: signer.publicKey,
-    stop() {
-      stopping ??= (async () => {
-        await gateway.stop();
-        httpServer.closeAllConnections();
-        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-        await store.commit(); // keeps lastSeen from heartbeats
-        await store.flush();
-        logger.info('server stopped');
-      })();
-      return stopping;
-    },
-  };
 }

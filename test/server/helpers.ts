@@ -14,7 +14,7 @@ export async function tempDir(): Promise<string> {
 }
 
 export async function serverIn(dataDir: string, heartbeatSec = 30): Promise<RunningServer> {
-  return startServer({ host: '127.0.0.1', port: 0, dataDir, logger: silentLogger(), heartbeatSec });
+  return startServer({ host: '127.0.0.1', port: 0, dataDir, logger: silentLogger(), heartbeatSec, validateResponses: true });
 }
 
 export interface ApiResult<T = any> { status: number; body: T } // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,0 +1,108 @@
+// `rmagent-server serve` (also when the first argument is a flag): the management server. Prints one JSON line when
+// listening and writes DATA/server.json (its URLs, for the client commands on this machine); stops gracefully
+// (bounded) when the entry says so (SIGINT/SIGTERM).
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as z from 'zod/mini';
+import { RmError } from '../protocol/errors.js';
+import { createLogger } from '../log.js';
+import { DEFAULT_REPORT_LIMITS, startServer } from '../server/server.js';
+import { DEFAULT_DEVICE_LIMITS } from '../server/gateway.js';
+import { DEFAULT_RETENTION } from '../server/retention.js';
+import { writeJsonAtomic } from '../system/files.js';
+import type { CliIO } from './options.js';
+
+const STOP_BUDGET_MS = 10_000;
+const MIB = 1024 * 1024;
+
+export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --data DIR [--tls-cert FILE --tls-key FILE]
+                      [--log-level error|warn|info|debug] [--heartbeat-sec N]
+                      [--report-kind-mib N] [--report-device-mib N] [--report-retention-days N] [--device-kib-per-sec N]
+
+  --listen HOST:PORT        address to listen on (port 0 picks a free port; IPv6 as [::1]:8080)
+  --data DIR                data folder: rmagent.db (SQLite), owner.token, server-key(s), server.json
+  --heartbeat-sec N         seconds between WebSocket pings to agents (default 30)
+  --tls-cert FILE           PEM certificate (chain) for HTTPS and wss://; needs --tls-key
+  --tls-key FILE            PEM private key of that certificate
+  --report-kind-mib N       report history kept per device and report kind (default ${DEFAULT_REPORT_LIMITS.bytesPerKind / MIB})
+  --report-device-mib N     report history kept per device over all kinds (default ${DEFAULT_REPORT_LIMITS.bytesPerDevice / MIB})
+  --report-retention-days N reports older than this are removed (default ${DEFAULT_RETENTION.reportDays})
+  --device-kib-per-sec N    what one device may send after its handshake, sustained (default ${DEFAULT_DEVICE_LIMITS.bytes.perSec / 1024})
+Prints {"event":"listening",...} on stdout when ready. The owner API token is in DIR/owner.token.`;
+
+const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.gte(min), z.lte(max));
+const FlagsSchema = z.object({
+  listen: z.string().check(z.regex(/^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):\d{1,5}$/, 'HOST:PORT')),
+  data: z.string().check(z.minLength(1)),
+  'log-level': z._default(z.enum(['error', 'warn', 'info', 'debug']), 'info'),
+  'heartbeat-sec': z._default(int(1, 600), 30),
+  'tls-cert': z.optional(z.string().check(z.minLength(1))),
+  'tls-key': z.optional(z.string().check(z.minLength(1))),
+  'report-kind-mib': z._default(int(1, 1024), DEFAULT_REPORT_LIMITS.bytesPerKind / MIB),
+  'report-device-mib': z._default(int(1, 16 * 1024), DEFAULT_REPORT_LIMITS.bytesPerDevice / MIB),
+  'report-retention-days': z._default(int(1, 3650), DEFAULT_RETENTION.reportDays),
+  'device-kib-per-sec': z._default(int(1, 1024 * 1024), DEFAULT_DEVICE_LIMITS.bytes.perSec / 1024),
+}).check(z.refine((f) => Boolean(f['tls-cert']) === Boolean(f['tls-key']), { message: 'give both --tls-cert and --tls-key, or neither', path: ['tls-cert'] }));
+type Flags = z.infer<typeof FlagsSchema>;
+
+const STRING_FLAGS = ['listen', 'data', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec'] as const;
+
+function parseServeFlags(argv: string[]): Flags | 'help' {
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({ args: argv, options: { ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: 'string' as const }])), help: { type: 'boolean', short: 'h' } }, strict: true }).values;
+  } catch (err) {
+    throw new RmError('CLI_USAGE', (err as Error).message);
+  }
+  if (values.help) return 'help';
+  const parsed = FlagsSchema.safeParse(values);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new RmError('CLI_USAGE', `--${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Runs until `stopRequested` resolves (the entry turns SIGINT/SIGTERM into it), then stops within the budget. */
+export default async function serve(argv: string[], io: CliIO, stopRequested: Promise<string>): Promise<number> {
+  const flags = parseServeFlags(argv);
+  if (flags === 'help') {
+    io.out(SERVE_USAGE);
+    return 0;
+  }
+  const cut = flags.listen.lastIndexOf(':');
+  const host = flags.listen.slice(0, cut).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(flags.listen.slice(cut + 1));
+  if (port > 65_535) throw new RmError('CLI_USAGE', '--listen: the port must be 0-65535');
+  const dataDir = path.resolve(flags.data);
+  const logger = createLogger({ level: flags['log-level'], console: true });
+  const tls = flags['tls-cert'] && flags['tls-key'] ? { certFile: path.resolve(flags['tls-cert']), keyFile: path.resolve(flags['tls-key']) } : undefined;
+  const server = await startServer({
+    host,
+    port,
+    dataDir,
+    logger,
+    heartbeatSec: flags['heartbeat-sec'],
+    ...(tls ? { tls } : {}),
+    reportLimits: { bytesPerKind: flags['report-kind-mib'] * MIB, bytesPerDevice: flags['report-device-mib'] * MIB },
+    retention: { ...DEFAULT_RETENTION, reportDays: flags['report-retention-days'] },
+    deviceLimits: { ...DEFAULT_DEVICE_LIMITS, bytes: { perSec: flags['device-kib-per-sec'] * 1024, burst: Math.max(DEFAULT_DEVICE_LIMITS.bytes.burst, flags['device-kib-per-sec'] * 1024 * 4) } },
+  }).catch((err: NodeJS.ErrnoException) => {
+    if (err.syscall === 'listen') throw new RmError('SERVER_LISTEN_FAILED', `${flags.listen}: ${err.code ?? err.message}`);
+    throw err;
+  });
+  const ready = { event: 'listening', httpUrl: server.httpUrl, agentUrl: server.agentUrl, port: server.port, data: dataDir };
+  // Not secret: where this server answers, so `rmagent-server devices list --data DIR` needs no --url.
+  await writeJsonAtomic(path.join(dataDir, 'server.json'), { httpUrl: server.httpUrl, agentUrl: server.agentUrl, pid: process.pid }, 0o644);
+  io.out(JSON.stringify(ready));
+
+  const signal = await stopRequested;
+  logger.info('stopping', { signal });
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    server.stop().then(() => 0, (err: unknown) => { logger.error('stop failed', { error: err }); return 1; }),
+    new Promise<number>((resolve) => { timer = setTimeout(() => { logger.error('graceful stop took too long; exiting'); resolve(1); }, STOP_BUDGET_MS); }),
+  ]);
+  clearTimeout(timer);
+  return outcome;
+}

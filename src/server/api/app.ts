@@ -1,0 +1,115 @@
+// The HTTP API on Hono (docs/server-api.md says why Hono): every declared route gets authentication, its access
+// check (access.ts), request validation with its zod schemas and JSON answers; errors are always
+// {error: {code, message, hint}} — 404 for unknown paths, 405 (with Allow) for a wrong method, 413 for a body
+// over the limit. /healthz, /readyz and the OpenAPI document are the only answers without a token.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { RmError } from '../../protocol/errors.js';
+import type { Logger } from '../../log.js';
+import { decideAccess, permissionsOf, type Permission } from '../access.js';
+import { hashSecret } from '../secrets.js';
+import type { AccountRecord, Store } from '../store/store.js';
+import { API_PREFIX, HTTP_STATUS, MAX_BODY_BYTES, must, parseInput, type Route } from './route.js';
+
+export interface ApiOptions {
+  store: Store;
+  logger: Logger;
+  routes: readonly Route[];
+  /** The OpenAPI document (built once from the routes). */
+  openapi: object;
+  /** Why the server is not ready (starting, stopping, store unreachable), or null when it is. */
+  notReady(): Promise<string | null>;
+  /** Check every answer against its declared schema (tests; a mismatch is a 500 and a log line). */
+  validateResponses?: boolean;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } });
+}
+
+function errorAnswer(e: RmError, headers: Record<string, string> = {}): Response {
+  return json(HTTP_STATUS[e.code] ?? 500, { error: { ...e.toJSON(), ...(e.details ?? {}) } }, headers);
+}
+
+async function authenticate(store: Store, header: string | undefined): Promise<{ account: AccountRecord; perms: Set<Permission> }> {
+  const match = /^Bearer\s+(\S{1,512})$/i.exec(header ?? '');
+  if (!match) throw new RmError('API_UNAUTHORIZED', 'no bearer token');
+  const account = await store.accounts.byTokenHash(hashSecret(match[1]!));
+  if (!account) throw new RmError('API_UNAUTHORIZED', 'unknown token');
+  if (account.disabledAt !== null) throw new RmError('API_ACCOUNT_DISABLED', `account ${account.id} is disabled`);
+  return { account, perms: permissionsOf(account.roleIds, await store.roles.list()) };
+}
+
+/** Query parameters as the schemas take them: a string, or an array when the parameter is repeated. */
+function queryOf(c: Context): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [key, values] of Object.entries(c.req.queries())) out[key] = values.length === 1 ? values[0]! : values;
+  return out;
+}
+
+async function bodyOf(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (!text.trim()) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RmError('API_INVALID', 'the body is not valid JSON');
+  }
+}
+
+/** Which methods a path answers (for 405 and its Allow header). */
+function methodsMatcher(routes: readonly Route[]): (pathname: string) => string[] {
+  const table = routes.map((r) => ({ method: r.method, re: new RegExp(`^${API_PREFIX}${r.path.replace(/:[A-Za-z]+/g, '[^/]+')}/?$`) }));
+  return (pathname) => [...new Set(table.filter((t) => t.re.test(pathname)).map((t) => t.method))];
+}
+
+export function createApiApp(opts: ApiOptions): Hono {
+  const { store, logger } = opts;
+  const app = new Hono();
+  const allowed = methodsMatcher(opts.routes);
+  const limit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => errorAnswer(new RmError('API_BODY_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`)) });
+
+  app.onError((err, c) => {
+    const e = err instanceof RmError ? err : new RmError('INTERNAL', err instanceof Error ? err.message : String(err));
+    if (e.code === 'INTERNAL') logger.error('api call failed', { method: c.req.method, path: c.req.path, error: err });
+    else logger.debug('api call refused', { method: c.req.method, path: c.req.path, code: e.code, message: e.message });
+    return errorAnswer(e);
+  });
+  app.notFound((c) => {
+    const methods = allowed(c.req.path);
+    if (methods.length) return errorAnswer(new RmError('API_METHOD_NOT_ALLOWED', `${c.req.method} ${c.req.path}; allowed: ${methods.join(', ')}`), { allow: methods.join(', ') });
+    return errorAnswer(new RmError('API_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));
+  });
+
+  app.get('/healthz', () => json(200, { status: 'ok' }));
+  app.get('/readyz', async () => {
+    const reason = await opts.notReady().catch((err: unknown) => `store: ${(err as Error).message}`);
+    return reason ? errorAnswer(new RmError('SERVER_NOT_READY', reason)) : json(200, { status: 'ready' });
+  });
+  app.get(`${API_PREFIX}/openapi.json`, () => json(200, opts.openapi, { 'cache-control': 'public, max-age=300' }));
+
+  for (const r of opts.routes) {
+    app.on(r.method, `${API_PREFIX}${r.path}`, limit, async (c) => {
+      const { account, perms } = await authenticate(store, c.req.header('authorization'));
+      must(decideAccess(r.access, perms));
+      const params = parseInput(r.params, c.req.param(), 'params');
+      const query = parseInput(r.query, queryOf(c), 'query');
+      const body = r.body ? parseInput(r.body, (await bodyOf(c)) ?? {}, 'body') : undefined;
+      const answer = await r.handle({ account, perms, params, query, body });
+      if (opts.validateResponses) {
+        const checked = r.response.safeParse(answer.body);
+        if (!checked.success) throw new RmError('INTERNAL', `answer of ${r.method} ${r.path} does not match its schema: ${JSON.stringify(checked.error.issues.slice(0, 3))}`);
+      }
+      return json(answer.status ?? r.status, answer.body);
+    });
+  }
+  return app;
+}
+
+export function apiRequestListener(app: Hono): (req: IncomingMessage, res: ServerResponse) => void {
+  return getRequestListener(app.fetch);
+}

@@ -1,0 +1,22 @@
+// What the API routes are built from, handed over by the composition root (server.ts).
+import type { Clock } from '../../system/clock.js';
+import type { Logger } from '../../log.js';
+import type { CommandQueue } from '../commands.js';
+import type { Keyring } from '../keyring.js';
+import type { Store } from '../store/store.js';
+
+export interface Fleet {
+  /** Whether the device has a live, authenticated connection now. */
+  isOnline(deviceId: string): boolean;
+}
+
+export interface ApiDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  commands: CommandQueue;
+  fleet: Fleet;
+  keyring: Keyring;
+  /** Pin (base64 SHA-256 of the SPKI) of the certificate served now; null without --tls-cert. */
+  servingTlsPin: string | null;
+}

@@ -1,0 +1,210 @@
+// The one Store interface every part of the server talks to. Engines implement it (sqlite.ts today; a PostgreSQL
+// one next) with their own versioned migrations (migrations/<engine>/). Rules every engine keeps:
+// - Every method is async and changes only the rows it names: no whole-document rewrites.
+// - A method called on the Store runs in its own transaction; several calls that must stand or fall together run
+//   in store.transaction(fn), whose `tx` has the same methods. Nothing outside fn sees its changes before commit,
+//   and the returned promise resolves only once the commit is durable (a report is acknowledged after that).
+// - `forUpdate` options lock the row until the transaction ends (PostgreSQL: SELECT ... FOR UPDATE; SQLite's
+//   write transactions are exclusive already). Use them where two nodes could race (token uses, device seq).
+// - publish() inside a transaction is delivered after the commit, to every subscriber on every node that shares
+//   the database (PostgreSQL: NOTIFY/LISTEN; SQLite: this process only), never for a rolled-back transaction.
+import type { ReportKind } from '../../protocol/frames.js';
+import type { DeviceFacts, ServiceName, ServiceState } from '../../protocol/model.js';
+import type {
+  AccountRecord,
+  ActivationRecord,
+  AlertRecord,
+  CommandRecord,
+  CommandStatus,
+  DeviceRecord,
+  EnrollmentTokenRecord,
+  LatestReport,
+  Page,
+  PageRequest,
+  PolicyRecord,
+  ReportRecord,
+  RoleRecord,
+  WebhookDeliveryRecord,
+  WebhookEvent,
+  WebhookRecord,
+} from './records.js';
+
+export type * from './records.js';
+
+export interface Lock {
+  /** Lock the row until the transaction ends (only meaningful inside store.transaction). */
+  forUpdate?: boolean;
+}
+
+export interface DeviceFilter {
+  /** Devices carrying every one of these tags. */
+  tags?: readonly string[];
+  /** Case-insensitive substring of the alias or the hostname. */
+  search?: string;
+  platform?: string;
+}
+
+export interface ReportLimits {
+  /** History kept per device and report kind, in bytes of data (the newest report is always kept). */
+  bytesPerKind: number;
+  /** History kept per device over all kinds, in bytes of data. */
+  bytesPerDevice: number;
+}
+
+export interface AlertFilter {
+  open?: boolean;
+  deviceId?: string;
+  /** Only alerts of services this account activated on the alert's device (the "own" scope). */
+  ownedBy?: string;
+}
+
+export interface Repos {
+  roles: {
+    list(): Promise<RoleRecord[]>;
+    get(id: string): Promise<RoleRecord | null>;
+    insert(role: RoleRecord): Promise<void>;
+    update(id: string, patch: Partial<Pick<RoleRecord, 'name' | 'permissions'>>): Promise<void>;
+    delete(id: string): Promise<void>;
+    /** How many accounts hold the role. */
+    holders(id: string): Promise<number>;
+  };
+  accounts: {
+    byTokenHash(tokenHash: string): Promise<AccountRecord | null>;
+    get(id: string): Promise<AccountRecord | null>;
+    list(page: PageRequest): Promise<Page<AccountRecord>>;
+    insert(account: AccountRecord): Promise<void>;
+    update(id: string, patch: Partial<Pick<AccountRecord, 'name' | 'roleIds' | 'tokenHash' | 'disabledAt'>>): Promise<void>;
+  };
+  enrollmentTokens: {
+    insert(token: EnrollmentTokenRecord): Promise<void>;
+    get(id: string): Promise<EnrollmentTokenRecord | null>;
+    byHash(tokenHash: string, lock?: Lock): Promise<EnrollmentTokenRecord | null>;
+    list(page: PageRequest, options?: { includeRevoked?: boolean }): Promise<Page<EnrollmentTokenRecord>>;
+    recordUse(id: string): Promise<void>;
+    revoke(id: string, at: number, by: string): Promise<void>;
+  };
+  devices: {
+    /** Revoked devices only with includeRevoked (the handshake must tell a revoked key from an unknown one). */
+    get(id: string, options?: Lock & { includeRevoked?: boolean }): Promise<DeviceRecord | null>;
+    list(filter: DeviceFilter, page: PageRequest): Promise<Page<DeviceRecord>>;
+    /** Live devices with these ids (unknown and revoked ones are left out). */
+    many(ids: readonly string[]): Promise<DeviceRecord[]>;
+    /** Ids of the live devices matching the filter, at most `max` (+1 so the caller can tell it was cut). */
+    ids(filter: DeviceFilter, max: number): Promise<string[]>;
+    count(): Promise<number>;
+    insert(device: DeviceRecord): Promise<void>;
+    updateFacts(id: string, facts: DeviceFacts): Promise<void>;
+    /** Moves lastSeq forward (never back) and lastSeen. */
+    advance(id: string, lastSeq: number, seenAt: number): Promise<void>;
+    recordSeen(ids: readonly string[], at: number): Promise<void>;
+    bumpRevision(ids: readonly string[]): Promise<void>;
+    setTags(id: string, tags: readonly string[]): Promise<void>;
+    /** Every tag in use and how many live devices carry it. */
+    tags(): Promise<Array<{ tag: string; devices: number }>>;
+    /** Marks the device revoked and removes what it reported, its activations and alerts; pending commands are cancelled. */
+    revoke(id: string, at: number, by: string): Promise<void>;
+  };
+  deviceState: {
+    /** Services each device reported, for many devices at once. */
+    services(deviceIds: readonly string[]): Promise<Map<string, ServiceState[]>>;
+    putService(deviceId: string, state: ServiceState): Promise<void>;
+    latest(deviceId: string): Promise<LatestReport[]>;
+    putLatest(deviceId: string, latest: LatestReport): Promise<void>;
+  };
+  reports: {
+    /** Stores one report and trims the oldest of the device (same kind first) to the limits; returns how many were trimmed. */
+    append(report: ReportRecord, limits: ReportLimits): Promise<{ trimmed: number }>;
+    /** Reports with seq > after, oldest first; `kinds` null = all kinds. */
+    list(deviceId: string, options: { kinds: readonly ReportKind[] | null; after: number; limit: number }): Promise<ReportRecord[]>;
+    usage(deviceId: string): Promise<Array<{ kind: ReportKind; reports: number; bytes: number }>>;
+    /** Retention: removes reports received before `cutoff`; returns how many. */
+    pruneBefore(cutoff: number): Promise<number>;
+  };
+  policies: {
+    list(page: PageRequest, filter?: { service?: ServiceName }): Promise<Page<PolicyRecord>>;
+    get(id: string, lock?: Lock): Promise<PolicyRecord | null>;
+    many(ids: readonly string[]): Promise<PolicyRecord[]>;
+    insert(policy: PolicyRecord): Promise<void>;
+    update(id: string, patch: Pick<PolicyRecord, 'name' | 'settings' | 'version' | 'updatedAt'>): Promise<void>;
+    delete(id: string): Promise<void>;
+  };
+  activations: {
+    forDevices(deviceIds: readonly string[]): Promise<ActivationRecord[]>;
+    forService(service: ServiceName, page: PageRequest): Promise<Page<ActivationRecord>>;
+    get(deviceId: string, service: ServiceName | string): Promise<ActivationRecord | null>;
+    byPolicy(policyId: string): Promise<ActivationRecord[]>;
+    upsert(activation: ActivationRecord): Promise<void>;
+    delete(deviceId: string, service: ServiceName): Promise<void>;
+  };
+  alerts: {
+    /** Newest first. */
+    list(filter: AlertFilter, page: PageRequest): Promise<Page<AlertRecord>>;
+    get(id: string): Promise<AlertRecord | null>;
+    openByKey(deviceId: string, key: string): Promise<AlertRecord | null>;
+    countOpen(deviceId: string): Promise<number>;
+    insert(alert: AlertRecord): Promise<void>;
+    update(id: string, patch: Partial<Omit<AlertRecord, 'id' | 'deviceId' | 'key'>>): Promise<void>;
+    /** Retention: removes alerts cleared before `cutoff`; returns how many. */
+    pruneClearedBefore(cutoff: number): Promise<number>;
+  };
+  commands: {
+    insert(commands: readonly CommandRecord[]): Promise<void>;
+    get(id: string): Promise<CommandRecord | null>;
+    /** Newest first. */
+    listForDevice(deviceId: string, page: PageRequest): Promise<Page<CommandRecord>>;
+    /** queued, sent and accepted commands of a device, oldest first. */
+    pending(deviceId: string): Promise<CommandRecord[]>;
+    countPending(deviceId: string, options: { excludeTypes: readonly string[] }): Promise<number>;
+    /** Sets the status of the named commands of the device whose status is one of `from`; returns how many changed. */
+    transition(deviceId: string, ids: readonly string[], from: readonly CommandStatus[], to: { status: CommandStatus; reason: CommandRecord['reason']; at: number; sent?: boolean }): Promise<number>;
+    ofType(type: string): Promise<CommandRecord[]>;
+    /** Final commands beyond the newest `keep` of each device, or older than `before`, are removed; returns how many. */
+    pruneFinal(keep: number, before: number): Promise<number>;
+    /** Queued commands created before `before` (except excludeTypes) end as expired; returns how many. */
+    expireQueued(before: number, at: number, options: { excludeTypes: readonly string[] }): Promise<number>;
+  };
+  webhooks: {
+    list(): Promise<WebhookRecord[]>;
+    get(id: string): Promise<WebhookRecord | null>;
+    insert(webhook: WebhookRecord): Promise<void>;
+    delete(id: string): Promise<void>;
+    forEvent(event: WebhookEvent): Promise<WebhookRecord[]>;
+  };
+  webhookDeliveries: {
+    insert(deliveries: readonly WebhookDeliveryRecord[]): Promise<void>;
+    /** Pending deliveries due by `now`, leased for leaseMs so another worker (node) does not take them too. */
+    claimDue(now: number, limit: number, leaseMs: number): Promise<WebhookDeliveryRecord[]>;
+    list(webhookId: string, page: PageRequest): Promise<Page<WebhookDeliveryRecord>>;
+    settle(id: string, outcome: { status: WebhookDeliveryRecord['status']; attempts: number; nextAttemptAt: number; lastError: string | null; deliveredAt: number | null }): Promise<void>;
+    /** Retention: removes settled deliveries created before `cutoff`; returns how many. */
+    pruneBefore(cutoff: number): Promise<number>;
+  };
+}
+
+export type Topic = 'command' | 'device.revoked';
+export interface TopicPayload {
+  /** New commands wait for this device: whichever node holds its socket sends them. */
+  command: { deviceId: string };
+  /** The device was deleted: whichever node holds its socket closes it. */
+  'device.revoked': { deviceId: string };
+}
+
+export interface Transaction extends Repos {
+  /** Delivered to subscribers after the commit (never when the transaction rolls back). */
+  publish<T extends Topic>(topic: T, payload: TopicPayload[T]): void;
+}
+
+export interface Store extends Repos {
+  readonly engine: 'sqlite' | 'postgres';
+  /** Opens the database and applies the migrations it lacks. */
+  open(): Promise<{ created: boolean; schemaVersion: number }>;
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  publish<T extends Topic>(topic: T, payload: TopicPayload[T]): Promise<void>;
+  /** Returns the unsubscribe function. Listeners run after the commit; their promises are awaited by the publisher. */
+  subscribe<T extends Topic>(topic: T, listener: (payload: TopicPayload[T]) => Promise<void> | void): () => void;
+  /** Cheap round trip for /readyz. */
+  ping(): Promise<void>;
+  /** Size on disk (SQLite: database + WAL files), for metrics and tests. */
+  sizeBytes(): Promise<number>;
+  close(): Promise<void>;
+}
