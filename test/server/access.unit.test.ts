@@ -1,7 +1,7 @@
 // The permission decisions (issue 3) on plain data.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { alertScope, decideAlertAccess, decideBackupAccess, decideCommand, DEFAULT_ROLES, PERMISSIONS, permissionsOf, requirePermission, type Permission } from '../../src/server/access.js';
+import { alertReportScope, alertScope, decideAccess, decideAccountChange, decideAlertAccess, decideBackupAccess, decideCommand, DEFAULT_ROLES, needs, PERMISSIONS, permissionsOf, reportVisible, requirePermission, ANY_ACCOUNT, type Permission } from '../../src/server/access.js';
 
 const set = (...p: Permission[]) => new Set<Permission>(p);
 
@@ -58,5 +58,45 @@ describe('backup ownership', () => {
   it('device commands need assign_policies', () => {
     expect(decideCommand('status.request', 'alice', set(), undefined)).toMatchObject({ ok: false, permission: 'assign_policies' });
     expect(decideCommand('status.request', 'alice', set('assign_policies'), undefined)).toEqual({ ok: true });
+  });
+});
+
+describe('route access', () => {
+  it('a route needing one of several permissions admits any of them and otherwise names the first', () => {
+    const access = needs('view_own_alerts', 'view_all_alerts');
+    expect(decideAccess(access, set('view_all_alerts'))).toEqual({ ok: true });
+    expect(decideAccess(access, set('view_own_alerts'))).toEqual({ ok: true });
+    expect(decideAccess(access, set('manage_policies'))).toMatchObject({ ok: false, permission: 'view_own_alerts', reason: expect.stringContaining('view_own_alerts or view_all_alerts') });
+    expect(decideAccess(ANY_ACCOUNT, set())).toEqual({ ok: true });
+  });
+
+  it('the plain user role reads nothing: no device, report or command route admits it', () => {
+    const user = permissionsOf(['role-user'], DEFAULT_ROLES);
+    expect(decideAccess(needs('view_devices'), user).ok).toBe(false);
+  });
+});
+
+describe('alert reports follow the alert scope', () => {
+  const activations = [{ service: 'monitoring', activatedBy: 'alice' }, { service: 'backup', activatedBy: 'bob' }];
+  const alert = (service: string) => ({ key: 'k', service });
+  it('all with view_all_alerts, those of own services with view_own_alerts, none otherwise; other kinds always', () => {
+    const all = alertReportScope('alice', set('view_all_alerts'), activations);
+    const own = alertReportScope('alice', set('view_own_alerts'), activations);
+    const none = alertReportScope('alice', set('view_devices'), activations);
+    expect(reportVisible(all, 'alert.raised', alert('backup'))).toBe(true);
+    expect(reportVisible(own, 'alert.raised', alert('monitoring'))).toBe(true);
+    expect(reportVisible(own, 'alert.cleared', alert('backup'))).toBe(false);
+    expect(reportVisible(none, 'alert.raised', alert('monitoring'))).toBe(false);
+    expect(reportVisible(none, 'inventory', {})).toBe(true);
+    expect(reportVisible(alertReportScope('carol', set('view_own_alerts'), activations), 'alert.raised', alert('monitoring'))).toBe(false);
+  });
+});
+
+describe('account changes', () => {
+  it('nobody disables themselves or removes their own manage_accounts; others may be changed', () => {
+    expect(decideAccountChange('a', 'a', { disabled: true, losesManageAccounts: false }).ok).toBe(false);
+    expect(decideAccountChange('a', 'a', { losesManageAccounts: true }).ok).toBe(false);
+    expect(decideAccountChange('a', 'b', { disabled: true, losesManageAccounts: true }).ok).toBe(true);
+    expect(decideAccountChange('a', 'a', { disabled: false, losesManageAccounts: false }).ok).toBe(true);
   });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkCommand } from '../../src/protocol/sign.js';
 import type { RunningServer } from '../../src/server/server.js';
-import { apiOf, authenticate, enroll, MONITORING_SETTINGS, newEnrollmentToken, serverIn, tempDir, type TestAgent } from './helpers.js';
+import { accountWith, apiOf, authenticate, enroll, MONITORING_SETTINGS, newEnrollmentToken, serverIn, tempDir, type TestAgent } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> } | RunningServer> = [];
 afterEach(async () => {
@@ -19,15 +19,6 @@ async function started(dir?: string): Promise<RunningServer> {
 function track<T extends TestAgent>(agent: T): T {
   open.push(agent);
   return agent;
-}
-
-async function accountWith(server: RunningServer, permissions: string[], name = 'someone') {
-  const api = apiOf(server);
-  const role = await api('POST', '/roles', { name: `${name} role`, permissions });
-  expect(role.status).toBe(201);
-  const account = await api('POST', '/accounts', { name, roleIds: [role.body.id] });
-  expect(account.status).toBe(201);
-  return { id: account.body.id as string, api: apiOf(server, account.body.token as string) };
 }
 
 async function monitoringPolicy(server: RunningServer): Promise<{ id: string; version: number }> {
@@ -45,7 +36,7 @@ describe('API basics', () => {
     expect((await stat(path.join(dir, 'owner.token'))).mode & 0o777).toBe(0o600);
     expect((await stat(path.join(dir, 'server-key'))).mode & 0o777).toBe(0o600);
     const me = await apiOf(server)('GET', '/me');
-    expect(me.body.permissions).toEqual(['assign_policies', 'enroll_devices', 'manage_accounts', 'manage_policies', 'view_all_alerts', 'view_own_alerts']);
+    expect(me.body.permissions).toEqual(['assign_policies', 'enroll_devices', 'manage_accounts', 'manage_devices', 'manage_policies', 'view_all_alerts', 'view_devices', 'view_own_alerts']);
     expect(me.body.roles[0].name).toBe('company administrator');
   });
 
@@ -158,7 +149,7 @@ describe('permissions (issue 3)', () => {
     const bob = await accountWith(server, ['assign_policies', 'view_own_alerts'], 'bob');
     const auditor = await accountWith(server, ['view_all_alerts'], 'auditor');
     const policy = await monitoringPolicy(server);
-    const token = await newEnrollmentToken(server);
+    const token = await newEnrollmentToken(server, { maxUses: 2 });
     const a = track(await enroll(server, token, 'alice-pc'));
     const b = track(await enroll(server, token, 'bob-pc'));
     expect((await alice.api('POST', '/services/monitoring/activate', { deviceIds: [a.deviceId], policyId: policy.id })).status).toBe(200);
@@ -234,12 +225,12 @@ describe('restart', () => {
     await expect(startServer({ host: '127.0.0.1', port: first.port, dataDir: await tempDir(), logger: silentLogger() })).rejects.toMatchObject({ code: 'EADDRINUSE' });
   });
 
-  it('refuses to start on a corrupt store instead of starting empty', async () => {
+  it('refuses to start on a corrupt database instead of starting empty', async () => {
     const dir = await tempDir();
     const first = await serverIn(dir);
     await first.stop();
     const { writeFile } = await import('node:fs/promises');
-    await writeFile(path.join(dir, 'store.json'), '{"version":1,"roles":"oops"}');
-    await expect(serverIn(dir)).rejects.toMatchObject({ code: 'SERVER_STORE_CORRUPT', message: expect.stringContaining('store.json') });
+    await writeFile(path.join(dir, 'rmagent.db'), 'not a database, but not empty either '.repeat(200));
+    await expect(serverIn(dir)).rejects.toMatchObject({ code: 'SERVER_STORE_CORRUPT', message: expect.stringContaining('rmagent.db') });
   });
 });

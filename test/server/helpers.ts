@@ -133,3 +133,21 @@ export async function newEnrollmentToken(server: RunningServer, body: Record<str
 }
 
 export const MONITORING_SETTINGS = { checks: [{ type: 'cpu', threshold: 90, durationSec: 300, intervalSec: 60, severity: 'warning' }] };
+
+/** A role with exactly these permissions and an account holding it. */
+export async function accountWith(server: RunningServer, permissions: string[], name = 'someone'): Promise<{ id: string; token: string; api: ReturnType<typeof apiOf> }> {
+  const api = apiOf(server);
+  const role = await api('POST', '/roles', { name: `${name} role`, permissions });
+  if (role.status !== 201) throw new Error(`role: ${role.status} ${JSON.stringify(role.body)}`);
+  const account = await api('POST', '/accounts', { name, roleIds: [role.body.id] });
+  if (account.status !== 201) throw new Error(`account: ${account.status} ${JSON.stringify(account.body)}`);
+  return { id: account.body.id as string, token: account.body.token as string, api: apiOf(server, account.body.token as string) };
+}
+
+/** Sends reports and waits until the server acknowledged the last one. */
+export async function sendReports(agent: TestAgent, reports: Array<BodyOf<'report'>>): Promise<void> {
+  for (const r of reports) agent.send('report', r);
+  const last = reports.at(-1)!.seq;
+  for (let i = 0; i < reports.length + 2; i++) if ((await agent.next('report.ack')).body.upTo >= last) return;
+  throw new Error(`no report.ack up to ${last}`);
+}

@@ -1,82 +1,133 @@
-// What reports change in the server's state, and enrollment-token and policy-settings decisions.
+// The server's pure decisions: what a report means, whether a token may enroll, the desired state, what an ack does
+// to a command, the rate limiter and webhook signatures.
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { applyReport } from '../../src/server/reports.js';
+import { decideReport, reportBytes } from '../../src/server/reports.js';
 import { decideEnrollment } from '../../src/server/enrollment.js';
-import { desiredStateOf } from '../../src/server/desired.js';
-import { emptyStoreData, type DeviceRecord, type StoreData } from '../../src/server/store.js';
+import { desiredStateOf, deviceServices } from '../../src/server/desired.js';
+import { ackTransition } from '../../src/server/commands.js';
+import { fullBucket, take } from '../../src/server/rate-limit.js';
+import { signWebhook, webhookBackoffMs } from '../../src/server/webhooks.js';
+import type { PolicyRecord } from '../../src/server/store/store.js';
 
-function fleet(): { data: StoreData; device: DeviceRecord } {
-  const data = emptyStoreData();
-  const device: DeviceRecord = {
-    id: 'dev-1',
-    publicKey: 'k',
-    facts: { hostname: 'pc', platform: 'linux', arch: 'x64', osRelease: '6', agentVersion: '0.1.0', alias: null, teamviewer: null },
-    enrolledAt: 0,
-    lastSeen: null,
-    lastSeq: 0,
-    revision: 1,
-    services: {},
-    latest: {},
-  };
-  data.devices.push(device);
-  return { data, device };
-}
-let n = 0;
-const ids = () => `alert-${++n}`;
-
-describe('applyReport', () => {
+describe('decideReport', () => {
   it('stores each sequence number once, whatever order and repetition they arrive in', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 60 }), (seqs) => {
-        const { data, device } = fleet();
-        for (const seq of seqs) applyReport(data, device, { seq, kind: 'inventory', at: seq, data: {} }, 0, ids);
-        const stored = (data.reports['dev-1'] ?? []).map((r) => r.seq);
-        // stored is strictly increasing, and lastSeq is its last element
-        return stored.every((s, i) => i === 0 || s > stored[i - 1]!) && device.lastSeq === (stored.at(-1) ?? 0);
+        let lastSeq = 0;
+        const stored: number[] = [];
+        for (const seq of seqs) {
+          const d = decideReport(lastSeq, { seq, kind: 'inventory', at: seq, data: {} });
+          if (d.stored) {
+            stored.push(seq);
+            lastSeq = seq;
+          }
+        }
+        return stored.every((s, i) => i === 0 || s > stored[i - 1]!) && lastSeq === (stored.at(-1) ?? 0);
       }),
     );
   });
 
-  it('keeps a report whose data does not match its kind, flagged and not applied, so the agent stops resending it', () => {
-    const { data, device } = fleet();
-    const outcome = applyReport(data, device, { seq: 1, kind: 'service', at: 1, data: { name: 'monitoring' } }, 5, ids);
-    expect(outcome).toMatchObject({ stored: true, invalid: expect.stringContaining('service') });
-    expect(device.lastSeq).toBe(1);
-    expect(device.services).toEqual({});
+  it('keeps a report whose data does not match its kind, flagged and without effect, so the agent stops resending it', () => {
+    expect(decideReport(0, { seq: 1, kind: 'service', at: 1, data: { name: 'monitoring' } })).toMatchObject({ stored: true, invalid: expect.stringContaining('service'), effect: null });
   });
 
-  it('raises one open alert per key, updates it while open, and clears it', () => {
-    const { data, device } = fleet();
-    const raised = (seq: number, value: number) => ({ seq, kind: 'alert.raised' as const, at: seq, data: { key: 'cpu', service: 'monitoring', check: 'cpu', severity: 'warning', message: 'hot', value } });
-    applyReport(data, device, raised(1, 95), 0, ids);
-    applyReport(data, device, raised(2, 99), 0, ids);
-    expect(data.alerts).toHaveLength(1);
-    expect(data.alerts[0]!.value).toBe(99);
-    applyReport(data, device, { seq: 3, kind: 'alert.cleared', at: 3, data: { key: 'cpu', service: 'monitoring' } }, 0, ids);
-    expect(data.alerts[0]!.clearedAt).toBe(3);
-    applyReport(data, device, raised(4, 97), 0, ids);
-    expect(data.alerts).toHaveLength(2);
+  it('turns alert and service reports into their effect', () => {
+    const raised = decideReport(0, { seq: 1, kind: 'alert.raised', at: 1, data: { key: 'cpu', service: 'monitoring', check: 'cpu', severity: 'warning', message: 'hot', value: 95 } });
+    expect(raised).toMatchObject({ stored: true, invalid: null, effect: { kind: 'alert.raised', alert: { key: 'cpu', value: 95 } } });
+    expect(decideReport(1, { seq: 2, kind: 'alert.cleared', at: 2, data: { key: 'cpu', service: 'monitoring' } })).toMatchObject({ effect: { kind: 'alert.cleared', key: 'cpu' } });
+    expect(decideReport(2, { seq: 3, kind: 'inventory', at: 3, data: { a: 1 } })).toMatchObject({ stored: true, effect: null });
+    expect(decideReport(3, { seq: 3, kind: 'inventory', at: 3, data: {} })).toEqual({ stored: false, reason: 'duplicate' });
+  });
+
+  it('counts the bytes of the data as stored (UTF-8 JSON)', () => {
+    expect(reportBytes({ a: 'é' })).toBe(Buffer.byteLength('{"a":"é"}'));
   });
 });
 
 describe('decideEnrollment', () => {
-  const token = { id: 'enr-1', tokenHash: 'h', expiresAt: 1000, maxUses: 2, uses: 0, createdBy: 'acct-owner', createdAt: 0 };
-  it('accepts a live token with uses left and refuses unknown, expired and used-up ones', () => {
+  const token = { expiresAt: 1000, maxUses: 2, uses: 0, revokedAt: null };
+  it('accepts a live token with uses left and refuses unknown, revoked, expired and used-up ones', () => {
     expect(decideEnrollment(token, 999)).toEqual({ ok: true });
     expect(decideEnrollment(undefined, 0)).toMatchObject({ ok: false, reason: expect.stringContaining('unknown') });
+    expect(decideEnrollment({ ...token, revokedAt: 5 }, 0)).toMatchObject({ ok: false, reason: expect.stringContaining('revoked') });
     expect(decideEnrollment(token, 1000)).toMatchObject({ ok: false, reason: expect.stringContaining('expired') });
     expect(decideEnrollment({ ...token, uses: 2 }, 0)).toMatchObject({ ok: false, reason: expect.stringContaining('no uses') });
     expect(decideEnrollment({ ...token, maxUses: null, uses: 10_000 }, 0)).toEqual({ ok: true });
   });
 });
 
-describe('desiredStateOf', () => {
-  it('lists each activated service with its current policy version and who activated it', () => {
-    const { data, device } = fleet();
-    data.policies.push({ id: 'pol-1', name: 'p', service: 'monitoring', version: 3, settings: { checks: [] }, createdBy: 'a', updatedAt: 0 });
-    data.activations.push({ deviceId: 'dev-1', service: 'monitoring', policyId: 'pol-1', activatedBy: 'acct-a', at: 0 });
-    data.activations.push({ deviceId: 'dev-2', service: 'backup', policyId: 'pol-1', activatedBy: 'acct-a', at: 0 });
-    expect(desiredStateOf(data, device)).toEqual({ revision: 1, services: { monitoring: { policy: { id: 'pol-1', name: 'p', service: 'monitoring', version: 3, settings: { checks: [] } }, activatedBy: 'acct-a' } } });
+describe('desired state and service views', () => {
+  const policy: PolicyRecord = { id: 'pol-1', name: 'p', service: 'monitoring', version: 3, settings: { checks: [] }, createdBy: 'a', createdAt: 0, updatedAt: 0 };
+  const policies = new Map([[policy.id, policy]]);
+  it('lists each activated service of the device with its current policy version and who activated it', () => {
+    const activations = [
+      { deviceId: 'dev-1', service: 'monitoring' as const, policyId: 'pol-1', activatedBy: 'acct-a', at: 0 },
+      { deviceId: 'dev-2', service: 'backup' as const, policyId: 'pol-1', activatedBy: 'acct-a', at: 0 },
+    ];
+    expect(desiredStateOf({ id: 'dev-1', revision: 4 }, activations, policies)).toEqual({ revision: 4, services: { monitoring: { policy: { id: 'pol-1', name: 'p', service: 'monitoring', version: 3, settings: { checks: [] } }, activatedBy: 'acct-a' } } });
+  });
+
+  it('shows pending until the device reports, and applied only for the current version', () => {
+    const activation = { deviceId: 'dev-1', service: 'monitoring' as const, policyId: 'pol-1', activatedBy: 'acct-a', at: 7 };
+    expect(deviceServices([activation], [], policies)[0]).toMatchObject({ phase: 'pending', applied: false, activatedAt: 7 });
+    const state = (version: number) => ({ name: 'monitoring' as const, phase: 'running' as const, policy: { id: 'pol-1', version, applied: true }, reason: null, attempts: 0, since: 1 });
+    expect(deviceServices([activation], [state(2)], policies)[0]).toMatchObject({ phase: 'running', applied: false, appliedPolicyVersion: 2 });
+    expect(deviceServices([activation], [state(3)], policies)[0]).toMatchObject({ applied: true });
+  });
+});
+
+describe('ackTransition', () => {
+  it('an accepted ack never undoes a final outcome, and the late truth replaces interrupted', () => {
+    expect(ackTransition({ commandId: 'c', status: 'accepted' }).from).toEqual(['queued', 'sent']);
+    expect(ackTransition({ commandId: 'c', status: 'done' }).from).toContain('interrupted');
+    expect(ackTransition({ commandId: 'c', status: 'failed', reason: { code: 'X', message: 'm' } }).to).toEqual({ status: 'failed', reason: { code: 'X', message: 'm' } });
+  });
+
+  it('a redelivered command the agent had already taken (COMMAND_REPLAYED) ends as interrupted, not rejected', () => {
+    const t = ackTransition({ commandId: 'c', status: 'rejected', reason: { code: 'COMMAND_REPLAYED', message: 'seen' } });
+    expect(t).toMatchObject({ from: ['sent'], to: { status: 'interrupted', reason: { code: 'COMMAND_INTERRUPTED' } } });
+    expect(ackTransition({ commandId: 'c', status: 'rejected', reason: { code: 'COMMAND_FORGED', message: 'x' } }).to.status).toBe('rejected');
+  });
+});
+
+describe('rate limiter', () => {
+  it('lets a burst through, then asks to wait exactly long enough to pay the debt', () => {
+    const rate = { perSec: 100, burst: 1000 };
+    const bucket = fullBucket(rate, 0);
+    expect(take(bucket, rate, 1000, 0)).toBe(0);
+    expect(take(bucket, rate, 200, 0)).toBe(2000);
+    expect(take(bucket, rate, 0, 2000)).toBe(0);
+  });
+
+  it('never lets more than burst + rate × time through', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 1, max: 300 })), { maxLength: 50 }), (steps) => {
+        const rate = { perSec: 100, burst: 400 };
+        const bucket = fullBucket(rate, 0);
+        let now = 0;
+        let passed = 0;
+        for (const [dt, cost] of steps) {
+          now += dt;
+          const wait = take(bucket, rate, cost, now);
+          passed += cost;
+          now += wait; // a well-behaved sender waits as told
+        }
+        return passed <= rate.burst + (now / 1000) * rate.perSec + 300;
+      }),
+    );
+  });
+});
+
+describe('webhook signatures', () => {
+  it('is the HMAC-SHA256 of "timestamp.body" with the secret, as docs/server-api.md tells receivers to check', () => {
+    const expected = createHmac('sha256', 'secret-0123456789').update('1700000000.{"a":1}').digest('hex');
+    expect(signWebhook('secret-0123456789', 1_700_000_000, '{"a":1}')).toBe(`sha256=${expected}`);
+  });
+
+  it('backs off from 10 s doubling to at most an hour', () => {
+    expect([1, 2, 3].map(webhookBackoffMs)).toEqual([10_000, 20_000, 40_000]);
+    expect(webhookBackoffMs(30)).toBe(3_600_000);
   });
 });

@@ -1,0 +1,118 @@
+// Attacks on the API's permission checks over real loopback sockets: an account with no permission tries every
+// route the OpenAPI document lists (reads included: devices, reports, commands, overviews); accounts outside an
+// alert's scope read a device's alert reports and `latest`; a disabled account and a replaced token come back.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../src/server/server.js';
+import { accountWith, apiOf, enroll, MONITORING_SETTINGS, newEnrollmentToken, sendReports, serverIn, tempDir, type TestAgent } from './helpers.js';
+
+const open: Array<{ close(): Promise<void> } | RunningServer> = [];
+afterEach(async () => {
+  for (const thing of open.splice(0).reverse()) await ('stop' in thing ? thing.stop() : thing.close());
+});
+async function started(): Promise<RunningServer> {
+  const server = await serverIn(await tempDir());
+  open.push(server);
+  return server;
+}
+const track = <T extends TestAgent>(agent: T): T => {
+  open.push(agent);
+  return agent;
+};
+
+const raised = (seq: number, service = 'monitoring') => ({ seq, kind: 'alert.raised' as const, at: seq, data: { key: `cpu-${seq}`, service, check: 'cpu', severity: 'warning', message: 'hot' } });
+
+/** A fleet with something behind every id: a device with reports, an alert and a command, a policy, a webhook, a token. */
+async function populated(server: RunningServer) {
+  const owner = apiOf(server);
+  const agent = track(await enroll(server, await newEnrollmentToken(server)));
+  const policy = (await owner('POST', '/policies', { name: 'p', service: 'monitoring', settings: MONITORING_SETTINGS })).body;
+  await owner('POST', '/services/monitoring/activate', { deviceIds: [agent.deviceId], policyId: policy.id });
+  await sendReports(agent, [{ seq: 1, kind: 'inventory', at: 1, data: { secret: 'serial-123' } }, raised(2)]);
+  const alertId = (await owner('GET', '/alerts')).body.alerts[0].id as string;
+  const webhook = (await owner('POST', '/webhooks', { url: 'http://127.0.0.1:9/hook' })).body;
+  const token = (await owner('POST', '/enrollment-tokens', {})).body;
+  const role = (await owner('POST', '/roles', { name: 'r', permissions: [] })).body;
+  /** The id to put in {id}, by the route's first segment. */
+  const ids: Record<string, string> = { devices: agent.deviceId, alerts: alertId, policies: policy.id, webhooks: webhook.id, 'enrollment-tokens': token.id, roles: role.id, accounts: 'acct-owner' };
+  return { agent, ids };
+}
+
+describe('an account without permissions', () => {
+  it('is refused (403) on every route but /me, reads included: devices, reports, commands, overviews, alerts', async () => {
+    const server = await started();
+    const { ids } = await populated(server);
+    const nobody = await accountWith(server, [], 'nobody');
+    const doc = (await fetch(`${server.httpUrl}/api/v1/openapi.json`).then((r) => r.json())) as { paths: Record<string, Record<string, unknown>> };
+    const tried: string[] = [];
+    for (const [template, operations] of Object.entries(doc.paths)) {
+      if (!template.startsWith('/api/v1/') || template === '/api/v1/openapi.json' || template === '/api/v1/me') continue;
+      const bare = template.slice('/api/v1'.length).replace('{service}', 'monitoring');
+      const route = bare.replace('{id}', ids[bare.split('/')[1]!] ?? 'unknown-id');
+      for (const method of Object.keys(operations)) {
+        const res = await nobody.api(method.toUpperCase(), route, method === 'get' || method === 'delete' ? undefined : {});
+        tried.push(`${method.toUpperCase()} ${route}`);
+        expect(res.status, `${method.toUpperCase()} ${route}: ${JSON.stringify(res.body)}`).toBe(403);
+        expect(res.body.error.code).toBe('API_FORBIDDEN');
+        expect(JSON.stringify(res.body)).not.toContain('serial-123');
+      }
+    }
+    // The reads named in the issue are among them.
+    for (const read of ['GET /devices', `GET /devices/${ids.devices}`, `GET /devices/${ids.devices}/reports`, `GET /devices/${ids.devices}/commands`, 'GET /services/monitoring/overview']) expect(tried).toContain(read);
+    expect(tried.length).toBeGreaterThan(30);
+  });
+});
+
+describe('alert scope on reports and latest', () => {
+  it("view_devices alone shows a device's other reports but none of its alerts; view_own_alerts only those of services the account activated", async () => {
+    const server = await started();
+    const activator = await accountWith(server, ['view_devices', 'view_own_alerts', 'assign_policies', 'manage_policies'], 'activator');
+    const viewer = await accountWith(server, ['view_devices'], 'viewer');
+    const bystander = await accountWith(server, ['view_devices', 'view_own_alerts'], 'bystander');
+    const auditor = await accountWith(server, ['view_devices', 'view_all_alerts'], 'auditor');
+    const agent = track(await enroll(server, await newEnrollmentToken(server)));
+    const policy = (await activator.api('POST', '/policies', { name: 'p', service: 'monitoring', settings: MONITORING_SETTINGS })).body;
+    expect((await activator.api('POST', '/services/monitoring/activate', { deviceIds: [agent.deviceId], policyId: policy.id })).status).toBe(200);
+    await sendReports(agent, [{ seq: 1, kind: 'inventory', at: 1, data: { hw: 1 } }, raised(2), raised(3, 'backup')]);
+
+    const kindsOf = async (who: typeof viewer) => {
+      const reports = (await who.api('GET', `/devices/${agent.deviceId}/reports`)).body.reports.map((r: { seq: number }) => r.seq);
+      const latest = Object.keys((await who.api('GET', `/devices/${agent.deviceId}`)).body.latest).sort();
+      return { reports, latest };
+    };
+    expect(await kindsOf(viewer)).toEqual({ reports: [1], latest: ['inventory'] });
+    expect(await kindsOf(bystander)).toEqual({ reports: [1], latest: ['inventory'] });
+    // The activator owns monitoring on the device, not backup: it sees seq 2, not seq 3.
+    expect((await kindsOf(activator)).reports).toEqual([1, 2]);
+    expect(await kindsOf(auditor)).toEqual({ reports: [1, 2, 3], latest: ['alert.raised', 'inventory'] });
+    // The kind filter cannot be used to get around it either.
+    expect((await viewer.api('GET', `/devices/${agent.deviceId}/reports?kind=alert.raised`)).body.reports).toEqual([]);
+  });
+});
+
+describe('disabled accounts and replaced tokens', () => {
+  it('a disabled account is refused with 401 API_ACCOUNT_DISABLED until enabled; a replaced token stops working at once', async () => {
+    const server = await started();
+    const alice = await accountWith(server, ['view_devices'], 'alice');
+    const owner = apiOf(server);
+    expect((await alice.api('GET', '/devices')).status).toBe(200);
+    expect((await owner('PATCH', `/accounts/${alice.id}`, { disabled: true })).body).toMatchObject({ disabled: true, disabledAtIso: expect.any(String) });
+    const refused = await alice.api('GET', '/devices');
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe('API_ACCOUNT_DISABLED');
+    await owner('PATCH', `/accounts/${alice.id}`, { disabled: false });
+    expect((await alice.api('GET', '/devices')).status).toBe(200);
+    const fresh = (await owner('POST', `/accounts/${alice.id}/token`)).body.token as string;
+    expect((await alice.api('GET', '/devices')).status).toBe(401);
+    expect((await apiOf(server, fresh)('GET', '/devices')).status).toBe(200);
+  });
+
+  it('nobody locks themselves out: no self-disable, no removing your own manage_accounts, the owner stays enabled', async () => {
+    const server = await started();
+    const admin = await accountWith(server, ['manage_accounts'], 'admin');
+    expect((await admin.api('PATCH', `/accounts/${admin.id}`, { disabled: true })).status).toBe(403);
+    expect((await admin.api('PATCH', `/accounts/${admin.id}`, { roleIds: ['role-user'] })).status).toBe(403);
+    expect((await admin.api('PATCH', '/accounts/acct-owner', { disabled: true })).status).toBe(409);
+    const role = (await admin.api('GET', '/me')).body.roles[0].id;
+    expect((await admin.api('PATCH', `/roles/${role}`, { permissions: [] })).status).toBe(403);
+  });
+});
