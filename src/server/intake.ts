@@ -8,7 +8,7 @@ import type { BodyOf, ReportBody } from '../protocol/frames.js';
 import type { Clock } from '../system/clock.js';
 import type { Logger } from '../log.js';
 import { recordAck } from './commands.js';
-import { decideReport, MAX_OPEN_ALERTS_PER_DEVICE, reportBytes, type ReportEffect } from './reports.js';
+import { decideReport, MAX_OPEN_ALERTS_PER_DEVICE, type ReportEffect } from './reports.js';
 import { newId } from './secrets.js';
 import { enqueueAlertEvent } from './webhooks.js';
 import type { DeviceRecord, ReportLimits, Store, Transaction } from './store/store.js';
@@ -94,12 +94,13 @@ export function createIntake(ctx: { store: Store; clock: Clock; logger: Logger; 
       }
       lastSeq = report.seq;
       stored += 1;
-      await tx.reports.append({ deviceId: device.id, seq: report.seq, kind: report.kind, at: report.at, receivedAt: now, bytes: reportBytes(report.data), data: report.data, invalid: decision.invalid }, limits);
+      const dataJson = JSON.stringify(report.data);
+      await tx.reports.append({ deviceId: device.id, seq: report.seq, kind: report.kind, at: report.at, receivedAt: now, bytes: Buffer.byteLength(dataJson, 'utf8'), data: report.data, invalid: decision.invalid }, limits, dataJson);
       if (decision.invalid) {
         logger.warn('report data does not match its kind', { deviceId: device.id, seq: report.seq, reason: decision.invalid });
         continue;
       }
-      await tx.deviceState.putLatest(device.id, { kind: report.kind, seq: report.seq, at: report.at, receivedAt: now, data: report.data });
+      await tx.deviceState.putLatest(device.id, { kind: report.kind, seq: report.seq, at: report.at, receivedAt: now, data: report.data }, dataJson);
       if (await applyEffect(tx, device, decision.effect, report.at, now)) alertChanged = true;
     }
     if (job.reports.length) await tx.devices.advance(device.id, lastSeq, now);

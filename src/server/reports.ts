@@ -41,8 +41,3 @@ function effectOf(report: ReportBody): ReportEffect {
       return null;
   }
 }
-
-/** The bytes a report's data occupies in the store (what the per-device and per-kind budgets count). */
-export function reportBytes(data: Record<string, unknown>): number {
-  return Buffer.byteLength(JSON.stringify(data), 'utf8');
-}

@@ -3,7 +3,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decideReport, reportBytes } from '../../src/server/reports.js';
+import { decideReport } from '../../src/server/reports.js';
 import { decideEnrollment } from '../../src/server/enrollment.js';
 import { desiredStateOf, deviceServices } from '../../src/server/desired.js';
 import { ackTransition } from '../../src/server/commands.js';
@@ -39,10 +39,6 @@ describe('decideReport', () => {
     expect(decideReport(1, { seq: 2, kind: 'alert.cleared', at: 2, data: { key: 'cpu', service: 'monitoring' } })).toMatchObject({ effect: { kind: 'alert.cleared', key: 'cpu' } });
     expect(decideReport(2, { seq: 3, kind: 'inventory', at: 3, data: { a: 1 } })).toMatchObject({ stored: true, effect: null });
     expect(decideReport(3, { seq: 3, kind: 'inventory', at: 3, data: {} })).toEqual({ stored: false, reason: 'duplicate' });
-  });
-
-  it('counts the bytes of the data as stored (UTF-8 JSON)', () => {
-    expect(reportBytes({ a: 'é' })).toBe(Buffer.byteLength('{"a":"é"}'));
   });
 });
 

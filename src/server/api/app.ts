@@ -5,7 +5,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { RmError } from '../../protocol/errors.js';
 import type { Logger } from '../../log.js';
 import { decideAccess, permissionsOf, type Permission } from '../access.js';
@@ -32,7 +31,9 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 }
 
 function errorAnswer(e: RmError, headers: Record<string, string> = {}): Response {
-  return json(HTTP_STATUS[e.code] ?? 500, { error: { ...e.toJSON(), ...(e.details ?? {}) } }, headers);
+  // After a 413 the rest of the body is not read: the connection ends with the answer.
+  const close: Record<string, string> = e.code === 'API_BODY_TOO_LARGE' ? { connection: 'close' } : {};
+  return json(HTTP_STATUS[e.code] ?? 500, { error: { ...e.toJSON(), ...(e.details ?? {}) } }, { ...close, ...headers });
 }
 
 async function authenticate(store: Store, header: string | undefined): Promise<{ account: AccountRecord; perms: Set<Permission> }> {
@@ -51,14 +52,43 @@ function queryOf(c: Context): Record<string, string | string[]> {
   return out;
 }
 
+const tooLarge = () => new RmError('API_BODY_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`);
+
+/**
+ * Reads the body from the Node request, counting bytes as they arrive: past the limit it stops reading and the
+ * 413 goes out with `connection: close`, so a client streaming forever is cut off rather than drained.
+ */
 async function bodyOf(c: Context): Promise<unknown> {
-  const text = await c.req.text();
+  if (Number(c.req.header('content-length') ?? 0) > MAX_BODY_BYTES) throw tooLarge();
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const text = incoming ? await readLimited(incoming) : await c.req.text();
   if (!text.trim()) return undefined;
   try {
     return JSON.parse(text);
   } catch {
     throw new RmError('API_INVALID', 'the body is not valid JSON');
   }
+}
+
+function readLimited(incoming: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err: unknown, text?: string) => {
+      incoming.off('data', onData).off('end', onEnd).off('error', onError);
+      if (err) reject(err);
+      else resolve(text!);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      incoming.pause();
+      done(tooLarge());
+    };
+    const onEnd = () => done(null, Buffer.concat(chunks).toString('utf8'));
+    const onError = (err: Error) => done(err);
+    incoming.on('data', onData).on('end', onEnd).on('error', onError);
+  });
 }
 
 /** Which methods a path answers (for 405 and its Allow header). */
@@ -71,7 +101,6 @@ export function createApiApp(opts: ApiOptions): Hono {
   const { store, logger } = opts;
   const app = new Hono();
   const allowed = methodsMatcher(opts.routes);
-  const limit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => errorAnswer(new RmError('API_BODY_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`)) });
 
   app.onError((err, c) => {
     const e = err instanceof RmError ? err : new RmError('INTERNAL', err instanceof Error ? err.message : String(err));
@@ -93,7 +122,7 @@ export function createApiApp(opts: ApiOptions): Hono {
   app.get(`${API_PREFIX}/openapi.json`, () => json(200, opts.openapi, { 'cache-control': 'public, max-age=300' }));
 
   for (const r of opts.routes) {
-    app.on(r.method, `${API_PREFIX}${r.path}`, limit, async (c) => {
+    app.on(r.method, `${API_PREFIX}${r.path}`, async (c) => {
       const { account, perms } = await authenticate(store, c.req.header('authorization'));
       must(decideAccess(r.access, perms));
       const params = parseInput(r.params, c.req.param(), 'params');

@@ -145,10 +145,10 @@ export function sqliteDeviceState(db: Db): SyncOf<Repos['deviceState']> {
       db.all('SELECT kind, seq, at, received_at, data FROM device_latest WHERE device_id = ? ORDER BY kind', deviceId).map(
         (r): LatestReport => ({ kind: String(r.kind) as ReportKind, seq: num(r.seq), at: num(r.at), receivedAt: num(r.received_at), data: parseJson(r.data) }),
       ),
-    putLatest(deviceId, l) {
+    putLatest(deviceId, l, dataJson) {
       db.run(
         'INSERT INTO device_latest (device_id, kind, seq, at, received_at, data) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, kind) DO UPDATE SET seq = excluded.seq, at = excluded.at, received_at = excluded.received_at, data = excluded.data',
-        deviceId, l.kind, l.seq, l.at, l.receivedAt, json(l.data),
+        deviceId, l.kind, l.seq, l.at, l.receivedAt, dataJson ?? json(l.data),
       );
     },
   };
@@ -191,10 +191,10 @@ export function sqliteReports(db: Db): SyncOf<Repos['reports']> {
   };
 
   return {
-    append(report, limits: ReportLimits) {
+    append(report, limits: ReportLimits, dataJson) {
       const inserted = db.run(
         'INSERT OR IGNORE INTO reports (device_id, seq, kind, at, received_at, bytes, data, invalid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        report.deviceId, report.seq, report.kind, report.at, report.receivedAt, report.bytes, json(report.data), report.invalid,
+        report.deviceId, report.seq, report.kind, report.at, report.receivedAt, report.bytes, dataJson ?? json(report.data), report.invalid,
       );
       if (!inserted) return { trimmed: 0 };
       db.run(

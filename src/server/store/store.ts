@@ -109,11 +109,14 @@ export interface Repos {
     services(deviceIds: readonly string[]): Promise<Map<string, ServiceState[]>>;
     putService(deviceId: string, state: ServiceState): Promise<void>;
     latest(deviceId: string): Promise<LatestReport[]>;
-    putLatest(deviceId: string, latest: LatestReport): Promise<void>;
+    putLatest(deviceId: string, latest: LatestReport, dataJson?: string): Promise<void>;
   };
   reports: {
-    /** Stores one report and trims the oldest of the device (same kind first) to the limits; returns how many were trimmed. */
-    append(report: ReportRecord, limits: ReportLimits): Promise<{ trimmed: number }>;
+    /**
+     * Stores one report and trims the oldest of the device (same kind first) to the limits; returns how many were
+     * trimmed. `dataJson` is report.data already serialised (reports reach 1 MB: serialised once per report).
+     */
+    append(report: ReportRecord, limits: ReportLimits, dataJson?: string): Promise<{ trimmed: number }>;
     /** Reports with seq > after, oldest first; `kinds` null = all kinds. */
     list(deviceId: string, options: { kinds: readonly ReportKind[] | null; after: number; limit: number }): Promise<ReportRecord[]>;
     usage(deviceId: string): Promise<Array<{ kind: ReportKind; reports: number; bytes: number }>>;
