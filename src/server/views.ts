@@ -31,7 +31,7 @@ export const ServiceViewSchema = z.object({
   appliedPolicyVersion: z.nullable(z.int()),
   applied: z.boolean().check(z.describe('true once the device runs the current policy version')),
   reason: Reason,
-});
+}).check(z.meta({ id: 'Service', description: 'A service on a device: what is activated (policy, by whom) and what the device reports' }));
 
 export const DeviceViewSchema = z.object({
   id: IdSchema,
@@ -48,15 +48,15 @@ export const DeviceViewSchema = z.object({
   lastSeq: z.int().check(z.describe('highest report sequence number stored')),
   teamviewer: z.nullable(TeamViewerFactsSchema),
   services: z.array(ServiceViewSchema),
-});
+}).check(z.meta({ id: 'Device', description: 'A device and its services' }));
 
-export const LatestReportSchema = z.object({ seq: z.int(), ...when('at', 'time the device made the report'), ...when('receivedAt', 'time the server stored it'), data: z.record(z.string(), z.unknown()) });
+export const LatestReportSchema = z.object({ seq: z.int(), ...when('at', 'time the device made the report'), ...when('receivedAt', 'time the server stored it'), data: z.record(z.string(), z.unknown()) }).check(z.meta({ id: 'LatestReport', description: 'The last report of one kind' }));
 
 export const DeviceDetailSchema = z.object({
   ...DeviceViewSchema.shape,
   latest: z.record(z.string(), LatestReportSchema).check(z.describe('the last report of each kind the account may see (alert reports follow the alert scope)')),
   reportUsage: z.array(z.object({ kind: ReportKindSchema, reports: z.int(), bytes: z.int() })).check(z.describe('report history kept on the server, per kind')),
-});
+}).check(z.meta({ id: 'DeviceDetail', description: 'A device with its latest reports and its report history usage' }));
 
 export const ReportViewSchema = z.object({
   deviceId: IdSchema,
@@ -67,7 +67,7 @@ export const ReportViewSchema = z.object({
   bytes: z.int(),
   data: z.record(z.string(), z.unknown()),
   invalid: z.nullable(z.string()).check(z.describe('why the data did not match its kind (kept, not applied)')),
-});
+}).check(z.meta({ id: 'Report', description: 'A stored report' }));
 
 export const AlertViewSchema = z.object({
   id: IdSchema,
@@ -86,7 +86,7 @@ export const AlertViewSchema = z.object({
   ...whenOrNull('clearedAt', 'when the device cleared it'),
   ackedBy: z.nullable(z.string()),
   ...whenOrNull('ackedAt', 'when an account acknowledged it'),
-});
+}).check(z.meta({ id: 'Alert', description: 'An alert raised by a device, with the names of the device' }));
 
 export const CommandViewSchema = z.object({
   id: IdSchema,
@@ -99,7 +99,7 @@ export const CommandViewSchema = z.object({
   attempts: z.int().check(z.describe('times it was put on the wire (redeliveries included)')),
   ...when('createdAt', 'creation'),
   ...when('updatedAt', 'last status change'),
-});
+}).check(z.meta({ id: 'Command', description: 'A command to a device and its status' }));
 
 export const PolicyViewSchema = z.object({
   id: IdSchema,
@@ -110,11 +110,11 @@ export const PolicyViewSchema = z.object({
   createdBy: z.string(),
   ...when('createdAt', 'creation'),
   ...when('updatedAt', 'last change'),
-});
+}).check(z.meta({ id: 'Policy', description: 'A versioned policy of one service' }));
 
-export const RoleViewSchema = z.object({ id: IdSchema, name: z.string(), permissions: z.array(z.enum(PERMISSIONS)), builtIn: z.boolean() });
+export const RoleViewSchema = z.object({ id: IdSchema, name: z.string(), permissions: z.array(z.enum(PERMISSIONS)), builtIn: z.boolean() }).check(z.meta({ id: 'Role', description: 'A role: a named set of permissions' }));
 
-export const AccountViewSchema = z.object({ id: IdSchema, name: z.string(), roleIds: z.array(IdSchema), ...when('createdAt', 'creation'), disabled: z.boolean(), ...whenOrNull('disabledAt', 'when it was disabled') });
+export const AccountViewSchema = z.object({ id: IdSchema, name: z.string(), roleIds: z.array(IdSchema), ...when('createdAt', 'creation'), disabled: z.boolean(), ...whenOrNull('disabledAt', 'when it was disabled') }).check(z.meta({ id: 'Account', description: 'An account (never its token)' }));
 
 export const EnrollmentTokenViewSchema = z.object({
   id: IdSchema,
@@ -128,9 +128,9 @@ export const EnrollmentTokenViewSchema = z.object({
   revoked: z.boolean(),
   ...whenOrNull('revokedAt', 'revocation'),
   revokedBy: z.nullable(z.string()),
-});
+}).check(z.meta({ id: 'EnrollmentToken', description: 'An enrollment token (never the secret)' }));
 
-export const WebhookViewSchema = z.object({ id: IdSchema, url: z.string(), events: z.array(z.enum(WEBHOOK_EVENTS)), createdBy: z.string(), ...when('createdAt', 'creation') });
+export const WebhookViewSchema = z.object({ id: IdSchema, url: z.string(), events: z.array(z.enum(WEBHOOK_EVENTS)), createdBy: z.string(), ...when('createdAt', 'creation') }).check(z.meta({ id: 'Webhook', description: 'A webhook (never its secret)' }));
 
 export const WebhookDeliveryViewSchema = z.object({
   id: IdSchema,
@@ -141,7 +141,7 @@ export const WebhookDeliveryViewSchema = z.object({
   lastError: z.nullable(z.string()),
   ...when('createdAt', 'creation'),
   ...whenOrNull('deliveredAt', 'delivery'),
-});
+}).check(z.meta({ id: 'WebhookDelivery', description: 'One delivery of an event to a webhook' }));
 
 type Out<S extends z.ZodMiniType> = z.output<S>;
 
