@@ -61,8 +61,8 @@ export interface Gateway {
   /** Same as isOnline: this node holds the device's socket (the command queue's transport). */
   holds(deviceId: string): boolean;
   send(deviceId: string, frame: Frame): boolean;
-  /** Connections (authenticated or not) open now. */
-  connections(): number;
+  /** What the gateway holds now: connections (authenticated or not), bytes received and not yet handled, sockets paused. */
+  load(): { connections: number; devices: number; inboxBytes: number; paused: number };
 }
 
 interface Session {
@@ -332,7 +332,15 @@ export function createGateway(opts: GatewayOptions): Gateway {
     },
     isOnline: (deviceId) => online.has(deviceId),
     holds: (deviceId) => online.has(deviceId),
-    connections: () => sessions.size,
+    load() {
+      let inboxBytes = 0;
+      let paused = 0;
+      for (const s of sessions) {
+        inboxBytes += s.inboxBytes;
+        if (s.paused) paused += 1;
+      }
+      return { connections: sessions.size, devices: online.size, inboxBytes, paused };
+    },
     send(deviceId, frame) {
       const s = online.get(deviceId);
       return s ? sendFrame(s.ws, frame) : false;
