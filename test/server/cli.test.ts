@@ -7,7 +7,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runNode, spawnNode, waitForEvent } from '../../src/cli/processes.js';
-import { tempDir } from './helpers.js';
+import type { RunningServer } from '../../src/server/server.js';
+import { enroll, tempDir } from './helpers.js';
 
 const script = path.resolve('build/src/cli/rmagent-server.js');
 
@@ -57,5 +58,57 @@ describe('rmagent-server CLI', () => {
     const res = await runNode(script, ['--listen', '127.0.0.1:0', '--data', await tempDir(), '--heartbeat-sec', '0']);
     expect(res.code).toBe(64);
     expect(res.stderr).toMatch(/--heartbeat-sec: too small: expected number to be >=1/i);
+  });
+});
+
+describe('rmagent-server client commands', () => {
+  it('creates a token, lists devices, activates by tag, lists and acknowledges alerts against a running server', async () => {
+    const dir = await tempDir();
+    const proc = spawnNode(script, ['--listen', '127.0.0.1:0', '--data', dir, '--log-level', 'warn']);
+    try {
+      const line = await waitForEvent<{ httpUrl: string; agentUrl: string }>(proc, 'listening');
+      const cli = (...args: string[]) => runNode(script, [...args, '--data', dir]);
+      const created = await cli('token', 'create', '--max-uses', '2', '--expires-in', '2h', '--tag', 'kiosk', '--json');
+      expect(created.code, created.stderr).toBe(0);
+      const token = JSON.parse(created.stdout) as { token: string; maxUses: number; tags: string[]; expiresAt: number; createdAt: number };
+      expect(token).toMatchObject({ maxUses: 2, tags: ['kiosk'] });
+      expect(token.expiresAt - token.createdAt).toBe(7_200_000);
+      const human = await cli('token', 'create');
+      expect(human.stdout).toMatch(/^enr_\S+\nid enr-\S+, 1 use\(s\), expires /);
+
+      const server = { agentUrl: line.agentUrl } as RunningServer;
+      const agent = await enroll(server, token.token, 'kiosk-1');
+      try {
+        const listed = await cli('devices', 'list', '--tag', 'kiosk');
+        expect(listed.code).toBe(0);
+        expect(listed.stdout).toContain(agent.deviceId);
+        expect(listed.stdout).toContain('kiosk-1 alias');
+        const policy = await fetch(`${line.httpUrl}/api/v1/policies`, { method: 'POST', headers: { authorization: `Bearer ${(await readFile(path.join(dir, 'owner.token'), 'utf8')).trim()}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'm', service: 'monitoring', settings: {} }) }).then((r) => r.json() as Promise<{ id: string }>);
+        const activated = await cli('activate', 'monitoring', '--policy', policy.id, '--tag', 'kiosk', '--json');
+        expect(activated.code, activated.stderr).toBe(0);
+        expect(JSON.parse(activated.stdout).devices).toEqual([expect.objectContaining({ deviceId: agent.deviceId, online: true })]);
+        await agent.next('service.install');
+        agent.send('report', { seq: 1, kind: 'alert.raised', at: 1, data: { key: 'cpu', service: 'monitoring', check: 'cpu', severity: 'warning', message: 'hot' } });
+        await agent.next('report.ack');
+        const alerts = JSON.parse((await cli('alerts', 'list', '--open', '--json')).stdout) as { alerts: Array<{ id: string; hostname: string }> };
+        expect(alerts.alerts).toEqual([expect.objectContaining({ hostname: 'kiosk-1' })]);
+        const acked = await cli('alerts', 'ack', alerts.alerts[0]!.id);
+        expect(acked.stdout).toContain(`acknowledged ${alerts.alerts[0]!.id}`);
+        expect((await agent.next('alert.ack')).body.key).toBe('cpu');
+      } finally {
+        await agent.close();
+      }
+      // Errors: a usage error is 64, a refused call 3 with the server's code.
+      expect((await cli('devices', 'delete', 'dev-nope')).code).toBe(64);
+      const missing = await cli('devices', 'delete', 'dev-nope', '--yes');
+      expect(missing.code).toBe(3);
+      expect(missing.stderr).toContain('API_NOT_FOUND');
+      expect((await cli('token', 'create', '--max-uses', 'many')).code).toBe(64);
+      const noServer = await runNode(script, ['devices', 'list']);
+      expect(noServer.code).toBe(64);
+      expect(noServer.stderr).toContain('--url');
+    } finally {
+      expect(await proc.stop('SIGTERM', 15_000)).toBe(0);
+    }
   });
 });
