@@ -22,10 +22,10 @@ export default tseslint.config(
   // CommonJS stand-ins bundled into the single executables in place of two of winston's dependencies.
   { files: ['installer/sea/shims/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
   { files: ['src/**', 'test/**', 'bench/**', 'scripts/**'], rules: restrict([]) },
-  layer(['src/protocol/**'], ['**/config/*', '**/system/*', '**/agent/*', '**/server/*', '**/cli/*', '**/services/*', '**/teamviewer/*', 'ws', 'winston', 'systeminformation']),
-  layer(['src/system/**'], ['**/agent/*', '**/server/*', '**/cli/*', '**/services/**', '**/teamviewer/**', '**/config/*']),
-  layer(['src/config/**'], ['**/agent/*', '**/server/*', '**/cli/*', '**/services/**', '**/teamviewer/**']),
-  layer(['src/teamviewer/**', 'src/services/**'], ['**/agent/agent.js', '**/server/*', '**/cli/*']),
-  layer(['src/agent/**'], ['**/server/*', '**/cli/*']),
+  layer(['src/protocol/**'], ['**/config/*', '**/system/*', '**/agent/*', '**/server/**', '**/cli/*', '**/services/*', '**/teamviewer/*', 'ws', 'winston', 'systeminformation', 'hono', '@hono/*']),
+  layer(['src/system/**'], ['**/agent/*', '**/server/**', '**/cli/*', '**/services/**', '**/teamviewer/**', '**/config/*']),
+  layer(['src/config/**'], ['**/agent/*', '**/server/**', '**/cli/*', '**/services/**', '**/teamviewer/**']),
+  layer(['src/teamviewer/**', 'src/services/**'], ['**/agent/agent.js', '**/server/**', '**/cli/*']),
+  layer(['src/agent/**'], ['**/server/**', '**/cli/*', 'hono', '@hono/*']),
   layer(['src/server/**'], ['**/agent/*', '**/cli/*', '**/services/**', '**/teamviewer/**']),
 );

@@ -131,8 +131,9 @@ inject rmagent linux-x64 "$HOST_NODE" rmagent-loader
 inject rmagent linux-arm64 "$(runtime linux-arm64)" rmagent-loader
 "$HOST_NODE" "$CACHE/bundle/sea-payload.mjs" "$OUT/rmagent-linux-arm64" "$CACHE/bundle/rmagent.cjs"
 inject rmagent win-x64 "$(runtime win-x64)" rmagent
-# The server (for development hosts: no arm64).
+# The server (its SQLite is node:sqlite, inside every runtime: nothing native to add per target).
 if [[ " ${ENTRIES[*]} " == *" rmagent-server "* ]]; then
   inject rmagent-server linux-x64 "$HOST_NODE" rmagent-server-cached
+  inject rmagent-server linux-arm64 "$(runtime linux-arm64)" rmagent-server
   inject rmagent-server win-x64 "$(runtime win-x64)" rmagent-server
 fi

@@ -25,7 +25,8 @@ function withCheckIds(checks: unknown): unknown {
 }
 
 
-// No agent runs Endpoint Protection: any settings are stored, and the agent answers SERVICE_NOT_SUPPORTED.
+// No agent runs Endpoint Protection: the API refuses its policies and activation (SERVICE_NOT_SUPPORTED); the agent
+// would answer the same. The schema accepts anything: the refusal is the API's, with its own code.
 const AnySettingsSchema = z.record(z.string(), z.unknown());
 
 export const POLICY_SCHEMAS: Record<ServiceName, z.ZodMiniType<Record<string, unknown>>> = {
