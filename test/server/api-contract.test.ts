@@ -174,14 +174,17 @@ describe('lists, times and tags', () => {
 });
 
 describe('services and commands', () => {
-  it('sends patches.install as documented in docs/policies.md', async () => {
+  it('sends patches.scan and patches.install as documented in docs/policies.md', async () => {
     const server = await started();
     const agent = track(await enroll(server, await newEnrollmentToken(server)));
-    expect(CONSOLE_COMMANDS).toContain('patches.install');
-    const res = await apiOf(server)('POST', `/devices/${agent.deviceId}/commands`, { type: 'patches.install' });
-    expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ type: 'patches.install', status: 'sent', createdAtIso: expect.any(String) });
-    expect((await agent.next('patches.install')).body).toMatchObject({ deviceId: agent.deviceId, actor: 'acct-owner' });
+    for (const type of ['patches.scan', 'patches.install'] as const) {
+      expect(CONSOLE_COMMANDS).toContain(type);
+      const res = await apiOf(server)('POST', `/devices/${agent.deviceId}/commands`, { type });
+      expect(res.status).toBe(202);
+      expect(res.body).toMatchObject({ type, status: 'sent', createdAtIso: expect.any(String) });
+      expect((await agent.next(type)).body).toMatchObject({ deviceId: agent.deviceId, actor: 'acct-owner' });
+    }
+    expect((await apiOf(server)('POST', `/devices/${agent.deviceId}/commands`, { type: 'key.rotate' })).status).toBe(400);
   });
 
   it('refuses Endpoint Protection with SERVICE_NOT_SUPPORTED at activation and at policy creation; lists it as not supported', async () => {
