@@ -8,7 +8,8 @@ export interface Db {
   all<T = Row>(sql: string, ...params: Param[]): T[];
   get<T = Row>(sql: string, ...params: Param[]): T | undefined;
   run(sql: string, ...params: Param[]): number;
-  exec(sql: string): void;
+  /** Runs SQL text (several statements, no parameters): migrations, pragmas, BEGIN/COMMIT. */
+  script(sql: string): void;
 }
 
 const toInput = (p: Param): SQLInputValue => (typeof p === 'boolean' ? (p ? 1 : 0) : p);
@@ -27,7 +28,7 @@ export function createDb(database: DatabaseSync): Db {
     all: <T>(sql: string, ...params: Param[]) => statement(sql).all(...params.map(toInput)) as T[],
     get: <T>(sql: string, ...params: Param[]) => statement(sql).get(...params.map(toInput)) as T | undefined,
     run: (sql, ...params) => Number(statement(sql).run(...params.map(toInput)).changes),
-    exec: (sql) => database.exec(sql),
+    script: (sql) => database.exec(sql),
   };
 }
 

@@ -46,19 +46,19 @@ function syncRepos(db: Db): SyncRepos {
 
 /** Applies the migrations the database lacks, each in its own transaction; refuses a database from a newer server. */
 export function migrate(db: Db, migrations: readonly Migration[], now: number): { created: boolean; schemaVersion: number } {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  db.script('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
   const current = Number(db.get<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations')?.v ?? 0);
   const newest = migrations.at(-1)?.version ?? 0;
   if (current > newest) throw new RmError('SERVER_STORE_VERSION', `the database has schema version ${current}; this server knows up to ${newest}`);
   for (const m of migrations) {
     if (m.version <= current) continue;
-    db.exec('BEGIN IMMEDIATE');
+    db.script('BEGIN IMMEDIATE');
     try {
-      db.exec(m.sql);
+      db.script(m.sql);
       db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', m.version, m.name, now);
-      db.exec('COMMIT');
+      db.script('COMMIT');
     } catch (err) {
-      db.exec('ROLLBACK');
+      db.script('ROLLBACK');
       throw new RmError('SERVER_STORE_CORRUPT', `migration ${m.version} (${m.name}) failed: ${(err as Error).message}`);
     }
   }
@@ -101,13 +101,13 @@ export function createSqliteStore(opts: { dataDir: string; logger: Logger; now?:
     if (inOpenTransaction()) return fn();
     while (open) await open.ended;
     const d = ready();
-    d.exec('BEGIN IMMEDIATE');
+    d.script('BEGIN IMMEDIATE');
     try {
       const result = fn();
-      d.exec('COMMIT');
+      d.script('COMMIT');
       return result;
     } catch (err) {
-      d.exec('ROLLBACK');
+      d.script('ROLLBACK');
       throw err;
     }
   }
@@ -143,7 +143,7 @@ export function createSqliteStore(opts: { dataDir: string; logger: Logger; now?:
       try {
         database = new DatabaseSync(file, { enableForeignKeyConstraints: true, timeout: 5_000 });
         db = createDb(database);
-        db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY');
+        db.script('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY');
         const check = db.get<{ quick_check: string }>('PRAGMA quick_check');
         if (check?.quick_check !== 'ok') throw new Error(`integrity check: ${check?.quick_check ?? 'no answer'}`);
       } catch (err) {
@@ -164,12 +164,12 @@ export function createSqliteStore(opts: { dataDir: string; logger: Logger; now?:
       const events: Array<[Topic, unknown]> = [];
       const tx: Transaction = { ...reposOrThrow(), publish: (topic, payload) => void events.push([topic, payload]) };
       let result: Awaited<ReturnType<typeof fn>>;
-      d.exec('BEGIN IMMEDIATE');
+      d.script('BEGIN IMMEDIATE');
       try {
         result = await context.run(token, () => fn(tx));
-        d.exec('COMMIT');
+        d.script('COMMIT');
       } catch (err) {
-        if (database?.isTransaction) d.exec('ROLLBACK');
+        if (database?.isTransaction) d.script('ROLLBACK');
         throw err;
       } finally {
         open = null;
