@@ -197,12 +197,13 @@ export function sqliteReports(db: Db): SyncOf<Repos['reports']> {
         report.deviceId, report.seq, report.kind, report.at, report.receivedAt, report.bytes, dataJson ?? json(report.data), report.invalid,
       );
       if (!inserted) return { trimmed: 0 };
-      db.run(
-        'INSERT INTO report_usage (device_id, kind, reports, bytes) VALUES (?, ?, 1, ?) ON CONFLICT (device_id, kind) DO UPDATE SET reports = reports + 1, bytes = bytes + excluded.bytes',
-        report.deviceId, report.kind, report.bytes,
+      const kindBytes = num(
+        db.get<{ bytes: number }>(
+          'INSERT INTO report_usage (device_id, kind, reports, bytes) VALUES (?, ?, 1, ?) ON CONFLICT (device_id, kind) DO UPDATE SET reports = reports + 1, bytes = bytes + excluded.bytes RETURNING bytes',
+          report.deviceId, report.kind, report.bytes,
+        )!.bytes,
       );
-      const kindBytes = num(db.get<{ bytes: number }>('SELECT bytes FROM report_usage WHERE device_id = ? AND kind = ?', report.deviceId, report.kind)!.bytes);
-      let trimmed = trimOldest(report.deviceId, report.kind, kindBytes - limits.bytesPerKind, report.seq);
+      let trimmed = kindBytes > limits.bytesPerKind ? trimOldest(report.deviceId, report.kind, kindBytes - limits.bytesPerKind, report.seq) : 0;
       const deviceBytes = num(db.get<{ bytes: number }>('SELECT coalesce(sum(bytes), 0) AS bytes FROM report_usage WHERE device_id = ?', report.deviceId)!.bytes);
       trimmed += trimOldest(report.deviceId, null, deviceBytes - limits.bytesPerDevice, report.seq);
       return { trimmed };
