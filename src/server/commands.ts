@@ -54,7 +54,7 @@ export function ackTransition(ack: BodyOf<'ack'>): { from: CommandStatus[]; to: 
       return { from: ['queued', 'sent', 'accepted', 'interrupted'], to: { status: ack.status, reason } };
     case 'rejected':
       // A redelivered command the agent had already taken: its first outcome was lost with the old connection.
-      if (reason?.code === 'COMMAND_REPLAYED') return { from: ['sent'], to: { status: 'interrupted', reason: INTERRUPTED } };
+      if (reason?.code === 'COMMAND_REPLAYED') return { from: ['sent'], to: { status: 'interrupted', reason: { code: INTERRUPTED.code, message: `the device answered COMMAND_REPLAYED: it had taken this command before the connection dropped, and its outcome was not received; ${INTERRUPTED.message.split('; ')[1]}` } } };
       return { from: ['queued', 'sent', 'accepted'], to: { status: 'rejected', reason } };
   }
 }

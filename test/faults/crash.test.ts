@@ -2,8 +2,9 @@
 // killed with SIGKILL at random points a few hundred times. After each kill every state file must parse and
 // the outbox must be one ordered run; at the end the server must hold every report once, in order, and no
 // command may have taken effect twice (a replayed command id is refused).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnNode, waitForEvent, type Spawned } from '../../src/cli/processes.js';
 import { journalPathOf, parseJournal } from '../../src/agent/replay.js';
@@ -127,15 +128,15 @@ describe('SIGKILL at random points', () => {
     await agent.stop('SIGTERM');
     agent = undefined;
     await server.stop();
-    const storeFile = path.join(serverData, 'store.json');
-    const store = JSON.parse(readFileSync(storeFile, 'utf8')) as { commands: Array<{ id: string; status: string }> };
-    const victim = store.commands.filter((c) => c.status === 'done').at(-1)!;
-    victim.status = 'queued';
-    writeFileSync(storeFile, JSON.stringify(store));
+    const db = new DatabaseSync(path.join(serverData, 'rmagent.db'));
+    const victim = db.prepare("SELECT id FROM commands WHERE status = 'done' ORDER BY created_at DESC LIMIT 1").get() as { id: string };
+    db.prepare("UPDATE commands SET status = 'queued' WHERE id = ?").run(victim.id);
+    db.close();
     server = await startServer(serverData, server.port);
     agent = await startAgent(home);
     const replayed = await waitForCommand(server, deviceId, victim.id, (c) => c.status !== 'queued' && c.status !== 'sent');
-    expect(replayed).toMatchObject({ status: 'rejected', reason: { code: 'COMMAND_REPLAYED' } });
+    // The agent refuses it as replayed; the server records that the device had taken it before (docs/server-api.md).
+    expect(replayed).toMatchObject({ status: 'interrupted', reason: { code: 'COMMAND_INTERRUPTED', message: expect.stringContaining('COMMAND_REPLAYED') } });
   });
 });
 
