@@ -1,4 +1,5 @@
-// Structured logs (winston): JSON lines to a size-rotated file, readable lines to the console.
+// Structured logs (winston) to the platform's place for them (chooseLogTarget): the journal, a size-rotated file,
+// the Event Log, a terminal.
 // Secrets never reach a transport: a format redacts them by key name and by shape first.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -44,20 +45,59 @@ const redactFormat = winston.format((info) => {
   return info;
 });
 
+/**
+ * Where log lines go, following the platform (docs/deployment.md "Logs"):
+ * - journald: under systemd, lines on stderr with a `<N>` syslog priority prefix (SyslogLevelPrefix), no file:
+ *   the journal stores, rotates and filters them (`journalctl -u rmagent -p warning`). Node has no AF_UNIX
+ *   datagram socket for journald's native protocol, so the stream protocol is used: PRIORITY, MESSAGE and the
+ *   fields journald adds itself (_SYSTEMD_UNIT, SYSLOG_IDENTIFIER, _PID...) survive; our own fields stay JSON
+ *   inside MESSAGE.
+ * - file: the size-rotated JSON file only (launchd on macOS, the Windows service), nothing on stderr that a
+ *   service manager would keep unrotated or twice; on Windows warnings and errors also reach the Event Log.
+ * - console: a person in a terminal, or a service manager we do not know: the file (when a folder is given)
+ *   and readable lines on stderr.
+ */
+export type LogTarget = 'journald' | 'file' | 'console';
+
+const LOG_TARGETS: readonly LogTarget[] = ['journald', 'file', 'console'];
+
+/** The target from RMAGENT_LOG_TARGET (set by our unit, plist and service XML), else journald when systemd
+ * connected stderr to the journal (JOURNAL_STREAM), else console. Pure. */
+export function chooseLogTarget(env: NodeJS.ProcessEnv): LogTarget {
+  const asked = env.RMAGENT_LOG_TARGET;
+  if (asked && (LOG_TARGETS as readonly string[]).includes(asked)) return asked as LogTarget;
+  return env.JOURNAL_STREAM ? 'journald' : 'console';
+}
+
+// RFC 5424 severities, as journald's SyslogLevelPrefix reads them.
+const SYSLOG_PRIORITY: Record<string, number> = { error: 3, warn: 4, info: 6, debug: 7 };
+
+/** One journal line: `<priority>message {fields}` on a single line (a newline would start a new entry). Pure. */
+export function journalLine(level: string, message: string, fields: Record<string, unknown>): string {
+  const extra = Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';
+  return `<${SYSLOG_PRIORITY[level] ?? 6}>${`${message}${extra}`.replace(/[\r\n]+/g, ' ')}`;
+}
+
 export interface LoggerOptions {
   level?: string;
-  /** Folder for rotated JSON log files; none = console only. */
+  /** Folder for rotated JSON log files; none = no file. */
   logDir?: string;
   fileName?: string;
+  /** Where lines go (chooseLogTarget); default console (a file too when logDir is set). */
+  target?: LogTarget;
+  /** false: no stderr lines whatever the target (tests, tools that print their own output). */
   console?: boolean;
+  /** Extra transports for the platform (e.g. the Windows Event Log, system/event-log.ts). */
+  extra?: winston.transport[];
   /** Bytes per file before rotation, and how many files to keep. */
   maxSize?: number;
   maxFiles?: number;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
+  const target = options.target ?? (options.console === false ? 'file' : 'console');
   const transports: winston.transport[] = [];
-  if (options.logDir) {
+  if (options.logDir && target !== 'journald') {
     // Logs name devices, paths and servers: a folder the agent creates is 0700 and its files 0600 (winston alone
     // would make them 0755/0644). An existing folder keeps the mode its installer gave it.
     mkdirSync(options.logDir, { recursive: true, mode: 0o700 });
@@ -72,7 +112,17 @@ export function createLogger(options: LoggerOptions): Logger {
       }),
     );
   }
-  if (options.console ?? true) {
+  if (options.console === false) {
+    // nothing on stderr
+  } else if (target === 'journald') {
+    transports.push(
+      new winston.transports.Console({
+        stderrLevels: ['error', 'warn', 'info', 'debug'],
+        // The journal stamps each entry itself.
+        format: winston.format.printf(({ level, message, ...rest }) => journalLine(level, String(message), rest)),
+      }),
+    );
+  } else if (target === 'console') {
     transports.push(
       new winston.transports.Console({
         stderrLevels: ['error', 'warn', 'info', 'debug'],
@@ -86,6 +136,7 @@ export function createLogger(options: LoggerOptions): Logger {
       }),
     );
   }
+  transports.push(...(options.extra ?? []));
   const logger = winston.createLogger({
     level: options.level ?? 'info',
     format: redactFormat(),

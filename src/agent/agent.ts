@@ -30,7 +30,7 @@ export const STATUS_SNAPSHOT_FILE = 'status.json';
 const REGISTRATION_POLL_MS = 10_000;
 const FIRST_CONTACT_WAIT_MS = 2_000;
 
-export const IpcRequestSchema = z.strictObject({ method: z.enum(['status', 'reload', 'detect']) });
+export const IpcRequestSchema = z.strictObject({ method: z.enum(['status', 'reload', 'detect', 'unenroll']) });
 
 const connectionKey = (r: Registration) => JSON.stringify([r.serverUrl, r.enrollmentToken, r.publicKey]);
 
@@ -222,9 +222,23 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     scheduleSnapshot();
   }
 
+  // `rmagent unenroll`: every service is uninstalled (their timers and jobs stop), then the connection closes; the
+  // CLI removes the state files after this answer. The daemon stays up, unregistered, until its unit is stopped.
+  async function unenrollNow(): Promise<{ services: string[] }> {
+    const services = converger.services().map((s) => s.name);
+    await converger.setDesired({ revision: 0, services: {} });
+    await connection?.stop();
+    connection = null;
+    registration = null;
+    logger.info('unenrolled: services uninstalled and connection closed', { services });
+    scheduleSnapshot();
+    return { services };
+  }
+
   async function handleIpc(request: unknown): Promise<unknown> {
     const parsed = IpcRequestSchema.safeParse(request);
-    if (!parsed.success) return { error: { code: 'FRAME_INVALID', message: 'expected {"method":"status"|"reload"|"detect"}' } };
+    if (!parsed.success) return { error: { code: 'FRAME_INVALID', message: 'expected {"method":"status"|"reload"|"detect"|"unenroll"}' } };
+    if (parsed.data.method === 'unenroll') return { unenrolled: await unenrollNow() };
     if (parsed.data.method === 'reload') await connectIfRegistered();
     if (parsed.data.method === 'detect') await teamviewer.refresh();
     return { status: status() };

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { fileMode } from '../system/files.js';
 import { requestLocal } from '../system/local-socket.js';
-import { ERRORS, type ErrorCode } from '../protocol/errors.js';
+import { ERRORS, type ErrorCode, type Problem } from '../protocol/errors.js';
 import { keyFingerprint } from '../protocol/sign.js';
 import type { TeamViewerFacts } from '../protocol/model.js';
 import type { Config } from '../config/schema.js';
@@ -14,6 +14,7 @@ import { readRegistration } from './identity.js';
 import { checkTransport } from './transport.js';
 import { probeServer, type ProbeResult } from './probe.js';
 import type { Registration } from './contracts.js';
+import { healthOf } from './status.js';
 
 export type Verdict = 'pass' | 'warn' | 'fail' | 'skip';
 export interface DoctorCheck {
@@ -32,6 +33,8 @@ export interface DoctorFacts {
   transport: { ok: boolean; insecure: boolean; message?: string } | null;
   modes: Array<{ file: string; mode: number | undefined; want: number }>;
   daemonRunning: boolean;
+  /** What the running daemon itself reports (`rmagent status`), so doctor and status never disagree. */
+  daemonProblems: Problem[];
   platform: NodeJS.Platform;
   /** The local opt-in for patch installs and restores (services/opt-in.ts). */
   changes: { file: string; allowed: boolean };
@@ -59,7 +62,9 @@ export function judgeDoctor(f: DoctorFacts): DoctorCheck[] {
   else if (reg.status === 'invalid') checks.push(fail('Registered locally', 'REGISTRATION_CORRUPT', reg.reason));
   else {
     checks.push(pass('Registered locally', `server ${reg.value.serverUrl}${reg.value.serverKeys.length ? `, server key ${keyFingerprint(reg.value.serverKeys[0]!)}` : ', server key pinned at first enrollment'}`));
-    checks.push(reg.value.deviceId ? pass('Enrolled with the server', `device ${reg.value.deviceId}`) : reg.value.enrollmentToken ? { name: 'Enrolled with the server', verdict: 'warn', detail: 'not yet: the agent enrolls on its first connection' } : fail('Enrolled with the server', 'ENROLLMENT_TOKEN_MISSING'));
+    const refused = f.daemonProblems.find((p) => p.code === 'ENROLLMENT_REFUSED' || p.code === 'AUTH_FAILED');
+    const enrolled = 'Enrolled with the server';
+    checks.push(refused ? fail(enrolled, refused.code as ErrorCode, refused.message) : reg.value.deviceId ? pass(enrolled, `device ${reg.value.deviceId}`) : reg.value.enrollmentToken ? { name: enrolled, verdict: 'warn', detail: 'not yet: the agent enrolls on its first connection' } : fail(enrolled, 'ENROLLMENT_TOKEN_MISSING'));
   }
   if (f.transport && !f.transport.ok) checks.push(fail('Secure transport', 'INSECURE_TRANSPORT', f.transport.message));
   else if (f.transport?.insecure) checks.push(warn('Secure transport', 'INSECURE_TRANSPORT_ALLOWED'));
@@ -78,6 +83,14 @@ export function judgeDoctor(f: DoctorFacts): DoctorCheck[] {
   const changes = 'Machine changes allowed (patch installs, backup restores)';
   checks.push(f.changes.allowed ? pass(changes, `yes: ${f.changes.file} exists`) : { name: changes, verdict: 'skip', code: 'CHANGES_NOT_ALLOWED', detail: `no: ${f.changes.file} does not exist, so they are refused`, fix: ERRORS.CHANGES_NOT_ALLOWED.hint });
   checks.push(f.daemonRunning ? pass('Agent daemon running', 'answers on its local endpoint') : fail('Agent daemon running', 'AGENT_NOT_RUNNING'));
+  // Whatever else the daemon reports, with the weight `status` gives it: unhealthy fails, the rest warns.
+  const shown = new Set(checks.map((c) => c.code).filter(Boolean));
+  for (const p of f.daemonProblems) {
+    if (shown.has(p.code as ErrorCode)) continue;
+    shown.add(p.code as ErrorCode);
+    const code = (p.code in ERRORS ? p.code : 'INTERNAL') as ErrorCode;
+    checks.push({ name: 'Reported by the agent', verdict: healthOf([p]) === 'unhealthy' ? 'fail' : 'warn', code, detail: p.message, fix: p.fix });
+  }
   return checks;
 }
 
@@ -112,6 +125,7 @@ export async function gatherDoctorFacts(config: Config, ipcPath: string, runner:
     transport: transport ? (transport.ok ? { ok: true, insecure: transport.insecure } : { ok: false, insecure: false, message: transport.message }) : null,
     modes,
     daemonRunning: daemon.ok,
+    daemonProblems: daemon.ok ? ((daemon.value as { status?: { problems?: Problem[] } }).status?.problems ?? []) : [],
     platform: process.platform,
     changes: { file: changesFile, allowed: await changesAllowed(changesFile) },
   };

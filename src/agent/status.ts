@@ -62,9 +62,12 @@ export function healthOf(problems: readonly Problem[]): Health {
   return problems.length ? 'degraded' : 'healthy';
 }
 
-/** Exit code of `rmagent status`: 0 healthy, 1 degraded (or unhealthy while running), 2 not running or not registered. */
+/**
+ * Exit code of `rmagent status` (README "Exit codes"): 0 healthy, 1 degraded, 2 unhealthy, not running or not registered.
+ * An unhealthy agent (a refused token, a server key mismatch...) is 2 even while it runs: it needs someone to act.
+ */
 export function statusExitCode(status: Pick<AgentStatus, 'agent' | 'registration' | 'health'>): 0 | 1 | 2 {
-  if (!status.agent.running || !status.registration.registered) return 2;
+  if (!status.agent.running || !status.registration.registered || status.health === 'unhealthy') return 2;
   return status.health === 'healthy' ? 0 : 1;
 }
 

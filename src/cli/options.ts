@@ -20,12 +20,17 @@ export interface CliIO {
   out(line: string): void;
   err(line: string): void;
   env: NodeJS.ProcessEnv;
+  /** Where `--token-file -` reads from. */
+  stdin?: NodeJS.ReadableStream;
 }
 
 export const processIO: CliIO = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   env: process.env,
+  get stdin() {
+    return process.stdin;
+  },
 };
 
 export function parseFlags<O extends ParseArgsConfig['options'], S extends z.ZodMiniType>(argv: string[], options: O, schema: S): z.infer<S> {

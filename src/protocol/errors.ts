@@ -7,12 +7,13 @@ export const ERRORS = {
   CONFIG_UNREADABLE: { message: 'The configuration file cannot be read', hint: 'Check that the file exists, is valid JSON and is readable by the agent account' },
   CLI_USAGE: { message: 'The command line is not valid', hint: 'Run `rmagent help` for the commands and their options' },
   // local registration
-  NOT_REGISTERED: { message: 'This device is not registered', hint: 'Run `rmagent enroll --server URL --token TOKEN` as administrator' },
+  ENROLLMENT_TOKEN_INVALID: { message: 'The enrollment token could not be read', hint: 'Give it with --token-file FILE (one line, at most 4096 bytes), --token-file - on standard input, or the RMAGENT_TOKEN environment variable' },
+  NOT_REGISTERED: { message: 'This device is not registered', hint: 'Run `rmagent enroll --server URL --token-file FILE` as administrator' },
   REGISTERED_ELSEWHERE: { message: 'This device is already registered with another server', hint: 'Add --force to re-register with the new server (the old registration is replaced)' },
   REGISTRATION_CORRUPT: { message: 'The registration file cannot be read', hint: 'Run `rmagent enroll --force` with the server and token to register again' },
   MACHINE_ID_UNAVAILABLE: { message: 'The operating system gives no machine id', hint: 'Linux: run `systemd-machine-id-setup` (creates /etc/machine-id); in a container set RMAGENT_MACHINE_ID (or `machineId` in the config) to a value unique to this device' },
-  CLONED_IDENTITY: { message: 'The machine id differs from the registered one (cloned disk or image); a new device identity was created', hint: 'Give this device its own enrollment token: `rmagent enroll --server URL --token TOKEN --force`' },
-  ENROLLMENT_TOKEN_MISSING: { message: 'The device needs to enroll but has no enrollment token', hint: 'Run `rmagent enroll --server URL --token TOKEN --force` with a valid token from the console' },
+  CLONED_IDENTITY: { message: 'The machine id differs from the registered one (cloned disk or image); a new device identity was created', hint: 'Give this device its own enrollment token: `rmagent enroll --server URL --token-file FILE --force`' },
+  ENROLLMENT_TOKEN_MISSING: { message: 'The device needs to enroll but has no enrollment token', hint: 'Run `rmagent enroll --server URL --token-file FILE --force` with a valid token from the console' },
   STATE_UNWRITABLE: { message: 'The state folder cannot be written', hint: 'Check free disk space and that the state folder belongs to the agent account' },
   STATE_PERMISSIONS: { message: 'A state or key file is readable by other accounts', hint: 'Run `chmod 600` on the file (or reinstall the agent) so only the agent account can read it' },
   // TeamViewer prerequisite (seed step 1)
@@ -29,7 +30,7 @@ export const ERRORS = {
   INSECURE_TRANSPORT_ALLOWED: { message: 'The connection is not encrypted (insecure transport allowed by configuration)', hint: 'Switch the server URL to wss:// and remove allowInsecure' },
   DEVICE_REVOKED: { message: 'The server deleted this device and revoked its key', hint: 'If the device should be managed again, register it with a new enrollment token: `rmagent enroll --server URL --token TOKEN --force`' },
   AUTH_FAILED: { message: 'The server refused the device credentials', hint: 'Re-register the device with `rmagent enroll --force` and a new token' },
-  ENROLLMENT_REFUSED: { message: 'The server refused the enrollment token', hint: 'Create a new enrollment token in the console and run `rmagent enroll --token NEW --force`' },
+  ENROLLMENT_REFUSED: { message: 'The server refused the enrollment token', hint: 'Create a new enrollment token in the console and run `rmagent enroll --server URL --token-file NEW_TOKEN_FILE --force`' },
   TLS_FAILED: { message: 'The TLS connection to the server failed (certificate not trusted, expired or for another name)', hint: 'Set `connection.caFile` to the CA that issued the server certificate, check the server URL host name and the clocks' },
   TLS_PIN_MISMATCH: { message: 'The server certificate public key does not match the pinned ones (`connection.pinSha256` or pins announced by the server)', hint: 'If the server certificate key changed without an announcement, set pinSha256 to the new pin (openssl x509 -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64): a changed config pin replaces the announced ones; otherwise suspect interception' },
   TLS_PINS_INVALID: { message: 'The announced TLS pins are not valid', hint: 'Announce 1 to 8 distinct base64 SHA-256 pins (44 characters each)' },
@@ -68,6 +69,7 @@ export const ERRORS = {
   // daemon
   EXECUTABLE_DAMAGED: { message: 'The rmagent executable is damaged: the agent code it carries is missing or cut short', hint: 'Reinstall the agent package; do not strip or edit the rmagent executable' },
   IPC_ENDPOINT_TAKEN: { message: 'The local status endpoint is held by another process', hint: 'Another agent is running, or a process is squatting the endpoint to impersonate the agent: stop it (find it with `ss -xlp` or Process Explorer), then start the agent again' },
+  AGENT_ALREADY_RUNNING: { message: 'Another rmagent daemon already serves this state folder', hint: 'Use the running one (`rmagent status`), or stop it first (systemctl stop rmagent, launchctl bootout system/com.rmagent.agent, or stop the Windows service)' },
   AGENT_NOT_RUNNING: { message: 'The agent daemon is not running', hint: 'Start the service (systemctl start rmagent, launchctl kickstart, or the Windows service)' },
   STATUS_DENIED: { message: 'This account may not read the agent status', hint: 'Run it as root or Administrator: `sudo rmagent status`' },
   WATCHDOG_RESTARTS: { message: 'The agent exceeded its memory or CPU budget and restarted repeatedly', hint: 'See the reasons in `rmagent status` and the agent log; the agent waits longer before each restart. Report it with the log lines' },

@@ -36,10 +36,10 @@ describe('status contract', () => {
     expect(s.problems[0]!.fix).toMatch(/retrying/);
   });
 
-  it('says unhealthy, exit 1, when TeamViewer is missing and required, and ignores it when not required', () => {
+  it('says unhealthy, exit 2 (someone must act, even though the agent runs), when TeamViewer is missing and required, and ignores it when not required', () => {
     const missing = [problem('TEAMVIEWER_MISSING')];
     const s = buildStatus({ ...base, partProblems: missing });
-    expect([s.health, statusExitCode(s)]).toEqual(['unhealthy', 1]);
+    expect([s.health, statusExitCode(s)]).toEqual(['unhealthy', 2]);
     expect(buildStatus({ ...base, partProblems: missing, teamviewerRequired: false }).health).toBe('healthy');
   });
 
