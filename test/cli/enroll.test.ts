@@ -69,7 +69,7 @@ describe('rmagent enroll', () => {
     expect(existsSync(path.join(h.stateDir, 'registration.json'))).toBe(false);
     const help = await h.run('enroll', '--help');
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain('--server URL --token TOKEN');
+    expect(help.stdout).toContain('--server URL --token-file FILE');
   });
 
 
