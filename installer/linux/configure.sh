@@ -1,9 +1,12 @@
 #!/bin/sh
-# Install-time configuration shared by the .deb, the .rpm and install.sh: RMAGENT_SERVER, RMAGENT_TOKEN,
-# RMAGENT_SERVER_KEY, RMAGENT_ASSIGNMENT_ID, RMAGENT_ALIAS, RMAGENT_ALLOW_CHANGES from the environment
-# (these win) or from /etc/rmagent/enroll.env dropped before install. The enroll values are mapped onto
-# `rmagent enroll`; RMAGENT_ALLOW_CHANGES=1 creates the local opt-in for machine changes (patch installs,
-# backup restores) in the state folder, =0 removes it, unset leaves it as it is (upgrades keep it).
+# Install-time configuration shared by the .deb, the .rpm and install.sh: RMAGENT_SERVER, RMAGENT_TOKEN (or
+# RMAGENT_TOKEN_FILE: a file holding it, or - for standard input), RMAGENT_SERVER_KEY, RMAGENT_ASSIGNMENT_ID,
+# RMAGENT_ALIAS, RMAGENT_ALLOW_CHANGES from the environment (these win) or from /etc/rmagent/enroll.env dropped
+# before install. The enroll values are mapped onto `rmagent enroll`; the token never goes on a command line
+# (every local user can read those in /proc): `rmagent enroll` reads it from RMAGENT_TOKEN in its environment
+# (/proc/PID/environ is readable by root only) or from the file. RMAGENT_ALLOW_CHANGES=1 creates the local opt-in
+# for machine changes (patch installs, backup restores) in the state folder, =0 removes it, unset leaves it as it
+# is (upgrades keep it).
 # Exit: 0 enrolled or nothing to do, 64 incomplete or invalid parameters, else the exit code of `rmagent enroll`.
 set -eu
 BIN="${RMAGENT_BIN:-/usr/bin/rmagent}"
@@ -17,7 +20,7 @@ if [ -f "$ENROLL_FILE" ]; then
     key="${line%%=*}"; value="${line#*=}"
     value="${value#\"}"; value="${value%\"}"; value="${value#\'}"; value="${value%\'}"
     case "$key" in
-      RMAGENT_SERVER|RMAGENT_TOKEN|RMAGENT_SERVER_KEY|RMAGENT_ASSIGNMENT_ID|RMAGENT_ALIAS|RMAGENT_ALLOW_CHANGES)
+      RMAGENT_SERVER|RMAGENT_TOKEN|RMAGENT_TOKEN_FILE|RMAGENT_SERVER_KEY|RMAGENT_ASSIGNMENT_ID|RMAGENT_ALIAS|RMAGENT_ALLOW_CHANGES)
         eval "current=\${$key:-}"
         # shellcheck disable=SC2154
         [ -n "$current" ] || export "$key=$value" ;;
@@ -36,15 +39,21 @@ case "${RMAGENT_ALLOW_CHANGES:-}" in
   *) echo "rmagent: RMAGENT_ALLOW_CHANGES must be 1 or 0, not '$RMAGENT_ALLOW_CHANGES'" >&2; exit 64 ;;
 esac
 
-server="${RMAGENT_SERVER:-}"; token="${RMAGENT_TOKEN:-}"
-if [ -z "$server" ] && [ -z "$token" ]; then
+server="${RMAGENT_SERVER:-}"; token="${RMAGENT_TOKEN:-}"; token_file="${RMAGENT_TOKEN_FILE:-}"
+if [ -z "$server" ] && [ -z "$token" ] && [ -z "$token_file" ]; then
   exit 0
 fi
-if [ -z "$server" ] || [ -z "$token" ]; then
-  echo "rmagent: RMAGENT_SERVER and RMAGENT_TOKEN must be given together" >&2
+if [ -z "$server" ] || { [ -z "$token" ] && [ -z "$token_file" ]; }; then
+  echo "rmagent: RMAGENT_SERVER and RMAGENT_TOKEN (or RMAGENT_TOKEN_FILE) must be given together" >&2
   exit 64
 fi
-set -- enroll --server "$server" --token "$token"
+set -- enroll --server "$server"
+if [ -n "$token_file" ]; then
+  set -- "$@" --token-file "$token_file"
+  unset RMAGENT_TOKEN
+else
+  export RMAGENT_TOKEN   # read by `rmagent enroll` itself: never an argument
+fi
 [ -z "${RMAGENT_SERVER_KEY:-}" ] || set -- "$@" --server-key "$RMAGENT_SERVER_KEY"
 [ -z "${RMAGENT_ASSIGNMENT_ID:-}" ] || set -- "$@" --assignment-id "$RMAGENT_ASSIGNMENT_ID"
 [ -z "${RMAGENT_ALIAS:-}" ] || set -- "$@" --alias "$RMAGENT_ALIAS"

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Install rmagent on a Linux host without a package manager (same layout as the .deb/.rpm).
-#   sudo ./install.sh [--binary PATH] --server URL --token TOKEN [--server-key KEY] [--assignment-id ID]
+#   sudo ./install.sh [--binary PATH] --server URL --token-file FILE|- [--server-key KEY] [--assignment-id ID]
 #                     [--alias NAME] [--allow-changes] [--quiet]
 #   sudo ./install.sh --uninstall [--purge] [--quiet]
-# --allow-changes (or RMAGENT_ALLOW_CHANGES=1; =0 withdraws) lets the agent install patches and restore backups.
+# The enrollment token: --token-file FILE, --token-file - (standard input) or RMAGENT_TOKEN in the environment;
+# never an argument (every local user can read command lines). --allow-changes (or RMAGENT_ALLOW_CHANGES=1;
+# =0 withdraws) lets the agent install patches and restore backups.
 # Exit codes: 0 done, 64 bad usage, 77 not root, 69 binary missing, else the exit code of `rmagent enroll`.
 set -eu
 
@@ -12,13 +14,14 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 binary=""; uninstall=0; purge=0; quiet=0
 
 say() { [ "$quiet" -eq 1 ] || echo "rmagent: $*"; }
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || { echo "rmagent: $1 needs a value" >&2; exit 64; }; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --server) need_value "$@"; RMAGENT_SERVER="$2"; export RMAGENT_SERVER; shift 2 ;;
-    --token) need_value "$@"; RMAGENT_TOKEN="$2"; export RMAGENT_TOKEN; shift 2 ;;
+    --token|--token=*) echo "rmagent: --token would put the token where every local user can read it; use --token-file FILE, --token-file - (standard input) or RMAGENT_TOKEN" >&2; exit 64 ;;
+    --token-file) need_value "$@"; RMAGENT_TOKEN_FILE="$2"; export RMAGENT_TOKEN_FILE; shift 2 ;;
     --server-key) need_value "$@"; RMAGENT_SERVER_KEY="$2"; export RMAGENT_SERVER_KEY; shift 2 ;;
     --assignment-id) need_value "$@"; RMAGENT_ASSIGNMENT_ID="$2"; export RMAGENT_ASSIGNMENT_ID; shift 2 ;;
     --alias) need_value "$@"; RMAGENT_ALIAS="$2"; export RMAGENT_ALIAS; shift 2 ;;
@@ -32,8 +35,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$purge" -eq 0 ] || [ "$uninstall" -eq 1 ] || { echo "rmagent: --purge goes with --uninstall" >&2; exit 64; }
-if { [ -n "${RMAGENT_SERVER:-}" ] && [ -z "${RMAGENT_TOKEN:-}" ]; } || { [ -z "${RMAGENT_SERVER:-}" ] && [ -n "${RMAGENT_TOKEN:-}" ]; }; then
-  echo "rmagent: --server and --token go together" >&2; exit 64
+has_token=""; { [ -z "${RMAGENT_TOKEN:-}" ] && [ -z "${RMAGENT_TOKEN_FILE:-}" ]; } || has_token=1
+if { [ -n "${RMAGENT_SERVER:-}" ] && [ -z "$has_token" ]; } || { [ -z "${RMAGENT_SERVER:-}" ] && [ -n "$has_token" ]; }; then
+  echo "rmagent: --server and --token-file (or RMAGENT_TOKEN) go together" >&2; exit 64
 fi
 case "${RMAGENT_ALLOW_CHANGES:-}" in ''|1|yes|true|0|no|false) ;; *) echo "rmagent: RMAGENT_ALLOW_CHANGES must be 1 or 0" >&2; exit 64 ;; esac
 if [ -z "$PREFIX" ] && [ "$(id -u)" -ne 0 ]; then echo "rmagent: run as root" >&2; exit 77; fi

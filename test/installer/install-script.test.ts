@@ -9,9 +9,12 @@ import { ROOT, modeOf, run, snapshot } from './artifacts.js';
 const INSTALL = path.join(ROOT, 'installer/linux/install.sh');
 const CONFIGURE = path.join(ROOT, 'installer/linux/configure.sh');
 
-// Stand-in agent: appends its arguments to $STAND_IN_LOG; `enroll` writes a 0600 registration.
+// Stand-in agent: appends its arguments and the token it was handed (RMAGENT_TOKEN, or the --token-file it names,
+// "-" = standard input) to $STAND_IN_LOG; `enroll` writes a 0600 registration.
 const STAND_IN = `#!/bin/sh
-echo "$*" >> "$STAND_IN_LOG"
+token="\${RMAGENT_TOKEN:-}"; prev=""
+for a in "$@"; do if [ "$prev" = --token-file ]; then if [ "$a" = - ]; then token="$(cat)"; else token="$(cat "$a")"; fi; fi; prev="$a"; done
+echo "$* | token=$token" >> "$STAND_IN_LOG"
 [ "$1" = enroll ] || exit 0
 [ "\${STAND_IN_EXIT:-0}" -eq 0 ] || exit "$STAND_IN_EXIT"
 umask 077; mkdir -p "$RMAGENT_STATE_DIR"; printf '%s\\n' "$*" > "$RMAGENT_STATE_DIR/registration.json"
@@ -35,10 +38,12 @@ describe('install.sh without a package manager', () => {
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('installs, enrolls with every flag mapped onto `rmagent enroll`, and enables the unit', () => {
-    const r = sh(['--binary', binary, '--server', 'wss://rm.test/agent', '--token', 'tok', '--server-key', 'KEY=', '--assignment-id', 'A-1', '--alias', 'lab pc', '--quiet']);
+    const tokenFile = path.join(tmp, 'token');
+    fs.writeFileSync(tokenFile, 'tok\n', { mode: 0o600 });
+    const r = sh(['--binary', binary, '--server', 'wss://rm.test/agent', '--token-file', tokenFile, '--server-key', 'KEY=', '--assignment-id', 'A-1', '--alias', 'lab pc', '--quiet']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('');
-    expect(calls()).toEqual(['enroll --server wss://rm.test/agent --token tok --server-key KEY= --assignment-id A-1 --alias lab pc']);
+    expect(calls()).toEqual([`enroll --server wss://rm.test/agent --token-file ${tokenFile} --server-key KEY= --assignment-id A-1 --alias lab pc | token=tok`]);
     expect(modeOf(path.join(prefix, 'usr/local/bin/rmagent'))).toBe('0755');
     expect(modeOf(path.join(prefix, 'var/lib/rmagent'))).toBe('0700');
     expect(modeOf(path.join(prefix, 'var/lib/rmagent/registration.json'))).toBe('0600');
@@ -46,8 +51,17 @@ describe('install.sh without a package manager', () => {
     expect(fs.readlinkSync(path.join(prefix, 'etc/systemd/system/multi-user.target.wants/rmagent.service'))).toBe('../rmagent.service');
   });
 
+  it('takes the token from standard input (--token-file -) or RMAGENT_TOKEN, and refuses --token', () => {
+    expect(run('sh', [INSTALL, '--binary', binary, '--server', 'wss://rm.test', '--token-file', '-', '--quiet'], { input: 'from-stdin\n', env: { PATH: process.env.PATH, RMAGENT_PREFIX: prefix, RMAGENT_STATE_DIR: path.join(prefix, 'var/lib/rmagent'), STAND_IN_LOG: path.join(tmp, 'calls.log') } }).code).toBe(0);
+    expect(sh(['--binary', binary, '--server', 'wss://rm.test', '--quiet'], { RMAGENT_TOKEN: 'from-env' }).code).toBe(0);
+    expect(calls()).toEqual(['enroll --server wss://rm.test --token-file - | token=from-stdin', 'enroll --server wss://rm.test | token=from-env']);
+    const refused = sh(['--binary', binary, '--server', 'wss://rm.test', '--token', 'visible']);
+    expect(refused.code).toBe(64);
+    expect(refused.stderr).toContain('--token-file');
+  });
+
   it('run twice changes nothing on disk', () => {
-    expect(sh(['--binary', binary, '--server', 'wss://rm.test', '--token', 'tok', '--quiet']).code).toBe(0);
+    expect(sh(['--binary', binary, '--server', 'wss://rm.test', '--quiet'], { RMAGENT_TOKEN: 'tok' }).code).toBe(0);
     const before = snapshot(prefix);
     expect(sh(['--binary', binary, '--quiet']).code).toBe(0);
     expect(snapshot(prefix)).toEqual(before);
@@ -58,7 +72,7 @@ describe('install.sh without a package manager', () => {
     expect(sh(['--bogus']).code).toBe(64);
     expect(sh(['--purge']).code).toBe(64);
     expect(sh(['--binary', path.join(tmp, 'missing')]).code).toBe(69);
-    const failed = sh(['--binary', binary, '--server', 'wss://rm.test', '--token', 'bad'], { STAND_IN_EXIT: '3' });
+    const failed = sh(['--binary', binary, '--server', 'wss://rm.test'], { STAND_IN_EXIT: '3', RMAGENT_TOKEN: 'bad' });
     expect(failed.code).toBe(3);
     expect(failed.stderr).toContain('enrollment failed (exit 3)');
   });
@@ -83,12 +97,12 @@ describe('install.sh without a package manager', () => {
   });
 
   it('without --allow-changes no opt-in file is created', () => {
-    expect(sh(['--binary', binary, '--server', 'wss://rm.test', '--token', 'tok', '--quiet']).code).toBe(0);
+    expect(sh(['--binary', binary, '--server', 'wss://rm.test', '--quiet'], { RMAGENT_TOKEN: 'tok' }).code).toBe(0);
     expect(fs.existsSync(path.join(prefix, 'var/lib/rmagent/allow-changes'))).toBe(false);
   });
 
   it('uninstall keeps state; uninstall --purge leaves nothing behind', () => {
-    expect(sh(['--binary', binary, '--server', 'wss://rm.test', '--token', 'tok', '--allow-changes', '--quiet']).code).toBe(0);
+    expect(sh(['--binary', binary, '--server', 'wss://rm.test', '--allow-changes', '--quiet'], { RMAGENT_TOKEN: 'tok' }).code).toBe(0);
     expect(sh(['--uninstall', '--quiet']).code).toBe(0);
     expect(fs.existsSync(path.join(prefix, 'usr/local/bin/rmagent'))).toBe(false);
     expect(fs.existsSync(path.join(prefix, 'etc/systemd/system/rmagent.service'))).toBe(false);
@@ -118,7 +132,7 @@ describe('configure (install-time enrollment shared by .deb, .rpm and install.sh
   it('reads a dropped enroll.env as data (quotes stripped, no code run), the environment winning, then deletes it', () => {
     fs.writeFileSync(path.join(tmp, 'enroll.env'), `# comment\nRMAGENT_SERVER="wss://from-file"\nRMAGENT_TOKEN='t$(touch ${tmp}/pwned)'\nRMAGENT_ALIAS=file-alias\nOTHER=ignored\n`, { mode: 0o600 });
     expect(configure({ RMAGENT_ALIAS: 'env-alias' }).code).toBe(0);
-    expect(calls()).toEqual([`enroll --server wss://from-file --token t$(touch ${tmp}/pwned) --alias env-alias`]);
+    expect(calls()).toEqual([`enroll --server wss://from-file --alias env-alias | token=t$(touch ${tmp}/pwned)`]);
     expect(fs.existsSync(path.join(tmp, 'pwned'))).toBe(false);
     expect(fs.existsSync(path.join(tmp, 'enroll.env'))).toBe(false);
   });
