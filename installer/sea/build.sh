@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Single executables with Node's own SEA support: esbuild bundle (CJS) -> SEA blob -> postject into a
 # Node 24 LTS runtime taken from the npm registry (integrity pinned in runtimes.json).
-# Usage: installer/sea/build.sh [OUT_DIR]   (default dist/). Env: RMAGENT_VERSION overrides package.json's;
+# Usage: installer/sea/build.sh [OUT_DIR]   (default dist/). Env: RMAGENT_VERSION overrides package.json's, RMAGENT_BUILD
+# the build number (default: the commit count; scripts/package.sh sets both);
 # RMAGENT_SEA_SRC builds the entries of another source tree (default: this checkout) with this checkout's build
 # machinery (loader, payload writer, shims).
 set -euo pipefail
@@ -15,6 +16,7 @@ cd "$ROOT"
 mkdir -p "$OUT" "$CACHE/runtimes" "$CACHE/bundle"
 
 VERSION="${RMAGENT_VERSION:-$(node -p 'require("./package.json").version')}"
+BUILD="${RMAGENT_BUILD:-$(git rev-list --count HEAD 2>/dev/null || echo 0)}"
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 NODE_VERSION="$(node -p "require('$RUNTIMES').version")"
 json() { node -p "require('$RUNTIMES').targets['$1'].$2"; }
@@ -62,7 +64,7 @@ bundle() {
     assets=", \"assets\": { $list }"
   fi
   npx --no-install esbuild "$entry" --bundle --platform=node --format=cjs --target=node24 "${external[@]}" "${SHIMS[@]}" \
-    --define:__RMAGENT_VERSION__="\"$VERSION\"" --define:__RMAGENT_COMMIT__="\"$COMMIT\"" \
+    --define:__RMAGENT_VERSION__="\"$VERSION+$BUILD\"" --define:__RMAGENT_COMMIT__="\"$COMMIT\"" \
     --log-level=warning --legal-comments=none --minify --sourcemap=external \
     --outfile="$CACHE/bundle/$name.cjs"
   # The V8 flags the agent runs with (AGENT_FLAGS, below) become the blobs' execArgv; the server keeps V8's defaults.
@@ -114,7 +116,7 @@ inject() {
 AGENT_FLAGS=(--max-semi-space-size=1 --lite-mode --bytecode-old-age=1 --v8-pool-size=1)
 HOST_NODE="$(runtime linux-x64)"
 # What went in, for the package checks (the tree may move on while a build runs).
-printf '{"version":"%s","commit":"%s","node":"%s"}\n' "$VERSION" "$COMMIT" "$NODE_VERSION" > "$OUT/build-info.json"
+printf '{"version":"%s","build":%s,"commit":"%s","node":"%s"}\n' "$VERSION" "$BUILD" "$COMMIT" "$NODE_VERSION" > "$OUT/build-info.json"
 "$HOST_NODE" --version >/dev/null
 ENTRIES=(rmagent)
 [ -f "$SRC/src/cli/rmagent-server.ts" ] && ENTRIES+=(rmagent-server) || echo "note: src/cli/rmagent-server.ts not present yet; server executables skipped" >&2
@@ -131,9 +133,14 @@ inject rmagent linux-x64 "$HOST_NODE" rmagent-loader
 inject rmagent linux-arm64 "$(runtime linux-arm64)" rmagent-loader
 "$HOST_NODE" "$CACHE/bundle/sea-payload.mjs" "$OUT/rmagent-linux-arm64" "$CACHE/bundle/rmagent.cjs"
 inject rmagent win-x64 "$(runtime win-x64)" rmagent
+# The Windows executables carry our version resource instead of Node's (scripts/exe-version.ts, resedit).
+npx --no-install esbuild "$ROOT/scripts/exe-version.ts" --bundle --platform=node --format=esm --target=node20 \
+  --log-level=warning --outfile="$CACHE/bundle/exe-version.mjs"
+"$HOST_NODE" "$CACHE/bundle/exe-version.mjs" "$OUT/rmagent-win-x64.exe" rmagent "$VERSION" "$BUILD"
 # The server (its SQLite is node:sqlite, inside every runtime: nothing native to add per target).
 if [[ " ${ENTRIES[*]} " == *" rmagent-server "* ]]; then
   inject rmagent-server linux-x64 "$HOST_NODE" rmagent-server-cached
   inject rmagent-server linux-arm64 "$(runtime linux-arm64)" rmagent-server
   inject rmagent-server win-x64 "$(runtime win-x64)" rmagent-server
+  "$HOST_NODE" "$CACHE/bundle/exe-version.mjs" "$OUT/rmagent-server-win-x64.exe" rmagent-server "$VERSION" "$BUILD"
 fi

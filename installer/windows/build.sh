@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Per-machine .msi with wixl (msitools) around the win-x64 single executable.
-# Usage: installer/windows/build.sh EXE VERSION OUT_DIR
+# Usage: installer/windows/build.sh EXE VERSION BUILD OUT_DIR   (VERSION x.y.z from package.json, BUILD a number)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-EXE="$1"; VERSION="$2"; OUT="$3"
-MSI_VERSION="${VERSION%%[-+]*}"   # MSI versions are numeric x.y.z
-MSI="$OUT/rmagent-$VERSION-x64.msi"
+EXE="$1"; VERSION="$2"; BUILD="$3"; OUT="$4"
+NUMERIC="${VERSION%%[-+]*}"
+# ProductVersion x.y.z.BUILD (each field within Windows Installer's limits); shown as x.y.z+BUILD.
+MSI_VERSION="$NUMERIC.$BUILD"
+MSI="$OUT/rmagent-$VERSION+$BUILD-x64.msi"
 mkdir -p "$OUT"
 
 # WinSW (MIT) as shipped inside the npm package node-windows; integrity pinned like the Node runtimes.
@@ -18,24 +20,16 @@ TGZ="$CACHE/node-windows-1.0.0-beta.8.tgz"
   || { echo "$TGZ: integrity mismatch; delete it and retry" >&2; exit 1; }
 [ -f "$CACHE/package/bin/winsw/winsw.exe" ] || tar -xzf "$TGZ" -C "$CACHE" package/bin/winsw/winsw.exe
 
-# wixl resolves Source= relative to the current folder only: stage the payload and build there.
 STAGE="$(mktemp -d "${TMPDIR:-/tmp}/rmagent-msi.XXXXXX")"; trap 'rm -rf "$STAGE"' EXIT
+# The custom action DLL (64-bit, Windows' own msi.dll and kernel32 only), reproducible: no timestamp, stripped.
+x86_64-w64-mingw32-gcc -shared -O2 -s -Wall -Wextra -Werror -municode -Wl,--no-insert-timestamp \
+  -o "$STAGE/rmagent-ca.dll" "$HERE/custom-action/enroll.c" -lmsi
+# wixl resolves Source= relative to the current folder only: stage the payload and build there.
 cp "$EXE" "$STAGE/rmagent.exe"; cp "$CACHE/package/bin/winsw/winsw.exe" "$STAGE/rmagent-service.exe"
-cp "$HERE/rmagent-service.xml" "$HERE/rmagent.wxs" "$STAGE/"
+cp "$HERE/rmagent-service.xml" "$HERE/rmagent-service.exe.config" "$HERE/rmagent.wxs" "$STAGE/"
+cp "$HERE/../linux/config.json" "$STAGE/config.json"
 MSI="$(cd "$OUT" && pwd)/$(basename "$MSI")"
-(cd "$STAGE" && wixl -a x64 -D Version="$MSI_VERSION" -D ExePath=rmagent.exe -D WrapperPath=rmagent-service.exe \
-  -D HereDir=. -o "$MSI" rmagent.wxs)
-
-# wixl has no Secure attribute: the install parameters must reach the elevated (server) side.
-secure="$(msiinfo export "$MSI" Property | awk -F'\t' '$1 == "SecureCustomProperties" { print $2 }')"
-msibuild "$MSI" -q "UPDATE \`Property\` SET \`Value\` = '${secure:+$secure;}SERVER_URL;ENROLL_TOKEN;SERVER_KEY;ASSIGNMENT_ID;ALIAS;PURGE;ALLOWCHANGES' WHERE \`Property\` = 'SecureCustomProperties'"
-
-# wixl has no HideTarget attribute: set msidbCustomActionTypeHideTarget (0x2000) on every action whose
-# target holds the enrollment token, so the token never reaches a verbose log (MsiHiddenProperties
-# covers the property itself).
-for action in EnrollArgsBase EnrollArgsKey EnrollArgsAssignment EnrollArgsAlias Enroll; do
-  type="$(msiinfo export "$MSI" CustomAction | awk -F'\t' -v a="$action" '$1 == a { print $2 }')"
-  [ -n "$type" ] || { echo "custom action $action missing from $MSI" >&2; exit 1; }
-  msibuild "$MSI" -q "UPDATE \`CustomAction\` SET \`Type\` = $(( type | 0x2000 )) WHERE \`Action\` = '$action'"
-done
+(cd "$STAGE" && wixl -a x64 -D Version="$MSI_VERSION" -D DisplayVersion="$VERSION+$BUILD" -D ExePath=rmagent.exe \
+  -D WrapperPath=rmagent-service.exe -D CaPath=rmagent-ca.dll -D HereDir=. -o "$MSI" rmagent.wxs)
+"$HERE/msi-tables.sh" "$MSI"
 echo "built $MSI"

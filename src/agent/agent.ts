@@ -6,6 +6,7 @@ import * as z from 'zod/mini';
 import { ensureDir, writeJsonAtomic } from '../system/files.js';
 import { serveLocal, type LocalServer } from '../system/local-socket.js';
 import { waitAtMost } from '../system/wait.js';
+import { createSystemRunner } from '../system/system-runner.js';
 import { createSysinfo } from '../system/sysinfo.js';
 import { problem, RmError, type Problem } from '../protocol/errors.js';
 import type { DeviceFacts } from '../protocol/model.js';
@@ -79,7 +80,9 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     await stateHealth.track(outbox.append(kind, data));
   };
   const scheduler = createHeavyJobScheduler({ clock, random: Math.random });
-  const registry = createServiceRegistry(serviceLoaders(scheduler));
+  // Patch installs (and restores outside the agent's folders, once Backup asks) leave the agent's sandbox here.
+  const changes = createSystemRunner({ runner: context.runner, workDir: path.join(stateDir, 'changes'), systemd: platform === 'linux' ? 'detect' : false });
+  const registry = createServiceRegistry(serviceLoaders(scheduler, changes));
   const converger = createConverger({
     context,
     stateDir,

@@ -4,6 +4,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { CommandResult, CommandRunner } from './exec.js';
+import type { SystemChange, SystemChangeRunner } from './system-runner.js';
 import { loadSysteminformation } from './sysinfo-si.js';
 import { readLinuxBlockDevices } from './block-devices.js';
 
@@ -127,13 +128,18 @@ const WINDOWS_UPDATE_INSTALL =
   '[pscustomobject]@{ ResultCode=$res.ResultCode; RebootRequired=$res.RebootRequired } | ConvertTo-Json -Compress';
 
 /** Asks the platform's update tool what is pending; on Linux the first of apt, dnf, yum that exists. */
-export async function readPendingUpdates(ctx: SoftwareEdgeContext, options: { refresh: boolean }): Promise<PendingUpdatesOutput | null> {
+export async function readPendingUpdates(ctx: SoftwareEdgeContext, options: { refresh: boolean; changes?: SystemChangeRunner }): Promise<PendingUpdatesOutput | null> {
   const { runner } = ctx;
   if (ctx.platform === 'win32') {
     return { manager: 'windows-update', result: await runner.run('powershell', ['-NoProfile', '-NonInteractive', '-Command', WINDOWS_UPDATE_QUERY], { timeoutMs: 15 * 60_000 }) };
   }
   if (ctx.platform === 'darwin') return { manager: 'softwareupdate', result: await runner.run('softwareupdate', ['-l'], { timeoutMs: 15 * 60_000 }) };
-  if (options.refresh) await runner.run('apt-get', ['-q', 'update'], { timeoutMs: 10 * 60_000, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+  // The index refresh writes /var/lib/apt: a change to the machine, run outside the agent's read-only sandbox.
+  if (options.refresh) {
+    const refresh: SystemChange = { purpose: 'patch-refresh', command: 'apt-get', args: ['-q', 'update'], env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 10 * 60_000 };
+    if (options.changes) await options.changes.run(refresh);
+    else await runner.run(refresh.command, refresh.args, { timeoutMs: refresh.timeoutMs, env: refresh.env! });
+  }
   const apt = await runner.run('apt', ['list', '--upgradable'], { timeoutMs: TIMEOUT_MS });
   if (apt.error !== 'ENOENT') return { manager: 'apt', result: apt };
   for (const manager of ['dnf', 'yum'] as const) {
@@ -144,32 +150,37 @@ export async function readPendingUpdates(ctx: SoftwareEdgeContext, options: { re
 }
 
 /**
- * Installs the named updates (all pending ones when `names` is empty) with the platform's tool. The names come
- * from the tool's own listing (a repository can publish odd ones): `--` ends the options, so a name such as
- * `-oDPkg::Pre-Invoke::=reboot` is a package name apt-get cannot find, not an option it obeys as root.
- * softwareupdate has no `--`: a label starting with '-' is refused.
+ * The command that installs the named updates (all pending ones when `names` is empty) with the platform's tool. Pure.
+ * The names come from the tool's own listing (a repository can publish odd ones): `--` ends the options, so a name
+ * such as `-oDPkg::Pre-Invoke::=reboot` is a package name apt-get cannot find, not an option it obeys as root.
+ * softwareupdate has no `--`: installUpdates refuses a label starting with '-'.
  */
-export async function installUpdates(ctx: SoftwareEdgeContext, manager: UpdateManager, names: readonly string[]): Promise<CommandResult> {
-  const { runner } = ctx;
-  const long = { timeoutMs: 2 * 3_600_000, maxBuffer: 64 * 1024 * 1024 };
+export function updateInstallChange(manager: UpdateManager, names: readonly string[]): SystemChange {
+  const timeoutMs = 2 * 3_600_000;
   switch (manager) {
     case 'apt':
-      return runner.run(
-        'apt-get',
-        ['-y', '-q', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...(names.length ? ['install', '--only-upgrade', '--', ...names] : ['upgrade'])],
-        { ...long, env: { DEBIAN_FRONTEND: 'noninteractive' } },
-      );
+      return {
+        purpose: 'patch-install',
+        command: 'apt-get',
+        args: ['-y', '-q', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...(names.length ? ['install', '--only-upgrade', '--', ...names] : ['upgrade'])],
+        env: { DEBIAN_FRONTEND: 'noninteractive' },
+        timeoutMs,
+      };
     case 'dnf':
     case 'yum':
-      return runner.run(manager, ['-y', '-q', 'upgrade', ...(names.length ? ['--', ...names] : [])], long);
-    case 'softwareupdate': {
-      const option = names.find((n) => n.startsWith('-'));
-      if (option) return { code: null, stdout: '', stderr: `refused update label ${JSON.stringify(option.slice(0, 200))}: it would be read as an option`, error: 'EINVAL' };
-      return runner.run('softwareupdate', ['-i', ...(names.length ? names : ['-a'])], long);
-    }
+      return { purpose: 'patch-install', command: manager, args: ['-y', '-q', 'upgrade', ...(names.length ? ['--', ...names] : [])], timeoutMs };
+    case 'softwareupdate':
+      return { purpose: 'patch-install', command: 'softwareupdate', args: ['-i', ...(names.length ? names : ['-a'])], timeoutMs };
     case 'windows-update':
-      return runner.run('powershell', ['-NoProfile', '-NonInteractive', '-Command', WINDOWS_UPDATE_INSTALL], long);
+      return { purpose: 'patch-install', command: 'powershell', args: ['-NoProfile', '-NonInteractive', '-Command', WINDOWS_UPDATE_INSTALL], timeoutMs };
   }
+}
+
+/** Installs updates as a change to the machine: outside the agent's sandbox (system-runner.ts). */
+export async function installUpdates(changes: SystemChangeRunner, manager: UpdateManager, names: readonly string[]): Promise<CommandResult> {
+  const option = manager === 'softwareupdate' ? names.find((n) => n.startsWith('-')) : undefined;
+  if (option) return { code: null, stdout: '', stderr: `refused update label ${JSON.stringify(option.slice(0, 200))}: it would be read as an option`, error: 'EINVAL' };
+  return changes.run(updateInstallChange(manager, names));
 }
 
 // ---- hardware, OS and network (systeminformation, loaded on first use: the daemon starts without it) --

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import * as z from 'zod/mini';
 import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
+import { createSystemRunner, type SystemChangeRunner } from '../../system/system-runner.js';
 import { installUpdates, readPendingUpdates, type PendingUpdatesOutput, type SoftwarePlatform, type UpdateManager } from '../../system/packages.js';
 import { problem, type Problem } from '../../protocol/errors.js';
 import type { Policy } from '../../protocol/model.js';
@@ -22,6 +23,8 @@ export interface PatchesDeps {
   tickMs?: number;
   /** The local opt-in file (../opt-in.ts); default: `allow-changes` in the agent's state folder. */
   allowChangesFile?: string;
+  /** Runs installs (and index refreshes) outside the agent's sandbox (system/system-runner.ts); default: a child. */
+  changes?: SystemChangeRunner;
 }
 
 const StateSchema = z.object({ lastScanAt: z.nullable(z.number()), lastInstallAt: z.nullable(z.number()), manager: z.nullable(z.string()), pending: z.array(z.custom<PendingUpdate>()) });
@@ -49,6 +52,8 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
   const allowFile = deps.allowChangesFile ?? allowChangesFileOfService(runtime.stateDir);
   const platform = deps.platform ?? (process.platform as SoftwarePlatform);
   const ctx = () => ({ runner: createNicedRunner(runtime.runner, platform), root: deps.root ?? '/', platform });
+  // Without a runner from the composition root (tests), changes run as plain (niced) children.
+  const changes = deps.changes ?? createSystemRunner({ runner: createNicedRunner(runtime.runner, platform), workDir: runtime.stateDir, systemd: false });
   let policy: PatchesPolicy = patchesDefaultSettings;
   // Aborted by stop()/uninstall(): drops this service's waiting heavy jobs and tells a running one.
   let lastError: string | null = null;
@@ -61,7 +66,7 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
   };
 
   async function scan(maxJitterMs: number): Promise<PatchesState | null> {
-    const result = await deps.scheduler.run('patch-scan', async () => readPendingUpdates(ctx(), { refresh: policy.refresh }), { maxJitterMs, signal: ticker.signal });
+    const result = await deps.scheduler.run('patch-scan', async () => readPendingUpdates(ctx(), { refresh: policy.refresh, changes }), { maxJitterMs, signal: ticker.signal });
     if (!result.ran) return null;
     if (!result.value) throw new Error('no supported update tool found (apt, dnf, yum, softwareupdate, Windows Update)');
     const pending = pendingFrom(result.value);
@@ -82,7 +87,7 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
     const manager = state.manager as UpdateManager;
     const startedAt = runtime.clock.now();
     await writeJsonAtomic(stateFile, { ...state, lastInstallAt: startedAt });
-    const run = await deps.scheduler.run('patch-install', () => installUpdates(ctx(), manager, decision.names), { window: policy.window, signal: ticker.signal });
+    const run = await deps.scheduler.run('patch-install', () => installUpdates(changes, manager, decision.names), { window: policy.window, signal: ticker.signal });
     if (!run.ran) return { status: 'rejected', reason: { code: 'PATCH_INSTALL_NOT_ALLOWED', message: run.reason } };
     const r = run.value;
     const succeeded = r.code === 0;
