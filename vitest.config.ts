@@ -10,7 +10,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/**/*.unit.test.ts', 'test/faults/**', 'node_modules/**'],
+          exclude: ['test/**/*.unit.test.ts', 'test/faults/**', 'test/container/**', 'node_modules/**'],
           environment: 'node',
           setupFiles: ['test/setup/zod-locale.ts'],
           testTimeout: 60_000,

@@ -10,11 +10,11 @@ col() { # TABLE KEY COLUMN_NUMBER: one value from `msiinfo export`
 
 # Install parameters reach the elevated (server) side only when listed as secure (wixl has no Secure attribute).
 secure="$(col Property SecureCustomProperties 2)"
-q "UPDATE \`Property\` SET \`Value\` = '${secure:+$secure;}SERVER_URL;ENROLL_TOKEN;SERVER_KEY;ASSIGNMENT_ID;ALIAS;PURGE;ALLOWCHANGES' WHERE \`Property\` = 'SecureCustomProperties'"
+q "UPDATE \`Property\` SET \`Value\` = '${secure:+$secure;}SERVER_URL;ENROLL_TOKEN;ENROLL_TOKEN_FILE;SERVER_KEY;ASSIGNMENT_ID;ALIAS;PURGE;ALLOWCHANGES' WHERE \`Property\` = 'SecureCustomProperties'"
 
 # msidbCustomActionTypeHideTarget (0x2000) on every action whose target or data holds the enrollment token, so no
 # verbose log shows it (MsiHiddenProperties covers the properties themselves). wixl has no HideTarget attribute.
-for action in EnrollDataBase EnrollDataKey EnrollDataAssignment EnrollDataAlias EnrollWithToken; do
+for action in EnrollDataBase EnrollDataFile EnrollDataKey EnrollDataAssignment EnrollDataAlias EnrollWithToken; do
   type="$(col CustomAction "$action" 2)"
   [ -n "$type" ] || { echo "custom action $action missing from $MSI" >&2; exit 1; }
   q "UPDATE \`CustomAction\` SET \`Type\` = $(( type | 0x2000 )) WHERE \`Action\` = '$action'"

@@ -8,6 +8,8 @@ export const EXIT = {
   FAILED: 3,
   /** `rmagent run` while another agent already serves the same state (its local endpoint answers). */
   ALREADY_RUNNING: 4,
+  /** `rmagent run` stopped itself over its memory/CPU budget (agent/watchdog.ts): the service manager restarts it. */
+  OVER_BUDGET: 75,
   /** Bad command line (sysexits EX_USAGE), for every command. */
   USAGE: 64,
 } as const;

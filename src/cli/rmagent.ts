@@ -10,7 +10,7 @@ import { EXIT } from './exit-codes.js';
 type CommandModule = { default: (argv: string[], io: CliIO) => Promise<number> };
 
 const COMMON = 'common options: --config FILE --state-dir DIR --log-dir DIR --log-level LEVEL --ipc-path PATH --teamviewer-root DIR --json';
-const EXITS = 'exit: 0 ok/healthy, 1 degraded, 2 unhealthy/not running/not registered, 3 failed, 4 already running, 64 usage';
+const EXITS = 'exit: 0 ok/healthy, 1 degraded, 2 unhealthy/not running/not registered, 3 failed, 4 already running, 64 usage, 75 run stopped over budget';
 
 const COMMANDS: Record<string, { summary: string; usage: string; load: () => Promise<CommandModule> }> = {
   run: {

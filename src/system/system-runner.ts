@@ -31,6 +31,19 @@ export interface SystemChangeRunner {
 // The transient unit's own limits: below the desktop's work (weights, nice, idle-ish I/O), never unbounded.
 export const TRANSIENT_UNIT_PROPERTIES = ['CPUWeight=50', 'IOWeight=50', 'Nice=10', 'MemoryHigh=2G', 'TasksMax=1024', 'KillMode=mixed', 'TimeoutStopSec=120'];
 
+/**
+ * The change's own result from what `systemd-run --wait` prints on stderr when the unit ends ("Main processes
+ * terminated with: code=exited/status=7"): systemd-run's own exit code is only 0 or 1. Pure.
+ */
+export function transientUnitResult(runExit: number | null, stderr: string): { code: number | null; error?: string } {
+  const exited = /code=exited\/status=(\d+)/.exec(stderr);
+  if (exited) return { code: Number(exited[1]) };
+  const killed = /code=(killed|dumped)\/status=([A-Z0-9]+)/.exec(stderr);
+  if (killed) return { code: null, error: /Finished with result: timeout/.test(stderr) ? 'TIMEOUT' : `SIG${killed[2]!.replace(/^SIG/, '')}` };
+  if (runExit === 0) return { code: 0 };
+  return { code: null, error: `systemd-run failed: ${stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300) || `exit ${runExit}`}` };
+}
+
 /** The transient unit's name: rmagent-<purpose>-<random>.service (systemd unit-name characters only). Pure. */
 export function transientUnitName(purpose: string, random: string): string {
   return `rmagent-${purpose.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-${random}.service`;
@@ -38,7 +51,7 @@ export function transientUnitName(purpose: string, random: string): string {
 
 /** systemd-run's arguments for one change. Each value is one argv element: no shell anywhere. Pure. */
 export function systemdRunArgs(change: SystemChange, unit: string, outputFile: string): string[] {
-  const args = ['--wait', '--collect', '--quiet', '--service-type=exec', `--unit=${unit}`, `--description=rmagent ${change.purpose}`];
+  const args = ['--wait', '--collect', '--service-type=exec', `--unit=${unit}`, `--description=rmagent ${change.purpose}`];
   for (const p of [...TRANSIENT_UNIT_PROPERTIES, `RuntimeMaxSec=${Math.max(1, Math.ceil(change.timeoutMs / 1000))}`, `StandardOutput=file:${outputFile}`, 'StandardError=inherit', 'StandardInput=null']) {
     args.push('--property', p);
   }
@@ -91,7 +104,9 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemChangeRunner {
       const result = await deps.runner.run('systemd-run', systemdRunArgs(change, unit, outputFile), options);
       const stdout = await tail(outputFile);
       await removeFile(outputFile);
-      return { ...result, stdout };
+      if (result.error === 'ENOENT') return { ...result, stdout };
+      const outcome = transientUnitResult(result.code, result.stderr);
+      return { code: outcome.code, stdout, stderr: result.stderr, ...(outcome.error ? { error: outcome.error } : {}) };
     },
   };
 }

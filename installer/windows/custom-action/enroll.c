@@ -3,8 +3,9 @@
  * and writes the enrollment token to its standard input, so the token is never on a command line (which any
  * local user can list) nor in the MSI log (the action's data is hidden: MsiHiddenProperties + HideTarget).
  *
- * CustomActionData (set by the immediate action of the same name): "<token>\t<command line>" (a tab: a token never holds one) where the command
- * line starts with the quoted path of rmagent.exe and holds no secret. Returns ERROR_SUCCESS when enroll exits 0,
+ * CustomActionData (set by the immediate action of the same name): "<token>\t<command line>" (a tab: a token never
+ * holds one) where the command line starts with the quoted path of rmagent.exe and holds no secret. An empty token
+ * (ENROLL_TOKEN_FILE given instead) writes nothing: the command line then names the file. Returns ERROR_SUCCESS when enroll exits 0,
  * ERROR_INSTALL_FAILURE otherwise (the install rolls back: exit 1603).
  * Build: x86_64-w64-mingw32-gcc -shared -O2 -s -o rmagent-ca.dll enroll.c -lmsi (installer/windows/build.sh).
  */
@@ -49,7 +50,7 @@ static UINT run_enroll(MSIHANDLE install, const wchar_t *token, wchar_t *command
   char utf8[4200];
   int bytes = WideCharToMultiByte(CP_UTF8, 0, token, -1, utf8, (int)sizeof(utf8) - 2, NULL, NULL);
   DWORD written = 0;
-  if (bytes > 0) {
+  if (bytes > 1) {
     utf8[bytes - 1] = '\n';
     WriteFile(write_end, utf8, (DWORD)bytes, &written, NULL);
   }
@@ -79,7 +80,7 @@ __declspec(dllexport) UINT __stdcall EnrollWithToken(MSIHANDLE install) {
   UINT result = ERROR_INSTALL_FAILURE;
   if (MsiGetPropertyW(install, L"CustomActionData", data, &size) == ERROR_SUCCESS) {
     wchar_t *sep = wcschr(data, SEPARATOR);
-    if (sep && sep != data && sep[1]) {
+    if (sep && sep[1]) {
       *sep = L'\0';
       result = run_enroll(install, data, sep + 1);
     } else {
