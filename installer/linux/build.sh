@@ -52,7 +52,9 @@ build_rpm() {
   local top="$WORK/rpm" rpm_version="${VERSION//-/_}"
   mkdir -p "$top"/{BUILD,RPMS,SPECS,SRPMS,BUILDROOT}
   stage "$top/stage"
-  sed -e "s/@VERSION@/$rpm_version/" -e "s/@RELEASE@/$BUILD/" -e "s|@MAINTAINER@|$MAINTAINER|" "$HERE/rpm/rmagent.spec.in" > "$top/SPECS/rmagent.spec"
+  sed -e "s/@VERSION@/$rpm_version/g" -e "s/@RELEASE@/$BUILD/g" -e "s|@MAINTAINER@|$MAINTAINER|g" \
+    -e "s/@CHANGELOG_DATE@/$(LC_ALL=C date -u -d "@${SOURCE_DATE_EPOCH:-$(git -C "$HERE" log -1 --format=%ct 2>/dev/null || date +%s)}" '+%a %b %d %Y')/" \
+    "$HERE/rpm/rmagent.spec.in" > "$top/SPECS/rmagent.spec"
   rpmbuild --quiet -bb --target "$RPM_ARCH" \
     --define "_topdir $top" --define "_stage $top/stage" \
     --define "_binary_payload w1.xzdio" "$top/SPECS/rmagent.spec" >/dev/null

@@ -9,9 +9,10 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 EXE="$1"; VERSION="$2"; OUT="$3"; IDENTITY="${4:-}"
 command -v pkgbuild >/dev/null || { echo "pkgbuild not found: build the .pkg on macOS" >&2; exit 69; }
 ROOT="$(mktemp -d)"; trap 'rm -rf "$ROOT"' EXIT
-install -d "$ROOT/usr/local/bin" "$ROOT/Library/LaunchDaemons"
+install -d "$ROOT/usr/local/bin" "$ROOT/Library/LaunchDaemons" "$ROOT/private/etc/newsyslog.d"
 install -m 0755 "$EXE" "$ROOT/usr/local/bin/rmagent"
 install -m 0644 "$HERE/com.rmagent.agent.plist" "$ROOT/Library/LaunchDaemons/com.rmagent.agent.plist"
+install -m 0644 "$HERE/com.rmagent.agent.newsyslog.conf" "$ROOT/private/etc/newsyslog.d/com.rmagent.agent.conf"
 chmod 0755 "$HERE/scripts/preinstall" "$HERE/scripts/postinstall"
 mkdir -p "$OUT"
 pkgbuild --root "$ROOT" --scripts "$HERE/scripts" --identifier com.rmagent.agent --version "$VERSION" \

@@ -20,6 +20,11 @@ for action in EnrollDataBase EnrollDataFile EnrollDataKey EnrollDataAssignment E
   q "UPDATE \`CustomAction\` SET \`Type\` = $(( type | 0x2000 )) WHERE \`Action\` = '$action'"
 done
 
+# wixl ignores Execute="rollback": EnrollRollback runs in the script (0x400) and only on rollback (0x100).
+type="$(col CustomAction EnrollRollback 2)"
+[ -n "$type" ] || { echo "custom action EnrollRollback missing from $MSI" >&2; exit 1; }
+q "UPDATE \`CustomAction\` SET \`Type\` = $(( type | 0x400 | 0x100 )) WHERE \`Action\` = 'EnrollRollback'"
+
 # WiX's AllowSameVersionUpgrades: the upgrade row includes the same version (msidbUpgradeAttributesVersionMaxInclusive
 # 0x200), so every build (x.y.z.BUILD, a new ProductCode) replaces the installed one; Windows Installer compares only
 # x.y.z. The downgrade row keeps its exclusive minimum: the same x.y.z is not a downgrade.

@@ -22,6 +22,6 @@ export function tokenFromText(text: string, origin: string): string {
   const token = text.replace(/^\uFEFF/, '').trim();
   if (!token) throw new RmError('ENROLLMENT_TOKEN_INVALID', `${origin} is empty`);
   if (/[\r\n]/.test(token)) throw new RmError('ENROLLMENT_TOKEN_INVALID', `${origin} holds more than one line`);
-  if (/[\u0000-\u001f\u007f]/.test(token)) throw new RmError('ENROLLMENT_TOKEN_INVALID', `${origin} holds control characters`);
+  if ([...token].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) throw new RmError('ENROLLMENT_TOKEN_INVALID', `${origin} holds control characters`);
   return token;
 }

@@ -7,6 +7,10 @@ import path from 'node:path';
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const DIST = process.env.RMAGENT_DIST ?? path.join(ROOT, 'dist');
 export const VERSION: string = process.env.RMAGENT_VERSION ?? (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+/** The build number the packages carry (installer/sea/build.sh writes it next to them), and the full version. */
+const buildInfo = path.join(DIST, 'build-info.json');
+export const BUILD: number = process.env.RMAGENT_BUILD ? Number(process.env.RMAGENT_BUILD) : fs.existsSync(buildInfo) ? (JSON.parse(fs.readFileSync(buildInfo, 'utf8')) as { build?: number }).build ?? 0 : 0;
+export const FULL_VERSION = `${VERSION}+${BUILD}`;
 /** Package checks run only under `npm run test:package` (after `npm run package`), never in `npm test`. */
 export const PACKAGE_TEST = process.env.RMAGENT_PACKAGE_TEST === '1';
 

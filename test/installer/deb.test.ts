@@ -4,14 +4,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PACKAGE_TEST, ROOT, VERSION, artifact, has, modeOf, run, snapshot } from './artifacts.js';
+import { BUILD, FULL_VERSION, PACKAGE_TEST, ROOT, VERSION, artifact, has, modeOf, run, snapshot } from './artifacts.js';
 
 const ROOT_USER = process.getuid?.() === 0;
 const SERVER = 'ws://127.0.0.1:9/agent';
 const TOKEN = 'enroll-token-7f3a9c'; // must never show in the installer's output
 const STATE = '/var/lib/rmagent';
 const UNIT = '/lib/systemd/system/rmagent.service';
-const deb = artifact(`rmagent_${VERSION}_amd64.deb`);
+const deb = artifact(`rmagent_${FULL_VERSION}_amd64.deb`);
 
 const dpkg = (args: string[], env: NodeJS.ProcessEnv = {}) => run('dpkg', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', ...env } });
 const installed = () => dpkg(['-s', 'rmagent']).code === 0;
@@ -49,7 +49,7 @@ describe.skipIf(!PACKAGE_TEST || !ROOT_USER || !has('dpkg'))('.deb on this machi
     for (const f of stateFiles()) expect(modeOf(f), f).toBe('0600');
     expect(registrationText()).toContain(SERVER);
     expect(modeOf(path.join(STATE, 'allow-changes'))).toBe('0600'); // RMAGENT_ALLOW_CHANGES=1
-    expect(run('/usr/bin/rmagent', ['version']).stdout).toContain(`rmagent ${VERSION}`);
+    expect(run('/usr/bin/rmagent', ['version']).stdout).toContain(`rmagent ${FULL_VERSION}`);
   });
 
   it('ships a unit that systemd-analyze verify accepts, with the promised restart and hardening', () => {
@@ -78,8 +78,8 @@ describe.skipIf(!PACKAGE_TEST || !ROOT_USER || !has('dpkg'))('.deb on this machi
   });
 
   it('upgrading to a newer build keeps identity, registration, state and the edited config', () => {
-    const newer = `${VERSION}+ci1`;
-    const b = run('bash', [path.join(ROOT, 'installer/linux/build.sh'), artifact('rmagent-linux-x64'), 'x64', newer, tmp, 'deb']);
+    const newer = `${VERSION}+${BUILD + 1}`;
+    const b = run('bash', [path.join(ROOT, 'installer/linux/build.sh'), artifact('rmagent-linux-x64'), 'x64', VERSION, String(BUILD + 1), tmp, 'deb']);
     expect(b.code, b.stderr).toBe(0);
     fs.writeFileSync('/etc/rmagent/config.json', '{\n  "logLevel": "debug"\n}\n');
     fs.writeFileSync(path.join(STATE, 'outbox-marker.json'), '{"seq":41}\n', { mode: 0o600 });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PACKAGE_TEST, ROOT, VERSION, artifact, run } from './artifacts.js';
+import { FULL_VERSION, PACKAGE_TEST, ROOT, artifact, run } from './artifacts.js';
 import { agentHome, assertBuilt, startServer, tempDir } from '../e2e/harness.js';
 import { waitUntil } from '../../src/cli/processes.js';
 import { ERRORS } from '../../src/protocol/errors.js';
@@ -31,14 +31,14 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
     expect(commit).toMatch(/^[0-9a-f]{7,}$/);
     const r = run(exe, ['version'], { env: bareEnv() });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`rmagent ${VERSION} (commit ${commit})`);
+    expect(r.stdout).toContain(`rmagent ${FULL_VERSION} (commit ${commit})`);
     expect(r.stdout).toContain('node v24.21.0 linux-x64 single-executable');
     // Nothing on stderr: e.g. "code cache data rejected" when the code cache was made under other V8 flags.
     expect(r.stderr).toBe('');
     const json = JSON.parse(run(exe, ['version', '--json'], { env: bareEnv() }).stdout) as Record<string, unknown>;
     // The runtime flags the blob carries (installer/sea/build.sh): a small young generation, no optimising JIT,
     // start-up bytecode dropped, one V8 worker thread.
-    expect(json).toMatchObject({ version: VERSION, commit, runtime: 'v24.21.0', singleExecutable: true, runtimeFlags: ['--max-semi-space-size=1', '--lite-mode', '--bytecode-old-age=1', '--v8-pool-size=1'] });
+    expect(json).toMatchObject({ version: FULL_VERSION, commit, runtime: 'v24.21.0', singleExecutable: true, runtimeFlags: ['--max-semi-space-size=1', '--lite-mode', '--bytecode-old-age=1', '--v8-pool-size=1'] });
   });
 
   it('answers `status --json` on an unregistered device with exit 2 and a health verdict', () => {

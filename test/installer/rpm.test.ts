@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PACKAGE_TEST, ROOT, VERSION, artifact, has, run } from './artifacts.js';
+import { BUILD, PACKAGE_TEST, ROOT, VERSION, artifact, has, run } from './artifacts.js';
 
-const rpm = artifact(`rmagent-${VERSION.replace(/-/g, '_')}-1.x86_64.rpm`);
+const rpm = artifact(`rmagent-${VERSION.replace(/-/g, '_')}-${BUILD}.x86_64.rpm`);
 
 describe.skipIf(!PACKAGE_TEST || !has('rpm') || !has('cpio'))('.rpm', () => {
   let tmp: string;
@@ -41,5 +41,17 @@ describe.skipIf(!PACKAGE_TEST || !has('rpm') || !has('cpio'))('.rpm', () => {
     expect(scripts).toContain('[ -d /run/systemd/system ]');
     expect(scripts).toMatch(/preuninstall scriptlet[\s\S]*disable --now rmagent\.service/);
     expect(scripts).toMatch(/postuninstall scriptlet[\s\S]*try-restart rmagent\.service/);
+  });
+
+  it('requires sonames every RPM distribution provides (SUSE has no package named libstdc++), and carries the build', () => {
+    const requires = run('rpm', ['-qp', '--requires', rpm]).stdout.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('rpmlib('));
+    expect(requires.sort()).toEqual(['libc.so.6(GLIBC_2.28)(64bit)', 'libgcc_s.so.1()(64bit)', 'libstdc++.so.6()(64bit)']);
+    expect(run('rpm', ['-qp', '--qf', '%{VERSION}-%{RELEASE} %{PACKAGER} %{GROUP}', rpm]).stdout).toMatch(new RegExp(`^${VERSION}-${BUILD} \\S.*<.+@.+> System Environment/Daemons$`));
+  });
+
+  it.skipIf(!has('rpmlint'))('rpmlint: no errors (each deliberate finding is filtered with its reason in installer/linux/rpm/rpmlintrc)', () => {
+    const r = run('rpmlint', ['-r', path.join(ROOT, 'installer/linux/rpm/rpmlintrc'), rpm]);
+    expect(r.stdout, r.stdout).toMatch(/\b0 errors\b/);
+    expect(r.stdout).not.toMatch(/: E: /);
   });
 });
