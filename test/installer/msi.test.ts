@@ -10,8 +10,9 @@ import { clrRuntimeVersion, peMachine, supportedRuntimes } from './pe.js';
 
 const tableOf = (file: string, name: string): string[][] => run('msiinfo', ['export', file, name]).stdout.replace(/\r/g, '').replace(/\n+$/, '').split('\n').slice(3).map((l) => l.split('\t'));
 // A CustomAction target may itself hold a tab (the token/command line separator): columns 3..n-2 are the target.
-const actionsOf = (file: string) =>
-  Object.fromEntries(tableOf(file, 'CustomAction').map((r) => [r[0], { type: Number(r[1]), source: r[2], target: r.slice(3, r.length - 1).join('\t') }]));
+type Action = { type: number; source: string | undefined; target: string };
+const actionsOf = (file: string): Record<string, Action> =>
+  Object.fromEntries(tableOf(file, 'CustomAction').map((r) => [r[0]!, { type: Number(r[1]), source: r[2], target: r.slice(3, r.length - 1).join('\t') }]));
 const seqOf = (file: string) => Object.fromEntries(tableOf(file, 'InstallExecuteSequence').map((r) => [r[0], { cond: r[1], n: Number(r[2]) }]));
 const rowOf = (file: string, name: string, key: string) => tableOf(file, name).find((r) => r[0] === key);
 
@@ -62,7 +63,7 @@ function checkTables(msi: string, productVersion: string): void {
   expect(seq.EnrollWithToken!.n).toBeLessThan(seq.StartServices!.n);
 
   // ACLs: the whole data folder (and state, logs, config) SYSTEM + Administrators only, inheritance cut.
-  const locks = Object.fromEntries(tableOf(msi, 'MsiLockPermissionsEx').map((r) => [r[1], { table: r[2], sddl: r[3] }]));
+  const locks: Record<string, { table: string; sddl: string }> = Object.fromEntries(tableOf(msi, 'MsiLockPermissionsEx').map((r) => [r[1]!, { table: r[2]!, sddl: r[3]! }]));
   for (const dir of ['DATADIR', 'STATEDIR', 'LOGDIR']) {
     expect(locks[dir], dir).toEqual({ table: 'CreateFolder', sddl: SDDL_DIR });
     expect(tableOf(msi, 'CreateFolder').some((r) => r[0] === dir), `${dir} is created by the package`).toBe(true);
@@ -70,7 +71,7 @@ function checkTables(msi: string, productVersion: string): void {
   expect(locks.ConfigJson).toEqual({ table: 'File', sddl: 'O:BAG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)' });
   for (const { sddl } of Object.values(locks)) {
     expect(sddl).toMatch(/^O:BAG:SYD:PAI/); // protected: nothing inherited from %ProgramData%
-    expect(sddl.match(/\(A;[^)]*\)/g)!.map((ace) => ace.split(';').pop())).toEqual(['SY)', 'BA)']);
+    expect(sddl.match(/\(A;[^)]*\)/g)!.map((ace: string) => ace.split(';').pop())).toEqual(['SY)', 'BA)']);
   }
   expect(rowOf(msi, 'Directory', 'DATADIR')?.slice(1)).toEqual(['CommonAppDataFolder', 'rmagent']);
   const configComponent = rowOf(msi, 'Component', 'ConfigFile')!;
