@@ -57,9 +57,15 @@ describe.skipIf(!PACKAGE_TEST || !ROOT_USER || !has('dpkg'))('.deb on this machi
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr.split('\n').filter((l) => l.includes('rmagent.service'))).toEqual([]);
     const unit = fs.readFileSync(UNIT, 'utf8');
-    for (const line of ['ExecStart=/usr/bin/rmagent run', 'Restart=always', 'RestartSec=5', 'StartLimitIntervalSec=0', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=read-only', 'PrivateTmp=yes', 'ReadWritePaths=/var/lib/rmagent /var/log/rmagent /etc/rmagent']) {
+    for (const line of ['Documentation=man:rmagent(8)', 'ExecStart=/usr/bin/rmagent run', 'Restart=always', 'RestartSec=5', 'StartLimitIntervalSec=0', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=read-only', 'PrivateTmp=yes', 'PrivateDevices=yes', 'StateDirectory=rmagent', 'Environment=RMAGENT_LOG_TARGET=journald', 'SyslogLevelPrefix=yes']) {
       expect(unit.split('\n')).toContain(line);
     }
+    // Nothing but the state folder is writable: changes to the machine go through transient units.
+    expect(unit).not.toMatch(/^ReadWritePaths=/m);
+    // systemd's own rating of the sandbox (test:system rates the installed unit under a running systemd too).
+    const security = run('systemd-analyze', ['security', '--offline=yes', UNIT]);
+    const level = Number(/Overall exposure level for rmagent\.service: ([\d.]+)/.exec(security.stdout)?.[1]);
+    expect(level, security.stdout.slice(-400)).toBeLessThanOrEqual(3.0);
     expect(unit).toMatch(/^CPUQuota=\d+%$/m);
     expect(unit).toMatch(/^MemoryMax=\d+M$/m);
   });
