@@ -227,15 +227,16 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
 
   // `rmagent unenroll`: every service is uninstalled (their timers and jobs stop), then the connection closes; the
   // CLI removes the state files after this answer. The daemon stays up, unregistered, until its unit is stopped.
-  async function unenrollNow(): Promise<{ services: string[] }> {
+  async function unenrollNow(): Promise<{ services: string[]; serverTold: boolean }> {
     const services = converger.services().map((s) => s.name);
     await converger.setDesired({ revision: 0, services: {} });
+    const serverTold = (await connection?.unenroll('rmagent unenroll on the device').catch(() => false)) ?? false;
     await connection?.stop();
     connection = null;
     registration = null;
-    logger.info('unenrolled: services uninstalled and connection closed', { services });
+    logger.info('unenrolled: services uninstalled and connection closed', { services, serverTold });
     scheduleSnapshot();
-    return { services };
+    return { services, serverTold };
   }
 
   async function handleIpc(request: unknown): Promise<unknown> {

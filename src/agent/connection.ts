@@ -359,6 +359,20 @@ export function createConnection(opts: ConnectionOptions): Connection {
       }
       setStatus({ phase: 'stopped', connectedAt: null, nextRetryAt: null });
     },
+    async unenroll(reason) {
+      // Told only over an authenticated connection; the server forgets the device and closes it.
+      const s = session;
+      if (!s?.connected || stopped) return false;
+      stopped = true; // no reconnect once the server closes the socket
+      if (retryTimer) clearTimeout(retryTimer);
+      const closed = new Promise<void>((resolve) => {
+        if (s.ws.readyState === WebSocket.CLOSED) return resolve();
+        s.ws.once('close', () => resolve());
+      });
+      const sent = send(s, makeFrame('unenroll', { reason: reason.slice(0, 256) }, clock.now()));
+      if (sent) await waitAtMost(STOP_BUDGET_MS, closed);
+      return sent;
+    },
     status: () => state,
     onStatus(listener) {
       listeners.push(listener);

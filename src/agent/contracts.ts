@@ -99,6 +99,8 @@ export type CommandHandler = (frame: Frame & { type: CommandType }) => Promise<C
 export interface Connection {
   start(): void;
   stop(): Promise<void>;
+  /** Tells the server this device leaves (`rmagent unenroll`); false when not connected. Stops reconnecting. */
+  unenroll(reason: string): Promise<boolean>;
   status(): ConnectionStatus;
   /** Called on every phase change, e.g. to refresh the status snapshot. */
   onStatus(listener: (s: ConnectionStatus) => void): void;

@@ -42,11 +42,11 @@ export default async function unenrollCommand(argv: string[], io: CliIO): Promis
     const entries = await fs.readdir(stateDir).catch(() => [] as string[]);
     const ours = entries.some((e) => MARKERS.includes(e));
     const removed: string[] = [];
-    let daemon: { services: string[] } | null = null;
+    let daemon: { services: string[]; serverTold: boolean } | null = null;
     if (ours) {
       // First the daemon: its services stop and it lets go of the server before its files disappear under it.
       const answer = await requestLocal(ipcPath, { method: 'unenroll' }, 30_000);
-      if (answer.ok) daemon = (answer.value as { unenrolled?: { services: string[] } }).unenrolled ?? null;
+      if (answer.ok) daemon = (answer.value as { unenrolled?: { services: string[]; serverTold: boolean } }).unenrolled ?? null;
       for (const name of entries) {
         const full = path.join(stateDir, name);
         // The daemon's socket stays (it is still listening); the logs stay even if they live inside the state folder.
@@ -58,7 +58,7 @@ export default async function unenrollCommand(argv: string[], io: CliIO): Promis
     }
     if (json) io.out(JSON.stringify({ removed, stateDir, daemon }));
     else {
-      if (daemon) io.out(`the running agent uninstalled ${daemon.services.length ? daemon.services.join(', ') : 'no services'} and disconnected`);
+      if (daemon) io.out(`the running agent uninstalled ${daemon.services.length ? daemon.services.join(', ') : 'no services'} and disconnected${daemon.serverTold ? '; the server forgot this device' : ' (the server was not reachable: remove the device in the console)'}`);
       io.out(removed.length ? `removed ${removed.length} item(s) from ${stateDir}: ${removed.join(', ')}; logs kept` : `nothing to remove in ${stateDir}: this device is not registered`);
     }
     return EXIT.OK;

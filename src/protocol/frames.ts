@@ -117,6 +117,8 @@ export const BODY_SCHEMAS = lazyRecord({
     reason: z.optional(z.object({ code: z.string().check(z.maxLength(64)), message: z.string().check(z.maxLength(2048)) })),
   }),
   report: () => ReportBodySchema,
+  /** `rmagent unenroll` on the device: the server forgets the device (and closes the connection). */
+  unenroll: () => z.strictObject({ reason: z.optional(z.string().check(z.maxLength(256))) }),
   // both ways
   error: errorBody,
 });
@@ -125,7 +127,7 @@ export type FrameType = keyof typeof BODY_SCHEMAS;
 export type BodyOf<T extends FrameType> = z.infer<(typeof BODY_SCHEMAS)[T]>;
 export type Frame<T extends FrameType = FrameType> = T extends FrameType ? { v: 1; id: string; type: T; ts: number; body: BodyOf<T>; sig?: string } : never;
 
-export const AGENT_TO_SERVER: readonly FrameType[] = ['auth', 'enroll', 'ack', 'report', 'error'];
+export const AGENT_TO_SERVER: readonly FrameType[] = ['auth', 'enroll', 'ack', 'report', 'unenroll', 'error'];
 export const SERVER_TO_AGENT: readonly FrameType[] = ['hello', 'welcome', 'report.ack', 'error', ...COMMAND_TYPES];
 
 export function isCommandType(type: string): type is CommandType {

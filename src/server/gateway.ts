@@ -51,6 +51,8 @@ export interface GatewayOptions {
   deviceLimits?: DeviceLimits;
   /** After the handshake of a device (welcome and desired state sent). */
   onOnline(deviceId: string): Promise<void>;
+  /** The device said `unenroll` over its authenticated connection: forget it. */
+  onUnenroll?(deviceId: string, reason: string | undefined): Promise<void>;
 }
 
 export interface Gateway {
@@ -230,6 +232,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
     if (online.get(s.deviceId) !== s) return;
     if (frame.type === 'report') return void s.reports.push(frame.body);
     if (frame.type === 'ack') return void s.acks.push(frame.body);
+    if (frame.type === 'unenroll') {
+      await opts.onUnenroll?.(s.deviceId, frame.body.reason);
+      s.ws.close(1000, 'unenrolled');
+      return;
+    }
     return sendError(s.ws, 'FRAME_INVALID', `${frame.type} is only valid during the handshake`, { ref: frame.id });
   }
 

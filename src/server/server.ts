@@ -127,6 +127,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ...(opts.handshakeTimeoutMs ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
       ...(opts.deviceLimits ? { deviceLimits: opts.deviceLimits } : {}),
       onOnline: (deviceId) => commands.deliver(deviceId, { reconnected: true }),
+      // `rmagent unenroll` on the device: it leaves the fleet as a console delete would (key revoked, data removed).
+      onUnenroll: async (deviceId, reason) => {
+        await store.transaction(async (tx) => {
+          await tx.devices.revoke(deviceId, clock.now(), deviceId);
+          tx.publish('device.revoked', { deviceId });
+        });
+        logger.info('device unenrolled itself', { deviceId, reason });
+      },
     });
     const commands = createCommandQueue({ store, signer, clock, logger, transport: gateway });
     const retention = createRetentionSweeper({ store, clock, logger, options: opts.retention ?? DEFAULT_RETENTION });

@@ -33,6 +33,7 @@ export const VALID_BODIES: { [T in FrameType]: unknown } = {
   enroll: { token: 'enrollment-token-1', publicKey: pub, facts },
   ack: { commandId: 'c-1', status: 'done' },
   report: { seq: 1, kind: 'status', at: 1, data: { any: 1 } },
+  unenroll: { reason: 'rmagent unenroll' },
   error: { code: 'FRAME_INVALID', message: 'x' },
 };
 const TYPES = Object.keys(BODY_SCHEMAS) as FrameType[];
