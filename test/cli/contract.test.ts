@@ -1,7 +1,7 @@
 // The command-line contract every MDM script relies on (README "Exit codes"): one set of exit codes for every
 // command, --help that starts nothing, the token from a file, standard input or the environment.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -116,6 +116,23 @@ describe('exit codes and --help', () => {
     const r = h.run(['status', '--json']);
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stdout)).toMatchObject({ schema: 'rmagent.status/v1', health: 'unhealthy' });
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('status as another account prints the versioned object with STATUS_DENIED and exits 2', async () => {
+    const h = home();
+    fs.chmodSync(h.dir, 0o755);
+    fs.chmodSync(path.join(h.dir, 'config.json'), 0o644);
+    const daemon = spawnNode(CLI, ['run', '--state-dir', h.stateDir, '--log-dir', h.logDir], { ...h.env, RMAGENT_TEAMVIEWER_REQUIRED: 'false' });
+    try {
+      await waitForEvent(daemon, 'started');
+      const r = spawnSync(process.execPath, [CLI, 'status', '--json', '--state-dir', h.stateDir, '--log-dir', h.logDir], { env: h.env, encoding: 'utf8', timeout: 30_000, uid: 65534, gid: 65534 });
+      expect(r.status, r.stderr).toBe(2);
+      const status = JSON.parse(r.stdout) as { schema: string; health: string; problems: Array<{ code: string }> };
+      expect(status).toMatchObject({ schema: 'rmagent.status/v1', health: 'unhealthy' });
+      expect(status.problems[0]!.code).toBe('STATUS_DENIED');
+    } finally {
+      await daemon.stop();
+    }
   });
 
   it('a second `run` on the same state exits 4 with AGENT_ALREADY_RUNNING, and the first keeps running', async () => {
