@@ -10,7 +10,7 @@ const EVENTS_PER_MINUTE = 30;
 // eventcreate takes at most 32 KB; a log entry longer than this is cut.
 const MAX_MESSAGE = 8_000;
 
-/** eventcreate's arguments for one entry (no shell: each is one argv element). Pure. */
+/** eventcreate's arguments for one entry, each value one argv element (no command interpreter). Pure. */
 export function eventCreateArgs(level: string, message: string, dropped: number): string[] {
   const type = level === 'error' ? 'ERROR' : 'WARNING';
   const id = level === 'error' ? '2' : '1';

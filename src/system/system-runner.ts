@@ -6,6 +6,10 @@
 // to a file in the agent's state folder rather than through a pipe, which would break (SIGPIPE) with the agent.
 // Elsewhere (macOS launchd, the Windows service, no systemd) the command runs as a plain child: docs/deployment.md
 // "Changes to the machine" says what that means on each platform.
+// Users: Patch Management (installs, index refreshes). Backup's snapshot and restore jobs with a destination or
+// target outside the agent's state folder are to run the same way, as `changes.run({ purpose: 'backup-restore',
+// command: <this rmagent executable>, args: ['backup-job', '--job', <job file in the state folder>], timeoutMs })`,
+// reading the job's result from a file it writes (the agent's composition root builds one runner, agent.ts).
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';

@@ -11,7 +11,8 @@ import { apiOf, connectAgent, enroll, newEnrollmentToken, serverIn, tempDir, typ
 import { isErrorCode, mutateAt, mutatedText, mutation, prototypeIsClean, type Tally } from './hostile.js';
 import { VALID_FRAMES } from './protocol-props.js';
 
-const agentFrames = VALID_FRAMES.filter((f) => AGENT_TO_SERVER.includes(f.type));
+// A valid `unenroll` ends the device's connection by design (the device leaves): not a hostile frame to survive.
+const agentFrames = VALID_FRAMES.filter((f) => AGENT_TO_SERVER.includes(f.type) && f.type !== 'unenroll');
 const FATAL = new Set(['AUTH_FAILED', 'ENROLLMENT_REFUSED', 'SERVER_UNREACHABLE']);
 
 const hostileFrame = fc.oneof(

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNode, type Spawned } from '../../src/cli/processes.js';
 import type { AgentStatus } from '../../src/agent/status.js';
-import { agentHome, assertBuilt, SERVER_JS, tempDir, type AgentHome } from '../e2e/harness.js';
+import { AGENT_JS, agentHome, assertBuilt, SERVER_JS, tempDir, type AgentHome } from '../e2e/harness.js';
 import { api, makeCerts, startServer, type Certs, type TlsServer as Server } from './tls-server.js';
 
 const problemCodes = (s: AgentStatus) => s.problems.map((p) => p.code);
@@ -115,7 +115,15 @@ describe('ws:// to a non-loopback address', () => {
     const res = await fetch(`${server.httpUrl}/api/v1/enrollment-tokens`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"maxUses":1}' });
     const created = (await res.json()) as { token: string };
     const home = await agentHome(name, env);
-    const enrolled = await home.cli('enroll', '--server', `ws://0.0.0.0:${server.port}/agent`, '--token', created.token, '--server-key', server.serverKey);
+    const args = ['enroll', '--server', `ws://0.0.0.0:${server.port}/agent`, '--token', created.token, '--server-key', server.serverKey];
+    if (!env.RMAGENT_ALLOW_INSECURE) {
+      // `enroll` refuses ws:// to a non-loopback host up front (exit 64) ...
+      const refused = await home.cli(...args);
+      expect(refused.code, refused.stderr).toBe(64);
+      expect(refused.stderr).toMatch(/CLI_USAGE.*ws:\/\/0\.0\.0\.0.*wss:\/\//s);
+    }
+    // ... so the registration is made where it was allowed, and the daemon below must refuse it on its own.
+    const enrolled = await runNode(AGENT_JS, args, { ...home.env, RMAGENT_ALLOW_INSECURE: 'true' });
     expect(enrolled.code, enrolled.stderr).toBe(0);
     agents.push(await home.start());
     return home;
