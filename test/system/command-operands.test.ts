@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { installUpdates } from '../../src/system/packages.js';
 import { createCommandRunner } from '../../src/system/exec.js';
 import { createNicedRunner } from '../../src/services/budget.js';
+import { createSystemRunner } from '../../src/system/system-runner.js';
 import { standIn, tempDir } from '../services/budget/service-runtime.js';
 
 // apt-get's rule: options (and -o settings) until `--` or the first operand after the command word; after `--`
@@ -36,30 +37,32 @@ async function setUp(tools: Record<string, string>) {
   const { dir } = await tempDir('operands');
   const bin = path.join(dir, 'bin');
   for (const [name, script] of Object.entries(tools)) await standIn(bin, name, script);
-  return { dir, ctx: { runner: createCommandRunner({ path: bin }), root: '/', platform: 'linux' as const } };
+  const runner = createCommandRunner({ path: bin });
+  // Installs are changes to the machine (system-runner.ts); here as plain children (no systemd to hand them to).
+  return { dir, ctx: { runner, root: '/', platform: 'linux' as const }, changes: createSystemRunner({ runner, workDir: dir, systemd: false }) };
 }
 
 describe('operands are never options', () => {
   it('apt-get: an update named like an option is a name, not a root hook', async () => {
-    const { dir, ctx } = await setUp({ 'apt-get': APT_GET });
+    const { dir, changes } = await setUp({ 'apt-get': APT_GET });
     const marker = path.join(dir, 'pwned-apt');
-    const result = await installUpdates(ctx, 'apt', ['bash', `-oDPkg::Pre-Invoke::=touch ${marker}`]);
+    const result = await installUpdates(changes, 'apt', ['bash', `-oDPkg::Pre-Invoke::=touch ${marker}`]);
     expect(result.code).toBe(0);
     expect(existsSync(marker)).toBe(false);
   });
 
   it('dnf/yum: the same through --setopt', async () => {
-    const { dir, ctx } = await setUp({ dnf: DNF, yum: DNF });
+    const { dir, changes } = await setUp({ dnf: DNF, yum: DNF });
     for (const manager of ['dnf', 'yum'] as const) {
       const marker = path.join(dir, `pwned-${manager}`);
-      await installUpdates(ctx, manager, [`--setopt=touch ${marker}`]);
+      await installUpdates(changes, manager, [`--setopt=touch ${marker}`]);
       expect(existsSync(marker)).toBe(false);
     }
   });
 
   it('softwareupdate has no `--`: a label starting with "-" is refused before anything runs', async () => {
-    const { dir, ctx } = await setUp({ softwareupdate: `touch "${'$0'}.ran"` });
-    const result = await installUpdates({ ...ctx, platform: 'darwin' }, 'softwareupdate', ['--all', 'Safari 17']);
+    const { dir, changes } = await setUp({ softwareupdate: `touch "${'$0'}.ran"` });
+    const result = await installUpdates(changes, 'softwareupdate', ['--all', 'Safari 17']);
     expect(result).toMatchObject({ code: null, error: 'EINVAL' });
     expect(existsSync(path.join(dir, 'bin', 'softwareupdate.ran'))).toBe(false);
   });
