@@ -131,7 +131,7 @@ describe.skipIf(why !== null)('the .deb under systemd in a booted container', ()
     const pid = inside(['systemctl', 'show', '-p', 'MainPID', '--value', 'rmagent.service']).stdout.trim();
     const view = inside(['nsenter', '--target', pid, '--mount', '--', 'sh', '-c', 'ls -ld /srv /srv/data; grep " /srv\\| / " /proc/self/mountinfo | head -3; touch /srv/x 2>&1']);
     console.log(`backup outside the agent's folders today: ${String(first.data.message)}\nthe agent's view of /srv:\n${view.stdout}${view.stderr}`);
-    expect(String(first.data.message)).toMatch(/EROFS|read-only file system|ENOENT: no such file or directory, mkdir '\/srv\/vault'/i);
+    expect(`${String(first.data.code)} ${String(first.data.message)}`).toMatch(/EROFS|read-only file system|ENOENT: no such file or directory, mkdir '\/srv\/vault'/i);
     expect(box.exists('/srv/vault')).toBe(false);
   });
 
