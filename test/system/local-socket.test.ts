@@ -50,7 +50,10 @@ describe('the local endpoint', () => {
   it('refuses to listen on an endpoint another process holds (IPC_ENDPOINT_TAKEN)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rmagent-sock-'));
     const socketPath = path.join(dir, 'rmagent.sock');
-    const squatter = net.createServer((s) => s.end());
+    // It never reads: a client that wrote to it (rmagent run first asks whether an agent answers) stays open on its
+    // side until destroyed, so the clean-up below destroys what it accepted.
+    const accepted = new Set<net.Socket>();
+    const squatter = net.createServer((s) => { accepted.add(s); s.end(); });
     await new Promise<void>((resolve) => squatter.listen(socketPath, resolve));
     try {
       await expect(serveLocal(socketPath, echo)).rejects.toMatchObject({ code: 'IPC_ENDPOINT_TAKEN' });
@@ -64,7 +67,10 @@ describe('the local endpoint', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rmagent-taken-'));
     const socketPath = path.join(dir, 'squatted.sock');
     writeFileSync(path.join(dir, 'config.json'), '{}\n');
-    const squatter = net.createServer((s) => s.end());
+    // It never reads: a client that wrote to it (rmagent run first asks whether an agent answers) stays open on its
+    // side until destroyed, so the clean-up below destroys what it accepted.
+    const accepted = new Set<net.Socket>();
+    const squatter = net.createServer((s) => { accepted.add(s); s.end(); });
     await new Promise<void>((resolve) => squatter.listen(socketPath, resolve));
     try {
       const env = { ...process.env, RMAGENT_CONFIG: path.join(dir, 'config.json'), RMAGENT_STATE_DIR: path.join(dir, 'state'), RMAGENT_LOG_DIR: path.join(dir, 'logs'), RMAGENT_MACHINE_ID: 'm-taken', RMAGENT_IPC_PATH: socketPath, RMAGENT_TEAMVIEWER_ROOT: dir };
@@ -78,6 +84,7 @@ describe('the local endpoint', () => {
       expect(code).not.toBeNull();
       expect(stderr).toMatch(/error IPC_ENDPOINT_TAKEN: .*already listening on .*squatted\.sock/);
     } finally {
+      for (const s of accepted) s.destroy();
       await new Promise((r) => squatter.close(r));
     }
   }, 30_000);
