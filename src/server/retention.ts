@@ -1,6 +1,7 @@
 // Retention: what the server keeps over time is bounded by age as well as by size. A periodic sweep removes old
-// reports, cleared alerts, settled webhook deliveries and final commands, and expires commands that waited too long
-// for their device (never trust commands: a device back after months must still learn of key rotations).
+// reports, cleared alerts, settled webhook deliveries, final commands, expired console sessions and e-mailed links,
+// and expires commands that waited too long for their device (never trust commands: a device back after months must
+// still learn of key rotations).
 import type { Clock } from '../system/clock.js';
 import type { Logger } from '../log.js';
 import { TRUST_COMMANDS } from './commands.js';
@@ -54,6 +55,9 @@ export function createRetentionSweeper(ctx: { store: Store; clock: Clock; logger
       expiredCommands: await store.commands.expireQueued(now - options.queuedCommandDays * DAY_MS, now, { excludeTypes: TRUST_COMMANDS }),
       commands: await repeat(() => store.commands.pruneFinal(options.commandsPerDevice, now - options.commandDays * DAY_MS)),
       deliveries: await repeat(() => store.webhookDeliveries.pruneBefore(now - options.deliveryDays * DAY_MS)),
+      // Console sign-in: expired sessions and e-mailed links are of no use to anyone.
+      sessions: await store.sessions.pruneExpired(now),
+      verifications: await store.verifications.pruneExpired(now),
     };
     if (Object.values(counts).some((n) => n > 0)) logger.info('retention sweep', counts);
     return counts;

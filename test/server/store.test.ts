@@ -33,7 +33,7 @@ describe('SQLite store: files and migrations', () => {
   it('creates one private database file, migrates once, and opens it again at the same version', async () => {
     const dir = await tempDir();
     const first = createSqliteStore({ dataDir: dir, logger: silentLogger() });
-    expect(await first.open()).toEqual({ created: true, schemaVersion: 1 });
+    expect(await first.open()).toEqual({ created: true, schemaVersion: 2 });
     await first.devices.insert(device('dev-a'));
     await first.close();
     expect(statSync(path.join(dir, SQLITE_FILE)).mode & 0o777).toBe(0o600);

@@ -172,3 +172,62 @@ export interface Page<T> {
   /** Cursor of the next page; null on the last page. */
   next: string | null;
 }
+
+/** How an account signs in to the web console: e-mail and password (the API token stays for automation). */
+export interface LoginRecord {
+  accountId: string;
+  /** Lower-case; unique over all accounts. */
+  email: string;
+  /** scrypt$N$r$p$salt$hash (passwords.ts); never the password. */
+  passwordHash: string;
+  /** Sign-in is refused until the address is verified through the e-mailed link. */
+  emailVerifiedAt: number | null;
+  /** When the account holder accepted the licence terms. */
+  termsAcceptedAt: number | null;
+  /** Wrong passwords in a row; reset by a good one. */
+  failedAttempts: number;
+  /** Sign-in refused until then (epoch ms) after too many wrong passwords. */
+  lockedUntil: number | null;
+  createdAt: number;
+}
+
+/** A signed-in browser: the cookie holds the secret, the store only its hash. */
+export interface SessionRecord {
+  /** SHA-256 of the session cookie's value. */
+  idHash: string;
+  accountId: string;
+  /** Sent back in X-CSRF-Token by the pages on every change; bound to this session. */
+  csrfToken: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** Idle expiry, moved forward by use, never past createdAt + the absolute lifetime. */
+  expiresAt: number;
+}
+
+/** A licence for one product with a number of device seats, activated once by an account. */
+export interface LicenceRecord {
+  id: string;
+  /** The service the licence is for (monitoring, patch_management, ...). */
+  product: string;
+  seats: number;
+  /** Where the activation e-mail went (the buyer). */
+  email: string;
+  /** SHA-256 of the activation key in the e-mailed link. */
+  keyHash: string;
+  issuedAt: number;
+  activatedAt: number | null;
+  activatedBy: string | null;
+}
+
+/** A one-time secret sent by e-mail: verifying an address (and then activating the licence it came with). */
+export interface VerificationRecord {
+  /** SHA-256 of the secret in the link. */
+  tokenHash: string;
+  purpose: 'verify_email';
+  accountId: string;
+  /** The licence whose activation page the account was created from, activated once verified. */
+  licenceId: string | null;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}

@@ -19,6 +19,7 @@ import { createDb, type Db } from './sqlite-db.js';
 import { sqliteAccounts, sqliteActivations, sqliteEnrollmentTokens, sqlitePolicies, sqliteRoles, sqliteWebhooks } from './sqlite-console.js';
 import { sqliteAlerts, sqliteCommands, sqliteWebhookDeliveries } from './sqlite-events.js';
 import { sqliteDevices, sqliteDeviceState, sqliteReports } from './sqlite-fleet.js';
+import { sqliteLicences, sqliteLogins, sqliteSessions, sqliteVerifications } from './sqlite-sign-in.js';
 import type { SyncOf } from './sqlite-sync.js';
 import type { Repos, Store, Topic, TopicPayload, Transaction } from './store.js';
 
@@ -31,6 +32,10 @@ function syncRepos(db: Db): SyncRepos {
   return {
     roles: sqliteRoles(db),
     accounts: sqliteAccounts(db),
+    logins: sqliteLogins(db),
+    sessions: sqliteSessions(db),
+    licences: sqliteLicences(db),
+    verifications: sqliteVerifications(db),
     enrollmentTokens: sqliteEnrollmentTokens(db),
     devices: sqliteDevices(db),
     deviceState: sqliteDeviceState(db),
@@ -127,6 +132,10 @@ export function createSqliteStore(opts: { dataDir: string; logger: Logger; now?:
     engine: 'sqlite',
     roles: lazy('roles'),
     accounts: lazy('accounts'),
+    logins: lazy('logins'),
+    sessions: lazy('sessions'),
+    licences: lazy('licences'),
+    verifications: lazy('verifications'),
     enrollmentTokens: lazy('enrollmentTokens'),
     devices: lazy('devices'),
     deviceState: lazy('deviceState'),

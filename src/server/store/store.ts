@@ -19,11 +19,15 @@ import type {
   DeviceRecord,
   EnrollmentTokenRecord,
   LatestReport,
+  LicenceRecord,
+  LoginRecord,
   Page,
   PageRequest,
   PolicyRecord,
   ReportRecord,
   RoleRecord,
+  SessionRecord,
+  VerificationRecord,
   WebhookDeliveryRecord,
   WebhookEvent,
   WebhookRecord,
@@ -74,6 +78,53 @@ export interface Repos {
     list(page: PageRequest): Promise<Page<AccountRecord>>;
     insert(account: AccountRecord): Promise<void>;
     update(id: string, patch: Partial<Pick<AccountRecord, 'name' | 'roleIds' | 'tokenHash' | 'disabledAt'>>): Promise<void>;
+  };
+  /** E-mail and password sign-in of accounts (one per account, e-mail unique). */
+  logins: {
+    get(accountId: string): Promise<LoginRecord | null>;
+    /** `email` lower-case. */
+    byEmail(email: string, lock?: Lock): Promise<LoginRecord | null>;
+    insert(login: LoginRecord): Promise<void>;
+    update(accountId: string, patch: Partial<Pick<LoginRecord, 'passwordHash' | 'emailVerifiedAt' | 'termsAcceptedAt' | 'failedAttempts' | 'lockedUntil'>>): Promise<void>;
+    /** Counts one wrong password; at `lockAfter` in a row the sign-in is locked until `lockUntil`. Returns the row after. */
+    recordFailure(accountId: string, lockAfter: number, lockUntil: number): Promise<LoginRecord | null>;
+  };
+  /** Console sessions (browser cookies), by the hash of the cookie's value. */
+  sessions: {
+    insert(session: SessionRecord): Promise<void>;
+    /** Only a session not expired at `now`. */
+    byHash(idHash: string, now: number): Promise<SessionRecord | null>;
+    touch(idHash: string, lastSeenAt: number, expiresAt: number): Promise<void>;
+    delete(idHash: string): Promise<void>;
+    /** Signs the account out everywhere (password change, account disabled); returns how many. */
+    deleteForAccount(accountId: string): Promise<number>;
+    /** Retention: removes sessions expired before `now`; returns how many. */
+    pruneExpired(now: number): Promise<number>;
+  };
+  licences: {
+    insert(licence: LicenceRecord): Promise<void>;
+    get(id: string): Promise<LicenceRecord | null>;
+    byKeyHash(keyHash: string, lock?: Lock): Promise<LicenceRecord | null>;
+    /** Newest first. */
+    list(page: PageRequest): Promise<Page<LicenceRecord>>;
+    /** Marks an issued licence activated; false when it was activated already (nothing changes). */
+    activate(id: string, at: number, by: string): Promise<boolean>;
+    /** How many licences were ever issued (0 = the server runs unlicensed: seats are not counted). */
+    count(): Promise<number>;
+    /**
+     * Seats of a product: the sum over its activated licences, and how many devices have the service activated
+     * (each device with the service uses one seat).
+     */
+    seats(product: string): Promise<{ total: number; used: number }>;
+  };
+  /** One-time e-mailed secrets (address verification). */
+  verifications: {
+    insert(v: VerificationRecord): Promise<void>;
+    byHash(tokenHash: string, lock?: Lock): Promise<VerificationRecord | null>;
+    /** Marks it used; false when it was used already (a second click does nothing). */
+    use(tokenHash: string, at: number): Promise<boolean>;
+    /** Retention: removes the ones expired before `now`; returns how many. */
+    pruneExpired(now: number): Promise<number>;
   };
   enrollmentTokens: {
     insert(token: EnrollmentTokenRecord): Promise<void>;

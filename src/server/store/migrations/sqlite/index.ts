@@ -1,5 +1,6 @@
 // The SQLite schema's versions, oldest first. A released migration is never edited: a change is a new file.
 import * as initial from './0001-initial.js';
+import * as consoleSignIn from './0002-console-sign-in.js';
 
 export interface Migration {
   version: number;
@@ -7,4 +8,7 @@ export interface Migration {
   sql: string;
 }
 
-export const SQLITE_MIGRATIONS: readonly Migration[] = [{ version: 1, ...initial }];
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  { version: 1, ...initial },
+  { version: 2, ...consoleSignIn },
+];
