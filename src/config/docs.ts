@@ -35,7 +35,11 @@ export function configurationMarkdown(): string {
 Sources, later ones winning: built-in defaults < the config file < \`RMAGENT_*\` environment variables <
 command-line flags (\`--config FILE\`, \`--state-dir\`, \`--log-dir\`, \`--log-level\`, \`--ipc-path\`,
 \`--teamviewer-root\`). An invalid value stops the agent with \`CONFIG_INVALID\`, naming the key, the value and
-what is allowed. Unknown keys are refused (a typo must not be silently ignored).
+what is allowed. Unknown keys are refused (a typo must not be silently ignored). The file says what the agent runs
+as root (\`teamviewer.path\` is searched first for every command) and where it keeps its keys, so on Linux and macOS
+a config file that does not belong to root (or the agent's account) or that another account can write (group
+write is allowed for group root only) stops the agent, \`doctor\` and \`status\` with \`CONFIG_UNSAFE\`; on Windows
+the installer's DACLs lock it.
 
 | | config file | state | logs |
 |---|---|---|---|

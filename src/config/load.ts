@@ -1,5 +1,5 @@
 // Builds the configuration from defaults < config file < RMAGENT_* environment < command-line flags.
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
 import { configSchema, type Config } from './schema.js';
 import { defaultPaths, defaultIpcPath } from './paths.js';
 import { RmError } from '../protocol/errors.js';
@@ -85,12 +85,21 @@ function shortJson(value: unknown): string {
 
 function readConfigFile(file: string, mustExist: boolean): Json {
   let text: string;
+  let fd: number | undefined;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, 'r');
+    // The file decides what the agent runs as root (teamviewer.path is searched first for every command) and where
+    // it keeps its keys: a file another account can change is refused, judged on the very file read (no race).
+    const unsafe = configOwnerProblem(fstatSync(fd), process.geteuid?.());
+    if (unsafe) throw new RmError('CONFIG_UNSAFE', `${file.slice(0, 300)} ${unsafe}`);
+    text = readFileSync(fd, 'utf8');
   } catch (err) {
+    if (err instanceof RmError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !mustExist) return {};
     // The message repeats the path, which may be as long as the environment allows: keep it short.
     throw new RmError('CONFIG_UNREADABLE', `${file.slice(0, 300)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message.slice(0, 300)}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   let value: unknown;
   try {
@@ -100,6 +109,19 @@ function readConfigFile(file: string, mustExist: boolean): Json {
   }
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new RmError('CONFIG_UNREADABLE', `${file} must hold a JSON object`);
   return value as Json;
+}
+
+/**
+ * Why a config file may not be trusted by an agent running as `euid`, or null: it must belong to root or to the
+ * agent's own account and be writable by nobody else (group write only for group root). POSIX only: on Windows
+ * the MSI's DACLs lock the file (Node cannot read ACLs). Pure.
+ */
+export function configOwnerProblem(st: Pick<Stats, 'uid' | 'gid' | 'mode'>, euid: number | undefined): string | null {
+  if (euid === undefined) return null;
+  if (st.uid !== 0 && st.uid !== euid) return `belongs to uid ${st.uid}, not to root or the agent's account`;
+  if (st.mode & 0o002) return 'can be written by every account';
+  if (st.mode & 0o020 && st.gid !== 0) return `can be written by group ${st.gid}`;
+  return null;
 }
 
 function parseEnvValue(name: string, raw: string, type: 'string' | 'number' | 'boolean'): unknown {
