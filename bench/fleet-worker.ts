@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { encodeFrame, makeFrame, parseFrame, SERVER_TO_AGENT } from '../src/protocol/frames.js';
 import { generateKeyPair } from '../src/protocol/sign.js';
+import { agentHello, enrollFrame, newNonce, SUBPROTOCOL } from '../src/protocol/handshake.js';
 import { configSchema } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import { systemClock } from '../src/system/clock.js';
@@ -73,8 +74,9 @@ async function realAgent(i: number): Promise<void> {
 function oneAgent(i: number): Promise<void> {
   return new Promise((resolve) => {
     const key = generateKeyPair();
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, [SUBPROTOCOL]);
     sockets.push(ws);
+    ws.on('open', () => ws.send(encodeFrame(agentHello(key.publicKey, newNonce(), '0.0.0-bench', Date.now()))));
     let done = false;
     const finish = (ok: boolean) => {
       if (done) return;
@@ -89,9 +91,9 @@ function oneAgent(i: number): Promise<void> {
       const parsed = parseFrame(raw.toString(), { accept: SERVER_TO_AGENT });
       if (!parsed.ok) return;
       const f = parsed.frame;
-      if (f.type === 'hello') {
+      if (f.type === 'server.hello') {
         const facts = { hostname: `${hostname()}-sim-${i}`, platform: 'linux', arch: 'x64', osRelease: 'bench', agentVersion: '0.0.0-bench', alias: null, teamviewer: null };
-        ws.send(encodeFrame(makeFrame('enroll', { token: values.token!, publicKey: key.publicKey, facts })));
+        ws.send(encodeFrame(enrollFrame({ token: values.token!, publicKey: key.publicKey, serverNonce: f.body.nonce, channel: { kind: 'none' }, facts, devicePrivateKeyPem: key.privateKeyPem, now: Date.now() })));
       } else if (f.type === 'welcome') {
         ws.send(encodeFrame(makeFrame('report', { seq: 1, kind: 'status', at: Date.now(), data: statusData() })));
       } else if (f.type === 'report.ack') finish(true);

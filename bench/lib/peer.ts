@@ -1,11 +1,12 @@
-// A protocol peer that speaks the server side of protocol v1 with our own protocol helpers, so command
+// A protocol peer that speaks the server side of protocol v2 with our own protocol helpers, so command
 // latency measures the agent (verify, replay guard, apply, ack) and not the reference server's store.
 // Commands are signed with the peer's own key, pinned at `rmagent enroll --server-key`.
 import { randomBytes } from 'node:crypto';
+import { newNonce, serverHello, welcomeFrame } from '../../src/protocol/handshake.js';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import { AGENT_TO_SERVER, encodeFrame, makeFrame, parseFrame, type BodyOf, type CommandType, type Frame } from '../../src/protocol/frames.js';
-import { PROTOCOL_VERSION, type DesiredState } from '../../src/protocol/model.js';
+import type { DesiredState } from '../../src/protocol/model.js';
 import { generateKeyPair, signFrame } from '../../src/protocol/sign.js';
 
 export interface AckResult {
@@ -51,10 +52,10 @@ export async function startPeer(desired: (deviceId: string) => DesiredState): Pr
   const send = (ws: WebSocket, frame: Frame) => ws.send(encodeFrame(frame));
   const sign = <T extends CommandType>(type: T, body: BodyOf<T>): Frame<T> => signFrame(makeFrame(type, body, Date.now()), key.privateKeyPem);
 
-  const admit = (ws: WebSocket, id: string, enrolled: boolean) => {
+  const admit = (ws: WebSocket, agentNonce: string, id: string, enrolled: boolean) => {
     socket = ws;
     deviceId = id;
-    send(ws, makeFrame('welcome', { deviceId: id, enrolled, heartbeatSec: 30, lastSeq }));
+    send(ws, welcomeFrame({ agentNonce, deviceId: id, enrolled, heartbeatSec: 30, lastSeq, serverKey: key, now: Date.now() }));
     send(ws, sign('desired', { deviceId: id, state: desired(id) }));
     for (const w of onlineWaiters.splice(0)) w(id);
   };
@@ -68,7 +69,7 @@ export async function startPeer(desired: (deviceId: string) => DesiredState): Pr
   };
 
   wss.on('connection', (ws) => {
-    const nonce = randomBytes(32).toString('base64');
+    let agentNonce = '';
     ws.on('message', (raw) => {
       const text = raw.toString();
       // Acks are most of the traffic under load: read them without the full protocol parse, so the peer's own
@@ -80,9 +81,13 @@ export async function startPeer(desired: (deviceId: string) => DesiredState): Pr
       const parsed = parseFrame(text, { accept: AGENT_TO_SERVER });
       if (!parsed.ok) return;
       const frame = parsed.frame;
-      if (frame.type === 'enroll') return admit(ws, deviceId ?? `dev-bench-${randomBytes(4).toString('hex')}`, true);
+      if (frame.type === 'agent.hello') {
+        agentNonce = frame.body.nonce;
+        return send(ws, serverHello({ hello: frame.body, nonce: newNonce(), channel: { kind: 'none' }, serverKey: key, now: Date.now() }));
+      }
+      if (frame.type === 'enroll') return admit(ws, agentNonce, deviceId ?? `dev-bench-${randomBytes(4).toString('hex')}`, true);
       // The bench trusts its one agent; the reference server verifies the proof.
-      if (frame.type === 'auth') return admit(ws, frame.body.deviceId, false);
+      if (frame.type === 'auth') return admit(ws, agentNonce, frame.body.deviceId, false);
       if (frame.type === 'report') {
         lastSeq = Math.max(lastSeq, frame.body.seq);
         reports += 1;
@@ -90,7 +95,6 @@ export async function startPeer(desired: (deviceId: string) => DesiredState): Pr
       }
       if (frame.type === 'ack') settle(frame.body);
     });
-    send(ws, makeFrame('hello', { nonce, serverTime: Date.now(), serverKey: key.publicKey, protocol: PROTOCOL_VERSION }));
   });
 
   const prepare: Peer['prepare'] = (type, body) => {

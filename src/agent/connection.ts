@@ -1,20 +1,26 @@
-// The WebSocket client: hello -> enroll|auth -> welcome, then reports out of the outbox, verified commands in,
-// heartbeat with half-open detection, reconnect with capped full-jitter backoff.
+// The WebSocket client: agent.hello -> server.hello -> enroll|auth -> welcome (protocol v2, handshake.ts), then
+// reports out of the outbox, verified commands in, heartbeat with half-open detection, reconnect with capped
+// full-jitter backoff.
 //
 // Invariants:
-// - Nothing signed (auth proof) and no token is sent to a server whose hello key is not pinned (when pins exist).
+// - Nothing signed and no token is sent before server.hello proved the pinned server key for this session's
+//   nonce, this device and this channel (handshake.ts checkServerHello).
+// - The device id is written only from a signed welcome answering this session's enroll; an auth is answered
+//   with the device's own id or refused (DEVICE_ID_MISMATCH), never a warning.
 // - Frames in are handled one at a time in arrival order; commands run one at a time, in arrival order, on their
 //   own queue so a long command does not hold back report acks.
 // - A command takes effect only after checkCommand accepted it and its id is on disk in the replay guard.
 // - Reports go out in seq order, each at most once per connection; on reconnect the server's lastSeq says where
 //   to resume, so nothing is lost and the server drops what it already has.
 import WebSocket from 'ws';
-import { encodeFrame, isCommandType, makeFrame, parseFrame, SERVER_TO_AGENT, type BodyOf, type CommandType, type Frame } from '../protocol/frames.js';
+import { encodeFrame, isCommandType, makeFrame, parseFrame, SERVER_TO_AGENT, type BodyOf, type Channel, type CommandType, type Frame } from '../protocol/frames.js';
 import { isRmError } from '../protocol/errors.js';
-import { authChallengeBytes, checkCommand, keyFingerprint, signBytes } from '../protocol/sign.js';
+import { checkCommand, keyFingerprint } from '../protocol/sign.js';
+import { agentHello, authFrame, channelOf, checkServerHello, checkWelcome, enrollFrame, newNonce, SUBPROTOCOL } from '../protocol/handshake.js';
+import { PROTOCOL_VERSION } from '../protocol/model.js';
+import { AGENT_VERSION } from '../version.js';
 import { reconnectDelay } from './backoff.js';
 import { checkTransport, tlsOptions, transportErrorCode } from './transport.js';
-import { followKeyChain } from '../protocol/key-chain.js';
 import { waitAtMost } from '../system/wait.js';
 import type { ReplayGuard } from './replay.js';
 import type { AgentContext, CommandHandler, CommandOutcome, Connection, ConnectionStatus, DeviceFacts, IdentityStore, Outbox, Registration } from './contracts.js';
@@ -24,14 +30,21 @@ const STOP_BUDGET_MS = 2_000;
 const FLUSH_BATCH = 100;
 /** Refusals (bad credentials, wrong server key, no token) wait 2^4 times longer: retrying fast cannot fix them. */
 const REFUSAL_EXTRA_ATTEMPTS = 4;
-const REFUSALS = new Set(['AUTH_FAILED', 'ENROLLMENT_REFUSED']);
+const REFUSALS = new Set(['AUTH_FAILED', 'ENROLLMENT_REFUSED', 'PROTOCOL_UNSUPPORTED']);
 
 type LastError = { code: string; message: string };
 
 interface Session {
   ws: WebSocket;
   registration: Registration;
-  hello: BodyOf<'hello'> | null;
+  /** Sent in agent.hello; the server's proof and the welcome must answer it. */
+  agentNonce: string;
+  /** What this end sees of the channel (TLS exporter), taken at the upgrade. */
+  channel: Channel;
+  /** The verified server.hello. */
+  hello: BodyOf<'server.hello'> | null;
+  /** What this agent answered the server.hello with. */
+  sent: { type: 'enroll' } | { type: 'auth'; deviceId: string } | null;
   deviceId: string | null;
   connected: boolean;
   frames: Promise<void>;
@@ -47,6 +60,8 @@ interface Session {
   flushAgain: boolean;
   error: LastError | null;
   refused: boolean;
+  /** Refused: closing, nothing more is handled. */
+  closing: boolean;
   retryAfterMs: number | undefined;
 }
 
@@ -121,20 +136,24 @@ export function createConnection(opts: ConnectionOptions): Connection {
     }
     let ws: WebSocket;
     try {
-      ws = new WebSocket(registration.serverUrl, { ...tlsOptions(config, registration), maxPayload: settings.maxFrameBytes, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+      ws = new WebSocket(registration.serverUrl, [SUBPROTOCOL], { ...tlsOptions(config, registration), maxPayload: settings.maxFrameBytes, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
     } catch (err) {
       return retryLater({ code: 'SERVER_UNREACHABLE', message: (err as Error).message }, false);
     }
     const s: Session = {
-      ws, registration, hello: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(), admissions: Promise.resolve(),
-      heartbeat: null, handshakeTimer: null, lastHeard: Date.now(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, retryAfterMs: undefined,
+      ws, registration, agentNonce: newNonce(), channel: { kind: 'none' }, hello: null, sent: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(), admissions: Promise.resolve(),
+      heartbeat: null, handshakeTimer: null, lastHeard: Date.now(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, closing: false, retryAfterMs: undefined,
     };
     session = s;
     s.handshakeTimer = setTimeout(() => {
       s.error ??= { code: 'SERVER_UNREACHABLE', message: `no welcome within ${HANDSHAKE_TIMEOUT_MS} ms` };
       ws.terminate();
     }, HANDSHAKE_TIMEOUT_MS);
-    ws.on('open', () => setStatus({ phase: 'handshaking' }));
+    ws.on('upgrade', (res) => { s.channel = channelOf(res.socket); });
+    ws.on('open', () => {
+      setStatus({ phase: 'handshaking' });
+      send(s, agentHello(registration.publicKey, s.agentNonce, AGENT_VERSION, clock.now()));
+    });
     ws.on('message', (data, isBinary) => {
       s.lastHeard = Date.now();
       const text = isBinary ? null : data.toString();
@@ -142,6 +161,12 @@ export function createConnection(opts: ConnectionOptions): Connection {
     });
     ws.on('pong', () => { s.lastHeard = Date.now(); });
     ws.on('error', (err) => {
+      // ws fails the upgrade when the server does not select rmagent.v2: a server of another protocol version.
+      if (/subprotocol/i.test(err.message)) {
+        s.refused = true;
+        s.error ??= { code: 'PROTOCOL_UNSUPPORTED', message: `the server does not speak ${SUBPROTOCOL} (${err.message}); upgrade the server` };
+        return;
+      }
       const code = transportErrorCode(err as NodeJS.ErrnoException);
       // A certificate that fails verification or the pin will not change by retrying fast.
       if (code !== 'SERVER_UNREACHABLE') s.refused = true;
@@ -161,6 +186,8 @@ export function createConnection(opts: ConnectionOptions): Connection {
   }
 
   function refuse(s: Session, error: LastError): void {
+    if (s.closing) return; // the first refusal is the reason; frames queued behind it are not handled
+    s.closing = true;
     s.error = error;
     s.refused = true;
     logger.error('connection refused', { code: error.code, reason: error.message });
@@ -168,15 +195,20 @@ export function createConnection(opts: ConnectionOptions): Connection {
   }
 
   async function onText(s: Session, text: string | null): Promise<void> {
+    if (s.closing) return;
     if (text === null) return void sendError(s, 'FRAME_INVALID', 'binary frames are not part of the protocol');
     const parsed = parseFrame(text, { accept: SERVER_TO_AGENT, maxBytes: settings.maxFrameBytes });
+    if (!parsed.ok && !s.connected) {
+      const v = envelopeVersion(text);
+      if (v !== null && v !== PROTOCOL_VERSION) return refuse(s, { code: 'PROTOCOL_UNSUPPORTED', message: `the server speaks protocol ${v}, this agent protocol ${PROTOCOL_VERSION}: upgrade the ${v < PROTOCOL_VERSION ? 'server' : 'agent'}` });
+    }
     if (!parsed.ok) {
       logger.warn('invalid frame from the server', { code: parsed.code, reason: parsed.message });
       return void sendError(s, parsed.code, parsed.message, parsed.ref);
     }
     const frame = parsed.frame;
-    if (frame.type === 'hello') return onHello(s, frame.body);
-    if (frame.type === 'welcome') return onWelcome(s, frame.body, frame.id);
+    if (frame.type === 'server.hello') return onServerHello(s, frame as Frame<'server.hello'>);
+    if (frame.type === 'welcome') return onWelcome(s, frame as Frame<'welcome'>);
     if (frame.type === 'report.ack') return s.connected ? outbox.ackUpTo(frame.body.upTo) : undefined;
     if (frame.type === 'error') return onServerError(s, frame.body);
     if (isCommandType(frame.type)) {
@@ -185,35 +217,42 @@ export function createConnection(opts: ConnectionOptions): Connection {
     sendError(s, 'FRAME_UNKNOWN_TYPE', `${frame.type} is not expected here`, frame.id);
   }
 
-  async function onHello(s: Session, hello: BodyOf<'hello'>): Promise<void> {
-    if (s.hello) return void sendError(s, 'FRAME_INVALID', 'hello was already received');
-    s.hello = hello;
+  async function onServerHello(s: Session, frame: Frame<'server.hello'>): Promise<void> {
+    if (s.hello) return void sendError(s, 'FRAME_INVALID', 'server.hello was already received', frame.id);
     const reg = s.registration;
-    // A rotated key is trusted only through endorsements that chain, link by link, to a key pinned here.
-    const chain = followKeyChain(reg.serverKeys, hello.serverKey, hello.endorsements);
-    if (!chain.ok) {
-      return refuse(s, { code: 'SERVER_KEY_MISMATCH', message: `server presents ${keyFingerprint(hello.serverKey)} (${chain.message}), pinned ${reg.serverKeys.map(keyFingerprint).join(', ')}` });
-    }
-    if (chain.added.length) {
+    // The server proves its key over this session before anything secret or signed leaves the device.
+    const verdict = checkServerHello(frame, {
+      agentNonce: s.agentNonce, deviceKey: reg.publicKey, channel: s.channel, pinned: reg.serverKeys, enrolled: reg.deviceId !== null,
+      requireChannelBinding: settings.requireChannelBinding,
+    });
+    if (!verdict.ok) return refuse(s, verdict);
+    const hello = frame.body;
+    s.hello = hello;
+    if (verdict.added.length) {
       // Only the presented key is pinned: the links between are older keys the server has moved past.
       s.registration = await identity.setServerKeys([...reg.serverKeys, hello.serverKey]);
-      logger.info('server key rotated while offline; followed the endorsement chain', { key: keyFingerprint(hello.serverKey), links: chain.added.length });
+      logger.info('server key rotated while offline; followed the endorsement chain', { key: keyFingerprint(hello.serverKey), links: verdict.added.length });
     }
     const facts = await deviceFacts();
+    const pem = await identity.privateKeyPem();
+    const proof = { serverNonce: hello.nonce, channel: s.channel, facts, devicePrivateKeyPem: pem, now: clock.now() };
     if (!reg.deviceId) {
       if (!reg.enrollmentToken) return refuse(s, { code: 'ENROLLMENT_TOKEN_MISSING', message: 'not enrolled and no enrollment token recorded' });
       logger.info('enrolling with the server', { server: reg.serverUrl, deviceKey: keyFingerprint(reg.publicKey) });
-      send(s, makeFrame('enroll', { token: reg.enrollmentToken, publicKey: reg.publicKey, facts }, clock.now()));
+      s.sent = { type: 'enroll' };
+      send(s, enrollFrame({ ...proof, token: reg.enrollmentToken, publicKey: reg.publicKey }));
       return;
     }
-    const proof = signBytes(await identity.privateKeyPem(), authChallengeBytes(hello.nonce, reg.deviceId));
-    send(s, makeFrame('auth', { deviceId: reg.deviceId, proof, facts }, clock.now()));
+    s.sent = { type: 'auth', deviceId: reg.deviceId };
+    send(s, authFrame({ ...proof, deviceId: reg.deviceId }));
   }
 
-  async function onWelcome(s: Session, welcome: BodyOf<'welcome'>, id: string): Promise<void> {
-    if (!s.hello || s.connected) return void sendError(s, 'FRAME_INVALID', 'welcome is only valid once, after hello', id);
-    if (welcome.enrolled) s.registration = await identity.markEnrolled(welcome.deviceId, s.hello.serverKey);
-    else if (welcome.deviceId !== s.registration.deviceId) logger.warn('server welcomed another device id', { expected: s.registration.deviceId, got: welcome.deviceId });
+  async function onWelcome(s: Session, frame: Frame<'welcome'>): Promise<void> {
+    if (!s.hello || !s.sent || s.connected) return void sendError(s, 'FRAME_INVALID', 'welcome is only valid once, after server.hello and auth or enroll', frame.id);
+    const verdict = checkWelcome(frame, { serverKey: s.hello.serverKey, agentNonce: s.agentNonce, sent: s.sent });
+    if (!verdict.ok) return refuse(s, verdict);
+    const welcome = frame.body;
+    if (s.sent.type === 'enroll') s.registration = await identity.markEnrolled(welcome.deviceId, s.hello.serverKey);
     s.deviceId = welcome.deviceId;
     await outbox.ackUpTo(welcome.lastSeq);
     // A stop (or a close) while the writes above ran: this session is over, so nothing may start on it (a
@@ -378,4 +417,14 @@ export function createConnection(opts: ConnectionOptions): Connection {
       listeners.push(listener);
     },
   };
+}
+
+/** The envelope version of a frame that did not parse (a server of another protocol), or null. */
+function envelopeVersion(text: string): number | null {
+  try {
+    const raw = JSON.parse(text) as { v?: unknown };
+    return typeof raw?.v === 'number' && Number.isInteger(raw.v) ? raw.v : null;
+  } catch {
+    return null;
+  }
 }

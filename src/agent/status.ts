@@ -54,7 +54,7 @@ export type AgentStatus = z.infer<ReturnType<typeof statusSchema>>;
 // Problems that make the agent useless until someone acts; everything else only degrades it.
 const UNHEALTHY: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'NOT_REGISTERED', 'AGENT_NOT_RUNNING', 'REGISTRATION_CORRUPT', 'TEAMVIEWER_MISSING', 'AUTH_FAILED', 'ENROLLMENT_REFUSED',
-  'ENROLLMENT_TOKEN_MISSING', 'SERVER_KEY_MISMATCH', 'INSECURE_TRANSPORT', 'STATE_UNWRITABLE', 'CLONED_IDENTITY', 'TLS_FAILED', 'TLS_PIN_MISMATCH',
+  'ENROLLMENT_TOKEN_MISSING', 'SERVER_KEY_MISMATCH', 'SERVER_PROOF_INVALID', 'DEVICE_ID_MISMATCH', 'ENROLLMENT_FAILED', 'PROTOCOL_UNSUPPORTED', 'INSECURE_TRANSPORT', 'STATE_UNWRITABLE', 'CLONED_IDENTITY', 'TLS_FAILED', 'TLS_PIN_MISMATCH',
 ]);
 
 export function healthOf(problems: readonly Problem[]): Health {

@@ -26,6 +26,7 @@ export function configSchema() {
     caFile: z.optional(z.string()).check(z.describe('PEM file with extra CA certificates for wss://')),
     pinSha256: z.optional(z.string().check(z.regex(/^[A-Za-z0-9+/]{43}=$/, 'base64 SHA-256'))).check(z.describe("Base64 SHA-256 of the server certificate's public key (SPKI). Opts in to pinning; pins the server announces later replace it until this value changes (docs/security.md)")),
     commandWindowSec: seconds(300, 10, 86_400, 'How far a command timestamp may be from the device clock'),
+    requireChannelBinding: z._default(z.boolean(), false).check(z.describe("Over wss://, refuse a server whose handshake proof is not bound to this TLS connection (set it when TLS ends at the rmagent server itself: a relay then cannot pass the server's proof on; see docs/protocol.md)")),
   });
 
   const watchdog = z.strictObject({

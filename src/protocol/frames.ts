@@ -1,5 +1,5 @@
-// Protocol v1: one envelope {v, id, type, ts, body, sig?} and a zod schema for the body of every frame type.
-// Both agent and server parse every frame in and out through parseFrame/encodeFrame.
+// Protocol v2 (docs/protocol.md): one envelope {v, id, type, ts, body, sig?} and a zod schema for the body of every
+// frame type. Both agent and server parse every frame in and out through parseFrame/encodeFrame.
 import * as z from 'zod/mini';
 import { IdSchema, PROTOCOL_VERSION, DeviceFactsSchema, DesiredStateSchema, PolicySchema, ServiceNameSchema, ServiceStateSchema, TeamViewerFactsSchema, AlertSchema, SeveritySchema } from './model.js';
 import type { ErrorCode } from './errors.js';
@@ -8,7 +8,7 @@ import { lazyRecord } from './lazy-record.js';
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 /** Deeper values are refused: canonicalJson and JSON.stringify recurse and would overflow the stack. */
 export const MAX_FRAME_DEPTH = 64;
-/** Links of the server key chain sent in hello (the server sends the newest ones). */
+/** Links of the server key chain sent in server.hello (the server sends the newest ones). */
 export const MAX_ENDORSEMENTS = 32;
 
 const b64 = (min: number, max: number) => z.string().check(z.minLength(min), z.maxLength(max), z.regex(/^[A-Za-z0-9+/]+=*$/, 'base64'));
@@ -21,6 +21,14 @@ const SignatureSchema = z.string().check(z.regex(/^[A-Za-z0-9+/]{85}[AQgw]==$/, 
 /** Ed25519 public key: base64 of the 32 raw bytes. */
 export const PublicKeySchema = b64(43, 44);
 const deviceId = IdSchema;
+/** 32 random bytes, base64: one per session and side. */
+const nonce = () => b64(43, 44);
+/**
+ * What the sender sees of the TLS channel: RFC 9266 `tls-exporter` (32 bytes exported with the label
+ * "EXPORTER-Channel-Binding" and no context), or `none` (plain ws:// on loopback, or TLS ended at a proxy).
+ */
+export const ChannelSchema = z.union([z.strictObject({ kind: z.literal('tls-exporter'), value: b64(43, 44) }), z.strictObject({ kind: z.literal('none') })]);
+export type Channel = z.infer<typeof ChannelSchema>;
 const actor = z.string().check(z.minLength(1), z.maxLength(128));
 
 export const EnvelopeSchema = z.strictObject({
@@ -96,21 +104,27 @@ export const COMMAND_TYPES = Object.keys(COMMAND_BODY_BUILDERS) as CommandType[]
 const commandEntries = Object.fromEntries(COMMAND_TYPES.map((t) => [t, () => COMMAND_BODY_SCHEMAS[t]])) as { [K in CommandType]: () => (typeof COMMAND_BODY_SCHEMAS)[K] };
 
 export const BODY_SCHEMAS = lazyRecord({
-  // server -> agent
-  hello: () => z.strictObject({
-    nonce: b64(43, 44),
-    serverTime: z.int(),
-    serverKey: PublicKeySchema,
+  // agent -> server, first frame of a connection (unsigned: it carries nothing secret).
+  'agent.hello': () => z.strictObject({ protocol: z.literal(PROTOCOL_VERSION), nonce: nonce(), deviceKey: PublicKeySchema, agentVersion: z.string().check(z.maxLength(64)) }),
+  // server -> agent: signed by serverKey; proves the key over this session (agentNonce), device and channel.
+  'server.hello': () => z.strictObject({
     protocol: z.literal(PROTOCOL_VERSION),
+    agentNonce: nonce(),
+    deviceKey: PublicKeySchema,
+    nonce: nonce(),
+    serverTime: z.int().check(z.nonnegative()),
+    serverKey: PublicKeySchema,
+    channel: ChannelSchema,
     /** Key rotations, oldest first: each key signed by its predecessor, so a device pinning an older key can follow. */
     endorsements: z.optional(z.array(z.strictObject({ key: PublicKeySchema, signedBy: PublicKeySchema, sig: SignatureSchema })).check(z.maxLength(MAX_ENDORSEMENTS))),
   }),
-  welcome: () => z.strictObject({ deviceId, enrolled: z.boolean(), heartbeatSec: z.int().check(z.gte(1), z.lte(600)), lastSeq: z.int().check(z.nonnegative()) }),
+  // server -> agent: signed by the key of server.hello; the device id is taken from here only.
+  welcome: () => z.strictObject({ agentNonce: nonce(), deviceId, enrolled: z.boolean(), heartbeatSec: z.int().check(z.gte(1), z.lte(600)), lastSeq: z.int().check(z.nonnegative()) }),
   'report.ack': () => z.strictObject({ upTo: z.int().check(z.nonnegative()) }),
   ...commandEntries,
-  // agent -> server
-  auth: () => z.strictObject({ deviceId, proof: SignatureSchema, facts: DeviceFactsSchema }),
-  enroll: () => z.strictObject({ token: z.string().check(z.minLength(8), z.maxLength(256)), publicKey: PublicKeySchema, facts: DeviceFactsSchema }),
+  // agent -> server: signed by the device key (auth: the registered one; enroll: publicKey, proof of possession).
+  auth: () => z.strictObject({ deviceId, serverNonce: nonce(), channel: ChannelSchema, facts: DeviceFactsSchema }),
+  enroll: () => z.strictObject({ token: z.string().check(z.minLength(8), z.maxLength(256)), publicKey: PublicKeySchema, serverNonce: nonce(), channel: ChannelSchema, facts: DeviceFactsSchema }),
   ack: () => z.strictObject({
     commandId: IdSchema,
     status: z.enum(['accepted', 'rejected', 'done', 'failed']),
@@ -125,10 +139,10 @@ export const BODY_SCHEMAS = lazyRecord({
 
 export type FrameType = keyof typeof BODY_SCHEMAS;
 export type BodyOf<T extends FrameType> = z.infer<(typeof BODY_SCHEMAS)[T]>;
-export type Frame<T extends FrameType = FrameType> = T extends FrameType ? { v: 1; id: string; type: T; ts: number; body: BodyOf<T>; sig?: string } : never;
+export type Frame<T extends FrameType = FrameType> = T extends FrameType ? { v: typeof PROTOCOL_VERSION; id: string; type: T; ts: number; body: BodyOf<T>; sig?: string } : never;
 
-export const AGENT_TO_SERVER: readonly FrameType[] = ['auth', 'enroll', 'ack', 'report', 'unenroll', 'error'];
-export const SERVER_TO_AGENT: readonly FrameType[] = ['hello', 'welcome', 'report.ack', 'error', ...COMMAND_TYPES];
+export const AGENT_TO_SERVER: readonly FrameType[] = ['agent.hello', 'auth', 'enroll', 'ack', 'report', 'unenroll', 'error'];
+export const SERVER_TO_AGENT: readonly FrameType[] = ['server.hello', 'welcome', 'report.ack', 'error', ...COMMAND_TYPES];
 
 export function isCommandType(type: string): type is CommandType {
   return Object.hasOwn(COMMAND_BODY_SCHEMAS, type);

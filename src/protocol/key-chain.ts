@@ -3,7 +3,7 @@
 import { signBytes, verifyBytes } from './sign.js';
 import type { BodyOf } from './frames.js';
 
-export type Endorsement = NonNullable<BodyOf<'hello'>['endorsements']>[number];
+export type Endorsement = NonNullable<BodyOf<'server.hello'>['endorsements']>[number];
 
 /** What a predecessor key signs to endorse its successor (domain-separated from frames and auth proofs). */
 export function endorsementBytes(key: string, signedBy: string): Buffer {

@@ -1,7 +1,8 @@
 // Domain shapes shared by agent and server: TeamViewer facts, services, policies, desired and current state.
 import * as z from 'zod/mini';
 
-export const PROTOCOL_VERSION = 1;
+/** Wire protocol version: envelope `v`, hello `protocol`, and the WebSocket subprotocol rmagent.v2 (docs/protocol.md). */
+export const PROTOCOL_VERSION = 2;
 
 const id = z.string().check(z.minLength(1), z.maxLength(128), z.regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only'));
 export const IdSchema = id;

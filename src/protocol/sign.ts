@@ -76,11 +76,6 @@ export function signFrame<F extends Frame>(frame: F, privateKeyPem: string): F {
   return { ...frame, sig: signBytes(privateKeyPem, signedBytes(frame)) };
 }
 
-/** What the device signs to prove it holds its key during the handshake. */
-export function authChallengeBytes(nonce: string, deviceId: string): Buffer {
-  return Buffer.from(`rmagent-auth-v1:${nonce}:${deviceId}`, 'utf8');
-}
-
 export interface CommandCheckContext {
   /** Server command keys the device trusts now (more than one during a rotation overlap). */
   trustedKeys: readonly string[];

@@ -1,15 +1,17 @@
-// Agent sockets (ws, path /agent): hello -> enroll|auth -> welcome + signed desired state, then reports
+// Agent sockets (ws, path /agent, subprotocol rmagent.v2): agent.hello -> server.hello (signed proof of the server
+// key over the agent's nonce, device key and TLS channel) -> enroll|auth (signed by the device key) -> signed
+// welcome + signed desired state, then reports
 // (stored in order through the intake's group commit, duplicates dropped, acknowledged cumulatively once committed),
 // command acks, heartbeat, graceful close. After the handshake each device is held to a byte and frame rate and a
 // bounded inbox: beyond them its socket is paused (TCP back-pressure), so one device cannot starve the others.
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { randomBytes } from 'node:crypto';
 import { WebSocketServer, WebSocket } from 'ws';
-import { AGENT_TO_SERVER, DEFAULT_MAX_FRAME_BYTES, encodeFrame, makeFrame, parseFrame, type BodyOf, type Frame } from '../protocol/frames.js';
+import { AGENT_TO_SERVER, DEFAULT_MAX_FRAME_BYTES, encodeFrame, makeFrame, parseFrame, type BodyOf, type Channel, type Frame } from '../protocol/frames.js';
 import { ERRORS, type ErrorCode } from '../protocol/errors.js';
 import { PROTOCOL_VERSION } from '../protocol/model.js';
-import { authChallengeBytes, verifyBytes } from '../protocol/sign.js';
+import { channelOf, checkAgentProof, newNonce, serverHello, SUBPROTOCOL, welcomeFrame } from '../protocol/handshake.js';
+import type { KeyPair } from '../protocol/sign.js';
 import type { Clock } from '../system/clock.js';
 import { waitAtMost } from '../system/wait.js';
 import type { Logger } from '../log.js';
@@ -25,6 +27,9 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CLOSE_REFUSED = 4001;
 const CLOSE_REPLACED = 4000;
 const CLOSE_RESTART = 1012;
+const CLOSE_PROTOCOL = 4002;
+/** How long an agent of an older protocol is told to wait before it tries again (it obeys up to 24 h). */
+export const LEGACY_RETRY_AFTER_MS = 15 * 60_000;
 
 /** What one authenticated device may send: bytes and frames per second (token buckets) and bytes waiting unhandled. */
 export interface DeviceLimits {
@@ -69,7 +74,14 @@ export interface Gateway {
 
 interface Session {
   ws: WebSocket;
+  /** This server's nonce, in server.hello; auth and enroll must be signed over it. */
   nonce: string;
+  /** What the server sees of the channel (TLS exporter when TLS ends here). */
+  channel: Channel;
+  /** The agent's hello, once received. */
+  hello: BodyOf<'agent.hello'> | null;
+  /** The key server.hello was signed with; welcome is signed with the same one. */
+  key: KeyPair | null;
   deviceId: string | null;
   missedPongs: number;
   /** Frames received and not yet handled; handled in order, in batches. */
@@ -124,13 +136,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
     await store.devices.recordSeen([device.id], clock.now());
     const activations = await store.activations.forDevices([device.id]);
     const policies = new Map((await store.policies.many(activations.map((a) => a.policyId))).map((p) => [p.id, p]));
-    sendFrame(s.ws, makeFrame('welcome', { deviceId: device.id, enrolled, heartbeatSec: opts.heartbeatSec, lastSeq: device.lastSeq }, clock.now()));
+    sendFrame(s.ws, welcomeFrame({ agentNonce: s.hello!.nonce, deviceId: device.id, enrolled, heartbeatSec: opts.heartbeatSec, lastSeq: device.lastSeq, serverKey: s.key!, now: clock.now() }));
     sendFrame(s.ws, signer.sign('desired', { deviceId: device.id, state: desiredStateOf(device, activations, policies) }, clock.now()));
     logger.info('agent connected', { deviceId: device.id, enrolled });
     await opts.onOnline(device.id);
   }
 
   async function onEnroll(s: Session, frame: Frame<'enroll'>): Promise<void> {
+    // Proof of possession: signed by the key it enrolls, for this session; and the key the server's proof named.
+    const proof = checkAgentProof(frame, { serverNonce: s.nonce, channel: s.channel, publicKey: frame.body.publicKey });
+    if (!proof.ok) return refuse(s, 'ENROLLMENT_REFUSED', proof.message, frame.id);
+    if (frame.body.publicKey !== s.hello!.deviceKey) return refuse(s, 'ENROLLMENT_REFUSED', 'enroll names another key than agent.hello', frame.id);
     const now = clock.now();
     // The token's use and the new device are one transaction, the token row locked: a one-use token enrolls one device.
     const outcome = await store.transaction(async (tx) => {
@@ -149,7 +165,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
   async function onAuth(s: Session, frame: Frame<'auth'>): Promise<void> {
     const device = await store.devices.get(frame.body.deviceId, { includeRevoked: true });
     if (!device) return refuse(s, 'AUTH_FAILED', 'unknown device', frame.id);
-    if (!verifyBytes(device.publicKey, authChallengeBytes(s.nonce, device.id), frame.body.proof)) return refuse(s, 'AUTH_FAILED', 'the proof does not verify with the device key', frame.id);
+    const proof = checkAgentProof(frame, { serverNonce: s.nonce, channel: s.channel, publicKey: device.publicKey });
+    if (!proof.ok) return refuse(s, 'AUTH_FAILED', proof.message, frame.id);
+    if (device.publicKey !== s.hello!.deviceKey) return refuse(s, 'AUTH_FAILED', 'auth is for another key than agent.hello', frame.id);
     // Said only to the holder of the key (the proof verified), so nobody else learns which ids were deleted.
     if (device.revokedAt !== null) return refuse(s, 'DEVICE_REVOKED', 'this device was deleted on the server; its key is revoked', frame.id);
     device.facts = frame.body.facts;
@@ -225,6 +243,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       return;
     }
     if (s.deviceId === null) {
+      if (frame.type === 'agent.hello') return onAgentHello(s, frame.body);
+      if (!s.hello) return sendError(s.ws, 'FRAME_INVALID', `send agent.hello before ${frame.type}`, { ref: frame.id });
       if (frame.type === 'enroll') return onEnroll(s, frame);
       if (frame.type === 'auth') return onAuth(s, frame);
       return sendError(s.ws, 'FRAME_INVALID', `send auth or enroll before ${frame.type}`, { ref: frame.id });
@@ -240,10 +260,30 @@ export function createGateway(opts: GatewayOptions): Gateway {
     return sendError(s.ws, 'FRAME_INVALID', `${frame.type} is only valid during the handshake`, { ref: frame.id });
   }
 
-  function onConnection(ws: WebSocket): void {
+  // The server proves its key first, over the agent's nonce, the device key and the channel it sees.
+  function onAgentHello(s: Session, hello: BodyOf<'agent.hello'>): void {
+    if (s.hello) return sendError(s.ws, 'FRAME_INVALID', 'agent.hello was already received');
+    s.hello = hello;
+    s.key = signer.keyPair();
+    sendFrame(s.ws, serverHello({ hello, nonce: s.nonce, channel: s.channel, serverKey: s.key, endorsements: signer.endorsements(), now: clock.now() }));
+  }
+
+  // An agent of protocol v1 offers no subprotocol: it is told, in its own envelope, to be upgraded, and to come
+  // back later (it shows PROTOCOL_UNSUPPORTED with this message in `rmagent status`); its registration stays valid.
+  function refuseLegacy(ws: WebSocket, req: IncomingMessage): void {
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').slice(0, 100) || 'none';
+    logger.warn('agent of another protocol version refused', { offered });
+    const now = clock.now();
+    const message = `this server speaks rmagent protocol ${PROTOCOL_VERSION} (subprotocol ${SUBPROTOCOL}); the agent offered ${offered}: upgrade the agent (its registration stays valid)`;
+    ws.send(JSON.stringify({ v: 1, id: `${now.toString(36)}-legacy`, type: 'error', ts: now, body: { code: 'PROTOCOL_UNSUPPORTED', message, hint: ERRORS.PROTOCOL_UNSUPPORTED.hint, retryAfterMs: LEGACY_RETRY_AFTER_MS, fatal: true } }));
+    ws.close(CLOSE_PROTOCOL, 'protocol version not supported');
+  }
+
+  function onConnection(ws: WebSocket, req: IncomingMessage): void {
+    if (ws.protocol !== SUBPROTOCOL) return refuseLegacy(ws, req);
     const now = clock.now();
     const s: Session = {
-      ws, nonce: randomBytes(32).toString('base64'), deviceId: null, missedPongs: 0, inbox: [], inboxBytes: 0, draining: null, reports: [], acks: [],
+      ws, nonce: newNonce(), channel: channelOf(req.socket), hello: null, key: null, deviceId: null, missedPongs: 0, inbox: [], inboxBytes: 0, draining: null, reports: [], acks: [],
       bytes: fullBucket(limits.bytes, now), frames: fullBucket(limits.frames, now), rateTimer: null, paused: false, ponged: false,
     };
     sessions.add(s);
@@ -279,8 +319,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }
     });
     ws.on('error', (err) => logger.warn('agent socket error', { deviceId: s.deviceId, error: err }));
-    const endorsements = signer.endorsements();
-    sendFrame(ws, makeFrame('hello', { nonce: s.nonce, serverTime: clock.now(), serverKey: signer.publicKey, protocol: PROTOCOL_VERSION, ...(endorsements.length ? { endorsements } : {}) }, clock.now()));
   }
 
   function beat(): void {
@@ -305,7 +343,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     start() {
       // Twice the protocol limit so a frame just over it reaches parseFrame and gets a typed error frame;
       // ws closes (1009) anything beyond that.
-      wss = new WebSocketServer({ server: opts.httpServer, path: '/agent', maxPayload: DEFAULT_MAX_FRAME_BYTES * 2 });
+      // rmagent.v2 is selected when offered; an agent offering none (protocol v1) is refused in onConnection.
+      wss = new WebSocketServer({ server: opts.httpServer, path: '/agent', maxPayload: DEFAULT_MAX_FRAME_BYTES * 2, handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
       wss.on('connection', onConnection);
       // ws re-emits the HTTP server's errors (e.g. EADDRINUSE); startServer reports those itself.
       wss.on('error', (err) => logger.debug('websocket server error', { error: err }));

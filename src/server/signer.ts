@@ -11,8 +11,10 @@ export interface CommandSigner {
   readonly publicKey: string;
   /** A signed command frame; `id` lets a queued command keep its id when it is finally sent. */
   sign<T extends CommandType>(type: T, body: BodyOf<T>, ts: number, id?: string): Frame<T>;
-  /** Key chain links up to publicKey, for hello (empty before the first rotation). */
+  /** Key chain links up to publicKey, for server.hello (empty before the first rotation). */
   endorsements(): Endorsement[];
+  /** The signing key now: the handshake signs server.hello and welcome with the same one. */
+  keyPair(): KeyPair;
 }
 
 export async function loadOrCreateServerKey(dataDir: string): Promise<KeyPair> {
@@ -37,5 +39,6 @@ export function createCommandSigner(source: KeyPair | (() => KeyPair), endorseme
       return signFrame(id ? { ...frame, id } : frame, current().privateKeyPem);
     },
     endorsements,
+    keyPair: current,
   };
 }

@@ -1,9 +1,8 @@
 // The connection over real sockets against a protocol peer written here with `ws` (the server side of
-// protocol v1 built from src/protocol helpers): handshake, pinning, commands, reports, heartbeat, backoff.
+// protocol v2 built from src/protocol helpers): handshake, pinning, commands, reports, heartbeat, backoff.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, WebSocket } from 'ws';
@@ -14,7 +13,8 @@ import { createReplayGuard } from '../../src/agent/replay.js';
 import type { AgentContext, CommandHandler, Connection, ConnectionStatus } from '../../src/agent/contracts.js';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { AGENT_TO_SERVER, encodeFrame, makeFrame, parseFrame, type BodyOf, type CommandType, type Frame } from '../../src/protocol/frames.js';
-import { authChallengeBytes, generateKeyPair, signFrame, verifyBytes } from '../../src/protocol/sign.js';
+import { generateKeyPair, signFrame } from '../../src/protocol/sign.js';
+import { checkAgentProof, newNonce, serverHello, welcomeFrame } from '../../src/protocol/handshake.js';
 import { createCommandRunner } from '../../src/system/exec.js';
 import { systemClock, fixedClock, type Clock } from '../../src/system/clock.js';
 import { silentLogger } from '../../src/log.js';
@@ -76,23 +76,27 @@ async function startPeer(options: PeerOptions = {}) {
     if (!peer.accepting) return ws.terminate();
     peer.connections += 1;
     peer.socket = ws;
-    const nonce = randomBytes(32).toString('base64');
+    const nonce = newNonce();
+    let agentNonce = '';
     const welcome = (deviceId: string, enrolled: boolean) =>
-      ws.send(encodeFrame(makeFrame('welcome', { deviceId, enrolled, heartbeatSec: options.heartbeatSec ?? 30, lastSeq: peer.lastSeq })));
+      ws.send(encodeFrame(welcomeFrame({ agentNonce, deviceId, enrolled, heartbeatSec: options.heartbeatSec ?? 30, lastSeq: peer.lastSeq, serverKey: key, now: Date.now() })));
     ws.on('close', () => { peer.closedAt = Date.now(); });
     ws.on('message', (raw) => {
       const parsed = parseFrame(raw.toString(), { accept: AGENT_TO_SERVER });
       if (!parsed.ok) throw new Error(`the agent sent an invalid frame: ${parsed.message}`);
       const f = parsed.frame;
       peer.received.push(f);
-      if (f.type === 'enroll') {
+      if (f.type === 'agent.hello') {
+        agentNonce = f.body.nonce;
+        ws.send(encodeFrame(serverHello({ hello: f.body, nonce, channel: { kind: 'none' }, serverKey: key, now: Date.now() })));
+      } else if (f.type === 'enroll') {
         if (f.body.token !== (options.token ?? 'token-abcdefgh')) return ws.close(4001);
         const id = `dev-${peer.devices.size + 1}`;
         peer.devices.set(id, f.body.publicKey);
         welcome(id, true);
       } else if (f.type === 'auth') {
         const pub = peer.devices.get(f.body.deviceId);
-        if (peer.refuseAuth || !pub || !verifyBytes(pub, authChallengeBytes(nonce, f.body.deviceId), f.body.proof)) {
+        if (peer.refuseAuth || !pub || !checkAgentProof(f, { serverNonce: nonce, channel: { kind: 'none' }, publicKey: pub }).ok) {
           ws.send(encodeFrame(makeFrame('error', peer.refuseAuth ?? { code: 'AUTH_FAILED', message: 'bad proof', fatal: true })));
           return ws.close(4001);
         }
@@ -105,7 +109,6 @@ async function startPeer(options: PeerOptions = {}) {
         ws.send(encodeFrame(makeFrame('report.ack', { upTo: peer.lastSeq })));
       }
     });
-    ws.send(encodeFrame(makeFrame('hello', { nonce, serverTime: Date.now(), serverKey: key.publicKey, protocol: 1 })));
   });
   return peer;
 }
@@ -155,7 +158,7 @@ describe('connection', () => {
     expect(agent.statuses.map((s) => s.phase)).toEqual(expect.arrayContaining(['connecting', 'handshaking', 'connected', 'backoff']));
   });
 
-  it('refuses a server whose key differs from the pinned one and sends it nothing', async () => {
+  it('refuses a server whose key differs from the pinned one and sends it nothing but its hello', async () => {
     const peer = await startPeer();
     cleanups.push(peer.close);
     const agent = await agentFor(peer.url, { serverKey: generateKeyPair().publicKey });
@@ -163,7 +166,7 @@ describe('connection', () => {
     const s = await until('refused', () => agent.statuses.find((x) => x.phase === 'backoff'));
     expect(s.lastError?.code).toBe('SERVER_KEY_MISMATCH');
     await new Promise((r) => setTimeout(r, 100));
-    expect(peer.received).toEqual([]);
+    expect(new Set(peer.received.map((f) => f.type))).toEqual(new Set(['agent.hello']));
   });
 
   it('checks every command: forged, unsigned, wrong device, expired and replayed ones are rejected with the reason', async () => {
@@ -263,7 +266,7 @@ describe('connection', () => {
     agent.connection.start();
     await agent.connected();
     peer.send('{not json');
-    peer.send(JSON.stringify({ v: 1, id: 'x-1', type: 'launch.missiles', ts: Date.now(), body: {} }));
+    peer.send(JSON.stringify({ v: 2, id: 'x-1', type: 'launch.missiles', ts: Date.now(), body: {} }));
     await until('two error frames', () => peer.framesOf('error').length === 2);
     expect(peer.framesOf('error').map((e) => [e.body.code, e.body.ref])).toEqual([['FRAME_INVALID', undefined], ['FRAME_UNKNOWN_TYPE', 'x-1']]);
     const cmd = peer.command('status.request', { deviceId: 'dev-1' });

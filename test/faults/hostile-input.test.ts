@@ -65,7 +65,7 @@ describe('hostile input, heavy run', () => {
       const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
       const answers: string[] = [];
       ws.on('message', (raw) => answers.push((JSON.parse(raw.toString()) as { type: string; body: { code?: string } }).body.code ?? (JSON.parse(raw.toString()) as { type: string }).type));
-      const frame = JSON.stringify({ v: 1, id: 'm-1', type: 'report', ts: 1, body: { pad: 'x'.repeat(DEFAULT_MAX_FRAME_BYTES - 200) } });
+      const frame = JSON.stringify({ v: 2, id: 'm-1', type: 'report', ts: 1, body: { pad: 'x'.repeat(DEFAULT_MAX_FRAME_BYTES - 200) } });
       let sent = 0;
       for (; sent < 2_000 && ws.readyState === WebSocket.OPEN; sent++) {
         ws.send(frame);

@@ -14,8 +14,8 @@ describe('parseFrame', () => {
   it('rejects non-JSON, oversize, unknown types and bad bodies with typed codes', () => {
     expect(parseFrame('{nope')).toMatchObject({ ok: false, code: 'FRAME_INVALID' });
     expect(parseFrame('x'.repeat(2048), { maxBytes: 1024 })).toMatchObject({ ok: false, code: 'FRAME_TOO_LARGE' });
-    expect(parseFrame(JSON.stringify({ v: 1, id: 'a1', type: 'rm -rf', ts: 1, body: {} }))).toMatchObject({ ok: false, code: 'FRAME_UNKNOWN_TYPE', ref: 'a1' });
-    expect(parseFrame(JSON.stringify({ v: 1, id: 'a2', type: 'report.ack', ts: 1, body: { upTo: -1 } }))).toMatchObject({ ok: false, code: 'FRAME_INVALID', ref: 'a2' });
+    expect(parseFrame(JSON.stringify({ v: 2, id: 'a1', type: 'rm -rf', ts: 1, body: {} }))).toMatchObject({ ok: false, code: 'FRAME_UNKNOWN_TYPE', ref: 'a1' });
+    expect(parseFrame(JSON.stringify({ v: 2, id: 'a2', type: 'report.ack', ts: 1, body: { upTo: -1 } }))).toMatchObject({ ok: false, code: 'FRAME_INVALID', ref: 'a2' });
   });
 
   it('refuses frames of the wrong direction', () => {

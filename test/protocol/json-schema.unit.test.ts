@@ -14,8 +14,8 @@ describe('docs/protocol', () => {
   });
 
   it('describes every frame type with its required fields', () => {
-    const hello = JSON.parse(protocolJsonSchemas()['frame.hello.schema.json']!) as { required: string[] };
-    expect(hello.required).toEqual(expect.arrayContaining(['nonce', 'serverKey', 'protocol']));
+    const hello = JSON.parse(protocolJsonSchemas()['frame.server.hello.schema.json']!) as { required: string[] };
+    expect(hello.required).toEqual(expect.arrayContaining(['agentNonce', 'deviceKey', 'nonce', 'serverKey', 'protocol', 'channel']));
   });
 });
 

@@ -5,7 +5,6 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { expect } from 'vitest';
@@ -18,6 +17,7 @@ import type { CommandHandler } from '../../src/agent/contracts.js';
 import { configSchema } from '../../src/config/schema.js';
 import { AGENT_TO_SERVER, COMMAND_TYPES, encodeFrame, makeFrame, parseFrame, type Frame } from '../../src/protocol/frames.js';
 import { canonicalJson, generateKeyPair, signFrame } from '../../src/protocol/sign.js';
+import { newNonce, serverHello, welcomeFrame } from '../../src/protocol/handshake.js';
 import { createCommandRunner } from '../../src/system/exec.js';
 import { systemClock } from '../../src/system/clock.js';
 import { silentLogger } from '../../src/log.js';
@@ -42,13 +42,18 @@ export async function runAgentConnectionProperties(runs: number, tally: Tally): 
   wss.on('connection', (ws) => {
     connections += 1;
     socket = ws;
+    let agentNonce = '';
     ws.on('message', (raw) => {
       const parsed = parseFrame(raw.toString(), { accept: AGENT_TO_SERVER });
       if (!parsed.ok) return void invalidFromAgent.push(parsed.message);
       fromAgent.push(parsed.frame);
-      if (parsed.frame.type === 'enroll' || parsed.frame.type === 'auth') ws.send(encodeFrame(makeFrame('welcome', { deviceId: 'dev-1', enrolled: parsed.frame.type === 'enroll', heartbeatSec: 30, lastSeq: 0 })));
+      const f = parsed.frame;
+      if (f.type === 'agent.hello') {
+        agentNonce = f.body.nonce;
+        ws.send(encodeFrame(serverHello({ hello: f.body, nonce: newNonce(), channel: { kind: 'none' }, serverKey: key, now: Date.now() })));
+      }
+      if (f.type === 'enroll' || f.type === 'auth') ws.send(encodeFrame(welcomeFrame({ agentNonce, deviceId: 'dev-1', enrolled: f.type === 'enroll', heartbeatSec: 30, lastSeq: 0, serverKey: key, now: Date.now() })));
     });
-    ws.send(encodeFrame(makeFrame('hello', { nonce: randomBytes(32).toString('base64'), serverTime: Date.now(), serverKey: key.publicKey, protocol: 1 })));
   });
 
   const stateDir = mkdtempSync(path.join(tmpdir(), 'rmagent-rogue-'));
@@ -78,11 +83,11 @@ export async function runAgentConnectionProperties(runs: number, tally: Tally): 
       signed.set(f.id, canonicalJson(f));
       return f;
     });
-    const serverFrames = VALID_FRAMES.filter((f) => !COMMAND_TYPES.includes(f.type as never) && f.type !== 'hello' && f.type !== 'welcome').map((f) => JSON.stringify(f));
+    const serverFrames = VALID_FRAMES.filter((f) => !COMMAND_TYPES.includes(f.type as never) && f.type !== 'server.hello' && f.type !== 'welcome').map((f) => JSON.stringify(f));
     const hostile = fc.oneof(
       { arbitrary: fc.tuple(freshCommand, mutation).map(([f, m]) => JSON.stringify(mutateAt(f, m.steps, m.key, m.value))), weight: 4 },
       { arbitrary: mutatedText(freshCommand.map((f) => JSON.stringify(f))), weight: 2 },
-      { arbitrary: fc.constantFrom(...serverFrames, ...VALID_FRAMES.filter((f) => f.type === 'hello' || f.type === 'welcome').map((f) => JSON.stringify(f))), weight: 1 },
+      { arbitrary: fc.constantFrom(...serverFrames, ...VALID_FRAMES.filter((f) => f.type === 'server.hello' || f.type === 'welcome').map((f) => JSON.stringify(f))), weight: 1 },
       { arbitrary: freshCommand.map((f) => JSON.stringify({ ...f, sig: undefined })), weight: 1 }, // unsigned
       { arbitrary: freshCommand.map((f) => JSON.stringify(signFrame({ ...f, sig: undefined } as Frame, generateKeyPair().privateKeyPem))), weight: 1 }, // forged
     );

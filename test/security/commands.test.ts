@@ -61,7 +61,7 @@ describe('no shell, one command runner', () => {
 
 describe('allow-listed commands', () => {
   it('every server-to-agent frame other than the handshake is a signed command of the allow-list', () => {
-    const handshake = ['hello', 'welcome', 'report.ack', 'error'];
+    const handshake = ['server.hello', 'welcome', 'report.ack', 'error'];
     expect(SERVER_TO_AGENT.filter((t) => !handshake.includes(t)).sort()).toEqual([...COMMAND_TYPES].sort());
   });
 
@@ -73,13 +73,13 @@ describe('allow-listed commands', () => {
       for (const m of text.matchAll(/'([a-z]+\.[a-z]+)'\s*:\s*'(?:assets|backup|patches|monitoring)'/g)) handled.add(m[1]!);
     }
     expect(handled.size).toBeGreaterThan(5);
-    const handshake = ['hello', 'welcome', 'report.ack', 'error'];
+    const handshake = ['server.hello', 'welcome', 'report.ack', 'error'];
     expect([...handled].filter((t) => !Object.hasOwn(COMMAND_BODY_SCHEMAS, t) && !handshake.includes(t))).toEqual([]);
   });
 
   it('a frame with any other type never reaches the agent as a command', () => {
     for (const type of ['shell', 'exec', 'run', 'update', 'file.write', 'service.install ', '__proto__', 'constructor', 'toString']) {
-      const r = parseFrame(JSON.stringify({ v: 1, id: 'c-1', type, ts: 1, body: { deviceId: 'd' } }), { accept: SERVER_TO_AGENT });
+      const r = parseFrame(JSON.stringify({ v: 2, id: 'c-1', type, ts: 1, body: { deviceId: 'd' } }), { accept: SERVER_TO_AGENT });
       expect(r, type).toMatchObject({ ok: false, code: 'FRAME_UNKNOWN_TYPE' });
     }
   });

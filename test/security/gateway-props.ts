@@ -26,7 +26,7 @@ let sentinelCount = 0;
 async function exchange(agent: TestAgent, frames: readonly string[]): Promise<{ errors: Frame<'error'>[]; closed: boolean }> {
   const id = `sentinel-${++sentinelCount}`;
   for (const text of frames) agent.ws.send(text === '__binary__' ? Buffer.from([0, 1, 2, 255]) : text);
-  agent.ws.send(JSON.stringify({ v: 1, id, type: 'zz.sentinel', ts: 1, body: {} }));
+  agent.ws.send(JSON.stringify({ v: 2, id, type: 'zz.sentinel', ts: 1, body: {} }));
   const answered = new Promise<boolean>((resolve) => {
     const look = () => (agent.frames.some((f) => f.type === 'error' && f.body.ref === id) ? resolve(true) : setTimeout(look, 5));
     look();
@@ -58,7 +58,7 @@ export async function runGatewayProperties(runs: number, tally: Tally, opts: { f
       fc.asyncProperty(fc.array(hostileFrame, { minLength: 1, maxLength: 8 }), async (texts) => {
         const agent = await connectAgent(server.agentUrl);
         try {
-          await agent.next('hello');
+          await agent.hello();
           assertProtocolKept(await exchange(agent, texts), agent);
           frames += texts.length + 1;
           return prototypeIsClean();
@@ -98,8 +98,8 @@ export async function runGatewayProperties(runs: number, tally: Tally, opts: { f
 
     // A frame over the protocol limit gets FRAME_TOO_LARGE and the connection stays; one past ws's limit is closed (1009).
     const big = await connectAgent(server.agentUrl);
-    await big.next('hello');
-    const over = JSON.stringify({ v: 1, id: 'big-1', type: 'report', ts: 1, body: { pad: 'x'.repeat(DEFAULT_MAX_FRAME_BYTES) } });
+    await big.hello();
+    const over = JSON.stringify({ v: 2, id: 'big-1', type: 'report', ts: 1, body: { pad: 'x'.repeat(DEFAULT_MAX_FRAME_BYTES) } });
     const r = await exchange(big, [over]);
     expect(r.closed).toBe(false);
     expect(r.errors.map((e) => e.body.code)).toContain('FRAME_TOO_LARGE');
@@ -110,8 +110,8 @@ export async function runGatewayProperties(runs: number, tally: Tally, opts: { f
 
     // A flood from one socket: answered, or told to come back later (fatal overload) — never a crash.
     const flooder = await connectAgent(server.agentUrl);
-    await flooder.next('hello');
-    const flood = await exchange(flooder, Array.from({ length: opts.floodFrames }, (_, i) => `{"v":1,"id":"f-${i}","type":"report","ts":1,"body":{}}`));
+    await flooder.hello();
+    const flood = await exchange(flooder, Array.from({ length: opts.floodFrames }, (_, i) => `{"v":2,"id":"f-${i}","type":"report","ts":1,"body":{}}`));
     assertProtocolKept(flood, flooder);
     await flooder.close();
     tally.add('gateway: flood frames (one socket)', opts.floodFrames);

@@ -14,8 +14,9 @@ const dev = { deviceId: 'dev-1' };
 
 /** One valid body per frame type; the test fails when a type is added without one here. */
 export const VALID_BODIES: { [T in FrameType]: unknown } = {
-  hello: { nonce: pub, serverTime: 1, serverKey: pub, protocol: 1, endorsements: [{ key: pub, signedBy: pub, sig: 'A'.repeat(86) + '==' }] },
-  welcome: { deviceId: 'dev-1', enrolled: true, heartbeatSec: 30, lastSeq: 0 },
+  'agent.hello': { protocol: 2, nonce: pub, deviceKey: pub, agentVersion: '0.1.0' },
+  'server.hello': { protocol: 2, agentNonce: pub, deviceKey: pub, nonce: pub, serverTime: 1, serverKey: pub, channel: { kind: 'tls-exporter', value: pub }, endorsements: [{ key: pub, signedBy: pub, sig: 'A'.repeat(86) + '==' }] },
+  welcome: { agentNonce: pub, deviceId: 'dev-1', enrolled: true, heartbeatSec: 30, lastSeq: 0 },
   'report.ack': { upTo: 3 },
   desired: { ...dev, state: { revision: 1, services: { monitoring: { policy } } } },
   'service.install': { ...dev, service: 'monitoring', policy },
@@ -29,8 +30,8 @@ export const VALID_BODIES: { [T in FrameType]: unknown } = {
   'patches.scan': { ...dev },
   'alert.ack': { ...dev, actor: 'alice', key: 'cpu' },
   'key.rotate': { ...dev, newKey: pub, retireKey: pub },
-  auth: { deviceId: 'dev-1', proof: 'A'.repeat(86) + '==', facts },
-  enroll: { token: 'enrollment-token-1', publicKey: pub, facts },
+  auth: { deviceId: 'dev-1', serverNonce: pub, channel: { kind: 'none' }, facts },
+  enroll: { token: 'enrollment-token-1', publicKey: pub, serverNonce: pub, channel: { kind: 'none' }, facts },
   ack: { commandId: 'c-1', status: 'done' },
   report: { seq: 1, kind: 'status', at: 1, data: { any: 1 } },
   unenroll: { reason: 'rmagent unenroll' },
@@ -82,7 +83,7 @@ export function runProtocolProperties(runs: number, tally: Tally, seed?: number)
   const anyType = fc.oneof(fc.constantFrom(...TYPES), hostileString, fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty'));
   fc.assert(
     fc.property(anyType, hostileValue, hostileValue, acceptList, (type, body, id, accept) => {
-      const r = parseFrame(JSON.stringify({ v: 1, id: typeof id === 'string' && id ? id : 'x-1', type, ts: 1, body }), accept ? { accept } : {});
+      const r = parseFrame(JSON.stringify({ v: 2, id: typeof id === 'string' && id ? id : 'x-1', type, ts: 1, body }), accept ? { accept } : {});
       assertParseResult(r);
       if (!Object.hasOwn(BODY_SCHEMAS, type) && r.ok) throw new Error(`unknown type ${type} accepted`);
       if (accept && r.ok && !accept.includes(r.frame.type)) throw new Error(`wrong direction ${type} accepted`);
@@ -96,7 +97,7 @@ export function runProtocolProperties(runs: number, tally: Tally, seed?: number)
   fc.assert(
     fc.property(fc.integer({ min: 1024, max: 64 * 1024 }), fc.constantFrom('a', 'é', '€', '😀'), (maxBytes, ch) => {
       const filler = ch.repeat(Math.ceil(maxBytes / Buffer.byteLength(ch)) + 1);
-      const r = parseFrame(JSON.stringify({ v: 1, id: 'big-1', type: 'error', ts: 1, body: { code: 'X', message: filler } }), { maxBytes });
+      const r = parseFrame(JSON.stringify({ v: 2, id: 'big-1', type: 'error', ts: 1, body: { code: 'X', message: filler } }), { maxBytes });
       return !r.ok && r.code === 'FRAME_TOO_LARGE';
     }),
     params(Math.max(20, runs / 20)),

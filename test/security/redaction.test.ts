@@ -51,7 +51,7 @@ describe('log redaction, written to a real rotated log file', () => {
   it('keeps a secret out of a logged raw frame (JSON text holding "token": ...)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rmagent-logs-'));
     const logger = createLogger({ logDir: dir, console: false });
-    const frame = JSON.stringify({ v: 1, id: 'e1', type: 'enroll', ts: 1, body: { token, publicKey: 'AAAA', facts: {} } });
+    const frame = JSON.stringify({ v: 2, id: 'e1', type: 'enroll', ts: 1, body: { token, publicKey: 'AAAA', facts: {} } });
     logger.warn('invalid frame', { text: frame });
     logger.warn(`invalid frame ${frame}`);
     await finish(logger);

@@ -8,7 +8,7 @@ import { WebSocketServer } from 'ws';
 import { waitUntil, type Spawned } from '../../src/cli/processes.js';
 import { makeFrame, parseFrame } from '../../src/protocol/frames.js';
 import { keyFingerprint, signFrame } from '../../src/protocol/sign.js';
-import { PROTOCOL_VERSION } from '../../src/protocol/model.js';
+import { newNonce, serverHello, welcomeFrame } from '../../src/protocol/handshake.js';
 import { agentHome, assertBuilt, startServer, tempDir, type AgentHome, type ServerProcess } from '../e2e/harness.js';
 
 type KeyView = { publicKey: string; fingerprint: string; state: 'signing' | 'active' | 'retired' };
@@ -165,15 +165,20 @@ describe('server command key rotation with overlap', () => {
     await new Promise((r) => wss.once('listening', r));
     const acks: Array<{ commandId: string; status: string; reason?: { code: string } }> = [];
     const sent: Record<string, string> = {};
+    const current = { publicKey: k2, privateKeyPem: privateOf.get(k2)! };
     wss.on('connection', (ws) => {
-      ws.send(JSON.stringify(makeFrame('hello', { nonce: Buffer.alloc(32, 1).toString('base64'), serverTime: Date.now(), serverKey: k2, protocol: PROTOCOL_VERSION })));
+      let agentNonce = '';
       ws.on('message', (raw) => {
         const parsed = parseFrame(raw.toString());
         if (!parsed.ok) return;
         const f = parsed.frame;
+        if (f.type === 'agent.hello') {
+          agentNonce = f.body.nonce;
+          ws.send(JSON.stringify(serverHello({ hello: f.body, nonce: newNonce(), channel: { kind: 'none' }, serverKey: current, now: Date.now() })));
+        }
         if (f.type === 'auth') {
           if (f.body.deviceId !== devices.a.id) return void ws.close();
-          ws.send(JSON.stringify(makeFrame('welcome', { deviceId: f.body.deviceId, enrolled: false, heartbeatSec: 2, lastSeq: 0 })));
+          ws.send(JSON.stringify(welcomeFrame({ agentNonce, deviceId: f.body.deviceId, enrolled: false, heartbeatSec: 2, lastSeq: 0, serverKey: current, now: Date.now() })));
           for (const [name, key] of [['retired', k0], ['current', k2]] as const) {
             const frame = signFrame(makeFrame('status.request', { deviceId: f.body.deviceId }), privateOf.get(key)!);
             sent[frame.id] = name;

@@ -12,7 +12,7 @@ import type { Intake, IntakeJob } from '../../src/server/intake.js';
 import { hashSecret } from '../../src/server/secrets.js';
 import { createCommandSigner } from '../../src/server/signer.js';
 import { createSqliteStore } from '../../src/server/store/sqlite.js';
-import { connectAgent, sampleFacts, tempDir, type TestAgent } from './helpers.js';
+import { connectAgent, tempDir, type TestAgent } from './helpers.js';
 
 const MB = 1024 * 1024;
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -62,8 +62,7 @@ describe('gateway inbox bound', () => {
     const { gateway, agentUrl, token } = await gatewayBehind(slowIntake(100));
     const agent: TestAgent = await connectAgent(agentUrl);
     cleanups.push(() => agent.close());
-    await agent.next('hello');
-    agent.send('enroll', { token, publicKey: generateKeyPair().publicKey, facts: sampleFacts() });
+    await agent.sendEnroll(token);
     await agent.next('welcome');
 
     const pad = 'x'.repeat(1_000_000);
@@ -74,7 +73,7 @@ describe('gateway inbox bound', () => {
     while (Date.now() - started < 3_000 && seq < 300) {
       while (agent.ws.bufferedAmount > 64 * MB) await new Promise((r) => setTimeout(r, 2));
       seq += 1;
-      agent.ws.send(`{"v":1,"id":"f-${seq}","type":"report","ts":${Date.now()},"body":{"seq":${seq},"kind":"inventory","at":1,"data":{"blob":"${pad}"}}}`);
+      agent.ws.send(`{"v":2,"id":"f-${seq}","type":"report","ts":${Date.now()},"body":{"seq":${seq},"kind":"inventory","at":1,"data":{"blob":"${pad}"}}}`);
       if (seq % 8 === 0) await new Promise((r) => setImmediate(r));
     }
     await new Promise((r) => setTimeout(r, 500));

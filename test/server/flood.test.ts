@@ -41,7 +41,7 @@ async function flood(agent: EnrolledAgent, first: number, last: number, until: (
   let seq = first;
   for (; seq <= last && !until(); seq++) {
     while (agent.ws.bufferedAmount > 8 * MB && !until()) await new Promise((r) => setTimeout(r, 5));
-    agent.ws.send(`{"v":1,"id":"flood-${seq}","type":"report","ts":${Date.now()},"body":{"seq":${seq},"kind":"inventory","at":${Date.now()},"data":{"blob":"${PAD}"}}}`);
+    agent.ws.send(`{"v":2,"id":"flood-${seq}","type":"report","ts":${Date.now()},"body":{"seq":${seq},"kind":"inventory","at":${Date.now()},"data":{"blob":"${PAD}"}}}`);
   }
   return seq - 1;
 }

@@ -1,7 +1,7 @@
 // The agent gateway over real loopback sockets: handshake, refusals, reports, bad frames, replacement,
 // command acks, heartbeat and graceful shutdown, with a server in a temp folder.
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkCommand, signBytes, authChallengeBytes, generateKeyPair } from '../../src/protocol/sign.js';
+import { checkCommand, generateKeyPair, signedBytes, verifyBytes } from '../../src/protocol/sign.js';
 import { makeFrame } from '../../src/protocol/frames.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { silentLogger } from '../../src/log.js';
@@ -25,16 +25,18 @@ function track<T extends TestAgent>(agent: T): T {
 const report = (seq: number, data: Record<string, unknown> = { hostname: 'x' }) => ({ seq, kind: 'inventory' as const, at: 1000 + seq, data });
 
 describe('gateway handshake', () => {
-  it('sends hello, enrolls with a token, then sends welcome and a desired state signed by the server key', async () => {
+  it('answers agent.hello with a signed server.hello, enrolls with a token, then sends a signed welcome and desired state', async () => {
     const server = await started();
     const agent = track(await connectAgent(server.agentUrl));
-    const hello = await agent.next('hello');
-    expect(hello.body.serverKey).toBe(server.serverPublicKey);
-    expect(Buffer.from(hello.body.nonce, 'base64')).toHaveLength(32);
     const keys = generateKeyPair();
-    agent.send('enroll', { token: await newEnrollmentToken(server), publicKey: keys.publicKey, facts: sampleFacts() });
+    const hello = await agent.hello(keys);
+    expect(hello.body).toMatchObject({ serverKey: server.serverPublicKey, deviceKey: keys.publicKey, protocol: 2, channel: { kind: 'none' } });
+    expect(Buffer.from(hello.body.nonce, 'base64')).toHaveLength(32);
+    expect(verifyBytes(server.serverPublicKey, signedBytes(hello), hello.sig!)).toBe(true);
+    await agent.sendEnroll(await newEnrollmentToken(server), sampleFacts(), keys);
     const welcome = await agent.next('welcome');
     expect(welcome.body).toMatchObject({ enrolled: true, lastSeq: 0, heartbeatSec: 30 });
+    expect(verifyBytes(server.serverPublicKey, signedBytes(welcome), welcome.sig!)).toBe(true);
     expect(welcome.body.deviceId).toMatch(/^dev-/);
     const desired = await agent.next('desired');
     const verdict = checkCommand(desired, { trustedKeys: [server.serverPublicKey], deviceId: welcome.body.deviceId, now: Date.now(), windowMs: 60_000, alreadySeen: () => false });
@@ -47,8 +49,7 @@ describe('gateway handshake', () => {
   it('refuses an unknown enrollment token with a fatal ENROLLMENT_REFUSED and close 4001', async () => {
     const server = await started();
     const agent = track(await connectAgent(server.agentUrl));
-    await agent.next('hello');
-    agent.send('enroll', { token: 'enr_not-a-real-token', publicKey: generateKeyPair().publicKey, facts: sampleFacts() });
+    await agent.sendEnroll('enr_not-a-real-token');
     const error = await agent.next('error');
     expect(error.body).toMatchObject({ code: 'ENROLLMENT_REFUSED', fatal: true });
     expect((await agent.closed).code).toBe(4001);
@@ -60,8 +61,7 @@ describe('gateway handshake', () => {
     track(await enroll(server, token, 'a'));
     track(await enroll(server, token, 'b'));
     const third = track(await connectAgent(server.agentUrl));
-    await third.next('hello');
-    third.send('enroll', { token, publicKey: generateKeyPair().publicKey, facts: sampleFacts('c') });
+    await third.sendEnroll(token, sampleFacts('c'));
     expect((await third.next('error')).body.message).toContain('no uses left');
   });
 
@@ -73,15 +73,13 @@ describe('gateway handshake', () => {
     expect(again.welcome.body).toMatchObject({ deviceId: first.deviceId, enrolled: false });
 
     const forger = track(await connectAgent(server.agentUrl));
-    const hello = await forger.next('hello');
     const otherKey = generateKeyPair();
-    forger.send('auth', { deviceId: first.deviceId, proof: signBytes(otherKey.privateKeyPem, authChallengeBytes(hello.body.nonce, first.deviceId)), facts: sampleFacts() });
+    await forger.sendAuth(first.deviceId, otherKey);
     expect((await forger.next('error')).body).toMatchObject({ code: 'AUTH_FAILED', fatal: true });
     expect((await forger.closed).code).toBe(4001);
 
     const stranger = track(await connectAgent(server.agentUrl));
-    const hello2 = await stranger.next('hello');
-    stranger.send('auth', { deviceId: 'dev-unknown', proof: signBytes(otherKey.privateKeyPem, authChallengeBytes(hello2.body.nonce, 'dev-unknown')), facts: sampleFacts() });
+    await stranger.sendAuth('dev-unknown', otherKey);
     expect((await stranger.next('error')).body.code).toBe('AUTH_FAILED');
   });
 
@@ -89,7 +87,7 @@ describe('gateway handshake', () => {
     const server = await startServer({ host: '127.0.0.1', port: 0, dataDir: await tempDir(), logger: silentLogger(), handshakeTimeoutMs: 300 });
     open.push(server);
     const agent = track(await connectAgent(server.agentUrl));
-    await agent.next('hello');
+    await agent.hello();
     expect((await agent.next('error', 3000)).body).toMatchObject({ code: 'AUTH_FAILED', fatal: true });
     expect((await agent.closed).code).toBe(4001);
   });
@@ -212,7 +210,7 @@ describe('gateway commands and lifecycle', () => {
   it('drops an agent that stops answering pings within two heartbeats', async () => {
     const server = await started(undefined, 1);
     const agent = track(await connectAgent(server.agentUrl, { autoPong: false }));
-    await agent.next('hello');
+    await agent.hello();
     const started_ = Date.now();
     const closed = await Promise.race([agent.closed, new Promise<null>((r) => setTimeout(() => r(null), 6000))]);
     expect(closed).not.toBeNull();

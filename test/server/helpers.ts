@@ -1,10 +1,11 @@
-// Test helpers: a server in a temp folder, an API caller, and a plain `ws` agent that speaks protocol v1.
+// Test helpers: a server in a temp folder, an API caller, and a plain `ws` agent that speaks protocol v2.
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { encodeFrame, makeFrame, parseFrame, SERVER_TO_AGENT, type Frame, type FrameType, type BodyOf } from '../../src/protocol/frames.js';
-import { authChallengeBytes, generateKeyPair, signBytes, type KeyPair } from '../../src/protocol/sign.js';
+import { generateKeyPair, type KeyPair } from '../../src/protocol/sign.js';
+import { agentHello, authFrame, enrollFrame, newNonce, SUBPROTOCOL } from '../../src/protocol/handshake.js';
 import type { DeviceFacts } from '../../src/protocol/model.js';
 import { silentLogger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
@@ -53,11 +54,18 @@ export interface TestAgent {
   next<T extends FrameType>(type: T, timeoutMs?: number): Promise<Frame<T>>;
   send<T extends FrameType>(type: T, body: BodyOf<T>): Frame<T>;
   sendText(text: string): void;
+  /** Sends agent.hello for `keys` (a fresh pair by default) and waits for server.hello. */
+  hello(keys?: KeyPair): Promise<Frame<'server.hello'>>;
+  /** enroll signed by the hello's key (says agent.hello first if not yet). */
+  sendEnroll(token: string, facts?: DeviceFacts, keys?: KeyPair): Promise<KeyPair>;
+  /** auth as `deviceId`, signed by `keys` (says agent.hello for `keys` first if not yet). */
+  sendAuth(deviceId: string, keys: KeyPair, facts?: DeviceFacts): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function connectAgent(agentUrl: string, options: { autoPong?: boolean } = {}): Promise<TestAgent> {
-  const ws = new WebSocket(agentUrl, { autoPong: options.autoPong ?? true });
+  const ws = new WebSocket(agentUrl, [SUBPROTOCOL], { autoPong: options.autoPong ?? true });
+  let said: { keys: KeyPair; nonce: string; server: Frame<'server.hello'> } | null = null;
   const frames: Frame[] = [];
   const badFrames: string[] = [];
   const waiters: Array<() => void> = [];
@@ -72,11 +80,28 @@ export async function connectAgent(agentUrl: string, options: { autoPong?: boole
     ws.once('open', () => resolve());
     ws.once('error', reject);
   });
-  return {
+  const agent: TestAgent = {
     ws,
     frames,
     badFrames,
     closed,
+    async hello(keys = generateKeyPair()) {
+      const nonce = newNonce();
+      ws.send(encodeFrame(agentHello(keys.publicKey, nonce, '0.1.0', Date.now())));
+      const server = await agent.next('server.hello');
+      said = { keys, nonce, server };
+      return server;
+    },
+    async sendEnroll(token, facts = sampleFacts(), keys) {
+      if (!said || (keys && said.keys !== keys)) await agent.hello(keys);
+      const { keys: k, server } = said!;
+      ws.send(encodeFrame(enrollFrame({ token, publicKey: k.publicKey, serverNonce: server.body.nonce, channel: { kind: 'none' }, facts, devicePrivateKeyPem: k.privateKeyPem, now: Date.now() })));
+      return k;
+    },
+    async sendAuth(deviceId, keys, facts = sampleFacts()) {
+      if (!said || said.keys !== keys) await agent.hello(keys);
+      ws.send(encodeFrame(authFrame({ deviceId, serverNonce: said!.server.body.nonce, channel: { kind: 'none' }, facts, devicePrivateKeyPem: keys.privateKeyPem, now: Date.now() })));
+    },
     next(type, timeoutMs = 5000) {
       return new Promise((resolve, reject) => {
         const deadline = setTimeout(() => reject(new Error(`no ${type} frame within ${timeoutMs} ms; got ${frames.map((f) => f.type).join(',')}`)), timeoutMs);
@@ -102,6 +127,7 @@ export async function connectAgent(agentUrl: string, options: { autoPong?: boole
       await Promise.race([closed, new Promise((r) => setTimeout(r, 3000))]);
     },
   };
+  return agent;
 }
 
 export interface EnrolledAgent extends TestAgent {
@@ -111,17 +137,14 @@ export interface EnrolledAgent extends TestAgent {
 
 export async function enroll(server: RunningServer, token: string, hostname = 'pc-01'): Promise<EnrolledAgent> {
   const agent = await connectAgent(server.agentUrl);
-  await agent.next('hello');
-  const keys = generateKeyPair();
-  agent.send('enroll', { token, publicKey: keys.publicKey, facts: sampleFacts(hostname) });
+  const keys = await agent.sendEnroll(token, sampleFacts(hostname));
   const welcome = await agent.next('welcome');
   return Object.assign(agent, { deviceId: welcome.body.deviceId, keys });
 }
 
 export async function authenticate(server: RunningServer, deviceId: string, keys: KeyPair): Promise<TestAgent & { welcome: Frame<'welcome'> }> {
   const agent = await connectAgent(server.agentUrl);
-  const hello = await agent.next('hello');
-  agent.send('auth', { deviceId, proof: signBytes(keys.privateKeyPem, authChallengeBytes(hello.body.nonce, deviceId)), facts: sampleFacts() });
+  await agent.sendAuth(deviceId, keys);
   const welcome = await agent.next('welcome');
   return Object.assign(agent, { welcome });
 }

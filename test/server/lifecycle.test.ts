@@ -2,9 +2,9 @@
 // are one-use and revocable (and a one-use token enrolls one device even when raced); policies in use and roles held
 // cannot be deleted; built-in roles do not change.
 import { afterEach, describe, expect, it } from 'vitest';
-import { authChallengeBytes, generateKeyPair, signBytes } from '../../src/protocol/sign.js';
+import { generateKeyPair } from '../../src/protocol/sign.js';
 import type { RunningServer } from '../../src/server/server.js';
-import { apiOf, connectAgent, enroll, MONITORING_SETTINGS, newEnrollmentToken, sampleFacts, serverIn, tempDir, type TestAgent } from './helpers.js';
+import { apiOf, connectAgent, enroll, MONITORING_SETTINGS, newEnrollmentToken, serverIn, tempDir, type TestAgent } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> } | RunningServer> = [];
 afterEach(async () => {
@@ -22,8 +22,7 @@ const track = <T extends TestAgent>(agent: T): T => {
 
 async function tryEnroll(server: RunningServer, token: string) {
   const agent = track(await connectAgent(server.agentUrl));
-  await agent.next('hello');
-  agent.send('enroll', { token, publicKey: generateKeyPair().publicKey, facts: sampleFacts() });
+  await agent.sendEnroll(token);
   return Promise.race([agent.next('welcome').then(() => 'welcome' as const), agent.next('error').then((e) => e.body)]);
 }
 
@@ -40,8 +39,7 @@ describe('deleting a device', () => {
     expect((await agent.closed).code).toBe(4001);
 
     const back = track(await connectAgent(server.agentUrl));
-    const hello = await back.next('hello');
-    back.send('auth', { deviceId: agent.deviceId, proof: signBytes(agent.keys.privateKeyPem, authChallengeBytes(hello.body.nonce, agent.deviceId)), facts: sampleFacts() });
+    await back.sendAuth(agent.deviceId, agent.keys);
     expect((await back.next('error')).body).toMatchObject({ code: 'DEVICE_REVOKED', fatal: true, hint: expect.stringContaining('rmagent enroll') });
     expect((await back.closed).code).toBe(4001);
 
@@ -57,8 +55,7 @@ describe('deleting a device', () => {
     await agent.close();
     await apiOf(server)('DELETE', `/devices/${agent.deviceId}`);
     const stranger = track(await connectAgent(server.agentUrl));
-    const hello = await stranger.next('hello');
-    stranger.send('auth', { deviceId: agent.deviceId, proof: signBytes(generateKeyPair().privateKeyPem, authChallengeBytes(hello.body.nonce, agent.deviceId)), facts: sampleFacts() });
+    await stranger.sendAuth(agent.deviceId, generateKeyPair());
     expect((await stranger.next('error')).body.code).toBe('AUTH_FAILED');
   });
 });
