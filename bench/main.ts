@@ -1,6 +1,6 @@
 // `npm run bench` (full) and `npm run bench:smoke` (= --quick): runs each benchmark, prints a table and
 // (full runs only, unless --out is given) writes docs/benchmarks.md. Usage:
-//   node build/bench/main.mjs [--quick] [--only footprint,startup,commands,report,fleet,modules] [--out FILE]
+//   node build/bench/main.mjs [--quick] [--only deployed,footprint,startup,commands,report,fleet,modules] [--out FILE]
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,13 +11,14 @@ import { findRuntimes } from './lib/runtimes.js';
 import { markdown, textTable } from './lib/report.js';
 import { killAllChildren } from './lib/child.js';
 import { footprint } from './suites/footprint.js';
+import { deployed } from './suites/deployed.js';
 import { startup } from './suites/startup.js';
 import { commands } from './suites/commands.js';
 import { reportCost } from './suites/report-cost.js';
 import { fleet } from './suites/fleet.js';
 import { modules } from './suites/modules.js';
 
-const SUITES: Record<string, (ctx: BenchContext) => Promise<SuiteResult>> = { footprint, startup, commands, report: reportCost, fleet, modules };
+const SUITES: Record<string, (ctx: BenchContext) => Promise<SuiteResult>> = { deployed, footprint, startup, commands, report: reportCost, fleet, modules };
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' } }, strict: true });

@@ -18,13 +18,15 @@ export function clockTicks(): number {
 export interface MemorySample {
   rssKb: number;
   pssKb: number;
+  /** Anonymous memory (V8 heap, malloc, stacks); the rest of RSS is file pages (the executable, libraries). */
+  anonKb: number;
 }
 
 /** RSS and PSS in kB from /proc/PID/smaps_rollup (PSS shares the runtime's pages fairly between processes). */
 export function memoryOf(pid: number): MemorySample {
   const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
-  return { rssKb: field('Rss'), pssKb: field('Pss') };
+  return { rssKb: field('Rss'), pssKb: field('Pss'), anonKb: field('Anonymous') };
 }
 
 /** CPU time (user + system) the process has used so far, in ms, with its waited-for children's. */

