@@ -1,9 +1,10 @@
 // Structured logs (winston) to the platform's place for them (chooseLogTarget): the journal, a size-rotated file,
 // the Event Log, a terminal.
 // Secrets never reach a transport: a format redacts them by key name and by shape first.
-import { mkdirSync } from 'node:fs';
+import { constants as fsc, lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import winston from 'winston';
+import { RmError } from './protocol/errors.js';
 
 export type Logger = winston.Logger;
 
@@ -101,10 +102,15 @@ export function createLogger(options: LoggerOptions): Logger {
     // Logs name devices, paths and servers: a folder the agent creates is 0700 and its files 0600 (winston alone
     // would make them 0755/0644). An existing folder keeps the mode its installer gave it.
     mkdirSync(options.logDir, { recursive: true, mode: 0o700 });
+    // The agent writes here as root: in a folder another account can change, that account could plant a link at
+    // rmagent.log (root would append to any file) or its own file (and read the logs). Such a folder is refused.
+    const unsafe = logFolderProblem(options.logDir);
+    if (unsafe) throw new RmError('LOG_DIR_UNSAFE', unsafe);
     transports.push(
       new winston.transports.File({
         filename: path.join(options.logDir, options.fileName ?? 'rmagent.log'),
-        options: { flags: 'a', mode: 0o600 },
+        // O_NOFOLLOW as well: a link at the name is never written through, whoever made it.
+        options: { flags: fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | (fsc.O_NOFOLLOW ?? 0), mode: 0o600 },
         maxsize: options.maxSize ?? 5 * 1024 * 1024,
         maxFiles: options.maxFiles ?? 5,
         tailable: true,
@@ -146,6 +152,36 @@ export function createLogger(options: LoggerOptions): Logger {
   // unhandled, it would crash the agent. Losing a log line is better than losing the agent.
   logger.on('error', (err: Error) => process.stderr.write(`rmagent: log transport error: ${redactText(err.message)}\n`));
   return logger;
+}
+
+/**
+ * Why `dir` is not the agent's alone, or null: no link of another account on the path as given; the real folder
+ * belongs to the agent's account and nobody else can write it (group write for group root only); every folder
+ * above belongs to root or the agent's account and is writable by every account only when sticky (like /tmp).
+ * Group write above is accepted: Ubuntu's /var/log is root:syslog 0775, macOS's /Library/Logs root:admin 0775.
+ * POSIX only: on Windows the installer's DACLs protect the log folder (Node cannot read ACLs).
+ */
+export function logFolderProblem(dir: string, euid: number | undefined = process.geteuid?.()): string | null {
+  if (euid === undefined) return null;
+  const trusted = (uid: number) => uid === 0 || uid === euid;
+  const prefixes = (p: string) => {
+    const out: string[] = [];
+    for (let cur = p; ; cur = path.dirname(cur)) {
+      out.unshift(cur);
+      if (path.dirname(cur) === cur) return out;
+    }
+  };
+  // The path as given (its links included), then the real folder it names.
+  const real = realpathSync(dir);
+  for (const p of [...prefixes(path.resolve(dir)), ...prefixes(real)]) {
+    const st = lstatSync(p);
+    const target = p === real;
+    if (target ? st.uid !== euid : !trusted(st.uid)) return `${p} belongs to uid ${st.uid}`;
+    if (st.isSymbolicLink()) continue; // a link's own mode means nothing; the folder holding it was checked
+    if (st.mode & 0o002 && !(!target && st.mode & 0o1000)) return `${p} can be written by every account`;
+    if (target && st.mode & 0o020 && st.gid !== 0) return `${p} can be written by group ${st.gid}`;
+  }
+  return null;
 }
 
 /** A logger that drops everything, for tests and one-shot CLI commands that print their own output. */

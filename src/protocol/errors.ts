@@ -6,6 +6,7 @@ export const ERRORS = {
   CONFIG_INVALID: { message: 'The configuration is invalid', hint: 'Fix the named key in the config file, environment or flags; see docs/configuration.md' },
   CONFIG_UNREADABLE: { message: 'The configuration file cannot be read', hint: 'Check that the file exists, is valid JSON and is readable by the agent account' },
   CONFIG_UNSAFE: { message: 'The configuration file can be changed by another account, so the agent does not use it', hint: 'Make it belong to root (Administrator) and writable by it alone: `chown root:root FILE && chmod 644 FILE`, then look at what it says before starting the agent' },
+  LOG_DIR_UNSAFE: { message: 'The log folder can be changed by another account, so the agent does not write there', hint: 'Give the log folder to the agent account alone (`chown root:root DIR && chmod 700 DIR` on Linux and macOS), or point logDir at such a folder' },
   CLI_USAGE: { message: 'The command line is not valid', hint: 'Run `rmagent help` for the commands and their options' },
   // local registration
   ENROLLMENT_TOKEN_INVALID: { message: 'The enrollment token could not be read', hint: 'Give it with --token-file FILE (one line, at most 4096 bytes), --token-file - on standard input, or the RMAGENT_TOKEN environment variable' },
