@@ -4,6 +4,7 @@ import path from 'node:path';
 import { hostname, release } from 'node:os';
 import * as z from 'zod/mini';
 import { ensureDir, writeJsonAtomic } from '../system/files.js';
+import { privateFolderProblem, resolveTrustedPath } from '../system/safe-files.js';
 import { serveLocal, type LocalServer } from '../system/local-socket.js';
 import { waitAtMost } from '../system/wait.js';
 import { createSystemRunner } from '../system/system-runner.js';
@@ -271,6 +272,10 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     } catch (err) {
       throw new RmError('STATE_UNWRITABLE', `${stateDir}: ${(err as Error).message}`);
     }
+    // Registration, keys and the allow-changes opt-in are trusted as found here: in a folder another account can
+    // change, it could plant its own (its server, its command key, changes allowed). Refused before anything is read.
+    const unsafe = await stateFolderProblem(stateDir);
+    if (unsafe) throw new RmError('STATE_UNSAFE', `${stateDir}: ${unsafe}`);
     machineId = await readMachineId(config.machineId);
     identity = createIdentityStore({ stateDir, machineId, clock, logger });
     await outbox.open();
@@ -344,4 +349,15 @@ function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => voi
   let resolve: (value: T) => void = () => undefined;
   const promise = new Promise<T>((r) => { resolve = r; });
   return { promise, resolve };
+}
+
+/** Why the state folder is not the agent's alone (another account's link on the way, its owner, who can write it
+ * or a folder above), or null. POSIX only: on Windows the MSI's DACLs protect it (Node cannot read ACLs). */
+async function stateFolderProblem(dir: string): Promise<string | null> {
+  if (process.platform === 'win32') return null;
+  try {
+    return await privateFolderProblem(await resolveTrustedPath(path.resolve(dir)));
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

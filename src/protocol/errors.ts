@@ -17,6 +17,7 @@ export const ERRORS = {
   CLONED_IDENTITY: { message: 'The machine id differs from the registered one (cloned disk or image); a new device identity was created', hint: 'Give this device its own enrollment token: `rmagent enroll --server URL --token-file FILE --force`' },
   ENROLLMENT_TOKEN_MISSING: { message: 'The device needs to enroll but has no enrollment token', hint: 'Run `rmagent enroll --server URL --token-file FILE --force` with a valid token from the console' },
   STATE_UNWRITABLE: { message: 'The state folder cannot be written', hint: 'Check free disk space and that the state folder belongs to the agent account' },
+  STATE_UNSAFE: { message: 'The state folder can be changed by another account, so the agent does not use it', hint: 'Give the state folder (and every folder above it) to root or the agent account alone (`chown root:root DIR && chmod 700 DIR`), or point stateDir at such a folder' },
   STATE_PERMISSIONS: { message: 'A state or key file is readable by other accounts', hint: 'Run `chmod 600` on the file (or reinstall the agent) so only the agent account can read it' },
   // TeamViewer prerequisite (seed step 1)
   TEAMVIEWER_MISSING: { message: 'Neither TeamViewer Host nor the TeamViewer full client is installed', hint: 'Install TeamViewer Host (or the full client) on this device, then wait for the next check or restart the agent' },
