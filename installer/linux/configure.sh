@@ -15,6 +15,12 @@ ALLOW_FILE="${RMAGENT_ALLOW_CHANGES_FILE:-/var/lib/rmagent/allow-changes}"
 
 # Read KEY=VALUE lines without sourcing the file (it is data, not a script); the environment wins.
 if [ -f "$ENROLL_FILE" ]; then
+  # It holds the token and stays when enrollment fails (for a retry): nobody else may read it from now on.
+  case "$(ls -ld "$ENROLL_FILE")" in
+    -rw-------*|-r--------*) ;;
+    *) chmod 0600 "$ENROLL_FILE"
+       echo "rmagent: warning: $ENROLL_FILE could be read by other accounts (now 0600); if its token may have been read, revoke it in the console" >&2 ;;
+  esac
   while IFS= read -r line || [ -n "$line" ]; do
     case "$line" in ''|'#'*) continue ;; esac
     key="${line%%=*}"; value="${line#*=}"

@@ -155,6 +155,17 @@ describe('configure (install-time enrollment shared by .deb, .rpm and install.sh
     expect(bad.stderr).toContain('RMAGENT_ALLOW_CHANGES must be 1 or 0');
   });
 
+  it('makes an enroll.env other accounts can read 0600 at once and says the token may have leaked (it stays when enrollment fails)', () => {
+    fs.writeFileSync(path.join(tmp, 'enroll.env'), 'RMAGENT_SERVER=wss://x\nRMAGENT_TOKEN=t\n', { mode: 0o644 });
+    fs.chmodSync(path.join(tmp, 'enroll.env'), 0o644); // as an administrator's default umask leaves it
+    const r = configure({ STAND_IN_EXIT: '5' });
+    expect(r.code).toBe(5);
+    expect(modeOf(path.join(tmp, 'enroll.env'))).toBe('0600');
+    expect(r.stderr).toMatch(/could be read by other accounts.*revoke it/);
+    // A private file says nothing.
+    expect(configure({ STAND_IN_EXIT: '5' }).stderr).not.toContain('warning');
+  });
+
   it('keeps enroll.env when enrollment fails, and returns the failure', () => {
     fs.writeFileSync(path.join(tmp, 'enroll.env'), 'RMAGENT_SERVER=wss://x\nRMAGENT_TOKEN=t\n', { mode: 0o600 });
     expect(configure({ STAND_IN_EXIT: '5' }).code).toBe(5);
