@@ -13,6 +13,7 @@ export default defineConfig({
           exclude: ['test/**/*.unit.test.ts', 'test/faults/**', 'test/container/**', 'node_modules/**'],
           environment: 'node',
           setupFiles: ['test/setup/zod-locale.ts'],
+          globalSetup: ['test/setup/postgres.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           pool: 'forks',

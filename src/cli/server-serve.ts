@@ -15,12 +15,14 @@ import type { CliIO } from './options.js';
 const STOP_BUDGET_MS = 10_000;
 const MIB = 1024 * 1024;
 
-export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --data DIR [--tls-cert FILE --tls-key FILE]
+export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --data DIR [--database postgres://...] [--tls-cert FILE --tls-key FILE]
                       [--log-level error|warn|info|debug] [--heartbeat-sec N]
                       [--report-kind-mib N] [--report-device-mib N] [--report-retention-days N] [--device-kib-per-sec N]
 
   --listen HOST:PORT        address to listen on (port 0 picks a free port; IPv6 as [::1]:8080)
   --data DIR                data folder: rmagent.db (SQLite), owner.token, server-key(s), server.json
+  --database URL            postgres://USER:PASSWORD@HOST:PORT/DB: keep the records in PostgreSQL instead of
+                            DIR/rmagent.db (several nodes can share it); the password may come from PGPASSWORD
   --heartbeat-sec N         seconds between WebSocket pings to agents (default 30)
   --tls-cert FILE           PEM certificate (chain) for HTTPS and wss://; needs --tls-key
   --tls-key FILE            PEM private key of that certificate
@@ -34,6 +36,7 @@ const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.gte
 const FlagsSchema = z.object({
   listen: z.string().check(z.regex(/^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):\d{1,5}$/, 'HOST:PORT')),
   data: z.string().check(z.minLength(1)),
+  database: z.optional(z.string().check(z.regex(/^postgres(ql)?:\/\/\S+$/i, 'a postgres:// or postgresql:// URL'))),
   'log-level': z._default(z.enum(['error', 'warn', 'info', 'debug']), 'info'),
   'heartbeat-sec': z._default(int(1, 600), 30),
   'tls-cert': z.optional(z.string().check(z.minLength(1))),
@@ -45,7 +48,7 @@ const FlagsSchema = z.object({
 }).check(z.refine((f) => Boolean(f['tls-cert']) === Boolean(f['tls-key']), { message: 'give both --tls-cert and --tls-key, or neither', path: ['tls-cert'] }));
 type Flags = z.infer<typeof FlagsSchema>;
 
-const STRING_FLAGS = ['listen', 'data', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec'] as const;
+const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec'] as const;
 
 function parseServeFlags(argv: string[]): Flags | 'help' {
   let values: Record<string, unknown>;
@@ -81,6 +84,7 @@ export default async function serve(argv: string[], io: CliIO, stopRequested: Pr
     host,
     port,
     dataDir,
+    ...(flags.database ? { database: flags.database } : {}),
     logger,
     heartbeatSec: flags['heartbeat-sec'],
     ...(tls ? { tls } : {}),

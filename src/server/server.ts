@@ -21,6 +21,7 @@ import { loadKeyring } from './keyring.js';
 import { createRetentionSweeper, DEFAULT_RETENTION, type RetentionOptions } from './retention.js';
 import { hashSecret, newSecret } from './secrets.js';
 import { createCommandSigner } from './signer.js';
+import { createPostgresStore, redactUrl } from './store/postgres.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { ReportLimits, Store } from './store/store.js';
 import { createWebhookDispatcher } from './webhooks.js';
@@ -33,6 +34,8 @@ export interface ServerOptions {
   host: string;
   port: number;
   dataDir: string;
+  /** A postgres:// URL: records in that PostgreSQL database (several nodes may share it); default SQLite in dataDir. */
+  database?: string;
   logger: Logger;
   heartbeatSec?: number;
   clock?: Clock;
@@ -97,7 +100,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (await readTextIfExists(path.join(opts.dataDir, 'store.json')).catch(() => null)) {
     logger.warn('DATA/store.json (the JSON store of rmagent-server before 0.2) is not imported: this server starts from DATA/rmagent.db; devices enrolled before must enroll again. The file is left in place; delete it once you no longer need it.');
   }
-  const store = createSqliteStore({ dataDir: opts.dataDir, logger, now: () => clock.now() });
+  const store = opts.database ? createPostgresStore({ url: opts.database, logger, now: () => clock.now() }) : createSqliteStore({ dataDir: opts.dataDir, logger, now: () => clock.now() });
   const { created, schemaVersion } = await store.open();
   let stopping: Promise<void> | null = null;
   try {
@@ -172,7 +175,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     retention.start();
     const port = (httpServer.address() as AddressInfo).port;
     const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-    logger.info('server listening', { host: opts.host, port, tls: Boolean(opts.tls), dataDir: opts.dataDir, store: store.engine, schemaVersion, firstStart: created, devices: await store.devices.count() });
+    logger.info('server listening', { host: opts.host, port, tls: Boolean(opts.tls), dataDir: opts.dataDir, store: store.engine, ...(opts.database ? { database: redactUrl(opts.database) } : {}), schemaVersion, firstStart: created, devices: await store.devices.count() });
 
     return {
       httpUrl: `${opts.tls ? 'https' : 'http'}://${hostInUrl}:${port}`,

@@ -225,7 +225,8 @@ describe('restart', () => {
     await expect(startServer({ host: '127.0.0.1', port: first.port, dataDir: await tempDir(), logger: silentLogger() })).rejects.toMatchObject({ code: 'EADDRINUSE' });
   });
 
-  it('refuses to start on a corrupt database instead of starting empty', async () => {
+  // SQLite's file only (under npm run test:postgres the records are not in DATA/rmagent.db).
+  it.skipIf(process.env.RMAGENT_TEST_PG_PORT)('refuses to start on a corrupt database instead of starting empty', async () => {
     const dir = await tempDir();
     const first = await serverIn(dir);
     await first.stop();

@@ -1,7 +1,9 @@
 // Test helpers: a server in a temp folder, an API caller, and a plain `ws` agent that speaks protocol v2.
+import { createHash } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import WebSocket from 'ws';
 import { encodeFrame, makeFrame, parseFrame, SERVER_TO_AGENT, type Frame, type FrameType, type BodyOf } from '../../src/protocol/frames.js';
 import { generateKeyPair, type KeyPair } from '../../src/protocol/sign.js';
@@ -15,7 +17,27 @@ export async function tempDir(): Promise<string> {
 }
 
 export async function serverIn(dataDir: string, heartbeatSec = 30): Promise<RunningServer> {
-  return startServer({ host: '127.0.0.1', port: 0, dataDir, logger: silentLogger(), heartbeatSec, validateResponses: true });
+  const database = await testDatabaseFor(dataDir);
+  return startServer({ host: '127.0.0.1', port: 0, dataDir, ...(database ? { database } : {}), logger: silentLogger(), heartbeatSec, validateResponses: true });
+}
+
+/**
+ * Under `npm run test:postgres` (test/setup/postgres.ts started a cluster): the PostgreSQL database of this data
+ * folder, created on first use, so a server restarted on the same folder finds its records again. Otherwise null.
+ */
+export async function testDatabaseFor(dataDir: string): Promise<string | null> {
+  const port = process.env.RMAGENT_TEST_PG_PORT;
+  if (!port) return null;
+  const name = `t_${createHash('sha256').update(dataDir).digest('hex').slice(0, 24)}`;
+  const admin = new pg.Client({ connectionString: `postgres://rmagent@127.0.0.1:${port}/postgres` });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!exists.rowCount) await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return `postgres://rmagent@127.0.0.1:${port}/${name}`;
 }
 
 export interface ApiResult<T = any> { status: number; body: T } // eslint-disable-line @typescript-eslint/no-explicit-any

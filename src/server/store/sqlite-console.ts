@@ -8,7 +8,7 @@ import type { Repos } from './store.js';
 import type { AccountRecord, ActivationRecord, EnrollmentTokenRecord, PolicyRecord, RoleRecord, WebhookEvent, WebhookRecord } from './records.js';
 import type { SyncOf } from './sqlite-sync.js';
 
-const toRole = (r: Row): RoleRecord => ({ id: String(r.id), name: String(r.name), permissions: parseJson<Permission[]>(r.permissions), builtIn: num(r.built_in) === 1 });
+export const toRole = (r: Row): RoleRecord => ({ id: String(r.id), name: String(r.name), permissions: parseJson<Permission[]>(r.permissions), builtIn: num(r.built_in) === 1 });
 
 export function sqliteRoles(db: Db): SyncOf<Repos['roles']> {
   const get = (id: string) => {
@@ -71,7 +71,7 @@ export function sqliteAccounts(db: Db): SyncOf<Repos['accounts']> {
   };
 }
 
-const toToken = (r: Row): EnrollmentTokenRecord => ({
+export const toToken = (r: Row): EnrollmentTokenRecord => ({
   id: String(r.id),
   tokenHash: String(r.token_hash),
   label: strOrNull(r.label),
@@ -123,7 +123,7 @@ export function sqliteEnrollmentTokens(db: Db): SyncOf<Repos['enrollmentTokens']
   };
 }
 
-const toPolicy = (r: Row): PolicyRecord => ({
+export const toPolicy = (r: Row): PolicyRecord => ({
   id: String(r.id),
   name: String(r.name),
   service: String(r.service) as ServiceName,
@@ -169,7 +169,7 @@ export function sqlitePolicies(db: Db): SyncOf<Repos['policies']> {
   };
 }
 
-const toActivation = (r: Row): ActivationRecord => ({ deviceId: String(r.device_id), service: String(r.service) as ServiceName, policyId: String(r.policy_id), activatedBy: String(r.activated_by), at: num(r.at) });
+export const toActivation = (r: Row): ActivationRecord => ({ deviceId: String(r.device_id), service: String(r.service) as ServiceName, policyId: String(r.policy_id), activatedBy: String(r.activated_by), at: num(r.at) });
 
 export function sqliteActivations(db: Db): SyncOf<Repos['activations']> {
   return {
@@ -199,7 +199,7 @@ export function sqliteActivations(db: Db): SyncOf<Repos['activations']> {
   };
 }
 
-const toWebhook = (r: Row): WebhookRecord => ({ id: String(r.id), url: String(r.url), secret: String(r.secret), events: parseJson<WebhookEvent[]>(r.events), createdBy: String(r.created_by), createdAt: num(r.created_at) });
+export const toWebhook = (r: Row): WebhookRecord => ({ id: String(r.id), url: String(r.url), secret: String(r.secret), events: parseJson<WebhookEvent[]>(r.events), createdBy: String(r.created_by), createdAt: num(r.created_at) });
 
 export function sqliteWebhooks(db: Db): SyncOf<Repos['webhooks']> {
   return {

@@ -7,7 +7,7 @@ import type { Repos } from './store.js';
 import { PENDING_COMMAND_STATUSES, type AlertRecord, type CommandRecord, type CommandStatus, type WebhookDeliveryRecord, type WebhookEvent } from './records.js';
 import type { SyncOf } from './sqlite-sync.js';
 
-const toAlert = (r: Row): AlertRecord => ({
+export const toAlert = (r: Row): AlertRecord => ({
   id: String(r.id),
   deviceId: String(r.device_id),
   key: String(r.key),
@@ -23,7 +23,7 @@ const toAlert = (r: Row): AlertRecord => ({
   ackedAt: numOrNull(r.acked_at),
 });
 
-const ALERT_COLUMNS: Record<string, string> = { service: 'service', check: '"check"', severity: 'severity', message: 'message', value: 'value', threshold: 'threshold', raisedAt: 'raised_at', clearedAt: 'cleared_at', ackedBy: 'acked_by', ackedAt: 'acked_at' };
+export const ALERT_COLUMNS: Record<string, string> = { service: 'service', check: '"check"', severity: 'severity', message: 'message', value: 'value', threshold: 'threshold', raisedAt: 'raised_at', clearedAt: 'cleared_at', ackedBy: 'acked_by', ackedAt: 'acked_at' };
 
 export function sqliteAlerts(db: Db): SyncOf<Repos['alerts']> {
   return {
@@ -78,7 +78,7 @@ export function sqliteAlerts(db: Db): SyncOf<Repos['alerts']> {
   };
 }
 
-const toCommand = (r: Row): CommandRecord => ({
+export const toCommand = (r: Row): CommandRecord => ({
   id: String(r.id),
   deviceId: String(r.device_id),
   type: String(r.type),
@@ -142,7 +142,7 @@ export function sqliteCommands(db: Db): SyncOf<Repos['commands']> {
   };
 }
 
-const toDelivery = (r: Row): WebhookDeliveryRecord => ({
+export const toDelivery = (r: Row): WebhookDeliveryRecord => ({
   id: String(r.id),
   webhookId: String(r.webhook_id),
   event: String(r.event) as WebhookEvent,

@@ -10,11 +10,11 @@ import type { SyncOf } from './sqlite-sync.js';
 
 const DEVICE_COLUMNS = `d.*, (SELECT json_group_array(tag) FROM (SELECT tag FROM device_tags t WHERE t.device_id = d.id ORDER BY tag)) AS tags`;
 /** Rows a trimming step looks at per query. */
-const TRIM_CHUNK = 64;
+export const TRIM_CHUNK = 64;
 /** Rows a retention call removes at most (the sweeper calls again until less comes back). */
 export const PRUNE_CHUNK = 5_000;
 
-function toDevice(r: Row): DeviceRecord {
+export function toDevice(r: Row): DeviceRecord {
   return {
     id: String(r.id),
     publicKey: String(r.public_key),
@@ -30,7 +30,7 @@ function toDevice(r: Row): DeviceRecord {
   };
 }
 
-function toReport(r: Row): ReportRecord {
+export function toReport(r: Row): ReportRecord {
   return {
     deviceId: String(r.device_id),
     seq: num(r.seq),
@@ -43,8 +43,8 @@ function toReport(r: Row): ReportRecord {
   };
 }
 
-const sortNameOf = (facts: DeviceFacts): string => (facts.alias ?? facts.hostname).toLowerCase();
-const likePattern = (text: string): string => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+export const sortNameOf = (facts: DeviceFacts): string => (facts.alias ?? facts.hostname).toLowerCase();
+export const likePattern = (text: string): string => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /** WHERE clause and parameters of a device filter (live devices only). */
 function deviceWhere(filter: DeviceFilter): { where: string; params: Param[] } {

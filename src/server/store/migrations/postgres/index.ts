@@ -1,0 +1,6 @@
+// The PostgreSQL schema's versions, oldest first. A released migration is never edited: a change is a new file.
+// The versions follow the SQLite ones (same number = same records), so both engines describe the same data.
+import type { Migration } from '../sqlite/index.js';
+import * as initial from './0001-initial.js';
+
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [{ version: 1, ...initial }];
