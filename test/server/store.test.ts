@@ -8,11 +8,14 @@ import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
+import { POSTGRES_MIGRATIONS } from '../../src/server/store/migrations/postgres/index.js';
+import { SQLITE_MIGRATIONS } from '../../src/server/store/migrations/sqlite/index.js';
 import { createPostgresStore } from '../../src/server/store/postgres.js';
 import { createSqliteStore, SQLITE_FILE } from '../../src/server/store/sqlite.js';
 import type { CommandRecord, DeviceRecord, Store } from '../../src/server/store/store.js';
 import { sampleFacts, tempDir } from './helpers.js';
 import { findPostgres, startPgCluster, type PgCluster } from './pg-cluster.js';
+import { signInStoreCases } from './store-sign-in.cases.js';
 
 const postgres = await findPostgres();
 const pgMissing = 'missing' in postgres ? postgres.missing : null;
@@ -49,6 +52,9 @@ const ENGINES = [
   { engine: 'PostgreSQL', skip: pgMissing, make: () => postgresOn() },
 ] as const;
 if (pgMissing) console.warn(`PostgreSQL store tests skipped: ${pgMissing}`);
+
+// The console's sign-in and licence cases (store-sign-in.cases.ts; SQLite runs them in store-sign-in.test.ts).
+if (!pgMissing) signInStoreCases('PostgreSQL', () => postgresOn());
 
 function device(id: string, overrides: Partial<DeviceRecord> = {}): DeviceRecord {
   return { id, publicKey: 'k', facts: sampleFacts(id), enrolledAt: 1, enrolledWith: null, lastSeen: null, lastSeq: 0, revision: 1, tags: [], revokedAt: null, revokedBy: null, ...overrides };
@@ -227,11 +233,13 @@ describe.skipIf(pgMissing)('PostgreSQL store: migrations and several nodes on on
     open.push(a, b);
     const opened = await Promise.all([a.open(), b.open()]);
     expect(opened.map((o) => o.created).sort()).toEqual([false, true]);
-    expect(opened.every((o) => o.schemaVersion === 1)).toBe(true);
+    expect(opened.every((o) => o.schemaVersion === POSTGRES_MIGRATIONS.at(-1)!.version)).toBe(true);
+    // The two engines describe the same records: the same schema versions.
+    expect(POSTGRES_MIGRATIONS.map((m) => [m.version, m.name])).toEqual(SQLITE_MIGRATIONS.map((m) => [m.version, m.name]));
     const raw = new pg.Client({ connectionString: url });
     await raw.connect();
     try {
-      expect((await raw.query('SELECT count(*)::int AS n FROM schema_migrations')).rows[0].n).toBe(1);
+      expect((await raw.query('SELECT count(*)::int AS n FROM schema_migrations')).rows[0].n).toBe(POSTGRES_MIGRATIONS.length);
       await raw.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)");
     } finally {
       await raw.end();

@@ -20,6 +20,7 @@ import { postgresAccounts, postgresActivations, postgresEnrollmentTokens, postgr
 import { createPgDb, type PgDb } from './postgres-db.js';
 import { postgresAlerts, postgresCommands, postgresWebhookDeliveries } from './postgres-events.js';
 import { postgresDevices, postgresDeviceState, postgresReports } from './postgres-fleet.js';
+import { postgresLicences, postgresLogins, postgresSessions, postgresVerifications } from './postgres-sign-in.js';
 import type { Repos, Store, Topic, TopicPayload, Transaction } from './store.js';
 
 /** The NOTIFY channel every node listens on. */
@@ -47,6 +48,10 @@ function repos(db: PgDb): Repos {
   return {
     roles: postgresRoles(db),
     accounts: postgresAccounts(db),
+    logins: postgresLogins(db),
+    sessions: postgresSessions(db),
+    licences: postgresLicences(db),
+    verifications: postgresVerifications(db),
     enrollmentTokens: postgresEnrollmentTokens(db),
     devices: postgresDevices(db),
     deviceState: postgresDeviceState(db),
@@ -183,6 +188,10 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
     engine: 'postgres',
     roles: lazy('roles'),
     accounts: lazy('accounts'),
+    logins: lazy('logins'),
+    sessions: lazy('sessions'),
+    licences: lazy('licences'),
+    verifications: lazy('verifications'),
     enrollmentTokens: lazy('enrollmentTokens'),
     devices: lazy('devices'),
     deviceState: lazy('deviceState'),

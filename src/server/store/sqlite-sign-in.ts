@@ -6,7 +6,7 @@ import type { LicenceRecord, LoginRecord, SessionRecord, VerificationRecord } fr
 import type { SyncOf } from './sqlite-sync.js';
 import type { Repos } from './store.js';
 
-const toLogin = (r: Row): LoginRecord => ({
+export const toLogin = (r: Row): LoginRecord => ({
   accountId: String(r.account_id),
   email: String(r.email),
   passwordHash: String(r.password_hash),
@@ -54,7 +54,7 @@ export function sqliteLogins(db: Db): SyncOf<Repos['logins']> {
   };
 }
 
-const toSession = (r: Row): SessionRecord => ({
+export const toSession = (r: Row): SessionRecord => ({
   idHash: String(r.id_hash),
   accountId: String(r.account_id),
   csrfToken: String(r.csrf_token),
@@ -83,7 +83,7 @@ export function sqliteSessions(db: Db): SyncOf<Repos['sessions']> {
   };
 }
 
-const toLicence = (r: Row): LicenceRecord => ({
+export const toLicence = (r: Row): LicenceRecord => ({
   id: String(r.id),
   product: String(r.product),
   seats: num(r.seats),
@@ -125,7 +125,7 @@ export function sqliteLicences(db: Db): SyncOf<Repos['licences']> {
   };
 }
 
-const toVerification = (r: Row): VerificationRecord => ({
+export const toVerification = (r: Row): VerificationRecord => ({
   tokenHash: String(r.token_hash),
   purpose: String(r.purpose) as VerificationRecord['purpose'],
   accountId: String(r.account_id),

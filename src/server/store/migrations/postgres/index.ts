@@ -2,5 +2,9 @@
 // The versions follow the SQLite ones (same number = same records), so both engines describe the same data.
 import type { Migration } from '../sqlite/index.js';
 import * as initial from './0001-initial.js';
+import * as consoleSignIn from './0002-console-sign-in.js';
 
-export const POSTGRES_MIGRATIONS: readonly Migration[] = [{ version: 1, ...initial }];
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  { version: 1, ...initial },
+  { version: 2, ...consoleSignIn },
+];
