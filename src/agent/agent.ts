@@ -8,6 +8,7 @@ import { privateFolderProblem, resolveTrustedPath } from '../system/safe-files.j
 import { serveLocal, type LocalServer } from '../system/local-socket.js';
 import { waitAtMost } from '../system/wait.js';
 import { createSystemRunner } from '../system/system-runner.js';
+import { selfInvocation } from '../system/self.js';
 import { createSysinfo } from '../system/sysinfo.js';
 import { problem, RmError, type Problem } from '../protocol/errors.js';
 import type { DeviceFacts } from '../protocol/model.js';
@@ -18,6 +19,7 @@ import { createHeavyJobScheduler } from '../services/budget.js';
 import { createIdentityStore, readMachineId } from './identity.js';
 import { createOutbox } from './outbox.js';
 import { createReplayGuard } from './replay.js';
+import { createOutcomeJournal } from './outcomes.js';
 import { createConnection } from './connection.js';
 import { createConverger } from './converger.js';
 import { createStatusReporter } from './status-report.js';
@@ -83,12 +85,19 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   const scheduler = createHeavyJobScheduler({ clock, random: Math.random });
   // Patch installs (and restores outside the agent's folders, once Backup asks) leave the agent's sandbox here.
   const changes = createSystemRunner({ runner: context.runner, workDir: path.join(stateDir, 'changes'), systemd: platform === 'linux' ? 'detect' : false });
-  const registry = createServiceRegistry(serviceLoaders(scheduler, changes));
+  const registry = createServiceRegistry(serviceLoaders(scheduler, changes, selfInvocation()));
+  // Final outcomes that must reach the server across a lost connection or a restart (outcomes.ts).
+  const outcomes = createOutcomeJournal({ stateDir, clock, logger });
+  const settle = async (commandId: string, outcome: CommandOutcome) => {
+    if (connection) return connection.settle(commandId, outcome);
+    if (!outcome.later) await outcomes.record({ commandId, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}) });
+  };
   const converger = createConverger({
     context,
     stateDir,
     registry,
     report,
+    settle,
     prerequisiteMet: () => !config.teamviewer.required || hasTeamViewerPrerequisite(teamviewer.current()),
   });
   const exit = deferred<{ code: number; reason: string }>();
@@ -195,7 +204,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       connection = null;
     }
     if (!registration || stopped) return;
-    const fresh = createConnection({ context, identity, outbox, replay, onCommand, deviceFacts });
+    const fresh = createConnection({ context, identity, outbox, replay, onCommand, deviceFacts, outcomes });
     fresh.onStatus((s) => {
       // The welcome may have enrolled the device: show it at once, not at the next poll.
       if (s.phase === 'connected') {

@@ -23,6 +23,7 @@ import { reconnectDelay } from './backoff.js';
 import { checkTransport, tlsOptions, transportErrorCode } from './transport.js';
 import { waitAtMost } from '../system/wait.js';
 import type { ReplayGuard } from './replay.js';
+import type { OutcomeJournal } from './outcomes.js';
 import type { AgentContext, CommandHandler, CommandOutcome, Connection, ConnectionStatus, DeviceFacts, IdentityStore, Outbox, Registration } from './contracts.js';
 
 export const HANDSHAKE_TIMEOUT_MS = 15_000;
@@ -63,6 +64,8 @@ interface Session {
   /** Refused: closing, nothing more is handled. */
   closing: boolean;
   retryAfterMs: number | undefined;
+  /** Final acks sent on this connection from the outcome journal: confirmed by a report.ack of upTo >= afterSeq. */
+  unconfirmed: Array<{ commandId: string; afterSeq: number }>;
 }
 
 export interface ConnectionOptions {
@@ -73,10 +76,15 @@ export interface ConnectionOptions {
   onCommand: CommandHandler;
   deviceFacts: () => Promise<DeviceFacts>;
   random?: () => number;
+  /** Keeps final outcomes that must survive a lost connection or a restart (outcomes.ts); none = acks only. */
+  outcomes?: OutcomeJournal;
 }
 
+/** A command that ran at least this long gets its outcome journaled before the ack (a restart meanwhile is likely enough). */
+export const JOURNALED_AFTER_MS = 1_000;
+
 export function createConnection(opts: ConnectionOptions): Connection {
-  const { context, identity, outbox, replay, onCommand, deviceFacts } = opts;
+  const { context, identity, outbox, replay, onCommand, deviceFacts, outcomes } = opts;
   const { config, logger, clock } = context;
   const settings = config.connection;
   const random = opts.random ?? Math.random;
@@ -142,7 +150,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
     }
     const s: Session = {
       ws, registration, agentNonce: newNonce(), channel: { kind: 'none' }, hello: null, sent: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(), admissions: Promise.resolve(),
-      heartbeat: null, handshakeTimer: null, lastHeard: Date.now(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, closing: false, retryAfterMs: undefined,
+      heartbeat: null, handshakeTimer: null, lastHeard: Date.now(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, closing: false, retryAfterMs: undefined, unconfirmed: [],
     };
     session = s;
     s.handshakeTimer = setTimeout(() => {
@@ -209,7 +217,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
     const frame = parsed.frame;
     if (frame.type === 'server.hello') return onServerHello(s, frame as Frame<'server.hello'>);
     if (frame.type === 'welcome') return onWelcome(s, frame as Frame<'welcome'>);
-    if (frame.type === 'report.ack') return s.connected ? outbox.ackUpTo(frame.body.upTo) : undefined;
+    if (frame.type === 'report.ack') return s.connected ? onReportAck(s, frame.body.upTo) : undefined;
     if (frame.type === 'error') return onServerError(s, frame.body);
     if (isCommandType(frame.type)) {
       return enqueueCommand(s, frame as Frame & { type: CommandType });
@@ -265,7 +273,40 @@ export function createConnection(opts: ConnectionOptions): Connection {
     startHeartbeat(s, Math.min(settings.heartbeatSec, welcome.heartbeatSec));
     setStatus({ phase: 'connected', connectedAt: clock.now(), attempts: 0, lastError: null, nextRetryAt: null });
     logger.info('connected to the server', { deviceId: welcome.deviceId, enrolled: welcome.enrolled, lastSeq: welcome.lastSeq });
+    await resendOutcomes(s);
     void flush(s);
+  }
+
+  async function onReportAck(s: Session, upTo: number): Promise<void> {
+    await outbox.ackUpTo(upTo);
+    const confirmed = s.unconfirmed.filter((u) => u.afterSeq <= upTo);
+    if (!confirmed.length || !outcomes) return;
+    s.unconfirmed = s.unconfirmed.filter((u) => u.afterSeq > upTo);
+    await outcomes.confirm(confirmed.map((u) => u.commandId)).catch((err: unknown) => logger.warn('command outcomes not updated', { error: err }));
+  }
+
+  /** Final acks the server may not have: sent again after every welcome (it records only the first). */
+  async function resendOutcomes(s: Session): Promise<void> {
+    if (!outcomes) return;
+    const pending = await outcomes.unconfirmed().catch((err: unknown) => (logger.warn('command outcomes unreadable', { error: err }), []));
+    for (const o of pending) sendJournaled(s, o.commandId, o.status, o.reason);
+    if (pending.length) logger.info('command outcomes sent again', { commands: pending.length });
+  }
+
+  function sendJournaled(s: Session, commandId: string, status: CommandOutcome['status'], reason?: LastError): void {
+    if (!s.connected || session !== s) return;
+    send(s, makeFrame('ack', { commandId, status, ...(reason ? { reason: { code: reason.code.slice(0, 64), message: reason.message.slice(0, 2048) } } : {}) }, clock.now()));
+    // A report appended from now on goes out after this ack; its report.ack means the ack is committed too.
+    s.unconfirmed.push({ commandId, afterSeq: outbox.stats().nextSeq });
+  }
+
+  /** A final outcome known outside a command's own handling (a job that outlived the agent that started it). */
+  async function settle(commandId: string, outcome: CommandOutcome): Promise<void> {
+    if (outcome.later) return;
+    const reason = outcome.reason ? { code: outcome.reason.code.slice(0, 64), message: outcome.reason.message.slice(0, 2048) } : undefined;
+    if (outcomes) await outcomes.record({ commandId, status: outcome.status, ...(reason ? { reason } : {}) });
+    logger.info('command settled', { commandId, status: outcome.status, code: outcome.reason?.code });
+    if (session) sendJournaled(session, commandId, outcome.status, reason);
   }
 
   function onServerError(s: Session, body: BodyOf<'error'>): void {
@@ -362,12 +403,26 @@ export function createConnection(opts: ConnectionOptions): Connection {
 
   async function applyCommand(s: Session, frame: Frame & { type: CommandType }): Promise<void> {
     let outcome: CommandOutcome;
+    const startedAt = clock.now();
     try {
       outcome = await onCommand(frame);
     } catch (err) {
       outcome = { status: 'failed', reason: { code: isRmError(err) ? err.code : 'INTERNAL', message: (err as Error).message ?? String(err) } };
     }
+    if (outcome.later) {
+      logger.info('command handed over; its outcome follows', { type: frame.type, commandId: frame.id });
+      return;
+    }
     logger.info('command handled', { type: frame.type, commandId: frame.id, status: outcome.status, code: outcome.reason?.code });
+    // A long command, or one whose connection ended meanwhile: its outcome must survive until the server has it.
+    const atRisk = clock.now() - startedAt >= JOURNALED_AFTER_MS || !s.connected || session !== s || stopped;
+    if (atRisk && outcomes) {
+      try {
+        return await settle(frame.id, outcome);
+      } catch (err) {
+        logger.warn('command outcome not journaled', { commandId: frame.id, error: err });
+      }
+    }
     ackCommand(s, frame, outcome.status, outcome.reason);
   }
 
@@ -380,6 +435,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
       });
       void attempt();
     },
+    settle,
     async stop() {
       stopped = true;
       if (retryTimer) clearTimeout(retryTimer);

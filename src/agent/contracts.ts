@@ -91,6 +91,9 @@ export interface ConnectionStatus {
 export interface CommandOutcome {
   status: 'done' | 'failed' | 'rejected';
   reason?: { code: string; message: string };
+  /** No final ack now: the service hands the command to work that outlives this call (a backup job that keeps
+   * running while the agent stops) and settles it later through ServiceRuntime.settle. */
+  later?: boolean;
 }
 
 /** What the connection hands verified commands to (the agent's command dispatcher). */
@@ -99,6 +102,8 @@ export type CommandHandler = (frame: Frame & { type: CommandType }) => Promise<C
 export interface Connection {
   start(): void;
   stop(): Promise<void>;
+  /** A command's final outcome known after its handling returned (outcomes.ts: journaled, sent when connected). */
+  settle(commandId: string, outcome: CommandOutcome): Promise<void>;
   /** Tells the server this device leaves (`rmagent unenroll`); false when not connected. Stops reconnecting. */
   unenroll(reason: string): Promise<boolean>;
   status(): ConnectionStatus;
@@ -120,6 +125,8 @@ export interface TeamViewerWatcher {
 export interface ServiceRuntime {
   /** Queue a report in the outbox (durable). */
   report(kind: ReportKind, data: Record<string, unknown>): Promise<void>;
+  /** The final outcome of a command whose handling returned `later` (kept until the server has it). */
+  settle?(commandId: string, outcome: CommandOutcome): Promise<void>;
   /** The service's own folder under the state folder. */
   stateDir: string;
   logger: Logger;

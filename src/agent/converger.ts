@@ -8,7 +8,7 @@ import { problem, type Problem } from '../protocol/errors.js';
 import type { CommandType, Frame, ReportKind } from '../protocol/frames.js';
 import { DesiredStateSchema, PolicySchema, ServiceStateSchema, type DesiredState, type Policy, type ServiceName, type ServiceState } from '../protocol/model.js';
 import type { ServiceRegistry } from '../services/registry.js';
-import type { AgentContext, CommandOutcome, Converger, RmService } from './contracts.js';
+import type { AgentContext, CommandOutcome, Converger, RmService, ServiceRuntime } from './contracts.js';
 import { commandOutcome, DEFAULT_RETRY_BACKOFF, inSync, planSteps, policyProblem, reasonOf, retryAt, serviceProblems, type RetryBackoff, type Step } from './reconcile.js';
 
 export const DESIRED_FILE = 'desired.json';
@@ -24,6 +24,8 @@ export interface ConvergerOptions {
   stateDir: string;
   registry: ServiceRegistry;
   report: (kind: ReportKind, data: Record<string, unknown>) => Promise<void>;
+  /** Late final outcomes of commands (ServiceRuntime.settle); absent = services cannot hand commands over. */
+  settle?: ServiceRuntime['settle'];
   prerequisiteMet: () => boolean;
   /** Retry delays of failed steps (default 2 s doubling to 5 min). */
   retry?: RetryBackoff;
@@ -71,6 +73,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
     if (existing) return existing;
     const created = await registry.create(name, {
       report: opts.report,
+      ...(opts.settle ? { settle: opts.settle } : {}),
       stateDir: path.join(opts.stateDir, 'services', name),
       logger: logger.child({ service: name }),
       runner: context.runner,

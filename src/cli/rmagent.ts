@@ -33,6 +33,11 @@ const COMMANDS: Record<string, { summary: string; usage: string; load: () => Pro
     usage: 'usage: rmagent doctor [--json] [common options]\n  checks each prerequisite and what the running daemon reports; exit 0 all good, 1 warnings, 2 failures.',
     load: () => import('./doctor.js'),
   },
+  'backup-job': {
+    summary: '(started by the agent) run one prepared backup or restore job: --job FILE',
+    usage: '',
+    load: () => import('./backup-job.js'),
+  },
   unenroll: {
     summary: 'stop the services, tell the daemon and the server, forget the registration, keys and state [--yes]',
     usage: '',

@@ -7,6 +7,7 @@ import type { RmService, ServiceFactory, ServiceRuntime } from '../agent/contrac
 import { silentLogger } from '../log.js';
 import type { HeavyJobScheduler } from './budget.js';
 import type { SystemChangeRunner } from '../system/system-runner.js';
+import type { SelfInvocation } from '../system/self.js';
 import { loadOnce } from '../system/load-once.js';
 
 export interface ServiceRegistry {
@@ -20,12 +21,12 @@ export type ServiceLoader = () => Promise<ServiceFactory>;
 
 /** Every service this agent runs. Asset, Patch and Backup Management share one heavy-job scheduler, so a
  * device never does two heavy jobs at once. Endpoint Protection is deliberately absent (SERVICE_NOT_SUPPORTED). */
-export function serviceLoaders(scheduler: HeavyJobScheduler, changes?: SystemChangeRunner): Partial<Record<ServiceName, ServiceLoader>> {
+export function serviceLoaders(scheduler: HeavyJobScheduler, changes?: SystemChangeRunner, self?: SelfInvocation): Partial<Record<ServiceName, ServiceLoader>> {
   return {
     monitoring: async () => (await import('./monitoring/service.js')).createMonitoringService,
     assets: async () => (await import('./assets/service.js')).createAssetsService({ scheduler }),
     patches: async () => (await import('./patches/service.js')).createPatchesService({ scheduler, ...(changes ? { changes } : {}) }),
-    backup: async () => (await import('./backup/service.js')).createBackupService({ scheduler }),
+    backup: async () => (await import('./backup/service.js')).createBackupService({ scheduler, ...(changes ? { changes } : {}), ...(self ? { self } : {}) }),
   };
 }
 

@@ -24,6 +24,8 @@ export interface SystemChange {
   env?: Record<string, string>;
   /** The change's own bound; the transient unit is stopped when it runs out (RuntimeMaxSec). */
   timeoutMs: number;
+  /** Further unit properties for this change (e.g. MemoryMax=512M for a backup job); systemd only. */
+  properties?: readonly string[];
 }
 
 export interface SystemChangeRunner {
@@ -56,7 +58,7 @@ export function transientUnitName(purpose: string, random: string): string {
 /** systemd-run's arguments for one change. Each value is one argv element: no shell anywhere. Pure. */
 export function systemdRunArgs(change: SystemChange, unit: string, outputFile: string): string[] {
   const args = ['--wait', '--collect', '--service-type=exec', `--unit=${unit}`, `--description=rmagent ${change.purpose}`];
-  for (const p of [...TRANSIENT_UNIT_PROPERTIES, `RuntimeMaxSec=${Math.max(1, Math.ceil(change.timeoutMs / 1000))}`, `StandardOutput=file:${outputFile}`, 'StandardError=inherit', 'StandardInput=null']) {
+  for (const p of [...TRANSIENT_UNIT_PROPERTIES, ...(change.properties ?? []), `RuntimeMaxSec=${Math.max(1, Math.ceil(change.timeoutMs / 1000))}`, `StandardOutput=file:${outputFile}`, 'StandardError=inherit', 'StandardInput=null']) {
     args.push('--property', p);
   }
   for (const [k, v] of Object.entries(change.env ?? {})) args.push('--setenv', `${k}=${v}`);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBackupService } from '../../src/services/backup/service.js';
+import { BUILT_RMAGENT } from '../services/backup/built-rmagent.js';
 import { createHeavyJobScheduler } from '../../src/services/budget.js';
 import { sealManifest, type Manifest } from '../../src/services/backup/manifest.js';
 import { makeFrame, type BodyOf, type CommandType, type Frame } from '../../src/protocol/frames.js';
@@ -45,7 +46,7 @@ async function setup(files: Record<string, string | Buffer> = { 'notes.md': '# n
   mkdirSync(user, { recursive: true });
   const stateDir = path.join(dir, 'state', 'services', 'backup');
   const { runtime, reports, clock } = serviceRuntime(stateDir);
-  const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock, random: () => 0 }), tickMs: 3_600_000 })(runtime);
+  const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock, random: () => 0 }), tickMs: 3_600_000, self: BUILT_RMAGENT })(runtime);
   services.push(service);
   await service.install();
   writeFileSync(path.join(dir, 'state', 'allow-changes'), '');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as z from 'zod/mini';
 import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
-import { isRmError, problem, RmError, type Problem } from '../../protocol/errors.js';
+import { isRmError, problem, type Problem } from '../../protocol/errors.js';
 import type { CommandType, Frame } from '../../protocol/frames.js';
 import type { Policy } from '../../protocol/model.js';
 import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
@@ -15,14 +15,18 @@ import { createTicker, isDue, type HeavyJobScheduler } from '../budget.js';
 import { allowChangesFileOfService, changesAllowed } from '../opt-in.js';
 import { checkActor, type BackupAction } from './actor.js';
 import { backupDefaultSettings, backupPolicySchema, type BackupPolicy } from '../../protocol/policies/backup.js';
-import { restoreSnapshot } from './restore.js';
-import { listSnapshots, pruneSnapshots, readManifest, takeSnapshot, verifySnapshot, type BackupStore } from './snapshot.js';
-import { loadManifestKey, openDestination } from './destination.js';
-import { newestSnapshot, type Manifest } from './manifest.js';
+import { createSystemRunner, type SystemChangeRunner } from '../../system/system-runner.js';
+import { selfInvocation, type SelfInvocation } from '../../system/self.js';
+import { createJobLauncher, type JobEnd } from './job-launcher.js';
+import type { JobSpec } from './job-spec.js';
 
 export interface BackupDeps {
   scheduler: HeavyJobScheduler;
   tickMs?: number;
+  /** Where jobs run (a transient systemd unit or a plain child); default: plain children. */
+  changes?: SystemChangeRunner;
+  /** How to start `rmagent backup-job` (default: this process's own executable and entry script). */
+  self?: SelfInvocation;
 }
 
 const StateSchema = z.object({
@@ -65,77 +69,120 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
   const saveState = async (patch: Partial<BackupState>) => writeJsonAtomic(stateFile, { ...(await loadState()), ...patch });
   const fail = (code: string, message: string, status: 'failed' | 'rejected' = 'failed'): CommandOutcome => ({ status, reason: { code, message } });
 
+  const launcher = createJobLauncher({
+    stateDir: runtime.stateDir,
+    changes: deps.changes ?? createSystemRunner({ runner: runtime.runner, workDir: path.join(runtime.stateDir, 'changes'), systemd: false }),
+    self: deps.self ?? selfInvocation(),
+    now: runtime.clock.now,
+  });
+
   /**
-   * The snapshot to start from: the one this agent recorded as its last (its own state, 0600), else the newest
-   * sealed one. A manifest at the destination never becomes "latest" by claiming a later createdAt.
+   * Runs one job out of process inside the heavy-job budget and turns its end into an outcome. When the service
+   * stops (agent shutdown) while the job runs, the job keeps going: the outcome is `later`, and the agent that
+   * starts next waits for it (resume()) and settles the command.
    */
-  async function latestSnapshot(store: BackupStore): Promise<Manifest | null> {
-    const recorded = (await loadState()).lastSnapshot;
-    if (recorded) {
-      const own = await readManifest(store, recorded).catch(() => null);
-      if (own) return own;
-    }
-    return newestSnapshot((await listSnapshots(store)).snapshots);
+  async function runJob(spec: JobSpec, options: { maxJitterMs?: number; window?: BackupPolicy['window'] }): Promise<CommandOutcome> {
+    let started = false;
+    const result = await deps.scheduler.run(
+      spec.kind === 'snapshot' ? 'backup' : 'backup-restore',
+      async (signal) => {
+        const { exit } = await launcher.start(spec);
+        started = true;
+        return launcher.wait(spec.jobId, exit, signal);
+      },
+      { ...options, signal: ticker.signal },
+    );
+    if (!result.ran && started) return { status: 'done', later: true };
+    if (!result.ran) return fail('SERVICE_FAILED', `${spec.kind === 'snapshot' ? 'backup' : 'restore'} not run: ${result.reason}`, 'rejected');
+    if (result.value.status === 'detached') return { status: 'done', later: true };
+    return finish(spec, result.value);
   }
 
-  /** Takes one snapshot now (inside the heavy-job budget), verifies it, prunes, reports. */
-  async function runBackup(maxJitterMs: number, window: BackupPolicy['window']): Promise<CommandOutcome> {
-    const { folders, destination, exclude } = policy;
-    if (folders.length === 0 || !destination) return fail('POLICY_INVALID', 'the backup policy names no folders or no destination', 'rejected');
-    const result = await deps.scheduler.run(
-      'backup',
-      async (signal) => {
-        const { store, real } = await openDestination(destination, await loadManifestKey(runtime.stateDir));
-        const previous = await latestSnapshot(store);
-        const state = await loadState();
-        const now = runtime.clock.now();
-        const id = `s${now.toString(36)}-${randomBytes(4).toString('hex')}`;
-        const onWarning = (message: string) => runtime.logger.warn(`backup: ${message}`);
-        const manifest = await takeSnapshot(store, { folders, exclude, actor: state.owner, now: runtime.clock.now, id, skip: [real], signal, onWarning }, previous);
-        const verified = policy.verify ? await verifySnapshot(store, manifest) : null;
-        const pruned = await pruneSnapshots(store, policy.retention.keep);
-        untrusted = pruned.untrusted.length ? { destination, count: pruned.untrusted.length, first: pruned.untrusted[0]!.reason } : null;
-        if (untrusted) runtime.logger.warn('backup: untrusted manifests at the destination; pruning paused', { destination, count: untrusted.count, first: untrusted.first });
-        return { manifest, verified, pruned };
-      },
-      { maxJitterMs, window, signal: ticker.signal },
-    );
-    if (!result.ran) return fail('SERVICE_FAILED', `backup not run: ${result.reason}`, 'rejected');
-    const { manifest, verified, pruned } = result.value;
+  /** Reports a job's end, records a snapshot as the last one, forgets the job; the command's outcome. */
+  async function finish(spec: JobSpec, end: Exclude<JobEnd, { status: 'detached' }>): Promise<CommandOutcome> {
+    const outcome = await outcomeOf(spec, end);
+    await launcher.remove(spec.jobId);
+    return outcome;
+  }
+
+  async function outcomeOf(spec: JobSpec, end: Exclude<JobEnd, { status: 'detached' }>): Promise<CommandOutcome> {
+    if (end.status === 'failed') {
+      runtime.logger.error('backup: job failed', { job: spec.jobId, kind: spec.kind, reason: end.message });
+      lastError = end.message;
+      return fail('BACKUP_JOB_FAILED', end.message);
+    }
+    const r = end.result;
+    if (r.kind === 'error') {
+      if (r.code === 'BACKUP_MANIFEST_UNTRUSTED' || r.code === 'BACKUP_DESTINATION_UNSAFE' || REFUSALS.has(r.code)) return fail(r.code, r.message, 'rejected');
+      return fail(r.code, r.message);
+    }
+    if (r.kind === 'restore') {
+      await runtime.report('backup', { event: 'restore', result: 'succeeded', ...r.restore, durationMs: Math.max(0, runtime.clock.now() - spec.createdAt), peakRssBytes: r.peakRssBytes });
+      return { status: 'done' };
+    }
+    for (const w of r.warnings) runtime.logger.warn(`backup: ${w}`);
+    untrusted = r.untrusted && spec.kind === 'snapshot' ? { destination: spec.destination, count: r.untrusted.count, first: r.untrusted.first } : null;
+    if (untrusted) runtime.logger.warn('backup: untrusted manifests at the destination; pruning paused', { destination: untrusted.destination, count: untrusted.count, first: untrusted.first });
     await runtime.report('backup', {
       event: 'snapshot',
-      snapshot: manifest.id,
-      createdAt: manifest.createdAt,
-      ...manifest.stats,
-      verified: verified ? { chunks: verified.chunks, bad: verified.bad.length } : null,
-      pruned: { snapshots: pruned.snapshots, chunks: pruned.chunks, bytes: pruned.bytes },
+      snapshot: r.snapshot.id,
+      createdAt: r.snapshot.createdAt,
+      ...r.snapshot.stats,
+      verified: r.verified,
+      pruned: r.pruned,
+      peakRssBytes: r.peakRssBytes,
     });
-    await saveState({ lastRunAt: manifest.createdAt, lastSnapshot: manifest.id });
-    if (verified && verified.bad.length) return fail('BACKUP_VERIFY_FAILED', `${verified.bad.length} chunk(s) do not match their hash`);
-    runtime.logger.info('backup: snapshot taken', { snapshot: manifest.id, files: manifest.stats.files, bytesStored: manifest.stats.bytesStored });
+    await saveState({ lastRunAt: r.snapshot.createdAt, lastSnapshot: r.snapshot.id });
+    if (r.verified && r.verified.bad) return fail('BACKUP_VERIFY_FAILED', `${r.verified.bad} chunk(s) do not match their hash`);
+    runtime.logger.info('backup: snapshot taken', { snapshot: r.snapshot.id, files: r.snapshot.stats.files, bytesStored: r.snapshot.stats.bytesStored, jobPeakRssBytes: r.peakRssBytes });
     return { status: 'done' };
+  }
+
+  /** Takes one snapshot now (out of process, inside the heavy-job budget): snapshot, verify, prune, report. */
+  async function runBackup(commandId: string | null, maxJitterMs: number, window: BackupPolicy['window']): Promise<CommandOutcome> {
+    const { folders, destination, exclude } = policy;
+    if (folders.length === 0 || !destination) return fail('POLICY_INVALID', 'the backup policy names no folders or no destination', 'rejected');
+    const state = await loadState();
+    const now = runtime.clock.now();
+    const spec: JobSpec = {
+      v: 1, kind: 'snapshot', jobId: launcher.newJobId(), commandId, createdAt: now, stateDir: path.resolve(runtime.stateDir), destination, lastSnapshot: state.lastSnapshot,
+      snapshotId: `s${now.toString(36)}-${randomBytes(4).toString('hex')}`, folders, exclude, actor: state.owner, keep: policy.retention.keep, verify: policy.verify,
+    };
+    return runJob(spec, { maxJitterMs, window });
   }
 
   // A restore is a heavy job too: it must not overlap a backup whose retention could prune its chunks.
   // Every restore writes outside the agent's own files (even to a new folder), so every one needs the opt-in.
-  async function restore(body: { snapshot?: string; target?: string; paths?: string[] }): Promise<CommandOutcome> {
+  async function restore(commandId: string, body: { snapshot?: string; target?: string; paths?: string[] }): Promise<CommandOutcome> {
     if (!(await changesAllowed(allowFile))) return fail('CHANGES_NOT_ALLOWED', `restores need the local opt-in: ${allowFile} does not exist`, 'rejected');
     const destination = policy.destination;
     if (!destination) return fail('BACKUP_SNAPSHOT_MISSING', 'no backup destination in the policy', 'rejected');
-    const startedAt = runtime.clock.now();
-    const result = await deps.scheduler.run(
-      'backup-restore',
-      async () => {
-        const { store } = await openDestination(destination, await loadManifestKey(runtime.stateDir));
-        const manifest = body.snapshot ? await readManifest(store, body.snapshot) : await latestSnapshot(store);
-        if (!manifest) throw new RmError('BACKUP_SNAPSHOT_MISSING', 'no snapshot has been taken yet');
-        return restoreSnapshot(store, manifest, { target: body.target ?? null, paths: body.paths, policyFolders: policy.folders });
-      },
-      { signal: ticker.signal },
-    );
-    if (!result.ran) return fail('SERVICE_FAILED', `restore not run: ${result.reason}`, 'rejected');
-    await runtime.report('backup', { event: 'restore', result: 'succeeded', ...result.value, durationMs: runtime.clock.now() - startedAt });
-    return { status: 'done' };
+    if (body.target !== undefined && !path.isAbsolute(body.target)) return fail('BACKUP_UNSAFE_PATH', `restore target must be an absolute path: ${body.target.slice(0, 200)}`, 'rejected');
+    const spec: JobSpec = {
+      v: 1, kind: 'restore', jobId: launcher.newJobId(), commandId, createdAt: runtime.clock.now(), stateDir: path.resolve(runtime.stateDir), destination, lastSnapshot: (await loadState()).lastSnapshot,
+      snapshot: body.snapshot ?? null, target: body.target ?? null, ...(body.paths ? { paths: body.paths } : {}), policyFolders: policy.folders,
+    };
+    return runJob(spec, {});
+  }
+
+  /**
+   * Jobs an earlier agent started and did not see end (it stopped or crashed meanwhile): waited for inside the
+   * heavy-job budget (no new job overlaps them), reported, and their commands settled, once each.
+   */
+  let resumed = false;
+  function resume(): void {
+    if (resumed) return;
+    resumed = true;
+    void (async () => {
+      for (const spec of await launcher.pending()) {
+        runtime.logger.info('backup: waiting for a job started before this agent', { job: spec.jobId, kind: spec.kind, commandId: spec.commandId });
+        const result = await deps.scheduler.run('backup', (signal) => launcher.wait(spec.jobId, null, signal), { signal: ticker.signal });
+        if (!result.ran || result.value.status === 'detached') return; // stopping again: the next start resumes it
+        const outcome = await finish(spec, result.value);
+        if (outcome.status !== 'done') await reportFailure(spec.kind === 'snapshot' ? 'snapshot' : 'restore', outcome);
+        if (spec.commandId && runtime.settle) await runtime.settle(spec.commandId, outcome);
+      }
+    })().catch((err: unknown) => runtime.logger.error('backup: resuming jobs failed', { error: err }));
   }
 
   const asOutcome = (err: unknown): CommandOutcome => {
@@ -146,7 +193,7 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
 
   /** Failed runs are reported too, so the console sees every backup and restore attempt. */
   async function reportFailure(event: 'snapshot' | 'restore', outcome: CommandOutcome): Promise<CommandOutcome> {
-    if (outcome.status !== 'done' && outcome.reason) await runtime.report('backup', { event, result: 'failed', code: outcome.reason.code, message: outcome.reason.message });
+    if (outcome.status !== 'done' && outcome.reason && !outcome.later) await runtime.report('backup', { event, result: 'failed', code: outcome.reason.code, message: outcome.reason.message });
     return outcome;
   }
 
@@ -154,7 +201,7 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
     if (policy.folders.length === 0 || !policy.destination) return;
     const state = await loadState();
     if (!isDue(policy.schedule, state.lastRunAt, new Date(runtime.clock.now()))) return;
-    const outcome = await runBackup(policy.maxJitterSec * 1000, policy.window).catch(asOutcome);
+    const outcome = await runBackup(null, policy.maxJitterSec * 1000, policy.window).catch(asOutcome);
     // An unsafe destination or untrusted manifests refuse the run: as visible as a failure (not like "outside the window").
     const visible = outcome.status === 'failed' || REFUSALS.has(outcome.reason?.code ?? '');
     if (visible) await reportFailure('snapshot', outcome);
@@ -189,6 +236,7 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
     async apply(_policy: Policy, settings: unknown) {
       policy = backupPolicySchema.parse(settings ?? {});
       ticker.start();
+      resume();
     },
     async uninstall() {
       await ticker.stop();
@@ -209,8 +257,8 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
       try {
         const refused = await gate(frame);
         if (refused) return refused;
-        if (frame.type === 'backup.run') return await reportFailure('snapshot', await runBackup(0, null).catch(asOutcome));
-        if (frame.type === 'backup.restore') return await reportFailure('restore', await restore(frame.body as { snapshot?: string; target?: string; paths?: string[] }).catch(asOutcome));
+        if (frame.type === 'backup.run') return await reportFailure('snapshot', await runBackup(frame.id, 0, null).catch(asOutcome));
+        if (frame.type === 'backup.restore') return await reportFailure('restore', await restore(frame.id, frame.body as { snapshot?: string; target?: string; paths?: string[] }).catch(asOutcome));
         return undefined; // service.install / policy.assign: allowed, the converger carries on
       } catch (err) {
         return asOutcome(err);

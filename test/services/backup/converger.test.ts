@@ -14,6 +14,7 @@ import { createHeavyJobScheduler } from '../../../src/services/budget.js';
 import { systemClock } from '../../../src/system/clock.js';
 import { createCommandRunner } from '../../../src/system/exec.js';
 import { tempDir } from '../budget/service-runtime.js';
+import { BUILT_RMAGENT } from './built-rmagent.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 const running: Converger[] = [];
@@ -38,7 +39,7 @@ describe('Backup owner through the converger', () => {
     const reports: { kind: string; data: Record<string, unknown> }[] = [];
     const context: AgentContext = { config: configSchema().parse({ stateDir, logDir: dir }), logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
     const scheduler = createHeavyJobScheduler({ clock: systemClock, random: Math.random });
-    const registry = createServiceRegistry(serviceLoaders(scheduler));
+    const registry = createServiceRegistry(serviceLoaders(scheduler, undefined, BUILT_RMAGENT));
     const converger = createConverger({ context, stateDir, registry, report: async (kind, d) => void reports.push({ kind, data: d }), prerequisiteMet: () => true });
     running.push(converger);
     await converger.start();

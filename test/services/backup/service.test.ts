@@ -8,6 +8,7 @@ import { makeFrame, type Frame, type CommandType, type BodyOf } from '../../../s
 import type { Policy } from '../../../src/protocol/model.js';
 import type { RmService } from '../../../src/agent/contracts.js';
 import { serviceRuntime, tempDir } from '../budget/service-runtime.js';
+import { BUILT_RMAGENT } from './built-rmagent.js';
 
 type Cmd = Frame & { type: CommandType };
 const policy = (settings: Record<string, unknown>): Policy => ({ id: 'backup-p', name: 'Backup', service: 'backup', version: 1, settings });
@@ -52,7 +53,7 @@ async function setup(settings: Record<string, unknown> = {}, options: { optIn?: 
   await writeFile(path.join(data, 'empty'), '');
   await chmod(path.join(data, 'notes.md'), 0o640);
   const { runtime, reports, clock } = serviceRuntime(path.join(dir, 'state', 'services', 'backup'));
-  const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock, random: () => 0 }), tickMs: 3_600_000 })(runtime);
+  const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock, random: () => 0 }), tickMs: 3_600_000, self: BUILT_RMAGENT })(runtime);
   services.push(service);
   await service.install();
   const allowFile = path.join(dir, 'state', 'allow-changes');
@@ -196,7 +197,7 @@ describe('Backup', () => {
     await mkdir(data);
     await writeFile(path.join(data, 'a.txt'), 'a');
     const { runtime, reports, clock } = serviceRuntime(path.join(dir, 'state'));
-    const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock, random: () => 0 }), tickMs: 20 })(runtime);
+    const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock, random: () => 0 }), tickMs: 20, self: BUILT_RMAGENT })(runtime);
     services.push(service);
     await service.install();
     await service.apply(policy({}), { folders: [data], destination: path.join(dir, 'dest'), schedule: { everyHours: 1 }, maxJitterSec: 0 });
@@ -235,7 +236,7 @@ describe('Backup of several folders', () => {
     await writeFile(path.join(a, 'skip.txt'), 'skip');
     await writeFile(path.join(b, 'two.txt'), 'two');
     const { runtime } = serviceRuntime(path.join(dir, 'state', 'services', 'backup'));
-    const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock: runtime.clock, random: () => 0 }), tickMs: 3_600_000 })(runtime);
+    const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock: runtime.clock, random: () => 0 }), tickMs: 3_600_000, self: BUILT_RMAGENT })(runtime);
     services.push(service);
     await service.install();
     await writeFile(path.join(dir, 'state', 'allow-changes'), '');
@@ -253,7 +254,7 @@ describe('Backup destination inside a backed-up folder', () => {
     cleanups.push(cleanup);
     await writeFile(path.join(dir, 'a.txt'), 'a');
     const { runtime, reports } = serviceRuntime(path.join(dir, '.state'));
-    const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock: runtime.clock, random: () => 0 }), tickMs: 3_600_000 })(runtime);
+    const service = createBackupService({ scheduler: createHeavyJobScheduler({ clock: runtime.clock, random: () => 0 }), tickMs: 3_600_000, self: BUILT_RMAGENT })(runtime);
     services.push(service);
     await service.install();
     await service.apply(policy({}), { folders: [dir], destination: path.join(dir, 'backups'), exclude: ['.state'] });

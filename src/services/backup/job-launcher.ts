@@ -1,0 +1,114 @@
+// The agent's side of a backup job: prepares its folder (job.json), starts `rmagent backup-job` outside the
+// agent's process (system-runner.ts: a transient systemd unit with its own MemoryMax, else a plain child; both
+// with a V8 heap bound), and waits for its result. The wait reads the job's folder, not the child: a job keeps
+// running when the agent restarts, and the agent that starts next finds it (pending()) and waits for it the same
+// way. A job without a result whose heartbeat went silent, or whose process ended, failed (BACKUP_JOB_FAILED).
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { ensureDir, readJsonFile, writeJsonAtomic } from '../../system/files.js';
+import type { CommandResult } from '../../system/exec.js';
+import type { SystemChangeRunner } from '../../system/system-runner.js';
+import type { SelfInvocation } from '../../system/self.js';
+import { HEARTBEAT_FILE, JOB_FILE, jobLiveness, JobResultSchema, JobSpecSchema, RESULT_FILE, type JobResult, type JobSpec } from './job-spec.js';
+
+/** The job's own bounds: V8's heap (the rest of its memory is I/O buffers) and, under systemd, the unit's. */
+export const JOB_HEAP_MB = 256;
+export const JOB_MEMORY_MAX = '768M';
+export const JOB_TIMEOUT_MS = 24 * 3_600_000;
+const POLL_MS = 250;
+
+export type JobEnd = { status: 'result'; result: JobResult } | { status: 'failed'; message: string } | { status: 'detached' };
+
+export interface JobLauncher {
+  /** A new job folder's id. */
+  newJobId(): string;
+  /** Writes the job and starts it; the promise is the process's own end (not needed to wait: see wait()). */
+  start(spec: JobSpec): Promise<{ exit: Promise<CommandResult> }>;
+  /** Waits for the job's result; 'detached' when `signal` aborts first (the job keeps running). */
+  wait(jobId: string, exit: Promise<CommandResult> | null, signal: AbortSignal): Promise<JobEnd>;
+  /** Job folders present (started by this agent or one before it), with their specs. */
+  pending(): Promise<JobSpec[]>;
+  /** Forgets a finished job. */
+  remove(jobId: string): Promise<void>;
+}
+
+export interface JobLauncherDeps {
+  /** The Backup service's state folder: jobs live in its `jobs/` folder. */
+  stateDir: string;
+  changes: SystemChangeRunner;
+  self: SelfInvocation;
+  now: () => number;
+}
+
+export function createJobLauncher(deps: JobLauncherDeps): JobLauncher {
+  const jobsDir = path.join(deps.stateDir, 'jobs');
+  const dirOf = (jobId: string) => path.join(jobsDir, jobId);
+  const readResult = async (jobId: string): Promise<JobResult | 'invalid' | null> => {
+    const read = await readJsonFile(path.join(dirOf(jobId), RESULT_FILE), JobResultSchema);
+    return read.status === 'ok' ? read.value : read.status === 'missing' ? null : 'invalid';
+  };
+  const ageOf = async (file: string): Promise<number | null> => fs.stat(file).then((s) => Math.max(0, deps.now() - s.mtimeMs), () => null);
+
+  return {
+    newJobId: () => `${deps.now().toString(36)}-${randomBytes(4).toString('hex')}`,
+    async start(spec) {
+      await ensureDir(dirOf(spec.jobId));
+      const jobFile = path.join(dirOf(spec.jobId), JOB_FILE);
+      await writeJsonAtomic(jobFile, spec);
+      const exit = deps.changes.run({
+        purpose: spec.kind === 'snapshot' ? 'backup' : 'backup-restore',
+        command: deps.self.command,
+        args: [...deps.self.args, 'backup-job', '--job', jobFile],
+        env: { NODE_OPTIONS: `--max-old-space-size=${JOB_HEAP_MB}` },
+        properties: [`MemoryMax=${JOB_MEMORY_MAX}`],
+        timeoutMs: JOB_TIMEOUT_MS,
+      });
+      return { exit };
+    },
+    async wait(jobId, exit, signal) {
+      let ended: CommandResult | null = null;
+      void exit?.then((r) => void (ended = r));
+      const jobAge = () => ageOf(path.join(dirOf(jobId), JOB_FILE));
+      for (;;) {
+        const result = await readResult(jobId);
+        if (result === 'invalid') return { status: 'failed', message: 'the job wrote a result that does not parse' };
+        if (result) return { status: 'result', result };
+        const done = ended as CommandResult | null;
+        if (done) {
+          // Its process ended: a result written just before is read once more.
+          const last = await readResult(jobId);
+          if (last && last !== 'invalid') return { status: 'result', result: last };
+          const how = done.code !== null ? `exit ${done.code}` : (done.error ?? 'killed');
+          return { status: 'failed', message: `the backup job ended (${how}) without a result${done.stderr ? `: ${done.stderr.trim().split('\n').slice(-30).join(' ').slice(0, 3000)}` : ''}` };
+        }
+        if (!exit && jobLiveness(await ageOf(path.join(dirOf(jobId), HEARTBEAT_FILE)), (await jobAge()) ?? Infinity) === 'dead') {
+          return { status: 'failed', message: 'the backup job stopped without a result (its heartbeat went silent: crashed or killed)' };
+        }
+        if (signal.aborted) return { status: 'detached' };
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done2, POLL_MS);
+          function done2() {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done2);
+            resolve();
+          }
+          signal.addEventListener('abort', done2, { once: true });
+        });
+      }
+    },
+    async pending() {
+      const names = await fs.readdir(jobsDir).catch(() => [] as string[]);
+      const specs: JobSpec[] = [];
+      for (const name of names.sort()) {
+        const read = await readJsonFile(path.join(jobsDir, name, JOB_FILE), JobSpecSchema);
+        if (read.status === 'ok' && read.value.jobId === name) specs.push(read.value);
+        else await fs.rm(path.join(jobsDir, name), { recursive: true, force: true }); // torn before it started
+      }
+      return specs;
+    },
+    async remove(jobId) {
+      await fs.rm(dirOf(jobId), { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,87 @@
+// What the agent hands a backup job (job.json) and what the job hands back (result.json): both files live in
+// the Backup service's own state folder (0700), one folder per job, and are validated on every read.
+import * as z from 'zod/mini';
+import { IdSchema } from '../../protocol/model.js';
+
+const text = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
+const absolute = text(4096);
+const common = {
+  v: z.literal(1),
+  jobId: z.string().check(z.regex(/^[a-z0-9-]{1,64}$/)),
+  /** The command this job answers (null for a scheduled run). */
+  commandId: z.nullable(IdSchema),
+  createdAt: z.int().check(z.nonnegative()),
+  /** The Backup service's state folder (the manifest key). */
+  stateDir: absolute,
+  destination: absolute,
+  /** The snapshot this agent recorded as its last (never a manifest's own claim). */
+  lastSnapshot: z.nullable(text(128)),
+};
+
+export const SnapshotJobSchema = z.strictObject({
+  ...common,
+  kind: z.literal('snapshot'),
+  snapshotId: text(128),
+  folders: z.array(absolute).check(z.minLength(1), z.maxLength(256)),
+  exclude: z.array(z.string().check(z.maxLength(1024))).check(z.maxLength(1024)),
+  actor: z.nullable(z.string().check(z.maxLength(128))),
+  keep: z.int().check(z.gte(1)),
+  verify: z.boolean(),
+});
+
+export const RestoreJobSchema = z.strictObject({
+  ...common,
+  kind: z.literal('restore'),
+  snapshot: z.nullable(text(128)),
+  target: z.nullable(absolute),
+  paths: z.optional(z.array(text(4096)).check(z.maxLength(1024))),
+  policyFolders: z.array(absolute).check(z.maxLength(256)),
+});
+
+export const JobSpecSchema = z.discriminatedUnion('kind', [SnapshotJobSchema, RestoreJobSchema]);
+export type JobSpec = z.infer<typeof JobSpecSchema>;
+export type SnapshotJob = z.infer<typeof SnapshotJobSchema>;
+export type RestoreJob = z.infer<typeof RestoreJobSchema>;
+
+const count = z.int().check(z.nonnegative());
+const stats = z.strictObject({ files: count, bytesRead: count, bytesStored: count, durationMs: count, skipped: count });
+
+export const JobResultSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    v: z.literal(1),
+    kind: z.literal('snapshot'),
+    snapshot: z.strictObject({ id: text(128), createdAt: count, stats }),
+    verified: z.nullable(z.strictObject({ chunks: count, bad: count })),
+    pruned: z.strictObject({ snapshots: z.array(text(128)), chunks: count, bytes: count }),
+    untrusted: z.nullable(z.strictObject({ count, first: z.string().check(z.maxLength(4096)) })),
+    warnings: z.array(z.string().check(z.maxLength(4096))).check(z.maxLength(100)),
+    peakRssBytes: count,
+  }),
+  z.strictObject({
+    v: z.literal(1),
+    kind: z.literal('restore'),
+    restore: z.strictObject({ snapshot: text(128), files: count, bytes: count, verified: count, target: z.nullable(z.string()) }),
+    peakRssBytes: count,
+  }),
+  z.strictObject({
+    v: z.literal(1),
+    kind: z.literal('error'),
+    code: text(64),
+    message: z.string().check(z.maxLength(4096)),
+    peakRssBytes: count,
+  }),
+]);
+export type JobResult = z.infer<typeof JobResultSchema>;
+
+export const JOB_FILE = 'job.json';
+export const RESULT_FILE = 'result.json';
+/** Touched by the running job every HEARTBEAT_MS; a job silent for JOB_STALE_MS without a result is dead. */
+export const HEARTBEAT_FILE = 'heartbeat';
+export const HEARTBEAT_MS = 2_000;
+export const JOB_STALE_MS = 30_000;
+
+/** How a job that has not written its result stands, from its heartbeat's age (ms, null = none yet). Pure. */
+export function jobLiveness(heartbeatAgeMs: number | null, jobAgeMs: number): 'running' | 'dead' {
+  const age = heartbeatAgeMs ?? jobAgeMs;
+  return age > JOB_STALE_MS ? 'dead' : 'running';
+}

@@ -1,0 +1,81 @@
+// The body of `rmagent backup-job --job FILE`: one snapshot (with verification and retention) or one restore,
+// run in its own process so the agent's memory and life are not the job's. It touches its heartbeat while it
+// runs and ends by writing result.json (temp file, fsync, rename): a job that dies before that has no result,
+// and the agent reports it as failed (BACKUP_JOB_FAILED). Nothing of a snapshot counts before its sealed
+// manifest is written, so a crash half-way leaves only unreferenced chunks for the next retention to remove.
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { writeFileAtomic } from '../../system/files.js';
+import { isRmError, RmError } from '../../protocol/errors.js';
+import { loadManifestKey, openDestination } from './destination.js';
+import { newestSnapshot } from './manifest.js';
+import { restoreSnapshot } from './restore.js';
+import { listSnapshots, pruneSnapshots, readManifest, takeSnapshot, verifySnapshot, type BackupStore } from './snapshot.js';
+import { HEARTBEAT_FILE, HEARTBEAT_MS, JobSpecSchema, RESULT_FILE, type JobResult, type JobSpec, type RestoreJob, type SnapshotJob } from './job-spec.js';
+
+const MAX_WARNINGS = 100;
+
+const peakRss = () => process.resourceUsage().maxRSS * 1024;
+
+/** Reads and runs the job in `jobFile`, writes its result next to it; resolves with that result. */
+export async function runJobFile(jobFile: string): Promise<JobResult> {
+  const dir = path.dirname(jobFile);
+  let spec: JobSpec;
+  try {
+    spec = JobSpecSchema.parse(JSON.parse(await fs.readFile(jobFile, 'utf8')));
+  } catch (err) {
+    throw new RmError('CLI_USAGE', `${jobFile}: not a backup job (${(err as Error).message.slice(0, 300)})`);
+  }
+  const beat = path.join(dir, HEARTBEAT_FILE);
+  const touch = () => fs.writeFile(beat, `${process.pid}\n`).catch(() => undefined);
+  await touch();
+  const heartbeat = setInterval(() => void touch(), HEARTBEAT_MS);
+  let result: JobResult;
+  try {
+    result = spec.kind === 'snapshot' ? await snapshotJob(spec) : await restoreJob(spec);
+  } catch (err) {
+    const code = isRmError(err) ? err.code : 'SERVICE_FAILED';
+    result = { v: 1, kind: 'error', code, message: ((err as Error).message ?? String(err)).slice(0, 4096), peakRssBytes: peakRss() };
+  } finally {
+    clearInterval(heartbeat);
+  }
+  await writeFileAtomic(path.join(dir, RESULT_FILE), `${JSON.stringify(result)}\n`);
+  return result;
+}
+
+/** The snapshot to start from: the one the agent recorded as its last, else the newest sealed one. */
+async function latestSnapshot(store: BackupStore, recorded: string | null) {
+  if (recorded) {
+    const own = await readManifest(store, recorded).catch(() => null);
+    if (own) return own;
+  }
+  return newestSnapshot((await listSnapshots(store)).snapshots);
+}
+
+async function snapshotJob(spec: SnapshotJob): Promise<JobResult> {
+  const { store, real } = await openDestination(spec.destination, await loadManifestKey(spec.stateDir));
+  const previous = await latestSnapshot(store, spec.lastSnapshot);
+  const warnings: string[] = [];
+  const onWarning = (message: string) => void (warnings.length < MAX_WARNINGS && warnings.push(message.slice(0, 4096)));
+  const manifest = await takeSnapshot(store, { folders: spec.folders, exclude: spec.exclude, actor: spec.actor, now: Date.now, id: spec.snapshotId, skip: [real], onWarning }, previous);
+  const verified = spec.verify ? await verifySnapshot(store, manifest) : null;
+  const pruned = await pruneSnapshots(store, spec.keep);
+  return {
+    v: 1,
+    kind: 'snapshot',
+    snapshot: { id: manifest.id, createdAt: manifest.createdAt, stats: manifest.stats },
+    verified: verified ? { chunks: verified.chunks, bad: verified.bad.length } : null,
+    pruned: { snapshots: pruned.snapshots, chunks: pruned.chunks, bytes: pruned.bytes },
+    untrusted: pruned.untrusted.length ? { count: pruned.untrusted.length, first: pruned.untrusted[0]!.reason.slice(0, 4096) } : null,
+    warnings,
+    peakRssBytes: peakRss(),
+  };
+}
+
+async function restoreJob(spec: RestoreJob): Promise<JobResult> {
+  const { store } = await openDestination(spec.destination, await loadManifestKey(spec.stateDir));
+  const manifest = spec.snapshot ? await readManifest(store, spec.snapshot) : await latestSnapshot(store, spec.lastSnapshot);
+  if (!manifest) throw new RmError('BACKUP_SNAPSHOT_MISSING', 'no snapshot has been taken yet');
+  const restore = await restoreSnapshot(store, manifest, { target: spec.target, ...(spec.paths ? { paths: spec.paths } : {}), policyFolders: spec.policyFolders });
+  return { v: 1, kind: 'restore', restore, peakRssBytes: peakRss() };
+}
