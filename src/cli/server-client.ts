@@ -152,6 +152,33 @@ export const CLIENT_COMMANDS: Record<string, Command<z.ZodMiniType>> = {
       return 0;
     },
   }),
+  'licence issue': command({
+    usage: 'licence issue --product SERVICE --seats N --email ADDRESS',
+    summary: 'issue a licence with N device seats; its activation e-mail goes to ADDRESS (DATA/mail/ or SMTP)',
+    options: { product: { type: 'string' }, seats: { type: 'string' }, email: { type: 'string' } },
+    schema: z.object({ ...ConnectionSchema, product: z.string().check(z.regex(/^[a-z-]{1,64}$/, 'a service name (monitoring, assets, patches, backup)')), seats: count(1, 1_000_000), email: z.string().check(z.regex(/^\S+@\S+$/, 'an e-mail address')) }),
+    positionals: { min: 0, max: 0, name: '' },
+    async run(call, f, _args, io) {
+      const r = await call<{ id: string; title: string; seats: number; mailedTo: string }>('POST', '/licences', { product: f.product, seats: f.seats, email: f.email });
+      print(io, f.json, r, () => io.out(`licence ${r.id}: ${r.title}, ${r.seats} device seats; activation e-mail sent to ${r.mailedTo}`));
+      return 0;
+    },
+  }),
+  'licence list': command({
+    usage: 'licence list',
+    summary: 'list licences and the seats used per product',
+    options: {},
+    schema: z.object(ConnectionSchema),
+    positionals: { min: 0, max: 0, name: '' },
+    async run(call, f, _args, io) {
+      const r = await call<{ licences: Array<{ id: string; title: string; seats: number; email: string; activated: boolean; activatedBy: string | null }>; seats: Array<{ product: string; total: number; used: number; free: number }> }>('GET', '/licences?limit=500');
+      print(io, f.json, r, () => {
+        table(io, ['ID', 'PRODUCT', 'SEATS', 'E-MAIL', 'ACTIVATED BY'], r.licences.map((l) => [l.id, l.title, String(l.seats), l.email, l.activated ? (l.activatedBy ?? '?') : '- (not activated)']));
+        for (const s of r.seats) io.out(`${s.product}: ${s.used} of ${s.total} seats used, ${s.free} free`);
+      });
+      return 0;
+    },
+  }),
   deactivate: command({
     usage: 'deactivate SERVICE (--device ID | --tag TAG)...',
     summary: 'deactivate a service on devices, by id and/or tag',

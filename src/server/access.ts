@@ -28,7 +28,7 @@ export const DEFAULT_ROLES: readonly RoleRecord[] = [
 ];
 export const OWNER_ROLE_ID = 'role-company-admin';
 
-export type Decision = { ok: true } | { ok: false; permission?: Permission; reason: string };
+export type Decision = { ok: true } | { ok: false; permission?: Permission; reason: string; seats?: { total: number; used: number; needed: number } };
 
 const allow: Decision = { ok: true };
 
@@ -123,4 +123,11 @@ export function decideAccountChange(actorId: string, targetId: string, change: {
   if (change.disabled) return { ok: false, reason: 'an account cannot disable itself' };
   if (change.losesManageAccounts) return { ok: false, reason: 'an account cannot remove manage_accounts from itself' };
   return allow;
+}
+
+/** Activating a service on `needed` more devices fits the product's seats (activated licences), or is refused with the figures. */
+export function decideSeats(product: string, seats: { total: number; used: number }, needed: number): Decision {
+  if (needed <= 0 || seats.used + needed <= seats.total) return allow;
+  const free = Math.max(0, seats.total - seats.used);
+  return { ok: false, reason: `${product}: ${needed} device(s) need a seat, ${free} of ${seats.total} seat(s) free`, seats: { ...seats, needed } };
 }

@@ -18,6 +18,8 @@ import { createCommandQueue } from './commands.js';
 import { createGateway, type DeviceLimits } from './gateway.js';
 import { createIntake } from './intake.js';
 import { loadKeyring } from './keyring.js';
+import { createMailDrop, type Mailer } from './mailer.js';
+import { createAttemptLimiter, SIGN_IN_LIMITS } from './sessions.js';
 import { createRetentionSweeper, DEFAULT_RETENTION, type RetentionOptions } from './retention.js';
 import { hashSecret, newSecret } from './secrets.js';
 import { createCommandSigner } from './signer.js';
@@ -50,6 +52,12 @@ export interface ServerOptions {
   retention?: RetentionOptions;
   /** Check every API answer against its declared schema (tests). */
   validateResponses?: boolean;
+  /** Where licence and verification e-mails go (default: .eml files in DATA/mail/). */
+  mailer?: Mailer;
+  /** Sender of those e-mails (default rmagent-server@localhost). */
+  mailFrom?: string;
+  /** The URL e-mailed links start with, as users reach the server (default: the URL it listens on). */
+  publicUrl?: string;
 }
 
 export interface RunningServer {
@@ -141,8 +149,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
     const commands = createCommandQueue({ store, signer, clock, logger, transport: gateway });
     const retention = createRetentionSweeper({ store, clock, logger, options: opts.retention ?? DEFAULT_RETENTION });
-    const routes = allRoutes({ store, clock, logger, commands, fleet: gateway, keyring, servingTlsPin: certPem ? spkiPin(certPem) : null });
+    let listeningUrl = '';
+    const mailer = opts.mailer ?? createMailDrop(path.join(opts.dataDir, 'mail'), opts.mailFrom ?? 'rmagent-server@localhost', () => clock.now());
+    const routes = allRoutes({
+      store, clock, logger, commands, fleet: gateway, keyring, servingTlsPin: certPem ? spkiPin(certPem) : null,
+      mailer, publicUrl: () => (opts.publicUrl ?? listeningUrl).replace(/\/+$/, ''), signInLimiter: createAttemptLimiter(SIGN_IN_LIMITS.perAddress),
+    });
     const app = createApiApp({
+      now: () => clock.now(),
+      secure: Boolean(opts.tls),
       store,
       logger,
       routes,
@@ -175,6 +190,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     retention.start();
     const port = (httpServer.address() as AddressInfo).port;
     const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+    listeningUrl = `${opts.tls ? 'https' : 'http'}://${hostInUrl}:${port}`;
     logger.info('server listening', { host: opts.host, port, tls: Boolean(opts.tls), dataDir: opts.dataDir, store: store.engine, ...(opts.database ? { database: redactUrl(opts.database) } : {}), schemaVersion, firstStart: created, devices: await store.devices.count() });
 
     return {

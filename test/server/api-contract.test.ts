@@ -197,7 +197,7 @@ describe('services and commands', () => {
     const activate = await api('POST', '/services/endpoint-protection/activate', { deviceIds: [agent.deviceId], policyId: 'pol-any' });
     expect(activate.status).toBe(400);
     expect(activate.body.error.code).toBe('SERVICE_NOT_SUPPORTED');
-    expect((await api('GET', '/services')).body.services).toContainEqual({ name: 'endpoint-protection', supported: false });
+    expect((await api('GET', '/services')).body.services).toContainEqual({ name: 'endpoint-protection', supported: false, seats: null });
     expect((await api('GET', `/devices/${agent.deviceId}`)).body.services).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runNode, spawnNode, waitForEvent } from '../../src/cli/processes.js';
 import type { RunningServer } from '../../src/server/server.js';
+import { droppedMail } from './console-client.js';
 import { enroll, tempDir } from './helpers.js';
 
 const script = path.resolve('build/src/cli/rmagent-server.js');
@@ -62,6 +63,24 @@ describe('rmagent-server CLI', () => {
 });
 
 describe('rmagent-server client commands', () => {
+  it('licence issue writes the activation e-mail to DATA/mail/ and licence list shows it', async () => {
+    const dir = await tempDir();
+    const proc = spawnNode(script, ['--listen', '127.0.0.1:0', '--data', dir, '--log-level', 'warn']);
+    try {
+      await waitForEvent(proc, 'listening');
+      const cli = (...args: string[]) => runNode(script, [...args, '--data', dir]);
+      const issued = await cli('licence', 'issue', '--product', 'monitoring', '--seats', '25', '--email', 'buyer@example.com');
+      expect(issued.code, issued.stderr).toBe(0);
+      expect(issued.stdout).toMatch(/^licence lic-\w+: Monitoring, 25 device seats; activation e-mail sent to buyer@example.com/);
+      const mail = await droppedMail(dir);
+      expect(mail).toEqual([expect.objectContaining({ to: 'buyer@example.com', links: [expect.stringMatching(/\/console\/activate#key=rml_/)] })]);
+      expect((await cli('licence', 'list')).stdout).toMatch(/Monitoring\s+25\s+buyer@example.com\s+- \(not activated\)/);
+      expect((await cli('licence', 'issue', '--product', 'monitoring', '--seats', '0', '--email', 'b@example.com')).code).toBe(64);
+    } finally {
+      await proc.stop('SIGTERM');
+    }
+  });
+
   it('creates a token, lists devices, activates by tag, lists and acknowledges alerts against a running server', async () => {
     const dir = await tempDir();
     const proc = spawnNode(script, ['--listen', '127.0.0.1:0', '--data', dir, '--log-level', 'warn']);

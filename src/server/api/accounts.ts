@@ -1,8 +1,11 @@
 // Who am I, roles and accounts: create, change, disable (the token is refused until enabled again), new tokens.
 import * as z from 'zod/mini';
+import { RmError } from '../../protocol/errors.js';
 import { IdSchema } from '../../protocol/model.js';
 import { ANY_ACCOUNT, decideAccountChange, needs, permissionsOf, PERMISSIONS, type Permission } from '../access.js';
 import { hashSecret, newId, newSecret } from '../secrets.js';
+import { VERIFY_LINK_MS } from './licences.js';
+import { Email } from './sign-in.js';
 import { accountView, AccountViewSchema, roleView, RoleViewSchema } from '../views.js';
 import type { AccountRecord, RoleRecord } from '../store/store.js';
 import type { ApiDeps } from './deps.js';
@@ -16,7 +19,7 @@ const Permissions = z.array(z.enum(PERMISSIONS)).check(z.maxLength(PERMISSIONS.l
 const RoleIds = z.array(IdSchema).check(z.maxLength(32));
 const Token = z.string().check(z.describe('the API token: shown once, stored only as a hash'));
 
-export function accountRoutes({ store, clock, logger }: ApiDeps): Route[] {
+export function accountRoutes({ store, clock, logger, mailer, publicUrl }: ApiDeps): Route[] {
   const roleOrThrow = async (id: string): Promise<RoleRecord> => {
     const role = await store.roles.get(id);
     if (!role) throw notFound(`role ${id}`);
@@ -94,15 +97,33 @@ export function accountRoutes({ store, clock, logger }: ApiDeps): Route[] {
       },
     }),
     route({
-      method: 'POST', path: '/accounts', tag: 'accounts', summary: 'Create an account; its API token is in the answer, once', access: needs('manage_accounts'),
-      body: z.strictObject({ name: Name, roleIds: z._default(RoleIds, []) }), status: 201,
-      response: z.object({ ...AccountViewSchema.shape, token: Token }), errors: ['API_NOT_FOUND'],
+      method: 'POST', path: '/accounts', tag: 'accounts', summary: 'Create an account; its API token is in the answer, once',
+      description: 'With `email`, the member is invited to the web console: an e-mail with a link (valid 24 hours) where they choose a password; they sign in with that e-mail afterwards.',
+      access: needs('manage_accounts'),
+      body: z.strictObject({ name: Name, roleIds: z._default(RoleIds, []), email: z.optional(Email) }), status: 201,
+      response: z.object({ ...AccountViewSchema.shape, token: Token, invited: z.nullable(z.string()) }), errors: ['API_NOT_FOUND', 'EMAIL_TAKEN'],
       async handle({ body }) {
         await assertRolesExist(body.roleIds);
         const token = newSecret('rma');
-        const account: AccountRecord = { id: newId('acct'), name: body.name, tokenHash: hashSecret(token), roleIds: [...new Set(body.roleIds)], createdAt: clock.now(), disabledAt: null };
-        await store.accounts.insert(account);
-        return { status: 201, body: { ...accountView(account), token } };
+        const now = clock.now();
+        const account: AccountRecord = { id: newId('acct'), name: body.name, tokenHash: hashSecret(token), roleIds: [...new Set(body.roleIds)], createdAt: now, disabledAt: null };
+        const invite = newSecret('rmv');
+        await store.transaction(async (tx) => {
+          if (body.email && (await tx.logins.byEmail(body.email, { forUpdate: true }))) throw new RmError('EMAIL_TAKEN', body.email);
+          await tx.accounts.insert(account);
+          if (!body.email) return;
+          // No password yet (an empty hash never verifies): the invitation link sets it.
+          await tx.logins.insert({ accountId: account.id, email: body.email, passwordHash: '', emailVerifiedAt: null, termsAcceptedAt: null, failedAttempts: 0, lockedUntil: null, createdAt: now });
+          await tx.verifications.insert({ tokenHash: hashSecret(invite), purpose: 'verify_email', accountId: account.id, licenceId: null, createdAt: now, expiresAt: now + VERIFY_LINK_MS, usedAt: null });
+        });
+        if (body.email) {
+          await mailer.send({
+            to: body.email,
+            subject: 'You are invited to the rmagent console',
+            text: [`Hello ${body.name},`, '', 'Choose your password and sign in to the rmagent console here (valid for 24 hours):', `${publicUrl()}/console/invite#token=${invite}`].join('\n'),
+          });
+        }
+        return { status: 201, body: { ...accountView(account), token, invited: body.email ?? null } };
       },
     }),
     route({

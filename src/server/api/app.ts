@@ -1,7 +1,9 @@
 // The HTTP API on Hono (docs/server-api.md says why Hono): every declared route gets authentication, its access
 // check (access.ts), request validation with its zod schemas and JSON answers; errors are always
 // {error: {code, message, hint}} — 404 for unknown paths, 405 (with Allow) for a wrong method, 413 for a body
-// over the limit. /healthz, /readyz and the OpenAPI document are the only answers without a token.
+// over the limit. A caller is an API token (Authorization: Bearer, for scripts) or the web console's session
+// cookie, whose changes must pass the CSRF check (sessions.ts). /healthz, /readyz, the OpenAPI document and the
+// routes declared public (sign-in, sign-up, licence lookup) are the only answers without either.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
@@ -9,8 +11,9 @@ import { RmError } from '../../protocol/errors.js';
 import type { Logger } from '../../log.js';
 import { decideAccess, permissionsOf, type Permission } from '../access.js';
 import { hashSecret } from '../secrets.js';
-import type { AccountRecord, Store } from '../store/store.js';
-import { API_PREFIX, HTTP_STATUS, MAX_BODY_BYTES, must, parseInput, type Route } from './route.js';
+import { decideCsrf, nextExpiry, readSessionCookie, SESSION_TOUCH_MS } from '../sessions.js';
+import type { AccountRecord, SessionRecord, Store } from '../store/store.js';
+import { API_PREFIX, HTTP_STATUS, MAX_BODY_BYTES, must, parseInput, type HttpContext, type Route } from './route.js';
 
 export interface ApiOptions {
   store: Store;
@@ -22,6 +25,11 @@ export interface ApiOptions {
   notReady(): Promise<string | null>;
   /** Check every answer against its declared schema (tests; a mismatch is a 500 and a log line). */
   validateResponses?: boolean;
+  now(): number;
+  /** Served over TLS (session cookies get Secure). */
+  secure: boolean;
+  /** Extra answers on the same app (the console's pages), added before the not-found handler runs. */
+  extend?(app: Hono): void;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
@@ -33,16 +41,48 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 function errorAnswer(e: RmError, headers: Record<string, string> = {}): Response {
   // After a 413 the rest of the body is not read: the connection ends with the answer.
   const close: Record<string, string> = e.code === 'API_BODY_TOO_LARGE' ? { connection: 'close' } : {};
-  return json(HTTP_STATUS[e.code] ?? 500, { error: { ...e.toJSON(), ...(e.details ?? {}) } }, { ...close, ...headers });
+  const retry: Record<string, string> = typeof e.details?.retryAfterSec === 'number' ? { 'retry-after': String(e.details.retryAfterSec) } : {};
+  return json(HTTP_STATUS[e.code] ?? 500, { error: { ...e.toJSON(), ...(e.details ?? {}) } }, { ...close, ...retry, ...headers });
 }
 
-async function authenticate(store: Store, header: string | undefined): Promise<{ account: AccountRecord; perms: Set<Permission> }> {
-  const match = /^Bearer\s+(\S{1,512})$/i.exec(header ?? '');
-  if (!match) throw new RmError('API_UNAUTHORIZED', 'no bearer token');
-  const account = await store.accounts.byTokenHash(hashSecret(match[1]!));
-  if (!account) throw new RmError('API_UNAUTHORIZED', 'unknown token');
+interface Caller {
+  account: AccountRecord;
+  perms: Set<Permission>;
+  session: SessionRecord | null;
+}
+
+/** The API token when there is an Authorization header, else the session cookie. */
+async function authenticate(store: Store, c: Context, now: number): Promise<Caller> {
+  const header = c.req.header('authorization');
+  let account: AccountRecord | null;
+  let session: SessionRecord | null = null;
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S{1,512})$/i.exec(header);
+    if (!match) throw new RmError('API_UNAUTHORIZED', 'no bearer token');
+    account = await store.accounts.byTokenHash(hashSecret(match[1]!));
+    if (!account) throw new RmError('API_UNAUTHORIZED', 'unknown token');
+  } else {
+    const cookie = readSessionCookie(c.req.header('cookie'));
+    if (!cookie) throw new RmError('API_UNAUTHORIZED', 'no bearer token and no console session');
+    session = await store.sessions.byHash(hashSecret(cookie), now);
+    if (!session) throw new RmError('API_UNAUTHORIZED', 'the console session ended (signed out or expired): sign in again');
+    account = await store.accounts.get(session.accountId);
+    if (!account) throw new RmError('API_UNAUTHORIZED', 'the session\'s account is gone');
+    if (now - session.lastSeenAt >= SESSION_TOUCH_MS) await store.sessions.touch(session.idHash, now, nextExpiry(session, now));
+  }
   if (account.disabledAt !== null) throw new RmError('API_ACCOUNT_DISABLED', `account ${account.id} is disabled`);
-  return { account, perms: permissionsOf(account.roleIds, await store.roles.list()) };
+  return { account, perms: permissionsOf(account.roleIds, await store.roles.list()), session };
+}
+
+function httpContext(c: Context, secure: boolean, session: SessionRecord | null): HttpContext {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const cookie = readSessionCookie(c.req.header('cookie'));
+  return { address: incoming?.socket.remoteAddress ?? 'unknown', secure, presentedSessionHash: cookie ? hashSecret(cookie) : null, session };
+}
+
+/** The origin a browser names when a page of this server makes the request. */
+function ownOrigin(c: Context, secure: boolean): string {
+  return `${secure ? 'https' : 'http'}://${c.req.header('host') ?? ''}`;
 }
 
 /** Query parameters as the schemas take them: a string, or an array when the parameter is repeated. */
@@ -120,20 +160,26 @@ export function createApiApp(opts: ApiOptions): Hono {
     return reason ? errorAnswer(new RmError('SERVER_NOT_READY', reason)) : json(200, { status: 'ready' });
   });
   app.get(`${API_PREFIX}/openapi.json`, () => json(200, opts.openapi, { 'cache-control': 'public, max-age=300' }));
+  opts.extend?.(app);
 
   for (const r of opts.routes) {
     app.on(r.method, `${API_PREFIX}${r.path}`, async (c) => {
-      const { account, perms } = await authenticate(store, c.req.header('authorization'));
-      must(decideAccess(r.access, perms));
+      const caller = r.access.kind === 'public' ? null : await authenticate(store, c, opts.now());
+      const csrf = decideCsrf({ method: r.method, origin: c.req.header('origin'), ownOrigin: ownOrigin(c, opts.secure), headerToken: c.req.header('x-csrf-token'), session: caller?.session ?? null });
+      if (!csrf.ok) throw new RmError('API_CSRF', csrf.reason);
+      if (caller) must(decideAccess(r.access, caller.perms));
       const params = parseInput(r.params, c.req.param(), 'params');
       const query = parseInput(r.query, queryOf(c), 'query');
       const body = r.body ? parseInput(r.body, (await bodyOf(c)) ?? {}, 'body') : undefined;
-      const answer = await r.handle({ account, perms, params, query, body });
+      const http = httpContext(c, opts.secure, caller?.session ?? null);
+      const answer = await r.handle({ account: caller?.account as AccountRecord, perms: caller?.perms ?? new Set(), params, query, body, http });
       if (opts.validateResponses) {
         const checked = r.response.safeParse(answer.body);
         if (!checked.success) throw new RmError('INTERNAL', `answer of ${r.method} ${r.path} does not match its schema: ${JSON.stringify(checked.error.issues.slice(0, 3))}`);
       }
-      return json(answer.status ?? r.status, answer.body);
+      const res = json(answer.status ?? r.status, answer.body);
+      for (const cookie of answer.cookies ?? []) res.headers.append('set-cookie', cookie);
+      return res;
     });
   }
   return app;

@@ -50,7 +50,7 @@ export function buildOpenApi(routes: readonly Route[]): Json {
       parameters.push({ name, in: 'query', required: (query.required ?? []).includes(name) && !('default' in rest), ...(description ? { description } : {}), schema: rest, ...(rest.anyOf ? { explode: true } : {}) });
     }
     const byStatus = new Map<number, ErrorCode[]>();
-    for (const code of [...COMMON_ERRORS, ...(r.body ? (['API_BODY_TOO_LARGE'] as ErrorCode[]) : []), ...r.errors]) {
+    for (const code of [...COMMON_ERRORS, ...(r.method !== 'GET' ? (['API_CSRF'] as ErrorCode[]) : []), ...(r.body ? (['API_BODY_TOO_LARGE'] as ErrorCode[]) : []), ...r.errors]) {
       const status = HTTP_STATUS[code] ?? 500;
       byStatus.set(status, [...new Set([...(byStatus.get(status) ?? []), code])]);
     }
@@ -60,6 +60,7 @@ export function buildOpenApi(routes: readonly Route[]): Json {
       summary: r.summary,
       description: [r.description, `Access: ${accessText(r.access)}.`].filter(Boolean).join('\n\n'),
       'x-rmagent-access': r.access.kind === 'permission' ? { anyOf: r.access.anyOf } : { kind: r.access.kind },
+      ...(r.access.kind === 'public' ? { security: [] } : {}),
       ...(parameters.length ? { parameters } : {}),
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(r.body, 'input') } } } } : {}),
       responses: {
@@ -83,11 +84,14 @@ export function buildOpenApi(routes: readonly Route[]): Json {
       description: `Console API of the rmagent management server. JSON in and out; bodies up to ${MAX_BODY_BYTES} bytes. Every time is epoch milliseconds with an ISO-8601 twin (…Iso). Lists are paginated by cursor (limit, cursor -> next).`,
     },
     servers: [{ url: '/' }],
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { session: [] }],
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An account API token (the owner token is in DATA/owner.token)' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An account API token (the owner token is in DATA/owner.token): for scripts and automation' },
+        session: { type: 'apiKey', in: 'cookie', name: 'rmagent_session', description: 'The web console\'s session cookie (POST /api/v1/session). Every change made with it needs the session\'s csrfToken in the X-CSRF-Token header and, from a browser, an Origin of this server' },
+      },
       schemas: Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b))),
     },
   };

@@ -3,8 +3,8 @@
 // generated from the same ones, so the description cannot drift from the code.
 import * as z from 'zod/mini';
 import { RmError, type ErrorCode } from '../../protocol/errors.js';
-import type { Decision, Permission, RouteAccess } from '../access.js';
-import type { AccountRecord } from '../store/store.js';
+import type { Access, Decision, Permission, RouteAccess } from '../access.js';
+import type { AccountRecord, SessionRecord } from '../store/store.js';
 
 export const API_PREFIX = '/api/v1';
 /** Largest request body the API reads (413 beyond). */
@@ -15,17 +15,35 @@ type Schema = z.ZodMiniType;
 const NoInput = z.strictObject({});
 type NoInput = typeof NoInput;
 
-export interface ApiRequest<P extends Schema, Q extends Schema, B extends Schema> {
-  account: AccountRecord;
-  perms: ReadonlySet<Permission>;
+/** What a handler may know of the HTTP exchange beyond its parsed input (the console's sign-in needs it). */
+export interface HttpContext {
+  /** The peer's address (the server does not trust X-Forwarded-For). */
+  address: string;
+  /** Served over TLS: cookies get Secure. */
+  secure: boolean;
+  /** Hash of the session cookie the request presented, valid or not (sign-in ends it: no session fixation). */
+  presentedSessionHash: string | null;
+  /** The session that authenticated the request (null with an API token or on a public route). */
+  session: SessionRecord | null;
+}
+
+export interface PublicRequest<P extends Schema, Q extends Schema, B extends Schema> {
   params: z.output<P>;
   query: z.output<Q>;
   body: z.output<B>;
+  http: HttpContext;
+}
+
+export interface ApiRequest<P extends Schema, Q extends Schema, B extends Schema> extends PublicRequest<P, Q, B> {
+  account: AccountRecord;
+  perms: ReadonlySet<Permission>;
 }
 
 export interface ApiAnswer<R extends Schema> {
   status?: number;
   body: z.input<R>;
+  /** Set-Cookie values (the session cookie). */
+  cookies?: string[];
 }
 
 export interface RouteSpec<P extends Schema, Q extends Schema, B extends Schema, R extends Schema> {
@@ -56,14 +74,24 @@ export interface Route {
   tag: string;
   summary: string;
   description?: string;
-  access: RouteAccess;
+  access: Access;
   params: Schema;
   query: Schema;
   body: Schema | null;
   status: number;
   response: Schema;
   errors: ErrorCode[];
+  /** Public routes get account null. */
   handle(req: ApiRequest<Schema, Schema, Schema>): Promise<ApiAnswer<Schema>> | ApiAnswer<Schema>;
+}
+
+export interface PublicRouteSpec<P extends Schema, Q extends Schema, B extends Schema, R extends Schema> extends Omit<RouteSpec<P, Q, B, R>, 'access' | 'handle'> {
+  handle(req: PublicRequest<P, Q, B>): Promise<ApiAnswer<R>> | ApiAnswer<R>;
+}
+
+/** A route anyone may call (the console's sign-in, sign-up and licence lookup): no token, no session. */
+export function publicRoute<P extends Schema = NoInput, Q extends Schema = NoInput, B extends Schema = NoInput, R extends Schema = Schema>(spec: PublicRouteSpec<P, Q, B, R>): Route {
+  return { ...route({ ...spec, access: { kind: 'account' } } as RouteSpec<P, Q, B, R>), access: { kind: 'public' } };
 }
 
 export function route<P extends Schema = NoInput, Q extends Schema = NoInput, B extends Schema = NoInput, R extends Schema = Schema>(spec: RouteSpec<P, Q, B, R>): Route {
@@ -91,6 +119,15 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   API_UNAUTHORIZED: 401,
   API_ACCOUNT_DISABLED: 401,
   API_FORBIDDEN: 403,
+  API_CSRF: 403,
+  EMAIL_NOT_VERIFIED: 403,
+  SIGN_IN_FAILED: 401,
+  SIGN_IN_LOCKED: 429,
+  API_RATE_LIMITED: 429,
+  EMAIL_TAKEN: 409,
+  LICENCE_ACTIVATED: 409,
+  LICENCE_SEATS_EXCEEDED: 409,
+  LINK_INVALID: 404,
   API_NOT_FOUND: 404,
   API_METHOD_NOT_ALLOWED: 405,
   API_CONFLICT: 409,
@@ -102,6 +139,7 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
 
 /** Throws the 403 a refused decision stands for; the message names the missing permission. */
 export function must(decision: Decision): void {
+  if (!decision.ok && decision.seats) throw new RmError('LICENCE_SEATS_EXCEEDED', decision.reason, { seats: decision.seats });
   if (!decision.ok) throw new RmError('API_FORBIDDEN', decision.reason, decision.permission ? { permission: decision.permission } : undefined);
 }
 

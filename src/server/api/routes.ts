@@ -6,9 +6,11 @@ import type { ApiDeps } from './deps.js';
 import { deviceRoutes } from './devices.js';
 import { enrollmentTokenRoutes } from './enrollment-tokens.js';
 import { keyRoutes } from './keys.js';
+import { licenceRoutes } from './licences.js';
 import { policyRoutes } from './policies.js';
 import type { Route } from './route.js';
 import { serviceRoutes } from './services.js';
+import { signInRoutes } from './sign-in.js';
 import { webhookRoutes } from './webhooks.js';
 
 export function allRoutes(deps: ApiDeps): Route[] {
@@ -21,5 +23,7 @@ export function allRoutes(deps: ApiDeps): Route[] {
     ...serviceRoutes(deps),
     ...webhookRoutes(deps),
     ...keyRoutes(deps),
+    ...signInRoutes(deps),
+    ...licenceRoutes(deps),
   ];
 }

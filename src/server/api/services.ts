@@ -3,7 +3,7 @@
 import * as z from 'zod/mini';
 import { RmError } from '../../protocol/errors.js';
 import { SERVICE_NAMES, ServiceNameSchema, type ServiceName } from '../../protocol/model.js';
-import { decideBackupAccess, needs } from '../access.js';
+import { decideBackupAccess, decideSeats, needs } from '../access.js';
 import { deviceServices, policyOnWire } from '../desired.js';
 import { isoOrNull, ServiceViewSchema } from '../views.js';
 import type { DeviceRecord } from '../store/store.js';
@@ -49,15 +49,29 @@ export function serviceRoutes({ store, clock, commands, fleet, logger }: ApiDeps
   return [
     route({
       method: 'GET', path: '/services', tag: 'services', summary: 'The services and whether agents run them', access: needs('view_devices', 'assign_policies', 'manage_policies'),
-      response: z.object({ services: z.array(z.object({ name: ServiceNameSchema, supported: z.boolean() })) }),
-      handle: () => ({ body: { services: SERVICE_NAMES.map((name) => ({ name, supported: !UNSUPPORTED_SERVICES.includes(name) })) } }),
+      response: z.object({
+        services: z.array(z.object({
+          name: ServiceNameSchema,
+          supported: z.boolean(),
+          seats: z.nullable(z.object({ total: z.int(), used: z.int(), free: z.int() })).check(z.describe('seats of the product\'s activated licences; null while the server has no licence (not counted)')),
+        })),
+      }),
+      async handle() {
+        const licensed = (await store.licences.count()) > 0;
+        const services = [];
+        for (const name of SERVICE_NAMES) {
+          const seats = licensed ? await store.licences.seats(name) : null;
+          services.push({ name, supported: !UNSUPPORTED_SERVICES.includes(name), seats: seats && { ...seats, free: Math.max(0, seats.total - seats.used) } });
+        }
+        return { body: { services } };
+      },
     }),
     route({
       method: 'POST', path: '/services/:service/activate', tag: 'services', summary: 'Activate a service with a policy on devices (by id and/or tag)',
-      description: 'Online devices get a signed service.install now; offline ones get the service in their signed desired state when they connect. The activating account becomes the service\'s owner on those devices (own alerts; Backup ownership). Endpoint Protection is refused with SERVICE_NOT_SUPPORTED.',
+      description: 'Online devices get a signed service.install now; offline ones get the service in their signed desired state when they connect. The activating account becomes the service\'s owner on those devices (own alerts; Backup ownership). Endpoint Protection is refused with SERVICE_NOT_SUPPORTED. Once the server has licences, every device newly given the service takes a seat of the product\'s activated licences; beyond them the whole activation is refused (409 LICENCE_SEATS_EXCEEDED, with seats {total, used, needed}).',
       access: needs('assign_policies'), params: ServiceParam, body: ActivateBody,
       response: z.object({ service: ServiceNameSchema, policy: z.object({ id: z.string(), version: z.int() }), devices: DeviceResults }),
-      errors: ['API_NOT_FOUND', 'SERVICE_NOT_SUPPORTED'],
+      errors: ['API_NOT_FOUND', 'SERVICE_NOT_SUPPORTED', 'LICENCE_SEATS_EXCEEDED'],
       async handle({ account, params, body }) {
         const service = serviceParam(params.service);
         refuseUnsupported(service);
@@ -67,7 +81,10 @@ export function serviceRoutes({ store, clock, commands, fleet, logger }: ApiDeps
         const devices = await selected(body);
         const at = clock.now();
         await store.transaction(async (tx) => {
-          if (service === 'backup') for (const a of await tx.activations.forDevices(devices.map((d) => d.id))) if (a.service === 'backup') must(decideBackupAccess(account.id, a.activatedBy));
+          const current = (await tx.activations.forDevices(devices.map((d) => d.id))).filter((a) => a.service === service);
+          if (service === 'backup') for (const a of current) must(decideBackupAccess(account.id, a.activatedBy));
+          // Seats: once the server has licences, each device newly given the service takes one of the product's seats.
+          if ((await tx.licences.count()) > 0) must(decideSeats(service, await tx.licences.seats(service), devices.length - current.length));
           for (const d of devices) await tx.activations.upsert({ deviceId: d.id, service, policyId: policy.id, activatedBy: account.id, at });
           await tx.devices.bumpRevision(devices.map((d) => d.id));
         });
