@@ -303,6 +303,33 @@ describe('the real agent against the independent server', () => {
     expect(s.health).toBe('healthy');
   });
 
+  it('the desired state is the whole set: a service missing from it is uninstalled, and sent again, reinstalled', async () => {
+    const device = [...server.devices.values()][0]!;
+    const monitoring = device.desired.services.monitoring!;
+    // protocol.md does not say this; observed: desired replaces the set of services, it does not merge.
+    device.desired = { revision: device.desired.revision + 1, services: {} };
+    const emptied = server.sendCommand(device.id, 'desired', { state: device.desired })!;
+    await server.waitFor('empty desired done', () => server.ackFor(device.id, emptied, 'done'));
+    await statusUntil('no services', (s) => (Array.isArray(s.services) ? s.services.length : Object.keys(s.services).length) === 0);
+    device.desired = { revision: device.desired.revision + 1, services: { monitoring } };
+    const again = server.sendCommand(device.id, 'desired', { state: device.desired })!;
+    await server.waitFor('desired done', () => server.ackFor(device.id, again, 'done'));
+    await statusUntil('monitoring running again', (s) => service(s, 'monitoring')?.phase === 'running' && service(s, 'monitoring')?.policy?.version === 2);
+  });
+
+  it('drops a server that leaves its pings unanswered, and reconnects', async () => {
+    const device = [...server.devices.values()][0]!;
+    const silent = server.lastConn;
+    server.tamper = { noPong: true }; // the server still pings: the agent's own pings must be answered
+    const t0 = Date.now();
+    const closed = await server.waitFor('the agent drops the socket', () => server.closes.find((c) => c.conn === silent), 10_000);
+    server.tamper = {};
+    // heartbeatSec 1 from welcome: "the second ping finds the first unanswered"; allow for report.acks counting as life.
+    expect(Date.now() - t0).toBeLessThan(6_000);
+    expect(closed.code).toBe(1006); // terminated, no close frame
+    await statusUntil('connected again', (s) => s.connection.state === 'connected' && s.registration.deviceId === device.id);
+  });
+
   it.each([
     ['a server.hello that is not bound to this TLS channel (a relay)', { channel: { kind: 'none' } }, 'SERVER_PROOF_INVALID', ['agent.hello']],
     ['a server.hello with the exporter value of another TLS connection', { channel: { kind: 'tls-exporter', value: Buffer.alloc(32, 9).toString('base64') } }, 'SERVER_PROOF_INVALID', ['agent.hello']],

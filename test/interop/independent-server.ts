@@ -173,6 +173,10 @@ export interface Tamper {
   channel?: { kind: 'none' } | { kind: 'tls-exporter'; value: string };
   /** Name this device id in welcome instead of the one proven. */
   welcomeDeviceId?: string;
+  /** Leave the agent's pings unanswered. */
+  noPong?: boolean;
+  /** Stop pinging the agent. */
+  noPing?: boolean;
 }
 
 export interface ServerOptions {
@@ -221,6 +225,7 @@ export class IndependentServer {
       server: this.http,
       path: '/agent',
       maxPayload: 2 * 1024 * 1024,
+      autoPong: false, // answered by hand below, so a test can leave pings unanswered
       // protocol.md "Versions": the agent offers rmagent.v2 and the server MUST select it.
       handleProtocols: (protocols) => (protocols.has('rmagent.v2') ? 'rmagent.v2' : false),
     });
@@ -372,8 +377,9 @@ export class IndependentServer {
       conn.pongs += 1;
       this.notify();
     });
-    ws.on('ping', () => {
+    ws.on('ping', (payload) => {
       conn.pingsFromAgent += 1;
+      if (!this.tamper.noPong) ws.pong(payload);
       this.notify();
     });
     ws.on('close', (code, reason) => {
@@ -506,6 +512,7 @@ export class IndependentServer {
     this.sendCommand(deviceId, 'desired', { state: dev.desired });
     // Heartbeat: ping every heartbeatSec, drop after two unanswered pings.
     conn.pingTimer = setInterval(() => {
+      if (this.tamper.noPing) return;
       if (conn.missedPongs >= 2) return conn.ws.terminate();
       conn.missedPongs += 1;
       conn.ws.ping();
