@@ -104,6 +104,9 @@ function makeTeamViewer(dir: string): { root: string; bin: string } {
   return { root, bin };
 }
 
+/** How `rmagent status` names a pinned key: `SHA256:` + 16 characters of base64(SHA-256(raw key)) (observed, undocumented). */
+const fingerprint = (key: string): string => `SHA256:${createHash('sha256').update(Buffer.from(key, 'base64')).digest('base64').slice(0, 16)}`;
+
 interface Status {
   schema: string;
   health: string;
@@ -215,8 +218,7 @@ describe('the real agent against the independent server', () => {
     const connected = await statusUntil('connected', (s) => s.connection.state === 'connected' && s.registration.deviceId === device.id);
     // serverKeys holds fingerprints, not keys: `SHA256:` + the first 16 characters of base64(SHA-256(raw key))
     // (observed; no document says so).
-    const fingerprint = `SHA256:${createHash('sha256').update(Buffer.from(server.signer.publicKey, 'base64')).digest('base64').slice(0, 16)}`;
-    expect(connected.registration.serverKeys).toEqual([fingerprint]);
+    expect(connected.registration.serverKeys).toEqual([fingerprint(server.signer.publicKey)]);
     expect(JSON.stringify(connected)).not.toContain(TOKEN);
     // The fixture tree and stand-ins, read as docs/teamviewer.md says: a running TeamViewer Host.
     expect(connected.teamviewer).toMatchObject({ installed: true, edition: 'host', version: '15.48.4', teamviewerId: '1234567890', serviceRunning: true, managed: null, warnings: [] });
@@ -351,5 +353,31 @@ describe('the real agent against the independent server', () => {
     expect(device.acks.length).toBe(acksBefore); // the desired state after a bad welcome is not applied
     server.tamper = {};
     await statusUntil('connected again', (s) => s.connection.state === 'connected' && s.registration.deviceId === device.id);
+  });
+
+  it('follows an endorsement chain to a rotated server key, pins it, and takes commands signed by it', async () => {
+    const device = [...server.devices.values()][0]!;
+    const oldKey = server.signer;
+    const fp = fingerprint;
+    // Two rotations while the device is away: the chain old -> k1 -> k2 in server.hello.
+    server.rotate();
+    const k2 = server.rotate();
+    const firstNewConn = server.lastConn + 1;
+    server.kick(device.id);
+    const s = await statusUntil('connected with the new key pinned', (x) => x.connection.state === 'connected' && (x.registration.serverKeys as string[]).includes(fp(k2.publicKey)));
+    const hello = server.log.find((l) => l.dir === 'out' && l.conn >= firstNewConn && l.frame.type === 'server.hello')!.frame;
+    expect((hello.body as { endorsements: unknown[] }).endorsements).toHaveLength(2);
+    // Observed (protocol.md only says "pins the presented key"): the old key stays pinned, the middle link is not.
+    expect(s.registration.serverKeys).toEqual([fp(oldKey.publicKey), fp(k2.publicKey)]);
+    const byNew = server.sendCommand(device.id, 'status.request', {})!;
+    await server.waitFor('command by the new key done', () => server.ackFor(device.id, byNew, 'done'));
+    const byOld = server.sendCommand(device.id, 'status.request', {}, { signer: oldKey })!;
+    await server.waitFor('command by the still pinned old key done', () => server.ackFor(device.id, byOld, 'done'));
+    // key.rotate {newKey, retireKey} retires the old key: its signature no longer counts.
+    const retire = server.sendCommand(device.id, 'key.rotate', { newKey: k2.publicKey, retireKey: oldKey.publicKey })!;
+    await server.waitFor('key.rotate done', () => server.ackFor(device.id, retire, 'done'));
+    expect((await status()).registration.serverKeys).toEqual([fp(k2.publicKey)]);
+    const byOld2 = server.sendCommand(device.id, 'status.request', {}, { signer: oldKey })!;
+    await server.waitFor('command by the retired key refused', () => server.ackFor(device.id, byOld2, 'rejected')?.reason?.code === 'COMMAND_FORGED' || undefined);
   });
 });

@@ -204,7 +204,10 @@ interface Conn {
 }
 
 export class IndependentServer {
-  readonly signer: Signer;
+  /** The key that signs server.hello, welcome and commands (changed by rotate()). */
+  signer: Signer;
+  /** Endorsement chain, oldest first: each link signed by the previous key (protocol.md "Server key rotation"). */
+  readonly endorsements: Array<{ key: string; signedBy: string; sig: string }> = [];
   readonly devices = new Map<string, Device>();
   readonly log: Logged[] = [];
   readonly closes: Array<{ conn: number; code: number; reason: string }> = [];
@@ -290,6 +293,16 @@ export class IndependentServer {
     const frame = signFrame(opts.signer ?? this.signer, { v: 2, id, type, ts: opts.ts ?? Date.now(), body: { deviceId, actor: 'interop@example.com', ...body } });
     this.send(conn, frame);
     return id;
+  }
+
+  /** Rotates to a new key endorsed by the current one; later handshakes present it with the chain. */
+  rotate(seed: Buffer = randomBytes(32)): Signer {
+    const next = signerFromSeed(seed);
+    const input = Buffer.from(`rmagent-key-endorse-v1:${this.signer.publicKey}:${next.publicKey}`, 'utf8');
+    this.endorsements.push({ key: next.publicKey, signedBy: this.signer.publicKey, sig: this.signer.sign(input) });
+    if (this.endorsements.length > 32) this.endorsements.shift();
+    this.signer = next;
+    return next;
   }
 
   /** Number of the newest connection (1, 2, …). */
@@ -467,6 +480,7 @@ export class IndependentServer {
         protocol: 2, agentNonce: hello.nonce, deviceKey: hello.deviceKey, nonce: conn.serverNonce, serverTime: now,
         serverKey: signer.publicKey,
         channel: this.tamper.channel ?? seen,
+        ...(this.endorsements.length > 0 ? { endorsements: [...this.endorsements] } : {}),
       },
     }));
   }
