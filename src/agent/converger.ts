@@ -10,6 +10,7 @@ import { DesiredStateSchema, PolicySchema, ServiceStateSchema, type DesiredState
 import type { ServiceRegistry } from '../services/registry.js';
 import type { AgentContext, CommandOutcome, Converger, RmService, ServiceRuntime } from './contracts.js';
 import { commandOutcome, DEFAULT_RETRY_BACKOFF, inSync, planSteps, policyProblem, reasonOf, retryAt, serviceProblems, type RetryBackoff, type Step } from './reconcile.js';
+import { compareText } from '../system/compare-text.js';
 
 export const DESIRED_FILE = 'desired.json';
 export const SERVICES_FILE = 'services.json';
@@ -285,7 +286,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
     },
     kick,
     services() {
-      return [...records.values()].map((r) => r.state).sort((a, b) => a.name.localeCompare(b.name));
+      return [...records.values()].map((r) => r.state).sort((a, b) => compareText(a.name, b.name));
     },
     problems() {
       return [...loadProblems, ...serviceProblems([...records.values()].map((r) => r.state)), ...[...instances.values()].flatMap((i) => i.problems())];

@@ -4,6 +4,7 @@
 // Unknown facts are null.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { compareText } from './compare-text.js';
 
 export interface BlockDevice {
   device: string;
@@ -48,5 +49,5 @@ export async function readLinuxBlockDevices(sysRoot = '/sys'): Promise<BlockDevi
       removable: removable === null ? null : removable === '1',
     });
   }
-  return out.sort((a, b) => b.sizeBytes - a.sizeBytes || a.device.localeCompare(b.device));
+  return out.sort((a, b) => b.sizeBytes - a.sizeBytes || compareText(a.device, b.device));
 }

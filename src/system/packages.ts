@@ -7,6 +7,7 @@ import type { CommandResult, CommandRunner } from './exec.js';
 import type { SystemChange, SystemChangeRunner } from './system-runner.js';
 import { loadSysteminformation } from './sysinfo-si.js';
 import { readLinuxBlockDevices } from './block-devices.js';
+import { compareText } from './compare-text.js';
 
 export type SoftwarePlatform = 'linux' | 'win32' | 'darwin';
 
@@ -87,7 +88,7 @@ async function findAppBundles(root: string): Promise<string[]> {
     } catch {
       return;
     }
-    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const e of entries.sort((a, b) => compareText(a.name, b.name))) {
       if (!e.isDirectory()) continue;
       if (e.name.endsWith('.app')) found.push(path.join(dir, e.name, 'Contents', 'Info.plist'));
       else if (depth === 0 && found.length < 5_000) await scan(path.join(dir, e.name), 1);
