@@ -3,7 +3,7 @@
 // then restarted warm), each beside a fresh bare Node 24 floor; prints RSS, PSS and anonymous memory and the
 // largest mappings, and can hold the agent for inspection.
 //   npx esbuild bench/deployed-probe.ts --bundle --platform=node --packages=external --format=esm --outfile=build/bench/deployed-probe.mjs
-//   node build/bench/deployed-probe.mjs [--settle S] [--hold S] [--env K=V]... EXE [EXE...]
+//   node build/bench/deployed-probe.mjs [--settle S] [--hold S] [--no-jobs] [--env K=V]... EXE [EXE...]
 // Alternate A and B executables (`A B A B`) to compare builds under the same load; --env goes to the agents
 // (e.g. NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 with --hold, then kill -USR2 PID).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { privateColdCopy } from './lib/page-cache.js';
 import { sleep } from './lib/stats.js';
 import { deployedScene, startDeployedAgent } from './suites/deployed.js';
 
-const { values, positionals } = parseArgs({ options: { settle: { type: 'string', default: '30' }, hold: { type: 'string', default: '0' }, env: { type: 'string', multiple: true, default: [] } }, allowPositionals: true });
+const { values, positionals } = parseArgs({ options: { settle: { type: 'string', default: '30' }, hold: { type: 'string', default: '0' }, 'no-jobs': { type: 'boolean', default: false }, env: { type: 'string', multiple: true, default: [] } }, allowPositionals: true });
 if (!positionals.length) throw new Error('usage: deployed-probe.mjs [--settle S] [--hold S] [--env K=V]... EXE [EXE...]');
 const settleMs = Math.min(600, Number(values.settle)) * 1000;
 const holdMs = Math.min(3600, Number(values.hold)) * 1000;
@@ -57,7 +57,7 @@ try {
       for (const state of ['cold', 'warm']) {
         const floor = startProc([floorCopy], ['-e', 'setInterval(() => {}, 1000)'], {});
         const notes = new Set<string>();
-        const agent = await startDeployedAgent(scene, launcher(copy), notes);
+        const agent = await startDeployedAgent(scene, launcher(copy), notes, !values['no-jobs']);
         await sleep(settleMs);
         const a = memoryOf(agent.pid);
         const f = memoryOf(floor.pid);

@@ -171,12 +171,12 @@ export async function deployedScene(ctx: BenchContext, dir: string, launcher: La
 }
 
 /** Starts the agent of a scene, waits until it is connected with the four services running and has answered its first jobs. */
-export async function startDeployedAgent(scene: DeployedScene, launcher: Launcher, notes: Set<string>): Promise<Proc> {
+export async function startDeployedAgent(scene: DeployedScene, launcher: Launcher, notes: Set<string>, jobs = true): Promise<Proc> {
   const agent = runAgent(launcher, scene.home);
   try {
     await agent.waitForEvent('connected', 30_000);
     await pollStatus(scene.home.ipcPath, allRunning, performance.now(), 60_000, 200);
-    for (const problem of await runJobs(scene.server, scene.deviceId, 120_000)) notes.add(problem);
+    if (jobs) for (const problem of await runJobs(scene.server, scene.deviceId, 120_000)) notes.add(problem);
     return agent;
   } catch (err) {
     await agent.stop();

@@ -38,6 +38,11 @@ const COMMANDS: Record<string, { summary: string; usage: string; load: () => Pro
     usage: '',
     load: () => import('./backup-job.js'),
   },
+  facts: {
+    summary: 'print this device\'s hardware, OS and network facts as JSON (what a hardware inventory sends)',
+    usage: '',
+    load: () => import('./facts.js'),
+  },
   unenroll: {
     summary: 'stop the services, tell the daemon and the server, forget the registration, keys and state [--yes]',
     usage: '',

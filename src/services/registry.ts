@@ -24,7 +24,8 @@ export type ServiceLoader = () => Promise<ServiceFactory>;
 export function serviceLoaders(scheduler: HeavyJobScheduler, changes?: SystemChangeRunner, self?: SelfInvocation): Partial<Record<ServiceName, ServiceLoader>> {
   return {
     monitoring: async () => (await import('./monitoring/service.js')).createMonitoringService,
-    assets: async () => (await import('./assets/service.js')).createAssetsService({ scheduler }),
+    // With `self`, the hardware facts come from a child (`rmagent facts`): systeminformation never stays in the daemon.
+    assets: async () => (await import('./assets/service.js')).createAssetsService({ scheduler, ...(self ? { factsCommand: self } : {}) }),
     patches: async () => (await import('./patches/service.js')).createPatchesService({ scheduler, ...(changes ? { changes } : {}) }),
     backup: async () => (await import('./backup/service.js')).createBackupService({ scheduler, ...(changes ? { changes } : {}), ...(self ? { self } : {}) }),
   };

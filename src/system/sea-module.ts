@@ -10,7 +10,9 @@ type Sea = typeof import('node:sea');
 
 /** Runs a CommonJS asset of the single executable and returns its exports; null when not running as one, or without that asset. */
 export async function loadSeaModule<T>(asset: string): Promise<T | null> {
-  const sea = (await import('node:sea').catch(() => null)) as Sea | null;
+  // getBuiltinModule, not import(): in the executable's code (compiled by vm, commonjs.ts) a real dynamic import
+  // starts Node's ESM loader and prints an ExperimentalWarning on stderr.
+  const sea = (process.getBuiltinModule?.('node:sea') ?? null) as Sea | null;
   if (!sea?.isSea()) return null;
   let source: string;
   try {

@@ -4,6 +4,8 @@ import path from 'node:path';
 import * as z from 'zod/mini';
 import { ensureDir, readJsonFile, removeFile, writeJsonAtomic } from '../../system/files.js';
 import { readInstalledSoftware, readSystemFacts, type SoftwarePlatform, type SystemFacts } from '../../system/packages.js';
+import { readSystemFactsInChild } from '../../system/facts-child.js';
+import type { SelfInvocation } from '../../system/self.js';
 import { problem, type Problem } from '../../protocol/errors.js';
 import type { Policy } from '../../protocol/model.js';
 import type { CommandOutcome, RmService, ServiceFactory, ServiceRuntime } from '../../agent/contracts.js';
@@ -18,8 +20,10 @@ export interface AssetsDeps {
   platform?: SoftwarePlatform;
   /** How often the schedule is checked (ms). */
   tickMs?: number;
-  /** Hardware/OS/network facts (default: systeminformation). */
+  /** Hardware/OS/network facts (default: `factsCommand` when given, else systeminformation in this process). */
   readFacts?: () => Promise<SystemFacts>;
+  /** This rmagent, run as `rmagent facts` (niced) for the hardware facts, so systeminformation never loads in the daemon. */
+  factsCommand?: SelfInvocation;
 }
 
 const EMPTY_FACTS: SystemFacts = { system: {}, bios: {}, os: {}, cpu: {}, memory: {}, disks: [], network: [] };
@@ -49,8 +53,9 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
 
   async function collect(): Promise<Inventory> {
     const ctx = { runner: createNicedRunner(runtime.runner, platform), root: deps.root ?? '/', platform };
+    const readFacts = deps.readFacts ?? (deps.factsCommand ? () => readSystemFactsInChild(ctx.runner, deps.factsCommand!) : readSystemFacts);
     const [facts, software] = await Promise.all([
-      policy.hardware ? (deps.readFacts ?? readSystemFacts)() : EMPTY_FACTS,
+      policy.hardware ? readFacts() : EMPTY_FACTS,
       policy.software ? readInstalledSoftware(ctx) : { outputs: [], warnings: [] },
     ]);
     for (const w of software.warnings) runtime.logger.warn('assets: software source', { warning: w });
