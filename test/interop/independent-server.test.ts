@@ -381,3 +381,73 @@ describe('the real agent against the independent server', () => {
     await server.waitFor('command by the retired key refused', () => server.ackFor(device.id, byOld2, 'rejected')?.reason?.code === 'COMMAND_FORGED' || undefined);
   });
 });
+
+describe('over ws:// on loopback, trusting the first key (no --server-key)', () => {
+  let dir: string;
+  let server: IndependentServer;
+  let agent: ChildProcess | null = null;
+  let common: string[];
+  let env: NodeJS.ProcessEnv;
+
+  const rmagent = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [RMAGENT, ...args, ...common], { env, timeout: 15_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
+    });
+  async function statusUntil(what: string, pred: (s: Status, exit: number) => boolean, timeoutMs = 15_000): Promise<Status & { exit: number }> {
+    const end = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < end) {
+      const r = await rmagent(['status', '--json']);
+      last = r.stdout;
+      const st = JSON.parse(r.stdout) as Status;
+      if (pred(st, r.code)) return { ...st, exit: r.code };
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    throw new Error(`status never showed ${what}: ${last}`);
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rmagent-interop-ws-'));
+    const tv = makeTeamViewer(dir);
+    server = new IndependentServer({ tokens: [TOKEN], heartbeatSec: 5 });
+    const url = await server.listen();
+    expect(url.startsWith('ws://127.0.0.1:')).toBe(true);
+    common = ['--state-dir', join(dir, 'state'), '--log-dir', join(dir, 'logs'), '--teamviewer-root', tv.root];
+    env = {
+      PATH: process.env.PATH, HOME: dir, RMAGENT_MACHINE_ID: 'interop-machine-0002', RMAGENT_TEAMVIEWER_PATH: tv.bin,
+      RMAGENT_TEAMVIEWER_PLATFORM: 'linux', RMAGENT_BACKOFF_BASE_MS: '100', RMAGENT_BACKOFF_MAX_MS: '1000',
+    };
+    writeFileSync(join(dir, 'wrong-token'), 'not-the-token-000\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
+    const enrolled = await rmagent(['enroll', '--server', url, '--token-file', join(dir, 'wrong-token')]);
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    agent = spawn(process.execPath, [RMAGENT, 'run', ...common], { env, stdio: 'ignore' });
+  });
+
+  afterAll(async () => {
+    if (agent && agent.exitCode === null) {
+      const exited = new Promise((r) => agent!.once('exit', r));
+      agent.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a refused token is unhealthy (exit 2); a new token for the same server enrolls it, channel none, first key pinned', async () => {
+    const refused = await statusUntil('ENROLLMENT_REFUSED', (s) => (s.connection.lastError as { code?: string } | null)?.code === 'ENROLLMENT_REFUSED');
+    expect(refused.exit).toBe(2);
+    expect(refused.health).toBe('unhealthy');
+    const enroll = server.received('enroll')[0]!;
+    expect((enroll.body as { channel: unknown }).channel).toEqual({ kind: 'none' });
+    expect(server.closes[0]?.code).toBe(4001);
+
+    const again = await rmagent(['enroll', '--server', server.url!, '--token-file', join(dir, 'token')]);
+    expect(again.code, again.stderr).toBe(0);
+    const ok = await statusUntil('connected', (s) => s.connection.state === 'connected');
+    expect(ok.registration.deviceId).toBe([...server.devices.keys()][0]);
+    expect(ok.registration.serverKeys).toEqual([fingerprint(server.signer.publicKey)]);
+    expect(ok.exit).toBe(0);
+  });
+});

@@ -212,6 +212,7 @@ export class IndependentServer {
   readonly log: Logged[] = [];
   readonly closes: Array<{ conn: number; code: number; reason: string }> = [];
   tamper: Tamper = {};
+  url: string | null = null;
   private readonly conns = new Set<Conn>();
   private readonly http: HttpServer;
   private readonly wss: WebSocketServer;
@@ -241,7 +242,8 @@ export class IndependentServer {
       this.http.listen(0, host, () => resolve());
     });
     const { port } = this.http.address() as AddressInfo;
-    return `${this.opts.tls ? 'wss' : 'ws'}://${host}:${port}/agent`;
+    this.url = `${this.opts.tls ? 'wss' : 'ws'}://${host}:${port}/agent`;
+    return this.url;
   }
 
   async close(): Promise<void> {
