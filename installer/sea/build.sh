@@ -62,6 +62,9 @@ bundle() {
       list+="${list:+, }\"$module.cjs\": \"$CACHE/bundle/$module.cjs\""
     done
     assets=", \"assets\": { $list }"
+    # ws is the agent's one user of http and https, for its upgrade request only: src/system/http-upgrade.ts stands in
+    # for both (-1 MB idle RSS: Node's HTTP stack is never loaded). The server keeps Node's http.
+    external+=("--alias:http=$SRC/src/system/http-upgrade.ts" "--alias:https=$SRC/src/system/http-upgrade.ts")
   fi
   npx --no-install esbuild "$entry" --bundle --platform=node --format=cjs --target=node24 "${external[@]}" "${SHIMS[@]}" \
     --define:__RMAGENT_VERSION__="\"$VERSION+$BUILD\"" --define:__RMAGENT_COMMIT__="\"$COMMIT\"" \
