@@ -285,6 +285,11 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     // change, it could plant its own (its server, its command key, changes allowed). Refused before anything is read.
     const unsafe = await stateFolderProblem(stateDir);
     if (unsafe) throw new RmError('STATE_UNSAFE', `${stateDir}: ${unsafe}`);
+    // An IPC socket elsewhere (ipcPath): in a folder another account can write, it could move the socket away and
+    // answer `rmagent status` and `unenroll` in the agent's place.
+    const ipcDir = path.dirname(path.resolve(context.ipcPath));
+    const ipcUnsafe = ipcDir !== path.resolve(stateDir) ? await stateFolderProblem(ipcDir) : null;
+    if (ipcUnsafe) throw new RmError('IPC_ENDPOINT_UNSAFE', `${context.ipcPath}: ${ipcUnsafe}`);
     machineId = await readMachineId(config.machineId);
     identity = createIdentityStore({ stateDir, machineId, clock, logger });
     await outbox.open();

@@ -76,6 +76,7 @@ export const ERRORS = {
   BACKUP_SNAPSHOT_MISSING: { message: 'The requested backup snapshot does not exist', hint: 'List the snapshots in the latest backup reports and pick one of them' },
   // daemon
   EXECUTABLE_DAMAGED: { message: 'The rmagent executable is damaged: the agent code it carries is missing or cut short', hint: 'Reinstall the agent package; do not strip or edit the rmagent executable' },
+  IPC_ENDPOINT_UNSAFE: { message: 'The folder of the local IPC socket can be changed by another account', hint: 'Leave ipcPath unset (the socket then lives in the private state folder) or point it into a folder only root or the agent account can write' },
   IPC_ENDPOINT_TAKEN: { message: 'The local status endpoint is held by another process', hint: 'Another agent is running, or a process is squatting the endpoint to impersonate the agent: stop it (find it with `ss -xlp` or Process Explorer), then start the agent again' },
   AGENT_ALREADY_RUNNING: { message: 'Another rmagent daemon already serves this state folder', hint: 'Use the running one (`rmagent status`), or stop it first (systemctl stop rmagent, launchctl bootout system/com.rmagent.agent, or stop the Windows service)' },
   AGENT_NOT_RUNNING: { message: 'The agent daemon is not running', hint: 'Start the service (systemctl start rmagent, launchctl kickstart, or the Windows service)' },

@@ -139,7 +139,18 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function ask(socketPath: string, request: unknown, timeoutMs: number): Promise<LocalAnswer> {
+// A socket at the name that another account made (it moved the agent's away, or squats a name the agent does not
+// hold) would answer in the agent's place: only a socket of root or of this account is asked.
+async function foreignSocket(socketPath: string): Promise<string | null> {
+  if (process.platform === 'win32' || typeof process.geteuid !== 'function') return null;
+  const st = await fs.lstat(socketPath).catch(() => null);
+  if (!st || st.uid === 0 || st.uid === process.geteuid()) return null;
+  return `${socketPath} belongs to uid ${st.uid}, not to root or this account: not asked`;
+}
+
+async function ask(socketPath: string, request: unknown, timeoutMs: number): Promise<LocalAnswer> {
+  const foreign = await foreignSocket(socketPath);
+  if (foreign) return { ok: false, reason: 'not-running', message: foreign };
   return new Promise((resolve) => {
     const socket = net.connect(socketPath);
     let buffer = '';
