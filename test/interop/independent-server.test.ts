@@ -332,6 +332,25 @@ describe('the real agent against the independent server', () => {
     await statusUntil('connected again', (s) => s.connection.state === 'connected' && s.registration.deviceId === device.id);
   });
 
+  it('answers a command sent before welcome with ack rejected FRAME_INVALID, and completes the handshake', async () => {
+    const device = [...server.devices.values()][0]!;
+    const firstNewConn = server.lastConn + 1;
+    server.tamper = { commandBeforeWelcome: { type: 'status.request', deviceId: device.id } };
+    server.kick(device.id);
+    const early = await server.waitFor('the early command', () => server.log.find((l) => l.dir === 'out' && l.conn >= firstNewConn && l.frame.id.startsWith('early-')));
+    server.tamper = {};
+    const ack = await server.waitFor('its ack', () => server.ackFor(device.id, early.frame.id, 'rejected'));
+    expect(ack.reason?.code).toBe('FRAME_INVALID');
+    expect(server.ackFor(device.id, early.frame.id, 'accepted')).toBeUndefined();
+    // Observed: the connection is not closed; the ack comes after welcome, once the handshake is complete.
+    const onConn = server.log.filter((l) => l.conn === early.conn);
+    const welcomeAt = onConn.findIndex((l) => l.frame.type === 'welcome');
+    const ackAt = onConn.findIndex((l) => l.frame.type === 'ack' && l.frame.body.commandId === early.frame.id);
+    expect(welcomeAt).toBeGreaterThan(-1);
+    expect(ackAt).toBeGreaterThan(welcomeAt);
+    await statusUntil('connected', (s) => s.connection.state === 'connected' && s.registration.deviceId === device.id);
+  });
+
   it.each([
     ['a server.hello that is not bound to this TLS channel (a relay)', { channel: { kind: 'none' } }, 'SERVER_PROOF_INVALID', ['agent.hello']],
     ['a server.hello with the exporter value of another TLS connection', { channel: { kind: 'tls-exporter', value: Buffer.alloc(32, 9).toString('base64') } }, 'SERVER_PROOF_INVALID', ['agent.hello']],

@@ -177,6 +177,8 @@ export interface Tamper {
   noPong?: boolean;
   /** Stop pinging the agent. */
   noPing?: boolean;
+  /** Send this command type (signed, for the device id named) right after server.hello, before welcome. */
+  commandBeforeWelcome?: { type: string; deviceId: string };
 }
 
 export interface ServerOptions {
@@ -485,6 +487,10 @@ export class IndependentServer {
         ...(this.endorsements.length > 0 ? { endorsements: [...this.endorsements] } : {}),
       },
     }));
+    const early = this.tamper.commandBeforeWelcome;
+    if (early) {
+      this.send(conn, signFrame(this.signer, { v: 2, id: this.frameId('early'), type: early.type, ts: Date.now(), body: { deviceId: early.deviceId } }));
+    }
   }
 
   /** Checks common to enroll and auth: nonce, channel, and the signature by `key`. */
