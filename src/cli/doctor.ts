@@ -2,6 +2,7 @@
 import { createCommandRunner } from '../system/exec.js';
 import { doctorExitCode, gatherDoctorFacts, judgeDoctor } from '../agent/doctor.js';
 import { commonFlagsSchema, configFromFlags, parseFlags, type CliIO } from './options.js';
+import { printable } from './printable.js';
 
 const MARK = { pass: '[ ok ]', warn: '[warn]', fail: '[FAIL]', skip: '[ -- ]' } as const;
 
@@ -16,8 +17,9 @@ export default async function doctorCommand(argv: string[], io: CliIO): Promise<
     return code;
   }
   for (const c of checks) {
-    io.out(`${MARK[c.verdict]} ${c.name}: ${c.detail}`);
-    if (c.fix && c.verdict !== 'pass') io.out(`       fix (${c.code}): ${c.fix}`);
+    // A detail can quote the server or a file: shown, never interpreted by the terminal.
+    io.out(`${MARK[c.verdict]} ${c.name}: ${printable(c.detail)}`);
+    if (c.fix && c.verdict !== 'pass') io.out(`       fix (${c.code}): ${printable(c.fix)}`);
   }
   io.out(code === 0 ? '\nAll prerequisites are met.' : code === 1 ? '\nWorking, with warnings above.' : '\nSome prerequisites are not met: see the fixes above.');
   return code;

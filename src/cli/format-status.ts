@@ -1,5 +1,6 @@
 // One screen of `rmagent status` for a person at the device.
 import type { AgentStatus } from '../agent/status.js';
+import { printable } from './printable.js';
 
 const when = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
@@ -29,7 +30,8 @@ export function formatStatus(s: AgentStatus): string {
   lines.push(`Outbox        ${s.outbox.pending} report(s) waiting, last acknowledged #${s.outbox.lastAckedSeq}${s.outbox.dropped ? `, ${s.outbox.dropped} dropped` : ''}`);
   if (s.problems.length) {
     lines.push('Problems');
-    for (const p of s.problems) lines.push(`  ${p.code}: ${p.message}\n    fix: ${p.fix}`);
+    for (const p of s.problems) lines.push(`  ${p.code}: ${p.message}`, `    fix: ${p.fix}`);
   }
-  return lines.join('\n');
+  // Messages come from the server and the machine: one screen line each, nothing a terminal would act on.
+  return lines.map(printable).join('\n');
 }

