@@ -14,6 +14,7 @@ import { roguePeer, typeOf } from './rogue-peer.js';
 import { deviceBehindRelay, enrolledHome as enrolled, monitoringRunning, newToken, pointTo, problemCodes, QUIET_POLICY, registration, typesHeard } from './rogue-agents.js';
 import { api as tlsApi, makeCerts, makeServerCert, startServer as startTlsServer, type Certs, type ServerCert, type TlsServer } from './tls-server.js';
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
@@ -187,4 +188,45 @@ describe('a relay that holds a valid certificate for the server name (a CA the d
       expect(s && monitoringRunning(s)).toBe(true);
     }
   });
+});
+
+describe('a rogue endpoint that floods the device before proving anything', () => {
+  let server: ServerProcess;
+  beforeAll(async () => {
+    assertBuilt();
+    server = await startServer(tempDir('flood-real'));
+  });
+  afterAll(async () => { await server?.stop(); });
+
+  /** Peak resident memory of a process (kB), from /proc. */
+  const peakKb = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+
+  it.each([
+    ['invalid frames just under 1 MiB', () => `{"v":2,"id":"x","type":"nope","ts":1,"body":{"pad":"${'a'.repeat(1_000_000)}"}}`],
+    ['unsigned commands just under 1 MiB', () => JSON.stringify(makeFrame('backup.restore', { deviceId: 'dev-x', actor: 'a', paths: Array.from({ length: 240 }, () => 'p'.repeat(4000)) }))],
+  ])('%s: the agent stays up with bounded memory and reaches the real server afterwards', async (_what, frame) => {
+    const text = frame();
+    const total = 1_500;
+    let sentCount = 0;
+    const rogue = await roguePeer({
+      onAgent: (t, wire) => {
+        if (typeOf(t) !== 'agent.hello') return;
+        const pump = () => {
+          for (let i = 0; i < 20 && sentCount < total; i += 1, sentCount += 1) wire.toAgent(text);
+          if (sentCount < total) setTimeout(pump, 0);
+        };
+        pump();
+      },
+    });
+    cleanups.push(rogue.close);
+    const { home, agent } = await enrolledHome('flood', rogue.url, server.serverKey, await newToken(server));
+    const before = peakKb(agent.child.pid!);
+    await waitUntil(async () => sentCount >= total || undefined, 60_000, 'the flood to be sent');
+    await sleep(2_000);
+    expect(agent.child.exitCode).toBeNull();
+    const peak = peakKb(agent.child.pid!);
+    expect(peak - before, `peak RSS grew from ${before} kB to ${peak} kB`).toBeLessThan(256 * 1024);
+    await pointTo(home, server.agentUrl);
+    await home.waitFor('enrolled with the real server', (s) => s.connection.state === 'connected' && s.registration.enrolled, 30_000);
+  }, 120_000);
 });
