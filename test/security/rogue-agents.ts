@@ -46,12 +46,12 @@ export async function enrolledHome(name: string, url: string, serverKey: string,
  * A device enrolled through a relay with a valid certificate in front of a server that sees no TLS channel (TLS
  * ends at a proxy), without connection.requireChannelBinding, running Monitoring: the relay sits inside its
  * session. It records every frame of the server by type and, while `mode.withholdDesired`, keeps desired states
- * back (in `withheld`).
+ * back (in `withheld`); `mode.rewrite` changes what it passes on (a holder of the server key re-signs).
  */
 export async function deviceBehindRelay(name: string, cert: { certFile: string; keyFile: string }, caFile: string) {
   const server = await startServer(tempDir(`${name}-server`));
   const recorded: Record<string, string[]> = {};
-  const mode = { withholdDesired: false };
+  const mode: { withholdDesired: boolean; rewrite?: ((frame: Frame) => Frame) | undefined } = { withholdDesired: false };
   const withheld: string[] = [];
   const relay = await roguePeer({
     cert,
@@ -60,7 +60,7 @@ export async function deviceBehindRelay(name: string, cert: { certFile: string; 
       const type = typeOf(text);
       (recorded[type] ??= []).push(text);
       if (type === 'desired' && mode.withholdDesired) return void withheld.push(text);
-      wire.toAgent(text);
+      wire.toAgent(mode.rewrite ? JSON.stringify(mode.rewrite(JSON.parse(text) as Frame)) : text);
     },
   });
   const cleanups: Array<() => Promise<unknown>> = [];
