@@ -271,6 +271,13 @@ describe('the real agent against the independent server', () => {
     await rejected(expired, 'COMMAND_EXPIRED');
     await rejected('cmd-wrong-device-1', 'COMMAND_WRONG_DEVICE');
     await rejected(req, 'COMMAND_REPLAYED');
+    // A body that does not match the schema (an unknown field) gets error FRAME_INVALID with ref, and no ack.
+    const malformed = server.sendCommand(device.id, 'status.request', { unexpected: 1 })!;
+    const refusal = await server.waitFor('error for the malformed command', () => server.received('error').find((f) => f.body.ref === malformed));
+    expect(refusal.body.code).toBe('FRAME_INVALID');
+    const probe = server.sendCommand(device.id, 'status.request', {})!; // acks are in order: once this is done, none is coming
+    await server.waitFor('the next command done', () => server.ackFor(device.id, probe, 'done'));
+    expect(device.acks.filter((a) => a.commandId === malformed)).toEqual([]);
 
     // Reports: numbered 1, 2, 3, … without gaps, every one acknowledged; the outbox drains.
     const seqs = device.reports.map((r) => r.seq);
@@ -299,6 +306,7 @@ describe('the real agent against the independent server', () => {
     expect(desired.body).toMatchObject({ state: { revision: 2, services: { monitoring: { policy: { version: 2 } } } } });
     await server.waitFor('desired done', () => server.ackFor(device.id, desired.id, 'done'));
     await server.waitFor('a report after the restart', () => device.reports.find((r) => r.seq > seqBefore));
+    expect(device.reports.filter((r) => r.seq > seqBefore && r.kind === 'service' && r.data.phase !== 'running')).toEqual([]);
     const seqs = device.reports.map((r) => r.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     const s = await statusUntil('connected, monitoring v2 running', (x) => x.connection.state === 'connected' && service(x, 'monitoring')?.phase === 'running' && service(x, 'monitoring')?.policy?.version === 2);
