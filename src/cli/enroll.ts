@@ -108,6 +108,7 @@ async function readToken(flags: { token?: string | undefined; 'token-file'?: str
     case 'file': {
       const read = await readSecretSource(source.file, io.stdin);
       if (!read.ok) throw new RmError('ENROLLMENT_TOKEN_INVALID', read.reason);
+      if (read.exposed) io.err(`warning: ${source.file} can be read by other accounts, so its token may have been read: keep token files 0600, delete them after use, and revoke this token in the console if in doubt`);
       return tokenFromText(read.text, source.file === '-' ? 'standard input' : source.file);
     }
   }

@@ -5,7 +5,8 @@ import { promises as fs, constants as fsc } from 'node:fs';
 /** Longest secret accepted: a token is one short line; anything longer is a mistake (or a log file). */
 export const SECRET_MAX_BYTES = 4096;
 
-export type SecretText = { ok: true; text: string } | { ok: false; reason: string };
+/** `exposed`: the file could be read by other accounts (POSIX group/other read bits), so the secret may have leaked. */
+export type SecretText = { ok: true; text: string; exposed?: boolean } | { ok: false; reason: string };
 
 /**
  * Reads at most SECRET_MAX_BYTES + 1 bytes from `file`, or from standard input when `file` is "-".
@@ -24,7 +25,7 @@ export async function readSecretSource(file: string, stdin: NodeJS.ReadableStrea
     if (!st.isFile()) return { ok: false, reason: `${file} is not a regular file` };
     const buffer = Buffer.alloc(SECRET_MAX_BYTES + 1);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return { ok: true, text: buffer.subarray(0, bytesRead).toString('utf8') };
+    return { ok: true, text: buffer.subarray(0, bytesRead).toString('utf8'), exposed: process.platform !== 'win32' && (st.mode & 0o044) !== 0 };
   } finally {
     await handle.close();
   }

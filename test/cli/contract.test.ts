@@ -36,6 +36,17 @@ describe('the enrollment token never needs a command line', () => {
     expect(r.stderr).not.toContain('warning');
   });
 
+  it('warns when the token file can be read by other accounts (it may have leaked)', () => {
+    const h = home();
+    const file = path.join(h.dir, 'token');
+    writeFileSync(file, `${TOKEN}\n`);
+    fs.chmodSync(file, 0o644);
+    const r = h.run(['enroll', '--server', 'ws://127.0.0.1:1', '--token-file', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/can be read by other accounts.*revoke this token/);
+    expect(r.stderr).not.toContain(TOKEN);
+  });
+
   it('is read from standard input with --token-file -', () => {
     const h = home();
     const r = h.run(['enroll', '--server', 'ws://127.0.0.1:1', '--token-file', '-'], { input: `${TOKEN}\r\n` });
