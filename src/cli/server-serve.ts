@@ -9,7 +9,8 @@ import { createLogger } from '../log.js';
 import { DEFAULT_REPORT_LIMITS, startServer } from '../server/server.js';
 import { DEFAULT_DEVICE_LIMITS } from '../server/gateway.js';
 import { DEFAULT_RETENTION } from '../server/retention.js';
-import { writeJsonAtomic } from '../system/files.js';
+import { readTextIfExists, writeJsonAtomic } from '../system/files.js';
+import { createSmtpMailer } from '../server/smtp-mailer.js';
 import type { CliIO } from './options.js';
 
 const STOP_BUDGET_MS = 10_000;
@@ -18,6 +19,7 @@ const MIB = 1024 * 1024;
 export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --data DIR [--database postgres://...] [--tls-cert FILE --tls-key FILE]
                       [--log-level error|warn|info|debug] [--heartbeat-sec N]
                       [--report-kind-mib N] [--report-device-mib N] [--report-retention-days N] [--device-kib-per-sec N]
+                      [--public-url URL] [--smtp-url-file FILE] [--mail-from ADDRESS]
 
   --listen HOST:PORT        address to listen on (port 0 picks a free port; IPv6 as [::1]:8080)
   --data DIR                data folder: rmagent.db (SQLite), owner.token, server-key(s), server.json
@@ -30,6 +32,11 @@ export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --d
   --report-device-mib N     report history kept per device over all kinds (default ${DEFAULT_REPORT_LIMITS.bytesPerDevice / MIB})
   --report-retention-days N reports older than this are removed (default ${DEFAULT_RETENTION.reportDays})
   --device-kib-per-sec N    what one device may send after its handshake, sustained (default ${DEFAULT_DEVICE_LIMITS.bytes.perSec / 1024})
+  --public-url URL          where users reach this server (the start of e-mailed links; default the listening URL)
+  --smtp-url-file FILE      send e-mail over SMTP: FILE holds smtp(s)://[user:password@]host[:port] (default: .eml
+                            files in DIR/mail/); a file, so the password is not on a command line
+  --mail-from ADDRESS       sender of licence and verification e-mails (default rmagent-server@localhost)
+Console: http(s)://HOST:PORT/console/ (docs/console.md).
 Prints {"event":"listening",...} on stdout when ready. The owner API token is in DIR/owner.token.`;
 
 const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.gte(min), z.lte(max));
@@ -45,10 +52,13 @@ const FlagsSchema = z.object({
   'report-device-mib': z._default(int(1, 16 * 1024), DEFAULT_REPORT_LIMITS.bytesPerDevice / MIB),
   'report-retention-days': z._default(int(1, 3650), DEFAULT_RETENTION.reportDays),
   'device-kib-per-sec': z._default(int(1, 1024 * 1024), DEFAULT_DEVICE_LIMITS.bytes.perSec / 1024),
+  'public-url': z.optional(z.string().check(z.regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'an http:// or https:// URL'))),
+  'smtp-url-file': z.optional(z.string().check(z.minLength(1))),
+  'mail-from': z.optional(z.string().check(z.regex(/^[^\s@]+@[^\s@]+$/, 'an e-mail address'))),
 }).check(z.refine((f) => Boolean(f['tls-cert']) === Boolean(f['tls-key']), { message: 'give both --tls-cert and --tls-key, or neither', path: ['tls-cert'] }));
 type Flags = z.infer<typeof FlagsSchema>;
 
-const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec'] as const;
+const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from'] as const;
 
 function parseServeFlags(argv: string[]): Flags | 'help' {
   let values: Record<string, unknown>;
@@ -80,8 +90,14 @@ export default async function serve(argv: string[], io: CliIO, stopRequested: Pr
   const dataDir = path.resolve(flags.data);
   const logger = createLogger({ level: flags['log-level'], console: true });
   const tls = flags['tls-cert'] && flags['tls-key'] ? { certFile: path.resolve(flags['tls-cert']), keyFile: path.resolve(flags['tls-key']) } : undefined;
+  const mailFrom = flags['mail-from'] ?? 'rmagent-server@localhost';
+  const smtpUrl = flags['smtp-url-file'] ? (await readTextIfExists(path.resolve(flags['smtp-url-file'])))?.trim() : undefined;
+  if (flags['smtp-url-file'] && !smtpUrl) throw new RmError('CLI_USAGE', `--smtp-url-file: ${flags['smtp-url-file']} is missing or empty`);
   const server = await startServer({
     host,
+    mailFrom,
+    ...(smtpUrl ? { mailer: createSmtpMailer(smtpUrl, mailFrom) } : {}),
+    ...(flags['public-url'] ? { publicUrl: flags['public-url'] } : {}),
     port,
     dataDir,
     ...(flags.database ? { database: flags.database } : {}),
@@ -95,7 +111,7 @@ export default async function serve(argv: string[], io: CliIO, stopRequested: Pr
     if (err.syscall === 'listen') throw new RmError('SERVER_LISTEN_FAILED', `${flags.listen}: ${err.code ?? err.message}`);
     throw err;
   });
-  const ready = { event: 'listening', httpUrl: server.httpUrl, agentUrl: server.agentUrl, port: server.port, data: dataDir };
+  const ready = { event: 'listening', httpUrl: server.httpUrl, agentUrl: server.agentUrl, consoleUrl: `${server.httpUrl}/console/`, port: server.port, data: dataDir };
   // Not secret: where this server answers, so `rmagent-server devices list --data DIR` needs no --url.
   await writeJsonAtomic(path.join(dataDir, 'server.json'), { httpUrl: server.httpUrl, agentUrl: server.agentUrl, pid: process.pid }, 0o644);
   io.out(JSON.stringify(ready));
