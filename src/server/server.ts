@@ -19,6 +19,7 @@ import { createGateway, type DeviceLimits } from './gateway.js';
 import { createIntake } from './intake.js';
 import { loadKeyring } from './keyring.js';
 import { createMailDrop, type Mailer } from './mailer.js';
+import { addConsolePages } from './console/pages.js';
 import { createAttemptLimiter, SIGN_IN_LIMITS } from './sessions.js';
 import { createRetentionSweeper, DEFAULT_RETENTION, type RetentionOptions } from './retention.js';
 import { hashSecret, newSecret } from './secrets.js';
@@ -158,6 +159,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const app = createApiApp({
       now: () => clock.now(),
       secure: Boolean(opts.tls),
+      extend: addConsolePages,
       store,
       logger,
       routes,
