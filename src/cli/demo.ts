@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // `npm start`: the embedded default. Walks the seed's steps with real processes on loopback: reference server,
 // simulated TeamViewer Host, enrollment token, `rmagent enroll`, `rmagent run`, Monitoring activated with its
-// default policy; prints `rmagent status` after each step, then runs until Ctrl-C (or exits with --once).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// default policy; prints `rmagent status` after each step, then the web console's URL and a demo sign-in, and runs
+// until Ctrl-C (or exits with --once).
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cliScript, runNode, spawnNode, waitForEvent, waitUntil, type Spawned } from './processes.js';
@@ -97,6 +99,11 @@ async function main(): Promise<number> {
     say('\nConsole overview of Monitoring:');
     say(JSON.stringify(overview.devices, null, 2));
 
+    step(5, 'The web console: a Monitoring licence activated by a demo administrator');
+    const signIn = await demoConsoleAccount(httpUrl, dataDir, api);
+    say(`Console: ${httpUrl}/console/`);
+    say(`Sign in as ${signIn.email} with the password ${signIn.password} (a demo account; the licence e-mails are in ${path.join(dataDir, 'mail')})`);
+
     if (once) {
       say('\nDone (--once): stopping the agent and the server.');
       return 0;
@@ -114,6 +121,34 @@ async function main(): Promise<number> {
   } finally {
     await stopAll();
   }
+}
+
+/**
+ * Issues a Monitoring licence, then does what its e-mails ask in a browser, through the public API: sign-up from
+ * the activation link, the verification link, Activate. The demo account's password is random per run.
+ */
+async function demoConsoleAccount(httpUrl: string, dataDir: string, api: <T>(method: string, route: string, body?: unknown) => Promise<T>): Promise<{ email: string; password: string }> {
+  const email = 'admin@demo.example';
+  const password = randomBytes(9).toString('base64url');
+  const lastLink = () => {
+    const dir = path.join(dataDir, 'mail');
+    const newest = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort().at(-1)!;
+    return new URL(/https?:\/\/\S+/.exec(readFileSync(path.join(dir, newest), 'utf8'))![0]);
+  };
+  await api('POST', '/licences', { product: 'monitoring', seats: 25, email });
+  const key = new URLSearchParams(lastLink().hash.slice(1)).get('key')!;
+  const call = async (route: string, body: unknown, cookie?: string) => {
+    const res = await fetch(`${httpUrl}/api/v1${route}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(cookie ? { cookie: cookie.split(';')[0]! } : {}) }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`POST ${route}: ${res.status} ${await res.text()}`);
+    return res;
+  };
+  await call('/signup', { key, email, name: 'Demo administrator', password, acceptTerms: true });
+  const verified = await call('/verify-email', { token: new URLSearchParams(lastLink().hash.slice(1)).get('verify') });
+  const cookie = verified.headers.getSetCookie()[0]!;
+  const { csrfToken } = (await verified.json()) as { csrfToken: string };
+  const activated = await fetch(`${httpUrl}/api/v1/licences/activate`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: cookie.split(';')[0]!, 'x-csrf-token': csrfToken }, body: JSON.stringify({ key }) });
+  if (!activated.ok) throw new Error(`licence activation: ${activated.status} ${await activated.text()}`);
+  return { email, password };
 }
 
 main().then(
