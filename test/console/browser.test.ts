@@ -189,6 +189,19 @@ describe.skipIf(missing !== null)('the web console in Chromium: the seed\'s flow
     await expect.poll(() => admin.getByRole('row', { name: /CPU above 90%.*by acct-/ }).count()).toBe(1);
     expect((await a1.next('alert.ack')).body.key).toBe('cpu');
 
+    // Backup assigned to another account (the owner, through the API): the console shows Restore disabled with the
+    // seed's reason (the server refuses the command too: test/e2e/services.test.ts).
+    expect((await owner('POST', '/licences', { product: 'backup', seats: 5, email: 'it-admin@example.com' })).status).toBe(201);
+    expect((await owner('POST', '/licences/activate', { key: new URLSearchParams(new URL(await lastLink()).hash.slice(1)).get('key') })).status).toBe(200);
+    const backupPolicy = await owner('POST', '/policies', { name: 'Nightly /srv', service: 'backup', settings: { folders: ['/srv'], destination: '/mnt/backup' } });
+    expect((await owner('POST', '/services/backup/activate', { deviceIds: [a2.deviceId], policyId: backupPolicy.body.id })).status).toBe(200);
+    await admin.getByRole('link', { name: 'Remote Management' }).click();
+    await admin.getByRole('link', { name: 'Backup' }).click();
+    const backupRow = admin.getByRole('row', { name: /warehouse-pc/ });
+    await expect.poll(() => backupRow.getByRole('button', { name: 'Restore' }).isDisabled()).toBe(true);
+    await backupRow.getByText('only the assigned account can install the service or restore data').waitFor();
+    await shot(admin, '11-backup-restore-refused');
+
     // The member with the plain user role (same browser: the invitation's sign-in replaces the admin's session),
     // may not assign devices or services.
     const member = admin;
@@ -199,7 +212,7 @@ describe.skipIf(missing !== null)('the web console in Chromium: the seed\'s flow
     await member.goto(`${server.httpUrl}/console/rm/monitoring`);
     await member.getByText('Your role does not allow activating services.').waitFor();
     expect(await member.getByRole('link', { name: '+ Activate service' }).count()).toBe(0);
-    await shot(member, '11-member-refused');
+    await shot(member, '12-member-refused');
 
     // Sign out ends the session: the console asks to sign in again.
     await member.getByRole('button', { name: 'Sign out' }).click();

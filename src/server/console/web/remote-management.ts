@@ -86,32 +86,63 @@ export async function overviewPage(root: HTMLElement, session: SessionView, serv
     body,
     live,
   );
+  const policyNames = new Map<string, string>();
+  let shown = '';
   const refresh = async () => {
     const { devices } = await api<{ devices: OverviewEntry[] }>('GET', `/services/${service}/overview?limit=500`);
+    live.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    // Redraw only on a change: a keyboard user's focus stays where it is between refreshes.
+    const now = JSON.stringify(devices);
+    if (now === shown) return;
+    shown = now;
+    if (devices.some((d) => d.policyId && !policyNames.has(d.policyId)) && (canAssign || session.permissions.includes('manage_policies'))) {
+      for (const p of (await api<{ policies: Policy[] }>('GET', `/policies?service=${service}&limit=500`)).policies) policyNames.set(p.id, p.name);
+    }
     if (!devices.length) {
       body.replaceChildren(h('div', { class: 'empty' }, h('p', {}, `${title(service)} is not active on any device yet.`), activateLink('primary big')));
     } else {
       body.replaceChildren(
         h('div', { class: 'toolbar' }, activateLink('primary')),
         h('table', { class: 'grid', 'aria-label': `${title(service)} endpoints` },
-          h('thead', {}, h('tr', {}, ['Device', 'State', 'Policy', 'Online', 'Details'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('thead', {}, h('tr', {}, ['Device', 'State', 'Policy', 'Online', 'Details', ...(service === 'backup' ? ['Restore'] : [])].map((c) => h('th', { scope: 'col' }, c)))),
           h('tbody', {}, devices.map((d) => h('tr', { 'data-device': d.deviceId },
             h('th', { scope: 'row' }, d.alias ?? d.hostname ?? d.deviceId),
             h('td', {}, h('span', { class: `phase ${phaseText(d.phase)}` }, phaseText(d.phase))),
-            h('td', {}, d.policyId ? `${d.policyId} v${d.policyVersion ?? '?'}${d.applied ? '' : ' (not applied yet)'}` : '—'),
+            h('td', {}, d.policyId ? `${policyNames.get(d.policyId) ?? d.policyId} (version ${d.policyVersion ?? '?'})${d.applied ? '' : ', not applied yet'}` : '—'),
             h('td', {}, d.online ? 'online' : 'offline'),
             h('td', {}, d.reason ? `${d.reason.code}: ${d.reason.message}` : service === 'backup' && d.activatedBy && d.activatedBy !== session.account.id ? `Assigned to ${d.activatedBy}` : ''),
+            service === 'backup' ? h('td', {}, restoreButton(d, session)) : null,
           ))),
         ),
       );
     }
-    live.textContent = `Updated ${new Date().toLocaleTimeString()}`;
   };
   await refresh();
   const timer = setInterval(() => {
     if (document.visibilityState === 'visible') refresh().catch(() => undefined);
   }, REFRESH_MS);
   window.addEventListener('pagehide', () => clearInterval(timer));
+}
+
+/**
+ * Backup: only the account the service is assigned to may restore (the server refuses others too); everyone else
+ * sees the button disabled with the seed's reason.
+ */
+function restoreButton(d: OverviewEntry, session: SessionView): HTMLElement {
+  const mine = d.activatedBy === session.account.id;
+  const reasonId = `restore-why-${d.deviceId}`;
+  const status = h('span', { class: 'hint', role: 'status' });
+  const button = h('button', { type: 'button', ...(mine ? {} : { disabled: true, 'aria-describedby': reasonId }), onclick: async () => {
+    button.disabled = true;
+    try {
+      await api('POST', `/devices/${encodeURIComponent(d.deviceId)}/commands`, { type: 'backup.restore', body: {} });
+      status.textContent = 'Restore sent to the device.';
+    } catch (err) {
+      status.textContent = err instanceof ApiError ? err.body.message : 'The restore could not be sent.';
+      button.disabled = false;
+    }
+  } }, 'Restore');
+  return h('div', {}, button, mine ? status : h('p', { class: 'hint', id: reasonId }, BACKUP_REASON));
 }
 
 /** The wizard: step 1 select devices, step 2 select policy, then Activate. */
