@@ -175,7 +175,8 @@ describe('the real agent against the independent server', () => {
     const configFile = join(dir, 'config.json');
     writeFileSync(configFile, JSON.stringify({ connection: { requireChannelBinding: true, caFile: tls.caFile } }));
     chmodSync(configFile, 0o600);
-    server = new IndependentServer({ tls, tokens: [TOKEN], heartbeatSec: 1 });
+    // 2 s: short enough to see heartbeats in a test, long enough that a loaded machine does not drop sockets.
+    server = new IndependentServer({ tls, tokens: [TOKEN], heartbeatSec: 2 });
     url = await server.listen();
     common = ['--config', configFile, '--state-dir', join(dir, 'state'), '--log-dir', join(dir, 'logs'), '--teamviewer-root', tv.root];
     env = {
@@ -228,8 +229,8 @@ describe('the real agent against the independent server', () => {
     await server.waitFor('desired acked done', () => server.ackFor(device.id, desired0.id, 'done'));
     await server.waitFor('a teamviewer report', () => device.reports.find((r) => r.kind === 'teamviewer'));
     await server.waitFor('a status report', () => device.reports.find((r) => r.kind === 'status'));
-    // Heartbeats: the server's pings get pongs; the agent pings at min(its 30 s, welcome's 1 s).
-    await server.waitFor('pongs and agent pings', () => { const h = server.heartbeat(device.id); return h && h.pongs >= 2 && h.pingsFromAgent >= 2; }, 10_000);
+    // Heartbeats: the server's pings get pongs; the agent pings at min(its 30 s, welcome's 2 s).
+    await server.waitFor('pongs and agent pings', () => { const h = server.heartbeat(device.id); return h && h.pongs >= 2 && h.pingsFromAgent >= 2; }, 12_000);
 
     // Monitoring, installed by a signed service.install.
     const policy: PolicyWire = {
@@ -332,10 +333,10 @@ describe('the real agent against the independent server', () => {
     const silent = server.lastConn;
     server.tamper = { noPong: true }; // the server still pings: the agent's own pings must be answered
     const t0 = Date.now();
-    const closed = await server.waitFor('the agent drops the socket', () => server.closes.find((c) => c.conn === silent), 10_000);
+    const closed = await server.waitFor('the agent drops the socket', () => server.closes.find((c) => c.conn === silent), 12_000);
     server.tamper = {};
-    // heartbeatSec 1 from welcome: "the second ping finds the first unanswered"; allow for report.acks counting as life.
-    expect(Date.now() - t0).toBeLessThan(6_000);
+    // heartbeatSec 2 from welcome: "the second ping finds the first unanswered"; report.acks also count as life.
+    expect(Date.now() - t0).toBeLessThan(9_000);
     expect(closed.code).toBe(1006); // terminated, no close frame
     await statusUntil('connected again', (s) => s.connection.state === 'connected' && s.registration.deviceId === device.id);
   });
@@ -347,15 +348,13 @@ describe('the real agent against the independent server', () => {
     server.kick(device.id);
     const early = await server.waitFor('the early command', () => server.log.find((l) => l.dir === 'out' && l.conn >= firstNewConn && l.frame.id.startsWith('early-')));
     server.tamper = {};
-    const ack = await server.waitFor('its ack', () => server.ackFor(device.id, early.frame.id, 'rejected'));
-    expect(ack.reason?.code).toBe('FRAME_INVALID');
-    expect(server.ackFor(device.id, early.frame.id, 'accepted')).toBeUndefined();
-    // Observed: the connection is not closed; the ack comes after welcome, once the handshake is complete.
-    const onConn = server.log.filter((l) => l.conn === early.conn);
-    const welcomeAt = onConn.findIndex((l) => l.frame.type === 'welcome');
-    const ackAt = onConn.findIndex((l) => l.frame.type === 'ack' && l.frame.body.commandId === early.frame.id);
-    expect(welcomeAt).toBeGreaterThan(-1);
-    expect(ackAt).toBeGreaterThan(welcomeAt);
+    // Taken from the log, wherever it came: the server refuses (and does not record) an ack sent before auth.
+    const ackOf = (l: { dir: string; frame: Frame }): boolean => l.dir === 'in' && l.frame.type === 'ack' && l.frame.body.commandId === early.frame.id;
+    const ack = await server.waitFor('its ack', () => server.log.find(ackOf));
+    expect(ack.frame.body).toMatchObject({ status: 'rejected', reason: { code: 'FRAME_INVALID' } });
+    expect(server.log.filter(ackOf)).toHaveLength(1); // never accepted
+    // The connection is not closed for it: the handshake completes on the same connection.
+    await server.waitFor('welcome on that connection', () => server.log.find((l) => l.conn === early.conn && l.frame.type === 'welcome'));
     await statusUntil('connected', (s) => s.connection.state === 'connected' && s.registration.deviceId === device.id);
   });
 

@@ -266,8 +266,9 @@ export class IndependentServer {
       };
       const timer = setTimeout(() => {
         cleanup();
-        const seen = this.log.map((l) => `${l.dir} ${l.frame.type}${l.frame.type === 'ack' ? ' ' + JSON.stringify(l.frame.body) : ''}`);
-        reject(new Error(`timed out waiting for ${what}; frames: ${seen.join(' | ')}`));
+        const detail = (f: Frame): string => (['ack', 'error'].includes(f.type) ? ` ${JSON.stringify(f.body)}` : ` ${f.id}`);
+        const seen = this.log.map((l) => `#${l.conn} ${l.dir} ${l.frame.type}${detail(l.frame)}`);
+        reject(new Error(`timed out waiting for ${what}; frames: ${seen.join(' | ')}; closes: ${JSON.stringify(this.closes)}`));
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);
