@@ -1,6 +1,6 @@
 // `npm run bench` (full) and `npm run bench:smoke` (= --quick): runs each benchmark, prints a table and
 // (full runs only, unless --out is given) writes docs/benchmarks.md. Usage:
-//   node build/bench/main.mjs [--quick] [--only deployed,footprint,startup,commands,report,fleet,modules] [--out FILE]
+//   node build/bench/main.mjs [--quick] [--only deployed,footprint,startup,commands,report,fleet,modules,backup] [--out FILE]
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,8 +17,9 @@ import { commands } from './suites/commands.js';
 import { reportCost } from './suites/report-cost.js';
 import { fleet } from './suites/fleet.js';
 import { modules } from './suites/modules.js';
+import { backup } from './suites/backup.js';
 
-const SUITES: Record<string, (ctx: BenchContext) => Promise<SuiteResult>> = { deployed, footprint, startup, commands, report: reportCost, fleet, modules };
+const SUITES: Record<string, (ctx: BenchContext) => Promise<SuiteResult>> = { deployed, footprint, startup, commands, report: reportCost, fleet, modules, backup };
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' } }, strict: true });

@@ -73,6 +73,7 @@ export const ERRORS = {
   BACKUP_MANIFEST_UNTRUSTED: { message: 'A snapshot manifest at the backup destination is not sealed by this device', hint: 'It was planted or changed at the destination, or written by another installation (or an agent before manifests were sealed): remove it from <destination>/snapshots; the agent neither restores from it nor prunes while it is there' },
   BACKUP_DESTINATION_UNSAFE: { message: 'The backup destination can be changed by another account', hint: 'Give the destination folder (and every folder above it) to the agent account (root / SYSTEM) and remove group and other write access, or pick another destination' },
   BACKUP_JOB_FAILED: { message: 'The backup job ended without a result (crashed, killed or out of memory)', hint: 'Nothing of this run is used (no snapshot is recorded without its manifest); see the agent log for the job\'s exit and run the backup again' },
+  BACKUP_KEY_MISMATCH: { message: 'The backup repository at the destination was written with another device key', hint: 'Put back that installation\'s manifest.key (Backup\'s state folder) to use it, or pick an empty destination for this device' },
   BACKUP_SNAPSHOT_MISSING: { message: 'The requested backup snapshot does not exist', hint: 'List the snapshots in the latest backup reports and pick one of them' },
   // daemon
   EXECUTABLE_DAMAGED: { message: 'The rmagent executable is damaged: the agent code it carries is missing or cut short', hint: 'Reinstall the agent package; do not strip or edit the rmagent executable' },

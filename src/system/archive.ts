@@ -214,7 +214,8 @@ export async function writeRestoredFile(chain: readonly ChainLink[], name: strin
   });
 }
 
-async function hashHandle(handle: FileHandle): Promise<string> {
+/** sha256 of everything in the file behind `handle` (read from its start). */
+export async function hashHandle(handle: FileHandle): Promise<string> {
   const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   for (let position = 0; ; ) {

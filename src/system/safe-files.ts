@@ -223,8 +223,37 @@ export interface WriteInFolderOptions {
   /** Permission bits (& 0o777: setuid, setgid and sticky are never set). */
   mode: number;
   mtimeMs?: number;
+  /** The mtime in seconds with its fraction (finer than mtimeMs); wins over mtimeMs. */
+  mtimeSec?: number;
   /** Checks the bytes as written, through the handle, before the file takes its name; throw to refuse it. */
   verify?: (handle: FileHandle) => Promise<void>;
+  /** Leave 4 KiB blocks of zeros unwritten (holes), the length set at the end: a sparse file stays sparse. */
+  sparse?: boolean;
+  /** Owner to give the file (on the handle, before its mode); only root can. */
+  owner?: { uid: number; gid: number };
+  /** fsync the file and its folder (default); a restore of many files may skip it, like cp. */
+  durable?: boolean;
+}
+
+const HOLE_BLOCK = 4096;
+
+/** Writes `data` at `position`, skipping whole zero blocks; returns the new position. */
+async function writeSparse(handle: FileHandle, data: Uint8Array, position: number): Promise<number> {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  let start = 0;
+  while (start < buf.length) {
+    const end = Math.min(buf.length, start + HOLE_BLOCK);
+    let zero = true;
+    for (let i = start; i < end; i++) {
+      if (buf[i] !== 0) {
+        zero = false;
+        break;
+      }
+    }
+    if (!zero) await handle.write(buf, start, end - start, position + start);
+    start = end;
+  }
+  return position + buf.length;
 }
 
 /**
@@ -248,14 +277,20 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
       throw safeFileError('UNSAFE_PATH', `${tmp} was created at ${real}`);
     }
     if (real === null && !(await chainUnchanged(chain))) throw safeFileError('UNSAFE_PATH', `a folder above ${tmp} changed`);
-    if (data instanceof Uint8Array) await handle.writeFile(data);
+    if (options.sparse) {
+      let position = 0;
+      for await (const chunk of data instanceof Uint8Array ? [data] : data) position = await writeSparse(handle, chunk, position);
+      await handle.truncate(position);
+    } else if (data instanceof Uint8Array) await handle.writeFile(data);
     else for await (const chunk of data) await handle.writeFile(chunk);
-    await handle.sync();
+    if (options.durable !== false) await handle.sync();
     await options.verify?.(handle);
     if (!(await chainUnchanged(chain))) throw safeFileError('UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed during the write`);
-    // Mode and times last, on the handle: until the rename the file stays 0600.
+    // Owner, mode and times last, on the handle: until the rename the file stays 0600 (chown first: it clears set-id bits).
+    if (options.owner) await handle.chown(options.owner.uid, options.owner.gid);
     await handle.chmod(options.mode & 0o777);
-    if (options.mtimeMs !== undefined) await handle.utimes(new Date(options.mtimeMs), new Date(options.mtimeMs));
+    if (options.mtimeSec !== undefined) await handle.utimes(options.mtimeSec, options.mtimeSec);
+    else if (options.mtimeMs !== undefined) await handle.utimes(new Date(options.mtimeMs), new Date(options.mtimeMs));
     await fs.rename(tmp, path.join(dir, name));
     renamed = true;
     await handle.close();
@@ -267,7 +302,7 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
     if (where) await fs.unlink(where).catch(() => undefined);
     throw err;
   }
-  await syncFolder(dir);
+  if (options.durable !== false) await syncFolder(dir);
 }
 
 async function syncFolder(dir: string): Promise<void> {

@@ -12,6 +12,11 @@ import { createBackupService } from '../../src/services/backup/service.js';
 import { BUILT_RMAGENT } from '../services/backup/built-rmagent.js';
 import { createHeavyJobScheduler } from '../../src/services/budget.js';
 import { sealManifest, type Manifest } from '../../src/services/backup/manifest.js';
+import { openStore, takeSnapshot } from '../../src/services/backup/snapshot.js';
+import { loadManifestKey } from '../../src/services/backup/destination.js';
+import { deriveKeys, Repository } from '../../src/services/backup/repo.js';
+import { readRecord } from '../../src/services/backup/tree-snapshot.js';
+import { decodeTree, encodeTree, sealRecord, type SnapshotRecord, type TreeEntry } from '../../src/services/backup/tree.js';
 import { makeFrame, type BodyOf, type CommandType, type Frame } from '../../src/protocol/frames.js';
 import type { Policy } from '../../src/protocol/model.js';
 import type { RmService } from '../../src/agent/contracts.js';
@@ -85,6 +90,36 @@ function plantChunk(dest: string, content: Buffer): string {
   return hash;
 }
 
+/**
+ * A snapshot in the format earlier agents wrote (chunks/ + snapshots/<id>.json), recorded as the agent's last one:
+ * restores of such snapshots still go through their own checks (manifest.ts, restore.ts).
+ */
+async function legacySnapshot(ctx: { user: string; dest: string; stateDir: string; key: () => Buffer }, id = `legacy-${Date.now()}`): Promise<string> {
+  mkdirSync(ctx.dest, { recursive: true, mode: 0o700 });
+  await loadManifestKey(ctx.stateDir); // what the agent's first job creates
+  await takeSnapshot(openStore(ctx.dest, ctx.key()), { folders: [ctx.user], exclude: [], actor: OWNER, now: Date.now, id }, null);
+  const stateFile = path.join(ctx.stateDir, 'backup.json');
+  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(stateFile, JSON.stringify({ ...state, lastRunAt: Date.now(), lastSnapshot: id }));
+  return id;
+}
+
+/** Every file of a format-3 snapshot with its sha256, read the way a restore reads it. */
+async function filesOf(dest: string, key: Buffer, id: string): Promise<Array<{ path: string; sha256: string }>> {
+  const repo = await Repository.open(dest, key);
+  const record = await readRecord(repo, id);
+  const out: Array<{ path: string; sha256: string }> = [];
+  const visit = async (tree: string, rel: string): Promise<void> => {
+    for (const e of decodeTree(await repo.read(tree)).entries) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.type === 'dir') await visit(e.tree!, p);
+      else if (e.type === 'file') out.push({ path: p, sha256: e.sha256! });
+    }
+  };
+  for (const f of record.folders) await visit(f.tree, f.name);
+  return out;
+}
+
 describe('restore writes only where it should', () => {
   it('a link planted at a restored name, or at the temp name the old code predicted, is never written through', async () => {
     const { service, dir, user } = await setup({ 'notes.md': 'the user text\n' });
@@ -113,20 +148,29 @@ describe('restore writes only where it should', () => {
     expect(statSync(path.join(target, 'tool')).mode & 0o7777).toBe(0o755);
   });
 
-  it('folders a restore creates are 0700 (the manifest does not know the originals)', async () => {
-    const { service, dir } = await setup({ 'private/diary.txt': 'dear diary\n' });
+  it('folders a restore creates get their recorded permission bits, never setgid or sticky', async () => {
+    const { service, dir, user } = await setup({ 'private/diary.txt': 'dear diary\n' });
+    chmodSync(path.join(user, 'private'), 0o3750);
     expect(await service.handleCommand!(run())).toEqual({ status: 'done' });
     const target = path.join(dir, 'restored');
     expect(await service.handleCommand!(restore({ target }))).toEqual({ status: 'done' });
+    expect(statSync(path.join(target, 'private')).mode & 0o7777).toBe(0o750);
+  });
+
+  it('folders a restore of an old-format snapshot creates are 0700 (its manifest does not know the originals)', async () => {
+    const ctx = await setup({ 'private/diary.txt': 'dear diary\n' });
+    const id = await legacySnapshot(ctx);
+    const target = path.join(ctx.dir, 'restored');
+    expect(await ctx.service.handleCommand!(restore({ snapshot: id, target }))).toEqual({ status: 'done' });
     expect(statSync(path.join(target, 'private')).mode & 0o777).toBe(0o700);
   });
 });
 
-describe('a manifest at the destination is untrusted input', () => {
-  it('a planted manifest (not sealed by this device) is refused, even with a huge createdAt, and pauses pruning visibly', async () => {
-    const { service, dest, dir, snapshotIds, user } = await setup({ 'notes.md': 'real notes\n' });
-    expect(await service.handleCommand!(run())).toEqual({ status: 'done' });
-    const real = manifestOf(dest, snapshotIds()[0]!);
+describe('an old-format manifest at the destination is untrusted input', () => {
+  it('a planted manifest (not sealed by this device) is refused, even with a huge createdAt', async () => {
+    const ctx = await setup({ 'notes.md': 'real notes\n' });
+    const { service, dest, dir } = ctx;
+    const real = manifestOf(dest, await legacySnapshot(ctx));
     const evil = Buffer.from('attacker text\n');
     const forged: Manifest = { ...real, id: 'zzz-planted', createdAt: 8_000_000_000_000_000, files: [{ ...real.files[0]!, sha256: sha256(evil), size: evil.length, chunks: [plantChunk(dest, evil)] }] };
     writeFileSync(path.join(dest, 'snapshots', 'zzz-planted.json'), JSON.stringify(forged));
@@ -135,15 +179,12 @@ describe('a manifest at the destination is untrusted input', () => {
     expect(readFileSync(path.join(target, 'notes.md'), 'utf8')).toBe('real notes\n');
     expect(await service.handleCommand!(restore({ snapshot: 'zzz-planted', target: path.join(dir, 'r2') }))).toMatchObject({ status: 'rejected', reason: { code: 'BACKUP_MANIFEST_UNTRUSTED' } });
     expect(existsSync(path.join(dir, 'r2'))).toBe(false);
-    writeFileSync(path.join(user, 'notes.md'), 'changed\n');
-    expect(await service.handleCommand!(run())).toEqual({ status: 'done' });
-    expect(service.problems()).toEqual([expect.objectContaining({ code: 'BACKUP_MANIFEST_UNTRUSTED' })]);
   });
 
   it('even a manifest sealed with the device key does not become "latest" by claiming a later createdAt', async () => {
-    const { service, dest, dir, snapshotIds, key } = await setup({ 'notes.md': 'real notes\n' });
-    expect(await service.handleCommand!(run())).toEqual({ status: 'done' });
-    const real = manifestOf(dest, snapshotIds()[0]!);
+    const ctx = await setup({ 'notes.md': 'real notes\n' });
+    const { service, dest, dir, key } = ctx;
+    const real = manifestOf(dest, await legacySnapshot(ctx));
     const evil = Buffer.from('attacker text\n');
     const forged: Manifest = { ...real, id: 'zzz-future', createdAt: 8_000_000_000_000_000, files: [{ ...real.files[0]!, sha256: sha256(evil), size: evil.length, chunks: [plantChunk(dest, evil)] }] };
     writeFileSync(path.join(dest, 'snapshots', 'zzz-future.json'), sealManifest(key(), forged));
@@ -153,9 +194,9 @@ describe('a manifest at the destination is untrusted input', () => {
   });
 
   it('a folder named ".." cannot escape the restore target, sealed or not', async () => {
-    const { service, dest, dir, snapshotIds, key } = await setup({ 'notes.md': 'n\n' });
-    expect(await service.handleCommand!(run())).toEqual({ status: 'done' });
-    const real = manifestOf(dest, snapshotIds()[0]!);
+    const ctx = await setup({ 'notes.md': 'n\n' });
+    const { service, dest, dir, key } = ctx;
+    const real = manifestOf(dest, await legacySnapshot(ctx));
     // Two folders, so each is restored under target/<name>: a name of '..' would land beside the target.
     const forged: Manifest = { ...real, id: 'escape', folders: [{ path: '/x', name: 'fine' }, { path: '/y', name: '..' }], files: [{ ...real.files[0]!, folder: 1, path: 'escaped.md' }] };
     writeFileSync(path.join(dest, 'snapshots', 'escape.json'), sealManifest(key(), forged));
@@ -171,16 +212,63 @@ describe('a manifest at the destination is untrusted input', () => {
   });
 
   it('folders[].path does not choose where a restore writes: only a folder of the current policy is restored in place', async () => {
-    const { service, dest, dir, snapshotIds, key } = await setup({ 'notes.md': 'n\n' });
-    expect(await service.handleCommand!(run())).toEqual({ status: 'done' });
+    const ctx = await setup({ 'notes.md': 'n\n' });
+    const { service, dest, dir, key } = ctx;
     const etc = path.join(dir, 'etc');
     mkdirSync(etc);
-    const real = manifestOf(dest, snapshotIds()[0]!);
+    const real = manifestOf(dest, await legacySnapshot(ctx));
     const evil = Buffer.from('* * * * * root sh -c evil\n');
     const forged: Manifest = { ...real, id: 'elsewhere', folders: [{ path: etc, name: 'etc' }], files: [{ ...real.files[0]!, path: 'cron-job', sha256: sha256(evil), size: evil.length, chunks: [plantChunk(dest, evil)] }] };
     writeFileSync(path.join(dest, 'snapshots', 'elsewhere.json'), sealManifest(key(), forged));
     expect(await service.handleCommand!(restore({ snapshot: 'elsewhere' }))).toMatchObject({ status: 'rejected', reason: { code: 'BACKUP_UNSAFE_PATH' } });
     expect(readdirSync(etc)).toEqual([]);
+  });
+});
+
+describe('a snapshot record or tree at the destination is untrusted input', () => {
+  const macKey = (key: Buffer) => deriveKeys(key).mac;
+  it('a planted record (not sealed by this device) is refused, never becomes latest, and pauses pruning visibly', async () => {
+    const { service, dest, dir, snapshotIds, user } = await setup({ 'notes.md': 'real notes\n' });
+    expect(await service.handleCommand!(run())).toEqual({ status: 'done' });
+    const real = readFileSync(path.join(dest, 'snaps', snapshotIds()[0]!), 'utf8');
+    const body = JSON.parse(real.slice(real.indexOf('\n') + 1)) as SnapshotRecord;
+    writeFileSync(path.join(dest, 'snaps', 'zzz-planted'), JSON.stringify({ ...body, id: 'zzz-planted', createdAt: 8_000_000_000_000_000 }));
+    const target = path.join(dir, 'restored');
+    expect(await service.handleCommand!(restore({ target }))).toEqual({ status: 'done' });
+    expect(readFileSync(path.join(target, 'notes.md'), 'utf8')).toBe('real notes\n');
+    expect(await service.handleCommand!(restore({ snapshot: 'zzz-planted', target: path.join(dir, 'r2') }))).toMatchObject({ status: 'rejected', reason: { code: 'BACKUP_MANIFEST_UNTRUSTED' } });
+    expect(existsSync(path.join(dir, 'r2'))).toBe(false);
+    writeFileSync(path.join(user, 'notes.md'), 'changed\n');
+    expect(await service.handleCommand!(run())).toEqual({ status: 'done' });
+    expect(service.problems()).toEqual([expect.objectContaining({ code: 'BACKUP_MANIFEST_UNTRUSTED' })]);
+  });
+
+  it('a record sealed with the device key cannot name a folder "..", restore outside the policy\'s folders, or carry a tree entry that climbs out', async () => {
+    const { service, dest, dir, snapshotIds, key } = await setup({ 'notes.md': 'n\n' });
+    expect(await service.handleCommand!(run())).toEqual({ status: 'done' });
+    const text = readFileSync(path.join(dest, 'snaps', snapshotIds()[0]!), 'utf8');
+    const real = JSON.parse(text.slice(text.indexOf('\n') + 1)) as SnapshotRecord;
+    const mac = macKey(key());
+    const plant = (record: SnapshotRecord) => writeFileSync(path.join(dest, 'snaps', record.id), sealRecord(mac, record));
+    plant({ ...real, id: 'escape', folders: [{ ...real.folders[0]!, name: 'fine' }, { ...real.folders[0]!, path: '/y', name: '..' }] });
+    const target = path.join(dir, 'out', 'target');
+    expect(await service.handleCommand!(restore({ snapshot: 'escape', target }))).toMatchObject({ status: 'rejected', reason: { code: 'BACKUP_MANIFEST_UNTRUSTED' } });
+    expect(existsSync(path.join(dir, 'out'))).toBe(false);
+    const etc = path.join(dir, 'etc');
+    mkdirSync(etc);
+    plant({ ...real, id: 'elsewhere', folders: [{ ...real.folders[0]!, path: etc, name: 'etc' }] });
+    expect(await service.handleCommand!(restore({ snapshot: 'elsewhere' }))).toMatchObject({ status: 'rejected', reason: { code: 'BACKUP_UNSAFE_PATH' } });
+    expect(readdirSync(etc)).toEqual([]);
+    // A tree whose entry is named "..", stored the way the agent stores trees (so only its content is wrong).
+    const repo = await Repository.open(dest, key());
+    const good = decodeTree(await repo.read(real.folders[0]!.tree)).entries[0]!;
+    const climbing = encodeTree([{ ...good, name: '..' } as TreeEntry]);
+    const id = sha256(climbing);
+    await repo.add('tree', id, climbing);
+    await repo.commit();
+    plant({ ...real, id: 'climb', folders: [{ ...real.folders[0]!, tree: id }] });
+    expect((await service.handleCommand!(restore({ snapshot: 'climb', target })))?.status).toBe('rejected');
+    expect(existsSync(path.join(dir, 'out'))).toBe(false);
   });
 });
 
@@ -224,10 +312,9 @@ describe('reading what the policy backs up', () => {
     expect(snapshotIds().length).toBeGreaterThan(1);
     const secretHash = sha256(secret);
     for (const id of snapshotIds()) {
-      const m = manifestOf(dest, id);
-      expect(m.files.filter((f) => f.sha256 === secretHash).map((f) => f.path), `snapshot ${id}`).toEqual([]);
+      expect((await filesOf(dest, key(), id)).filter((f) => f.sha256 === secretHash).map((f) => f.path), `snapshot ${id}`).toEqual([]);
     }
-    expect(existsSync(path.join(dest, 'chunks', secretHash.slice(0, 2), `${secretHash}.gz`))).toBe(false);
+    expect((await Repository.open(dest, key())).location(secretHash)).toBeUndefined();
     expect(key().length).toBe(32);
   }, 120_000);
 });

@@ -24,7 +24,8 @@ export const backupPolicySchema = z.strictObject({
   schedule: z._default(ScheduleSchema, { everyHours: 24 }).check(z.describe('When a snapshot is taken: {everyHours} or {dailyAt: "HH:MM", days}')),
   retention: z._default(z.strictObject({ keep: z._default(z.int().check(z.gte(1), z.lte(1_000)), 7).check(z.describe('Snapshots kept; older ones and chunks no kept snapshot uses are deleted')) }), { keep: 7 }).check(z.describe('Retention')),
   window: z._default(z.nullable(MaintenanceWindowSchema), null).check(z.describe('Optional maintenance window; scheduled backups start only inside it')),
-  verify: z._default(z.boolean(), true).check(z.describe('Re-hash every chunk of the new snapshot after it is written')),
+  verify: z._default(z.boolean(), true).check(z.describe('After each snapshot, re-read and check the data it wrote and a sample of the rest')),
+  verifySamplePercent: z._default(z.int().check(z.gte(0), z.lte(100)), 5).check(z.describe('Share of the older packs checked after each snapshot (at least one, chosen at random; 100 = the whole repository every run)')),
   maxJitterSec: z._default(z.int().check(z.gte(0), z.lte(3_600)), 600).check(z.describe('Largest random delay before a scheduled backup starts (spreads load across devices)')),
 });
 export type BackupPolicy = z.infer<typeof backupPolicySchema>;

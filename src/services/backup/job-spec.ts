@@ -27,6 +27,8 @@ export const SnapshotJobSchema = z.strictObject({
   actor: z.nullable(z.string().check(z.maxLength(128))),
   keep: z.int().check(z.gte(1)),
   verify: z.boolean(),
+  /** Share of older packs checked (tree-snapshot.ts verifyRepository). */
+  verifyPercent: z._default(z.int().check(z.gte(0), z.lte(100)), 5),
 });
 
 export const RestoreJobSchema = z.strictObject({
@@ -50,9 +52,9 @@ export const JobResultSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     v: z.literal(1),
     kind: z.literal('snapshot'),
-    snapshot: z.strictObject({ id: text(128), createdAt: count, stats }),
-    verified: z.nullable(z.strictObject({ chunks: count, bad: count })),
-    pruned: z.strictObject({ snapshots: z.array(text(128)), chunks: count, bytes: count }),
+    snapshot: z.strictObject({ id: text(128), createdAt: count, stats, dirs: count, skippedPaths: z.array(z.strictObject({ path: z.string(), reason: z.string() })).check(z.maxLength(100)) }),
+    verified: z.nullable(z.strictObject({ packs: count, blobs: count, bytes: count, bad: count })),
+    pruned: z.strictObject({ snapshots: z.array(text(128)), packs: count, bytes: count, unusedBytes: count }),
     untrusted: z.nullable(z.strictObject({ count, first: z.string().check(z.maxLength(4096)) })),
     warnings: z.array(z.string().check(z.maxLength(4096))).check(z.maxLength(100)),
     peakRssBytes: count,
@@ -60,7 +62,7 @@ export const JobResultSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     v: z.literal(1),
     kind: z.literal('restore'),
-    restore: z.strictObject({ snapshot: text(128), files: count, bytes: count, verified: count, target: z.nullable(z.string()) }),
+    restore: z.strictObject({ snapshot: text(128), files: count, bytes: count, verified: count, target: z.nullable(z.string()), dirs: z.optional(count), symlinks: z.optional(count), hardlinks: z.optional(count), fifos: z.optional(count), format: z.int() }),
     peakRssBytes: count,
   }),
   z.strictObject({

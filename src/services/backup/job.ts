@@ -9,8 +9,12 @@ import { writeFileAtomic } from '../../system/files.js';
 import { isRmError, RmError } from '../../protocol/errors.js';
 import { loadManifestKey, openDestination } from './destination.js';
 import { newestSnapshot } from './manifest.js';
-import { restoreSnapshot } from './restore.js';
-import { listSnapshots, pruneSnapshots, readManifest, takeSnapshot, verifySnapshot, type BackupStore } from './snapshot.js';
+import { restoreSnapshot, type RestoreResult } from './restore.js';
+import { listSnapshots, readManifest, type BackupStore } from './snapshot.js';
+import { Repository } from './repo.js';
+import { listRecords, pruneRecords, readRecord, takeTreeSnapshot, verifyRepository } from './tree-snapshot.js';
+import { restoreTreeSnapshot, type TreeRestoreResult } from './tree-restore.js';
+import type { SnapshotRecord } from './tree.js';
 import { HEARTBEAT_FILE, HEARTBEAT_MS, JobSpecSchema, RESULT_FILE, type JobResult, type JobSpec, type RestoreJob, type SnapshotJob } from './job-spec.js';
 
 const MAX_WARNINGS = 100;
@@ -43,8 +47,17 @@ export async function runJobFile(jobFile: string): Promise<JobResult> {
   return result;
 }
 
-/** The snapshot to start from: the one the agent recorded as its last, else the newest sealed one. */
-async function latestSnapshot(store: BackupStore, recorded: string | null) {
+/** The format-3 snapshot to start from: the one the agent recorded as its last, else the newest sealed one. */
+async function latestRecord(repo: Repository, recorded: string | null): Promise<SnapshotRecord | null> {
+  if (recorded) {
+    const own = await readRecord(repo, recorded).catch(() => null);
+    if (own) return own;
+  }
+  return (await listRecords(repo)).records[0] ?? null;
+}
+
+/** A format-2 snapshot (earlier agents: chunks/ and snapshots/<id>.json), for restores only. */
+async function latestManifest(store: BackupStore, recorded: string | null) {
   if (recorded) {
     const own = await readManifest(store, recorded).catch(() => null);
     if (own) return own;
@@ -53,19 +66,22 @@ async function latestSnapshot(store: BackupStore, recorded: string | null) {
 }
 
 async function snapshotJob(spec: SnapshotJob): Promise<JobResult> {
-  const { store, real } = await openDestination(spec.destination, await loadManifestKey(spec.stateDir));
-  const previous = await latestSnapshot(store, spec.lastSnapshot);
+  const deviceKey = await loadManifestKey(spec.stateDir);
+  const { real } = await openDestination(spec.destination, deviceKey);
+  const repo = await Repository.open(real, deviceKey);
+  const previous = await latestRecord(repo, spec.lastSnapshot);
   const warnings: string[] = [];
   const onWarning = (message: string) => void (warnings.length < MAX_WARNINGS && warnings.push(message.slice(0, 4096)));
-  const manifest = await takeSnapshot(store, { folders: spec.folders, exclude: spec.exclude, actor: spec.actor, now: Date.now, id: spec.snapshotId, skip: [real], onWarning }, previous);
-  const verified = spec.verify ? await verifySnapshot(store, manifest) : null;
-  const pruned = await pruneSnapshots(store, spec.keep);
+  const record = await takeTreeSnapshot(repo, { folders: spec.folders, exclude: spec.exclude, actor: spec.actor, now: Date.now, id: spec.snapshotId, skip: [real], onWarning }, previous);
+  const verified = spec.verify ? await verifyRepository(repo, spec.verifyPercent) : null;
+  const pruned = await pruneRecords(repo, spec.keep);
+  const { dirs, ...stats } = record.stats;
   return {
     v: 1,
     kind: 'snapshot',
-    snapshot: { id: manifest.id, createdAt: manifest.createdAt, stats: manifest.stats },
-    verified: verified ? { chunks: verified.chunks, bad: verified.bad.length } : null,
-    pruned: { snapshots: pruned.snapshots, chunks: pruned.chunks, bytes: pruned.bytes },
+    snapshot: { id: record.id, createdAt: record.createdAt, stats, dirs, skippedPaths: record.skippedPaths },
+    verified,
+    pruned: { snapshots: pruned.snapshots, packs: pruned.packs, bytes: pruned.bytes, unusedBytes: pruned.unusedBytes },
     untrusted: pruned.untrusted.length ? { count: pruned.untrusted.length, first: pruned.untrusted[0]!.reason.slice(0, 4096) } : null,
     warnings,
     peakRssBytes: peakRss(),
@@ -73,9 +89,23 @@ async function snapshotJob(spec: SnapshotJob): Promise<JobResult> {
 }
 
 async function restoreJob(spec: RestoreJob): Promise<JobResult> {
-  const { store } = await openDestination(spec.destination, await loadManifestKey(spec.stateDir));
-  const manifest = spec.snapshot ? await readManifest(store, spec.snapshot) : await latestSnapshot(store, spec.lastSnapshot);
+  const deviceKey = await loadManifestKey(spec.stateDir);
+  const { store, real } = await openDestination(spec.destination, deviceKey);
+  const options = { target: spec.target, ...(spec.paths ? { paths: spec.paths } : {}), policyFolders: spec.policyFolders };
+  const repo = (await Repository.exists(real)) ? await Repository.open(real, deviceKey) : null;
+  // A named snapshot is looked up in format 3 first, then among the earlier agents' format-2 manifests.
+  if (spec.snapshot) {
+    const record = repo ? await readRecord(repo, spec.snapshot).catch((err: unknown) => (isRmError(err) && err.code === 'BACKUP_SNAPSHOT_MISSING' ? null : Promise.reject(err))) : null;
+    if (record) return restored(await restoreTreeSnapshot(repo!, record, options), 3);
+    return restored(await restoreSnapshot(store, await readManifest(store, spec.snapshot), options), 2);
+  }
+  const record = repo ? await latestRecord(repo, spec.lastSnapshot) : null;
+  if (record) return restored(await restoreTreeSnapshot(repo!, record, options), 3);
+  const manifest = await latestManifest(store, spec.lastSnapshot);
   if (!manifest) throw new RmError('BACKUP_SNAPSHOT_MISSING', 'no snapshot has been taken yet');
-  const restore = await restoreSnapshot(store, manifest, { target: spec.target, ...(spec.paths ? { paths: spec.paths } : {}), policyFolders: spec.policyFolders });
-  return { v: 1, kind: 'restore', restore, peakRssBytes: peakRss() };
+  return restored(await restoreSnapshot(store, manifest, options), 2);
+}
+
+function restored(r: RestoreResult | TreeRestoreResult, format: number): JobResult {
+  return { v: 1, kind: 'restore', restore: { ...r, format }, peakRssBytes: peakRss() };
 }

@@ -128,12 +128,14 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
       snapshot: r.snapshot.id,
       createdAt: r.snapshot.createdAt,
       ...r.snapshot.stats,
+      dirs: r.snapshot.dirs,
+      skippedPaths: r.snapshot.skippedPaths,
       verified: r.verified,
       pruned: r.pruned,
       peakRssBytes: r.peakRssBytes,
     });
     await saveState({ lastRunAt: r.snapshot.createdAt, lastSnapshot: r.snapshot.id });
-    if (r.verified && r.verified.bad) return fail('BACKUP_VERIFY_FAILED', `${r.verified.bad} chunk(s) do not match their hash`);
+    if (r.verified && r.verified.bad) return fail('BACKUP_VERIFY_FAILED', `${r.verified.bad} stored blob(s) do not match their hash`);
     runtime.logger.info('backup: snapshot taken', { snapshot: r.snapshot.id, files: r.snapshot.stats.files, bytesStored: r.snapshot.stats.bytesStored, jobPeakRssBytes: r.peakRssBytes });
     return { status: 'done' };
   }
@@ -146,7 +148,7 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
     const now = runtime.clock.now();
     const spec: JobSpec = {
       v: 1, kind: 'snapshot', jobId: launcher.newJobId(), commandId, createdAt: now, stateDir: path.resolve(runtime.stateDir), destination, lastSnapshot: state.lastSnapshot,
-      snapshotId: `s${now.toString(36)}-${randomBytes(4).toString('hex')}`, folders, exclude, actor: state.owner, keep: policy.retention.keep, verify: policy.verify,
+      snapshotId: `s${now.toString(36)}-${randomBytes(4).toString('hex')}`, folders, exclude, actor: state.owner, keep: policy.retention.keep, verify: policy.verify, verifyPercent: policy.verifySamplePercent,
     };
     return runJob(spec, { maxJitterMs, window });
   }

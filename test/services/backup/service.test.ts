@@ -138,56 +138,63 @@ describe('Backup', () => {
     expect(await tree(data)).toEqual(original);
   });
 
-  it('refuses a tampered manifest whose paths escape the folder, writing nothing', async () => {
+  it('refuses a tampered snapshot record (the old seal over new bytes), writing nothing', async () => {
     const { service, reports, dest, dir } = await setup();
     await service.handleCommand!(run());
     const id = snapshots(reports)[0]!.snapshot as string;
-    const file = path.join(dest, 'snapshots', `${id}.json`);
+    const file = path.join(dest, 'snaps', id);
     const text = await readFile(file, 'utf8');
     const nl = text.indexOf('\n');
-    const manifest = JSON.parse(text.slice(nl + 1)) as { files: { path: string }[] };
-    manifest.files[0]!.path = '../../escaped.txt';
-    await writeFile(file, `${text.slice(0, nl)}\n${JSON.stringify(manifest)}\n`); // the old seal over new bytes
+    const record = JSON.parse(text.slice(nl + 1)) as { folders: { name: string }[] };
+    record.folders[0]!.name = 'elsewhere';
+    await writeFile(file, `${text.slice(0, nl)}\n${JSON.stringify(record)}\n`);
     const target = path.join(dir, 'restore-here', 'inner');
     const outcome = await service.handleCommand!(restore({ actor: 'alice@example.com', snapshot: id, target }));
     expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'BACKUP_MANIFEST_UNTRUSTED' } });
-    await expect(stat(path.join(dir, 'escaped.txt'))).rejects.toThrow();
     await expect(stat(target)).rejects.toThrow();
   });
 
-  it('a corrupted chunk fails verification and the restore', async () => {
+  it('a corrupted pack fails the restore, and the next run\'s verification finds it', async () => {
     const { service, reports, dest, dir } = await setup();
     await service.handleCommand!(run());
-    const chunksDir = path.join(dest, 'chunks');
-    const fan = (await readdir(chunksDir))[0]!;
-    const chunk = (await readdir(path.join(chunksDir, fan)))[0]!;
-    const { gzipSync } = await import('node:zlib');
-    await writeFile(path.join(chunksDir, fan, chunk), gzipSync(Buffer.from('not the original bytes')));
+    const dataDir = path.join(dest, 'data');
+    const fan = (await readdir(dataDir))[0]!;
+    const pack = path.join(dataDir, fan, (await readdir(path.join(dataDir, fan)))[0]!);
+    const bytes = await readFile(pack);
+    for (let i = 100; i < bytes.length; i += 4096) bytes[i]! ^= 0xff; // every blob of the pack is hit
+    await writeFile(pack, bytes);
     const outcome = await service.handleCommand!(restore({ actor: 'alice@example.com', target: path.join(dir, 'r') }));
     expect(outcome).toMatchObject({ status: 'failed', reason: { code: 'BACKUP_VERIFY_FAILED' } });
     const next = await service.handleCommand!(run());
     expect(next).toMatchObject({ status: 'failed', reason: { code: 'BACKUP_VERIFY_FAILED' } });
-    expect(snapshots(reports)[1]!.verified).toMatchObject({ bad: 1 });
+    expect((snapshots(reports)[1]!.verified as { bad: number }).bad).toBeGreaterThan(0);
     const failures = reports.filter((r) => r.data.result === 'failed').map((r) => [r.data.event, r.data.code]);
     expect(failures).toEqual([['restore', 'BACKUP_VERIFY_FAILED'], ['snapshot', 'BACKUP_VERIFY_FAILED']]);
   });
 
-  it('retention keeps the newest N snapshots and prunes chunks nobody uses', async () => {
+  it('retention keeps the newest N snapshots and removes the packs only older ones used', async () => {
     const { service, reports, clock, data, dest } = await setup({ retention: { keep: 2 } });
+    const packs = async () => {
+      const out: string[] = [];
+      for (const fan of await readdir(path.join(dest, 'data'))) out.push(...(await readdir(path.join(dest, 'data', fan))));
+      return out.sort();
+    };
+    const perRun: string[][] = [];
     for (let i = 0; i < 4; i++) {
       await writeFile(path.join(data, 'docs', 'deep', 'big.bin'), randomBytes(200_000)); // new content each time
       clock.advance(60_000);
+      const before: string[] = await packs().catch(() => [] as string[]);
       expect(await service.handleCommand!(run())).toEqual({ status: 'done' });
+      perRun.push((await packs()).filter((p) => !before.includes(p)));
     }
     const ids = snapshots(reports).map((s) => s.snapshot as string);
-    const left = (await readdir(path.join(dest, 'snapshots'))).map((f) => f.replace(/\.json$/, '')).sort();
-    expect(left).toEqual(ids.slice(2).sort());
+    expect((await readdir(path.join(dest, 'snaps'))).sort()).toEqual(ids.slice(2).sort());
     const last = snapshots(reports)[3]!;
-    expect((last.pruned as { snapshots: string[]; chunks: number }).snapshots).toEqual([ids[1]]);
-    expect((last.pruned as { chunks: number }).chunks).toBe(1); // the big.bin chunk only snapshot 2 used
-    let chunkFiles = 0;
-    for (const fan of await readdir(path.join(dest, 'chunks'))) chunkFiles += (await readdir(path.join(dest, 'chunks', fan))).length;
-    expect(chunkFiles).toBe(4); // report.txt, notes.md (empty has no chunk) + big.bin of each kept snapshot
+    expect((last.pruned as { snapshots: string[] }).snapshots).toEqual([ids[1]]);
+    expect((last.pruned as { packs: number }).packs).toBe(1); // the pack of run 2 (its big.bin and changed trees)
+    const left = await packs();
+    expect(left).toEqual(expect.arrayContaining([...perRun[0]!, ...perRun[2]!, ...perRun[3]!]));
+    expect(left.some((p) => perRun[1]!.includes(p))).toBe(false);
   });
 
   it('runs on its schedule, not twice within the interval', async () => {

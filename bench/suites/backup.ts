@@ -1,0 +1,248 @@
+// Backup against restic (Debian's package, default settings), same generated tree, same machine, same run:
+// full backup (wall, CPU, peak RSS), repository size (allocated), a backup with nothing changed, a backup after
+// inserting 100 bytes at the start of a large file plus small edits, restore time, and a fidelity comparison of
+// each restore with the source (content, type, permission bits, owner, mtime, link targets, hard links,
+// sparseness). rmagent runs `rmagent backup-job` exactly as the agent starts it (the agent itself does none of
+// the work: its RSS is not part of a backup). Tree: a bounded copy of /usr/share plus random, compressible and
+// sparse files, hard links, symbolic links, odd modes and a FIFO (full: ~300 MB; quick: ~6 MB).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, symlinkSync, chmodSync, copyFileSync, utimesSync, writeFileSync, writeSync, type BigIntStats } from 'node:fs';
+import path from 'node:path';
+import type { BenchContext, Figure, SuiteResult } from '../lib/context.js';
+
+interface Timed {
+  wallMs: number;
+  cpuMs: number;
+  maxRssKb: number;
+  stdout: string;
+}
+
+/** Runs a command under GNU time: wall, user+sys CPU and peak RSS of the whole process tree's largest member. */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Timed {
+  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', cmd, ...args], { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 900_000 });
+  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr ?? '');
+  if (r.status !== 0 || !m) throw new Error(`${cmd} ${args.slice(0, 3).join(' ')} failed (${r.status}): ${(r.stderr ?? '').slice(-1500)}`);
+  return { wallMs: Number(m[1]) * 1000, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, maxRssKb: Number(m[4]), stdout: r.stdout };
+}
+
+const du = (dir: string, apparent: boolean): number => Number(execFileSync('du', ['-s', '-B1', ...(apparent ? ['--apparent-size'] : []), dir], { encoding: 'utf8' }).split('\t')[0]);
+
+/** A bounded copy of /usr/share (regular files and symbolic links as they are) plus the awkward cases. */
+function generateTree(root: string, budgetBytes: number, bigBytes: number): { files: number; bytes: number } {
+  mkdirSync(root, { recursive: true });
+  let bytes = 0;
+  let files = 0;
+  const copy = (src: string, dst: string, depth: number): void => {
+    if (bytes >= budgetBytes || depth > 12) return;
+    let names: string[];
+    try {
+      names = readdirSync(src).sort();
+    } catch {
+      return;
+    }
+    mkdirSync(dst, { recursive: true });
+    for (const name of names) {
+      if (bytes >= budgetBytes) return;
+      const s = path.join(src, name);
+      const d = path.join(dst, name);
+      let st;
+      try {
+        st = lstatSync(s);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) copy(s, d, depth + 1);
+      else if (st.isSymbolicLink()) symlinkSync(readlinkSync(s), d);
+      else if (st.isFile() && st.size < 32 * 1024 * 1024) {
+        try {
+          copyFileSync(s, d);
+          chmodSync(d, st.mode & 0o777);
+          utimesSync(d, st.atime, st.mtime);
+          bytes += st.size;
+          files++;
+        } catch {
+          /* unreadable: left out */
+        }
+      }
+    }
+  };
+  copy('/usr/share', path.join(root, 'share'), 0);
+  const extra = path.join(root, 'extra');
+  mkdirSync(extra, { recursive: true });
+  // Large random (does not compress), large compressible text, a sparse file with a little data in it.
+  const big = openSync(path.join(extra, 'random.bin'), 'w');
+  for (let left = bigBytes; left > 0; left -= 1 << 20) writeSync(big, randomBytes(Math.min(left, 1 << 20)));
+  closeSync(big);
+  const lines: string[] = [];
+  for (let i = 0; lines.join('').length < Math.min(bigBytes, 8 << 20); i++) lines.push(`${i}\tINFO\tservice ${i % 13} handled request ${(i * 7919) % 100_003} in ${i % 97} ms\n`);
+  const text = lines.join('');
+  const log = openSync(path.join(extra, 'app.log'), 'w');
+  for (let left = bigBytes; left > 0; left -= text.length) writeSync(log, text.slice(0, Math.min(left, text.length)));
+  closeSync(log);
+  const sparse = openSync(path.join(extra, 'disk.img'), 'w');
+  writeSync(sparse, randomBytes(1 << 20), 0, 1 << 20, 64 << 20);
+  writeSync(sparse, Buffer.from('end'), 0, 3, (bigBytes * 2) - 3);
+  closeSync(sparse);
+  writeFileSync(path.join(extra, 'original.txt'), 'hard linked\n');
+  linkSync(path.join(extra, 'original.txt'), path.join(extra, 'second-name.txt'));
+  symlinkSync('original.txt', path.join(extra, 'relative-link'));
+  symlinkSync('/etc/hostname', path.join(extra, 'absolute-link'));
+  symlinkSync('does-not-exist', path.join(extra, 'dangling-link'));
+  writeFileSync(path.join(extra, 'odd-mode.sh'), '#!/bin/sh\n');
+  chmodSync(path.join(extra, 'odd-mode.sh'), 0o751);
+  writeFileSync(path.join(extra, 'private'), 'secret\n');
+  chmodSync(path.join(extra, 'private'), 0o600);
+  execFileSync('chown', ['1234:2345', path.join(extra, 'private')]);
+  execFileSync('mkfifo', [path.join(extra, 'pipe')]);
+  return { files, bytes: bytes + bigBytes * 2 + (1 << 20) };
+}
+
+/** Differences of `restored` against `source`: content, type, permission bits, owner, mtime (ms), link target, hard links, sparseness. */
+function compareTrees(source: string, restored: string): { checked: number; problems: string[] } {
+  const problems: string[] = [];
+  let checked = 0;
+  const inodes = new Map<string, string>();
+  const restoredInodes = new Map<string, string>();
+  const walk = (rel: string): void => {
+    const a = path.join(source, rel);
+    const b = path.join(restored, rel);
+    const sa = lstatSync(a, { bigint: true });
+    let sb: BigIntStats;
+    try {
+      sb = lstatSync(b, { bigint: true });
+    } catch {
+      problems.push(`${rel}: missing`);
+      return;
+    }
+    checked++;
+    const type = (s: BigIntStats) => (s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : s.isFIFO() ? 'fifo' : s.isFile() ? 'file' : 'other');
+    if (type(sa) !== type(sb)) return void problems.push(`${rel}: ${type(sa)} restored as ${type(sb)}`);
+    if (!sa.isSymbolicLink() && (sa.mode & 0o7777n) !== (sb.mode & 0o7777n)) problems.push(`${rel}: mode ${(sa.mode & 0o7777n).toString(8)} -> ${(sb.mode & 0o7777n).toString(8)}`);
+    if (sa.uid !== sb.uid || sa.gid !== sb.gid) problems.push(`${rel}: owner ${sa.uid}:${sa.gid} -> ${sb.uid}:${sb.gid}`);
+    if (rel && sa.mtimeMs !== sb.mtimeMs) problems.push(`${rel}: mtime ${sa.mtimeMs} -> ${sb.mtimeMs}`);
+    if (sa.isSymbolicLink() && readlinkSync(a) !== readlinkSync(b)) problems.push(`${rel}: link target differs`);
+    if (sa.isFile()) {
+      if (sa.size !== sb.size || createHash('sha256').update(readFileSync(a)).digest('hex') !== createHash('sha256').update(readFileSync(b)).digest('hex')) problems.push(`${rel}: content differs`);
+      if (sa.blocks * 512n < sa.size && sb.blocks * 512n >= sb.size) problems.push(`${rel}: sparse file restored in full (${sb.blocks * 512n} bytes allocated)`);
+      if (sa.nlink > 1n) {
+        const first = inodes.get(`${sa.ino}`);
+        if (first === undefined) {
+          inodes.set(`${sa.ino}`, rel);
+          restoredInodes.set(rel, `${sb.ino}`);
+        } else if (restoredInodes.get(first) !== `${sb.ino}`) problems.push(`${rel}: hard link to ${first} restored as a copy`);
+      }
+    }
+    if (sa.isDirectory()) for (const n of readdirSync(a).sort()) walk(rel ? `${rel}/${n}` : n);
+  };
+  walk('');
+  return { checked, problems };
+}
+
+export async function backup(ctx: BenchContext): Promise<SuiteResult> {
+  const notes: string[] = [];
+  const figures: Figure[] = [];
+  const commands: string[] = [];
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return skipped('needs Linux and root (owners, a FIFO, apt-get for restic)');
+  if (!existsSync('/usr/bin/restic')) {
+    ctx.log('backup: installing restic from Debian');
+    const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'restic'], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 300_000 });
+    if (r.status !== 0 || !existsSync('/usr/bin/restic')) return skipped(`restic could not be installed: ${(r.stderr ?? '').trim().split('\n').slice(-1)[0]}`);
+  }
+  if (!existsSync('/usr/bin/time')) return skipped('GNU time (/usr/bin/time) is missing: apt-get install time');
+  const resticVersion = execFileSync('restic', ['version'], { encoding: 'utf8' }).trim();
+  const work = path.join(ctx.work, 'backup');
+  const tree = path.join(work, 'tree');
+  const budget = ctx.quick ? 4 << 20 : 200 << 20;
+  const bigBytes = ctx.quick ? 1 << 20 : 32 << 20;
+  const generated = generateTree(tree, budget, bigBytes);
+  const apparent = du(tree, true);
+  notes.push(`tree: ${generated.files} files copied from /usr/share (${(budget / 1048576).toFixed(0)} MiB budget) + ${(bigBytes / 1048576).toFixed(0)} MiB random, ${(bigBytes / 1048576).toFixed(0)} MiB compressible text, a ${(bigBytes * 2 / 1048576).toFixed(0)} MiB sparse file with 1 MiB of data, hard links, symbolic links (relative, absolute, dangling), modes 751/600, an owner 1234:2345, a FIFO; ${(apparent / 1e6).toFixed(0)} MB apparent, ${(du(tree, false) / 1e6).toFixed(0)} MB allocated`);
+  notes.push(`${resticVersion}; rmagent: \`rmagent backup-job\` (the process the agent starts for a backup), its V8 heap bound (--max-old-space-size=256) as the agent sets it`);
+  // Both read the same tree from the page cache: one warm-up read first.
+  execFileSync('tar', ['-cf', '/dev/null', '-C', tree, '.']);
+
+  // ---- rmagent ----
+  const state = path.join(work, 'rm-state');
+  const repo = path.join(work, 'rm-repo');
+  mkdirSync(state, { recursive: true, mode: 0o700 });
+  const launcher = ctx.runtimes.node;
+  const script = path.join(ctx.root, 'build/src/cli/rmagent.js');
+  let jobN = 0;
+  const rmJob = (spec: Record<string, unknown>): Timed & { result: Record<string, unknown> } => {
+    const jobId = `bench-${++jobN}`;
+    const dir = path.join(state, 'jobs', jobId);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, 'job.json');
+    writeFileSync(file, JSON.stringify({ v: 1, jobId, commandId: null, createdAt: Date.now(), stateDir: state, destination: repo, lastSnapshot: null, ...spec }));
+    const t = timed(launcher, [script, 'backup-job', '--job', file], { ...process.env, NODE_OPTIONS: '--max-old-space-size=256' });
+    const result = JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8')) as Record<string, unknown>;
+    if (result.kind === 'error') throw new Error(`rmagent job failed: ${JSON.stringify(result)}`);
+    return { ...t, result };
+  };
+  const rmBackup = (id: string) => rmJob({ kind: 'snapshot', snapshotId: id, folders: [tree], exclude: [], actor: null, keep: 100, verify: true });
+
+  // ---- restic ----
+  const rrepo = path.join(work, 'restic-repo');
+  const renv = { ...process.env, RESTIC_PASSWORD: 'bench-password', RESTIC_REPOSITORY: rrepo, RESTIC_CACHE_DIR: path.join(work, 'restic-cache') };
+  execFileSync('restic', ['init'], { env: renv, stdio: 'ignore' });
+  const resticBackup = () => timed('restic', ['backup', '--quiet', tree], renv);
+  commands.push(`/usr/bin/time rmagent backup-job --job <job.json>   |   /usr/bin/time restic backup --quiet <tree>`);
+
+  const row = (name: string, unit: string, ours: number, theirs: number, note?: string) => {
+    figures.push({ name: `${name}: restic`, unit, runs: [theirs], value: theirs });
+    figures.push({ name: `${name}: rmagent`, unit, runs: [ours], value: ours, baseline: `${name}: restic`, ratio: theirs > 0 ? ours / theirs : null, ...(note ? { note } : {}) });
+  };
+
+  ctx.log('backup: full backups');
+  const rFull = rmBackup('s1');
+  const tFull = resticBackup();
+  row('full backup, wall', 'ms', rFull.wallMs, tFull.wallMs);
+  row('full backup, CPU', 'ms', rFull.cpuMs, tFull.cpuMs);
+  row('full backup, peak RSS', 'MB', rFull.maxRssKb / 1024, tFull.maxRssKb / 1024);
+  const rmSize1 = du(repo, false);
+  const reSize1 = du(rrepo, false);
+  row('repository on disk (allocated)', 'MB', rmSize1 / 1e6, reSize1 / 1e6);
+
+  ctx.log('backup: nothing changed');
+  const rmA = du(repo, true);
+  const reA = du(rrepo, true);
+  const rSame = rmBackup('s2');
+  const tSame = resticBackup();
+  row('backup with nothing changed, wall', 'ms', rSame.wallMs, tSame.wallMs);
+  row('backup with nothing changed, repository growth', 'B', du(repo, true) - rmA, du(rrepo, true) - reA);
+
+  ctx.log('backup: an insert and small edits');
+  const random = path.join(tree, 'extra', 'random.bin');
+  writeFileSync(random, Buffer.concat([randomBytes(100), readFileSync(random)]));
+  writeFileSync(path.join(tree, 'extra', 'original.txt'), 'hard linked, edited\n');
+  writeFileSync(path.join(tree, 'extra', 'new-file.txt'), 'new\n');
+  const rmB = du(repo, true);
+  const reB = du(rrepo, true);
+  const rEdit = rmBackup('s3');
+  const tEdit = resticBackup();
+  row(`after inserting 100 bytes at the start of a ${(bigBytes / 1048576).toFixed(0)} MiB file (+ small edits), repository growth`, 'MB', (du(repo, true) - rmB) / 1e6, (du(rrepo, true) - reB) / 1e6);
+  row('that backup, wall', 'ms', rEdit.wallMs, tEdit.wallMs);
+
+  ctx.log('backup: restores');
+  const rmOut = path.join(work, 'rm-restored');
+  const reOut = path.join(work, 'restic-restored');
+  const rRestore = rmJob({ kind: 'restore', snapshot: 's3', target: rmOut, policyFolders: [] });
+  const tRestore = timed('restic', ['restore', 'latest', '--target', reOut], renv);
+  row('restore, wall', 'ms', rRestore.wallMs, tRestore.wallMs);
+  row('restore, peak RSS', 'MB', rRestore.maxRssKb / 1024, tRestore.maxRssKb / 1024);
+  const ours = compareTrees(tree, rmOut);
+  // restic restores the absolute path under the target.
+  const theirs = compareTrees(tree, path.join(reOut, tree));
+  row('fidelity: entries differing from the source', 'count', ours.problems.length, theirs.problems.length, `of ${ours.checked} / ${theirs.checked} checked`);
+  notes.push(`rmagent restore differences (first 10): ${ours.problems.slice(0, 10).join('; ') || 'none'}`);
+  notes.push(`restic restore differences (first 10): ${theirs.problems.slice(0, 10).join('; ') || 'none'}`);
+  const diff = spawnSync('diff', ['-r', '--no-dereference', tree, rmOut], { encoding: 'utf8' });
+  notes.push(`diff -r --no-dereference source rmagent-restore: exit ${diff.status}${diff.status ? `: ${diff.stdout.split('\n').slice(0, 3).join(' | ')}` : ''}`);
+  notes.push(`rmagent job results: full ${JSON.stringify((rFull.result as { snapshot?: unknown }).snapshot)}; verify ${JSON.stringify(rFull.result.verified)}`);
+  return { id: 'backup', title: 'Backup: rmagent against restic, same tree', commands, figures, notes };
+
+  function skipped(why: string): SuiteResult {
+    return { id: 'backup', title: 'Backup: rmagent against restic (skipped)', commands: [], figures: [], notes: [`skipped: ${why}`] };
+  }
+}

@@ -1,0 +1,385 @@
+// The backup repository, format 3, at the destination (by its real path):
+//   config                 plain JSON: format, chunker sizes, a key check (HMAC) that tells a wrong device key
+//   data/<ab>/<pack id>    packs of ~16 MiB: blobs one after another, each AES-256-GCM sealed (nonce, ciphertext,
+//                          tag) over the zstd-compressed (when that pays) chunk; pack id = sha256 of the file
+//   index/<id>             sealed the same way: which blob is where (pack, offset, length), one file per run
+//   snaps/<id>             one small sealed (HMAC) snapshot record per run: folders and their root tree ids
+// Blobs are file chunks (content-defined, system/cdc.ts) and trees (one per folder: its entries, sorted; a
+// subfolder by its tree's id), named by the sha256 of their plaintext, so an unchanged folder is the same tree
+// and costs nothing in the next snapshot. Keys come from the device's manifest.key (HKDF): the destination sees
+// neither file contents nor names. Everything read back is checked: GCM tags, blob hashes, the snapshot's seal.
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import * as z from 'zod/mini';
+import { ensureDir, removeFile, writeFileAtomic } from '../../system/files.js';
+import { openRegularFile, readRegularFile } from '../../system/safe-files.js';
+import { DEFAULT_CDC, type CdcParams } from '../../system/cdc.js';
+import { RmError } from '../../protocol/errors.js';
+
+export const REPO_FORMAT = 3;
+const PACK_TARGET_BYTES = 16 * 1024 * 1024;
+const MAX_BLOB_BYTES = DEFAULT_CDC.max + 64 * 1024;
+const MAX_TREE_BYTES = 64 * 1024 * 1024;
+const MAX_INDEX_BYTES = 256 * 1024 * 1024;
+const NONCE = 12;
+const TAG = 16;
+const HEX64 = /^[a-f0-9]{64}$/;
+
+const zstdCompress = promisify(zlib.zstdCompress) as (b: Buffer, o?: zlib.ZstdOptions) => Promise<Buffer>;
+const zstdDecompress = promisify(zlib.zstdDecompress) as (b: Buffer, o?: zlib.ZstdOptions) => Promise<Buffer>;
+
+export type BlobType = 'data' | 'tree';
+export interface BlobLocation {
+  pack: string;
+  offset: number;
+  length: number;
+  rawLength: number;
+  compressed: boolean;
+  type: BlobType;
+}
+
+export interface RepoKeys {
+  enc: Buffer;
+  mac: Buffer;
+}
+
+/** Two independent keys from the device key: AES-256-GCM for blobs, HMAC for the snapshot seals and config. */
+export function deriveKeys(deviceKey: Uint8Array): RepoKeys {
+  const k = (info: string) => Buffer.from(hkdfSync('sha256', deviceKey, 'rmagent-backup/3', info, 32));
+  return { enc: k('blob encryption'), mac: k('snapshot seal') };
+}
+
+export const blobId = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/** nonce | AES-256-GCM(plain) | tag; `aad` binds a sealed file to what it is (a pack blob, an index). */
+export function sealBlob(key: Buffer, plain: Uint8Array, aad: string): Buffer {
+  const nonce = randomBytes(NONCE);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  cipher.setAAD(Buffer.from(aad));
+  const body = cipher.update(plain);
+  const final = cipher.final();
+  return Buffer.concat([nonce, body, final, cipher.getAuthTag()]);
+}
+
+export function openBlob(key: Buffer, sealed: Buffer, aad: string): Buffer {
+  if (sealed.length < NONCE + TAG) throw corrupt('sealed data too short');
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE));
+  decipher.setAAD(Buffer.from(aad));
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
+  try {
+    return Buffer.concat([decipher.update(sealed.subarray(NONCE, sealed.length - TAG)), decipher.final()]);
+  } catch {
+    throw corrupt('does not decrypt with this device key (changed, or written by another installation)');
+  }
+}
+
+const corrupt = (message: string) => Object.assign(new Error(message), { code: 'CHUNK_CORRUPT' });
+
+// Compression pays only where a sample shrinks: random or already-compressed data is stored as it is, so it costs
+// one 64 KiB trial instead of a whole zstd pass.
+const SAMPLE = 64 * 1024;
+async function encode(raw: Buffer): Promise<{ data: Buffer; compressed: boolean }> {
+  if (raw.length < 256) return { data: raw, compressed: false };
+  if (raw.length > SAMPLE * 2) {
+    const trial = await zstdCompress(raw.subarray(0, SAMPLE), { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } });
+    if (trial.length > SAMPLE * 0.9) return { data: raw, compressed: false };
+  }
+  const packed = await zstdCompress(raw, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } });
+  return packed.length < raw.length * 0.95 ? { data: packed, compressed: true } : { data: raw, compressed: false };
+}
+
+const ConfigSchema = z.strictObject({
+  format: z.literal(REPO_FORMAT),
+  id: z.string().check(z.regex(/^[a-f0-9]{32}$/)),
+  chunker: z.strictObject({ min: z.int(), avg: z.int(), max: z.int() }),
+  keyCheck: z.string().check(z.regex(HEX64)),
+});
+
+const IndexSchema = z.strictObject({
+  v: z.literal(1),
+  // pack id -> [blob id, type (0 data, 1 tree), offset, length, raw length, compressed (0/1)]
+  packs: z.record(z.string().check(z.regex(HEX64)), z.array(z.tuple([z.string().check(z.regex(HEX64)), z.int(), z.int(), z.int(), z.int(), z.int()]))),
+});
+type IndexFile = z.infer<typeof IndexSchema>;
+
+export interface RepoStats {
+  blobsWritten: number;
+  bytesStored: number;
+  packsWritten: string[];
+}
+
+export class Repository {
+  readonly root: string;
+  readonly keys: RepoKeys;
+  readonly chunker: CdcParams;
+  private readonly index = new Map<string, BlobLocation>();
+  private readonly indexFiles: string[] = [];
+  private current: { pieces: Buffer[]; length: number; blobs: Array<[string, BlobLocation]> } = { pieces: [], length: 0, blobs: [] };
+  private readonly fresh: IndexFile = { v: 1, packs: {} };
+  private readonly pending = new Set<string>();
+  private writes: Promise<void>[] = [];
+  readonly stats: RepoStats = { blobsWritten: 0, bytesStored: 0, packsWritten: [] };
+
+  private constructor(root: string, keys: RepoKeys, chunker: CdcParams) {
+    this.root = root;
+    this.keys = keys;
+    this.chunker = chunker;
+  }
+
+  /** Whether `root` holds a format-3 repository (its config). */
+  static async exists(root: string): Promise<boolean> {
+    return fs.lstat(path.join(root, 'config')).then(() => true, () => false);
+  }
+
+  /** Opens (creating when empty) the repository at `root`, a real path a destination check returned. */
+  static async open(root: string, deviceKey: Uint8Array): Promise<Repository> {
+    const keys = deriveKeys(deviceKey);
+    const configFile = path.join(root, 'config');
+    const check = (id: string) => createHmac('sha256', keys.mac).update(`rmagent-backup-config/3 ${id}`).digest('hex');
+    let text: Buffer | null = null;
+    try {
+      text = await readRegularFile(configFile, 64 * 1024);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new RmError('BACKUP_MANIFEST_UNTRUSTED', `${configFile}: ${(err as Error).message}`);
+    }
+    let chunker = DEFAULT_CDC;
+    if (text === null) {
+      const id = randomBytes(16).toString('hex');
+      await writeFileAtomic(configFile, `${JSON.stringify({ format: REPO_FORMAT, id, chunker, keyCheck: check(id) })}\n`);
+    } else {
+      let parsed: z.infer<typeof ConfigSchema>;
+      try {
+        parsed = ConfigSchema.parse(JSON.parse(text.toString('utf8')));
+      } catch (err) {
+        throw new RmError('BACKUP_MANIFEST_UNTRUSTED', `${configFile} is not a repository configuration: ${(err as Error).message.slice(0, 200)}`);
+      }
+      if (!timingSafeEqual(Buffer.from(parsed.keyCheck, 'hex'), Buffer.from(check(parsed.id), 'hex'))) throw new RmError('BACKUP_KEY_MISMATCH', `${root} was written with another device key`);
+      chunker = parsed.chunker;
+    }
+    const repo = new Repository(root, keys, chunker);
+    await repo.loadIndex();
+    return repo;
+  }
+
+  private async loadIndex(): Promise<void> {
+    const dir = path.join(this.root, 'index');
+    for (const name of (await fs.readdir(dir).catch(() => [] as string[])).sort()) {
+      if (!/^[a-f0-9]{32}$/.test(name)) continue;
+      const sealed = await readRegularFile(path.join(dir, name), MAX_INDEX_BYTES);
+      const parsed = IndexSchema.parse(JSON.parse(openBlob(this.keys.enc, sealed, `index ${name}`).toString('utf8')));
+      for (const [pack, blobs] of Object.entries(parsed.packs)) {
+        for (const [id, type, offset, length, rawLength, compressed] of blobs) {
+          this.index.set(id, { pack, offset, length, rawLength, compressed: compressed === 1, type: type === 1 ? 'tree' : 'data' });
+        }
+      }
+      this.indexFiles.push(name);
+    }
+  }
+
+  has(id: string): boolean {
+    return this.index.has(id) || this.pending.has(id);
+  }
+
+  location(id: string): BlobLocation | undefined {
+    return this.index.get(id);
+  }
+
+  /** Every indexed blob (for retention and checks). */
+  blobs(): IterableIterator<[string, BlobLocation]> {
+    return this.index.entries();
+  }
+
+  indexFileNames(): readonly string[] {
+    return this.indexFiles;
+  }
+
+  /** Stores a blob unless the repository has it; returns the bytes it adds (0 = deduplicated). */
+  async add(type: BlobType, id: string, raw: Buffer): Promise<number> {
+    if (this.has(id)) return 0;
+    this.pending.add(id);
+    const { data, compressed } = await encode(raw);
+    const sealed = sealBlob(this.keys.enc, data, `blob ${id}`);
+    const cur = this.current;
+    cur.blobs.push([id, { pack: '', offset: cur.length, length: sealed.length, rawLength: raw.length, compressed, type }]);
+    cur.pieces.push(sealed);
+    cur.length += sealed.length;
+    this.stats.blobsWritten++;
+    this.stats.bytesStored += sealed.length;
+    if (cur.length >= PACK_TARGET_BYTES) await this.writePack();
+    return sealed.length;
+  }
+
+  private async writePack(): Promise<void> {
+    const cur = this.current;
+    if (!cur.pieces.length) return;
+    this.current = { pieces: [], length: 0, blobs: [] };
+    const hash = createHash('sha256');
+    for (const piece of cur.pieces) hash.update(piece);
+    const pack = hash.digest('hex');
+    const write = (async () => {
+      await writePieces(path.join(this.root, 'data', pack.slice(0, 2), pack), cur.pieces);
+      const entries = cur.blobs.map(([id, loc]) => {
+        const at = { ...loc, pack };
+        this.index.set(id, at);
+        this.pending.delete(id);
+        return [id, loc.type === 'tree' ? 1 : 0, loc.offset, loc.length, loc.rawLength, loc.compressed ? 1 : 0] as [string, number, number, number, number, number];
+      });
+      this.fresh.packs[pack] = entries;
+      this.stats.packsWritten.push(pack);
+    })();
+    this.writes.push(write);
+    await write;
+  }
+
+  /** Writes the open pack and this run's index file: after it, every blob added is findable. */
+  async commit(): Promise<void> {
+    await this.writePack();
+    await Promise.all(this.writes);
+    this.writes = [];
+    if (!Object.keys(this.fresh.packs).length) return;
+    const name = randomBytes(16).toString('hex');
+    await writeFileAtomic(path.join(this.root, 'index', name), sealBlob(this.keys.enc, Buffer.from(JSON.stringify(this.fresh)), `index ${name}`));
+    this.indexFiles.push(name);
+    this.fresh.packs = {};
+  }
+
+  /** A blob's plaintext, checked against its id (CHUNK_CORRUPT / ENOENT otherwise). */
+  async read(id: string): Promise<Buffer> {
+    const loc = this.index.get(id);
+    if (!loc) throw Object.assign(new Error(`blob ${id.slice(0, 16)} is not in the index`), { code: 'ENOENT' });
+    if (loc.length > MAX_BLOB_BYTES + NONCE + TAG && loc.type === 'data') throw corrupt(`blob ${id.slice(0, 16)} is larger than any chunk`);
+    if (loc.length > MAX_TREE_BYTES) throw corrupt(`tree ${id.slice(0, 16)} is too large`);
+    const sealed = await this.readRange(loc.pack, loc.offset, loc.length);
+    return this.decode(id, loc, sealed);
+  }
+
+  private async decode(id: string, loc: BlobLocation, sealed: Buffer): Promise<Buffer> {
+    const data = openBlob(this.keys.enc, sealed, `blob ${id}`);
+    const raw = loc.compressed ? await zstdDecompress(data, { maxOutputLength: loc.rawLength + 1 } as zlib.ZstdOptions) : data;
+    if (raw.length !== loc.rawLength || blobId(raw) !== id) throw corrupt(`blob ${id.slice(0, 16)} does not match its hash`);
+    return raw;
+  }
+
+  private async readRange(pack: string, offset: number, length: number): Promise<Buffer> {
+    const { handle } = await openRegularFile(this.packPath(pack));
+    try {
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, offset);
+      if (bytesRead !== length) throw corrupt(`pack ${pack.slice(0, 16)} is shorter than its index says`);
+      return buffer;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  packPath(pack: string): string {
+    return path.join(this.root, 'data', pack.slice(0, 2), pack);
+  }
+
+  /** Re-reads whole packs and checks the pack hash and every blob in it; returns the blobs that failed. */
+  async checkPacks(packs: Iterable<string>): Promise<{ packs: number; blobs: number; bytes: number; bad: string[] }> {
+    const byPack = new Map<string, Array<[string, BlobLocation]>>();
+    for (const [id, loc] of this.index) {
+      const list = byPack.get(loc.pack);
+      if (list) list.push([id, loc]);
+      else byPack.set(loc.pack, [[id, loc]]);
+    }
+    const out = { packs: 0, blobs: 0, bytes: 0, bad: [] as string[] };
+    for (const pack of packs) {
+      const blobs = byPack.get(pack) ?? [];
+      out.packs++;
+      let bytes: Buffer;
+      try {
+        bytes = await readRegularFile(this.packPath(pack), PACK_TARGET_BYTES * 2 + MAX_BLOB_BYTES);
+      } catch {
+        out.bad.push(...blobs.map(([id]) => id));
+        continue;
+      }
+      out.bytes += bytes.length;
+      if (blobId(bytes) !== pack) {
+        out.bad.push(...blobs.map(([id]) => id));
+        continue;
+      }
+      for (const [id, loc] of blobs) {
+        out.blobs++;
+        try {
+          await this.decode(id, loc, bytes.subarray(loc.offset, loc.offset + loc.length));
+        } catch {
+          out.bad.push(id);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Packs present in the index. */
+  packs(): Set<string> {
+    return new Set([...this.index.values()].map((l) => l.pack));
+  }
+
+  /**
+   * Retention: packs none of whose blobs is kept are deleted; one index replaces all the others (written before
+   * they go, so a crash leaves a usable, at worst larger, index). Packs with some kept blobs stay whole.
+   */
+  async prune(keep: ReadonlySet<string>): Promise<{ packs: number; bytes: number; unusedBytes: number }> {
+    const live = new Map<string, Array<[string, BlobLocation]>>();
+    const dead = new Map<string, number>();
+    for (const [id, loc] of this.index) {
+      if (keep.has(id)) {
+        const list = live.get(loc.pack) ?? [];
+        list.push([id, loc]);
+        live.set(loc.pack, list);
+      }
+    }
+    let unusedBytes = 0;
+    for (const [id, loc] of this.index) {
+      if (!live.has(loc.pack)) dead.set(loc.pack, (dead.get(loc.pack) ?? 0) + loc.length);
+      else if (!keep.has(id)) unusedBytes += loc.length;
+    }
+    if (!dead.size) return { packs: 0, bytes: 0, unusedBytes };
+    const all: IndexFile = { v: 1, packs: {} };
+    for (const [pack] of live) {
+      all.packs[pack] = [...this.index].filter(([, l]) => l.pack === pack).map(([id, l]) => [id, l.type === 'tree' ? 1 : 0, l.offset, l.length, l.rawLength, l.compressed ? 1 : 0]);
+    }
+    const name = randomBytes(16).toString('hex');
+    await writeFileAtomic(path.join(this.root, 'index', name), sealBlob(this.keys.enc, Buffer.from(JSON.stringify(all)), `index ${name}`));
+    for (const old of this.indexFiles.splice(0)) await removeFile(path.join(this.root, 'index', old));
+    this.indexFiles.push(name);
+    let bytes = 0;
+    for (const [pack] of dead) {
+      bytes += await fs.stat(this.packPath(pack)).then((s) => s.size, () => 0);
+      await removeFile(this.packPath(pack));
+    }
+    for (const [id, loc] of [...this.index]) if (dead.has(loc.pack)) this.index.delete(id);
+    return { packs: dead.size, bytes, unusedBytes };
+  }
+}
+
+/** Writes a pack from its pieces (no second copy in memory): temp file, fsync, rename, fsync of the folder. */
+async function writePieces(file: string, pieces: Buffer[]): Promise<void> {
+  const dir = path.dirname(file);
+  await ensureDir(dir, 0o700);
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fs.open(tmp, 'wx', 0o600);
+  try {
+    for (let i = 0; i < pieces.length; i += 64) await handle.writev(pieces.slice(i, i + 64));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(tmp, file);
+  const folder = await fs.open(dir, 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
+}
+
+/** A folder the repository writes into exists (0700); packs need their fan-out folders. */
+export async function ensureRepoFolders(root: string): Promise<void> {
+  for (const d of ['data', 'index', 'snaps']) await ensureDir(path.join(root, d), 0o700);
+}

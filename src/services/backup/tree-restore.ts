@@ -1,0 +1,222 @@
+// Restoring a format-3 snapshot: every path is planned first (one that would leave its folder refuses the whole
+// restore before anything is written), folders are made one by one without following a link, files go through
+// safe-files' exclusive random temp names (checked against their sha256 through the handle before they take their
+// name) and symbolic links, hard links and FIFOs are made under such a temp name and renamed into place. Then each
+// entry gets its mtime and, when the agent runs as root, its owner; folders last, deepest first. Setuid, setgid
+// and sticky bits are never set. Files recorded sparse are written with holes where their content is zeros.
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chainUnchanged, makeFolders, resolveTrustedPath, writeFileInFolder, type ChainLink } from '../../system/safe-files.js';
+import { RmError } from '../../protocol/errors.js';
+import { resolveInside, selectedForRestore } from './manifest.js';
+import type { Repository } from './repo.js';
+import { decodeTree, type SnapshotRecord, type TreeEntry } from './tree.js';
+import type { RestoreOptions } from './restore.js';
+import { createCommandRunner } from '../../system/exec.js';
+import { hashHandle } from '../../system/archive.js';
+
+const NEW_FOLDER_MODE = 0o700;
+const FILES_IN_FLIGHT = 4;
+const MAX_ENTRIES = 10_000_000;
+
+export interface TreeRestoreResult {
+  snapshot: string;
+  files: number;
+  bytes: number;
+  verified: number;
+  target: string | null;
+  dirs: number;
+  symlinks: number;
+  hardlinks: number;
+  fifos: number;
+}
+
+interface Item {
+  base: string;
+  rel: string;
+  entry: TreeEntry;
+}
+
+const asRoot = () => typeof process.geteuid === 'function' && process.geteuid() === 0;
+const seconds = (ns: string) => Number(BigInt(ns)) / 1e9;
+
+export async function restoreTreeSnapshot(repo: Repository, record: SnapshotRecord, options: RestoreOptions): Promise<TreeRestoreResult> {
+  if (options.target !== null && !path.isAbsolute(options.target)) throw new RmError('BACKUP_UNSAFE_PATH', `restore target must be an absolute path: ${options.target.slice(0, 200)}`);
+  const items: Item[] = [];
+  for (const [index, folder] of record.folders.entries()) {
+    const base = baseOf(record, index, options);
+    if (base === null) throw new RmError('BACKUP_UNSAFE_PATH', `${folder.path.slice(0, 200)} is not a folder of the current policy: restore it to a target`);
+    await plan(repo, folder.tree, '', base, options.paths, items);
+  }
+  for (const item of items) if (!resolveInside(item.base, item.rel)) throw new RmError('BACKUP_UNSAFE_PATH', JSON.stringify(item.rel.slice(0, 200)));
+  const realBases = new Map<string, string>();
+  for (const { base } of items) if (!realBases.has(base)) realBases.set(base, await resolveTrustedPath(base).catch(unsafe));
+  const chains = new Map<string, ChainLink[]>();
+  const folderOf = async (item: Item): Promise<{ chain: ChainLink[]; name: string; dir: string }> => {
+    const segments = item.rel.split('/');
+    const name = segments.pop()!;
+    const dir = path.join(realBases.get(item.base)!, ...segments);
+    let chain = chains.get(dir);
+    if (!chain) {
+      chain = await makeFolders(dir, NEW_FOLDER_MODE).catch(unsafe);
+      chains.set(dir, chain);
+    }
+    return { chain, name, dir };
+  };
+  const result: TreeRestoreResult = { snapshot: record.id, files: 0, bytes: 0, verified: 0, target: options.target, dirs: 0, symlinks: 0, hardlinks: 0, fifos: 0 };
+  const dirs: Array<{ full: string; entry: TreeEntry }> = [];
+  // Folders first (parents before children), then file contents, then what refers to them.
+  for (const item of items.filter((i) => i.entry.type === 'dir')) {
+    const full = path.join(realBases.get(item.base)!, ...item.rel.split('/'));
+    chains.set(full, await makeFolders(full, NEW_FOLDER_MODE).catch(unsafe));
+    dirs.push({ full, entry: item.entry });
+    result.dirs++;
+  }
+  const written = new Map<string, string>(); // `${base}\0${rel}` -> restored path (hard link sources)
+  const planned = new Set(items.map((i) => `${i.base}\0${i.rel}`));
+  const contents = items.filter((i) => i.entry.type === 'file' && !(i.entry.link && planned.has(`${i.base}\0${i.entry.link}`)));
+  await forEachBounded(contents, FILES_IN_FLIGHT, async (item) => {
+    const { chain, name, dir } = await folderOf(item);
+    const e = item.entry;
+    const chunks = (async function* () {
+      for (const id of e.chunks!) yield await repo.read(id);
+    })();
+    try {
+      await writeFileInFolder(chain, name, chunks, {
+        mode: e.mode,
+        mtimeSec: seconds(e.mtimeNs),
+        sparse: e.sparse === true,
+        durable: false,
+        ...(asRoot() ? { owner: { uid: e.uid, gid: e.gid } } : {}),
+        verify: async (handle) => {
+          if ((await hashHandle(handle)) !== e.sha256) throw Object.assign(new Error(`${name}: written bytes differ from the backup`), { code: 'CHUNK_CORRUPT' });
+        },
+      });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'UNSAFE_PATH') throw new RmError('BACKUP_UNSAFE_PATH', (err as Error).message);
+      if (code === 'CHUNK_CORRUPT' || code === 'ENOENT') throw new RmError('BACKUP_VERIFY_FAILED', `${item.rel}: ${(err as Error).message}`);
+      throw err;
+    }
+    written.set(`${item.base}\0${item.rel}`, path.join(dir, name));
+    result.files++;
+    result.verified++;
+    result.bytes += e.size!;
+  });
+  for (const item of items) {
+    const e = item.entry;
+    if (e.type === 'dir' || (e.type === 'file' && !e.link) || (e.type === 'file' && written.has(`${item.base}\0${item.rel}`))) continue;
+    const { chain, name, dir } = await folderOf(item);
+    if (e.type === 'file') {
+      const source = written.get(`${item.base}\0${e.link}`);
+      if (!source) continue; // only reachable when the planner kept a link whose source it did not plan
+      await placeSpecial(chain, dir, name, (tmp) => fs.link(source, tmp));
+      written.set(`${item.base}\0${item.rel}`, path.join(dir, name));
+      result.hardlinks++;
+      result.files++;
+    } else if (e.type === 'symlink') {
+      await placeSpecial(chain, dir, name, (tmp) => fs.symlink(e.target!, tmp), e);
+      result.symlinks++;
+    } else if (e.type === 'fifo') {
+      // Node has no mkfifo(3): the system's mkfifo(1), no shell.
+      await placeSpecial(chain, dir, name, async (tmp) => {
+        const made = await createCommandRunner().run('mkfifo', ['-m', '600', tmp]);
+        if (made.code !== 0) throw new RmError('SERVICE_FAILED', `mkfifo ${tmp}: ${made.error ?? made.stderr.trim().slice(0, 200)}`);
+      }, e);
+      result.fifos++;
+    }
+  }
+  // Folder metadata last, deepest first (writing into a folder changes its mtime).
+  for (const { full, entry } of dirs.reverse()) {
+    const st = await fs.lstat(full);
+    if (!st.isDirectory()) throw new RmError('BACKUP_UNSAFE_PATH', `${full} was replaced during the restore`);
+    if (asRoot()) await fs.lchown(full, entry.uid, entry.gid);
+    await fs.chmod(full, entry.mode & 0o777);
+    await fs.utimes(full, seconds(entry.mtimeNs), seconds(entry.mtimeNs));
+  }
+  // A full restore gives each folder it restored into the recorded folder's own bits, owner and mtime.
+  if (!options.paths?.length) {
+    for (const [index] of record.folders.entries()) {
+      const root = record.folders[index]!.root;
+      const base = baseOf(record, index, options);
+      const real = base === null ? undefined : realBases.get(base);
+      if (!root || !real) continue;
+      const st = await fs.lstat(real);
+      if (!st.isDirectory()) continue;
+      if (asRoot()) await fs.lchown(real, root.uid, root.gid);
+      await fs.chmod(real, root.mode & 0o777);
+      await fs.utimes(real, seconds(root.mtimeNs), seconds(root.mtimeNs));
+    }
+  }
+  return result;
+}
+
+/** Creates something under a random name in a checked folder, applies its metadata, then renames it over `name`. */
+async function placeSpecial(chain: readonly ChainLink[], dir: string, name: string, create: (tmp: string) => Promise<void>, meta?: TreeEntry): Promise<void> {
+  const tmp = path.join(dir, `.${name.slice(0, 80)}.${randomBytes(12).toString('hex')}.tmp`);
+  if (!(await chainUnchanged(chain))) throw new RmError('BACKUP_UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed`);
+  await create(tmp);
+  try {
+    if (meta) {
+      if (asRoot()) await fs.lchown(tmp, meta.uid, meta.gid);
+      if (meta.type !== 'symlink') await fs.chmod(tmp, meta.mode & 0o777);
+      await fs.lutimes(tmp, seconds(meta.mtimeNs), seconds(meta.mtimeNs));
+    }
+    if (!(await chainUnchanged(chain))) throw new RmError('BACKUP_UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed`);
+    await fs.rename(tmp, path.join(dir, name));
+  } catch (err) {
+    await fs.unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+function baseOf(record: SnapshotRecord, index: number, options: RestoreOptions): string | null {
+  const f = record.folders[index]!;
+  if (options.target) return record.folders.length === 1 ? options.target : path.join(options.target, f.name);
+  const original = options.policyFolders.find((p) => path.resolve(p) === path.resolve(f.path));
+  return original === undefined ? null : path.resolve(original);
+}
+
+/** Lists the entries to restore (parents before children), reading each tree once; `paths` selects. */
+async function plan(repo: Repository, treeId: string, rel: string, base: string, paths: readonly string[] | undefined, out: Item[]): Promise<void> {
+  let bytes: Buffer;
+  try {
+    bytes = await repo.read(treeId);
+  } catch (err) {
+    throw new RmError('BACKUP_VERIFY_FAILED', `folder ${rel || '.'}: ${(err as Error).message}`);
+  }
+  let tree;
+  try {
+    tree = decodeTree(bytes);
+  } catch (err) {
+    // Stored and sealed like ours, but not what this agent writes (a name that climbs out, a missing field).
+    throw new RmError('BACKUP_MANIFEST_UNTRUSTED', `folder ${rel || '.'}: ${(err as Error).message.slice(0, 300)}`);
+  }
+  for (const entry of tree.entries) {
+    if (out.length >= MAX_ENTRIES) throw new RmError('BACKUP_UNSAFE_PATH', `more than ${MAX_ENTRIES} entries`);
+    const childRel = rel ? `${rel}/${entry.name}` : entry.name;
+    const selected = selectedForRestore(childRel, paths);
+    if (entry.type === 'dir') {
+      const below = !selected && (paths ?? []).some((p) => p.replace(/^\/+|\/+$/g, '').startsWith(`${childRel}/`));
+      if (!selected && !below) continue;
+      if (selected) out.push({ base, rel: childRel, entry });
+      await plan(repo, entry.tree!, childRel, base, selected ? undefined : paths, out);
+      continue;
+    }
+    if (selected) out.push({ base, rel: childRel, entry });
+  }
+}
+
+async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function unsafe(err: unknown): never {
+  if ((err as { code?: string }).code === 'UNSAFE_PATH') throw new RmError('BACKUP_UNSAFE_PATH', (err as Error).message);
+  throw err;
+}

@@ -1,0 +1,302 @@
+// Taking, listing, checking and pruning format-3 snapshots (repo.ts, tree.ts). The walk goes folder by folder,
+// depth first, by real paths (never through a link); each folder becomes one tree blob. A file whose size, mtime
+// and inode match the previous snapshot's entry (and whose chunks are all in the repository) is not read again;
+// anything else is read through safe-files (the very file the walk saw), cut into content-defined chunks and
+// stored once. Hard links are recorded as such (the first path holds the content), symbolic links and FIFOs by
+// what they are; sockets and devices are skipped and listed with their paths.
+import path from 'node:path';
+import { promises as fs, type BigIntStats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { Chunker } from '../../system/cdc.js';
+import { openRegularFile, readRegularFile, resolveTrustedPath } from '../../system/safe-files.js';
+import { removeFile, writeFileAtomic } from '../../system/files.js';
+import { RmError } from '../../protocol/errors.js';
+import { createExcluder } from './manifest.js';
+import { blobId, ensureRepoFolders, type Repository } from './repo.js';
+import { decodeTree, encodeTree, MAX_SKIPPED_LISTED, sealRecord, unsealRecord, type SnapshotRecord, type Tree, type TreeEntry } from './tree.js';
+
+const READ_BYTES = 1024 * 1024;
+const FILES_IN_FLIGHT = 4;
+const STATS_IN_FLIGHT = 32;
+const SNAPSHOT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const MAX_RECORD_BYTES = 1024 * 1024;
+
+export interface TreeSnapshotRequest {
+  folders: readonly string[];
+  exclude: readonly string[];
+  actor: string | null;
+  id: string;
+  now: () => number;
+  /** Absolute real paths never backed up (the destination). */
+  skip?: readonly string[];
+  onWarning?: (message: string) => void;
+}
+
+interface Walk {
+  repo: Repository;
+  excluded: (rel: string, isDir: boolean) => boolean;
+  skip: Set<string>;
+  files: number;
+  dirs: number;
+  bytesRead: number;
+  skipped: Array<{ path: string; reason: string }>;
+  skippedCount: number;
+  /** dev:ino -> first path (relative to the folder) of a file with several links. */
+  links: Map<string, string>;
+}
+
+const snapsDir = (repo: Repository) => path.join(repo.root, 'snaps');
+
+export async function takeTreeSnapshot(repo: Repository, req: TreeSnapshotRequest, previous: SnapshotRecord | null): Promise<SnapshotRecord> {
+  await ensureRepoFolders(repo.root);
+  const started = req.now();
+  const excluded = createExcluder(req.exclude);
+  const walk: Walk = { repo, excluded, skip: new Set((req.skip ?? []).map((p) => path.resolve(p))), files: 0, dirs: 0, bytesRead: 0, skipped: [], skippedCount: 0, links: new Map() };
+  const storedBefore = repo.stats.bytesStored;
+  const folders: SnapshotRecord['folders'] = [];
+  const used = new Set<string>();
+  for (const [i, p] of req.folders.entries()) {
+    const abs = path.resolve(p);
+    const base = path.basename(abs) || 'root';
+    const name = used.has(base) ? `${base}-${i}` : base;
+    used.add(name);
+    let real: string;
+    let rootStat: BigIntStats;
+    try {
+      real = await resolveTrustedPath(abs);
+      rootStat = await fs.lstat(real, { bigint: true });
+      if (!rootStat.isDirectory()) throw new Error('not a folder');
+    } catch (err) {
+      req.onWarning?.(`folder ${abs} left out: ${(err as Error).message}`);
+      skip(walk, abs, (err as Error).message);
+      continue;
+    }
+    const before = previous?.folders.find((f) => f.path === abs)?.tree ?? null;
+    walk.links = new Map();
+    const root = { mode: perm(rootStat), uid: Number(rootStat.uid), gid: Number(rootStat.gid), mtimeNs: nsOf(rootStat) };
+    folders.push({ path: abs, name, tree: await backupFolder(walk, real, '', before), root });
+  }
+  if (!folders.length) throw new RmError('SERVICE_FAILED', `no folder could be read: ${walk.skipped.map((s) => `${s.path} (${s.reason})`).join('; ').slice(0, 1000)}`);
+  await repo.commit();
+  const record: SnapshotRecord = {
+    format: 3,
+    id: req.id,
+    createdAt: started,
+    actor: req.actor,
+    folders,
+    stats: { files: walk.files, dirs: walk.dirs, bytesRead: walk.bytesRead, bytesStored: repo.stats.bytesStored - storedBefore, durationMs: Math.max(0, req.now() - started), skipped: walk.skippedCount },
+    skippedPaths: walk.skipped,
+  };
+  await writeFileAtomic(path.join(snapsDir(repo), record.id), sealRecord(repo.keys.mac, record));
+  return record;
+}
+
+function skip(walk: Walk, p: string, reason: string): void {
+  walk.skippedCount++;
+  if (walk.skipped.length < MAX_SKIPPED_LISTED) walk.skipped.push({ path: p.slice(0, 4096), reason: reason.slice(0, 512) });
+}
+
+async function readTree(repo: Repository, id: string | null | undefined): Promise<Tree | null> {
+  if (!id || !repo.has(id)) return null;
+  try {
+    return decodeTree(await repo.read(id));
+  } catch {
+    return null; // a damaged previous tree only costs a full read of that folder
+  }
+}
+
+const nsOf = (st: BigIntStats) => st.mtimeNs.toString();
+const perm = (st: BigIntStats) => Number(st.mode & 0o7777n);
+
+/** Backs up the folder `abs` (real) as `rel` of its snapshot folder; returns its tree id. */
+async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: string | null): Promise<string> {
+  walk.dirs++;
+  const prev = await readTree(walk.repo, previousTree);
+  const before = new Map((prev?.entries ?? []).map((e) => [e.name, e]));
+  let names: string[];
+  try {
+    names = (await fs.readdir(abs)).sort();
+  } catch (err) {
+    skip(walk, abs, `folder not readable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    names = [];
+  }
+  // lstat of a folder's names in parallel (bounded): most of a small-file tree's time is these round trips.
+  const stats = new Array<BigIntStats | null>(names.length).fill(null);
+  await forEachBounded(names, STATS_IN_FLIGHT, async (name, i) => {
+    stats[i] = await fs.lstat(path.join(abs, name), { bigint: true }).catch(() => null);
+  });
+  const entries: Array<TreeEntry | null> = new Array<TreeEntry | null>(names.length).fill(null);
+  const reads: Array<() => Promise<void>> = [];
+  for (const [i, name] of names.entries()) {
+    const st = stats[i];
+    const childRel = rel ? `${rel}/${name}` : name;
+    const childAbs = path.join(abs, name);
+    if (!st) {
+      skip(walk, childAbs, 'vanished');
+      continue;
+    }
+    if (walk.skip.has(childAbs)) continue;
+    const meta = { name, mode: perm(st), uid: Number(st.uid), gid: Number(st.gid), mtimeNs: nsOf(st) };
+    if (st.isDirectory()) {
+      if (walk.excluded(childRel, true)) continue;
+      const prevEntry = before.get(name);
+      entries[i] = { ...meta, type: 'dir', tree: await backupFolder(walk, childAbs, childRel, prevEntry?.type === 'dir' ? (prevEntry.tree ?? null) : null) };
+    } else if (st.isSymbolicLink()) {
+      if (walk.excluded(childRel, false)) continue;
+      try {
+        entries[i] = { ...meta, type: 'symlink', target: await fs.readlink(childAbs) };
+      } catch (err) {
+        skip(walk, childAbs, `link not readable: ${(err as Error).message}`);
+      }
+    } else if (st.isFIFO()) {
+      if (walk.excluded(childRel, false)) continue;
+      entries[i] = { ...meta, type: 'fifo' };
+    } else if (st.isFile()) {
+      if (walk.excluded(childRel, false)) continue;
+      walk.files++;
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1n ? walk.links.get(key) : undefined;
+      if (st.nlink > 1n && !first) walk.links.set(key, childRel);
+      const prevEntry = before.get(name);
+      const base: TreeEntry = { ...meta, type: 'file', ino: st.ino.toString(), size: Number(st.size), ...(st.blocks * 512n < st.size ? { sparse: true as const } : {}), ...(first ? { link: first } : {}) };
+      if (prevEntry?.type === 'file' && prevEntry.size === Number(st.size) && prevEntry.mtimeNs === meta.mtimeNs && prevEntry.ino === base.ino && prevEntry.chunks!.every((c) => walk.repo.has(c))) {
+        entries[i] = { ...base, sha256: prevEntry.sha256!, chunks: prevEntry.chunks! };
+        continue;
+      }
+      reads.push(async () => {
+        try {
+          const read = await storeFile(walk, childAbs, st);
+          entries[i] = { ...base, size: read.size, mode: read.mode, mtimeNs: read.mtimeNs, sha256: read.sha256, chunks: read.chunks };
+        } catch (err) {
+          walk.files--;
+          skip(walk, childAbs, `not read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+      });
+    } else {
+      skip(walk, childAbs, st.isSocket() ? 'socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'device' : 'special file');
+    }
+  }
+  await forEachBounded(reads, FILES_IN_FLIGHT, (read) => read());
+  const tree = encodeTree(entries.filter((e): e is TreeEntry => e !== null));
+  const id = blobId(tree);
+  await walk.repo.add('tree', id, tree);
+  return id;
+}
+
+/** Reads one regular file (the one the walk saw) into content-defined chunks; its stat comes from the handle. */
+async function storeFile(walk: Walk, abs: string, seen: BigIntStats): Promise<{ size: number; sha256: string; chunks: string[]; mode: number; mtimeNs: string }> {
+  const { handle, stat } = await openRegularFile(abs, { dev: seen.dev, ino: seen.ino });
+  const whole = createHash('sha256');
+  const chunker = new Chunker(walk.repo.chunker);
+  const chunks: string[] = [];
+  let size = 0;
+  const put = async (chunk: Buffer) => {
+    const id = blobId(chunk);
+    chunks.push(id);
+    await walk.repo.add('data', id, chunk);
+  };
+  try {
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(READ_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, READ_BYTES, null);
+      if (bytesRead === 0) break;
+      const data = buffer.subarray(0, bytesRead);
+      whole.update(data);
+      size += bytesRead;
+      for (const chunk of chunker.push(data)) await put(chunk);
+    }
+    const last = chunker.finish();
+    if (last) await put(last);
+  } finally {
+    await handle.close();
+  }
+  walk.bytesRead += size;
+  return { size, sha256: whole.digest('hex'), chunks, mode: Number(stat.mode & 0o7777n), mtimeNs: stat.mtimeNs.toString() };
+}
+
+async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await work(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+// ---- listing, reading ---------------------------------------------------------------------------------
+
+export async function readRecord(repo: Repository, id: string): Promise<SnapshotRecord> {
+  if (!SNAPSHOT_ID.test(id)) throw new RmError('BACKUP_SNAPSHOT_MISSING', id.slice(0, 128));
+  let bytes: Buffer;
+  try {
+    bytes = await readRegularFile(path.join(snapsDir(repo), id), MAX_RECORD_BYTES);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RmError('BACKUP_SNAPSHOT_MISSING', id);
+    throw new RmError('BACKUP_MANIFEST_UNTRUSTED', `snapshot ${id}: ${(err as Error).message}`);
+  }
+  const unsealed = unsealRecord(repo.keys.mac, bytes, id);
+  if (!unsealed.ok) throw new RmError('BACKUP_MANIFEST_UNTRUSTED', `snapshot ${id}: ${unsealed.reason}`);
+  return unsealed.record;
+}
+
+export async function listRecords(repo: Repository): Promise<{ records: SnapshotRecord[]; untrusted: Array<{ id: string; reason: string }> }> {
+  const records: SnapshotRecord[] = [];
+  const untrusted: Array<{ id: string; reason: string }> = [];
+  for (const id of (await fs.readdir(snapsDir(repo)).catch(() => [] as string[])).filter((n) => !n.startsWith('.'))) {
+    try {
+      records.push(await readRecord(repo, id));
+    } catch (err) {
+      untrusted.push({ id: id.slice(0, 128), reason: (err as Error).message });
+    }
+  }
+  return { records: records.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)), untrusted };
+}
+
+/** Every blob a snapshot needs (its trees and their chunks), each tree read and checked once. */
+export async function reachable(repo: Repository, records: readonly SnapshotRecord[]): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const visit = async (treeId: string): Promise<void> => {
+    if (seen.has(treeId)) return;
+    seen.add(treeId);
+    const tree = decodeTree(await repo.read(treeId));
+    for (const e of tree.entries) {
+      for (const c of e.chunks ?? []) seen.add(c);
+      if (e.tree) await visit(e.tree);
+    }
+  };
+  for (const r of records) for (const f of r.folders) await visit(f.tree);
+  return seen;
+}
+
+/**
+ * Retention for format 3: the newest `keep` snapshots stay, the rest go, then packs no kept blob is in. While a
+ * snapshot record there is not trusted nothing is pruned (its blobs might be someone's data).
+ */
+export async function pruneRecords(repo: Repository, keep: number): Promise<{ snapshots: string[]; packs: number; bytes: number; unusedBytes: number; untrusted: Array<{ id: string; reason: string }> }> {
+  const { records, untrusted } = await listRecords(repo);
+  if (untrusted.length) return { snapshots: [], packs: 0, bytes: 0, unusedBytes: 0, untrusted };
+  const kept = records.slice(0, Math.max(1, keep));
+  const gone = records.slice(kept.length).map((r) => r.id);
+  const live = await reachable(repo, kept);
+  for (const id of gone) await removeFile(path.join(snapsDir(repo), id));
+  const pruned = await repo.prune(live);
+  return { snapshots: gone, ...pruned, untrusted };
+}
+
+/**
+ * Incremental verification: the packs this run wrote, and a share of the others (at least one, chosen at
+ * random, so every pack is read now and then); `percent` 100 checks everything.
+ */
+export async function verifyRepository(repo: Repository, percent: number, random: () => number = Math.random): Promise<{ packs: number; blobs: number; bytes: number; bad: number }> {
+  const fresh = new Set(repo.stats.packsWritten);
+  const older = [...repo.packs()].filter((p) => !fresh.has(p));
+  const share = percent >= 100 ? older.length : Math.min(older.length, Math.max(older.length ? 1 : 0, Math.ceil((older.length * percent) / 100)));
+  for (let i = older.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [older[i], older[j]] = [older[j]!, older[i]!];
+  }
+  const result = await repo.checkPacks([...fresh, ...older.slice(0, share)]);
+  return { packs: result.packs, blobs: result.blobs, bytes: result.bytes, bad: result.bad.length };
+}
