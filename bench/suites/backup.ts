@@ -75,13 +75,18 @@ function generateTree(root: string, budgetBytes: number, bigBytes: number): { fi
   for (let left = bigBytes; left > 0; left -= 1 << 20) writeSync(big, randomBytes(Math.min(left, 1 << 20)));
   closeSync(big);
   const lines: string[] = [];
-  for (let i = 0; lines.join('').length < Math.min(bigBytes, 8 << 20); i++) lines.push(`${i}\tINFO\tservice ${i % 13} handled request ${(i * 7919) % 100_003} in ${i % 97} ms\n`);
+  let textBytes = 0;
+  for (let i = 0; textBytes < Math.min(bigBytes, 8 << 20); i++) {
+    const line = `${i}\tINFO\tservice ${i % 13} handled request ${(i * 7919) % 100_003} in ${i % 97} ms\n`;
+    lines.push(line);
+    textBytes += line.length;
+  }
   const text = lines.join('');
   const log = openSync(path.join(extra, 'app.log'), 'w');
   for (let left = bigBytes; left > 0; left -= text.length) writeSync(log, text.slice(0, Math.min(left, text.length)));
   closeSync(log);
   const sparse = openSync(path.join(extra, 'disk.img'), 'w');
-  writeSync(sparse, randomBytes(1 << 20), 0, 1 << 20, 64 << 20);
+  writeSync(sparse, randomBytes(1 << 20), 0, 1 << 20, Math.floor(bigBytes / 2));
   writeSync(sparse, Buffer.from('end'), 0, 3, (bigBytes * 2) - 3);
   closeSync(sparse);
   writeFileSync(path.join(extra, 'original.txt'), 'hard linked\n');
