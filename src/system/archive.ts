@@ -217,7 +217,8 @@ export async function writeRestoredFile(chain: readonly ChainLink[], name: strin
 /** sha256 of everything in the file behind `handle` (read from its start). */
 export async function hashHandle(handle: FileHandle): Promise<string> {
   const hash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  const { size } = await handle.stat();
+  const buffer = Buffer.allocUnsafe(Math.max(4096, Math.min(CHUNK_BYTES, size + 1)));
   for (let position = 0; ; ) {
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
     if (bytesRead === 0) break;

@@ -75,6 +75,7 @@ async function snapshotJob(spec: SnapshotJob): Promise<JobResult> {
   const record = await takeTreeSnapshot(repo, { folders: spec.folders, exclude: spec.exclude, actor: spec.actor, now: Date.now, id: spec.snapshotId, skip: [real], onWarning }, previous);
   const verified = spec.verify ? await verifyRepository(repo, spec.verifyPercent) : null;
   const pruned = await pruneRecords(repo, spec.keep);
+  await repo.close();
   const { dirs, ...stats } = record.stats;
   return {
     v: 1,
@@ -96,11 +97,11 @@ async function restoreJob(spec: RestoreJob): Promise<JobResult> {
   // A named snapshot is looked up in format 3 first, then among the earlier agents' format-2 manifests.
   if (spec.snapshot) {
     const record = repo ? await readRecord(repo, spec.snapshot).catch((err: unknown) => (isRmError(err) && err.code === 'BACKUP_SNAPSHOT_MISSING' ? null : Promise.reject(err))) : null;
-    if (record) return restored(await restoreTreeSnapshot(repo!, record, options), 3);
+    if (record) return restored(await restoreTreeSnapshot(repo!, record, options).finally(() => repo!.close()), 3);
     return restored(await restoreSnapshot(store, await readManifest(store, spec.snapshot), options), 2);
   }
   const record = repo ? await latestRecord(repo, spec.lastSnapshot) : null;
-  if (record) return restored(await restoreTreeSnapshot(repo!, record, options), 3);
+  if (record) return restored(await restoreTreeSnapshot(repo!, record, options).finally(() => repo!.close()), 3);
   const manifest = await latestManifest(store, spec.lastSnapshot);
   if (!manifest) throw new RmError('BACKUP_SNAPSHOT_MISSING', 'no snapshot has been taken yet');
   return restored(await restoreSnapshot(store, manifest, options), 2);

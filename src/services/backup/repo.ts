@@ -10,6 +10,7 @@
 // neither file contents nor names. Everything read back is checked: GCM tags, blob hashes, the snapshot's seal.
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -27,6 +28,7 @@ const MAX_INDEX_BYTES = 256 * 1024 * 1024;
 const NONCE = 12;
 const TAG = 16;
 const HEX64 = /^[a-f0-9]{64}$/;
+const OPEN_PACKS = 8;
 
 const zstdCompress = promisify(zlib.zstdCompress) as (b: Buffer, o?: zlib.ZstdOptions) => Promise<Buffer>;
 const zstdDecompress = promisify(zlib.zstdDecompress) as (b: Buffer, o?: zlib.ZstdOptions) => Promise<Buffer>;
@@ -84,10 +86,11 @@ const SAMPLE = 64 * 1024;
 async function encode(raw: Buffer): Promise<{ data: Buffer; compressed: boolean }> {
   if (raw.length < 256) return { data: raw, compressed: false };
   if (raw.length > SAMPLE * 2) {
-    const trial = await zstdCompress(raw.subarray(0, SAMPLE), { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } });
+    const trial = await zstdCompress(raw.subarray(0, SAMPLE), { pledgedSrcSize: SAMPLE, params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } } as zlib.ZstdOptions);
     if (trial.length > SAMPLE * 0.9) return { data: raw, compressed: false };
   }
-  const packed = await zstdCompress(raw, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } });
+  // The size pledged up front lets zstd size its tables to the input (a small file gets a small context).
+  const packed = await zstdCompress(raw, { pledgedSrcSize: raw.length, params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } } as zlib.ZstdOptions);
   return packed.length < raw.length * 0.95 ? { data: packed, compressed: true } : { data: raw, compressed: false };
 }
 
@@ -263,16 +266,50 @@ export class Repository {
     return raw;
   }
 
-  private async readRange(pack: string, offset: number, length: number): Promise<Buffer> {
-    const { handle } = await openRegularFile(this.packPath(pack));
+  // A restore reads many blobs from few packs: the last few packs stay open (each opened once, safely); one
+  // pushed out is closed once the reads on it are done.
+  private readonly open = new Map<string, { handle: Promise<FileHandle>; reads: number; evicted: boolean }>();
+
+  private async withPack<T>(pack: string, work: (handle: FileHandle) => Promise<T>): Promise<T> {
+    let entry = this.open.get(pack);
+    if (!entry) {
+      entry = { handle: openRegularFile(this.packPath(pack)).then((o) => o.handle), reads: 0, evicted: false };
+      this.open.set(pack, entry);
+      if (this.open.size > OPEN_PACKS) {
+        const [oldest, old] = this.open.entries().next().value!;
+        this.open.delete(oldest);
+        old.evicted = true;
+        if (old.reads === 0) void old.handle.then((h) => h.close()).catch(() => undefined);
+      }
+    }
+    const mine = entry;
+    mine.reads++;
     try {
+      return await work(await mine.handle);
+    } catch (err) {
+      if (this.open.get(pack) === mine) this.open.delete(pack);
+      mine.evicted = true;
+      throw err;
+    } finally {
+      mine.reads--;
+      if (mine.evicted && mine.reads === 0) void mine.handle.then((h) => h.close()).catch(() => undefined);
+    }
+  }
+
+  /** Closes the packs kept open for reading. */
+  async close(): Promise<void> {
+    const all = [...this.open.values()];
+    this.open.clear();
+    for (const e of all) await e.handle.then((h) => h.close()).catch(() => undefined);
+  }
+
+  private readRange(pack: string, offset: number, length: number): Promise<Buffer> {
+    return this.withPack(pack, async (handle) => {
       const buffer = Buffer.alloc(length);
       const { bytesRead } = await handle.read(buffer, 0, length, offset);
       if (bytesRead !== length) throw corrupt(`pack ${pack.slice(0, 16)} is shorter than its index says`);
       return buffer;
-    } finally {
-      await handle.close();
-    }
+    });
   }
 
   packPath(pack: string): string {
