@@ -26,6 +26,7 @@ import { createStatusReporter } from './status-report.js';
 import { buildStatus, type AgentStatus } from './status.js';
 import { createWatchdog, WATCHDOG_EXIT_CODE } from './watchdog.js';
 import { createCommandDispatcher } from './commands.js';
+import { createStateFloor } from './state-floor.js';
 import { createStateHealth } from './state-health.js';
 import { learnTlsPins } from './tls-pins.js';
 import type { AgentContext, CommandOutcome, Connection, Registration } from './contracts.js';
@@ -134,6 +135,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   const ready = deferred();
   const dispatch = createCommandDispatcher({
     converger,
+    floor: createStateFloor(stateDir),
     sendStatus: async () => {
       await statusReporter.sendNow();
       await report('teamviewer', (await teamviewer.refresh()) as unknown as Record<string, unknown>);

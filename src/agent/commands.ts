@@ -4,6 +4,7 @@
 import type { CommandType, Frame } from '../protocol/frames.js';
 import type { ServiceName } from '../protocol/model.js';
 import { checkPinSet } from './tls-pins.js';
+import { isStateCommand, type StateFloorStore } from './state-floor.js';
 import type { CommandHandler, CommandOutcome, Converger } from './contracts.js';
 
 // Service-specific commands and the service that handles them.
@@ -18,6 +19,8 @@ const OWNER: Partial<Record<CommandType, ServiceName>> = {
 
 export interface CommandDispatcherDeps {
   converger: Converger;
+  /** Refuses state commands older than the state in force (state-floor.ts). */
+  floor: StateFloorStore;
   /** Send a status report and fresh TeamViewer facts now. */
   sendStatus(): Promise<void>;
   rotateKeys(newKey: string, retireKey?: string): Promise<CommandOutcome>;
@@ -27,10 +30,13 @@ export interface CommandDispatcherDeps {
 
 export function createCommandDispatcher(deps: CommandDispatcherDeps): CommandHandler {
   return async (frame) => {
+    if (isStateCommand(frame)) {
+      const fresh = await deps.floor.admit(frame);
+      if (!fresh.ok) return { status: 'rejected', reason: { code: fresh.code, message: fresh.message } };
+    }
     switch (frame.type) {
       case 'desired':
-        await deps.converger.setDesired(frame.body.state);
-        return { status: 'done' };
+        return deps.converger.setDesired(frame.body.state, frame.body.actor);
       case 'service.install':
       case 'service.uninstall':
       case 'policy.assign':

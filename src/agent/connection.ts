@@ -19,6 +19,7 @@ import { checkCommand, keyFingerprint } from '../protocol/sign.js';
 import { agentHello, authFrame, channelOf, checkServerHello, checkWelcome, enrollFrame, newNonce, SUBPROTOCOL } from '../protocol/handshake.js';
 import { PROTOCOL_VERSION } from '../protocol/model.js';
 import { AGENT_VERSION } from '../version.js';
+import { CLOCK_SKEW_PROBLEM_MS } from './status.js';
 import { reconnectDelay } from './backoff.js';
 import { checkTransport, tlsOptions, transportErrorCode } from './transport.js';
 import { waitAtMost } from '../system/wait.js';
@@ -40,6 +41,8 @@ interface Session {
   registration: Registration;
   /** Sent in agent.hello; the server's proof and the welcome must answer it. */
   agentNonce: string;
+  /** Device clock when agent.hello was sent (clock skew: half the round trip is assumed each way). */
+  helloSentAt: number;
   /** What this end sees of the channel (TLS exporter), taken at the upgrade. */
   channel: Channel;
   /** The verified server.hello. */
@@ -89,7 +92,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
   const settings = config.connection;
   const random = opts.random ?? Math.random;
   const listeners: Array<(s: ConnectionStatus) => void> = [];
-  let state: ConnectionStatus = { phase: 'idle', serverUrl: null, since: clock.now(), connectedAt: null, lastError: null, attempts: 0, nextRetryAt: null, insecure: false };
+  let state: ConnectionStatus = { phase: 'idle', serverUrl: null, since: clock.now(), connectedAt: null, lastError: null, attempts: 0, nextRetryAt: null, insecure: false, clockSkewMs: null };
   let session: Session | null = null;
   let retryTimer: NodeJS.Timeout | null = null;
   let started = false;
@@ -149,7 +152,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
       return retryLater({ code: 'SERVER_UNREACHABLE', message: (err as Error).message }, false);
     }
     const s: Session = {
-      ws, registration, agentNonce: newNonce(), channel: { kind: 'none' }, hello: null, sent: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(), admissions: Promise.resolve(),
+      ws, registration, agentNonce: newNonce(), helloSentAt: 0, channel: { kind: 'none' }, hello: null, sent: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(), admissions: Promise.resolve(),
       heartbeat: null, handshakeTimer: null, lastHeard: Date.now(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, closing: false, retryAfterMs: undefined, unconfirmed: [],
     };
     session = s;
@@ -160,6 +163,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
     ws.on('upgrade', (res) => { s.channel = channelOf(res.socket); });
     ws.on('open', () => {
       setStatus({ phase: 'handshaking' });
+      s.helloSentAt = clock.now();
       send(s, agentHello(registration.publicKey, s.agentNonce, AGENT_VERSION, clock.now()));
     });
     ws.on('message', (data, isBinary) => {
@@ -217,7 +221,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
     const frame = parsed.frame;
     if (frame.type === 'server.hello') return onServerHello(s, frame as Frame<'server.hello'>);
     if (frame.type === 'welcome') return onWelcome(s, frame as Frame<'welcome'>);
-    if (frame.type === 'report.ack') return s.connected ? onReportAck(s, frame.body.upTo) : undefined;
+    if (frame.type === 'report.ack') return onReportAck(s, frame.body.upTo, frame.id);
     if (frame.type === 'error') return onServerError(s, frame.body);
     if (isCommandType(frame.type)) {
       return enqueueCommand(s, frame as Frame & { type: CommandType });
@@ -236,6 +240,10 @@ export function createConnection(opts: ConnectionOptions): Connection {
     if (!verdict.ok) return refuse(s, verdict);
     const hello = frame.body;
     s.hello = hello;
+    // serverTime is signed and answers this session's nonce: the skew is the server's own word, not a bystander's.
+    const clockSkewMs = Math.round(hello.serverTime - (s.helloSentAt + clock.now()) / 2);
+    setStatus({ clockSkewMs });
+    if (Math.abs(clockSkewMs) > CLOCK_SKEW_PROBLEM_MS) logger.warn('device clock differs from the server clock', { clockSkewMs });
     if (verdict.added.length) {
       // Only the presented key is pinned: the links between are older keys the server has moved past.
       s.registration = await identity.setServerKeys([...reg.serverKeys, hello.serverKey]);
@@ -277,7 +285,14 @@ export function createConnection(opts: ConnectionOptions): Connection {
     void flush(s);
   }
 
-  async function onReportAck(s: Session, upTo: number): Promise<void> {
+  // The server may only acknowledge what this connection sent: an ack beyond it would delete reports the
+  // server never stored. It is a protocol error, answered and ignored.
+  async function onReportAck(s: Session, upTo: number, id: string): Promise<void> {
+    if (!s.connected) return;
+    if (upTo > s.sentUpTo) {
+      logger.warn('server acknowledged reports that were never sent; ignored', { upTo, sentUpTo: s.sentUpTo });
+      return void sendError(s, 'REPORT_ACK_INVALID', `report.ack upTo ${upTo} is beyond the highest report sent (${s.sentUpTo}); nothing was deleted`, id);
+    }
     await outbox.ackUpTo(upTo);
     const confirmed = s.unconfirmed.filter((u) => u.afterSeq <= upTo);
     if (!confirmed.length || !outcomes) return;
@@ -314,7 +329,9 @@ export function createConnection(opts: ConnectionOptions): Connection {
     if (!body.fatal && !REFUSALS.has(body.code)) return;
     s.error = { code: body.code, message: body.message };
     s.refused = REFUSALS.has(body.code);
-    s.retryAfterMs = body.retryAfterMs;
+    // Error frames are not signed (and come before authentication too): a hostile one must not park the
+    // device for a day. The wait is honoured up to the configured maximum.
+    s.retryAfterMs = body.retryAfterMs === undefined ? undefined : Math.min(body.retryAfterMs, settings.backoffMaxMs);
   }
 
   // A half-open peer (gone without a FIN) answers nothing: at the second tick with the previous ping unanswered
@@ -382,16 +399,21 @@ export function createConnection(opts: ConnectionOptions): Connection {
         ackCommand(s, frame, 'rejected', { code: 'FRAME_INVALID', message: `${frame.type} arrived before the handshake completed` });
         return false;
       }
+      // The window is applied against the server's time (device clock + the skew measured at the handshake), so a
+      // device whose clock is off still takes fresh commands and still refuses old ones.
+      const skew = state.clockSkewMs ?? 0;
       // The check and the remember below run without an await between them: a duplicate in the same burst is seen.
       const verdict = checkCommand(frame, {
-        trustedKeys: reg.serverKeys, deviceId: s.deviceId, now: clock.now(), windowMs: settings.commandWindowSec * 1000, alreadySeen: (id) => replay.seen(id),
+        trustedKeys: reg.serverKeys, deviceId: s.deviceId, now: clock.now() + skew, windowMs: settings.commandWindowSec * 1000, alreadySeen: (id) => replay.seen(id),
+        clockNote: skew ? `server time; the device clock is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'behind' : 'ahead of'} the server` : 'server time',
       });
       if (!verdict.ok) {
         logger.warn('command rejected', { type: frame.type, commandId: frame.id, code: verdict.code, reason: verdict.message });
         ackCommand(s, frame, 'rejected', verdict);
         return false;
       }
-      await replay.remember(frame.id, frame.ts);
+      // Kept in device-clock terms, so the replay guard's pruning (device clock) matches the window above.
+      await replay.remember(frame.id, Math.max(0, frame.ts - skew));
       ackCommand(s, frame, 'accepted');
       return true;
     } catch (err) {

@@ -86,6 +86,8 @@ export interface ConnectionStatus {
   attempts: number;
   nextRetryAt: number | null;
   insecure: boolean;
+  /** Server clock minus device clock (ms), measured from the signed server.hello of the last handshake; null before one. */
+  clockSkewMs: number | null;
 }
 
 export interface CommandOutcome {
@@ -158,7 +160,11 @@ export interface Converger {
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Replace the whole desired state (from a `desired` frame). */
-  setDesired(state: DesiredState): Promise<void>;
+  /**
+   * Replace the desired state. Each service change passes the same gate as its own command (Backup: only its owner
+   * installs or changes it, as `activatedBy` or `actor`); a vetoed service keeps what it had and the outcome says why.
+   */
+  setDesired(state: DesiredState, actor?: string): Promise<CommandOutcome>;
   /** Apply one command (service.install / service.uninstall / policy.assign). */
   applyCommand(frame: Frame & { type: CommandType }): Promise<CommandOutcome>;
   /** Re-evaluate (e.g. TeamViewer became present). */

@@ -6,7 +6,7 @@ import { readJsonFile, writeJsonAtomic } from '../system/files.js';
 import { waitAtMost } from '../system/wait.js';
 import { problem, type Problem } from '../protocol/errors.js';
 import type { CommandType, Frame, ReportKind } from '../protocol/frames.js';
-import { DesiredStateSchema, PolicySchema, ServiceStateSchema, type DesiredState, type Policy, type ServiceName, type ServiceState } from '../protocol/model.js';
+import { DesiredStateSchema, PolicySchema, PROTOCOL_VERSION, ServiceStateSchema, type DesiredState, type Policy, type ServiceName, type ServiceState } from '../protocol/model.js';
 import type { ServiceRegistry } from '../services/registry.js';
 import type { AgentContext, CommandOutcome, Converger, RmService, ServiceRuntime } from './contracts.js';
 import { commandOutcome, DEFAULT_RETRY_BACKOFF, inSync, planSteps, policyProblem, reasonOf, retryAt, serviceProblems, type RetryBackoff, type Step } from './reconcile.js';
@@ -267,16 +267,34 @@ export function createConverger(opts: ConvergerOptions): Converger {
       await waitAtMost(STOP_WAIT_MS, queue);
       for (const instance of instances.values()) await instance.stop().catch((err: unknown) => logger.warn('service stop failed', { service: instance.name, error: err }));
     },
-    async setDesired(state) {
-      await exclusive(async () => {
-        for (const name of new Set([...Object.keys(desired.services), ...Object.keys(state.services)]) as Set<ServiceName>) {
+    async setDesired(state, actor) {
+      return exclusive(async () => {
+        let next = state;
+        let vetoed: CommandOutcome | undefined;
+        for (const [name, entry] of Object.entries(state.services) as Array<[ServiceName, NonNullable<DesiredState['services'][ServiceName]>]>) {
+          const before = desired.services[name];
+          if (before?.policy.id === entry.policy.id && before.policy.version === entry.policy.version) continue;
+          // The same check the service's own command gets (service.install when new, policy.assign when changed).
+          const as = { v: PROTOCOL_VERSION, id: `desired-${state.revision}-${name}`, ts: now(), type: before ? 'policy.assign' : 'service.install', body: { deviceId: 'desired', service: name, policy: entry.policy, ...((entry.activatedBy ?? actor) ? { actor: entry.activatedBy ?? actor } : {}) } } as Frame & { type: CommandType };
+          const outcome = await serviceGate(name, as);
+          if (!outcome) continue;
+          const services = { ...next.services };
+          if (before) services[name] = before;
+          else delete services[name];
+          next = { ...next, services };
+          vetoed ??= outcome;
+          logger.warn('desired state: a service change was refused; the service keeps its current state', { service: name, code: outcome.reason?.code });
+        }
+        for (const name of new Set([...Object.keys(desired.services), ...Object.keys(next.services)]) as Set<ServiceName>) {
           const before = desired.services[name]?.policy;
-          const after = state.services[name]?.policy;
+          const after = next.services[name]?.policy;
           if (before?.id !== after?.id || before?.version !== after?.version) await freshStart(name);
         }
-        desired = state;
+        desired = next;
         await saveDesired();
         await convergeNow();
+        // Applied, except the vetoed service: not "rejected" (which would mean nothing changed).
+        return vetoed ? { status: 'failed' as const, ...(vetoed.reason ? { reason: vetoed.reason } : {}) } : { status: 'done' as const };
       });
     },
     async applyCommand(frame: Frame & { type: CommandType }): Promise<CommandOutcome> {

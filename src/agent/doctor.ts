@@ -62,7 +62,7 @@ export function judgeDoctor(f: DoctorFacts): DoctorCheck[] {
   else if (reg.status === 'invalid') checks.push(fail('Registered locally', 'REGISTRATION_CORRUPT', reg.reason));
   else {
     checks.push(pass('Registered locally', `server ${reg.value.serverUrl}${reg.value.serverKeys.length ? `, server key ${keyFingerprint(reg.value.serverKeys[0]!)}` : ', server key pinned at first enrollment'}`));
-    const refused = f.daemonProblems.find((p) => p.code === 'ENROLLMENT_REFUSED' || p.code === 'AUTH_FAILED');
+    const refused = f.daemonProblems.find((p) => ['ENROLLMENT_REFUSED', 'AUTH_FAILED', 'ENROLLMENT_FAILED', 'DEVICE_ID_MISMATCH', 'SERVER_PROOF_INVALID'].includes(p.code));
     const enrolled = 'Enrolled with the server';
     checks.push(refused ? fail(enrolled, refused.code as ErrorCode, refused.message) : reg.value.deviceId ? pass(enrolled, `device ${reg.value.deviceId}`) : reg.value.enrollmentToken ? { name: enrolled, verdict: 'warn', detail: 'not yet: the agent enrolls on its first connection' } : fail(enrolled, 'ENROLLMENT_TOKEN_MISSING'));
   }

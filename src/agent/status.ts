@@ -5,6 +5,9 @@ import { ERRORS, problem, type ErrorCode, type Problem } from '../protocol/error
 import { ServiceStateSchema, TeamViewerFactsSchema, type ServiceState, type TeamViewerFacts } from '../protocol/model.js';
 import { keyFingerprint } from '../protocol/sign.js';
 import { tlsPinsInUse } from './tls-pins.js';
+
+/** Above this the clock skew is a problem (CLOCK_SKEW); commands are checked against server time anyway. */
+export const CLOCK_SKEW_PROBLEM_MS = 60_000;
 import type { ConnectionStatus, OutboxStats, Registration } from './contracts.js';
 
 export const STATUS_SCHEMA_ID = 'rmagent.status/v1';
@@ -40,6 +43,8 @@ export function statusSchema() {
       attempts: z.number(),
       nextRetryAt: z.nullable(z.number()),
       insecure: z.boolean(),
+      /** Server clock minus device clock (ms) at the last handshake; null before one. Absent in snapshots of older agents. */
+      clockSkewMs: z.optional(z.nullable(z.number())),
       /** TLS certificate pins enforced on the next connection, and where they come from (tls-pins.ts). */
       tlsPins: z.optional(z.strictObject({ source: z.enum(['learned', 'config', 'none']), pins: z.array(z.string()) })),
     }),
@@ -98,6 +103,10 @@ export function buildStatus(input: StatusInput): AgentStatus {
   if (!reg) problems.push(problem('NOT_REGISTERED'));
   const conn = input.connection;
   if (conn?.insecure) problems.push(problem('INSECURE_TRANSPORT_ALLOWED'));
+  const skew = conn?.clockSkewMs ?? null;
+  if (skew !== null && Math.abs(skew) > CLOCK_SKEW_PROBLEM_MS) {
+    problems.push(problem('CLOCK_SKEW', `the device clock is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'behind' : 'ahead of'} the server (measured at the last handshake)`));
+  }
   if (conn?.lastError && conn.phase !== 'connected') {
     const code = CONNECTION_PROBLEM_CODES.has(conn.lastError.code) ? (conn.lastError.code as ErrorCode) : 'SERVER_UNREACHABLE';
     problems.push(problem(code, conn.lastError.message));
@@ -133,6 +142,7 @@ export function buildStatus(input: StatusInput): AgentStatus {
       attempts: conn?.attempts ?? 0,
       nextRetryAt: conn?.nextRetryAt ?? null,
       insecure: conn?.insecure ?? false,
+      clockSkewMs: conn?.clockSkewMs ?? null,
       tlsPins: tlsPinsInUse(reg, input.configPin),
     },
     services: input.services,

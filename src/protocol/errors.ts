@@ -51,7 +51,10 @@ export const ERRORS = {
   COMMAND_FORGED: { message: 'A command signature does not verify with the pinned server key', hint: 'Someone other than the server may be sending commands; check the server key and the network' },
   COMMAND_WRONG_DEVICE: { message: 'A command is addressed to another device', hint: 'The server must bind each command to the device id it sends it to' },
   COMMAND_REPLAYED: { message: 'A command id was already processed', hint: 'Send each command with a fresh unique id' },
-  COMMAND_EXPIRED: { message: 'A command timestamp is outside the accepted window', hint: 'Check the clocks of the device and the server (NTP)' },
+  COMMAND_EXPIRED: { message: 'A command timestamp is outside the accepted window', hint: 'The command waited too long or was replayed; the window is measured against the server clock as estimated at the handshake. Issue it again; if it persists, check the server clock (NTP)' },
+  COMMAND_STALE: { message: 'A command would take the device back to an older state than it already has', hint: 'Nothing changed: a newer desired state (higher revision) or policy version is in force. Issue the change again if it is still wanted' },
+  CLOCK_SKEW: { message: 'The device clock differs from the server clock', hint: 'Synchronise the device clock (NTP: timedatectl set-ntp true, w32tm /resync, sntp). Commands are still checked against the server time, but TLS certificate checks and logs use the device clock' },
+  REPORT_ACK_INVALID: { message: 'The server acknowledged reports the device never sent', hint: 'The acknowledgement was ignored and no report was deleted; if it repeats, the server (or something on the path) misbehaves: report it' },
   // services and policies
   SERVICE_NOT_SUPPORTED: { message: 'This service is not supported on this agent', hint: 'Activate the service only on devices whose agent supports it' },
   POLICY_INVALID: { message: 'The policy does not match the service policy schema', hint: 'Fix the policy in the console; the previous policy keeps running' },

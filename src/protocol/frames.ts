@@ -82,12 +82,14 @@ export type ErrorBody = z.infer<ReturnType<typeof errorBody>>;
 
 // Commands: signed by the server command key and bound to one device.
 const commandBase = { deviceId, actor: z.optional(actor) };
+/** The device's desired-state revision this change brings it to (the same counter as desired.state.revision). */
+const revision = z.optional(z.int().check(z.nonnegative()));
 // Built on first use (lazy-record.ts): a device meets few of them.
 const COMMAND_BODY_BUILDERS = {
   desired: () => z.strictObject({ ...commandBase, state: DesiredStateSchema }),
-  'service.install': () => z.strictObject({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema }),
-  'service.uninstall': () => z.strictObject({ ...commandBase, service: ServiceNameSchema }),
-  'policy.assign': () => z.strictObject({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema }),
+  'service.install': () => z.strictObject({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema, revision }),
+  'service.uninstall': () => z.strictObject({ ...commandBase, service: ServiceNameSchema, revision }),
+  'policy.assign': () => z.strictObject({ ...commandBase, service: ServiceNameSchema, policy: PolicySchema, revision }),
   'status.request': () => z.strictObject({ ...commandBase }),
   'inventory.request': () => z.strictObject({ ...commandBase, full: z._default(z.boolean(), false) }),
   'backup.run': () => z.strictObject({ ...commandBase }),

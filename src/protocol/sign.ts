@@ -80,8 +80,11 @@ export interface CommandCheckContext {
   /** Server command keys the device trusts now (more than one during a rotation overlap). */
   trustedKeys: readonly string[];
   deviceId: string;
+  /** The server's time as the device estimates it (device clock + measured skew), or the device clock. */
   now: number;
   windowMs: number;
+  /** Says which clock `now` is, for the refusal message. */
+  clockNote?: string;
   alreadySeen(commandId: string): boolean;
 }
 
@@ -96,8 +99,11 @@ export function checkCommand(frame: Frame, ctx: CommandCheckContext): CommandVer
   }
   const body = frame.body as { deviceId?: unknown };
   if (body.deviceId !== ctx.deviceId) return { ok: false, code: 'COMMAND_WRONG_DEVICE', message: `${frame.type} ${frame.id} is addressed to ${String(body.deviceId)}` };
-  if (Math.abs(ctx.now - frame.ts) > ctx.windowMs) {
-    return { ok: false, code: 'COMMAND_EXPIRED', message: `${frame.type} ${frame.id} was issued ${Math.round((ctx.now - frame.ts) / 1000)} s from now` };
+  const ageMs = ctx.now - frame.ts;
+  if (Math.abs(ageMs) > ctx.windowMs) {
+    const s = Math.round(Math.abs(ageMs) / 1000);
+    const when = ageMs >= 0 ? `was issued ${s} s ago` : `is dated ${s} s in the future`;
+    return { ok: false, code: 'COMMAND_EXPIRED', message: `${frame.type} ${frame.id} ${when}; commands are accepted within ${Math.round(ctx.windowMs / 1000)} s${ctx.clockNote ? ` (${ctx.clockNote})` : ''}` };
   }
   if (ctx.alreadySeen(frame.id)) return { ok: false, code: 'COMMAND_REPLAYED', message: `${frame.type} ${frame.id} was already processed` };
   return { ok: true };

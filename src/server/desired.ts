@@ -1,6 +1,6 @@
 // The desired state of one device (sent on every connect) and the console's view of its services: pure.
 import type { DesiredState, Policy, ServiceName, ServiceState } from '../protocol/model.js';
-import type { ActivationRecord, DeviceRecord, PolicyRecord } from './store/store.js';
+import type { ActivationRecord, DeviceRecord, PolicyRecord, Transaction } from './store/store.js';
 
 export function policyOnWire(p: PolicyRecord): Policy {
   return { id: p.id, name: p.name, service: p.service, version: p.version, settings: p.settings };
@@ -48,4 +48,9 @@ export function deviceServices(activations: readonly ActivationRecord[], reporte
       reason: state?.reason ?? null,
     };
   });
+}
+
+/** Each device's desired-state revision as `{revision}`, to spread into the service command that brought it there. */
+export async function revisionsOf(tx: Pick<Transaction, 'devices'>, ids: readonly string[]): Promise<Map<string, { revision: number }>> {
+  return new Map((ids.length ? await tx.devices.many(ids) : []).map((d) => [d.id, { revision: d.revision }]));
 }

@@ -362,6 +362,19 @@ describe('connection', () => {
     expect(s.nextRetryAt! - clock.now()).toBe(3_000);
   });
 
+  it('a refusal asking to wait a day is honoured only up to backoffMaxMs (error frames are not signed)', async () => {
+    const peer = await startPeer();
+    cleanups.push(peer.close);
+    const clock = fixedClock(5_000_000);
+    const agent = await agentFor(peer.url, { clock, random: () => 0, connection: { backoffBaseMs: 10, backoffMaxMs: 60_000 } });
+    agent.connection.start();
+    await agent.connected();
+    peer.refuseAuth = { code: 'AUTH_FAILED', message: 'come back tomorrow', fatal: true, retryAfterMs: 86_400_000 };
+    peer.socket!.close();
+    const s = await until('refused', () => agent.statuses.find((x) => x.phase === 'backoff' && x.lastError?.code === 'AUTH_FAILED'));
+    expect(s.nextRetryAt! - clock.now()).toBe(60_000);
+  });
+
   it('refuses ws:// to a non-loopback server and, without a token, stays in backoff saying why', async () => {
     const insecure = await agentFor('ws://10.20.30.40:9/agent');
     insecure.connection.start();

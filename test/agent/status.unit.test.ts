@@ -14,7 +14,7 @@ const base: StatusInput = {
   registration,
   teamviewer: tv,
   teamviewerRequired: true,
-  connection: { phase: 'connected', serverUrl: registration.serverUrl, since: 3, connectedAt: 3, lastError: null, attempts: 0, nextRetryAt: null, insecure: false },
+  connection: { phase: 'connected', serverUrl: registration.serverUrl, since: 3, connectedAt: 3, lastError: null, attempts: 0, nextRetryAt: null, insecure: false, clockSkewMs: 40 },
   services: [],
   outbox: { pending: 0, bytes: 0, oldestAt: null, lastAckedSeq: 4, nextSeq: 5, dropped: 0 },
   partProblems: [],

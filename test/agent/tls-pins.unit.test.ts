@@ -80,6 +80,7 @@ describe('key.rotate dispatch', () => {
     const calls: string[] = [];
     const dispatch = createCommandDispatcher({
       converger: {} as Converger,
+      floor: { admit: async () => ({ ok: false, code: 'COMMAND_STALE', message: 'not a state command' }) },
       sendStatus: async () => undefined,
       rotateKeys: async (key) => { calls.push(`keys:${key === newKey}`); return { status: 'done' }; },
       learnTlsPins: async (p) => { calls.push(`pins:${p.length}`); return { status: 'done' }; },

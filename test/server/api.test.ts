@@ -104,6 +104,9 @@ describe('policies and activation', () => {
     const desired = await back.next('desired');
     expect(desired.body.state.services.monitoring).toMatchObject({ policy: { id: policy.id, version: 2 }, activatedBy: 'acct-owner' });
     expect(desired.body.state.revision).toBeGreaterThan(1);
+    // Service commands carry the revision they bring the device to (the agent refuses older ones): the same counter.
+    const onlineAgain = track(await authenticate(server, online.deviceId, online.keys));
+    expect(assign.body.revision).toBe((await onlineAgain.next('desired')).body.state.revision);
   });
 
   it('refuses a policy of another service and deactivates with a signed service.uninstall', async () => {

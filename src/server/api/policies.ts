@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 import { RmError } from '../../protocol/errors.js';
 import { ServiceNameSchema, type ServiceName } from '../../protocol/model.js';
 import { decideBackupAccess, needs } from '../access.js';
-import { policyOnWire } from '../desired.js';
+import { policyOnWire, revisionsOf } from '../desired.js';
 import { checkPolicySettings } from '../policy-schemas.js';
 import { newId } from '../secrets.js';
 import { policyView, PolicyViewSchema } from '../views.js';
@@ -68,7 +68,7 @@ export function policyRoutes({ store, clock, commands, fleet, logger }: ApiDeps)
       response: z.object({ policy: PolicyViewSchema, assignedTo: z.array(z.string()), sent: z.array(z.object({ deviceId: z.string(), commandId: z.string() })) }),
       errors: ['API_NOT_FOUND'],
       async handle({ account, params, body }) {
-        const { policy, assigned } = await store.transaction(async (tx) => {
+        const { policy, assigned, revisions } = await store.transaction(async (tx) => {
           const current = await tx.policies.get(params.id, { forUpdate: true });
           if (!current) throw notFound(`policy ${params.id}`);
           const settings = settingsOrThrow(current.service, body.settings);
@@ -77,10 +77,10 @@ export function policyRoutes({ store, clock, commands, fleet, logger }: ApiDeps)
           const next: PolicyRecord = { ...current, name: body.name ?? current.name, settings, version: current.version + 1, updatedAt: clock.now() };
           await tx.policies.update(next.id, next);
           await tx.devices.bumpRevision(assigned.map((a) => a.deviceId));
-          return { policy: next, assigned };
+          return { policy: next, assigned, revisions: await revisionsOf(tx, assigned.map((a) => a.deviceId)) };
         });
         const online = assigned.filter((a) => fleet.isOnline(a.deviceId));
-        const issued = await commands.issue(online.map((a) => ({ type: 'policy.assign' as const, body: { deviceId: a.deviceId, actor: account.id, service: policy.service, policy: policyOnWire(policy) } })), { skipFullQueues: true });
+        const issued = await commands.issue(online.map((a) => ({ type: 'policy.assign' as const, body: { deviceId: a.deviceId, actor: account.id, service: policy.service, policy: policyOnWire(policy), ...revisions.get(a.deviceId) } })), { skipFullQueues: true });
         const sent = issued.flatMap((c) => (c ? [{ deviceId: c.deviceId, commandId: c.id }] : []));
         logger.info('policy changed', { policyId: policy.id, version: policy.version, devices: assigned.length, actor: account.id });
         return { body: { policy: policyView(policy), assignedTo: assigned.map((a) => a.deviceId), sent } };

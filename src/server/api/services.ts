@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 import { RmError } from '../../protocol/errors.js';
 import { SERVICE_NAMES, ServiceNameSchema, type ServiceName } from '../../protocol/model.js';
 import { decideBackupAccess, decideSeats, needs } from '../access.js';
-import { deviceServices, policyOnWire } from '../desired.js';
+import { deviceServices, policyOnWire, revisionsOf } from '../desired.js';
 import { isoOrNull, ServiceViewSchema } from '../views.js';
 import type { DeviceRecord } from '../store/store.js';
 import type { ApiDeps } from './deps.js';
@@ -80,16 +80,18 @@ export function serviceRoutes({ store, clock, commands, fleet, logger }: ApiDeps
         if (policy.service !== service) throw new RmError('API_INVALID', `policyId: policy ${policy.id} is a ${policy.service} policy, not ${service}`);
         const devices = await selected(body);
         const at = clock.now();
-        await store.transaction(async (tx) => {
+        const revisions = await store.transaction(async (tx) => {
           const current = (await tx.activations.forDevices(devices.map((d) => d.id))).filter((a) => a.service === service);
           if (service === 'backup') for (const a of current) must(decideBackupAccess(account.id, a.activatedBy));
           // Seats: once the server has licences, each device newly given the service takes one of the product's seats.
           if ((await tx.licences.count()) > 0) must(decideSeats(service, await tx.licences.seats(service), devices.length - current.length));
           for (const d of devices) await tx.activations.upsert({ deviceId: d.id, service, policyId: policy.id, activatedBy: account.id, at });
           await tx.devices.bumpRevision(devices.map((d) => d.id));
+          return revisionsOf(tx, devices.map((d) => d.id));
         });
         const online = devices.filter((d) => fleet.isOnline(d.id));
-        const issued = await commands.issue(online.map((d) => ({ type: 'service.install' as const, body: { deviceId: d.id, actor: account.id, service, policy: policyOnWire(policy) } })), { skipFullQueues: true });
+        // The command carries the revision it brings the device to: the agent refuses it once a newer state is in force.
+        const issued = await commands.issue(online.map((d) => ({ type: 'service.install' as const, body: { deviceId: d.id, actor: account.id, service, policy: policyOnWire(policy), ...revisions.get(d.id) } })), { skipFullQueues: true });
         logger.info('service activated', { service, policyId: policy.id, devices: devices.length, actor: account.id });
         return { body: { service, policy: { id: policy.id, version: policy.version }, devices: results(devices, new Map(issued.flatMap((c) => (c ? [[c.deviceId, c.id] as const] : [])))) } };
       },
@@ -102,15 +104,15 @@ export function serviceRoutes({ store, clock, commands, fleet, logger }: ApiDeps
       async handle({ account, params, body }) {
         const service = serviceParam(params.service);
         const devices = await selected(body);
-        const changed = await store.transaction(async (tx) => {
+        const { changed, revisions } = await store.transaction(async (tx) => {
           const active = (await tx.activations.forDevices(devices.map((d) => d.id))).filter((a) => a.service === service);
           if (service === 'backup') for (const a of active) must(decideBackupAccess(account.id, a.activatedBy));
           for (const a of active) await tx.activations.delete(a.deviceId, service);
           await tx.devices.bumpRevision(active.map((a) => a.deviceId));
-          return new Set(active.map((a) => a.deviceId));
+          return { changed: new Set(active.map((a) => a.deviceId)), revisions: await revisionsOf(tx, active.map((a) => a.deviceId)) };
         });
         const online = devices.filter((d) => changed.has(d.id) && fleet.isOnline(d.id));
-        const issued = await commands.issue(online.map((d) => ({ type: 'service.uninstall' as const, body: { deviceId: d.id, actor: account.id, service } })), { skipFullQueues: true });
+        const issued = await commands.issue(online.map((d) => ({ type: 'service.uninstall' as const, body: { deviceId: d.id, actor: account.id, service, ...revisions.get(d.id) } })), { skipFullQueues: true });
         return { body: { service, devices: results(devices, new Map(issued.flatMap((c) => (c ? [[c.deviceId, c.id] as const] : [])))) } };
       },
     }),

@@ -60,4 +60,32 @@ describe('Backup owner through the converger', () => {
     expect(await converger.applyCommand(cmd('policy.assign', { actor: 'alice', service: 'backup', policy: policy(2) }))).toEqual({ status: 'done' });
     expect(reports.filter((r) => r.kind === 'backup').map((r) => r.data.event)).toEqual(['snapshot', 'restore']);
   });
+
+  it('desired goes through the same owner check: another account\'s Backup policy in a desired state is not applied, the rest is', async () => {
+    const { dir, cleanup } = await tempDir('backup-desired');
+    cleanups.push(cleanup);
+    const stateDir = path.join(dir, 'state');
+    const data = path.join(dir, 'data');
+    await mkdir(data, { recursive: true });
+    const context: AgentContext = { config: configSchema().parse({ stateDir, logDir: dir }), logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
+    const registry = createServiceRegistry(serviceLoaders(createHeavyJobScheduler({ clock: systemClock, random: Math.random })));
+    const converger = createConverger({ context, stateDir, registry, report: async () => undefined, prerequisiteMet: () => true });
+    running.push(converger);
+    await converger.start();
+    const policy = (version: number, destination = 'dest'): Policy => ({ id: 'finance', name: 'Finance', service: 'backup', version, settings: { folders: [data], destination: path.join(dir, destination), maxJitterSec: 0 } });
+    const monitoring: Policy = { id: 'mon', name: 'Mon', service: 'monitoring', version: 1, settings: { checks: [] } };
+
+    expect(await converger.setDesired({ revision: 1, services: { backup: { policy: policy(1), activatedBy: 'alice' } } })).toEqual({ status: 'done' });
+    // Mallory's Backup policy (pointing the data elsewhere) arrives inside a desired state, next to Monitoring.
+    const outcome = await converger.setDesired({ revision: 2, services: { backup: { policy: policy(2, 'mallory-share'), activatedBy: 'mallory' }, monitoring: { policy: monitoring, activatedBy: 'mallory' } } });
+    expect(outcome).toMatchObject({ status: 'failed', reason: { code: 'BACKUP_ACTOR_MISMATCH' } });
+    expect(converger.services().find((s) => s.name === 'backup')?.policy).toMatchObject({ version: 1, applied: true });
+    expect(converger.services().find((s) => s.name === 'monitoring')?.phase).toBe('running');
+    // A desired without an account for a new Backup policy is refused the same way a service.install would be.
+    expect(await converger.setDesired({ revision: 3, services: { backup: { policy: policy(3, 'anon') } } })).toMatchObject({ status: 'failed', reason: { code: 'BACKUP_ACTOR_MISMATCH' } });
+    expect(converger.services().find((s) => s.name === 'backup')?.policy).toMatchObject({ version: 1 });
+    // The owner's change goes through.
+    expect(await converger.setDesired({ revision: 4, services: { backup: { policy: policy(4), activatedBy: 'alice' } } })).toEqual({ status: 'done' });
+    expect(converger.services().find((s) => s.name === 'backup')?.policy).toMatchObject({ version: 4, applied: true });
+  });
 });

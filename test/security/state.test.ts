@@ -1,0 +1,156 @@
+// State never goes backwards and the server's bookkeeping is checked (issue: monotonic state, verify what the
+// server claims, clock skew), against the built agent running as a real process. The peer here holds the server
+// key the agent pinned at `rmagent enroll --server-key`, so everything it signs verifies: what is refused is refused
+// because it is older, beyond what was sent, or outside the window of the server's own clock.
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { waitUntil, type Spawned } from '../../src/cli/processes.js';
+import { AGENT_TO_SERVER, encodeFrame, makeFrame, parseFrame, type BodyOf, type CommandType, type Frame } from '../../src/protocol/frames.js';
+import { newNonce, serverHello, welcomeFrame } from '../../src/protocol/handshake.js';
+import { generateKeyPair, signFrame } from '../../src/protocol/sign.js';
+import type { Policy } from '../../src/protocol/model.js';
+import { agentHome, assertBuilt, type AgentHome } from '../e2e/harness.js';
+
+/** The server side of protocol 2 with a key of its own; its clock runs `offsetMs` ahead of the machine's. */
+async function keyPeer(offsetMs = 0) {
+  const key = generateKeyPair();
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/agent' });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  const now = (): number => Date.now() + offsetMs;
+  const received: Frame[] = [];
+  const peer = {
+    key,
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/agent`,
+    socket: null as WebSocket | null,
+    received,
+    lastSeq: 0,
+    ackReports: true,
+    now,
+    command<T extends CommandType>(type: T, body: Omit<BodyOf<T>, 'deviceId'>, ts: number = now()): Frame<T> {
+      const frame = signFrame(makeFrame(type, { deviceId: 'dev-1', ...body } as BodyOf<T>, ts), key.privateKeyPem);
+      peer.socket!.send(encodeFrame(frame));
+      return frame;
+    },
+    send(frame: Frame): void {
+      peer.socket!.send(encodeFrame(frame));
+    },
+    finalAck: (id: string) => waitUntil(async () => received.find((f): f is Frame<'ack'> => f.type === 'ack' && f.body.commandId === id && f.body.status !== 'accepted')?.body, 20_000, `final ack of ${id}`),
+    close: () => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }),
+  };
+  wss.on('connection', (ws) => {
+    peer.socket = ws;
+    let agentNonce = '';
+    ws.on('message', (raw) => {
+      const parsed = parseFrame(raw.toString(), { accept: AGENT_TO_SERVER });
+      if (!parsed.ok) return;
+      const f = parsed.frame;
+      peer.received.push(f);
+      if (f.type === 'agent.hello') {
+        agentNonce = f.body.nonce;
+        ws.send(encodeFrame(serverHello({ hello: f.body, nonce: newNonce(), channel: { kind: 'none' }, serverKey: key, now: peer.now() })));
+      } else if (f.type === 'enroll' || f.type === 'auth') {
+        ws.send(encodeFrame(welcomeFrame({ agentNonce, deviceId: 'dev-1', enrolled: f.type === 'enroll', heartbeatSec: 30, lastSeq: peer.lastSeq, serverKey: key, now: peer.now() })));
+      } else if (f.type === 'report') {
+        peer.lastSeq = Math.max(peer.lastSeq, f.body.seq);
+        if (peer.ackReports) ws.send(encodeFrame(makeFrame('report.ack', { upTo: peer.lastSeq })));
+      }
+    });
+  });
+  return peer;
+}
+type Peer = Awaited<ReturnType<typeof keyPeer>>;
+
+const monitoring = (version: number, id = 'pol-mon'): Policy => ({ id, name: 'Mon', service: 'monitoring', version, settings: { checks: [] } });
+const running: Spawned[] = [];
+const peers: Peer[] = [];
+afterEach(async () => {
+  for (const p of running.splice(0)) await p.stop();
+  for (const p of peers.splice(0)) await p.close();
+});
+
+async function enrolledAgent(name: string, peer: Peer): Promise<{ home: AgentHome; proc: Spawned }> {
+  const home = await agentHome(name);
+  const r = await home.cli('enroll', '--server', peer.url, '--token', 'state-token-123456', '--server-key', peer.key.publicKey);
+  expect(r.code, r.stderr).toBe(0);
+  const proc = await home.start();
+  running.push(proc);
+  await home.waitFor('connected', (s) => s.connection.state === 'connected' && s.registration.deviceId === 'dev-1');
+  return { home, proc };
+}
+
+describe('state never goes backwards', () => {
+  beforeAll(() => assertBuilt());
+
+  it('an older desired revision, a lower policy version and a late service command are refused as COMMAND_STALE, also after a restart', async () => {
+    const peer = await keyPeer();
+    peers.push(peer);
+    const { home, proc } = await enrolledAgent('state-mono', peer);
+    const services = async () => (await home.live())!.services;
+
+    expect(await peer.finalAck(peer.command('desired', { state: { revision: 5, services: { monitoring: { policy: monitoring(2) } } } }).id)).toMatchObject({ status: 'done' });
+    await home.waitFor('monitoring v2 running', (s) => s.services.some((x) => x.name === 'monitoring' && x.phase === 'running' && x.policy?.version === 2));
+
+    // Revision 4 (older, validly signed, inside the window): would uninstall Monitoring.
+    expect(await peer.finalAck(peer.command('desired', { state: { revision: 4, services: {} } }).id)).toMatchObject({ status: 'rejected', reason: { code: 'COMMAND_STALE' } });
+    // A lower version of the same policy without a revision, and a late uninstall queued for revision 4.
+    expect(await peer.finalAck(peer.command('policy.assign', { service: 'monitoring', policy: monitoring(1) }).id)).toMatchObject({ status: 'rejected', reason: { code: 'COMMAND_STALE' } });
+    expect(await peer.finalAck(peer.command('service.uninstall', { service: 'monitoring', revision: 4 }).id)).toMatchObject({ status: 'rejected', reason: { code: 'COMMAND_STALE' } });
+    expect((await services()).find((x) => x.name === 'monitoring')).toMatchObject({ phase: 'running', policy: { version: 2 } });
+
+    // The floor is on disk: a restarted agent refuses revision 4 too; the server's newer word (6) goes through.
+    await proc.stop();
+    running.splice(running.indexOf(proc), 1);
+    running.push(await home.start());
+    await home.waitFor('reconnected', (s) => s.connection.state === 'connected');
+    expect(await peer.finalAck(peer.command('desired', { state: { revision: 4, services: {} } }).id)).toMatchObject({ status: 'rejected', reason: { code: 'COMMAND_STALE' } });
+    expect(await peer.finalAck(peer.command('desired', { state: { revision: 6, services: { monitoring: { policy: monitoring(1) } } } }).id)).toMatchObject({ status: 'done' });
+    await home.waitFor('monitoring v1 by revision 6', (s) => s.services.some((x) => x.name === 'monitoring' && x.policy?.version === 1));
+  });
+
+  it('a report.ack beyond what was sent deletes nothing: REPORT_ACK_INVALID, the reports stay and are delivered', async () => {
+    const peer = await keyPeer();
+    peers.push(peer);
+    const { home } = await enrolledAgent('state-ack', peer);
+    peer.ackReports = false;
+    for (let i = 0; i < 3; i++) await peer.finalAck(peer.command('status.request', {}).id);
+    const before = await home.waitFor('reports waiting', (s) => s.outbox.pending >= 4);
+    const sent = peer.lastSeq;
+    peer.send(makeFrame('report.ack', { upTo: 1000 }));
+    await waitUntil(async () => peer.received.find((f) => f.type === 'error' && f.body.code === 'REPORT_ACK_INVALID'), 10_000, 'REPORT_ACK_INVALID');
+    const after = (await home.live())!;
+    expect(after.outbox.lastAckedSeq).toBe(before.outbox.lastAckedSeq);
+    expect(after.outbox.pending).toBeGreaterThanOrEqual(before.outbox.pending);
+    // An honest ack of what was sent is taken.
+    peer.send(makeFrame('report.ack', { upTo: sent }));
+    await home.waitFor('acked up to what was sent', (s) => s.outbox.lastAckedSeq === sent);
+  });
+});
+
+describe('clock skew', () => {
+  beforeAll(() => assertBuilt());
+
+  for (const [name, offsetMs] of [['behind', 3_600_000], ['ahead', -3_600_000]] as const) {
+    it(`a device clock an hour ${name} of the server: shown in status (clockSkewMs, CLOCK_SKEW), fresh commands still run, old ones are refused with the right words`, async () => {
+      const peer = await keyPeer(offsetMs);
+      peers.push(peer);
+      const { home } = await enrolledAgent(`skew-${name}`, peer);
+      const s = (await home.live())!;
+      expect(Math.abs(s.connection.clockSkewMs! - offsetMs)).toBeLessThan(5_000);
+      expect(s.problems.map((p) => p.code)).toContain('CLOCK_SKEW');
+      expect(s.problems.find((p) => p.code === 'CLOCK_SKEW')!.message).toContain(`3600 s ${name === 'behind' ? 'behind' : 'ahead of'} the server`);
+      // Issued now by the server's clock: runs although it is an hour off the device clock.
+      expect(await peer.finalAck(peer.command('status.request', {}).id)).toMatchObject({ status: 'done' });
+      // Issued six minutes ago by the server's clock: refused, and the message says so.
+      const old = await peer.finalAck(peer.command('status.request', {}, peer.now() - 360_000).id);
+      expect(old).toMatchObject({ status: 'rejected', reason: { code: 'COMMAND_EXPIRED' } });
+      expect(old.reason!.message).toMatch(/was issued 36\d s ago; commands are accepted within 300 s/);
+      const future = await peer.finalAck(peer.command('status.request', {}, peer.now() + 360_000).id);
+      expect(future.reason!.message).toMatch(/is dated 36\d s in the future/);
+    });
+  }
+});
+
+afterAll(async () => {
+  for (const p of running.splice(0)) await p.stop();
+});
