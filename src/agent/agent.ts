@@ -28,7 +28,8 @@ import { createWatchdog, WATCHDOG_EXIT_CODE } from './watchdog.js';
 import { createCommandDispatcher } from './commands.js';
 import { createStateFloor } from './state-floor.js';
 import { createStateHealth } from './state-health.js';
-import { learnTlsPins } from './tls-pins.js';
+import { checkAnnouncement, learnTlsPins } from './tls-pins.js';
+import { planKeyRotation } from './key-rotation.js';
 import type { AgentContext, CommandOutcome, Connection, Registration } from './contracts.js';
 
 export const STATUS_SNAPSHOT_FILE = 'status.json';
@@ -141,8 +142,9 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       await report('teamviewer', (await teamviewer.refresh()) as unknown as Record<string, unknown>);
     },
     rotateKeys: (newKey, retireKey) => rotateKeys(newKey, retireKey),
+    checkTlsPins: (pins) => checkAnnouncement(pins, config.connection.pinSha256, connection?.peerCertificatePin() ?? null),
     learnTlsPins: async (pins) => {
-      const outcome = await learnTlsPins({ identity, configPin: config.connection.pinSha256, logger }, pins);
+      const outcome = await learnTlsPins({ identity, configPin: config.connection.pinSha256, logger, connectionPin: connection?.peerCertificatePin() ?? null }, pins);
       registration = await identity.load(); // status shows the new pins at once
       return outcome;
     },
@@ -156,9 +158,13 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   async function rotateKeys(newKey: string, retireKey?: string): Promise<CommandOutcome> {
     // Re-read: the connection may have pinned a key from the endorsement chain since `registration` was loaded.
     const current = (await identity.load())?.serverKeys ?? registration?.serverKeys ?? [];
-    const next = [...new Set([...current, newKey])].filter((k) => k !== retireKey);
-    registration = await identity.setServerKeys(next);
-    logger.info('server command keys rotated', { keys: next.length });
+    const plan = planKeyRotation(current, newKey, retireKey);
+    if (!plan.ok) {
+      logger.warn('key.rotate refused', { code: plan.reason.code, reason: plan.reason.message });
+      return { status: 'rejected', reason: plan.reason };
+    }
+    registration = await identity.setServerKeys(plan.keys);
+    logger.info('server command keys rotated', { keys: plan.keys.length });
     return { status: 'done' };
   }
 

@@ -3,7 +3,6 @@
 // a time from the connection.
 import type { CommandType, Frame } from '../protocol/frames.js';
 import type { ServiceName } from '../protocol/model.js';
-import { checkPinSet } from './tls-pins.js';
 import { isStateCommand, type StateFloorStore } from './state-floor.js';
 import type { CommandHandler, CommandOutcome, Converger } from './contracts.js';
 
@@ -26,6 +25,8 @@ export interface CommandDispatcherDeps {
   rotateKeys(newKey: string, retireKey?: string): Promise<CommandOutcome>;
   /** Records TLS pins a verified key.rotate announced (tls-pins.ts decides whether they apply). */
   learnTlsPins(pins: string[]): Promise<CommandOutcome>;
+  /** Whether an announced pin set may be taken at all (checked before anything in the key.rotate changes). */
+  checkTlsPins(pins: string[]): { code: string; message: string } | null;
 }
 
 export function createCommandDispatcher(deps: CommandDispatcherDeps): CommandHandler {
@@ -47,7 +48,7 @@ export function createCommandDispatcher(deps: CommandDispatcherDeps): CommandHan
       case 'key.rotate': {
         const { newKey, retireKey, pins } = frame.body;
         // Bad pins refuse the whole command before anything changes.
-        const invalid = pins ? checkPinSet(pins) : null;
+        const invalid = pins ? deps.checkTlsPins(pins) : null;
         if (invalid) return { status: 'rejected', reason: invalid };
         const keys = await deps.rotateKeys(newKey, retireKey);
         return pins && keys.status === 'done' ? deps.learnTlsPins(pins) : keys;

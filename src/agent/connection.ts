@@ -12,11 +12,13 @@
 // - A command takes effect only after checkCommand accepted it and its id is on disk in the replay guard.
 // - Reports go out in seq order, each at most once per connection; on reconnect the server's lastSeq says where
 //   to resume, so nothing is lost and the server drops what it already has.
+import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
+import { spkiPin } from '../protocol/tls-pin.js';
 import { encodeFrame, isCommandType, makeFrame, parseFrame, SERVER_TO_AGENT, type BodyOf, type Channel, type CommandType, type Frame } from '../protocol/frames.js';
 import { isRmError } from '../protocol/errors.js';
 import { checkCommand, keyFingerprint } from '../protocol/sign.js';
-import { agentHello, authFrame, channelOf, checkServerHello, checkWelcome, enrollFrame, newNonce, SUBPROTOCOL } from '../protocol/handshake.js';
+import { agentHello, authFrame, channelOf, checkServerHello, checkWelcome, enrollFrame, newNonce, pinsAfterHello, SUBPROTOCOL } from '../protocol/handshake.js';
 import { PROTOCOL_VERSION } from '../protocol/model.js';
 import { AGENT_VERSION } from '../version.js';
 import { CLOCK_SKEW_PROBLEM_MS } from './status.js';
@@ -45,6 +47,8 @@ interface Session {
   helloSentAt: number;
   /** What this end sees of the channel (TLS exporter), taken at the upgrade. */
   channel: Channel;
+  /** SPKI pin of the server certificate (null on ws://), taken at the upgrade: TLS pin announcements must contain it. */
+  certPin: string | null;
   /** The verified server.hello. */
   hello: BodyOf<'server.hello'> | null;
   /** What this agent answered the server.hello with. */
@@ -152,7 +156,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
       return retryLater({ code: 'SERVER_UNREACHABLE', message: (err as Error).message }, false);
     }
     const s: Session = {
-      ws, registration, agentNonce: newNonce(), helloSentAt: 0, channel: { kind: 'none' }, hello: null, sent: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(), admissions: Promise.resolve(),
+      ws, registration, agentNonce: newNonce(), helloSentAt: 0, channel: { kind: 'none' }, certPin: null, hello: null, sent: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(), admissions: Promise.resolve(),
       heartbeat: null, handshakeTimer: null, lastHeard: Date.now(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, closing: false, retryAfterMs: undefined, unconfirmed: [],
     };
     session = s;
@@ -160,11 +164,15 @@ export function createConnection(opts: ConnectionOptions): Connection {
       s.error ??= { code: 'SERVER_UNREACHABLE', message: `no welcome within ${HANDSHAKE_TIMEOUT_MS} ms` };
       ws.terminate();
     }, HANDSHAKE_TIMEOUT_MS);
-    ws.on('upgrade', (res) => { s.channel = channelOf(res.socket); });
+    ws.on('upgrade', (res) => {
+      s.channel = channelOf(res.socket);
+      const cert = (res.socket as Partial<TLSSocket>).getPeerCertificate?.(false);
+      s.certPin = cert?.raw ? spkiPin(cert.raw) : null;
+    });
     ws.on('open', () => {
       setStatus({ phase: 'handshaking' });
       s.helloSentAt = clock.now();
-      send(s, agentHello(registration.publicKey, s.agentNonce, AGENT_VERSION, clock.now()));
+      send(s, agentHello(registration.publicKey, s.agentNonce, AGENT_VERSION, clock.now(), registration.serverKeys));
     });
     ws.on('message', (data, isBinary) => {
       s.lastHeard = Date.now();
@@ -244,12 +252,16 @@ export function createConnection(opts: ConnectionOptions): Connection {
     const clockSkewMs = Math.round(hello.serverTime - (s.helloSentAt + clock.now()) / 2);
     setStatus({ clockSkewMs });
     if (Math.abs(clockSkewMs) > CLOCK_SKEW_PROBLEM_MS) logger.warn('device clock differs from the server clock', { clockSkewMs });
-    if (verdict.added.length) {
-      // Only the presented key is pinned: the links between are older keys the server has moved past.
-      s.registration = await identity.setServerKeys([...reg.serverKeys, hello.serverKey]);
-      logger.info('server key rotated while offline; followed the endorsement chain', { key: keyFingerprint(hello.serverKey), links: verdict.added.length });
+    if (!verdict.firstUse) {
+      // Retired keys go: the ancestors of a key reached through endorsements, and whatever the server no longer
+      // lists as active (a retire that never arrived, a key slipped in by someone holding a retired one).
+      const pins = pinsAfterHello(reg.serverKeys, hello, verdict.added.length > 0);
+      if (JSON.stringify(pins) !== JSON.stringify(reg.serverKeys)) {
+        s.registration = await identity.setServerKeys(pins);
+        logger.info('pinned server keys updated from the server\'s proven hello', { keys: pins.map(keyFingerprint), dropped: reg.serverKeys.filter((k) => !pins.includes(k)).map(keyFingerprint), links: verdict.added.length });
+      }
     }
-    const facts = await deviceFacts();
+    const facts = { ...(await deviceFacts()), ...(s.registration.serverKeys.length ? { serverKeys: s.registration.serverKeys.slice(-16) } : {}) };
     const pem = await identity.privateKeyPem();
     const proof = { serverNonce: hello.nonce, channel: s.channel, facts, devicePrivateKeyPem: pem, now: clock.now() };
     if (!reg.deviceId) {
@@ -491,6 +503,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
       return sent;
     },
     status: () => state,
+    peerCertificatePin: () => (session?.connected ? session.certPin : null),
     onStatus(listener) {
       listeners.push(listener);
     },

@@ -109,6 +109,8 @@ export interface Connection {
   /** Tells the server this device leaves (`rmagent unenroll`); false when not connected. Stops reconnecting. */
   unenroll(reason: string): Promise<boolean>;
   status(): ConnectionStatus;
+  /** The SPKI pin of the server certificate on the live connection; null when there is none or it is not TLS. */
+  peerCertificatePin(): string | null;
   /** Called on every phase change, e.g. to refresh the status snapshot. */
   onStatus(listener: (s: ConnectionStatus) => void): void;
 }

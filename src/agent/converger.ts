@@ -15,10 +15,19 @@ import { compareText } from '../system/compare-text.js';
 export const DESIRED_FILE = 'desired.json';
 export const SERVICES_FILE = 'services.json';
 
-/** One service as persisted: its state and the last policy it applied successfully (resumed at start). */
-const ServiceRecordSchema = z.strictObject({ state: ServiceStateSchema, policy: z.nullable(PolicySchema) });
+/**
+ * One service as persisted: its state, the last policy it applied successfully (resumed at start), and the step
+ * running now. A step still marked at the next start was cut short by the agent's end (a crash, the watchdog, the
+ * service manager): it counts as a failed attempt, so a step that kills the agent ends quarantined, not in a loop.
+ */
+const ServiceRecordSchema = z.strictObject({
+  state: ServiceStateSchema,
+  policy: z.nullable(PolicySchema),
+  inProgress: z.optional(z.strictObject({ kind: z.enum(['install', 'apply', 'uninstall']), since: z.int() })),
+});
 const ServicesFileSchema = z.strictObject({ services: z.array(ServiceRecordSchema) });
 type ServiceRecord = z.infer<typeof ServiceRecordSchema>;
+type StepMark = NonNullable<ServiceRecord['inProgress']>;
 
 export interface ConvergerOptions {
   context: AgentContext;
@@ -61,10 +70,18 @@ export function createConverger(opts: ConvergerOptions): Converger {
   }
 
   const saveDesired = () => writeJsonAtomic(desiredFile, desired);
+  const mark = (kind: StepMark['kind']): StepMark => ({ kind, since: now() });
+  /** Records (durably) the step about to run, or that none runs. */
+  async function markStep(name: ServiceName, kind: StepMark['kind'] | null): Promise<void> {
+    const rec = records.get(name) ?? { state: blank(name), policy: null };
+    const { inProgress: _was, ...rest } = rec;
+    records.set(name, kind ? { ...rest, inProgress: mark(kind) } : rest);
+    await saveRecords();
+  }
   const saveRecords = () => writeJsonAtomic(servicesFile, { services: [...records.values()] });
 
-  async function setState(name: ServiceName, state: ServiceState, policy: Policy | null | undefined, report = true): Promise<void> {
-    records.set(name, { state, policy: policy === undefined ? (records.get(name)?.policy ?? null) : policy });
+  async function setState(name: ServiceName, state: ServiceState, policy: Policy | null | undefined, report = true, inProgress?: StepMark): Promise<void> {
+    records.set(name, { state, policy: policy === undefined ? (records.get(name)?.policy ?? null) : policy, ...(inProgress ? { inProgress } : {}) });
     await saveRecords();
     if (report) await opts.report('service', state).catch((err: unknown) => logger.warn('service report not queued', { service: name, error: err }));
   }
@@ -102,18 +119,19 @@ export function createConverger(opts: ConvergerOptions): Converger {
     try {
       switch (step.kind) {
         case 'install':
-          await setState(name, { ...prev, phase: 'installing', reason: null, since: now() }, undefined);
+          await setState(name, { ...prev, phase: 'installing', reason: null, since: now() }, undefined, true, mark('install'));
           await (await instanceOf(name)).install();
           await setState(name, { ...prev, phase: 'installing', reason: null, policy: { id: step.policy!.id, version: step.policy!.version, applied: false }, since: now() }, undefined, false);
           return true;
         case 'apply': {
           const policy = step.policy!;
+          await markStep(name, 'apply');
           await (await instanceOf(name)).apply(policy, await settingsOf(name, policy));
           await setState(name, { name, phase: 'running', policy: { id: policy.id, version: policy.version, applied: true }, reason: null, attempts: 0, since: now() }, policy);
           return true;
         }
         case 'uninstall': {
-          await setState(name, { ...prev, phase: 'uninstalling', since: now() }, undefined);
+          await setState(name, { ...prev, phase: 'uninstalling', since: now() }, undefined, true, mark('uninstall'));
           const instance = registry.supported.includes(name) ? await instanceOf(name) : undefined;
           await instance?.stop();
           await instance?.uninstall();
@@ -233,6 +251,13 @@ export function createConverger(opts: ConvergerOptions): Converger {
     if (d.status === 'invalid') loadProblems.push(problem('SERVICE_STATE_CORRUPT', `${DESIRED_FILE}: ${d.reason}`));
     const s = await readJsonFile(servicesFile, ServicesFileSchema);
     if (s.status === 'ok') for (const rec of s.value.services) records.set(rec.state.name, rec);
+    // Steps the previous run did not finish: the agent ended during them. Each is a failed attempt.
+    for (const [name, rec] of records) {
+      if (!rec.inProgress) continue;
+      const reason = reasonOf('SERVICE_STEP_INTERRUPTED', `${name} ${rec.inProgress.kind}: the agent ended during this step (crash, watchdog or service-manager restart)`);
+      logger.warn('service step interrupted by the agent\'s end; counted as a failed attempt', { service: name, step: rec.inProgress.kind, attempts: rec.state.attempts + 1 });
+      await setState(name, { ...rec.state, phase: 'failed', reason, attempts: rec.state.attempts + 1, since: now() }, undefined);
+    }
     if (s.status === 'invalid') loadProblems.push(problem('SERVICE_STATE_CORRUPT', `${SERVICES_FILE}: ${s.reason}`));
     for (const p of loadProblems) logger.warn('service state unreadable; starting empty', { problem: p.message });
   }
@@ -240,11 +265,16 @@ export function createConverger(opts: ConvergerOptions): Converger {
   // Services installed before a restart run again with the last policy they applied.
   async function resume(): Promise<void> {
     for (const [name, rec] of records) {
-      // A restart is the documented way to retry a quarantined service.
-      if (rec.state.phase === 'quarantined') await setState(name, { ...rec.state, phase: 'pending', attempts: 0, since: now() }, undefined, false);
+      // A restart is the documented way to retry a quarantined service, unless restarts are what put it there.
+      if (rec.state.phase === 'quarantined' && rec.state.reason?.code !== 'SERVICE_STEP_INTERRUPTED') await setState(name, { ...rec.state, phase: 'pending', attempts: 0, since: now() }, undefined, false);
+      const current = records.get(name)!.state;
+      // Quarantined, or due to be (its last attempts ended the agent): not run again at start.
+      if (current.phase === 'quarantined' || (current.phase === 'failed' && current.attempts >= context.config.quarantineAfter)) continue;
       if (!rec.policy || !registry.supported.includes(name)) continue;
       try {
+        await markStep(name, 'apply');
         await (await instanceOf(name)).apply(rec.policy, await settingsOf(name, rec.policy));
+        await markStep(name, null);
       } catch (err) {
         await fail({ kind: 'apply', service: name, policy: rec.policy }, err);
       }

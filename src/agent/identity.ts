@@ -129,9 +129,14 @@ export function planRegistration(existing: ExistingRegistration, opts: Omit<Regi
       notes.push('recorded the new enrollment token');
     }
   }
-  if (serverKey && (old.serverKeys.length !== 1 || old.serverKeys[0] !== serverKey)) {
-    record.serverKeys = [serverKey];
-    notes.push(`pinned server key ${keyFingerprint(serverKey)}`);
+  if (serverKey && !old.serverKeys.includes(serverKey)) {
+    // An enrolled device learned its keys from the server (rotations, endorsements): an installer repair or a
+    // configuration-management run with the original --server-key must not roll them back.
+    if (old.deviceId && !opts.force) notes.push(`already enrolled as ${old.deviceId}: kept the pinned server key${old.serverKeys.length > 1 ? 's' : ''} ${old.serverKeys.map(keyFingerprint).join(', ')} (--server-key ${keyFingerprint(serverKey)} is not pinned; add --force to pin it instead)`);
+    else {
+      record.serverKeys = [serverKey];
+      notes.push(`pinned server key ${keyFingerprint(serverKey)}`);
+    }
   }
   if (opts.alias !== undefined && opts.alias !== old.alias) {
     record.alias = opts.alias;
@@ -273,7 +278,14 @@ export function createIdentityStore(opts: { stateDir: string; machineId: string;
         problems = problems.filter((p) => p.code !== 'CLONED_IDENTITY');
         return r;
       }),
-    setServerKeys: (keys) => serial(() => update((rec) => ({ ...rec, serverKeys: [...new Set(keys.map(validateServerKey))] }))),
+    setServerKeys: (keys) =>
+      serial(() =>
+        update((rec) => {
+          // The last guard: an empty set would leave nothing to verify commands with.
+          if (!keys.length) throw new RmError('KEY_ROTATION_INVALID', 'refusing to leave no pinned server key');
+          return { ...rec, serverKeys: [...new Set(keys.map(validateServerKey))] };
+        }),
+      ),
     setTlsPins: (pins, base) => serial(() => update((rec) => ({ ...rec, tlsPins: [...new Set(pins)], tlsPinsBase: base }))),
     problems: () => [...problems],
   };

@@ -33,9 +33,22 @@ export function checkPinSet(announced: readonly string[]): { code: 'TLS_PINS_INV
   return { code: 'TLS_PINS_INVALID', message: `pins${issue.path.length ? `.${issue.path.join('.')}` : ''}: ${issue.message}` };
 }
 
-/** What a verified announcement does to the learned set. Pure. */
-export function planPinAnnouncement(learned: LearnedPins | null, configPin: string | undefined, announced: readonly string[]): PinAnnouncementPlan {
+/**
+ * Whether an announcement may be taken at all: a valid set and, when this device pins, one that contains the pin of
+ * the certificate of the connection it came in on (a set without it would lock the device out at the next
+ * connection; one sent over a connection without TLS proves nothing about certificates). Pure; null when it may.
+ */
+export function checkAnnouncement(announced: readonly string[], configPin: string | undefined, connectionPin: string | null): { code: 'TLS_PINS_INVALID'; message: string } | null {
   const invalid = checkPinSet(announced);
+  if (invalid || !configPin) return invalid;
+  if (connectionPin === null) return { code: 'TLS_PINS_INVALID', message: 'the pins were announced over a connection without TLS; they are taken only over wss://' };
+  if (!announced.includes(connectionPin)) return { code: 'TLS_PINS_INVALID', message: `the announced pins do not include ${connectionPin}, the pin of the certificate this connection uses; taking them would refuse this server at the next connection` };
+  return null;
+}
+
+/** What a verified announcement does to the learned set. Pure. */
+export function planPinAnnouncement(learned: LearnedPins | null, configPin: string | undefined, announced: readonly string[], connectionPin: string | null = null): PinAnnouncementPlan {
+  const invalid = checkAnnouncement(announced, configPin, connectionPin);
   if (invalid) return { action: 'reject', reason: invalid };
   if (!configPin) {
     return { action: 'ignore', reason: { code: 'TLS_PINS_NOT_USED', message: 'this device does not pin the server certificate (no connection.pinSha256); the announced pins were not recorded' } };
@@ -46,8 +59,8 @@ export function planPinAnnouncement(learned: LearnedPins | null, configPin: stri
 }
 
 /** Carries out an announcement: records the set (or says why not) and returns the command outcome. */
-export async function learnTlsPins(deps: { identity: IdentityStore; configPin: string | undefined; logger: Logger }, announced: readonly string[]): Promise<CommandOutcome> {
-  const plan = planPinAnnouncement(await deps.identity.load(), deps.configPin, announced);
+export async function learnTlsPins(deps: { identity: IdentityStore; configPin: string | undefined; logger: Logger; connectionPin: string | null }, announced: readonly string[]): Promise<CommandOutcome> {
+  const plan = planPinAnnouncement(await deps.identity.load(), deps.configPin, announced, deps.connectionPin);
   if (plan.action === 'reject') return { status: 'rejected', reason: plan.reason };
   if (plan.action === 'ignore') {
     deps.logger.info('TLS pins announced but not recorded', { reason: plan.reason.message });

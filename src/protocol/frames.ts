@@ -8,8 +8,14 @@ import { lazyRecord } from './lazy-record.js';
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 /** Deeper values are refused: canonicalJson and JSON.stringify recurse and would overflow the stack. */
 export const MAX_FRAME_DEPTH = 64;
-/** Links of the server key chain sent in server.hello (the server sends the newest ones). */
-export const MAX_ENDORSEMENTS = 32;
+/**
+ * Links of the server key chain in server.hello: the server sends the path from the newest key the device says it
+ * pins (agent.hello.pinnedKeys), so this bounds how many rotations a device may sleep through (the keys API lists
+ * devices falling behind long before).
+ */
+export const MAX_ENDORSEMENTS = 256;
+/** Server keys a device pins at most (agent.hello.pinnedKeys, server.hello.activeKeys, facts.serverKeys). */
+export const MAX_PINNED_KEYS = 16;
 
 const b64 = (min: number, max: number) => z.string().check(z.minLength(min), z.maxLength(max), z.regex(/^[A-Za-z0-9+/]+=*$/, 'base64'));
 /**
@@ -107,7 +113,11 @@ const commandEntries = Object.fromEntries(COMMAND_TYPES.map((t) => [t, () => COM
 
 export const BODY_SCHEMAS = lazyRecord({
   // agent -> server, first frame of a connection (unsigned: it carries nothing secret).
-  'agent.hello': () => z.strictObject({ protocol: z.literal(PROTOCOL_VERSION), nonce: nonce(), deviceKey: PublicKeySchema, agentVersion: z.string().check(z.maxLength(64)) }),
+  'agent.hello': () => z.strictObject({
+    protocol: z.literal(PROTOCOL_VERSION), nonce: nonce(), deviceKey: PublicKeySchema, agentVersion: z.string().check(z.maxLength(64)),
+    /** The server keys the device pins: the server sends the endorsement chain from the newest one it knows. */
+    pinnedKeys: z.optional(z.array(PublicKeySchema).check(z.maxLength(MAX_PINNED_KEYS))),
+  }),
   // server -> agent: signed by serverKey; proves the key over this session (agentNonce), device and channel.
   'server.hello': () => z.strictObject({
     protocol: z.literal(PROTOCOL_VERSION),
@@ -119,6 +129,8 @@ export const BODY_SCHEMAS = lazyRecord({
     channel: ChannelSchema,
     /** Key rotations, oldest first: each key signed by its predecessor, so a device pinning an older key can follow. */
     endorsements: z.optional(z.array(z.strictObject({ key: PublicKeySchema, signedBy: PublicKeySchema, sig: SignatureSchema })).check(z.maxLength(MAX_ENDORSEMENTS))),
+    /** Every key the server has not retired (serverKey among them): the device drops pinned keys not listed. */
+    activeKeys: z.optional(z.array(PublicKeySchema).check(z.minLength(1), z.maxLength(MAX_PINNED_KEYS))),
   }),
   // server -> agent: signed by the key of server.hello; the device id is taken from here only.
   welcome: () => z.strictObject({ agentNonce: nonce(), deviceId, enrolled: z.boolean(), heartbeatSec: z.int().check(z.gte(1), z.lte(600)), lastSeq: z.int().check(z.nonnegative()) }),

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { ErrorCode } from './errors.js';
-import { makeFrame, type BodyOf, type Channel, type Frame } from './frames.js';
+import { makeFrame, MAX_PINNED_KEYS, type BodyOf, type Channel, type Frame } from './frames.js';
 import { followKeyChain, type Endorsement } from './key-chain.js';
 import { PROTOCOL_VERSION, type DeviceFacts } from './model.js';
 import { keyFingerprint, signFrame, signedBytes, verifyBytes } from './sign.js';
@@ -99,8 +99,20 @@ export function checkWelcome(frame: Frame<'welcome'>, ctx: WelcomeContext): Verd
 }
 
 /** agent.hello for this device. */
-export function agentHello(deviceKey: string, nonce: string, agentVersion: string, now: number): Frame<'agent.hello'> {
-  return makeFrame('agent.hello', { protocol: PROTOCOL_VERSION, nonce, deviceKey, agentVersion: agentVersion.slice(0, 64) }, now);
+export function agentHello(deviceKey: string, nonce: string, agentVersion: string, now: number, pinnedKeys: readonly string[] = []): Frame<'agent.hello'> {
+  return makeFrame('agent.hello', { protocol: PROTOCOL_VERSION, nonce, deviceKey, agentVersion: agentVersion.slice(0, 64), ...(pinnedKeys.length ? { pinnedKeys: pinnedKeys.slice(-16) } : {}) }, now);
+}
+
+/**
+ * The keys a device pins after a verified server.hello. Keys the server no longer lists as active are retired
+ * (also the one a lost key.rotate would have retired, and any key slipped in by someone who held a retired one);
+ * after following endorsements only the presented key is pinned: its ancestors are retired by definition. Pure.
+ */
+export function pinsAfterHello(pinned: readonly string[], hello: BodyOf<'server.hello'>, followedChain: boolean): string[] {
+  let pins = followedChain ? [hello.serverKey] : [...pinned];
+  if (hello.activeKeys) pins = pins.filter((k) => hello.activeKeys!.includes(k));
+  if (!pins.includes(hello.serverKey)) pins.push(hello.serverKey);
+  return pins;
 }
 
 /** auth, signed by the device key, answering a verified server.hello. */
@@ -122,11 +134,15 @@ export function serverHello(args: {
   channel: Channel;
   serverKey: { publicKey: string; privateKeyPem: string };
   endorsements?: Endorsement[];
+  /** Keys not retired (the presented one among them); omitted = the device keeps its pins. */
+  activeKeys?: string[];
   now: number;
 }): Frame<'server.hello'> {
   const body: BodyOf<'server.hello'> = {
     protocol: PROTOCOL_VERSION, agentNonce: args.hello.nonce, deviceKey: args.hello.deviceKey, nonce: args.nonce, serverTime: args.now,
     serverKey: args.serverKey.publicKey, channel: args.channel, ...(args.endorsements?.length ? { endorsements: args.endorsements } : {}),
+    // More active keys than a device pins: say nothing (devices keep their pins) rather than a partial list.
+    ...(args.activeKeys?.length && args.activeKeys.length <= MAX_PINNED_KEYS ? { activeKeys: args.activeKeys } : {}),
   };
   return signFrame(makeFrame('server.hello', body, args.now), args.serverKey.privateKeyPem);
 }

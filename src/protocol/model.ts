@@ -69,6 +69,8 @@ export const DeviceFactsSchema = z.strictObject({
   agentVersion: z.string().check(z.maxLength(64)),
   alias: z.nullable(z.string().check(z.maxLength(256))),
   teamviewer: z.nullable(TeamViewerFactsSchema),
+  /** The server keys the device pins after this handshake (base64): the server lists devices lagging behind a rotation. */
+  serverKeys: z.optional(z.array(z.string().check(z.regex(/^[A-Za-z0-9+/]{43}=$/, 'base64 Ed25519 public key'))).check(z.maxLength(16))),
 });
 export type DeviceFacts = z.infer<typeof DeviceFactsSchema>;
 

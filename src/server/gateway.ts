@@ -265,7 +265,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     if (s.hello) return sendError(s.ws, 'FRAME_INVALID', 'agent.hello was already received');
     s.hello = hello;
     s.key = signer.keyPair();
-    sendFrame(s.ws, serverHello({ hello, nonce: s.nonce, channel: s.channel, serverKey: s.key, endorsements: signer.endorsements(), now: clock.now() }));
+    sendFrame(s.ws, serverHello({ hello, nonce: s.nonce, channel: s.channel, serverKey: s.key, endorsements: signer.endorsements(hello.pinnedKeys), activeKeys: signer.activeKeys(), now: clock.now() }));
   }
 
   // An agent of protocol v1 offers no subprotocol: it is told, in its own envelope, to be upgraded, and to come

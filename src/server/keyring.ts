@@ -35,8 +35,13 @@ export interface Keyring {
   signing(): KeyPair;
   /** The newest key (what a rotation announces). */
   newest(): string;
-  /** Chain links up to the signing key, newest last, for hello. */
-  endorsements(): Endorsement[];
+  /**
+   * Chain links up to the signing key, oldest first, for server.hello: from the newest of `pinned` the keyring knows
+   * (what the device needs), else the newest MAX_ENDORSEMENTS.
+   */
+  endorsements(pinned?: readonly string[]): Endorsement[];
+  /** Keys not retired, oldest first. */
+  active(): string[];
   list(): KeyView[];
   /** Adds a key endorsed by the newest one; the current ones stay active (overlap). */
   rotate(now: number): Promise<KeyView>;
@@ -86,10 +91,13 @@ export async function loadKeyring(dataDir: string, now: number): Promise<Keyring
   return {
     signing: () => ({ publicKey: signingEntry().publicKey, privateKeyPem: signingEntry().privateKeyPem! }),
     newest: () => keys[keys.length - 1]!.publicKey,
-    endorsements() {
+    endorsements(pinned = []) {
       const upTo = keys.indexOf(signingEntry());
-      return keys.slice(1, upTo + 1).map((k) => k.endorsement!).slice(-MAX_ENDORSEMENTS);
+      let from = 0;
+      for (let i = upTo; i >= 0; i--) if (pinned.includes(keys[i]!.publicKey)) { from = i; break; }
+      return keys.slice(Math.max(1, from + 1), upTo + 1).map((k) => k.endorsement!).slice(-MAX_ENDORSEMENTS);
     },
+    active: () => active().map((k) => k.publicKey),
     list: () => keys.map(view),
     async rotate(at) {
       const last = keys[keys.length - 1]!;

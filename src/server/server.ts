@@ -116,7 +116,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const keyring = await loadKeyring(opts.dataDir, clock.now());
     const ownerToken = await ensureOwner(store, opts.dataDir, clock.now());
     // Asked at every signature, so a retired key stops signing at once.
-    const signer = createCommandSigner(() => keyring.signing(), () => keyring.endorsements());
+    const signer = createCommandSigner(() => keyring.signing(), (pinned) => keyring.endorsements(pinned), () => keyring.active());
 
     const certPem = opts.tls ? await readPem(opts.tls.certFile, 'certificate') : null;
     const httpServer = opts.tls && certPem ? https.createServer({ cert: certPem, key: await readPem(opts.tls.keyFile, 'key') }) : http.createServer();

@@ -11,8 +11,10 @@ export interface CommandSigner {
   readonly publicKey: string;
   /** A signed command frame; `id` lets a queued command keep its id when it is finally sent. */
   sign<T extends CommandType>(type: T, body: BodyOf<T>, ts: number, id?: string): Frame<T>;
-  /** Key chain links up to publicKey, for server.hello (empty before the first rotation). */
-  endorsements(): Endorsement[];
+  /** Key chain links up to publicKey, for server.hello (empty before the first rotation); from the newest of `pinned` it knows. */
+  endorsements(pinned?: readonly string[]): Endorsement[];
+  /** Keys not retired, for server.hello (devices drop pinned keys not listed). */
+  activeKeys(): string[];
   /** The signing key now: the handshake signs server.hello and welcome with the same one. */
   keyPair(): KeyPair;
 }
@@ -28,7 +30,7 @@ export async function loadOrCreateServerKey(dataDir: string): Promise<KeyPair> {
 }
 
 /** A signer over a fixed key, or over a source asked at every signature (the keyring during rotations). */
-export function createCommandSigner(source: KeyPair | (() => KeyPair), endorsements: () => Endorsement[] = () => []): CommandSigner {
+export function createCommandSigner(source: KeyPair | (() => KeyPair), endorsements: (pinned?: readonly string[]) => Endorsement[] = () => [], activeKeys?: () => string[]): CommandSigner {
   const current = typeof source === 'function' ? source : () => source;
   return {
     get publicKey() {
@@ -39,6 +41,7 @@ export function createCommandSigner(source: KeyPair | (() => KeyPair), endorseme
       return signFrame(id ? { ...frame, id } : frame, current().privateKeyPem);
     },
     endorsements,
+    activeKeys: activeKeys ?? (() => [current().publicKey]),
     keyPair: current,
   };
 }

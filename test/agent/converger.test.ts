@@ -48,6 +48,15 @@ async function setup(opts: { registry?: ServiceRegistry; prerequisite?: () => bo
   return { stateDir, reports, make };
 }
 
+async function waitForAsync(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -209,6 +218,38 @@ describe('converger retries and quarantine', () => {
     // Re-assigning the policy gives it a fresh start.
     await c.applyCommand(command('policy.assign', monitoringPolicy(2, {})));
     expect(counter.installs).toBe(4);
+  });
+
+  it('a step the agent dies in counts as a failed attempt: a crash loop ends quarantined, and stays so across restarts', async () => {
+    // apply never returns: as when it crashes the agent or gets it restarted by the watchdog or the service manager.
+    const applies = { count: 0 };
+    let release = () => undefined as void;
+    const released = new Promise<void>((r) => { release = r; });
+    const hanging: ServiceFactory = () => ({
+      name: 'monitoring', policySchema: z.looseObject({}), install: async () => undefined,
+      apply: async () => { applies.count++; await released; }, uninstall: async () => undefined, stop: async () => undefined, problems: () => [],
+    });
+    const { stateDir, make } = await setup({ registry: createServiceRegistry({ monitoring: async () => hanging }), quarantineAfter: 3 });
+    const marked = async () => (JSON.parse(await readFile(path.join(stateDir, 'services.json'), 'utf8')) as { services: Array<{ inProgress?: { kind: string } }> }).services[0]?.inProgress?.kind;
+    const first = make();
+    await first.start();
+    void first.applyCommand(command('service.install', monitoringPolicy(1, {})));
+    await waitForAsync('the apply step marked', async () => (await marked()) === 'apply');
+    // Each "restart" is a new agent on the same state while the old one is gone mid-step.
+    for (let restart = 1; restart <= 2; restart++) {
+      void make().start();
+      await waitForAsync(`restart ${restart} runs the step again`, async () => applies.count === restart + 1);
+    }
+    const last = make();
+    await last.start(); // the third interrupted attempt: not run again
+    expect(applies.count).toBe(3);
+    expect(last.services()).toMatchObject([{ name: 'monitoring', phase: 'quarantined', attempts: 3, reason: { code: 'SERVICE_STEP_INTERRUPTED' } }]);
+    expect(last.problems().find((p) => p.code === 'SERVICE_QUARANTINED')?.message).toContain('the agent ended during this step');
+    const again = make();
+    await again.start();
+    expect(again.services()[0]).toMatchObject({ phase: 'quarantined' });
+    expect(applies.count).toBe(3);
+    release();
   });
 
   it('lets a service veto a command about itself before anything changes', async () => {

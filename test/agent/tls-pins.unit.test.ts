@@ -1,7 +1,7 @@
 // The pure decisions of TLS pin rotation: which pins are enforced (precedence), which announcements are valid,
 // what an announcement changes, and that a bad pin set refuses the whole key.rotate before any key changes.
 import { describe, expect, it } from 'vitest';
-import { checkPinSet, planPinAnnouncement, tlsPinsInUse } from '../../src/agent/tls-pins.js';
+import { checkAnnouncement, checkPinSet, planPinAnnouncement, tlsPinsInUse } from '../../src/agent/tls-pins.js';
 import { createCommandDispatcher } from '../../src/agent/commands.js';
 import { makeFrame, type Frame, type CommandType } from '../../src/protocol/frames.js';
 import { TlsPinSchema } from '../../src/protocol/tls-pin.js';
@@ -61,16 +61,27 @@ describe('planPinAnnouncement', () => {
   });
 
   it('a pinning device records the set over its config pin; the same set again is no change', () => {
-    expect(planPinAnnouncement({ tlsPins: [], tlsPinsBase: null }, A, [A, B])).toEqual({ action: 'record', pins: [A, B], base: A, changed: true });
-    expect(planPinAnnouncement({ tlsPins: [A, B], tlsPinsBase: A }, A, [A, B])).toMatchObject({ changed: false });
-    expect(planPinAnnouncement({ tlsPins: [A, B], tlsPinsBase: A }, A, [B])).toEqual({ action: 'record', pins: [B], base: A, changed: true });
+    // (The last argument: the pin of the certificate of the connection the announcement came in on.)
+    expect(planPinAnnouncement({ tlsPins: [], tlsPinsBase: null }, A, [A, B], A)).toEqual({ action: 'record', pins: [A, B], base: A, changed: true });
+    expect(planPinAnnouncement({ tlsPins: [A, B], tlsPinsBase: A }, A, [A, B], B)).toMatchObject({ changed: false });
+    expect(planPinAnnouncement({ tlsPins: [A, B], tlsPinsBase: A }, A, [B], B)).toEqual({ action: 'record', pins: [B], base: A, changed: true });
     // The same set learned over another config pin is recorded again, over the new one.
-    expect(planPinAnnouncement({ tlsPins: [B], tlsPinsBase: A }, C, [B])).toEqual({ action: 'record', pins: [B], base: C, changed: true });
+    expect(planPinAnnouncement({ tlsPins: [B], tlsPinsBase: A }, C, [B], B)).toEqual({ action: 'record', pins: [B], base: C, changed: true });
   });
 
   it('an invalid set is rejected whether or not the device pins', () => {
     expect(planPinAnnouncement(null, undefined, [])).toMatchObject({ action: 'reject' });
     expect(planPinAnnouncement(null, A, ['nope'])).toMatchObject({ action: 'reject' });
+  });
+});
+
+describe('checkAnnouncement (the set must contain the pin of the certificate it came in over)', () => {
+  it('refuses a set without the connection\'s pin, or one sent without TLS, when the device pins; ignores it otherwise', () => {
+    expect(checkAnnouncement([A, B], A, A)).toBeNull();
+    expect(checkAnnouncement([B], A, A)).toMatchObject({ code: 'TLS_PINS_INVALID', message: expect.stringContaining(A) });
+    expect(checkAnnouncement([A, B], A, null)).toMatchObject({ code: 'TLS_PINS_INVALID', message: expect.stringContaining('without TLS') });
+    expect(checkAnnouncement([B], undefined, A)).toBeNull();
+    expect(planPinAnnouncement({ tlsPins: [], tlsPinsBase: null }, A, [B], A)).toMatchObject({ action: 'reject' });
   });
 });
 
@@ -84,6 +95,7 @@ describe('key.rotate dispatch', () => {
       sendStatus: async () => undefined,
       rotateKeys: async (key) => { calls.push(`keys:${key === newKey}`); return { status: 'done' }; },
       learnTlsPins: async (p) => { calls.push(`pins:${p.length}`); return { status: 'done' }; },
+      checkTlsPins: (p) => checkAnnouncement(p, A, A),
     });
     const frame = makeFrame('key.rotate', { deviceId: 'dev-1', newKey, ...(pins ? { pins } : {}) }) as Frame & { type: CommandType };
     return { outcome: await dispatch(frame), calls };

@@ -97,6 +97,7 @@ const facts = z.strictObject({
   agentVersion: z.string(),
   alias: z.nullable(z.string()),
   teamviewer: z.nullable(z.record(z.string(), z.unknown())),
+  serverKeys: z.optional(z.array(b64Key).check(z.maxLength(16))),
 });
 
 const Envelope = z.strictObject({
@@ -109,7 +110,7 @@ const Envelope = z.strictObject({
 });
 
 const AgentBodies = {
-  'agent.hello': z.strictObject({ protocol: z.literal(2), nonce: b64Key, deviceKey: b64Key, agentVersion: z.string().check(z.maxLength(64)) }),
+  'agent.hello': z.strictObject({ protocol: z.literal(2), nonce: b64Key, deviceKey: b64Key, agentVersion: z.string().check(z.maxLength(64)), pinnedKeys: z.optional(z.array(b64Key).check(z.maxLength(16))) }),
   enroll: z.strictObject({ token: z.string().check(z.minLength(8), z.maxLength(256)), publicKey: b64Key, serverNonce: b64Key, channel, facts }),
   auth: z.strictObject({ deviceId: idString, serverNonce: b64Key, channel, facts }),
   report: z.strictObject({

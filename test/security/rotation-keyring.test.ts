@@ -42,6 +42,27 @@ describe('server key ring', () => {
     expect(onDisk.keys.map((k) => k.privateKeyPem === null)).toEqual([true, false]);
   });
 
+  it('a device many rotations behind gets the chain from the newest key it pins (no 32-link window); active keys are listed', async () => {
+    const data = dir();
+    const ring = await loadKeyring(data, 1);
+    const history = [ring.signing().publicKey];
+    // 40 rotations, each retired: more than the 32 newest links hello used to carry.
+    for (let i = 0; i < 40; i++) {
+      history.push((await ring.rotate(i + 2)).publicKey);
+      await ring.retire(history[i]!, i + 2);
+    }
+    const signing = ring.signing().publicKey;
+    expect(signing).toBe(history[40]);
+    expect(ring.active()).toEqual([signing]);
+    // A device asleep since the first key asks from it: 40 links, and they lead to the signing key.
+    const fromFirst = ring.endorsements([history[0]!]);
+    expect(fromFirst).toHaveLength(40);
+    expect(followKeyChain([history[0]!], signing, fromFirst)).toMatchObject({ ok: true });
+    // One that pins a recent key gets only what it lacks; one pinning the signing key gets nothing.
+    expect(ring.endorsements([history[0]!, history[37]!])).toHaveLength(3);
+    expect(ring.endorsements([signing])).toEqual([]);
+  });
+
   it('a corrupt key file stops the start instead of silently making a new key', async () => {
     const data = dir();
     await loadKeyring(data, 1);

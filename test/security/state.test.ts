@@ -2,64 +2,12 @@
 // server claims, clock skew), against the built agent running as a real process. The peer here holds the server
 // key the agent pinned at `rmagent enroll --server-key`, so everything it signs verifies: what is refused is refused
 // because it is older, beyond what was sent, or outside the window of the server's own clock.
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketServer, type WebSocket } from 'ws';
 import { waitUntil, type Spawned } from '../../src/cli/processes.js';
-import { AGENT_TO_SERVER, encodeFrame, makeFrame, parseFrame, type BodyOf, type CommandType, type Frame } from '../../src/protocol/frames.js';
-import { newNonce, serverHello, welcomeFrame } from '../../src/protocol/handshake.js';
-import { generateKeyPair, signFrame } from '../../src/protocol/sign.js';
+import { makeFrame } from '../../src/protocol/frames.js';
 import type { Policy } from '../../src/protocol/model.js';
 import { agentHome, assertBuilt, type AgentHome } from '../e2e/harness.js';
-
-/** The server side of protocol 2 with a key of its own; its clock runs `offsetMs` ahead of the machine's. */
-async function keyPeer(offsetMs = 0) {
-  const key = generateKeyPair();
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/agent' });
-  await new Promise<void>((r) => wss.once('listening', () => r()));
-  const now = (): number => Date.now() + offsetMs;
-  const received: Frame[] = [];
-  const peer = {
-    key,
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/agent`,
-    socket: null as WebSocket | null,
-    received,
-    lastSeq: 0,
-    ackReports: true,
-    now,
-    command<T extends CommandType>(type: T, body: Omit<BodyOf<T>, 'deviceId'>, ts: number = now()): Frame<T> {
-      const frame = signFrame(makeFrame(type, { deviceId: 'dev-1', ...body } as BodyOf<T>, ts), key.privateKeyPem);
-      peer.socket!.send(encodeFrame(frame));
-      return frame;
-    },
-    send(frame: Frame): void {
-      peer.socket!.send(encodeFrame(frame));
-    },
-    finalAck: (id: string) => waitUntil(async () => received.find((f): f is Frame<'ack'> => f.type === 'ack' && f.body.commandId === id && f.body.status !== 'accepted')?.body, 20_000, `final ack of ${id}`),
-    close: () => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }),
-  };
-  wss.on('connection', (ws) => {
-    peer.socket = ws;
-    let agentNonce = '';
-    ws.on('message', (raw) => {
-      const parsed = parseFrame(raw.toString(), { accept: AGENT_TO_SERVER });
-      if (!parsed.ok) return;
-      const f = parsed.frame;
-      peer.received.push(f);
-      if (f.type === 'agent.hello') {
-        agentNonce = f.body.nonce;
-        ws.send(encodeFrame(serverHello({ hello: f.body, nonce: newNonce(), channel: { kind: 'none' }, serverKey: key, now: peer.now() })));
-      } else if (f.type === 'enroll' || f.type === 'auth') {
-        ws.send(encodeFrame(welcomeFrame({ agentNonce, deviceId: 'dev-1', enrolled: f.type === 'enroll', heartbeatSec: 30, lastSeq: peer.lastSeq, serverKey: key, now: peer.now() })));
-      } else if (f.type === 'report') {
-        peer.lastSeq = Math.max(peer.lastSeq, f.body.seq);
-        if (peer.ackReports) ws.send(encodeFrame(makeFrame('report.ack', { upTo: peer.lastSeq })));
-      }
-    });
-  });
-  return peer;
-}
-type Peer = Awaited<ReturnType<typeof keyPeer>>;
+import { keyPeer, type Peer } from './key-peer.js';
 
 const monitoring = (version: number, id = 'pol-mon'): Policy => ({ id, name: 'Mon', service: 'monitoring', version, settings: { checks: [] } });
 const running: Spawned[] = [];

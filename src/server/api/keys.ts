@@ -7,6 +7,7 @@ import { RmError } from '../../protocol/errors.js';
 import { TlsPinSetSchema } from '../../protocol/tls-pin.js';
 import type { Store } from '../store/store.js';
 import type { KeyView } from '../keyring.js';
+import { trustLag } from '../trust-lag.js';
 import { iso, isoOrNull } from '../views.js';
 import { needs } from '../access.js';
 import { route, type Route } from './route.js';
@@ -14,6 +15,10 @@ import type { ApiDeps } from './deps.js';
 
 const RetireBody = z.strictObject({ key: PublicKeySchema });
 const PinsBody = z.strictObject({ pins: TlsPinSetSchema });
+const TrustLagSchema = z.object({
+  reporting: z.int(), current: z.int(), unknown: z.int(), laggingTotal: z.int(), maxBehind: z.int(),
+  lagging: z.array(z.object({ deviceId: z.string(), hostname: z.string(), lastSeen: z.nullable(z.number()), lastSeenIso: z.nullable(z.string()), pins: z.array(z.string()), behind: z.nullable(z.int()), retiredPinned: z.array(z.string()) })),
+});
 const KeyViewSchema = z.object({ publicKey: z.string(), fingerprint: z.string(), state: z.enum(['signing', 'active', 'retired']), createdAt: z.number(), createdAtIso: z.string(), retiredAt: z.nullable(z.number()), retiredAtIso: z.nullable(z.string()) });
 const keyView = (k: KeyView) => ({ ...k, createdAtIso: iso(k.createdAt), retiredAtIso: isoOrNull(k.retiredAt) });
 
@@ -48,9 +53,15 @@ export function keyRoutes({ store, clock, logger, commands, keyring, servingTlsP
   };
   return [
     route({
-      method: 'GET', path: '/server-keys', tag: 'keys', summary: 'The server command keys, oldest first', access: needs('manage_accounts'),
-      response: z.object({ keys: z.array(KeyViewSchema) }),
-      handle: () => ({ body: { keys: keyring.list().map(keyView) } }),
+      method: 'GET', path: '/server-keys', tag: 'keys', summary: 'The server command keys, oldest first, and the devices lagging behind a rotation', access: needs('manage_accounts'),
+      description: 'devices: from the keys each device reported pinning at its last handshake. A lagging device does not pin the signing key yet, or still pins a retired one (it drops it when it next connects); behind = rotations it has to follow, at most maxBehind.',
+      response: z.object({ keys: z.array(KeyViewSchema), devices: TrustLagSchema }),
+      async handle() {
+        const keys = keyring.list();
+        const devices = await store.devices.many(await allDeviceIds(store));
+        const lag = trustLag(keys, devices.map((d) => ({ id: d.id, hostname: d.facts.hostname, lastSeen: d.lastSeen, serverKeys: d.facts.serverKeys })));
+        return { body: { keys: keys.map(keyView), devices: { ...lag, lagging: lag.lagging.map((l) => ({ ...l, lastSeenIso: isoOrNull(l.lastSeen) })) } } };
+      },
     }),
     route({
       method: 'POST', path: '/server-keys/rotate', tag: 'keys', summary: 'Start a rotation: a new key endorsed by the newest one; every device gets key.rotate',
