@@ -3,7 +3,8 @@
 // a role with the Remote Management permissions and a plain member invited; simulated agents enrolled; Remote
 // Management -> Monitoring -> Overview -> + Activate service -> select devices (one refused, saying why) ->
 // Continue -> select policy -> Activate -> the overview refreshes pending -> running; an alert raised and
-// acknowledged; the member without the permission refused. Skips, saying why, where Chromium is missing.
+// acknowledged; a device's page (inventory, pending patches, backups, its alerts); the member without the
+// permission refused. Skips, saying why, where Chromium is missing.
 // With RMAGENT_SCREENSHOTS=DIR it saves the screenshots docs/console.md shows (npm run docs:console).
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -60,8 +61,8 @@ describe.skipIf(missing !== null)('the web console in Chromium: the seed\'s flow
     return page;
   }
   const problemsOf = (page: Page) => (page as Page & { problems: string[] }).problems.filter((p) => !/status of 40[1349]/.test(p));
-  const shot = async (page: Page, name: string) => {
-    if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  const shot = async (page: Page, name: string, fullPage = false) => {
+    if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
   };
   const lastLink = async () => (await droppedMail(dir)).at(-1)!.links[0]!;
 
@@ -188,6 +189,33 @@ describe.skipIf(missing !== null)('the web console in Chromium: the seed\'s flow
     await alertRow.getByRole('button', { name: 'Acknowledge' }).click();
     await expect.poll(() => admin.getByRole('row', { name: /CPU above 90%.*by acct-/ }).count()).toBe(1);
     expect((await a1.next('alert.ack')).body.key).toBe('cpu');
+
+    // The device's page, from the device list: prerequisites, inventory, pending patches, backups and its alerts
+    // (a second alert acknowledged there).
+    const now = Date.now();
+    const reports: Array<[string, Record<string, unknown>]> = [
+      ['inventory', { full: true, collectedAt: now, counts: { software: 2, omitted: 0 }, inventory: { hardware: { system: { manufacturer: 'Dell Inc.', model: 'OptiPlex 7090', serial: 'CN0X42' }, bios: {}, cpu: { manufacturer: 'Intel', brand: 'Core i5-10500', cores: 12 }, memory: { totalBytes: 16 * 2 ** 30 }, disks: [{ device: '/dev/nvme0n1', name: 'PC SN730', sizeBytes: 512 * 2 ** 30 }] }, os: { distro: 'Debian GNU/Linux', release: '12', arch: 'x64' }, network: [], software: [{ name: 'openssl', version: '3.0.15-1~deb12u1', source: 'dpkg' }, { name: 'teamviewer-host', version: '15.60.3', source: 'dpkg', publisher: 'TeamViewer' }] } }],
+      ['patches', { event: 'scan', manager: 'apt', scannedAt: now, count: 1, bySeverity: { security: 1 }, pending: [{ name: 'openssl', version: '3.0.15-1~deb12u2', severity: 'security', origin: 'Debian-Security' }] }],
+      ['backup', { event: 'snapshot', snapshot: 'snap-20261202-0100', createdAt: now, files: 1204, bytesRead: 734_003_200, bytesStored: 91_226_112, durationMs: 8000, skipped: 0, verified: null, pruned: { snapshots: [], chunks: 0, bytes: 0 }, peakRssBytes: 0 }],
+      ['alert.raised', { key: 'disk', service: 'monitoring', check: 'disk', severity: 'critical', message: 'Disk / above 90%', value: 93, threshold: 90 }],
+    ];
+    for (const [i, [kind, data]] of reports.entries()) {
+      a1.send('report', { seq: 3 + i, kind, at: now, data });
+      await a1.next('report.ack');
+    }
+    await admin.getByRole('link', { name: 'Devices' }).click();
+    await admin.getByRole('link', { name: 'reception-pc' }).click();
+    await admin.getByRole('heading', { name: 'reception-pc' }).waitFor();
+    await admin.getByText('Prerequisites met').waitFor();
+    await admin.getByRole('definition').filter({ hasText: 'OptiPlex 7090' }).waitFor();
+    await admin.getByRole('table', { name: 'Software' }).getByRole('row', { name: /teamviewer-host 15\.60\.3/ }).waitFor();
+    await admin.getByRole('table', { name: 'Pending patches' }).getByRole('row', { name: /openssl 3\.0\.15-1~deb12u2 security/ }).waitFor();
+    await admin.getByRole('table', { name: 'Backups' }).getByRole('row', { name: /snap-20261202-0100/ }).waitFor();
+    const diskAlert = admin.getByRole('table', { name: 'Device alerts' }).getByRole('row', { name: /Disk \/ above 90%/ });
+    await shot(admin, '10b-device-page', true);
+    await diskAlert.getByRole('button', { name: 'Acknowledge' }).click();
+    await expect.poll(() => admin.getByRole('row', { name: /Disk \/ above 90%.*acknowledged by acct-/ }).count()).toBe(1);
+    expect((await a1.next('alert.ack')).body.key).toBe('disk');
 
     // Backup assigned to another account (the owner, through the API): the console shows Restore disabled with the
     // seed's reason (the server refuses the command too: test/e2e/services.test.ts).

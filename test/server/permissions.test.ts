@@ -94,6 +94,30 @@ describe('alert scope on reports and latest', () => {
     // The kind filter cannot be used to get around it either.
     expect((await viewer.api('GET', `/devices/${agent.deviceId}/reports?kind=alert.raised`)).body.reports).toEqual([]);
   });
+
+
+  it("a device's alerts as its console page reads them (GET /alerts?deviceId=): all, own or none by permission; acknowledging one outside the scope is refused", async () => {
+    const server = await started();
+    const activator = await accountWith(server, ['view_devices', 'view_own_alerts', 'assign_policies', 'manage_policies'], 'activator');
+    const viewer = await accountWith(server, ['view_devices'], 'viewer');
+    const bystander = await accountWith(server, ['view_devices', 'view_own_alerts'], 'bystander');
+    const auditor = await accountWith(server, ['view_devices', 'view_all_alerts'], 'auditor');
+    const agent = track(await enroll(server, await newEnrollmentToken(server)));
+    const policy = (await activator.api('POST', '/policies', { name: 'p', service: 'monitoring', settings: MONITORING_SETTINGS })).body;
+    expect((await activator.api('POST', '/services/monitoring/activate', { deviceIds: [agent.deviceId], policyId: policy.id })).status).toBe(200);
+    await sendReports(agent, [raised(1), raised(2, 'backup')]);
+    const keysOf = async (who: typeof viewer) => {
+      const res = await who.api('GET', `/alerts?deviceId=${agent.deviceId}`);
+      return res.status === 200 ? { scope: res.body.scope, keys: res.body.alerts.map((a: { key: string }) => a.key).sort() } : res.status;
+    };
+    expect(await keysOf(viewer)).toBe(403);
+    expect(await keysOf(bystander)).toEqual({ scope: 'own', keys: [] });
+    expect(await keysOf(activator)).toEqual({ scope: 'own', keys: ['cpu-1'] });
+    expect(await keysOf(auditor)).toEqual({ scope: 'all', keys: ['cpu-1', 'cpu-2'] });
+    const backupAlert = (await auditor.api('GET', `/alerts?deviceId=${agent.deviceId}`)).body.alerts.find((a: { key: string }) => a.key === 'cpu-2');
+    expect((await activator.api('POST', `/alerts/${backupAlert.id}/ack`, {})).status).toBe(403);
+    expect((await auditor.api('GET', `/alerts/${backupAlert.id}`)).body.ackedBy).toBeNull();
+  });
 });
 
 describe('disabled accounts and replaced tokens', () => {

@@ -87,7 +87,7 @@ export async function devicesPage(root: HTMLElement, session: SessionView): Prom
             const tv = d.teamviewer;
             const blocked = ineligible(d);
             return h('tr', { 'data-device': d.id },
-              h('th', { scope: 'row' }, d.alias ?? d.hostname, h('span', { class: 'sub' }, `${d.hostname} · ${d.platform}`)),
+              h('th', { scope: 'row' }, h('a', { href: `/console/devices/${encodeURIComponent(d.id)}` }, d.alias ?? d.hostname), h('span', { class: 'sub' }, `${d.hostname} · ${d.platform}`)),
               h('td', {}, tv?.installed ? (tv.edition === 'host' ? 'Host' : tv.edition === 'full' ? 'Full client' : 'installed') : 'not installed'),
               h('td', {}, tv?.version ?? '—'),
               h('td', {}, tv?.teamviewerId ?? '—'),

@@ -2,6 +2,7 @@
 // a few DOM helpers (dom.ts) build the pages from the public API's answers.
 import { api, ApiError, type SessionView } from './api.js';
 import { alertsPage, devicesPage, licencesPage, membersPage } from './admin-pages.js';
+import { devicePage } from './device-page.js';
 import { h, notice, show } from './dom.js';
 import { frame } from './layout.js';
 import { activationPage, invitationPage, signInPage } from './public-pages.js';
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
   if (path === '/console' || path === '/console/rm') return servicesPage(root, session);
   if (rm) return rm[2] ? activatePage(root, session, rm[1]!) : overviewPage(root, session, rm[1]!);
   if (path === '/console/devices') return devicesPage(root, session);
+  const device = /^\/console\/devices\/([^/]+)$/.exec(path);
+  if (device) return devicePage(root, session, decodeURIComponent(device[1]!));
   if (path === '/console/members') return membersPage(root);
   if (path === '/console/licences') return licencesPage(root);
   if (path === '/console/alerts') return alertsPage(root);

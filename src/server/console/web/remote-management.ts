@@ -106,7 +106,7 @@ export async function overviewPage(root: HTMLElement, session: SessionView, serv
         h('table', { class: 'grid', 'aria-label': `${title(service)} endpoints` },
           h('thead', {}, h('tr', {}, ['Device', 'State', 'Policy', 'Online', 'Details', ...(service === 'backup' ? ['Restore'] : [])].map((c) => h('th', { scope: 'col' }, c)))),
           h('tbody', {}, devices.map((d) => h('tr', { 'data-device': d.deviceId },
-            h('th', { scope: 'row' }, d.alias ?? d.hostname ?? d.deviceId),
+            h('th', { scope: 'row' }, session.permissions.includes('view_devices') ? h('a', { href: `/console/devices/${encodeURIComponent(d.deviceId)}` }, d.alias ?? d.hostname ?? d.deviceId) : d.alias ?? d.hostname ?? d.deviceId),
             h('td', {}, h('span', { class: `phase ${phaseText(d.phase)}` }, phaseText(d.phase))),
             h('td', {}, d.policyId ? `${policyNames.get(d.policyId) ?? d.policyId} (version ${d.policyVersion ?? '?'})${d.applied ? '' : ', not applied yet'}` : '—'),
             h('td', {}, d.online ? 'online' : 'offline'),
