@@ -13,6 +13,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
+import type { ReportKind } from '../../src/protocol/frames.js';
 import type { DeviceFacts } from '../../src/protocol/model.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { droppedMail } from '../server/console-client.js';
@@ -193,7 +194,7 @@ describe.skipIf(missing !== null)('the web console in Chromium: the seed\'s flow
     // The device's page, from the device list: prerequisites, inventory, pending patches, backups and its alerts
     // (a second alert acknowledged there).
     const now = Date.now();
-    const reports: Array<[string, Record<string, unknown>]> = [
+    const reports: Array<[ReportKind, Record<string, unknown>]> = [
       ['inventory', { full: true, collectedAt: now, counts: { software: 2, omitted: 0 }, inventory: { hardware: { system: { manufacturer: 'Dell Inc.', model: 'OptiPlex 7090', serial: 'CN0X42' }, bios: {}, cpu: { manufacturer: 'Intel', brand: 'Core i5-10500', cores: 12 }, memory: { totalBytes: 16 * 2 ** 30 }, disks: [{ device: '/dev/nvme0n1', name: 'PC SN730', sizeBytes: 512 * 2 ** 30 }] }, os: { distro: 'Debian GNU/Linux', release: '12', arch: 'x64' }, network: [], software: [{ name: 'openssl', version: '3.0.15-1~deb12u1', source: 'dpkg' }, { name: 'teamviewer-host', version: '15.60.3', source: 'dpkg', publisher: 'TeamViewer' }] } }],
       ['patches', { event: 'scan', manager: 'apt', scannedAt: now, count: 1, bySeverity: { security: 1 }, pending: [{ name: 'openssl', version: '3.0.15-1~deb12u2', severity: 'security', origin: 'Debian-Security' }] }],
       ['backup', { event: 'snapshot', snapshot: 'snap-20261202-0100', createdAt: now, files: 1204, bytesRead: 734_003_200, bytesStored: 91_226_112, durationMs: 8000, skipped: 0, verified: null, pruned: { snapshots: [], chunks: 0, bytes: 0 }, peakRssBytes: 0 }],
