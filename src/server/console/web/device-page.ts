@@ -19,7 +19,10 @@ const bytes = (v: unknown): string => {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let n = v;
   let u = 0;
-  while (n >= 1024 && u < units.length - 1) (n /= 1024), u++;
+  while (n >= 1024 && u < units.length - 1) {
+    n /= 1024;
+    u++;
+  }
   return `${n.toFixed(u ? 1 : 0)} ${units[u]}`;
 };
 /** A definition list of label -> value, leaving out what the device did not report. */
@@ -120,7 +123,7 @@ function patches(p: Latest | undefined): HTMLElement {
 /** The snapshots the device reported (Backup's snapshot events, newest first), with the last failure if any. */
 async function backups(d: DeviceDetail): Promise<HTMLElement> {
   if (!d.latest.backup && !d.services.some((s) => s.name === 'backup')) return h('p', {}, 'Backup is not active on this device.');
-  let reports: Report[] = [];
+  let reports: Report[];
   try {
     reports = (await api<{ reports: Report[] }>('GET', `/devices/${encodeURIComponent(d.id)}/reports?kind=backup&limit=500`)).reports;
   } catch (err) {
