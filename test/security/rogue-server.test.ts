@@ -112,6 +112,19 @@ describe('a rogue endpoint that holds only the public server key (built agent)',
     // eslint-disable-next-line no-control-regex -- no control character reaches the terminal
     for (const out of [human.stdout, doctor.stdout]) expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
   });
+
+  it('cannot keep the device away for a day with an unauthenticated fatal error (retryAfterMs 24 h)', async () => {
+    const rogue = await refuser();
+    cleanups.push(rogue.close);
+    const { home } = await enrolledHome('rogue-retry', server.agentUrl, server.serverKey, await newToken(server));
+    await home.waitFor('enrolled', (s) => s.connection.state === 'connected' && s.registration.enrolled);
+    await pointTo(home, rogue.url);
+    const refused = await home.waitFor('refused by the rogue', (s) => s.connection.state === 'backoff' && s.connection.lastError?.code === 'AUTH_FAILED');
+    // The harness sets connection.backoffMaxMs to 1 s: a peer that proved nothing cannot stretch that to a day.
+    expect(refused.connection.nextRetryAt! - refused.connection.lastError!.at).toBeLessThanOrEqual(1_000);
+    await pointTo(home, server.agentUrl);
+    await home.waitFor('connected again within seconds', (s) => s.connection.state === 'connected', 10_000);
+  });
 });
 
 describe('a relay that holds a valid certificate for the server name (a CA the device trusts; DNS or routing MITM)', () => {
@@ -187,6 +200,45 @@ describe('a relay that holds a valid certificate for the server name (a CA the d
       expect(s?.registration.deviceId).toBe(d.deviceId);
       expect(s && monitoringRunning(s)).toBe(true);
     }
+  });
+
+  it('inside the session (no channel binding): a desired state it withheld, delivered after the admin removed Monitoring, does not bring Monitoring back', async () => {
+    const d = await deviceBehindRelay('relay-rollback', rogueCert, certs.caFile);
+    cleanups.push(() => d.stop());
+    d.mode.withholdDesired = true;
+    await d.reconnect();
+    await waitUntil(async () => d.withheld.length > 0 || undefined, 10_000, 'the desired state of the new session');
+    d.mode.withholdDesired = false;
+    expect((await d.server.api('POST', '/services/monitoring/deactivate', { deviceIds: [d.deviceId] })).status).toBe(200);
+    await d.home.waitFor('monitoring removed', (x) => !x.services.some((s) => s.name === 'monitoring'));
+    const late = d.withheld.at(-1)!;
+    const heardBefore = d.relay.heard.length;
+    d.relay.wire()!.toAgent(late);
+    await d.finalAcks([(JSON.parse(late) as Frame).id], heardBefore);
+    await sleep(1_000);
+    expect((await d.home.live())!.services.filter((x) => x.name === 'monitoring')).toEqual([]);
+  });
+
+  it('inside the session (no channel binding): a report.ack beyond what the device sent does not move its outbox (sequence numbers stay sane)', async () => {
+    const d = await deviceBehindRelay('relay-ack', rogueCert, certs.caFile);
+    cleanups.push(() => d.stop());
+    const sent = () => Math.max(0, ...d.relay.heard.filter((t) => typeOf(t) === 'report').map((t) => (JSON.parse(t) as Frame<'report'>).body.seq));
+    const highest = sent();
+    d.relay.wire()!.toAgent(makeFrame('report.ack', { upTo: 1_000_000_000_000 }));
+    await sleep(500);
+    expect((await d.home.live())!.outbox.lastAckedSeq).toBeLessThanOrEqual(highest);
+    // The next status report (every 5 s in the harness) follows on from what was sent.
+    await waitUntil(async () => sent() > highest || undefined, 15_000, 'the next report');
+    expect(sent()).toBeLessThan(highest + 100);
+  });
+
+  it('inside the session (no channel binding): an injected fatal error asking for a day\'s pause does not keep the device away beyond its backoff maximum', async () => {
+    const d = await deviceBehindRelay('relay-pause', rogueCert, certs.caFile);
+    cleanups.push(() => d.stop());
+    d.relay.wire()!.toAgent(makeFrame('error', { code: 'SERVER_UNREACHABLE', message: 'maintenance', retryAfterMs: 86_400_000, fatal: true }));
+    d.relay.wire()!.close(1012);
+    const away = await d.home.waitFor('backoff', (x) => x.connection.state === 'backoff');
+    expect(away.connection.nextRetryAt! - away.connection.lastError!.at).toBeLessThanOrEqual(1_000);
   });
 });
 
