@@ -232,6 +232,8 @@ export function createConnection(opts: ConnectionOptions): Connection {
     if (frame.type === 'report.ack') return onReportAck(s, frame.body.upTo, frame.id);
     if (frame.type === 'error') return onServerError(s, frame.body);
     if (isCommandType(frame.type)) {
+      // Judged at arrival: admission runs later (after awaits), by when a welcome behind it may have completed.
+      if (!s.connected) return ackCommand(s, frame, 'rejected', { code: 'FRAME_INVALID', message: `${frame.type} arrived before the handshake completed` });
       return enqueueCommand(s, frame as Frame & { type: CommandType });
     }
     sendError(s, 'FRAME_UNKNOWN_TYPE', `${frame.type} is not expected here`, frame.id);
