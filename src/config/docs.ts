@@ -49,6 +49,9 @@ the installer's DACLs lock it.
 
 The config file location can be changed with \`--config\` or \`RMAGENT_CONFIG\`.
 
+The file is one JSON object nested by the dots of the keys below: \`connection.heartbeatSec\` is written
+\`{"connection": {"heartbeatSec": 30}}\`, not as a dotted name.
+
 ## Keys
 
 | key | type | default | meaning |
