@@ -9,7 +9,7 @@
 // - Overflow policy: past maxBytes the OLDEST non-alert reports are dropped first (a newer status snapshot
 //   supersedes them) and counted in stats().dropped; alert.raised / alert.cleared are never dropped, even if the
 //   budget is then exceeded (that is logged).
-import { promises as fs } from 'node:fs';
+import { fsAsync as fs } from '../system/fs-async.js';
 import path from 'node:path';
 import * as z from 'zod/mini';
 import { ensureDir, readJsonFile, removeFile, writeFileAtomic, writeJsonAtomic } from '../system/files.js';

@@ -1,7 +1,9 @@
 // A simulated TeamViewer Host for the demo and end-to-end tests on a machine without TeamViewer:
 // the Linux layout under a root folder plus stand-in `teamviewer`, `dpkg` and `systemctl` commands that
 // answer for TeamViewer and hand every other question to the real command.
-import { mkdir, writeFile, chmod, rm } from 'node:fs/promises';
+import { fsAsync } from '../system/fs-async.js';
+
+const { mkdir, writeFile, chmod, rm } = fsAsync;
 import path from 'node:path';
 
 export interface SimulatedTeamViewer {

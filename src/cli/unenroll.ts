@@ -3,7 +3,7 @@
 // --pending-only (the MSI's rollback): only when the device never completed enrollment, i.e. when the
 // registration still holds the enrollment token in clear; an enrolled device is left alone.
 // Exit 0 done (or nothing to remove), 64 usage (without --yes), 3 other errors.
-import { promises as fs } from 'node:fs';
+import { fsAsync as fs } from '../system/fs-async.js';
 import path from 'node:path';
 import * as z from 'zod/mini';
 import { RmError } from '../protocol/errors.js';

@@ -2,8 +2,9 @@
 // atomically), walking a folder, reading a file in fixed-size chunks and writing a restored file. Every file a
 // user or the destination's writers could have changed goes through safe-files.ts (no links, no FIFOs, no swap).
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs, type Dirent } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { type Dirent } from 'node:fs';
+import { fsAsync as fs } from './fs-async.js';
+import type { FileHandle } from './fs-async.js';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip, gzip, constants as zc } from 'node:zlib';

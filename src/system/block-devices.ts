@@ -2,7 +2,7 @@
 // systeminformation's diskLayout (lsblk output parsing) returns nothing. A disk is a block device backed by a
 // device (real or virtual hardware: SATA, NVMe, virtio, USB); loop, RAM, zram, device-mapper and md devices are not.
 // Unknown facts are null.
-import { promises as fs } from 'node:fs';
+import { fsAsync as fs } from './fs-async.js';
 import path from 'node:path';
 import { compareText } from './compare-text.js';
 

@@ -1,5 +1,6 @@
 // The filesystem edge: crash-safe writes (temp file, fsync, rename, fsync dir) and validated reads.
-import { promises as fs, constants as fsc } from 'node:fs';
+import { constants as fsc } from 'node:fs';
+import { fsAsync as fs } from './fs-async.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as z from 'zod/mini';

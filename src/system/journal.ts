@@ -11,8 +11,8 @@
 //   called): a rewrite then makes the appends queued before it durable too, and they resolve with it.
 // - A rewrite is atomic (writeFileAtomic: temp file, fsync, rename, fsync dir): a crash leaves the old file, whole
 //   up to its last synced line, or the new one.
-import { promises as fs } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { fsAsync as fs } from './fs-async.js';
+import type { FileHandle } from './fs-async.js';
 import path from 'node:path';
 import { PRIVATE_FILE_MODE, removeFile, writeFileAtomic } from './files.js';
 

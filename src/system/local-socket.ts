@@ -5,7 +5,7 @@
 // An endpoint somebody else holds is refused with code IPC_ENDPOINT_TAKEN: the agent does not start.
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { fsAsync as fs } from './fs-async.js';
 import { readTextIfExists, removeFile, writeJsonAtomic } from './files.js';
 import { endpointTakenReason, parseEndpointRecord, planClientEndpoint, planServerEndpoint, type RecordRead } from './ipc-endpoint.js';
 

@@ -2,7 +2,8 @@
 // without following a link (O_NOFOLLOW) and without waiting (O_NONBLOCK: opening a FIFO with no writer would block
 // a libuv thread for good, and four such opens block every file operation of the agent), and only a regular file is
 // read (fstat on the handle, so nothing can be swapped in between).
-import { constants, promises as fs } from 'node:fs';
+import { constants } from 'node:fs';
+import { fsAsync as fs } from './fs-async.js';
 
 // Windows has neither flag (0): there a FIFO cannot sit at a file path, and the fstat check still applies.
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);

@@ -8,7 +8,7 @@
 //            runs from %SystemRoot%\System32 by its full path, through the one command runner (no shell, no PATH).
 //   macOS:   IOPlatformUUID of IOPlatformExpertDevice. Node has no IOKit binding: /usr/sbin/ioreg by its full path.
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { fsAsync as fs } from './fs-async.js';
 import path from 'node:path';
 import type { CommandRunner } from './exec.js';
 

@@ -1,7 +1,7 @@
 // The software edge: what is installed and what updates are pending, read through the one command
 // runner and from files under a root folder (a mounted host root, or a fixture tree in tests).
 // It returns raw outputs; the parsers that make sense of them are pure functions in services/.
-import { promises as fs } from 'node:fs';
+import { fsAsync as fs } from './fs-async.js';
 import path from 'node:path';
 import type { CommandResult, CommandRunner } from './exec.js';
 import type { SystemChange, SystemChangeRunner } from './system-runner.js';

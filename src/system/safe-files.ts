@@ -13,8 +13,9 @@
 // Windows has no O_NOFOLLOW: O_EXCL refuses an existing name (a planted link or junction included), and the
 // chain checks (lstat reports links and junctions as links) stand in for /proc. Codes on errors: UNSAFE_PATH,
 // NOT_REGULAR, FILE_CHANGED, TOO_LARGE (plain errors with a `code`: system/ sits below protocol/).
-import { constants as fsc, promises as fs, type BigIntStats } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { constants as fsc, type BigIntStats } from 'node:fs';
+import { fsAsync as fs } from './fs-async.js';
+import type { FileHandle } from './fs-async.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 

@@ -1,6 +1,7 @@
 // Reading a secret (the enrollment token) from a file or standard input, never from a command line, where
 // every local user could read it (/proc/PID/cmdline, ps, Windows process listings).
-import { promises as fs, constants as fsc } from 'node:fs';
+import { constants as fsc } from 'node:fs';
+import { fsAsync as fs, type FileHandle } from './fs-async.js';
 
 /** Longest secret accepted: a token is one short line; anything longer is a mistake (or a log file). */
 export const SECRET_MAX_BYTES = 4096;
@@ -14,7 +15,7 @@ export type SecretText = { ok: true; text: string; exposed?: boolean } | { ok: f
  */
 export async function readSecretSource(file: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<SecretText> {
   if (file === '-') return readStream(stdin);
-  let handle: fs.FileHandle;
+  let handle: FileHandle;
   try {
     handle = await fs.open(file, fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0));
   } catch (err) {

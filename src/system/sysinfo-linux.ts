@@ -1,7 +1,8 @@
 // The Linux samples from /proc and statfs, no child process. /proc files are read synchronously: they live
 // in kernel memory (never wait for a disk), and a synchronous read costs ~20 µs where fs.promises.readFile
 // costs ~250 µs of thread-pool round trips. statfs stays asynchronous: a stuck FUSE mount can hang it.
-import { closeSync, openSync, promises as fs, readFileSync, readlinkSync, readSync, type StatsFs } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync, readSync, type StatsFs } from 'node:fs';
+import { fsAsync as fs } from './fs-async.js';
 import os from 'node:os';
 import { diskMounts, memoryFromMeminfo, mountHolding, parseMounts } from './linux-proc.js';
 import { processMatches, type ProcessIdentity, type ProcessMatchBy } from './process-match.js';

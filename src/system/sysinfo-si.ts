@@ -1,6 +1,7 @@
 // systeminformation where node:os and /proc do not suffice (macOS, Windows, the BSDs), loaded on first use:
 // loading it costs ~10 MB of RSS and ~65 ms of CPU, which a Linux agent never pays.
-import { realpath } from 'node:fs/promises';
+import { fsAsync } from './fs-async.js';
+const { realpath } = fsAsync;
 import type { StatusReportData } from '../protocol/frames.js';
 import { loadSeaModule } from './sea-module.js';
 import { loadOnce } from './load-once.js';

@@ -6,7 +6,7 @@
 // processes when a name is missing (the exe link and an asynchronous cmdline read each: exact names cost more than
 // the 1.1 ms of comm alone, which cut names and called Node "MainThread"), statusSnapshot 0.4 ms once the facts are cached. systeminformation took: currentLoad
 // ~560 ms on the first call, mem 0.6 ms, fsSize ~39 ms (runs df), processLoad ~85 ms (runs ps), snapshot ~49 ms.
-import { promises as fs } from 'node:fs';
+import { fsAsync as fs } from './fs-async.js';
 import os from 'node:os';
 import { busyPercent, cpuTimes, type CpuTimes } from './cpu-load.js';
 import { readLogChunk, type LogChunk, type LogPosition } from './log-file.js';

@@ -11,7 +11,7 @@
 // command: <this rmagent executable>, args: ['backup-job', '--job', <job file in the state folder>], timeoutMs })`,
 // reading the job's result from a file it writes (the agent's composition root builds one runner, agent.ts).
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { fsAsync as fs } from './fs-async.js';
 import path from 'node:path';
 import type { CommandResult, CommandRunner, RunOptions } from './exec.js';
 import { ensureDir, removeFile } from './files.js';

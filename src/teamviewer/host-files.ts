@@ -1,6 +1,6 @@
 // Reading TeamViewer's own files: a missing file, a forbidden one and a readable one are three different
 // answers, and none of them throws.
-import { promises as fs } from 'node:fs';
+import { fsAsync as fs } from '../system/fs-async.js';
 import { ABSENT_STAMP, fileMode, fileStamp, readTextIfExists } from '../system/files.js';
 
 export type FileRead = { status: 'ok'; text: string } | { status: 'missing' } | { status: 'unreadable'; reason: string };

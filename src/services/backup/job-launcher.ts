@@ -4,7 +4,7 @@
 // running when the agent restarts, and the agent that starts next finds it (pending()) and waits for it the same
 // way. A job without a result whose heartbeat went silent, or whose process ended, failed (BACKUP_JOB_FAILED).
 import path from 'node:path';
-import { promises as fs } from 'node:fs';
+import { fsAsync as fs } from '../../system/fs-async.js';
 import { randomBytes } from 'node:crypto';
 import { ensureDir, readJsonFile, writeJsonAtomic } from '../../system/files.js';
 import type { CommandResult } from '../../system/exec.js';

@@ -4,7 +4,7 @@
 // and the agent reports it as failed (BACKUP_JOB_FAILED). Nothing of a snapshot counts before its sealed
 // manifest is written, so a crash half-way leaves only unreferenced chunks for the next retention to remove.
 import path from 'node:path';
-import { promises as fs } from 'node:fs';
+import { fsAsync as fs } from '../../system/fs-async.js';
 import { writeFileAtomic } from '../../system/files.js';
 import { isRmError, RmError } from '../../protocol/errors.js';
 import { loadManifestKey, openDestination } from './destination.js';

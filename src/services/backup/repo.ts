@@ -9,8 +9,8 @@
 // and costs nothing in the next snapshot. Keys come from the device's manifest.key (HKDF): the destination sees
 // neither file contents nor names. Everything read back is checked: GCM tags, blob hashes, the snapshot's seal.
 import path from 'node:path';
-import { promises as fs } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { fsAsync as fs } from '../../system/fs-async.js';
+import type { FileHandle } from '../../system/fs-async.js';
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';

@@ -5,7 +5,7 @@
 // entry gets its mtime and, when the agent runs as root, its owner; folders last, deepest first. Setuid, setgid
 // and sticky bits are never set. Files recorded sparse are written with holes where their content is zeros.
 import path from 'node:path';
-import { promises as fs } from 'node:fs';
+import { fsAsync as fs } from '../../system/fs-async.js';
 import { randomBytes } from 'node:crypto';
 import { chainUnchanged, makeFolders, resolveTrustedPath, writeFileInFolder, type ChainLink } from '../../system/safe-files.js';
 import { RmError } from '../../protocol/errors.js';

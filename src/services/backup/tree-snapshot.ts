@@ -5,7 +5,8 @@
 // stored once. Hard links are recorded as such (the first path holds the content), symbolic links and FIFOs by
 // what they are; sockets and devices are skipped and listed with their paths.
 import path from 'node:path';
-import { promises as fs, type BigIntStats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { fsAsync as fs } from '../../system/fs-async.js';
 import { createHash } from 'node:crypto';
 import { Chunker } from '../../system/cdc.js';
 import { openRegularFile, readRegularFile, resolveTrustedPath } from '../../system/safe-files.js';
