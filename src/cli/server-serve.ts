@@ -8,6 +8,7 @@ import { RmError } from '../protocol/errors.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_REPORT_LIMITS, startServer } from '../server/server.js';
 import { DEFAULT_DEVICE_LIMITS } from '../server/gateway.js';
+import { DEFAULT_PRESENCE_TTL_MS } from '../server/presence.js';
 import { DEFAULT_RETENTION } from '../server/retention.js';
 import { readTextIfExists, writeJsonAtomic } from '../system/files.js';
 import { createSmtpMailer } from '../server/smtp-mailer.js';
@@ -20,6 +21,7 @@ export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --d
                       [--log-level error|warn|info|debug] [--heartbeat-sec N]
                       [--report-kind-mib N] [--report-device-mib N] [--report-retention-days N] [--device-kib-per-sec N]
                       [--public-url URL] [--smtp-url-file FILE] [--mail-from ADDRESS]
+                      [--presence-ttl-sec N]
 
   --listen HOST:PORT        address to listen on (port 0 picks a free port; IPv6 as [::1]:8080)
   --data DIR                data folder: rmagent.db (SQLite), owner.token, server-key(s), server.json
@@ -36,6 +38,7 @@ export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --d
   --smtp-url-file FILE      send e-mail over SMTP: FILE holds smtp(s)://[user:password@]host[:port] (default: .eml
                             files in DIR/mail/); a file, so the password is not on a command line
   --mail-from ADDRESS       sender of licence and verification e-mails (default rmagent-server@localhost)
+  --presence-ttl-sec N      a node silent this long is dead: its devices show offline on the others (default ${DEFAULT_PRESENCE_TTL_MS / 1000})
 Console: http(s)://HOST:PORT/console/ (docs/console.md).
 Prints {"event":"listening",...} on stdout when ready. The owner API token is in DIR/owner.token.`;
 
@@ -55,10 +58,11 @@ const FlagsSchema = z.object({
   'public-url': z.optional(z.string().check(z.regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'an http:// or https:// URL'))),
   'smtp-url-file': z.optional(z.string().check(z.minLength(1))),
   'mail-from': z.optional(z.string().check(z.regex(/^[^\s@]+@[^\s@]+$/, 'an e-mail address'))),
+  'presence-ttl-sec': z._default(int(3, 600), DEFAULT_PRESENCE_TTL_MS / 1000),
 }).check(z.refine((f) => Boolean(f['tls-cert']) === Boolean(f['tls-key']), { message: 'give both --tls-cert and --tls-key, or neither', path: ['tls-cert'] }));
 type Flags = z.infer<typeof FlagsSchema>;
 
-const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from'] as const;
+const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from', 'presence-ttl-sec'] as const;
 
 function parseServeFlags(argv: string[]): Flags | 'help' {
   let values: Record<string, unknown>;
@@ -106,6 +110,7 @@ export default async function serve(argv: string[], io: CliIO, stopRequested: Pr
     ...(tls ? { tls } : {}),
     reportLimits: { bytesPerKind: flags['report-kind-mib'] * MIB, bytesPerDevice: flags['report-device-mib'] * MIB },
     retention: { ...DEFAULT_RETENTION, reportDays: flags['report-retention-days'] },
+    presenceTtlMs: flags['presence-ttl-sec'] * 1000,
     deviceLimits: { ...DEFAULT_DEVICE_LIMITS, bytes: { perSec: flags['device-kib-per-sec'] * 1024, burst: Math.max(DEFAULT_DEVICE_LIMITS.bytes.burst, flags['device-kib-per-sec'] * 1024 * 4) } },
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.syscall === 'listen') throw new RmError('SERVER_LISTEN_FAILED', `${flags.listen}: ${err.code ?? err.message}`);

@@ -56,6 +56,8 @@ export interface GatewayOptions {
   deviceLimits?: DeviceLimits;
   /** After the handshake of a device (welcome and desired state sent). */
   onOnline(deviceId: string): Promise<void>;
+  /** This node no longer holds the device's connection (closed, replaced or dropped). */
+  onOffline?(deviceId: string): void;
   /** The device said `unenroll` over its authenticated connection: forget it. */
   onUnenroll?(deviceId: string, reason: string | undefined): Promise<void>;
 }
@@ -316,6 +318,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       if (s.deviceId && online.get(s.deviceId) === s) {
         online.delete(s.deviceId);
         logger.info('agent disconnected', { deviceId: s.deviceId });
+        opts.onOffline?.(s.deviceId);
       }
     });
     ws.on('error', (err) => logger.warn('agent socket error', { deviceId: s.deviceId, error: err }));

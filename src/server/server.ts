@@ -21,6 +21,7 @@ import { loadKeyring } from './keyring.js';
 import { createMailDrop, type Mailer } from './mailer.js';
 import { addConsolePages } from './console/pages.js';
 import { createAttemptLimiter, SIGN_IN_LIMITS } from './sessions.js';
+import { createPresence } from './presence.js';
 import { createRetentionSweeper, DEFAULT_RETENTION, type RetentionOptions } from './retention.js';
 import { hashSecret, newSecret } from './secrets.js';
 import { createCommandSigner } from './signer.js';
@@ -51,6 +52,8 @@ export interface ServerOptions {
   /** What one device may send after its handshake. */
   deviceLimits?: DeviceLimits;
   retention?: RetentionOptions;
+  /** A node that has not beaten for this long is dead and its devices offline (default 15 s). */
+  presenceTtlMs?: number;
   /** Check every API answer against its declared schema (tests). */
   validateResponses?: boolean;
   /** Where licence and verification e-mails go (default: .eml files in DATA/mail/). */
@@ -109,7 +112,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (await readTextIfExists(path.join(opts.dataDir, 'store.json')).catch(() => null)) {
     logger.warn('DATA/store.json (the JSON store of rmagent-server before 0.2) is not imported: this server starts from DATA/rmagent.db; devices enrolled before must enroll again. The file is left in place; delete it once you no longer need it.');
   }
-  const store = opts.database ? createPostgresStore({ url: opts.database, logger, now: () => clock.now() }) : createSqliteStore({ dataDir: opts.dataDir, logger, now: () => clock.now() });
+  // Notifications sent while PostgreSQL's LISTEN connection was down are lost: look again at what waits.
+  let resync = () => {};
+  const store = opts.database
+    ? createPostgresStore({ url: opts.database, logger, now: () => clock.now(), onResync: () => resync() })
+    : createSqliteStore({ dataDir: opts.dataDir, logger, now: () => clock.now() });
   const { created, schemaVersion } = await store.open();
   let stopping: Promise<void> | null = null;
   try {
@@ -124,6 +131,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     httpServer.headersTimeout = 10_000;
     httpServer.requestTimeout = 30_000;
 
+    const presence = createPresence({ store, clock, logger, ...(opts.presenceTtlMs ? { ttlMs: opts.presenceTtlMs } : {}) });
     const webhooks = createWebhookDispatcher({ store, clock, logger });
     const intake = createIntake({ store, clock, logger, limits: opts.reportLimits ?? DEFAULT_REPORT_LIMITS, onAlertChange: () => webhooks.kick() });
     // The gateway and the command queue need each other: the queue sends through the gateway, the gateway asks the
@@ -138,7 +146,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       heartbeatSec: opts.heartbeatSec ?? 30,
       ...(opts.handshakeTimeoutMs ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
       ...(opts.deviceLimits ? { deviceLimits: opts.deviceLimits } : {}),
-      onOnline: (deviceId) => commands.deliver(deviceId, { reconnected: true }),
+      onOnline: (deviceId) => {
+        presence.connected(deviceId);
+        return commands.deliver(deviceId, { reconnected: true });
+      },
+      onOffline: (deviceId) => presence.disconnected(deviceId),
       // `rmagent unenroll` on the device: it leaves the fleet as a console delete would (key revoked, data removed).
       onUnenroll: async (deviceId, reason) => {
         await store.transaction(async (tx) => {
@@ -149,11 +161,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       },
     });
     const commands = createCommandQueue({ store, signer, clock, logger, transport: gateway });
+    // Online = held by any node sharing the database (one node on SQLite): the API's `online`, and whom
+    // activations send commands to at once.
+    const fleet = { isOnline: (deviceId: string) => presence.isOnline(deviceId) };
+    resync = () => {
+      void presence.refresh().catch(() => undefined);
+      for (const deviceId of presence.local()) void commands.deliver(deviceId, { reconnected: false });
+    };
     const retention = createRetentionSweeper({ store, clock, logger, options: opts.retention ?? DEFAULT_RETENTION });
     let listeningUrl = '';
     const mailer = opts.mailer ?? createMailDrop(path.join(opts.dataDir, 'mail'), opts.mailFrom ?? 'rmagent-server@localhost', () => clock.now());
     const routes = allRoutes({
-      store, clock, logger, commands, fleet: gateway, keyring, servingTlsPin: certPem ? spkiPin(certPem) : null,
+      store, clock, logger, commands, fleet, keyring, servingTlsPin: certPem ? spkiPin(certPem) : null,
       mailer, publicUrl: () => (opts.publicUrl ?? listeningUrl).replace(/\/+$/, ''), signInLimiter: createAttemptLimiter(SIGN_IN_LIMITS.perAddress),
     });
     const app = createApiApp({
@@ -193,7 +212,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const port = (httpServer.address() as AddressInfo).port;
     const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
     listeningUrl = `${opts.tls ? 'https' : 'http'}://${hostInUrl}:${port}`;
-    logger.info('server listening', { host: opts.host, port, tls: Boolean(opts.tls), dataDir: opts.dataDir, store: store.engine, ...(opts.database ? { database: redactUrl(opts.database) } : {}), schemaVersion, firstStart: created, devices: await store.devices.count() });
+    await presence.start(`${hostInUrl}:${port}`);
+    logger.info('server listening', { node: presence.nodeId, host: opts.host, port, tls: Boolean(opts.tls), dataDir: opts.dataDir, store: store.engine, ...(opts.database ? { database: redactUrl(opts.database) } : {}), schemaVersion, firstStart: created, devices: await store.devices.count() });
 
     return {
       httpUrl: `${opts.tls ? 'https' : 'http'}://${hostInUrl}:${port}`,
@@ -206,6 +226,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         stopping ??= (async () => {
           stopCommands();
           await gateway.stop();
+          await presence.stop();
           httpServer.closeAllConnections();
           await new Promise<void>((resolve) => httpServer.close(() => resolve()));
           await webhooks.stop();

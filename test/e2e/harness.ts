@@ -32,8 +32,8 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startServer(dataDir: string, port = 0): Promise<ServerProcess> {
-  const proc = spawnNode(SERVER_JS, ['--listen', `127.0.0.1:${port}`, '--data', dataDir, '--heartbeat-sec', '2', '--log-level', 'warn']);
+export async function startServer(dataDir: string, port = 0, extraArgs: string[] = []): Promise<ServerProcess> {
+  const proc = spawnNode(SERVER_JS, ['--listen', `127.0.0.1:${port}`, '--data', dataDir, '--heartbeat-sec', '2', '--log-level', 'warn', ...extraArgs]);
   const listening = await waitForEvent<{ httpUrl: string; agentUrl: string; port: number }>(proc, 'listening');
   const ownerToken = readFileSync(path.join(dataDir, 'owner.token'), 'utf8').trim();
   const serverKey = readFileSync(path.join(dataDir, 'server-key.pub'), 'utf8').trim();

@@ -31,7 +31,7 @@ describe('SQLite store: migration 2 (console sign-in)', () => {
     raw.exec("INSERT INTO accounts (id, name, token_hash, created_at) VALUES ('acct-old', 'old', 'h', 1)");
     raw.close();
     const store = createSqliteStore({ dataDir: dir, logger: silentLogger() });
-    expect(await store.open()).toEqual({ created: false, schemaVersion: 2 });
+    expect(await store.open()).toEqual({ created: false, schemaVersion: SQLITE_MIGRATIONS.at(-1)!.version });
     open.push(store);
     expect((await store.accounts.get('acct-old'))?.name).toBe('old');
     await store.logins.insert({ accountId: 'acct-old', email: 'old@example.com', passwordHash: 'h', emailVerifiedAt: null, termsAcceptedAt: null, failedAttempts: 0, lockedUntil: null, createdAt: 1 });

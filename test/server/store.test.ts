@@ -68,7 +68,7 @@ describe('SQLite store: files and migrations', () => {
   it('creates one private database file, migrates once, and opens it again at the same version', async () => {
     const dir = await tempDir();
     const first = createSqliteStore({ dataDir: dir, logger: silentLogger() });
-    expect(await first.open()).toEqual({ created: true, schemaVersion: 2 });
+    expect(await first.open()).toEqual({ created: true, schemaVersion: SQLITE_MIGRATIONS.at(-1)!.version });
     await first.devices.insert(device('dev-a'));
     await first.close();
     expect(statSync(path.join(dir, SQLITE_FILE)).mode & 0o777).toBe(0o600);
@@ -168,6 +168,32 @@ describe.each(ENGINES)('$engine store contract', ({ skip, make }) => {
       for (let seq = 1; seq <= 10; seq++) await store.reports.append(report(seq, 'status', 100), limits);
       expect(await store.reports.pruneBefore(6)).toBe(5);
       expect(await store.reports.usage('dev-a')).toEqual([{ kind: 'status', reports: 5, bytes: 500 }]);
+    });
+  });
+
+  describe.skipIf(skip)('presence', () => {
+    const node = (id: string) => ({ id, startedAt: 1, beatAt: 1, info: { host: 'h', pid: 1, listen: `${id}:1` } });
+    it("a device is online while a live node holds it; another node takes it over; a dead node's devices expire", async () => {
+      const store = await make();
+      expect(await store.presence.beat(node('node-a'), 100)).toBe(false);
+      expect(await store.presence.beat(node('node-a'), 100)).toBe(true);
+      await store.presence.beat(node('node-b'), 100);
+      await store.presence.update('node-a', { connected: ['dev-1', 'dev-2'], disconnected: [] }, 100);
+      // The device reconnected to node B; node A's late close must not undo that.
+      await store.presence.update('node-b', { connected: ['dev-2'], disconnected: [] }, 101);
+      await store.presence.update('node-a', { connected: [], disconnected: ['dev-2'] }, 102);
+      const sorted = (rows: Array<{ deviceId: string; nodeId: string }>) => [...rows].sort((x, y) => x.deviceId.localeCompare(y.deviceId));
+      expect(sorted(await store.presence.online(50, null))).toEqual([{ deviceId: 'dev-1', nodeId: 'node-a' }, { deviceId: 'dev-2', nodeId: 'node-b' }]);
+      expect(await store.presence.online(50, 'node-b')).toEqual([{ deviceId: 'dev-1', nodeId: 'node-a' }]);
+      // Node A stops beating: its device is offline for everyone once the TTL passed, and the first to look removes it.
+      await store.presence.beat(node('node-b'), 200);
+      expect(await store.presence.online(150, null)).toEqual([{ deviceId: 'dev-2', nodeId: 'node-b' }]);
+      expect(await store.presence.expire(150)).toBe(1);
+      expect((await store.presence.nodes()).map((n) => n.id)).toEqual(['node-b']);
+      // Expired meanwhile: its next beat says so (the node then writes its whole set again).
+      expect(await store.presence.beat(node('node-a'), 300)).toBe(false);
+      await store.presence.leave('node-b');
+      expect(await store.presence.online(0, null)).toEqual([]);
     });
   });
 

@@ -21,7 +21,8 @@ import { createPgDb, type PgDb } from './postgres-db.js';
 import { postgresAlerts, postgresCommands, postgresWebhookDeliveries } from './postgres-events.js';
 import { postgresDevices, postgresDeviceState, postgresReports } from './postgres-fleet.js';
 import { postgresLicences, postgresLogins, postgresSessions, postgresVerifications } from './postgres-sign-in.js';
-import type { Repos, Store, Topic, TopicPayload, Transaction } from './store.js';
+import { postgresPresence } from './postgres-presence.js';
+import { TOPICS, type Repos, type Store, type Topic, type TopicPayload, type Transaction } from './store.js';
 
 /** The NOTIFY channel every node listens on. */
 export const NOTIFY_CHANNEL = 'rmagent_events';
@@ -46,6 +47,7 @@ export function redactUrl(url: string): string {
 
 function repos(db: PgDb): Repos {
   return {
+    presence: postgresPresence(db),
     roles: postgresRoles(db),
     accounts: postgresAccounts(db),
     logins: postgresLogins(db),
@@ -143,8 +145,8 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
       return opts.logger.warn('unreadable notification ignored', { channel: n.channel });
     }
     // Our own notifications were delivered here right after their commit.
-    if (parsed.n === nodeId || (parsed.t !== 'command' && parsed.t !== 'device.revoked')) return;
-    void deliver(parsed.t, parsed.p);
+    if (parsed.n === nodeId || !TOPICS.includes(parsed.t as Topic)) return;
+    void deliver(parsed.t as Topic, parsed.p);
   };
 
   async function listen(attempt = 0): Promise<void> {
@@ -186,6 +188,7 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
 
   const store: Store = {
     engine: 'postgres',
+    presence: lazy('presence'),
     roles: lazy('roles'),
     accounts: lazy('accounts'),
     logins: lazy('logins'),

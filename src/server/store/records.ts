@@ -231,3 +231,11 @@ export interface VerificationRecord {
   expiresAt: number;
   usedAt: number | null;
 }
+
+export interface ServerNodeRecord {
+  /** Random at each start of a server process. */
+  id: string;
+  startedAt: number;
+  beatAt: number;
+  info: { host: string; pid: number; listen: string };
+}

@@ -21,6 +21,7 @@ import { sqliteAlerts, sqliteCommands, sqliteWebhookDeliveries } from './sqlite-
 import { sqliteDevices, sqliteDeviceState, sqliteReports } from './sqlite-fleet.js';
 import { sqliteLicences, sqliteLogins, sqliteSessions, sqliteVerifications } from './sqlite-sign-in.js';
 import type { SyncOf } from './sqlite-sync.js';
+import { sqlitePresence } from './sqlite-presence.js';
 import type { Repos, Store, Topic, TopicPayload, Transaction } from './store.js';
 
 export const SQLITE_FILE = 'rmagent.db';
@@ -30,6 +31,7 @@ type Listener = (payload: unknown) => Promise<void> | void;
 
 function syncRepos(db: Db): SyncRepos {
   return {
+    presence: sqlitePresence(db),
     roles: sqliteRoles(db),
     accounts: sqliteAccounts(db),
     logins: sqliteLogins(db),
@@ -130,6 +132,7 @@ export function createSqliteStore(opts: { dataDir: string; logger: Logger; now?:
 
   const store: Store = {
     engine: 'sqlite',
+    presence: lazy('presence'),
     roles: lazy('roles'),
     accounts: lazy('accounts'),
     logins: lazy('logins'),

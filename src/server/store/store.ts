@@ -26,6 +26,7 @@ import type {
   PolicyRecord,
   ReportRecord,
   RoleRecord,
+  ServerNodeRecord,
   SessionRecord,
   VerificationRecord,
   WebhookDeliveryRecord,
@@ -63,6 +64,20 @@ export interface AlertFilter {
 }
 
 export interface Repos {
+  /** Which server node holds which device's connection (several nodes share one database). */
+  presence: {
+    /** The node is alive at `at`; false when it was not known (first beat, or expired by another node meanwhile). */
+    beat(node: ServerNodeRecord, at: number): Promise<boolean>;
+    /** This node gained `connected` (taken over from any other node) and lost `disconnected` (only if it still held them). */
+    update(nodeId: string, changes: { connected: readonly string[]; disconnected: readonly string[] }, at: number): Promise<void>;
+    /** Devices held by nodes that beat at or after `aliveSince`, except `exceptNode`'s. */
+    online(aliveSince: number, exceptNode: string | null): Promise<Array<{ deviceId: string; nodeId: string }>>;
+    /** Removes nodes that have not beaten since `aliveSince`, and what they held; returns how many devices that was. */
+    expire(aliveSince: number): Promise<number>;
+    /** A node stopping: it and what it held. */
+    leave(nodeId: string): Promise<void>;
+    nodes(): Promise<ServerNodeRecord[]>;
+  };
   roles: {
     list(): Promise<RoleRecord[]>;
     get(id: string): Promise<RoleRecord | null>;
@@ -235,12 +250,15 @@ export interface Repos {
   };
 }
 
-export type Topic = 'command' | 'device.revoked';
+export const TOPICS = ['command', 'device.revoked', 'presence'] as const;
+export type Topic = (typeof TOPICS)[number];
 export interface TopicPayload {
   /** New commands wait for this device: whichever node holds its socket sends them. */
   command: { deviceId: string };
   /** The device was deleted: whichever node holds its socket closes it. */
   'device.revoked': { deviceId: string };
+  /** A node gained or lost device connections (what it wrote with presence.update). */
+  presence: { nodeId: string; connected: string[]; disconnected: string[] };
 }
 
 export interface Transaction extends Repos {

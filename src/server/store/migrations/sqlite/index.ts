@@ -1,6 +1,7 @@
 // The SQLite schema's versions, oldest first. A released migration is never edited: a change is a new file.
 import * as initial from './0001-initial.js';
 import * as consoleSignIn from './0002-console-sign-in.js';
+import * as presence from './0003-presence.js';
 
 export interface Migration {
   version: number;
@@ -11,4 +12,5 @@ export interface Migration {
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   { version: 1, ...initial },
   { version: 2, ...consoleSignIn },
+  { version: 3, ...presence },
 ];
