@@ -4,6 +4,8 @@
 //   --mode real (default): the agent's own connection code (createConnection with its identity store,
 //     outbox and replay guard in a private state folder per agent), as `rmagent run` uses it;
 //   --mode raw: a bare protocol client (src/protocol helpers over ws), the lightest possible agent.
+//   --report-ms N (raw): once all are connected, every agent sends status reports back to back (the next when the
+//     previous one's report.ack came, i.e. once it was committed) for N ms; prints {"event":"reported","acked":..}.
 //   node build/bench/fleet-worker.mjs --url ws://127.0.0.1:PORT/agent --token T --server-key K --work DIR --count N
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,12 +27,16 @@ import type { Connection } from '../src/agent/contracts.js';
 const { values } = parseArgs({
   options: {
     url: { type: 'string' }, token: { type: 'string' }, 'server-key': { type: 'string' }, work: { type: 'string' }, mode: { type: 'string' },
-    count: { type: 'string' }, concurrency: { type: 'string' }, 'timeout-ms': { type: 'string' },
+    count: { type: 'string' }, concurrency: { type: 'string' }, 'timeout-ms': { type: 'string' }, 'report-ms': { type: 'string' },
   },
   strict: true,
 });
 const url = values.url!;
 if (!/^ws:\/\/(127\.0\.0\.1|\[::1\]):\d+\//.test(url)) throw new Error('loopback only');
+const reportMs = Number(values['report-ms'] ?? 0);
+/** Raw agents in the report phase: the next report goes out when the previous one was acknowledged. */
+let reporting = false;
+let acked = 0;
 const count = Math.min(20_000, Number(values.count ?? 10));
 const concurrency = Number(values.concurrency ?? 50);
 const deadline = Date.now() + Number(values['timeout-ms'] ?? 300_000);
@@ -87,6 +93,7 @@ function oneAgent(i: number): Promise<void> {
       resolve();
     };
     const timer = setTimeout(() => finish(false), 30_000);
+    let seq = 1;
     ws.on('message', (raw) => {
       const parsed = parseFrame(raw.toString(), { accept: SERVER_TO_AGENT });
       if (!parsed.ok) return;
@@ -96,13 +103,22 @@ function oneAgent(i: number): Promise<void> {
         ws.send(encodeFrame(enrollFrame({ token: values.token!, publicKey: key.publicKey, serverNonce: f.body.nonce, channel: { kind: 'none' }, facts, devicePrivateKeyPem: key.privateKeyPem, now: Date.now() })));
       } else if (f.type === 'welcome') {
         ws.send(encodeFrame(makeFrame('report', { seq: 1, kind: 'status', at: Date.now(), data: statusData() })));
-      } else if (f.type === 'report.ack') finish(true);
+      } else if (f.type === 'report.ack') {
+        if (!done) return finish(true);
+        if (!reporting || f.body.upTo < seq) return;
+        acked += 1;
+        ws.send(encodeFrame(makeFrame('report', { seq: ++seq, kind: 'status', at: Date.now(), data: statusData() })));
+      }
       else if (f.type === 'error' && f.body.fatal) finish(false);
     });
     ws.on('error', () => finish(false));
     ws.on('close', () => finish(false));
+    reportStarters.push(() => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(makeFrame('report', { seq: ++seq, kind: 'status', at: Date.now(), data: statusData() })));
+    });
   });
 }
+const reportStarters: Array<() => void> = [];
 
 async function main(): Promise<void> {
   let next = 0;
@@ -118,6 +134,14 @@ async function main(): Promise<void> {
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
   emit('ready', { memoryMb: process.memoryUsage().rss / 1024 / 1024 });
+  if (reportMs > 0) {
+    reporting = true;
+    const t0 = Date.now();
+    for (const start of reportStarters) start();
+    await new Promise((r) => setTimeout(r, reportMs));
+    reporting = false;
+    emit('reported', { acked, ms: Date.now() - t0 });
+  }
   const stop = () => {
     for (const ws of sockets) ws.terminate();
     void Promise.race([Promise.all(connections.map((c) => c.stop())), new Promise((r) => setTimeout(r, 3_000))]).then(() => process.exit(0));

@@ -19,3 +19,15 @@ export function reconnectDelay(attempt: number, opts: BackoffOptions): number {
   const jittered = Math.round(r * ceiling);
   return Math.max(jittered, opts.retryAfterMs ?? 0);
 }
+
+/**
+ * After DEVICE_REVOKED (the server deleted this device and its key): no retry can fix that, only a new enrollment,
+ * which starts a fresh connection at once. So the agent asks again only every 30-60 minutes (jittered), not at the
+ * normal backoff's pace: a fleet of deleted devices must not keep hammering the server.
+ */
+export const REVOKED_RETRY_MS = { min: 30 * 60_000, max: 60 * 60_000 } as const;
+
+export function revokedDelay(random: () => number): number {
+  const r = Math.min(Math.max(random(), 0), 1);
+  return REVOKED_RETRY_MS.min + Math.round(r * (REVOKED_RETRY_MS.max - REVOKED_RETRY_MS.min));
+}

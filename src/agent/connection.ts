@@ -22,7 +22,7 @@ import { agentHello, authFrame, channelOf, checkServerHello, checkWelcome, enrol
 import { PROTOCOL_VERSION } from '../protocol/model.js';
 import { AGENT_VERSION } from '../version.js';
 import { CLOCK_SKEW_PROBLEM_MS } from './status.js';
-import { reconnectDelay } from './backoff.js';
+import { reconnectDelay, revokedDelay } from './backoff.js';
 import { checkTransport, tlsOptions, transportErrorCode } from './transport.js';
 import { waitAtMost } from '../system/wait.js';
 import type { ReplayGuard } from './replay.js';
@@ -124,7 +124,10 @@ export function createConnection(opts: ConnectionOptions): Connection {
   function retryLater(error: LastError, refused: boolean, retryAfterMs?: number): void {
     if (stopped) return;
     const attempts = state.attempts + 1;
-    const delay = reconnectDelay(attempts - 1 + (refused ? REFUSAL_EXTRA_ATTEMPTS : 0), { baseMs: settings.backoffBaseMs, maxMs: settings.backoffMaxMs, random, retryAfterMs });
+    const delay =
+      error.code === 'DEVICE_REVOKED'
+        ? revokedDelay(random)
+        : reconnectDelay(attempts - 1 + (refused ? REFUSAL_EXTRA_ATTEMPTS : 0), { baseMs: settings.backoffBaseMs, maxMs: settings.backoffMaxMs, random, retryAfterMs });
     const now = clock.now();
     setStatus({ phase: 'backoff', attempts, lastError: { ...error, at: now }, nextRetryAt: now + delay, connectedAt: null });
     logger.warn('not connected; retrying later', { code: error.code, reason: error.message, attempts, delayMs: delay });

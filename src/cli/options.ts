@@ -1,7 +1,7 @@
 // Command-line flags: parsed with node:util parseArgs, validated with zod, mapped onto config keys.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as z from 'zod/mini';
-import { RmError } from '../protocol/errors.js';
+import { RmError, type ErrorCode } from '../protocol/errors.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 
 /** Flags every agent command accepts: where the config, state, logs and TeamViewer root are. */
@@ -77,8 +77,10 @@ export function configFromFlags(flags: CommonFlags, io: CliIO): LoadedConfig {
 }
 
 /** Prints an error the way every command does: code, message, fix; JSON when asked. */
-export function printError(err: unknown, io: CliIO, json = false): void {
+/** `hints` replaces the table's fix for some codes (rmagent-server's usage errors point to its own help). */
+export function printError(err: unknown, io: CliIO, json = false, hints: Partial<Record<ErrorCode, string>> = {}): void {
   const e = err instanceof RmError ? err : new RmError('INTERNAL', err instanceof Error ? err.message : String(err));
-  if (json) io.out(JSON.stringify({ error: e.toJSON() }));
-  else io.err(`error ${e.code}: ${e.message}\n  fix: ${e.hint}`);
+  const shown = { ...e.toJSON(), hint: hints[e.code] ?? e.hint };
+  if (json) io.out(JSON.stringify({ error: shown }));
+  else io.err(`error ${shown.code}: ${shown.message}\n  fix: ${shown.hint}`);
 }

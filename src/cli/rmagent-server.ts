@@ -53,7 +53,7 @@ main(process.argv.slice(2), processIO).then(
       else processIO.err(`error ${err.code}: ${err.message}${err.hint ? `\n  fix: ${err.hint}` : ''}`);
       process.exit(3);
     }
-    printError(err, processIO, json);
+    printError(err, processIO, json, { CLI_USAGE: 'Run `rmagent-server help` for the commands and their options' });
     process.exit(err instanceof RmError && err.code === 'CLI_USAGE' ? 64 : 3);
   },
 );

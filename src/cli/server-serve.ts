@@ -8,6 +8,7 @@ import { RmError } from '../protocol/errors.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_REPORT_LIMITS, startServer } from '../server/server.js';
 import { DEFAULT_DEVICE_LIMITS } from '../server/gateway.js';
+import { DEFAULT_API_RATE_LIMITS } from '../server/api/rate-limits.js';
 import { DEFAULT_PRESENCE_TTL_MS } from '../server/presence.js';
 import { DEFAULT_RETENTION } from '../server/retention.js';
 import { readTextIfExists, writeJsonAtomic } from '../system/files.js';
@@ -21,7 +22,7 @@ export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --d
                       [--log-level error|warn|info|debug] [--heartbeat-sec N]
                       [--report-kind-mib N] [--report-device-mib N] [--report-retention-days N] [--device-kib-per-sec N]
                       [--public-url URL] [--smtp-url-file FILE] [--mail-from ADDRESS]
-                      [--presence-ttl-sec N]
+                      [--presence-ttl-sec N] [--api-rps-per-token N] [--api-rps-per-address N]
 
   --listen HOST:PORT        address to listen on (port 0 picks a free port; IPv6 as [::1]:8080)
   --data DIR                data folder: rmagent.db (SQLite), owner.token, server-key(s), server.json
@@ -38,6 +39,9 @@ export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --d
   --smtp-url-file FILE      send e-mail over SMTP: FILE holds smtp(s)://[user:password@]host[:port] (default: .eml
                             files in DIR/mail/); a file, so the password is not on a command line
   --mail-from ADDRESS       sender of licence and verification e-mails (default rmagent-server@localhost)
+  --api-rps-per-token N     API requests per second one token may make, burst 10x (default ${DEFAULT_API_RATE_LIMITS.perToken.perSec})
+  --api-rps-per-address N   API requests per second from one address, burst 10x; 0 = no limit, e.g. behind a load
+                            balancer, where every client has its address (default ${DEFAULT_API_RATE_LIMITS.perAddress.perSec})
   --presence-ttl-sec N      a node silent this long is dead: its devices show offline on the others (default ${DEFAULT_PRESENCE_TTL_MS / 1000})
 Console: http(s)://HOST:PORT/console/ (docs/console.md).
 Prints {"event":"listening",...} on stdout when ready. The owner API token is in DIR/owner.token.`;
@@ -59,10 +63,12 @@ const FlagsSchema = z.object({
   'smtp-url-file': z.optional(z.string().check(z.minLength(1))),
   'mail-from': z.optional(z.string().check(z.regex(/^[^\s@]+@[^\s@]+$/, 'an e-mail address'))),
   'presence-ttl-sec': z._default(int(3, 600), DEFAULT_PRESENCE_TTL_MS / 1000),
+  'api-rps-per-token': z._default(int(1, 100_000), DEFAULT_API_RATE_LIMITS.perToken.perSec),
+  'api-rps-per-address': z._default(int(0, 100_000), DEFAULT_API_RATE_LIMITS.perAddress.perSec),
 }).check(z.refine((f) => Boolean(f['tls-cert']) === Boolean(f['tls-key']), { message: 'give both --tls-cert and --tls-key, or neither', path: ['tls-cert'] }));
 type Flags = z.infer<typeof FlagsSchema>;
 
-const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from', 'presence-ttl-sec'] as const;
+const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from', 'presence-ttl-sec', 'api-rps-per-token', 'api-rps-per-address'] as const;
 
 function parseServeFlags(argv: string[]): Flags | 'help' {
   let values: Record<string, unknown>;
@@ -111,6 +117,10 @@ export default async function serve(argv: string[], io: CliIO, stopRequested: Pr
     reportLimits: { bytesPerKind: flags['report-kind-mib'] * MIB, bytesPerDevice: flags['report-device-mib'] * MIB },
     retention: { ...DEFAULT_RETENTION, reportDays: flags['report-retention-days'] },
     presenceTtlMs: flags['presence-ttl-sec'] * 1000,
+    apiRateLimits: {
+      perToken: { perSec: flags['api-rps-per-token'], burst: flags['api-rps-per-token'] * 10 },
+      perAddress: { perSec: flags['api-rps-per-address'], burst: flags['api-rps-per-address'] * 10 },
+    },
     deviceLimits: { ...DEFAULT_DEVICE_LIMITS, bytes: { perSec: flags['device-kib-per-sec'] * 1024, burst: Math.max(DEFAULT_DEVICE_LIMITS.bytes.burst, flags['device-kib-per-sec'] * 1024 * 4) } },
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.syscall === 'listen') throw new RmError('SERVER_LISTEN_FAILED', `${flags.listen}: ${err.code ?? err.message}`);

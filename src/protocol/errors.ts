@@ -99,7 +99,7 @@ export const ERRORS = {
   API_BODY_TOO_LARGE: { message: 'The request body is too large', hint: 'Send a smaller body; the limit is in docs/server-api.md' },
   API_CONFLICT: { message: 'The resource is in use or in a state that does not allow this', hint: 'See the message: remove what still uses it first' },
   API_CSRF: { message: 'The request lacks the CSRF token of its session or comes from another site', hint: 'Send the session\'s csrfToken (GET /api/v1/session) in the X-CSRF-Token header; scripts use an API token (Authorization: Bearer) instead of the cookie' },
-  API_RATE_LIMITED: { message: 'Too many attempts from this address', hint: 'Wait the number of seconds in the Retry-After header, then try again' },
+  API_RATE_LIMITED: { message: 'Too many requests or attempts from this token or address', hint: 'Wait the number of seconds in the Retry-After header, then try again, sending fewer requests per second' },
   SIGN_IN_FAILED: { message: 'Wrong e-mail or password', hint: 'Check both; after 5 wrong passwords in a row the account is locked for 15 minutes' },
   SIGN_IN_LOCKED: { message: 'Too many wrong passwords for this account: sign-in is locked for a while', hint: 'Wait the number of seconds in the Retry-After header; an administrator can set a new password meanwhile' },
   EMAIL_NOT_VERIFIED: { message: 'The e-mail address of this account is not verified yet', hint: 'Open the link in the verification e-mail (it is valid for 24 hours), then sign in' },

@@ -13,6 +13,7 @@ import { DEFAULT_ROLES, OWNER_ROLE_ID } from './access.js';
 import { OWNER_ACCOUNT_ID } from './api/accounts.js';
 import { apiRequestListener, createApiApp } from './api/app.js';
 import { buildOpenApi } from './api/openapi.js';
+import type { ApiRateLimits } from './api/rate-limits.js';
 import { allRoutes } from './api/routes.js';
 import { createCommandQueue } from './commands.js';
 import { createGateway, type DeviceLimits } from './gateway.js';
@@ -52,6 +53,8 @@ export interface ServerOptions {
   /** What one device may send after its handshake. */
   deviceLimits?: DeviceLimits;
   retention?: RetentionOptions;
+  /** HTTP API requests per second per client address and per token. */
+  apiRateLimits?: ApiRateLimits;
   /** A node that has not beaten for this long is dead and its devices offline (default 15 s). */
   presenceTtlMs?: number;
   /** Check every API answer against its declared schema (tests). */
@@ -184,6 +187,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       routes,
       openapi: buildOpenApi(routes),
       validateResponses: opts.validateResponses ?? false,
+      ...(opts.apiRateLimits ? { rateLimits: opts.apiRateLimits } : {}),
       notReady: async () => {
         if (stopping) return 'the server is stopping';
         await store.ping();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { reconnectDelay } from '../../src/agent/backoff.js';
+import { reconnectDelay, revokedDelay } from '../../src/agent/backoff.js';
 
 const base = { baseMs: 1000, maxMs: 60_000 };
 
@@ -34,5 +34,11 @@ describe('reconnectDelay', () => {
     expect(reconnectDelay(0, { ...base, random: () => 0, retryAfterMs: 7000 })).toBe(7000);
     expect(reconnectDelay(20, { ...base, random: () => 0.999999, retryAfterMs: 500 })).toBe(60_000);
     expect(reconnectDelay(0, { ...base, random: () => 0.5, retryAfterMs: 120_000 })).toBe(120_000);
+  });
+
+  it('after DEVICE_REVOKED waits 30-60 minutes, far beyond the normal ceiling', () => {
+    expect(revokedDelay(() => 0)).toBe(30 * 60_000);
+    expect(revokedDelay(() => 0.999999)).toBeLessThanOrEqual(60 * 60_000);
+    expect(revokedDelay(() => 0.5)).toBeGreaterThan(reconnectDelay(50, { ...base, random: () => 0.999999 }));
   });
 });

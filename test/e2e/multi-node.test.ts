@@ -4,17 +4,15 @@
 // through one node's API reaches a device held by the other (LISTEN/NOTIFY), and when a node is killed its agents
 // come back through nginx to the other node with nothing lost and nothing applied twice.
 // Skipped (saying why) where PostgreSQL or nginx is not installed (.ci/run installs both).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { copyFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil, type Spawned } from '../../src/cli/processes.js';
 import { findPostgres, startPgCluster, type PgCluster } from '../server/pg-cluster.js';
 import { agentHome, assertBuilt, startServer, tempDir, type AgentHome, type ServerProcess } from './harness.js';
+import { NGINX, startNginx } from './nginx.js';
 
-const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx'].find((p) => existsSync(p)) ?? null;
 const postgres = await findPostgres();
 const missing = 'missing' in postgres ? postgres.missing : NGINX ? null : 'nginx is not installed (apt-get install nginx; .ci/run does)';
 if (missing) console.warn(`multi-node test skipped: ${missing}`);
@@ -22,77 +20,6 @@ if (missing) console.warn(`multi-node test skipped: ${missing}`);
 const AGENTS = 4;
 const PRESENCE_TTL_SEC = 3;
 const KEY_FILES = ['owner.token', 'server-keys.json', 'server-key', 'server-key.pub'];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** nginx in the foreground with its own prefix folder: WebSocket upgrade, long reads, next node on a refused connect. */
-async function startNginx(upstreams: number[]): Promise<{ port: number; proc: ChildProcess; stop(): Promise<void> }> {
-  const dir = tempDir('nginx');
-  const port = await freePort();
-  const conf = `
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
-  upstream rmagent {
-${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=30s;`).join('\n')}
-  }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://rmagent;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_connect_timeout 2s;
-      proxy_read_timeout 1h;
-      proxy_send_timeout 1h;
-      proxy_next_upstream error timeout;
-    }
-  }
-}
-`;
-  writeFileSync(path.join(dir, 'nginx.conf'), conf);
-  execFileSync(NGINX!, ['-t', '-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'pipe' });
-  const proc = spawn(NGINX!, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
-  await waitUntil(
-    () =>
-      new Promise<true | undefined>((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
-        s.once('error', () => resolve(undefined));
-      }),
-    10_000,
-    'nginx listening',
-  );
-  return {
-    port,
-    proc,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-        proc.once('exit', () => (clearTimeout(timer), resolve()));
-        proc.kill('SIGTERM');
-      }),
-  };
-}
 
 describe.skipIf(missing)('two server nodes on PostgreSQL behind nginx', () => {
   let cluster: PgCluster;
@@ -134,7 +61,7 @@ describe.skipIf(missing)('two server nodes on PostgreSQL behind nginx', () => {
     for (const f of KEY_FILES) copyFileSync(path.join(first.dataDir, f), path.join(secondDir, f));
     const second = await startServer(secondDir, 0, args);
     nodes = [first, second];
-    nginx = await startNginx(nodes.map((n) => n.port));
+    nginx = await startNginx(nodes.map((n) => n.port), tempDir('nginx'));
   }, 120_000);
 
   afterAll(async () => {

@@ -32,5 +32,9 @@ describe('a deleted device', () => {
     const { status } = await home.statusJson();
     expect(status.problems).toContainEqual(expect.objectContaining({ code: 'DEVICE_REVOKED', fix: expect.stringContaining('rmagent enroll') }));
     expect(status.health).not.toBe('healthy');
+    // It asks again only in 30-60 minutes (a deleted device cannot fix itself by retrying), not at the normal pace
+    // (this agent's backoff ceiling is 1 s).
+    const backoff = await home.waitFor('backing off', (s) => s.connection.state === 'backoff' && s.connection.nextRetryAt !== null);
+    expect(backoff.connection.nextRetryAt! - Date.now()).toBeGreaterThan(25 * 60_000);
   });
 });

@@ -53,6 +53,9 @@ describe('rmagent-server CLI', () => {
     const res = await runNode(script, ['--listen', 'nowhere', '--data', await tempDir()]);
     expect(res.code).toBe(64);
     expect(res.stderr).toContain('CLI_USAGE');
+    // The fix names this program's help, not the agent's.
+    expect(res.stderr).toContain('rmagent-server help');
+    expect(res.stderr).not.toMatch(/`rmagent help`/);
   });
 
   it('says what a flag allows, in words (the entry installs zod/mini\'s English messages)', async () => {

@@ -13,6 +13,7 @@ import { decideAccess, permissionsOf, type Permission } from '../access.js';
 import { hashSecret } from '../secrets.js';
 import { decideCsrf, nextExpiry, readSessionCookie, SESSION_TOUCH_MS } from '../sessions.js';
 import type { AccountRecord, SessionRecord, Store } from '../store/store.js';
+import { createApiLimiter, DEFAULT_API_RATE_LIMITS, type ApiRateLimits } from './rate-limits.js';
 import { API_PREFIX, HTTP_STATUS, MAX_BODY_BYTES, must, parseInput, type HttpContext, type Route } from './route.js';
 
 export interface ApiOptions {
@@ -30,6 +31,8 @@ export interface ApiOptions {
   secure: boolean;
   /** Extra answers on the same app (the console's pages), added before the not-found handler runs. */
   extend?(app: Hono): void;
+  /** Requests per second per client address and per token (default DEFAULT_API_RATE_LIMITS). */
+  rateLimits?: ApiRateLimits;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
@@ -41,7 +44,8 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 function errorAnswer(e: RmError, headers: Record<string, string> = {}): Response {
   // After a 413 the rest of the body is not read: the connection ends with the answer.
   const close: Record<string, string> = e.code === 'API_BODY_TOO_LARGE' ? { connection: 'close' } : {};
-  const retry: Record<string, string> = typeof e.details?.retryAfterSec === 'number' ? { 'retry-after': String(e.details.retryAfterSec) } : {};
+  const retryAfterSec = typeof e.details?.retryAfterSec === 'number' ? e.details.retryAfterSec : typeof e.details?.retryAfterMs === 'number' ? Math.max(1, Math.ceil(e.details.retryAfterMs / 1000)) : null;
+  const retry: Record<string, string> = retryAfterSec !== null ? { 'retry-after': String(retryAfterSec) } : {};
   return json(HTTP_STATUS[e.code] ?? 500, { error: { ...e.toJSON(), ...(e.details ?? {}) } }, { ...close, ...retry, ...headers });
 }
 
@@ -141,6 +145,7 @@ export function createApiApp(opts: ApiOptions): Hono {
   const { store, logger } = opts;
   const app = new Hono();
   const allowed = methodsMatcher(opts.routes);
+  const limits = createApiLimiter(opts.rateLimits ?? DEFAULT_API_RATE_LIMITS);
 
   app.onError((err, c) => {
     const e = err instanceof RmError ? err : new RmError('INTERNAL', err instanceof Error ? err.message : String(err));
@@ -164,9 +169,11 @@ export function createApiApp(opts: ApiOptions): Hono {
 
   for (const r of opts.routes) {
     app.on(r.method, `${API_PREFIX}${r.path}`, async (c) => {
+      limits.address((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress ?? 'unknown');
       const caller = r.access.kind === 'public' ? null : await authenticate(store, c, opts.now());
       const csrf = decideCsrf({ method: r.method, origin: c.req.header('origin'), ownOrigin: ownOrigin(c, opts.secure), headerToken: c.req.header('x-csrf-token'), session: caller?.session ?? null });
       if (!csrf.ok) throw new RmError('API_CSRF', csrf.reason);
+      if (caller) limits.token(caller.account.id);
       if (caller) must(decideAccess(r.access, caller.perms));
       const params = parseInput(r.params, c.req.param(), 'params');
       const query = parseInput(r.query, queryOf(c), 'query');
