@@ -225,6 +225,11 @@ export function createConnection(opts: ConnectionOptions): Connection {
       const v = envelopeVersion(text);
       if (v !== null && v !== PROTOCOL_VERSION) return refuse(s, { code: 'PROTOCOL_UNSUPPORTED', message: `the server speaks protocol ${v}, this agent protocol ${PROTOCOL_VERSION}: upgrade the ${v < PROTOCOL_VERSION ? 'server' : 'agent'}` });
     }
+    // A server that has not proved its key gets nothing but server.hello (or an error) before it: anything else
+    // ends the session, so a rogue endpoint cannot make the device parse a flood of frames.
+    if (!s.hello && !(parsed.ok && (parsed.frame.type === 'server.hello' || parsed.frame.type === 'error'))) {
+      return refuse(s, { code: 'SERVER_PROOF_INVALID', message: `the server sent ${parsed.ok ? parsed.frame.type : 'an invalid frame'} before server.hello: a server proves its key first` });
+    }
     if (!parsed.ok) {
       logger.warn('invalid frame from the server', { code: parsed.code, reason: parsed.message });
       return void sendError(s, parsed.code, parsed.message, parsed.ref);

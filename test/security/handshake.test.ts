@@ -153,7 +153,9 @@ describe('a rogue endpoint that holds only the public server key', () => {
     v.connection.start();
     await v.refusedWith('SERVER_PROOF_INVALID');
     await new Promise((res) => setTimeout(res, 100));
-    expect(typesHeard(r)).toEqual(['agent.hello']);
+    // Only hellos (the device may already have retried once, backoff has full jitter): never enroll nor auth.
+    expect(typesHeard(r)).toContain('agent.hello');
+    expect(typesHeard(r).filter((t) => t !== 'agent.hello')).toEqual([]);
     expect(r.heard.join('')).not.toContain(TOKEN);
     expect(v.applied).toEqual([]);
     expect(v.registration()).toMatchObject({ deviceId: null, serverKeys: [real.publicKey], enrollmentToken: TOKEN });
@@ -163,7 +165,7 @@ describe('a rogue endpoint that holds only the public server key', () => {
     expect(status.registration.deviceId).toBeNull();
   });
 
-  it('cannot skip its proof: a welcome (enrolled: true, its own device id) before server.hello is not taken', async () => {
+  it('cannot skip its proof: a welcome (enrolled: true, its own device id) before server.hello ends the session unanswered', async () => {
     const r = await rogue({
       onFrame: (f, send) => {
         if (f.type !== 'agent.hello') return;
@@ -174,9 +176,11 @@ describe('a rogue endpoint that holds only the public server key', () => {
     cleanups.push(r.close);
     const v = await victim(r.url, { serverKey: real.publicKey });
     v.connection.start();
-    await until('the rogue gave up', () => r.heard.length >= 2 || v.statuses.some((s) => s.phase === 'backoff'), 20_000).catch(() => undefined);
+    // Refused at its first frame: the device answers nothing (no error, no ack), so it parses no flood either.
+    await v.refusedWith('SERVER_PROOF_INVALID');
     await new Promise((res) => setTimeout(res, 200));
-    expect(typesHeard(r).filter((t) => t !== 'error' && t !== 'ack')).toEqual(['agent.hello']);
+    expect(typesHeard(r)).toContain('agent.hello');
+    expect(typesHeard(r).filter((t) => t !== 'agent.hello')).toEqual([]);
     expect(r.heard.join('')).not.toContain(TOKEN);
     expect(v.applied).toEqual([]);
     expect(v.registration().deviceId).toBeNull();
@@ -213,7 +217,9 @@ describe('against the real server', () => {
     enrolling.connection.start();
     const refused = await enrolling.refusedWith('SERVER_PROOF_INVALID');
     expect(refused.lastError?.message).toMatch(/another TLS channel/);
-    expect(typesHeard(r)).toEqual(['agent.hello']);
+    // Only hellos (the device may already have retried once, backoff has full jitter): never enroll nor auth.
+    expect(typesHeard(r)).toContain('agent.hello');
+    expect(typesHeard(r).filter((t) => t !== 'agent.hello')).toEqual([]);
     expect(r.heard.join('')).not.toContain(TOKEN);
     expect(enrolling.registration()).toMatchObject({ deviceId: null, enrollmentToken: TOKEN });
     await enrolling.connection.stop();
@@ -231,7 +237,9 @@ describe('against the real server', () => {
     const enrolled = await victim(r.url, { stateDir: direct.stateDir, caFile: certs.caFile });
     enrolled.connection.start();
     await enrolled.refusedWith('SERVER_PROOF_INVALID');
-    expect(r.heard.slice(heardBefore).map((t) => (JSON.parse(t) as { type: string }).type)).toEqual(['agent.hello']);
+    const heardAfter = r.heard.slice(heardBefore).map((t) => (JSON.parse(t) as { type: string }).type);
+    expect(heardAfter).toContain('agent.hello');
+    expect(heardAfter.filter((t) => t !== 'agent.hello')).toEqual([]);
     expect(enrolled.registration()).toMatchObject({ deviceId, serverKeys: [tlsServer.serverPublicKey] });
   });
 
