@@ -73,6 +73,12 @@ export function checkServerHello(frame: Frame<'server.hello'>, ctx: ServerHelloC
   }
   const chain = followKeyChain(ctx.pinned, body.serverKey, body.endorsements);
   if (!chain.ok) return { ok: false, code: 'SERVER_KEY_MISMATCH', message: `server presents ${keyFingerprint(body.serverKey)} (${chain.message}), pinned ${ctx.pinned.map(keyFingerprint).join(', ')}` };
+  // Keys form one line, oldest first. A path that starts from an older pin than the newest branches off the line
+  // this device already knows: the holder of a key the server has moved past (and retired) endorsing its own.
+  const newest = ctx.pinned[ctx.pinned.length - 1]!;
+  if (chain.added.length && chain.from !== newest) {
+    return { ok: false, code: 'SERVER_KEY_MISMATCH', message: `server presents ${keyFingerprint(body.serverKey)} endorsed from ${keyFingerprint(chain.from)}, which this device knows was succeeded by ${keyFingerprint(newest)}: a fork of the key chain (a retired key?)` };
+  }
   return { ok: true, added: chain.added, firstUse: false };
 }
 
@@ -110,7 +116,10 @@ export function agentHello(deviceKey: string, nonce: string, agentVersion: strin
  */
 export function pinsAfterHello(pinned: readonly string[], hello: BodyOf<'server.hello'>, followedChain: boolean): string[] {
   let pins = followedChain ? [hello.serverKey] : [...pinned];
-  if (hello.activeKeys) pins = pins.filter((k) => hello.activeKeys!.includes(k));
+  // A key newer than the presented one is never dropped: the server retires keys oldest first, so only the holder
+  // of an older (retired) key would ask for it.
+  const at = pins.indexOf(hello.serverKey);
+  if (hello.activeKeys) pins = pins.filter((k, i) => hello.activeKeys!.includes(k) || (at >= 0 && i > at));
   if (!pins.includes(hello.serverKey)) pins.push(hello.serverKey);
   return pins;
 }

@@ -15,7 +15,7 @@ export function endorseKey(key: string, signedBy: string, signerPrivateKeyPem: s
 }
 
 export type ChainVerdict =
-  | { ok: true; /** Keys newly reached, oldest first, ending with the presented key; empty when it was pinned. */ added: string[] }
+  | { ok: true; /** Keys newly reached, oldest first, ending with the presented key; empty when it was pinned. */ added: string[]; /** The pinned key the path starts from (the presented key when it is pinned). */ from: string }
   | { ok: false; message: string };
 
 /**
@@ -24,7 +24,7 @@ export type ChainVerdict =
  * trust on first use elsewhere; here they get `ok` with nothing added.
  */
 export function followKeyChain(pinned: readonly string[], presented: string, endorsements: readonly Endorsement[] = []): ChainVerdict {
-  if (!pinned.length || pinned.includes(presented)) return { ok: true, added: [] };
+  if (!pinned.length || pinned.includes(presented)) return { ok: true, added: [], from: presented };
   const path: string[] = [];
   const visited = new Set<string>();
   let current = presented;
@@ -38,5 +38,5 @@ export function followKeyChain(pinned: readonly string[], presented: string, end
     path.unshift(current);
     current = link.signedBy;
   }
-  return { ok: true, added: path };
+  return { ok: true, added: path, from: current };
 }

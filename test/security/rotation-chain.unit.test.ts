@@ -17,14 +17,14 @@ describe('followKeyChain', () => {
   const [k0, k1, k2, k3] = keys as [KeyPair, KeyPair, KeyPair, KeyPair];
 
   it('accepts a pinned key, and anything for a device with no pins (trust on first use elsewhere)', () => {
-    expect(followKeyChain([pub(k0)], pub(k0))).toEqual({ ok: true, added: [] });
-    expect(followKeyChain([], pub(k3))).toEqual({ ok: true, added: [] });
+    expect(followKeyChain([pub(k0)], pub(k0))).toMatchObject({ ok: true, added: [] });
+    expect(followKeyChain([], pub(k3))).toMatchObject({ ok: true, added: [] });
   });
 
   it('follows every link from the pinned key to the presented one, in any order', () => {
-    expect(followKeyChain([pub(k0)], pub(k2), links.slice(0, 2))).toEqual({ ok: true, added: [pub(k1), pub(k2)] });
-    expect(followKeyChain([pub(k0)], pub(k3), [...links].reverse())).toEqual({ ok: true, added: [pub(k1), pub(k2), pub(k3)] });
-    expect(followKeyChain([pub(k2)], pub(k3), links)).toEqual({ ok: true, added: [pub(k3)] });
+    expect(followKeyChain([pub(k0)], pub(k2), links.slice(0, 2))).toMatchObject({ ok: true, added: [pub(k1), pub(k2)] });
+    expect(followKeyChain([pub(k0)], pub(k3), [...links].reverse())).toMatchObject({ ok: true, added: [pub(k1), pub(k2), pub(k3)] });
+    expect(followKeyChain([pub(k2)], pub(k3), links)).toMatchObject({ ok: true, added: [pub(k3)] });
   });
 
   it('refuses an unknown key without endorsements, and a chain with a missing link', () => {

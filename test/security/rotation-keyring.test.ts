@@ -34,7 +34,7 @@ describe('server key ring', () => {
     expect(ring.signing().publicKey).toBe(k1);
     expect(readFileSync(path.join(data, 'server-key.pub'), 'utf8').trim()).toBe(k1);
     expect(ring.endorsements().map((e) => [e.signedBy, e.key])).toEqual([[k0, k1]]);
-    expect(followKeyChain([k0], k1, ring.endorsements())).toEqual({ ok: true, added: [k1] });
+    expect(followKeyChain([k0], k1, ring.endorsements())).toMatchObject({ ok: true, added: [k1] });
 
     const again = await loadKeyring(data, 4);
     expect(again.list().map((k) => [k.publicKey, k.state])).toEqual([[k0, 'retired'], [k1, 'signing']]);
