@@ -46,3 +46,20 @@ export function checkPolicySettings(service: ServiceName, settings: unknown): Se
   const issue = parsed.error.issues[0]!;
   return { ok: false, message: `settings.${issue.path.join('.')}: ${issue.message}` };
 }
+
+/**
+ * JSON Schema (draft 2020-12) of a service's policy settings as the API accepts them (input form: fields with a
+ * default may be left out), from the same zod schemas; monitoring checks need no id (the server names them).
+ */
+export function policyJsonSchema(service: ServiceName): Record<string, unknown> {
+  const schema = z.toJSONSchema(POLICY_SCHEMAS[service], { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
+  if (service === 'monitoring') dropRequired(schema, 'id');
+  return schema;
+}
+
+function dropRequired(node: unknown, name: string): void {
+  if (!node || typeof node !== 'object') return;
+  const o = node as Record<string, unknown>;
+  if (Array.isArray(o.required)) o.required = o.required.filter((r) => r !== name);
+  for (const v of Object.values(o)) (Array.isArray(v) ? v : [v]).forEach((x) => dropRequired(x, name));
+}

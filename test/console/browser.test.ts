@@ -3,7 +3,8 @@
 // a role with the Remote Management permissions and a plain member invited; simulated agents enrolled; Remote
 // Management -> Monitoring -> Overview -> + Activate service -> select devices (one refused, saying why) ->
 // Continue -> select policy -> Activate -> the overview refreshes pending -> running; an alert raised and
-// acknowledged; a device's page (inventory, pending patches, backups, its alerts); the member without the
+// acknowledged; a device's page (inventory, pending patches, backups, its alerts); a policy created and edited
+// with the form generated from its JSON Schema (which device runs which version); the member without the
 // permission refused. Skips, saying why, where Chromium is missing.
 // With RMAGENT_SCREENSHOTS=DIR it saves the screenshots docs/console.md shows (npm run docs:console).
 import { existsSync } from 'node:fs';
@@ -217,6 +218,41 @@ describe.skipIf(missing !== null)('the web console in Chromium: the seed\'s flow
     await diskAlert.getByRole('button', { name: 'Acknowledge' }).click();
     await expect.poll(() => admin.getByRole('row', { name: /Disk \/ above 90%.*acknowledged by acct-/ }).count()).toBe(1);
     expect((await a1.next('alert.ack')).body.key).toBe('disk');
+
+    // Policies: create one with the form generated from the policy's JSON Schema, then edit the policy the devices
+    // run: version 2 goes to them, and the policy's page says which device runs which version.
+    await admin.locator('#nav').getByRole('link', { name: 'Policies' }).click();
+    await admin.getByRole('link', { name: 'Create a policy' }).click();
+    const create = admin.getByRole('form', { name: 'Create a policy' });
+    await create.getByLabel('Service').selectOption({ label: 'Monitoring' });
+    await create.getByLabel('Policy name').fill('Servers monitoring');
+    await create.getByRole('group', { name: 'Check 1' }).getByLabel('Threshold', { exact: true }).fill('85');
+    await create.getByLabel('Kind of check to add').selectOption('process');
+    await create.getByRole('button', { name: 'Add check' }).click();
+    await create.getByRole('group', { name: 'Check 4' }).getByLabel(/^Names/).fill('sshd');
+    await shot(admin, '13-create-policy', true);
+    await create.getByRole('button', { name: 'Create policy' }).click();
+    await admin.getByText('Version 1 saved.').waitFor();
+    await admin.getByText('No device runs this policy.').waitFor();
+    const created = (await owner('GET', '/policies?service=monitoring')).body.policies.find((p: { name: string }) => p.name === 'Servers monitoring');
+    expect(created.settings.checks[0].threshold).toBe(85);
+    expect(created.settings.checks[3]).toMatchObject({ type: 'process', id: 'process', names: ['sshd'] });
+
+    await admin.locator('#nav').getByRole('link', { name: 'Policies' }).click();
+    await admin.getByRole('link', { name: 'Monitoring default' }).click();
+    const edit = admin.getByRole('form', { name: 'Edit the policy' });
+    await edit.getByRole('group', { name: 'Check 1' }).getByLabel('Threshold', { exact: true }).fill('80');
+    await edit.getByRole('button', { name: 'Save as version 2' }).click();
+    await admin.getByText('Version 2 saved.').waitFor();
+    const assigned = await a1.next('policy.assign');
+    expect((assigned.body.policy as { version: number }).version).toBe(2);
+    a1.send('report', { seq: 7, kind: 'service', at: Date.now(), data: { name: 'monitoring', phase: 'running', policy: { id: (assigned.body.policy as { id: string }).id, version: 2, applied: true }, reason: null, attempts: 0, since: Date.now() } });
+    await a1.next('report.ack');
+    await admin.reload();
+    const running = admin.getByRole('table', { name: 'Devices running this policy' });
+    await running.getByRole('row', { name: /reception-pc version 2 running/ }).waitFor();
+    await running.getByRole('row', { name: /warehouse-pc version 1, version 2 on its way/ }).waitFor();
+    await shot(admin, '14-edit-policy', true);
 
     // Backup assigned to another account (the owner, through the API): the console shows Restore disabled with the
     // seed's reason (the server refuses the command too: test/e2e/services.test.ts).

@@ -120,6 +120,32 @@ describe('alert scope on reports and latest', () => {
   });
 });
 
+describe('policies: the console form and the API need manage_policies to change them', () => {
+  it('a member who may assign policies but not manage them is refused creating or changing one (403), and the policy stays as it was', async () => {
+    const server = await started();
+    const manager = await accountWith(server, ['manage_policies'], 'manager');
+    const assigner = await accountWith(server, ['assign_policies', 'view_devices'], 'assigner');
+    const policy = (await manager.api('POST', '/policies', { name: 'p', service: 'monitoring', settings: MONITORING_SETTINGS })).body;
+    // Reading the schema the form is built from is allowed (assigning needs to see policies), changing is not.
+    expect((await assigner.api('GET', '/services/monitoring/policy-schema')).status).toBe(200);
+    const created = await assigner.api('POST', '/policies', { name: 'mine', service: 'monitoring', settings: MONITORING_SETTINGS });
+    expect([created.status, created.body.error.code]).toEqual([403, 'API_FORBIDDEN']);
+    const changed = await assigner.api('PUT', `/policies/${policy.id}`, { name: 'hijacked', settings: { checks: [] } });
+    expect([changed.status, changed.body.error.code]).toEqual([403, 'API_FORBIDDEN']);
+    expect((await manager.api('GET', `/policies/${policy.id}`)).body).toMatchObject({ name: 'p', version: 1 });
+    expect((await manager.api('GET', '/policies')).body.policies).toHaveLength(1);
+  });
+
+  it("serves each service's policy JSON Schema from the agent's zod schema: monitoring checks need no id (the server names them)", async () => {
+    const server = await started();
+    const schema = (await apiOf(server)('GET', '/services/monitoring/policy-schema')).body.schema;
+    const cpu = schema.properties.checks.items.oneOf.find((v: { properties: { type: { const: string } } }) => v.properties.type.const === 'cpu');
+    expect(cpu.required).toEqual(['type']);
+    expect(cpu.properties.threshold).toMatchObject({ type: 'number', minimum: 0, maximum: 100 });
+    expect((await apiOf(server)('GET', '/services/nope/policy-schema')).status).toBe(404);
+  });
+});
+
 describe('disabled accounts and replaced tokens', () => {
   it('a disabled account is refused with 401 API_ACCOUNT_DISABLED until enabled; a replaced token stops working at once', async () => {
     const server = await started();

@@ -5,7 +5,7 @@ import { RmError } from '../../protocol/errors.js';
 import { ServiceNameSchema, type ServiceName } from '../../protocol/model.js';
 import { decideBackupAccess, needs } from '../access.js';
 import { policyOnWire, revisionsOf } from '../desired.js';
-import { checkPolicySettings } from '../policy-schemas.js';
+import { checkPolicySettings, policyJsonSchema } from '../policy-schemas.js';
 import { newId } from '../secrets.js';
 import { policyView, PolicyViewSchema } from '../views.js';
 import type { PolicyRecord } from '../store/store.js';
@@ -43,6 +43,17 @@ export function policyRoutes({ store, clock, commands, fleet, logger }: ApiDeps)
       async handle({ query }) {
         const page = await store.policies.list(pageRequest(query), query.service ? { service: query.service } : {});
         return { body: { policies: page.items.map(policyView), next: page.next } };
+      },
+    }),
+    route({
+      method: 'GET', path: '/services/:service/policy-schema', tag: 'policies', summary: "JSON Schema of a service's policy settings",
+      description: "Generated from the zod schema the agent checks policies with (draft 2020-12, input form: a field with a default may be left out). The web console builds its policy form from it; POST/PUT /policies check settings against the same schema.",
+      access: needs('manage_policies', 'assign_policies'), params: z.strictObject({ service: z.string().check(z.maxLength(64)) }),
+      response: z.object({ service: ServiceNameSchema, supported: z.boolean(), schema: z.record(z.string(), z.unknown()) }), errors: ['API_NOT_FOUND'],
+      handle({ params }) {
+        const parsed = ServiceNameSchema.safeParse(params.service);
+        if (!parsed.success) throw notFound(`service ${params.service}`);
+        return { body: { service: parsed.data, supported: !UNSUPPORTED_SERVICES.includes(parsed.data), schema: policyJsonSchema(parsed.data) } };
       },
     }),
     route({

@@ -4,6 +4,7 @@ import { h } from './dom.js';
 
 const MENU: Array<{ href: string; label: string; needs?: string[] }> = [
   { href: '/console/rm', label: 'Remote Management' },
+  { href: '/console/policies', label: 'Policies', needs: ['manage_policies', 'assign_policies'] },
   { href: '/console/devices', label: 'Devices', needs: ['view_devices'] },
   { href: '/console/alerts', label: 'Alerts', needs: ['view_all_alerts', 'view_own_alerts'] },
   { href: '/console/members', label: 'Members and roles', needs: ['manage_accounts'] },

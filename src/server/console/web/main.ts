@@ -4,6 +4,7 @@ import { api, ApiError, type SessionView } from './api.js';
 import { alertsPage, devicesPage, licencesPage, membersPage } from './admin-pages.js';
 import { devicePage } from './device-page.js';
 import { h, notice, show } from './dom.js';
+import { newPolicyPage, policiesPage, policyPage } from './policies-page.js';
 import { frame } from './layout.js';
 import { activationPage, invitationPage, signInPage } from './public-pages.js';
 import { activatePage, overviewPage, servicesPage } from './remote-management.js';
@@ -28,6 +29,10 @@ async function main(): Promise<void> {
   if (path === '/console/devices') return devicesPage(root, session);
   const device = /^\/console\/devices\/([^/]+)$/.exec(path);
   if (device) return devicePage(root, session, decodeURIComponent(device[1]!));
+  if (path === '/console/policies') return policiesPage(root, session);
+  if (path === '/console/policies/new') return newPolicyPage(root, session);
+  const policy = /^\/console\/policies\/([^/]+)$/.exec(path);
+  if (policy) return policyPage(root, session, decodeURIComponent(policy[1]!));
   if (path === '/console/members') return membersPage(root);
   if (path === '/console/licences') return licencesPage(root);
   if (path === '/console/alerts') return alertsPage(root);
