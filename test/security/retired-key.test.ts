@@ -95,4 +95,43 @@ describe('a copy of a retired server key', () => {
     await pointTo(home, server.agentUrl);
     await home.waitFor('back with the real server', (s) => s.connection.state === 'connected');
   });
+
+  // A device that missed the retirement (offline when K0 was retired: it still pins K0 and K1).
+  it('cannot take over a device that missed the retirement (pins K0 and K1): a key endorsed by K0 is a fork of the chain it knows', async () => {
+    const attacker = generateKeyPair();
+    const { home } = homes.offline;
+    const rogue = await thief(attacker, { endorsements: [endorseKey(attacker.publicKey, k0.publicKey, k0.privateKeyPem)], activeKeys: [attacker.publicKey], realKey: k1 });
+    cleanups.push(rogue.close);
+    await pointTo(home, rogue.url);
+    homes.offline.agent = await home.start();
+    await waitUntil(async () => rogue.connections() >= 2 || home.live().then((s) => s?.connection.state === 'connected') || undefined, 15_000, 'two attempts or a connection').catch(() => undefined);
+    const s = await home.live();
+    expect(registration(home).serverKeys, `pinned after meeting the attacker: ${registration(home).serverKeys.map(keyFingerprint).join(', ')}`).toContain(k1);
+    expect(registration(home).serverKeys).not.toContain(attacker.publicKey);
+    expect(s?.services.filter((x) => x.name === 'monitoring') ?? []).toEqual([]);
+    // Its name leads back to the real server: the device is not stranded.
+    await pointTo(home, server.agentUrl);
+    await home.waitFor('back with the real server', (x) => x.connection.state === 'connected', 20_000);
+  });
+
+  it.each([
+    ['activeKeys [K0] in its server.hello', { activeKeys: true, rotate: false }],
+    // Still open (docs/security.md, "Known limits"): key.rotate {newKey: K0, retireKey: K1} signed by K0 — a command
+    // does not say which pinned key signed it; closing it needs key.rotate to carry newKey's endorsement by the newest pin.
+  ])('cannot make a device that missed the retirement (pins K0 and K1) drop K1 by presenting K0 with %s', async (_how, how) => {
+    const { home } = homes.offline;
+    await homes.offline.agent.stop();
+    // Back to the overlap state it had: it pins K0 and K1 (the previous test may have moved it on).
+    const file = path.join(home.stateDir, 'registration.json');
+    const { writeJsonAtomic } = await import('../../src/system/files.js');
+    await writeJsonAtomic(file, { ...(JSON.parse(readFileSync(file, 'utf8')) as object), serverKeys: [k0.publicKey, k1] });
+    const rogue = await thief(k0, { ...(how.activeKeys ? { activeKeys: [k0.publicKey] } : {}), rotate: how.rotate, realKey: k1 });
+    cleanups.push(rogue.close);
+    await pointTo(home, rogue.url);
+    homes.offline.agent = await home.start();
+    await waitUntil(async () => rogue.connections() >= 2 || undefined, 15_000, 'two attempts').catch(() => undefined);
+    expect(registration(home).serverKeys).toContain(k1);
+    await pointTo(home, server.agentUrl);
+    await home.waitFor('back with the real server', (x) => x.connection.state === 'connected', 20_000);
+  });
 });
