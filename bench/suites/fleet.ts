@@ -66,6 +66,7 @@ async function scale(ctx: BenchContext, target: Target, label: string, levels: n
     figures.push({ name: `${label}: server RSS, no agents`, unit: 'MB', runs: [idleKb / 1024], value: idleKb / 1024 });
     let held = 0;
     let maxHeld = 0;
+    let heldNow = 0;
     for (const level of levels) {
       const add = level - held;
       let r;
@@ -76,6 +77,7 @@ async function scale(ctx: BenchContext, target: Target, label: string, levels: n
         break;
       }
       held += r.connected;
+      heldNow = held;
       await sleep(2_000);
       const kb = rssKbOf(target.pids);
       const c0 = cpuOf(target.pids);
@@ -109,8 +111,8 @@ async function scale(ctx: BenchContext, target: Target, label: string, levels: n
       const reported = await w.waitForEvent<{ acked: number; ms: number }>('reported', REPORT_MS + 60_000);
       const perSec = reported.acked / (reported.ms / 1000);
       const cpuShare = (cpuOf(target.pids) - cpuAtStart) / (Date.now() - enrolledAt);
-      ctx.log(`fleet ${label}: ${reporters} reporters: ${Math.round(perSec)} durable report commits/s (server CPU ${(cpuShare * 100).toFixed(0)} % of a core) with ${maxHeld} more agents connected`);
-      figures.push({ name: `${label}: durable report commits per second (${reporters} agents reporting back to back, ${maxHeld} more connected)`, unit: 'reports/s', runs: [perSec], value: perSec, note: `each acknowledged after its commit; server process(es) used ${(cpuShare * 100).toFixed(0)} % of one core (summed) over ${(reported.ms / 1000).toFixed(0)} s` });
+      ctx.log(`fleet ${label}: ${reporters} reporters: ${Math.round(perSec)} durable report commits/s (server CPU ${(cpuShare * 100).toFixed(0)} % of a core) with ${heldNow} more agents connected`);
+      figures.push({ name: `${label}: durable report commits per second (${reporters} agents reporting back to back, ${heldNow} more connected)`, unit: 'reports/s', runs: [perSec], value: perSec, note: `each acknowledged after its commit; server process(es) used ${(cpuShare * 100).toFixed(0)} % of one core (summed) over ${(reported.ms / 1000).toFixed(0)} s` });
     } catch (err) {
       notes.push(`${label}: report phase did not finish: ${(err as Error).message.split('\n')[0]} (after ${((Date.now() - t0) / 1000).toFixed(0)} s; server CPU ${cpuOf(target.pids) - cpu0} ms)`);
     }
