@@ -103,6 +103,8 @@ interface Session {
   ponged: boolean;
 }
 
+/** How long a refused peer has to answer our close frame before its socket is destroyed. */
+const CLOSE_GRACE_MS = 1_000;
 /** Frames one agent may have waiting; beyond this it is told to come back later (overload). */
 export const MAX_INBOX_FRAMES = 5000;
 
@@ -293,6 +295,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
       if (s.deviceId !== null) return;
       sendError(ws, 'AUTH_FAILED', 'no auth or enroll frame in time', { fatal: true });
       ws.close(CLOSE_REFUSED, 'handshake timeout');
+      // close() waits up to 30 s for the peer's close frame, which a peer stuck mid-frame (a slowloris holding an
+      // unfinished 2 MB frame) never sends: the socket and what it buffered are dropped after a short grace instead.
+      setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     }, opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
     ws.on('message', (raw, isBinary) => {
       if (s.inbox.length >= MAX_INBOX_FRAMES) {
