@@ -1,5 +1,7 @@
 // Generators of hostile input shared by the fast security tests (test/security) and the heavy runs (test/faults):
 // invalid JSON, huge and deep values, prototype-pollution keys, path traversal, shell metacharacters, wrong types.
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import fc from 'fast-check';
 import { ERRORS } from '../../src/protocol/errors.js';
 
@@ -116,6 +118,12 @@ export function createTally(title: string) {
 }
 export type Tally = ReturnType<typeof createTally>;
 
+// A full collection before each reading, so the figure is what is retained (a leak), not garbage not yet collected
+// (which, on a busy machine, made the fast subset read 270 MB of it once).
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc') as () => void;
+
 export function heapMb(): number {
+  collectGarbage();
   return process.memoryUsage().heapUsed / (1024 * 1024);
 }

@@ -35,8 +35,18 @@ export async function newPolicyPage(root: HTMLElement, session: SessionView): Pr
   const area = h('div', {});
   const status = h('div', { class: 'form-status' });
   let editor: Editor | null = null;
+  // The form is rebuilt only when the service really changed, and only by the latest choice: a schema that arrives
+  // late (or a change event for the same service) must not wipe what the user has typed since.
+  let shown = '';
+  let latest = 0;
   const load = async () => {
-    editor = editorFor(await schemaOf(service.value), 'settings', undefined);
+    const wanted = service.value;
+    if (wanted === shown) return;
+    const mine = ++latest;
+    const schema = await schemaOf(wanted);
+    if (mine !== latest) return;
+    shown = wanted;
+    editor = editorFor(schema, 'settings', undefined);
     area.replaceChildren(editor.el);
   };
   service.addEventListener('change', () => void load().catch((err: unknown) => status.replaceChildren(fail(err))));
