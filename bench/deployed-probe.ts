@@ -6,12 +6,12 @@
 //   node build/bench/deployed-probe.mjs [--settle S] [--hold S] [--no-jobs] [--env K=V]... EXE [EXE...]
 // Alternate A and B executables (`A B A B`) to compare builds under the same load; --env goes to the agents
 // (e.g. NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 with --hold, then kill -USR2 PID).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startProc } from './lib/child.js';
-import { memoryOf } from './lib/proc.js';
+import { memoryOf, rssByMapping } from './lib/proc.js';
 import { findRuntimes } from './lib/runtimes.js';
 import { privateColdCopy } from './lib/page-cache.js';
 import { sleep } from './lib/stats.js';
@@ -31,14 +31,7 @@ const ctx = { root, quick: false, work, runtimes, log };
 
 /** RSS (kB) by mapping name from /proc/PID/smaps, largest first. */
 function topMappings(pid: number, n = 8): string {
-  const groups = new Map<string, number>();
-  let name = '';
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (mapping) { name = mapping[1] || '[anon]'; continue; }
-    const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    if (rss) groups.set(name, (groups.get(name) ?? 0) + Number(rss[1]));
-  }
+  const groups = rssByMapping(pid);
   return [...groups.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${path.basename(k)} ${(v / 1024).toFixed(1)}`).join(', ');
 }
 

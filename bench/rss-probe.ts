@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { agentHome, enroll, runAgent, pollStatus, isConnected, ipcStatus } from './lib/agent.js';
 import { startProc } from './lib/child.js';
+import { rssByMapping } from './lib/proc.js';
 import { startServer } from './lib/server.js';
 import { activateMonitoring } from './lib/scenario.js';
 import { dropFromPageCache } from './lib/page-cache.js';
@@ -24,14 +25,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'rss-probe-'));
 
 /** RSS (KB) by mapping name from /proc/PID/smaps: the total and the largest few. */
 function smaps(pid: number): { total: number; top: string } {
-  const groups = new Map<string, number>();
-  let name = '';
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (mapping) { name = mapping[1] || '[anon]'; continue; }
-    const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    if (rss) groups.set(name, (groups.get(name) ?? 0) + Number(rss[1]));
-  }
+  const groups = rssByMapping(pid);
   const total = [...groups.values()].reduce((a, b) => a + b, 0);
   const top = [...groups.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${path.basename(k)} ${(v / 1024).toFixed(1)}`).join(', ');
   return { total, top };

@@ -45,3 +45,16 @@ export function selfCpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
+
+/** Resident KB by mapping name (file path, or [heap], [anon], ...) from /proc/PID/smaps. */
+export function rssByMapping(pid: number): Map<string, number> {
+  const groups = new Map<string, number>();
+  let name = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) { name = mapping[1] || '[anon]'; continue; }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) groups.set(name, (groups.get(name) ?? 0) + Number(rss[1]));
+  }
+  return groups;
+}
