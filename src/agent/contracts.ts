@@ -133,6 +133,8 @@ export interface ServiceRuntime {
   settle?(commandId: string, outcome: CommandOutcome): Promise<void>;
   /** The service's own folder under the state folder. */
   stateDir: string;
+  /** Folders whose files a policy must never make a service read or reveal (the agent's whole state folder). */
+  privateDirs?: readonly string[];
   logger: Logger;
   runner: CommandRunner;
   clock: Clock;

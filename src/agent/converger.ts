@@ -93,6 +93,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
       report: opts.report,
       ...(opts.settle ? { settle: opts.settle } : {}),
       stateDir: path.join(opts.stateDir, 'services', name),
+      privateDirs: [opts.stateDir],
       logger: logger.child({ service: name }),
       runner: context.runner,
       clock,

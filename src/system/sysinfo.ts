@@ -9,7 +9,7 @@
 import { fsAsync as fs } from './fs-async.js';
 import os from 'node:os';
 import { busyPercent, cpuTimes, type CpuTimes } from './cpu-load.js';
-import { readLogChunk, type LogChunk, type LogPosition } from './log-file.js';
+import { readLogChunk, type LogChunk, type LogPosition, type LogReadOptions } from './log-file.js';
 import type { ProcessMatchBy } from './process-match.js';
 import { createLinuxDiskReader, readLinuxMemory, readLinuxProcesses } from './sysinfo-linux.js';
 import { siDiskHolding, siDisks, siMemory, siProcesses, siStaticFacts } from './sysinfo-si.js';
@@ -43,8 +43,8 @@ export interface Sysinfo {
   processes(wanted: readonly string[], by: ProcessMatchBy): Promise<Record<string, boolean>>;
   /** A network interface other than loopback is up with an address. */
   online(): boolean;
-  /** New bytes of a log file (log-file.ts: no links, regular files only). */
-  readLog(file: string, from: LogPosition | null, maxBytes: number): Promise<LogChunk>;
+  /** New bytes of a log file (log-file.ts: no links another account can change, regular files only, no private folder). */
+  readLog(file: string, from: LogPosition | null, maxBytes: number, options?: LogReadOptions): Promise<LogChunk>;
   statusSnapshot(): Promise<StatusReportData>;
 }
 

@@ -28,7 +28,8 @@ export interface LogWatch {
   forget(keep: ReadonlySet<string>): Promise<void>;
 }
 
-export function createLogWatch(stateDir: string, sysinfo: Pick<Sysinfo, 'readLog'>, pacing: MatchPacing): LogWatch {
+/** `privateDirs`: folders no log check may read (the agent's whole state folder: device key, registration). */
+export function createLogWatch(stateDir: string, sysinfo: Pick<Sysinfo, 'readLog'>, pacing: MatchPacing, privateDirs: readonly string[] = []): LogWatch {
   const file = path.join(stateDir, 'log-offsets.json');
   let offsets: z.infer<typeof OffsetsSchema> | null = null;
   const load = async () => {
@@ -42,7 +43,7 @@ export function createLogWatch(stateDir: string, sysinfo: Pick<Sysinfo, 'readLog
     async newMatches(checkId, logFile, matcher) {
       const known = (await load())[checkId];
       const from = known && known.path === logFile ? { offset: known.offset, ino: known.ino } : null;
-      const chunk = await sysinfo.readLog(logFile, from, READ_MAX_BYTES).catch(async (err: { code?: string }) => {
+      const chunk = await sysinfo.readLog(logFile, from, READ_MAX_BYTES, { privateDirs }).catch(async (err: { code?: string }) => {
         // A log that does not exist yet: every line it will have is new, so it is read from its start once it appears.
         if (err?.code === 'ENOENT' && (known?.path !== logFile || known.offset !== 0)) {
           offsets = { ...offsets, [checkId]: { path: logFile, offset: 0 } };

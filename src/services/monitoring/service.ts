@@ -29,7 +29,7 @@ export function createMonitoringServiceWith(runtime: ServiceRuntime, sysinfo: Sy
   let timers: NodeJS.Timeout[] = [];
   let policy: MonitoringPolicy = { checks: [] };
   let signals = new Map<string, SignalState>();
-  const logWatch = createLogWatch(runtime.stateDir, sysinfo, options.pacing ?? defaultPacing);
+  const logWatch = createLogWatch(runtime.stateDir, sysinfo, options.pacing ?? defaultPacing, [runtime.stateDir, ...(runtime.privateDirs ?? [])]);
   const checkErrors = new Map<string, string>();
   const cannotCheck = new Map<string, Unavailable[]>();
   const patterns = new Map<string, { source: string; compiled: Promise<CompiledPattern> }>();

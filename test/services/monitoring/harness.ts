@@ -48,6 +48,8 @@ export async function setup(options: { binPath?: string; sysinfo?: Sysinfo; paci
   const runtime: ServiceRuntime = {
     report: async (kind, data) => void reports.push({ kind, data }),
     stateDir: path.join(dir, 'state'),
+    // The agent's whole state folder (device key, registration) as the converger names it.
+    privateDirs: [path.join(dir, 'agent-state')],
     logger: silentLogger(),
     runner: createCommandRunner(options.binPath ? { path: options.binPath } : {}),
     clock: systemClock,

@@ -4,11 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
-import { appendFile, chmod, readFile, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, lchown, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createLogWatch } from '../../../src/services/monitoring/log-watch.js';
 import { createSysinfo } from '../../../src/system/sysinfo.js';
+import { readLogChunk } from '../../../src/system/log-file.js';
 import { onCleanup, setup, sleep, tempDir, waitFor } from './harness.js';
 
 const run = promisify(execFile);
@@ -162,5 +163,89 @@ describe('log check under attack', () => {
       await s.stop();`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, timeout: 20_000 });
     expect(JSON.parse(stdout)).toEqual([{ code: 'CHECK_ACCESS_DENIED', message: expect.stringContaining(`check denied: the agent may not read ${log}`), fix: expect.any(String) }]);
+  });
+  it('a check naming the agent\'s own state folder (directly or through a link) is refused: the device key never becomes alert text', async () => {
+    const h = await setup();
+    const agentState = path.join(h.dir, 'agent-state');
+    await mkdir(agentState);
+    await writeFile(path.join(agentState, 'device.key'), '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIsecret\n');
+    // A trusted link (root's, in a folder nobody else writes) still leads into the state folder: refused by where it leads.
+    await symlink(agentState, path.join(h.dir, 'innocent'));
+    await h.apply({
+      checks: [
+        { type: 'log', id: 'key', path: path.join(agentState, 'device.key'), pattern: 'PRIVATE|secret', intervalSec: 1 },
+        { type: 'log', id: 'via', path: path.join(h.dir, 'innocent', 'device.key'), pattern: 'PRIVATE|secret', intervalSec: 1 },
+      ],
+    });
+    const problems = await waitFor('two problems', () => h.service.problems().length === 2 && h.service.problems());
+    for (const p of problems) expect(p).toMatchObject({ code: 'CHECK_SOURCE_UNAVAILABLE', message: expect.stringContaining("is in the agent's own state folder") });
+    // A later line would have raised an alert carrying the key's text.
+    await appendFile(path.join(agentState, 'device.key'), 'secret line\n');
+    await sleep(2_500);
+    expect(h.raised()).toEqual([]);
+    expect(JSON.stringify(h.reports)).not.toContain('secret');
+  });
+
+  it.runIf(process.platform === 'linux' && process.getuid?.() === 0)('a folder link a local user owns is not followed: the root agent does not read a root-only file of the same name', async () => {
+    const h = await setup();
+    await chmod(h.dir, 0o755);
+    const rootOnly = path.join(h.dir, 'root-only');
+    await mkdir(rootOnly, { mode: 0o700 });
+    await writeFile(path.join(rootOnly, 'app.log'), '');
+    // The policy names /…/home/logs/app.log; the user who owns home/ makes "logs" a link to the root-only folder.
+    const home = path.join(h.dir, 'home');
+    await mkdir(home, { mode: 0o755 });
+    await chown(home, 65534, 65534);
+    await symlink(rootOnly, path.join(home, 'logs'));
+    await lchown(path.join(home, 'logs'), 65534, 65534);
+    await h.apply({ checks: [{ type: 'log', id: 'app', path: path.join(home, 'logs', 'app.log'), pattern: 'ERROR', intervalSec: 1 }] });
+    const problems = await waitFor('the problem', () => h.service.problems().length && h.service.problems());
+    expect(problems[0]).toMatchObject({ code: 'CHECK_SOURCE_UNAVAILABLE', message: expect.stringContaining('is a link that another account can change') });
+    await appendFile(path.join(rootOnly, 'app.log'), 'ERROR root-only secret\n');
+    await sleep(2_500);
+    expect(h.raised()).toEqual([]);
+  });
+
+  it.runIf(process.platform === 'linux' && process.getuid?.() === 0)('a user swapping their folder for a link while the agent opens the log never gets a root-only file read', async () => {
+    const dir = await tempDir();
+    await chmod(dir, 0o755);
+    const rootOnly = path.join(dir, 'root-only');
+    await mkdir(rootOnly, { mode: 0o700 });
+    await writeFile(path.join(rootOnly, 'app.log'), 'SECRET root-only line\n');
+    const home = path.join(dir, 'home');
+    await mkdir(home, { mode: 0o755 });
+    await chown(home, 65534, 65534);
+    // The user's script: a real logs/ folder and a link to the root-only one, swapped as fast as it can (bounded).
+    const swapper = `
+      const fs = require('node:fs'); const p = require('node:path');
+      const home = ${JSON.stringify(home)}, logs = p.join(home, 'logs'), real = p.join(home, 'real');
+      fs.mkdirSync(real); fs.writeFileSync(p.join(real, 'app.log'), 'harmless\\n');
+      fs.symlinkSync(${JSON.stringify(rootOnly)}, p.join(home, 'link'));
+      const end = Date.now() + 8000;
+      for (let i = 0; i < 400000 && Date.now() < end; i++) {
+        fs.renameSync(i % 2 ? p.join(home, 'link') : real, logs);
+        fs.renameSync(logs, i % 2 ? p.join(home, 'link') : real);
+      }`;
+    const child = execFile(process.execPath, ['-e', swapper], { uid: 65534, gid: 65534, timeout: 15_000 });
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    onCleanup(async () => { child.kill('SIGKILL'); await exited; });
+    await waitFor('the swapper to start', async () => (await readFile(path.join(home, 'real', 'app.log'), 'utf8').catch(() => '')) === 'harmless\n' || null, 5_000);
+    const seen = { harmless: 0, refused: 0, secret: 0 };
+    const started = Date.now();
+    for (let i = 0; i < 3000 && Date.now() - started < 6_000; i++) {
+      try {
+        const chunk = await readLogChunk(path.join(home, 'logs', 'app.log'), { offset: 0 }, 1024);
+        if (chunk.bytes.toString().includes('SECRET')) seen.secret++;
+        else seen.harmless++;
+      } catch {
+        seen.refused++;
+      }
+    }
+    child.kill('SIGKILL');
+    await exited;
+    expect(seen.secret).toBe(0);
+    // The race was really run: both outcomes happened.
+    expect(seen.harmless).toBeGreaterThan(0);
+    expect(seen.refused).toBeGreaterThan(0);
   });
 });
