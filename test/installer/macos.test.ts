@@ -1,5 +1,6 @@
 // macOS files cannot be packaged on Linux (pkgbuild is macOS-only); their plists are validated here.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PACKAGE_TEST, ROOT, has, run } from './artifacts.js';
@@ -28,6 +29,22 @@ describe.skipIf(!PACKAGE_TEST || !has('xmllint'))('macOS launchd daemon and prof
     expect(postinstall).toContain('/Library/Managed Preferences/com.rmagent.agent.plist');
     expect(value('com.rmagent.agent.mobileconfig', "name(//dict/key[.='AllowChanges']/following-sibling::*[1])")).toBe('false'); // opt-in, off unless set
     expect(postinstall).toContain('ALLOW_FILE="$DATA/state/allow-changes"');
+  });
+
+  it('makes a dropped enroll.env (it holds the token) readable by root only, before reading it', () => {
+    // Run the script's enroll.env part on this machine: a 0644 file holding a token becomes 0600, with a warning.
+    const postinstall = fs.readFileSync(path.join(dir, 'scripts/postinstall'), 'utf8');
+    const part = postinstall.slice(postinstall.indexOf('if [ -f "$ENROLL_FILE" ]'), postinstall.indexOf('# The local opt-in'));
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rmagent-macos-'));
+    const file = path.join(tmp, 'enroll.env');
+    fs.writeFileSync(file, 'RMAGENT_TOKEN=secret\n', { mode: 0o644 });
+    fs.chmodSync(file, 0o644);
+    const result = run('sh', ['-c', `set -u; ENROLL_FILE='${file}'\n${part}\necho "token=$RMAGENT_TOKEN"`]);
+    expect(result.code).toBe(0);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(result.stderr).toContain('could be read by other accounts');
+    expect(result.stdout).toContain('token=secret');
+    fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   it('has shell scripts that parse', () => {
