@@ -3,24 +3,12 @@
 // device's names, patches.install, and Endpoint Protection refused.
 import http from 'node:http';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server/server.js';
 import { CONSOLE_COMMANDS } from '../../src/server/api/devices.js';
-import { apiOf, enroll, MONITORING_SETTINGS, newEnrollmentToken, sendReports, serverIn, tempDir, type TestAgent } from './helpers.js';
+import { apiOf, enroll, MONITORING_SETTINGS, newEnrollmentToken, sendReports, serverIn, tempDir, stoppedAfterEach } from './helpers.js';
 
-const open: Array<{ close(): Promise<void> } | RunningServer> = [];
-afterEach(async () => {
-  for (const thing of open.splice(0).reverse()) await ('stop' in thing ? thing.stop() : thing.close());
-});
-async function started(): Promise<RunningServer> {
-  const server = await serverIn(await tempDir());
-  open.push(server);
-  return server;
-}
-const track = <T extends TestAgent>(agent: T): T => {
-  open.push(agent);
-  return agent;
-};
+const { started, track } = stoppedAfterEach();
 
 /**
  * POSTs `chunks` × 64 KiB with node:http and reads the answer even when it comes while the body is still being sent

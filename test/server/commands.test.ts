@@ -1,19 +1,12 @@
 // The persisted command queue over real sockets: commands survive a server restart, sent-but-unacknowledged ones are
 // sent again on reconnect (same id), taken-but-unfinished ones end as interrupted, a full queue refuses more (never
 // trust commands), and every status follows the agent's acks.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_PENDING_COMMANDS_PER_DEVICE } from '../../src/server/commands.js';
 import type { RunningServer } from '../../src/server/server.js';
-import { apiOf, authenticate, enroll, newEnrollmentToken, serverIn, tempDir, type TestAgent } from './helpers.js';
+import { apiOf, authenticate, enroll, newEnrollmentToken, serverIn, tempDir, stoppedAfterEach } from './helpers.js';
 
-const open: Array<{ close(): Promise<void> } | RunningServer> = [];
-afterEach(async () => {
-  for (const thing of open.splice(0).reverse()) await ('stop' in thing ? thing.stop() : thing.close());
-});
-const track = <T extends TestAgent>(agent: T): T => {
-  open.push(agent);
-  return agent;
-};
+const { track, stopLater } = stoppedAfterEach();
 
 async function statusOf(server: RunningServer, deviceId: string, commandId: string): Promise<{ status: string; reason: { code: string } | null; attempts: number }> {
   const list = await apiOf(server)('GET', `/devices/${deviceId}/commands`);
@@ -41,7 +34,7 @@ describe('command queue', () => {
     await first.stop();
 
     const second = await serverIn(dir);
-    open.push(second);
+    stopLater(second);
     const back = track(await authenticate(second, agent.deviceId, agent.keys));
     const command = await back.next('inventory.request');
     expect(command.id).toBe(queued.body.id);
@@ -53,7 +46,7 @@ describe('command queue', () => {
 
   it('sends a sent-but-unacknowledged command again on reconnect, with the same id, and records its outcome', async () => {
     const server = await serverIn(await tempDir());
-    open.push(server);
+    stopLater(server);
     const agent = await enroll(server, await newEnrollmentToken(server));
     await agent.next('desired');
     const issued = await apiOf(server)('POST', `/devices/${agent.deviceId}/commands`, { type: 'status.request' });
@@ -75,7 +68,7 @@ describe('command queue', () => {
 
   it('ends a command the device had taken as interrupted when the connection dropped before its outcome', async () => {
     const server = await serverIn(await tempDir());
-    open.push(server);
+    stopLater(server);
     const agent = await enroll(server, await newEnrollmentToken(server));
     const issued = await apiOf(server)('POST', `/devices/${agent.deviceId}/commands`, { type: 'inventory.request' });
     const frame = await agent.next('inventory.request');
@@ -95,7 +88,7 @@ describe('command queue', () => {
 
   it('records a redelivered command the agent refuses as already seen (its replay guard) as interrupted', async () => {
     const server = await serverIn(await tempDir());
-    open.push(server);
+    stopLater(server);
     const agent = await enroll(server, await newEnrollmentToken(server));
     const issued = await apiOf(server)('POST', `/devices/${agent.deviceId}/commands`, { type: 'status.request' });
     await agent.next('status.request');
@@ -109,7 +102,7 @@ describe('command queue', () => {
 
   it('refuses more than its bound of pending commands for one device (429), but never a trust command', async () => {
     const server = await serverIn(await tempDir());
-    open.push(server);
+    stopLater(server);
     const agent = await enroll(server, await newEnrollmentToken(server));
     await agent.close();
     const now = Date.now();

@@ -4,6 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import { encodeFrame, makeFrame, parseFrame, SERVER_TO_AGENT, type Frame, type FrameType, type BodyOf } from '../../src/protocol/frames.js';
 import { generateKeyPair, type KeyPair } from '../../src/protocol/sign.js';
@@ -195,4 +196,25 @@ export async function sendReports(agent: TestAgent, reports: Array<BodyOf<'repor
   const last = reports.at(-1)!.seq;
   for (let i = 0; i < reports.length + 2; i++) if ((await agent.next('report.ack')).body.upTo >= last) return;
   throw new Error(`no report.ack up to ${last}`);
+}
+
+/**
+ * What a test file's tests start (servers, agents), stopped after each test, newest first. Call once at the top
+ * level of a test file: `const { started, track, stopLater } = stoppedAfterEach();`.
+ */
+export function stoppedAfterEach() {
+  const open: Array<{ close(): Promise<void> } | RunningServer> = [];
+  afterEach(async () => {
+    for (const thing of open.splice(0).reverse()) await ('stop' in thing ? thing.stop() : thing.close());
+  });
+  const stopLater = <T extends { close(): Promise<void> } | RunningServer>(thing: T): T => {
+    open.push(thing);
+    return thing;
+  };
+  return {
+    stopLater,
+    /** A server with its data in a fresh temp folder. */
+    started: async (): Promise<RunningServer> => stopLater(await serverIn(await tempDir())),
+    track: <T extends TestAgent>(agent: T): T => stopLater(agent),
+  };
 }

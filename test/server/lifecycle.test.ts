@@ -1,24 +1,12 @@
 // Life cycle over real sockets: a deleted device is refused by name (DEVICE_REVOKED), live or reconnecting; tokens
 // are one-use and revocable (and a one-use token enrolls one device even when raced); policies in use and roles held
 // cannot be deleted; built-in roles do not change.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/protocol/sign.js';
 import type { RunningServer } from '../../src/server/server.js';
-import { apiOf, connectAgent, enroll, MONITORING_SETTINGS, newEnrollmentToken, serverIn, tempDir, type TestAgent } from './helpers.js';
+import { apiOf, connectAgent, enroll, MONITORING_SETTINGS, newEnrollmentToken, stoppedAfterEach } from './helpers.js';
 
-const open: Array<{ close(): Promise<void> } | RunningServer> = [];
-afterEach(async () => {
-  for (const thing of open.splice(0).reverse()) await ('stop' in thing ? thing.stop() : thing.close());
-});
-async function started(): Promise<RunningServer> {
-  const server = await serverIn(await tempDir());
-  open.push(server);
-  return server;
-}
-const track = <T extends TestAgent>(agent: T): T => {
-  open.push(agent);
-  return agent;
-};
+const { started, track } = stoppedAfterEach();
 
 async function tryEnroll(server: RunningServer, token: string) {
   const agent = track(await connectAgent(server.agentUrl));

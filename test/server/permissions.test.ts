@@ -1,23 +1,11 @@
 // Attacks on the API's permission checks over real loopback sockets: an account with no permission tries every
 // route the OpenAPI document lists (reads included: devices, reports, commands, overviews); accounts outside an
 // alert's scope read a device's alert reports and `latest`; a disabled account and a replaced token come back.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server/server.js';
-import { accountWith, apiOf, enroll, MONITORING_SETTINGS, newEnrollmentToken, sendReports, serverIn, tempDir, type TestAgent } from './helpers.js';
+import { accountWith, apiOf, enroll, MONITORING_SETTINGS, newEnrollmentToken, sendReports, stoppedAfterEach } from './helpers.js';
 
-const open: Array<{ close(): Promise<void> } | RunningServer> = [];
-afterEach(async () => {
-  for (const thing of open.splice(0).reverse()) await ('stop' in thing ? thing.stop() : thing.close());
-});
-async function started(): Promise<RunningServer> {
-  const server = await serverIn(await tempDir());
-  open.push(server);
-  return server;
-}
-const track = <T extends TestAgent>(agent: T): T => {
-  open.push(agent);
-  return agent;
-};
+const { started, track } = stoppedAfterEach();
 
 const raised = (seq: number, service = 'monitoring') => ({ seq, kind: 'alert.raised' as const, at: seq, data: { key: `cpu-${seq}`, service, check: 'cpu', severity: 'warning', message: 'hot' } });
 
@@ -70,7 +58,8 @@ describe('an account without permissions', () => {
 });
 
 describe('alert scope on reports and latest', () => {
-  it("view_devices alone shows a device's other reports but none of its alerts; view_own_alerts only those of services the account activated", async () => {
+  /** A device with Monitoring activated by `activator`, and accounts that see its alerts: none, own, all. */
+  async function fourAccountsAndADevice() {
     const server = await started();
     const activator = await accountWith(server, ['view_devices', 'view_own_alerts', 'assign_policies', 'manage_policies'], 'activator');
     const viewer = await accountWith(server, ['view_devices'], 'viewer');
@@ -79,6 +68,11 @@ describe('alert scope on reports and latest', () => {
     const agent = track(await enroll(server, await newEnrollmentToken(server)));
     const policy = (await activator.api('POST', '/policies', { name: 'p', service: 'monitoring', settings: MONITORING_SETTINGS })).body;
     expect((await activator.api('POST', '/services/monitoring/activate', { deviceIds: [agent.deviceId], policyId: policy.id })).status).toBe(200);
+    return { server, agent, activator, viewer, bystander, auditor };
+  }
+
+  it("view_devices alone shows a device's other reports but none of its alerts; view_own_alerts only those of services the account activated", async () => {
+    const { agent, activator, viewer, bystander, auditor } = await fourAccountsAndADevice();
     await sendReports(agent, [{ seq: 1, kind: 'inventory', at: 1, data: { hw: 1 } }, raised(2), raised(3, 'backup')]);
 
     const kindsOf = async (who: typeof viewer) => {
@@ -97,14 +91,7 @@ describe('alert scope on reports and latest', () => {
 
 
   it("a device's alerts as its console page reads them (GET /alerts?deviceId=): all, own or none by permission; acknowledging one outside the scope is refused", async () => {
-    const server = await started();
-    const activator = await accountWith(server, ['view_devices', 'view_own_alerts', 'assign_policies', 'manage_policies'], 'activator');
-    const viewer = await accountWith(server, ['view_devices'], 'viewer');
-    const bystander = await accountWith(server, ['view_devices', 'view_own_alerts'], 'bystander');
-    const auditor = await accountWith(server, ['view_devices', 'view_all_alerts'], 'auditor');
-    const agent = track(await enroll(server, await newEnrollmentToken(server)));
-    const policy = (await activator.api('POST', '/policies', { name: 'p', service: 'monitoring', settings: MONITORING_SETTINGS })).body;
-    expect((await activator.api('POST', '/services/monitoring/activate', { deviceIds: [agent.deviceId], policyId: policy.id })).status).toBe(200);
+    const { agent, activator, viewer, bystander, auditor } = await fourAccountsAndADevice();
     await sendReports(agent, [raised(1), raised(2, 'backup')]);
     const keysOf = async (who: typeof viewer) => {
       const res = await who.api('GET', `/alerts?deviceId=${agent.deviceId}`);
