@@ -65,6 +65,10 @@ bundle() {
     # ws is the agent's one user of http and https, for its upgrade request only: src/system/http-upgrade.ts stands in
     # for both (-1 MB idle RSS: Node's HTTP stack is never loaded). The server keeps Node's http.
     external+=("--alias:http=$SRC/src/system/http-upgrade.ts" "--alias:https=$SRC/src/system/http-upgrade.ts")
+    # ws requires zlib when it loads, for a permessage-deflate the agent's server never negotiates: bundled as a
+    # stand-in that loads Node's zlib on first use (installer/sea/shims/zlib-lazy.cjs, -0.4 MB idle RSS). The agent's
+    # own backup code imports `node:zlib`, which the alias leaves alone.
+    external+=("--alias:zlib=$ROOT/installer/sea/shims/zlib-lazy.cjs")
   fi
   npx --no-install esbuild "$entry" --bundle --platform=node --format=cjs --target=node24 "${external[@]}" "${SHIMS[@]}" \
     --define:__RMAGENT_VERSION__="\"$VERSION+$BUILD\"" --define:__RMAGENT_COMMIT__="\"$COMMIT\"" \
