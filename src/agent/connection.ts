@@ -292,17 +292,27 @@ export function createConnection(opts: ConnectionOptions): Connection {
     const welcome = frame.body;
     if (s.sent.type === 'enroll') s.registration = await identity.markEnrolled(welcome.deviceId, s.hello.serverKey);
     s.deviceId = welcome.deviceId;
-    await outbox.ackUpTo(welcome.lastSeq);
+    // lastSeq is the server's word on what it stored, bounded like a report.ack: beyond the highest report this
+    // device ever numbered it cannot be true. Taken, it would delete pending reports and move the numbering (near
+    // 2^53: past what the report schema accepts, so no report could be made again). Refused, nothing moves.
+    const numbered = outbox.stats().nextSeq - 1;
+    const lastSeqValid = welcome.lastSeq <= numbered;
+    if (lastSeqValid) await outbox.ackUpTo(welcome.lastSeq);
     // A stop (or a close) while the writes above ran: this session is over, so nothing may start on it (a
     // heartbeat interval started here once kept a stopped agent's process alive for ever).
     if (stopped || session !== s) return;
-    s.sentUpTo = welcome.lastSeq;
+    // Refused: every report not acknowledged before goes out again.
+    s.sentUpTo = lastSeqValid ? welcome.lastSeq : outbox.stats().lastAckedSeq;
     s.connected = true;
     if (s.handshakeTimer) clearTimeout(s.handshakeTimer);
     // The device's own interval bounds how long it trusts a silent peer, even when the server pings less often.
     startHeartbeat(s, Math.min(settings.heartbeatSec, welcome.heartbeatSec));
     setStatus({ phase: 'connected', connectedAt: clock.now(), attempts: 0, lastError: null, nextRetryAt: null });
     logger.info('connected to the server', { deviceId: welcome.deviceId, enrolled: welcome.enrolled, lastSeq: welcome.lastSeq });
+    if (!lastSeqValid) {
+      logger.warn('server claims reports this device never made; ignored', { lastSeq: welcome.lastSeq, numbered });
+      sendError(s, 'REPORT_ACK_INVALID', `welcome.lastSeq ${welcome.lastSeq} is beyond the highest report this device numbered (${numbered}); nothing was deleted, reports are sent from ${s.sentUpTo + 1}`, frame.id);
+    }
     await resendOutcomes(s);
     void flush(s);
   }

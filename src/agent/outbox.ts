@@ -144,7 +144,8 @@ export function createOutbox(opts: { dir: string; maxBytes: number; clock: Clock
       return serial(async () => {
         if (seq <= meta.lastAckedSeq) return;
         meta.lastAckedSeq = seq;
-        // The server already holds numbers up to seq: never hand them out again (e.g. after the state was restored).
+        // Never hand out a number the server holds. (connection.ts acknowledges only numbers handed out here: a
+        // report.ack or welcome.lastSeq beyond them is refused, so this never jumps ahead on the server's word.)
         meta.nextSeq = Math.max(meta.nextSeq, seq + 1);
         await saveMeta();
         const acked = entries.filter((e) => e.seq <= seq);

@@ -29,11 +29,14 @@ export async function keyPeer(options: KeyPeerOptions | number = {}) {
   await (http ? new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r())) : new Promise<void>((r) => wss.once('listening', () => r())));
   const now = (): number => Date.now() + offsetMs;
   const received: Frame[] = [];
+  /** The welcomes it sent, oldest first. */
+  const welcomes: Frame<'welcome'>[] = [];
   const peer = {
     key,
     url: `${http ? 'wss' : 'ws'}://127.0.0.1:${((http ?? wss).address() as AddressInfo).port}/agent`,
     socket: null as WebSocket | null,
     received,
+    welcomes,
     lastSeq: 0,
     ackReports: true,
     connections: 0,
@@ -63,7 +66,9 @@ export async function keyPeer(options: KeyPeerOptions | number = {}) {
         agentNonce = f.body.nonce;
         ws.send(encodeFrame(serverHello({ hello: f.body, nonce: newNonce(), channel, serverKey: key, now: peer.now(), ...(opts.endorsements ? { endorsements: opts.endorsements } : {}), ...(opts.activeKeys ? { activeKeys: opts.activeKeys } : {}) })));
       } else if (f.type === 'enroll' || f.type === 'auth') {
-        ws.send(encodeFrame(welcomeFrame({ agentNonce, deviceId: 'dev-1', enrolled: f.type === 'enroll', heartbeatSec: 30, lastSeq: peer.lastSeq, serverKey: key, now: peer.now() })));
+        const welcome = welcomeFrame({ agentNonce, deviceId: 'dev-1', enrolled: f.type === 'enroll', heartbeatSec: 30, lastSeq: peer.lastSeq, serverKey: key, now: peer.now() });
+        welcomes.push(welcome);
+        ws.send(encodeFrame(welcome));
       } else if (f.type === 'report') {
         peer.lastSeq = Math.max(peer.lastSeq, f.body.seq);
         if (peer.ackReports) ws.send(encodeFrame(makeFrame('report.ack', { upTo: peer.lastSeq })));

@@ -4,7 +4,7 @@
 // because it is older, beyond what was sent, or outside the window of the server's own clock.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil, type Spawned } from '../../src/cli/processes.js';
-import { makeFrame } from '../../src/protocol/frames.js';
+import { makeFrame, type Frame } from '../../src/protocol/frames.js';
 import type { Policy } from '../../src/protocol/model.js';
 import { agentHome, assertBuilt, type AgentHome } from '../e2e/harness.js';
 import { keyPeer, type Peer } from './key-peer.js';
@@ -70,6 +70,30 @@ describe('state never goes backwards', () => {
     expect(after.outbox.lastAckedSeq).toBe(before.outbox.lastAckedSeq);
     expect(after.outbox.pending).toBeGreaterThanOrEqual(before.outbox.pending);
     // An honest ack of what was sent is taken.
+    peer.send(makeFrame('report.ack', { upTo: sent }));
+    await home.waitFor('acked up to what was sent', (s) => s.outbox.lastAckedSeq === sent);
+  });
+
+  // A server-key holder's welcome claims it stored reports up to 2^53 - 1: taken, the outbox would delete what is
+  // pending and number its next report 2^53, which the report schema refuses (no report could be made again).
+  it('a welcome.lastSeq beyond what the device ever numbered moves nothing: REPORT_ACK_INVALID, numbering kept, reports delivered', async () => {
+    const peer = await keyPeer();
+    peers.push(peer);
+    peer.lastSeq = Number.MAX_SAFE_INTEGER;
+    peer.ackReports = false;
+    const { home } = await enrolledAgent('state-lastseq', peer);
+    const refused = await waitUntil(async () => peer.received.find((f): f is Frame<'error'> => f.type === 'error' && f.body.code === 'REPORT_ACK_INVALID'), 10_000, 'REPORT_ACK_INVALID');
+    expect(refused.body.ref).toBe(peer.welcomes[0]!.id);
+    expect((await home.live())!.outbox.lastAckedSeq).toBe(0);
+    // Numbering carries on from the device's own count: a status.request gets a report numbered 1, 2, ...
+    expect(await peer.finalAck(peer.command('status.request', {}).id)).toMatchObject({ status: 'done' });
+    const reports = await waitUntil(async () => {
+      const seqs = peer.received.filter((f): f is Frame<'report'> => f.type === 'report' && f.body.kind === 'teamviewer').map((f) => f.body.seq);
+      return seqs.length >= 2 ? seqs : undefined;
+    }, 10_000, 'reports after the status.request');
+    expect(Math.max(...reports)).toBeLessThan(100);
+    // An honest ack of what was sent is taken.
+    const sent = Math.max(...peer.received.filter((f): f is Frame<'report'> => f.type === 'report').map((f) => f.body.seq));
     peer.send(makeFrame('report.ack', { upTo: sent }));
     await home.waitFor('acked up to what was sent', (s) => s.outbox.lastAckedSeq === sent);
   });
