@@ -31,7 +31,10 @@ export class Chunker {
   private readonly params: CdcParams;
   private readonly maskS: number;
   private readonly maskL: number;
-  private pieces: Buffer[] = [];
+  // Bytes of the chunk being cut that came with earlier calls: copied here (grown up to `max`, then reused), so
+  // the caller can reuse its read buffer at once and a chunk is never put together by concatenation.
+  private acc: Buffer | null = null;
+  private accLength = 0;
   private length = 0;
   private hash = 0;
 
@@ -43,34 +46,77 @@ export class Chunker {
     this.maskL = topMask(bits - 2);
   }
 
-  /** Feeds bytes; returns the chunks they complete (the rest waits for more bytes or finish()). */
+  /**
+   * Feeds bytes and hands `each` every chunk they complete, in order; with `last`, the rest too (the stream
+   * ends). A chunk is a view of `data` or of the chunker's own buffer: valid until `each` settles. `data` can be
+   * reused once the returned promise settles.
+   */
+  async feed(data: Buffer, each: (chunk: Buffer) => Promise<void> | void, last = false): Promise<void> {
+    for (const chunk of this.cuts(data, last)) await each(chunk);
+  }
+
+  /** Feeds bytes; returns the chunks they complete, each a copy of its own. */
   push(data: Buffer): Buffer[] {
     const out: Buffer[] = [];
-    let off = 0;
-    while (off < data.length) {
-      const cut = this.scan(data, off);
-      if (cut < 0) {
-        this.pieces.push(data.subarray(off));
-        break;
-      }
-      this.pieces.push(data.subarray(off, cut));
-      out.push(this.take());
-      off = cut;
-    }
+    for (const chunk of this.cuts(data, false)) out.push(Buffer.from(chunk)); // copied before the generator goes on
     return out;
   }
 
-  /** The last chunk (null when nothing is left). */
+  /** The last chunk (null when nothing is left); valid until the next call. */
   finish(): Buffer | null {
-    return this.length > 0 || this.pieces.length ? this.take() : null;
+    const rest = this.accLength > 0 ? this.acc!.subarray(0, this.accLength) : null;
+    this.reset();
+    return rest;
   }
 
-  private take(): Buffer {
-    const chunk = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces);
-    this.pieces = [];
+  /** Forgets a chunk in progress (a file that could not be read to its end). */
+  reset(): void {
+    this.accLength = 0;
     this.length = 0;
     this.hash = 0;
+  }
+
+  private *cuts(data: Buffer, last: boolean): Generator<Buffer> {
+    let off = 0;
+    while (off < data.length) {
+      const cut = this.scan(data, off);
+      if (cut < 0) break;
+      yield this.take(data, off, cut);
+      off = cut;
+    }
+    if (off >= data.length && !(last && this.accLength > 0)) {
+      if (last) this.reset();
+      return;
+    }
+    if (last) {
+      const rest = this.take(data, off, data.length);
+      yield rest;
+      return;
+    }
+    this.keep(data.subarray(off));
+  }
+
+  /** The chunk ending at `cut` in `data`: a view of `data` when it all lies there, else of the chunker's buffer. */
+  private take(data: Buffer, off: number, cut: number): Buffer {
+    let chunk: Buffer;
+    if (this.accLength === 0) chunk = data.subarray(off, cut);
+    else {
+      this.keep(data.subarray(off, cut));
+      chunk = this.acc!.subarray(0, this.accLength);
+    }
+    this.reset();
     return chunk;
+  }
+
+  private keep(bytes: Buffer): void {
+    const need = this.accLength + bytes.length;
+    if (!this.acc || this.acc.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(this.params.max, Math.max(64 * 1024, (this.acc?.length ?? 0) * 2))));
+      if (this.acc && this.accLength) this.acc.copy(grown, 0, 0, this.accLength);
+      this.acc = grown;
+    }
+    bytes.copy(this.acc, this.accLength);
+    this.accLength = need;
   }
 
   /** Index in `data` just after the next cut, or -1 when the chunk goes on past `data` (this.length advanced). */

@@ -45,3 +45,22 @@ describe('content-defined chunking', () => {
     expect(sizes).toEqual([DEFAULT_CDC.max, DEFAULT_CDC.max, DEFAULT_CDC.max, 5]);
   });
 });
+
+describe('content-defined chunking, fed as a stream', () => {
+  it('feed() with one reused read buffer cuts exactly as push() does, and hands over the rest with `last`', async () => {
+    const data = randomBytes(1024 * 1024 + 333);
+    const expected = ids(cut(data));
+    for (const piece of [1000, 4096, 65537]) {
+      const c = new Chunker(small);
+      const buffer = Buffer.alloc(piece);
+      const got: string[] = [];
+      for (let i = 0; i < data.length; i += piece) {
+        const n = data.copy(buffer, 0, i, i + piece);
+        await c.feed(buffer.subarray(0, n), (chunk) => void got.push(createHash('sha256').update(chunk).digest('hex')), i + piece >= data.length);
+        buffer.fill(0xee); // the caller reuses its buffer at once
+      }
+      expect(c.finish()).toBe(null);
+      expect(got).toEqual(expected);
+    }
+  });
+});

@@ -14,6 +14,13 @@ import { HEARTBEAT_FILE, JOB_FILE, jobLiveness, JobResultSchema, JobSpecSchema, 
 
 /** The job's own bounds: V8's heap (the rest of its memory is I/O buffers) and, under systemd, the unit's. */
 export const JOB_HEAP_MB = 256;
+/**
+ * V8 flags of the job: its heap bound, and a small young generation (4 MB semi-spaces instead of up to 16): the
+ * job's garbage is mostly Buffer objects whose memory lives outside the heap and is freed only when a scavenge
+ * finds them dead, so frequent small scavenges keep both the heap and that memory small (backup bench: peak RSS
+ * ~250 -> ~195 MB for the same CPU).
+ */
+export const JOB_NODE_OPTIONS = `--max-old-space-size=${JOB_HEAP_MB} --max-semi-space-size=4`;
 export const JOB_MEMORY_MAX = '768M';
 export const JOB_TIMEOUT_MS = 24 * 3_600_000;
 const POLL_MS = 250;
@@ -60,7 +67,7 @@ export function createJobLauncher(deps: JobLauncherDeps): JobLauncher {
         purpose: spec.kind === 'snapshot' ? 'backup' : 'backup-restore',
         command: deps.self.command,
         args: [...deps.self.args, 'backup-job', '--job', jobFile],
-        env: { NODE_OPTIONS: `--max-old-space-size=${JOB_HEAP_MB}` },
+        env: { NODE_OPTIONS: JOB_NODE_OPTIONS },
         properties: [`MemoryMax=${JOB_MEMORY_MAX}`],
         timeoutMs: JOB_TIMEOUT_MS,
       });

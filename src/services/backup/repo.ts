@@ -1,6 +1,6 @@
 // The backup repository, format 3, at the destination (by its real path):
 //   config                 plain JSON: format, chunker sizes, a key check (HMAC) that tells a wrong device key
-//   data/<ab>/<pack id>    packs of ~16 MiB: blobs one after another, each AES-256-GCM sealed (nonce, ciphertext,
+//   data/<ab>/<pack id>    packs of at most 16 MiB: blobs one after another, each AES-256-GCM sealed (nonce, ciphertext,
 //                          tag) over the zstd-compressed (when that pays) chunk; pack id = sha256 of the file
 //   index/<id>             sealed the same way: which blob is where (pack, offset, length), one file per run
 //   snaps/<id>             one small sealed (HMAC) snapshot record per run: folders and their root tree ids
@@ -11,8 +11,7 @@
 import path from 'node:path';
 import { fsAsync as fs } from '../../system/fs-async.js';
 import type { FileHandle } from '../../system/fs-async.js';
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, hkdfSync, randomBytes, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import zlib from 'node:zlib';
 import * as z from 'zod/mini';
 import { ensureDir, removeFile, writeFileAtomic } from '../../system/files.js';
@@ -30,8 +29,9 @@ const TAG = 16;
 const HEX64 = /^[a-f0-9]{64}$/;
 const OPEN_PACKS = 8;
 
-const zstdCompress = promisify(zlib.zstdCompress) as (b: Buffer, o?: zlib.ZstdOptions) => Promise<Buffer>;
-const zstdDecompress = promisify(zlib.zstdDecompress) as (b: Buffer, o?: zlib.ZstdOptions) => Promise<Buffer>;
+// A pack is filled in a buffer of the target size; a blob that does not fit closes it (data packs are 8-16 MiB).
+const PACK_BUFFER_BYTES = PACK_TARGET_BYTES;
+const SEAL_SLICE = 1024 * 1024;
 
 export type BlobType = 'data' | 'tree';
 export interface BlobLocation {
@@ -56,23 +56,36 @@ export function deriveKeys(deviceKey: Uint8Array): RepoKeys {
 
 export const blobId = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
-/** nonce | AES-256-GCM(plain) | tag; `aad` binds a sealed file to what it is (a pack blob, an index). */
-export function sealBlob(key: Buffer, plain: Uint8Array, aad: string): Buffer {
-  const nonce = randomBytes(NONCE);
+/**
+ * nonce | AES-256-GCM(plain) | tag; `aad` binds a sealed file to what it is (a pack blob, an index). `into`
+ * receives the sealed bytes at `at` (a pack being filled: no concatenated copy); without it a new buffer.
+ * A KeyObject made once (createSecretKey) spares the per-call key import a raw Buffer costs.
+ */
+export function sealBlob(key: Buffer | KeyObject, plain: Uint8Array, aad: string): Buffer;
+export function sealBlob(key: Buffer | KeyObject, plain: Uint8Array, aad: string, into: Buffer, at: number): number;
+export function sealBlob(key: Buffer | KeyObject, plain: Uint8Array, aad: string, into?: Buffer, at = 0): Buffer | number {
+  const out = into ?? Buffer.allocUnsafe(NONCE + plain.length + TAG);
+  const nonce = out.subarray(at, at + NONCE);
+  randomFillSync(nonce);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(Buffer.from(aad));
-  const body = cipher.update(plain);
-  const final = cipher.final();
-  return Buffer.concat([nonce, body, final, cipher.getAuthTag()]);
+  let end = at + NONCE;
+  // In slices: one update of a whole 8 MiB chunk would allocate an 8 MiB output only to copy it.
+  for (let i = 0; i < plain.length; i += SEAL_SLICE) end += cipher.update(plain.subarray(i, i + SEAL_SLICE)).copy(out, end);
+  end += cipher.final().copy(out, end);
+  end += cipher.getAuthTag().copy(out, end);
+  return into ? end - at : out.subarray(0, end);
 }
 
-export function openBlob(key: Buffer, sealed: Buffer, aad: string): Buffer {
+export function openBlob(key: Buffer | KeyObject, sealed: Buffer, aad: string): Buffer {
   if (sealed.length < NONCE + TAG) throw corrupt('sealed data too short');
   const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE));
   decipher.setAAD(Buffer.from(aad));
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
   try {
-    return Buffer.concat([decipher.update(sealed.subarray(NONCE, sealed.length - TAG)), decipher.final()]);
+    const plain = decipher.update(sealed.subarray(NONCE, sealed.length - TAG));
+    decipher.final(); // GCM: nothing more, only the tag check
+    return plain;
   } catch {
     throw corrupt('does not decrypt with this device key (changed, or written by another installation)');
   }
@@ -81,16 +94,19 @@ export function openBlob(key: Buffer, sealed: Buffer, aad: string): Buffer {
 const corrupt = (message: string) => Object.assign(new Error(message), { code: 'CHUNK_CORRUPT' });
 
 // Compression pays only where a sample shrinks: random or already-compressed data is stored as it is, so it costs
-// one 64 KiB trial instead of a whole zstd pass.
+// one 64 KiB trial instead of a whole zstd pass. Synchronous, on the job's own thread: the async form hands every
+// chunk to the thread pool through a Transform stream, which cost about twice the CPU of the compression itself
+// (measured on 6,763 files of /usr/share: 1.17-1.99 s against 0.60-0.74 s). The job has nothing else to serve.
 const SAMPLE = 64 * 1024;
-async function encode(raw: Buffer): Promise<{ data: Buffer; compressed: boolean }> {
+const zstd = (level: number, size: number) => ({ pledgedSrcSize: size, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }) as zlib.ZstdOptions;
+function encode(raw: Buffer): { data: Buffer; compressed: boolean } {
   if (raw.length < 256) return { data: raw, compressed: false };
   if (raw.length > SAMPLE * 2) {
-    const trial = await zstdCompress(raw.subarray(0, SAMPLE), { pledgedSrcSize: SAMPLE, params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } } as zlib.ZstdOptions);
+    const trial = zlib.zstdCompressSync(raw.subarray(0, SAMPLE), zstd(1, SAMPLE));
     if (trial.length > SAMPLE * 0.9) return { data: raw, compressed: false };
   }
   // The size pledged up front lets zstd size its tables to the input (a small file gets a small context).
-  const packed = await zstdCompress(raw, { pledgedSrcSize: raw.length, params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } } as zlib.ZstdOptions);
+  const packed = zlib.zstdCompressSync(raw, zstd(3, raw.length));
   return packed.length < raw.length * 0.95 ? { data: packed, compressed: true } : { data: raw, compressed: false };
 }
 
@@ -114,21 +130,31 @@ export interface RepoStats {
   packsWritten: string[];
 }
 
+interface OpenPack {
+  buffer: Buffer;
+  length: number;
+  blobs: Array<[string, BlobLocation]>;
+}
+
 export class Repository {
   readonly root: string;
   readonly keys: RepoKeys;
   readonly chunker: CdcParams;
   private readonly index = new Map<string, BlobLocation>();
   private readonly indexFiles: string[] = [];
-  private current: { pieces: Buffer[]; length: number; blobs: Array<[string, BlobLocation]> } = { pieces: [], length: 0, blobs: [] };
+  private readonly encKey: KeyObject;
+  private filling: OpenPack | null = null;
+  private spare: Buffer | null = null;
+  private buffers = 0;
+  private writing: Promise<void> = Promise.resolve();
   private readonly fresh: IndexFile = { v: 1, packs: {} };
   private readonly pending = new Set<string>();
-  private writes: Promise<void>[] = [];
   readonly stats: RepoStats = { blobsWritten: 0, bytesStored: 0, packsWritten: [] };
 
   private constructor(root: string, keys: RepoKeys, chunker: CdcParams) {
     this.root = root;
     this.keys = keys;
+    this.encKey = createSecretKey(keys.enc);
     this.chunker = chunker;
   }
 
@@ -203,45 +229,83 @@ export class Repository {
   async add(type: BlobType, id: string, raw: Buffer): Promise<number> {
     if (this.has(id)) return 0;
     this.pending.add(id);
-    const { data, compressed } = await encode(raw);
-    const sealed = sealBlob(this.keys.enc, data, `blob ${id}`);
-    const cur = this.current;
-    cur.blobs.push([id, { pack: '', offset: cur.length, length: sealed.length, rawLength: raw.length, compressed, type }]);
-    cur.pieces.push(sealed);
-    cur.length += sealed.length;
+    const { data, compressed } = encode(raw);
+    const size = NONCE + data.length + TAG;
+    const cur = await this.packWithRoom(size);
+    const length = sealBlob(this.encKey, data, `blob ${id}`, cur.buffer, cur.length);
+    cur.blobs.push([id, { pack: '', offset: cur.length, length, rawLength: raw.length, compressed, type }]);
+    cur.length += length;
     this.stats.blobsWritten++;
-    this.stats.bytesStored += sealed.length;
-    if (cur.length >= PACK_TARGET_BYTES) await this.writePack();
-    return sealed.length;
+    this.stats.bytesStored += length;
+    if (cur.length >= PACK_TARGET_BYTES) this.writePack();
+    return length;
   }
 
-  private async writePack(): Promise<void> {
-    const cur = this.current;
-    if (!cur.pieces.length) return;
-    this.current = { pieces: [], length: 0, blobs: [] };
-    const hash = createHash('sha256');
-    for (const piece of cur.pieces) hash.update(piece);
-    const pack = hash.digest('hex');
+  // Memory is bounded to one pack being filled and one being written (PACK_BUFFER_BYTES each, reused): a blob
+  // that finds neither free waits for the write. Only a tree larger than a pack gets a buffer of its own.
+  private async packWithRoom(size: number): Promise<OpenPack> {
+    for (;;) {
+      const cur = this.filling;
+      if (cur && cur.length + size <= cur.buffer.length) return cur;
+      if (cur) {
+        this.writePack();
+        continue;
+      }
+      if (this.spare && this.spare.length >= size) {
+        this.filling = { buffer: this.spare, length: 0, blobs: [] };
+        this.spare = null;
+      } else if (size > PACK_BUFFER_BYTES) {
+        this.filling = { buffer: Buffer.allocUnsafe(size), length: 0, blobs: [] };
+      } else if (this.buffers < 2) {
+        this.buffers++;
+        this.filling = { buffer: Buffer.allocUnsafe(PACK_BUFFER_BYTES), length: 0, blobs: [] };
+      } else {
+        await this.writing;
+      }
+    }
+  }
+
+  /** Hands the pack being filled to the writer (one write at a time, in order); commit() waits for it. */
+  private writePack(): void {
+    const cur = this.filling;
+    if (!cur) return;
+    this.filling = null;
+    if (!cur.length) return this.release(cur.buffer);
+    const previous = this.writing;
     const write = (async () => {
-      await writePieces(path.join(this.root, 'data', pack.slice(0, 2), pack), cur.pieces);
-      const entries = cur.blobs.map(([id, loc]) => {
-        const at = { ...loc, pack };
-        this.index.set(id, at);
-        this.pending.delete(id);
-        return [id, loc.type === 'tree' ? 1 : 0, loc.offset, loc.length, loc.rawLength, loc.compressed ? 1 : 0] as [string, number, number, number, number, number];
-      });
-      this.fresh.packs[pack] = entries;
-      this.stats.packsWritten.push(pack);
+      try {
+        await previous;
+        const bytes = cur.buffer.subarray(0, cur.length);
+        const pack = createHash('sha256').update(bytes).digest('hex');
+        await writePackFile(this.packPath(pack), bytes);
+        const entries = cur.blobs.map(([id, loc]) => {
+          this.index.set(id, { ...loc, pack });
+          this.pending.delete(id);
+          return [id, loc.type === 'tree' ? 1 : 0, loc.offset, loc.length, loc.rawLength, loc.compressed ? 1 : 0] as [string, number, number, number, number, number];
+        });
+        this.fresh.packs[pack] = entries;
+        this.stats.packsWritten.push(pack);
+      } finally {
+        this.release(cur.buffer);
+      }
     })();
-    this.writes.push(write);
-    await write;
+    // A failed write fails commit() (and every write after it); nothing else waits for it unhandled.
+    write.catch(() => undefined);
+    this.writing = write;
+  }
+
+  private release(buffer: Buffer): void {
+    if (buffer.length !== PACK_BUFFER_BYTES) return;
+    if (this.spare === null) this.spare = buffer;
+    else this.buffers--;
   }
 
   /** Writes the open pack and this run's index file: after it, every blob added is findable. */
   async commit(): Promise<void> {
-    await this.writePack();
-    await Promise.all(this.writes);
-    this.writes = [];
+    this.writePack();
+    await this.writing;
+    this.spare = null;
+    this.buffers = 0;
     if (!Object.keys(this.fresh.packs).length) return;
     const name = randomBytes(16).toString('hex');
     await writeFileAtomic(path.join(this.root, 'index', name), sealBlob(this.keys.enc, Buffer.from(JSON.stringify(this.fresh)), `index ${name}`));
@@ -259,9 +323,9 @@ export class Repository {
     return this.decode(id, loc, sealed);
   }
 
-  private async decode(id: string, loc: BlobLocation, sealed: Buffer): Promise<Buffer> {
-    const data = openBlob(this.keys.enc, sealed, `blob ${id}`);
-    const raw = loc.compressed ? await zstdDecompress(data, { maxOutputLength: loc.rawLength + 1 } as zlib.ZstdOptions) : data;
+  private decode(id: string, loc: BlobLocation, sealed: Buffer): Buffer {
+    const data = openBlob(this.encKey, sealed, `blob ${id}`);
+    const raw = loc.compressed ? zlib.zstdDecompressSync(data, { maxOutputLength: loc.rawLength + 1 } as zlib.ZstdOptions) : data;
     if (raw.length !== loc.rawLength || blobId(raw) !== id) throw corrupt(`blob ${id.slice(0, 16)} does not match its hash`);
     return raw;
   }
@@ -305,7 +369,7 @@ export class Repository {
 
   private readRange(pack: string, offset: number, length: number): Promise<Buffer> {
     return this.withPack(pack, async (handle) => {
-      const buffer = Buffer.alloc(length);
+      const buffer = Buffer.allocUnsafe(length);
       const { bytesRead } = await handle.read(buffer, 0, length, offset);
       if (bytesRead !== length) throw corrupt(`pack ${pack.slice(0, 16)} is shorter than its index says`);
       return buffer;
@@ -325,12 +389,27 @@ export class Repository {
       else byPack.set(loc.pack, [[id, loc]]);
     }
     const out = { packs: 0, blobs: 0, bytes: 0, bad: [] as string[] };
+    let buffer = Buffer.alloc(0); // one buffer for every pack read (not a new 16 MiB per pack)
     for (const pack of packs) {
       const blobs = byPack.get(pack) ?? [];
       out.packs++;
       let bytes: Buffer;
       try {
-        bytes = await readRegularFile(this.packPath(pack), PACK_TARGET_BYTES * 2 + MAX_BLOB_BYTES);
+        const { handle, stat } = await openRegularFile(this.packPath(pack));
+        try {
+          const size = Number(stat.size);
+          if (size > MAX_TREE_BYTES + PACK_TARGET_BYTES) throw corrupt('pack too large');
+          if (buffer.length < size) buffer = Buffer.allocUnsafe(Math.max(size, PACK_TARGET_BYTES));
+          let filled = 0;
+          while (filled < size) {
+            const { bytesRead } = await handle.read(buffer, filled, size - filled, filled);
+            if (bytesRead === 0) break;
+            filled += bytesRead;
+          }
+          bytes = buffer.subarray(0, filled);
+        } finally {
+          await handle.close();
+        }
       } catch {
         out.bad.push(...blobs.map(([id]) => id));
         continue;
@@ -343,7 +422,7 @@ export class Repository {
       for (const [id, loc] of blobs) {
         out.blobs++;
         try {
-          await this.decode(id, loc, bytes.subarray(loc.offset, loc.offset + loc.length));
+          this.decode(id, loc, bytes.subarray(loc.offset, loc.offset + loc.length));
         } catch {
           out.bad.push(id);
         }
@@ -395,14 +474,14 @@ export class Repository {
   }
 }
 
-/** Writes a pack from its pieces (no second copy in memory): temp file, fsync, rename, fsync of the folder. */
-async function writePieces(file: string, pieces: Buffer[]): Promise<void> {
+/** Writes a pack: temp file, fsync, rename, fsync of the folder. */
+async function writePackFile(file: string, bytes: Buffer): Promise<void> {
   const dir = path.dirname(file);
   await ensureDir(dir, 0o700);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(tmp, 'wx', 0o600);
   try {
-    for (let i = 0; i < pieces.length; i += 64) await handle.writev(pieces.slice(i, i + 64));
+    await handle.writeFile(bytes);
     await handle.sync();
   } finally {
     await handle.close();

@@ -44,6 +44,8 @@ interface Walk {
   skippedCount: number;
   /** dev:ino -> first path (relative to the folder) of a file with several links. */
   links: Map<string, string>;
+  /** Read buffers and chunkers free for the next file (one per file in flight, reused). */
+  readers: Array<{ buffer: Buffer; chunker: Chunker }>;
 }
 
 const snapsDir = (repo: Repository) => path.join(repo.root, 'snaps');
@@ -52,7 +54,7 @@ export async function takeTreeSnapshot(repo: Repository, req: TreeSnapshotReques
   await ensureRepoFolders(repo.root);
   const started = req.now();
   const excluded = createExcluder(req.exclude);
-  const walk: Walk = { repo, excluded, skip: new Set((req.skip ?? []).map((p) => path.resolve(p))), files: 0, dirs: 0, bytesRead: 0, skipped: [], skippedCount: 0, links: new Map() };
+  const walk: Walk = { repo, excluded, skip: new Set((req.skip ?? []).map((p) => path.resolve(p))), files: 0, dirs: 0, bytesRead: 0, skipped: [], skippedCount: 0, links: new Map(), readers: [] };
   const storedBefore = repo.stats.bytesStored;
   const folders: SnapshotRecord['folders'] = [];
   const used = new Set<string>();
@@ -188,7 +190,6 @@ async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: 
 async function storeFile(walk: Walk, abs: string, seen: BigIntStats): Promise<{ size: number; sha256: string; chunks: string[]; mode: number; mtimeNs: string }> {
   const { handle, stat } = await openRegularFile(abs, { dev: seen.dev, ino: seen.ino });
   const whole = createHash('sha256');
-  const chunker = new Chunker(walk.repo.chunker);
   const chunks: string[] = [];
   let size = 0;
   const put = async (chunk: Buffer) => {
@@ -196,25 +197,36 @@ async function storeFile(walk: Walk, abs: string, seen: BigIntStats): Promise<{ 
     chunks.push(id);
     await walk.repo.add('data', id, chunk);
   };
+  // One read buffer and one chunker per file in flight, reused from file to file (no allocation per file).
+  const reader = walk.readers.pop() ?? { buffer: Buffer.allocUnsafe(READ_BYTES), chunker: new Chunker(walk.repo.chunker) };
+  // The first block goes into the whole-file hash only when a second one follows: a file read in one block and
+  // cut into one chunk (most files) has that chunk's id as its sha256, so its bytes are hashed once, not twice.
+  let first: Buffer | null = null;
   try {
-    // Sized to the file (most are small): a 1 MiB buffer per small file is what the garbage collector spends its time on.
-    const want = Math.max(4096, Math.min(READ_BYTES, Number(stat.size) + 1));
-    for (;;) {
-      const buffer = Buffer.allocUnsafe(want);
-      const { bytesRead } = await handle.read(buffer, 0, want, null);
-      if (bytesRead === 0) break;
-      const data = buffer.subarray(0, bytesRead);
-      whole.update(data);
+    reader.chunker.reset();
+    for (let end = false; !end; ) {
+      if (first) {
+        whole.update(first);
+        first = null;
+      }
+      // Sized to the file: a small file asks for its size + 1 (a short read is its end); one that grew, for more.
+      const left = Number(stat.size) - size;
+      const want = left >= 0 ? Math.min(READ_BYTES, Math.max(4096, left + 1)) : READ_BYTES;
+      const { bytesRead } = await handle.read(reader.buffer, 0, want, null);
+      const data = reader.buffer.subarray(0, bytesRead);
+      end = bytesRead < want; // a regular file reads short only at its end
+      if (size === 0) first = data;
+      else whole.update(data);
       size += bytesRead;
-      for (const chunk of chunker.push(data)) await put(chunk);
+      await reader.chunker.feed(data, put, end);
     }
-    const last = chunker.finish();
-    if (last) await put(last);
   } finally {
     await handle.close();
+    walk.readers.push(reader);
   }
   walk.bytesRead += size;
-  return { size, sha256: whole.digest('hex'), chunks, mode: Number(stat.mode & 0o7777n), mtimeNs: stat.mtimeNs.toString() };
+  const sha256 = first && chunks.length === 1 ? chunks[0]! : (first ? whole.update(first) : whole).digest('hex');
+  return { size, sha256, chunks, mode: Number(stat.mode & 0o7777n), mtimeNs: stat.mtimeNs.toString() };
 }
 
 async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
