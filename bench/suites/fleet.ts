@@ -130,14 +130,15 @@ export async function fleet(ctx: BenchContext): Promise<SuiteResult> {
   const commands: string[] = [];
 
   // (a) One node, SQLite.
-  const server = await benchServer(ctx, 'fleet-server', ['--heartbeat-sec', String(HEARTBEAT_SEC)]);
+  // Every simulated agent connects from 127.0.0.1: the per-address cap (default 1,000) is lifted.
+  const server = await benchServer(ctx, 'fleet-server', ['--heartbeat-sec', String(HEARTBEAT_SEC), '--max-agent-connections-per-address', '0']);
   try {
     const target = { agentUrl: server.agentUrl, token: await newToken(server, 1_000_000), serverKey: server.serverKey, pids: [server.proc.pid] };
     await scale(ctx, target, 'one node, SQLite', levels, reporters, figures, notes);
   } finally {
     await server.stop();
   }
-  commands.push(`rmagent-server --listen 127.0.0.1:0 --data D --log-level error --heartbeat-sec ${HEARTBEAT_SEC}`);
+  commands.push(`rmagent-server --listen 127.0.0.1:0 --data D --log-level error --heartbeat-sec ${HEARTBEAT_SEC} --max-agent-connections-per-address 0`);
 
   // (b) Two nodes on PostgreSQL behind nginx.
   const postgres = await findPostgres();
@@ -150,7 +151,7 @@ export async function fleet(ctx: BenchContext): Promise<SuiteResult> {
     try {
       cluster = await startPgCluster(postgres, { durable: true });
       const url = await cluster.createDatabase('rmagent_bench');
-      const args = ['--heartbeat-sec', String(HEARTBEAT_SEC), '--database', url, '--api-rps-per-address', '0'];
+      const args = ['--heartbeat-sec', String(HEARTBEAT_SEC), '--database', url, '--api-rps-per-address', '0', '--max-agent-connections-per-address', '0'];
       nodes.push(await startServer(ctx.root, path.join(ctx.work, 'fleet-node-a'), args));
       const dirB = path.join(ctx.work, 'fleet-node-b');
       mkdirSync(dirB, { recursive: true, mode: 0o700 });
@@ -161,7 +162,7 @@ export async function fleet(ctx: BenchContext): Promise<SuiteResult> {
       nginx = await startNginx(nodes.map((n) => Number(new URL(n.httpUrl).port)), nginxDir, { connections: Math.max(...levels) + reporters + 100 });
       const target = { agentUrl: `ws://127.0.0.1:${nginx.port}/agent`, token: await newToken(nodes[0]!, 1_000_000), serverKey: nodes[0]!.serverKey, pids: nodes.map((n) => n.proc.pid) };
       await scale(ctx, target, 'two nodes, PostgreSQL, nginx', levels, reporters, figures, notes);
-      commands.push(`initdb + pg_ctl start (PostgreSQL ${path.basename(path.dirname(postgres.bin))}, fsync on, synchronous_commit on); two × rmagent-server --database postgres://… --api-rps-per-address 0 (node B with node A's key files); nginx (test/e2e/nginx.ts: upstream of both, WebSocket upgrade)`);
+      commands.push(`initdb + pg_ctl start (PostgreSQL ${path.basename(path.dirname(postgres.bin))}, fsync on, synchronous_commit on); two × rmagent-server --database postgres://… --api-rps-per-address 0 --max-agent-connections-per-address 0 (node B with node A's key files); nginx (test/e2e/nginx.ts: upstream of both, WebSocket upgrade)`);
     } catch (err) {
       notes.push(`two-node run failed: ${(err as Error).message.split('\n')[0]}`);
     } finally {

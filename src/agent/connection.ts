@@ -24,6 +24,7 @@ import { AGENT_VERSION } from '../version.js';
 import { CLOCK_SKEW_PROBLEM_MS } from './status.js';
 import { reconnectDelay, revokedDelay } from './backoff.js';
 import { checkTransport, tlsOptions, transportErrorCode } from './transport.js';
+import { decideUpgradeRefusal } from './upgrade-refusal.js';
 import { waitAtMost } from '../system/wait.js';
 import type { ReplayGuard } from './replay.js';
 import type { OutcomeJournal } from './outcomes.js';
@@ -171,6 +172,14 @@ export function createConnection(opts: ConnectionOptions): Connection {
       s.channel = channelOf(res.socket);
       const cert = (res.socket as Partial<TLSSocket>).getPeerCertificate?.(false);
       s.certPin = cert?.raw ? spkiPin(cert.raw) : null;
+    });
+    // An HTTP answer instead of 101 (e.g. 429/503 with Retry-After: the server's connection caps): say which, and
+    // wait at least as long as asked (capped at backoffMaxMs: the answer is not signed).
+    ws.on('unexpected-response', (_req, res) => {
+      const refusal = decideUpgradeRefusal(res.statusCode ?? 0, res.headers, clock.now());
+      s.error ??= { code: refusal.code, message: refusal.message };
+      if (refusal.retryAfterMs !== undefined) s.retryAfterMs = Math.min(refusal.retryAfterMs, settings.backoffMaxMs);
+      ws.terminate();
     });
     ws.on('open', () => {
       setStatus({ phase: 'handshaking' });

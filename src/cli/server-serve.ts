@@ -8,6 +8,8 @@ import { RmError } from '../protocol/errors.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_REPORT_LIMITS, startServer } from '../server/server.js';
 import { DEFAULT_DEVICE_LIMITS } from '../server/gateway.js';
+import { DEFAULT_CONNECTION_CAPS } from '../server/connection-caps.js';
+import { parseTrustedProxies } from '../server/client-address.js';
 import { DEFAULT_API_RATE_LIMITS } from '../server/api/rate-limits.js';
 import { DEFAULT_PRESENCE_TTL_MS } from '../server/presence.js';
 import { DEFAULT_RETENTION } from '../server/retention.js';
@@ -23,6 +25,7 @@ export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --d
                       [--report-kind-mib N] [--report-device-mib N] [--report-retention-days N] [--device-kib-per-sec N]
                       [--public-url URL] [--smtp-url-file FILE] [--mail-from ADDRESS]
                       [--presence-ttl-sec N] [--api-rps-per-token N] [--api-rps-per-address N]
+                      [--max-agent-connections N] [--max-agent-connections-per-address N] [--trusted-proxies LIST]
 
   --listen HOST:PORT        address to listen on (port 0 picks a free port; IPv6 as [::1]:8080)
   --data DIR                data folder: rmagent.db (SQLite), owner.token, server-key(s), server.json
@@ -42,6 +45,15 @@ export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --d
   --api-rps-per-token N     API requests per second one token may make, burst 10x (default ${DEFAULT_API_RATE_LIMITS.perToken.perSec})
   --api-rps-per-address N   API requests per second from one address, burst 10x; 0 = no limit, e.g. behind a load
                             balancer, where every client has its address (default ${DEFAULT_API_RATE_LIMITS.perAddress.perSec})
+  --max-agent-connections N agent WebSocket connections this node holds at most; more are answered 503 with
+                            Retry-After (default ${DEFAULT_CONNECTION_CAPS.total}; 0 = no cap)
+  --max-agent-connections-per-address N
+                            agent connections one client address holds at most; more are answered 429 with
+                            Retry-After (default ${DEFAULT_CONNECTION_CAPS.perAddress}; 0 = no cap). Raise it for many
+                            devices behind one NAT address; behind a load balancer see --trusted-proxies
+  --trusted-proxies LIST    addresses or CIDR ranges of your load balancers (e.g. 10.0.0.5,10.1.0.0/16): from these
+                            peers the client address is taken from X-Forwarded-For (per-address caps and API limits);
+                            from any other peer that header is ignored (default: none trusted)
   --presence-ttl-sec N      a node silent this long is dead: its devices show offline on the others (default ${DEFAULT_PRESENCE_TTL_MS / 1000})
 Console: http(s)://HOST:PORT/console/ (docs/console.md).
 Prints {"event":"listening",...} on stdout when ready. The owner API token is in DIR/owner.token.`;
@@ -65,10 +77,13 @@ const FlagsSchema = z.object({
   'presence-ttl-sec': z._default(int(3, 600), DEFAULT_PRESENCE_TTL_MS / 1000),
   'api-rps-per-token': z._default(int(1, 100_000), DEFAULT_API_RATE_LIMITS.perToken.perSec),
   'api-rps-per-address': z._default(int(0, 100_000), DEFAULT_API_RATE_LIMITS.perAddress.perSec),
+  'max-agent-connections': z._default(int(0, 10_000_000), DEFAULT_CONNECTION_CAPS.total),
+  'max-agent-connections-per-address': z._default(int(0, 10_000_000), DEFAULT_CONNECTION_CAPS.perAddress),
+  'trusted-proxies': z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
 }).check(z.refine((f) => Boolean(f['tls-cert']) === Boolean(f['tls-key']), { message: 'give both --tls-cert and --tls-key, or neither', path: ['tls-cert'] }));
 type Flags = z.infer<typeof FlagsSchema>;
 
-const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from', 'presence-ttl-sec', 'api-rps-per-token', 'api-rps-per-address'] as const;
+const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from', 'presence-ttl-sec', 'api-rps-per-token', 'api-rps-per-address', 'max-agent-connections', 'max-agent-connections-per-address', 'trusted-proxies'] as const;
 
 function parseServeFlags(argv: string[]): Flags | 'help' {
   let values: Record<string, unknown>;
@@ -100,6 +115,12 @@ export default async function serve(argv: string[], io: CliIO, stopRequested: Pr
   const dataDir = path.resolve(flags.data);
   const logger = createLogger({ level: flags['log-level'], console: true });
   const tls = flags['tls-cert'] && flags['tls-key'] ? { certFile: path.resolve(flags['tls-cert']), keyFile: path.resolve(flags['tls-key']) } : undefined;
+  let trustedProxies;
+  try {
+    trustedProxies = flags['trusted-proxies'] ? parseTrustedProxies(flags['trusted-proxies']) : undefined;
+  } catch (err) {
+    throw new RmError('CLI_USAGE', `--trusted-proxies: ${(err as Error).message}`);
+  }
   const mailFrom = flags['mail-from'] ?? 'rmagent-server@localhost';
   const smtpUrl = flags['smtp-url-file'] ? (await readTextIfExists(path.resolve(flags['smtp-url-file'])))?.trim() : undefined;
   if (flags['smtp-url-file'] && !smtpUrl) throw new RmError('CLI_USAGE', `--smtp-url-file: ${flags['smtp-url-file']} is missing or empty`);
@@ -121,6 +142,8 @@ export default async function serve(argv: string[], io: CliIO, stopRequested: Pr
       perToken: { perSec: flags['api-rps-per-token'], burst: flags['api-rps-per-token'] * 10 },
       perAddress: { perSec: flags['api-rps-per-address'], burst: flags['api-rps-per-address'] * 10 },
     },
+    connectionCaps: { total: flags['max-agent-connections'], perAddress: flags['max-agent-connections-per-address'] },
+    ...(trustedProxies ? { trustedProxies } : {}),
     deviceLimits: { ...DEFAULT_DEVICE_LIMITS, bytes: { perSec: flags['device-kib-per-sec'] * 1024, burst: Math.max(DEFAULT_DEVICE_LIMITS.bytes.burst, flags['device-kib-per-sec'] * 1024 * 4) } },
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.syscall === 'listen') throw new RmError('SERVER_LISTEN_FAILED', `${flags.listen}: ${err.code ?? err.message}`);

@@ -6,6 +6,7 @@
 // bounded inbox: beyond them its socket is paused (TCP back-pressure), so one device cannot starve the others.
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
 import { AGENT_TO_SERVER, DEFAULT_MAX_FRAME_BYTES, encodeFrame, makeFrame, parseFrame, type BodyOf, type Channel, type Frame } from '../protocol/frames.js';
 import { ERRORS, type ErrorCode } from '../protocol/errors.js';
@@ -22,6 +23,9 @@ import { decideEnrollment } from './enrollment.js';
 import type { Intake } from './intake.js';
 import { fullBucket, take, type Bucket, type Rate } from './rate-limit.js';
 import { hashSecret, newId } from './secrets.js';
+import { clientAddressOf, type TrustedProxies } from './client-address.js';
+import { createConnectionCounter, DEFAULT_CONNECTION_CAPS, type ConnectionCaps } from './connection-caps.js';
+import { setMaxPayload } from './ws-payload.js';
 
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CLOSE_REFUSED = 4001;
@@ -30,6 +34,14 @@ const CLOSE_RESTART = 1012;
 const CLOSE_PROTOCOL = 4002;
 /** How long an agent of an older protocol is told to wait before it tries again (it obeys up to 24 h). */
 export const LEGACY_RETRY_AFTER_MS = 15 * 60_000;
+/**
+ * Largest frame (or message) a socket may send before it authenticated: agent.hello, auth and enroll are small (the
+ * largest enroll the schema allows is ~29 KB, a real one ~1-2 KB; docs/protocol.md). ws refuses a longer one from its
+ * frame header (close 1009), so an unauthenticated peer never has more than this buffered here.
+ */
+export const PRE_AUTH_MAX_PAYLOAD = 64 * 1024;
+/** After the handshake: twice the protocol limit, so a frame just over it reaches parseFrame and gets a typed error frame; ws closes (1009) anything beyond. */
+export const MAX_PAYLOAD = DEFAULT_MAX_FRAME_BYTES * 2;
 
 /** What one authenticated device may send: bytes and frames per second (token buckets) and bytes waiting unhandled. */
 export interface DeviceLimits {
@@ -54,6 +66,10 @@ export interface GatewayOptions {
   handshakeTimeoutMs?: number;
   intake: Intake;
   deviceLimits?: DeviceLimits;
+  /** Agent connections held at most, in total and per client address (default DEFAULT_CONNECTION_CAPS). */
+  connectionCaps?: ConnectionCaps;
+  /** Peers whose X-Forwarded-For names the client (load balancers); null = the peer address is the client's. */
+  trustedProxies?: TrustedProxies;
   /** After the handshake of a device (welcome and desired state sent). */
   onOnline(deviceId: string): Promise<void>;
   /** This node no longer holds the device's connection (closed, replaced or dropped). */
@@ -71,7 +87,7 @@ export interface Gateway {
   holds(deviceId: string): boolean;
   send(deviceId: string, frame: Frame): boolean;
   /** What the gateway holds now: connections (authenticated or not), bytes received and not yet handled, sockets paused. */
-  load(): { connections: number; devices: number; inboxBytes: number; paused: number };
+  load(): { connections: number; devices: number; inboxBytes: number; paused: number; addresses: number };
 }
 
 interface Session {
@@ -116,6 +132,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
   let wss: WebSocketServer | null = null;
   let heartbeat: NodeJS.Timeout | null = null;
   let unsubscribe: (() => void) | null = null;
+  let stopping = false;
+  const counter = createConnectionCounter(opts.connectionCaps ?? DEFAULT_CONNECTION_CAPS);
 
   const sendFrame = (ws: WebSocket, frame: Frame): boolean => {
     if (ws.readyState !== WebSocket.OPEN) return false;
@@ -137,6 +155,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     if (previous && previous !== s) previous.ws.close(CLOSE_REPLACED, 'replaced by a newer connection');
     s.deviceId = device.id;
     online.set(device.id, s);
+    // Authenticated: frames up to the protocol limit from now on (the agent sends nothing before the welcome).
+    setMaxPayload(s.ws, MAX_PAYLOAD);
     await store.devices.recordSeen([device.id], clock.now());
     const activations = await store.activations.forDevices([device.id]);
     const policies = new Map((await store.policies.many(activations.map((a) => a.policyId))).map((p) => [p.id, p]));
@@ -326,8 +346,37 @@ export function createGateway(opts: GatewayOptions): Gateway {
         opts.onOffline?.(s.deviceId);
       }
     });
-    ws.on('error', (err) => logger.warn('agent socket error', { deviceId: s.deviceId, error: err }));
+    ws.on('error', (err) => {
+      logger.warn('agent socket error', { deviceId: s.deviceId, error: err });
+      // ws answers a protocol error (a frame over the pre-auth limit: 1009) with a close frame, then resumes the
+      // socket to read and discard whatever the peer still streams, for up to 30 s. An unauthenticated peer is
+      // not read any more (paused after ws's resume, on the next tick) and is dropped after a short grace.
+      if (s.deviceId !== null) return;
+      setImmediate(() => req.socket.pause());
+      setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+    });
   }
+
+  // Counted from the upgrade request until its socket closes. Beyond a cap the answer is plain HTTP (503 when this
+  // node is full, 429 when the address holds too many) with Retry-After: nothing of WebSocket is built for it.
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (!wss) return void socket.destroy();
+    if (!wss.shouldHandle(req)) return wss.handleUpgrade(req, socket, head, () => undefined); // answers 400
+    const address = clientAddressOf(req, opts.trustedProxies ?? null);
+    const verdict = stopping ? { ok: false as const, status: 503 as const, reason: 'the server is shutting down', retryAfterSec: 1 + Math.floor(Math.random() * 5) } : counter.take(address);
+    if (!verdict.ok) {
+      logger.debug('agent connection refused at the upgrade', { address, status: verdict.status, reason: verdict.reason });
+      const body = JSON.stringify({ message: verdict.reason, retryAfterSec: verdict.retryAfterSec });
+      socket.once('finish', () => socket.destroy());
+      socket.on('error', () => undefined);
+      socket.end(`HTTP/1.1 ${verdict.status} ${verdict.status === 429 ? 'Too Many Requests' : 'Service Unavailable'}\r\nRetry-After: ${verdict.retryAfterSec}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return;
+    }
+    socket.once('close', verdict.release!);
+    wss.handleUpgrade(req, socket, head, (ws) => wss?.emit('connection', ws, req));
+  }
+
+  const onServerError = (err: Error) => logger.warn('server socket error', { error: err });
 
   function beat(): void {
     const seen: string[] = [];
@@ -349,13 +398,15 @@ export function createGateway(opts: GatewayOptions): Gateway {
 
   return {
     start() {
-      // Twice the protocol limit so a frame just over it reaches parseFrame and gets a typed error frame;
-      // ws closes (1009) anything beyond that.
+      // Every socket starts at the pre-auth payload limit; admit() raises it once the device authenticated.
       // rmagent.v2 is selected when offered; an agent offering none (protocol v1) is refused in onConnection.
-      wss = new WebSocketServer({ server: opts.httpServer, path: '/agent', maxPayload: DEFAULT_MAX_FRAME_BYTES * 2, handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
+      wss = new WebSocketServer({ noServer: true, path: '/agent', maxPayload: PRE_AUTH_MAX_PAYLOAD, handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
       wss.on('connection', onConnection);
-      // ws re-emits the HTTP server's errors (e.g. EADDRINUSE); startServer reports those itself.
+      opts.httpServer.on('upgrade', onUpgrade);
       wss.on('error', (err) => logger.debug('websocket server error', { error: err }));
+      // The HTTP server's own errors after listening (e.g. accept failing at the file descriptor limit) are logged,
+      // not thrown; startServer reports those of listen (EADDRINUSE) itself.
+      opts.httpServer.on('error', onServerError);
       heartbeat = setInterval(beat, opts.heartbeatSec * 1000);
       heartbeat.unref();
       unsubscribe = store.subscribe('device.revoked', ({ deviceId }) => {
@@ -364,6 +415,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       });
     },
     async stop(options = {}) {
+      stopping = true;
       if (heartbeat) clearInterval(heartbeat);
       unsubscribe?.();
       const base = options.retryAfterMs ?? 1000;
@@ -383,6 +435,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       await Promise.all([...sessions].map((s) => s.draining));
       await opts.intake.drain();
       await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
+      opts.httpServer.off('upgrade', onUpgrade).off('error', onServerError);
     },
     isOnline: (deviceId) => online.has(deviceId),
     holds: (deviceId) => online.has(deviceId),
@@ -393,7 +446,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         inboxBytes += s.inboxBytes;
         if (s.paused) paused += 1;
       }
-      return { connections: sessions.size, devices: online.size, inboxBytes, paused };
+      return { connections: sessions.size, devices: online.size, inboxBytes, paused, addresses: counter.counts().addresses };
     },
     send(deviceId, frame) {
       const s = online.get(deviceId);

@@ -17,6 +17,8 @@ import type { ApiRateLimits } from './api/rate-limits.js';
 import { allRoutes } from './api/routes.js';
 import { createCommandQueue } from './commands.js';
 import { createGateway, type DeviceLimits } from './gateway.js';
+import type { ConnectionCaps } from './connection-caps.js';
+import type { TrustedProxies } from './client-address.js';
 import { createIntake } from './intake.js';
 import { loadKeyring } from './keyring.js';
 import { createMailDrop, type Mailer } from './mailer.js';
@@ -52,6 +54,10 @@ export interface ServerOptions {
   reportLimits?: ReportLimits;
   /** What one device may send after its handshake. */
   deviceLimits?: DeviceLimits;
+  /** Agent connections held at most, in total and per client address (0 = no cap). */
+  connectionCaps?: ConnectionCaps;
+  /** Load balancers whose X-Forwarded-For names the client (connection caps, API rate limits, sign-in attempts). */
+  trustedProxies?: TrustedProxies;
   retention?: RetentionOptions;
   /** HTTP API requests per second per client address and per token. */
   apiRateLimits?: ApiRateLimits;
@@ -149,6 +155,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       heartbeatSec: opts.heartbeatSec ?? 30,
       ...(opts.handshakeTimeoutMs ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
       ...(opts.deviceLimits ? { deviceLimits: opts.deviceLimits } : {}),
+      ...(opts.connectionCaps ? { connectionCaps: opts.connectionCaps } : {}),
+      ...(opts.trustedProxies ? { trustedProxies: opts.trustedProxies } : {}),
       onOnline: (deviceId) => {
         presence.connected(deviceId);
         return commands.deliver(deviceId, { reconnected: true });
@@ -188,6 +196,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       openapi: buildOpenApi(routes),
       validateResponses: opts.validateResponses ?? false,
       ...(opts.apiRateLimits ? { rateLimits: opts.apiRateLimits } : {}),
+      ...(opts.trustedProxies ? { trustedProxies: opts.trustedProxies } : {}),
       notReady: async () => {
         if (stopping) return 'the server is stopping';
         await store.ping();

@@ -13,6 +13,7 @@ import { startServer, type RunningServer } from '../../src/server/server.js';
 import { createCommandRunner } from '../../src/system/exec.js';
 import { systemClock } from '../../src/system/clock.js';
 import { silentLogger } from '../../src/log.js';
+import WebSocket from 'ws';
 
 const FACTS = { hostname: 'pc', platform: 'linux', arch: 'x64', osRelease: '6', agentVersion: '0.1.0', alias: null, teamviewer: null };
 const stops: Array<() => Promise<unknown>> = [];
@@ -70,5 +71,47 @@ describe('connection against the reference server', () => {
     const { reports } = (await api('GET', `/devices/${deviceId}/reports?limit=100`)) as { reports: Array<{ seq: number; data: { i: number } }> };
     expect(reports.map((r) => [r.seq, r.data.i])).toEqual([[1, 0], [2, 1], [3, 2], [4, 3], [5, 4]]);
     expect((await identity.load())!.enrollmentToken).toBeNull();
+  });
+
+  it('at the server\'s per-address cap: backoff for the Retry-After asked (capped by backoffMaxMs), status says HTTP 429; connects once a slot frees', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'rmagent-srv-'));
+    const server = await startServer({ host: '127.0.0.1', port: 0, dataDir, logger: silentLogger(), handshakeTimeoutMs: 60_000, connectionCaps: { total: 0, perAddress: 1 } });
+    stops.push(() => server.stop());
+    // Another client on this address holds the one slot.
+    const holder = new WebSocket(server.agentUrl, ['rmagent.v2']);
+    await new Promise((resolve, reject) => holder.once('open', resolve).once('error', reject));
+    const res = await fetch(`${server.httpUrl}/api/v1/enrollment-tokens`, { method: 'POST', headers: { authorization: `Bearer ${server.ownerToken}`, 'content-type': 'application/json' }, body: '{}' });
+    const { token } = (await res.json()) as { token: string };
+
+    const agentWith = async (backoffMaxMs: number) => {
+      const stateDir = mkdtempSync(path.join(tmpdir(), 'rmagent-conn-srv-'));
+      await registerDevice({ stateDir, machineId: 'm1', serverUrl: server.agentUrl, token, serverKey: server.serverPublicKey, clock: systemClock });
+      const config = configSchema().parse({ stateDir, logDir: stateDir, connection: { backoffBaseMs: 50, backoffMaxMs } });
+      const context: AgentContext = { config, logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
+      const identity = createIdentityStore({ stateDir, machineId: 'm1', clock: systemClock, logger: context.logger });
+      const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: 1 << 20, clock: systemClock, logger: context.logger });
+      const replay = createReplayGuard({ file: path.join(stateDir, 'replay.json'), windowMs: 300_000, clock: systemClock });
+      await outbox.open();
+      await replay.open();
+      const connection = createConnection({ context, identity, outbox, replay, deviceFacts: async () => FACTS, onCommand: async () => ({ status: 'done' }) });
+      stops.push(() => connection.stop());
+      connection.start();
+      return connection;
+    };
+
+    // Patient: waits as long as the server asked (30-90 s).
+    const patient = await agentWith(600_000);
+    const refused = await until('refused', () => { const s = patient.status(); return s.phase === 'backoff' ? s : undefined; });
+    expect(refused.lastError).toMatchObject({ code: 'SERVER_UNREACHABLE', message: expect.stringContaining('too many connections from this address (HTTP 429)') });
+    expect(refused.nextRetryAt! - refused.lastError!.at).toBeGreaterThanOrEqual(30_000);
+    expect(refused.nextRetryAt! - refused.lastError!.at).toBeLessThanOrEqual(90_000);
+    await patient.stop();
+
+    // backoffMaxMs 300: retries within 300 ms, and connects as soon as the slot is free.
+    const eager = await agentWith(300);
+    await until('refused', () => eager.status().lastError?.message.includes('HTTP 429'));
+    expect(eager.status().nextRetryAt! - eager.status().lastError!.at).toBeLessThanOrEqual(300);
+    holder.close();
+    await until('connected', () => eager.status().phase === 'connected');
   });
 });

@@ -53,7 +53,9 @@ describe.skipIf(missing)('two server nodes on PostgreSQL behind nginx', () => {
     cluster = await startPgCluster(postgres as Exclude<typeof postgres, { missing: string }>);
     url = await cluster.createDatabase();
     db = new pg.Client({ connectionString: url });
-    const args = ['--database', url, '--presence-ttl-sec', String(PRESENCE_TTL_SEC)];
+    // nginx (on 127.0.0.1) is the nodes' only peer: it is named a trusted proxy, so per-address limits count the
+    // client address it puts in X-Forwarded-For, as docs/scaling.md says to configure.
+    const args = ['--database', url, '--presence-ttl-sec', String(PRESENCE_TTL_SEC), '--trusted-proxies', '127.0.0.1'];
     const first = await startServer(tempDir('node-a'), 0, args);
     await db.connect();
     // Every node signs with the same command keys and accepts the same owner token: copies of the first node's files.

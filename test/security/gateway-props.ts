@@ -7,6 +7,7 @@ import { expect } from 'vitest';
 import WebSocket from 'ws';
 import { AGENT_TO_SERVER, DEFAULT_MAX_FRAME_BYTES, type Frame } from '../../src/protocol/frames.js';
 import type { RunningServer } from '../../src/server/server.js';
+import { PRE_AUTH_MAX_PAYLOAD } from '../../src/server/gateway.js';
 import { apiOf, connectAgent, enroll, newEnrollmentToken, serverIn, tempDir, type TestAgent } from '../server/helpers.js';
 import { isErrorCode, mutateAt, mutatedText, mutation, prototypeIsClean, type Tally } from './hostile.js';
 import { VALID_FRAMES } from './protocol-props.js';
@@ -23,7 +24,7 @@ const hostileFrame = fc.oneof(
 
 let sentinelCount = 0;
 /** Sends the frames, then a sentinel of unknown type; resolves when the sentinel's error frame or a close comes. */
-async function exchange(agent: TestAgent, frames: readonly string[]): Promise<{ errors: Frame<'error'>[]; closed: boolean }> {
+async function exchange(agent: TestAgent, frames: readonly string[]): Promise<{ errors: Frame<'error'>[]; closed: boolean; code?: number }> {
   const id = `sentinel-${++sentinelCount}`;
   for (const text of frames) agent.ws.send(text === '__binary__' ? Buffer.from([0, 1, 2, 255]) : text);
   agent.ws.send(JSON.stringify({ v: 2, id, type: 'zz.sentinel', ts: 1, body: {} }));
@@ -33,12 +34,14 @@ async function exchange(agent: TestAgent, frames: readonly string[]): Promise<{ 
   });
   const closed = await Promise.race([answered.then(() => false), agent.closed.then(() => true), new Promise<boolean>((_, reject) => setTimeout(() => reject(new Error('no answer to the sentinel within 10 s')), 10_000))]);
   if (closed) await new Promise((r) => setTimeout(r, 20)); // let the last frames before the close arrive
-  return { errors: agent.frames.filter((f): f is Frame<'error'> => f.type === 'error'), closed };
+  return { errors: agent.frames.filter((f): f is Frame<'error'> => f.type === 'error'), closed, ...(closed ? { code: (await agent.closed).code } : {}) };
 }
 
-function assertProtocolKept(result: { errors: Frame<'error'>[]; closed: boolean }, agent: TestAgent): void {
+function assertProtocolKept(result: { errors: Frame<'error'>[]; closed: boolean; code?: number }, agent: TestAgent, preAuthOversize = false): void {
   expect(agent.badFrames, 'every server frame parses').toEqual([]);
   for (const e of result.errors) expect(isErrorCode(e.body.code), e.body.code).toBe(true);
+  // Before authentication a frame over the pre-auth limit is closed by ws from its header (1009), without a frame.
+  if (preAuthOversize) return void expect(result.code).toBe(1009);
   // Closed only after a fatal error frame that says why.
   if (result.closed) expect(result.errors.some((e) => e.body.fatal && FATAL.has(e.body.code))).toBe(true);
 }
@@ -59,7 +62,8 @@ export async function runGatewayProperties(runs: number, tally: Tally, opts: { f
         const agent = await connectAgent(server.agentUrl);
         try {
           await agent.hello();
-          assertProtocolKept(await exchange(agent, texts), agent);
+          const oversize = texts.some((t) => t !== '__binary__' && Buffer.byteLength(t) > PRE_AUTH_MAX_PAYLOAD);
+          assertProtocolKept(await exchange(agent, texts), agent, oversize);
           frames += texts.length + 1;
           return prototypeIsClean();
         } finally {
@@ -96,9 +100,14 @@ export async function runGatewayProperties(runs: number, tally: Tally, opts: { f
     expect(upTo).toBe(seq);
     await device.close();
 
-    // A frame over the protocol limit gets FRAME_TOO_LARGE and the connection stays; one past ws's limit is closed (1009).
-    const big = await connectAgent(server.agentUrl);
-    await big.hello();
+    // Before authentication, a frame over the pre-auth limit is closed from its header (1009).
+    const early = await connectAgent(server.agentUrl);
+    await early.hello();
+    early.ws.send('x'.repeat(PRE_AUTH_MAX_PAYLOAD + 1));
+    expect((await early.closed).code).toBe(1009);
+    // After it, a frame over the protocol limit gets FRAME_TOO_LARGE and the connection stays; one past ws's limit is closed (1009).
+    const big = await enroll(server, await newEnrollmentToken(server));
+    await big.next('desired');
     const over = JSON.stringify({ v: 2, id: 'big-1', type: 'report', ts: 1, body: { pad: 'x'.repeat(DEFAULT_MAX_FRAME_BYTES) } });
     const r = await exchange(big, [over]);
     expect(r.closed).toBe(false);

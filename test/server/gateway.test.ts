@@ -6,6 +6,8 @@ import { checkCommand, generateKeyPair, signedBytes, verifyBytes } from '../../s
 import { makeFrame } from '../../src/protocol/frames.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { silentLogger } from '../../src/log.js';
+import WebSocket from 'ws';
+import { parseTrustedProxies } from '../../src/server/client-address.js';
 import { apiOf, authenticate, connectAgent, enroll, newEnrollmentToken, sampleFacts, serverIn, tempDir, type TestAgent } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> } | RunningServer> = [];
@@ -125,6 +127,33 @@ describe('gateway handshake', () => {
     second.send('report', report(1));
     expect((await second.next('report.ack')).body.upTo).toBe(1);
     expect((await apiOf(server)('GET', `/devices/${first.deviceId}`)).body.online).toBe(true);
+  });
+});
+
+describe('gateway connection caps behind a load balancer', () => {
+  /** Upgrade status: 101, or what the server refused with. */
+  const upgrade = (url: string, forwardedFor: string) => new Promise<{ status: number; ws?: WebSocket }>((resolve, reject) => {
+    const ws = new WebSocket(url, ['rmagent.v2'], { headers: { 'x-forwarded-for': forwardedFor } });
+    ws.once('open', () => { open.push({ close: async () => ws.terminate() }); resolve({ status: 101, ws }); });
+    ws.once('unexpected-response', (_req, res) => { ws.terminate(); resolve({ status: res.statusCode ?? 0 }); });
+    ws.once('error', reject);
+  });
+
+  it('counts per X-Forwarded-For client only from a trusted proxy; from anyone else the header changes nothing', async () => {
+    const base = { host: '127.0.0.1', port: 0, logger: silentLogger(), handshakeTimeoutMs: 60_000, connectionCaps: { total: 0, perAddress: 2 } };
+    const behind = await startServer({ ...base, dataDir: await tempDir(), trustedProxies: parseTrustedProxies('127.0.0.1') });
+    open.push(behind);
+    expect((await upgrade(behind.agentUrl, '198.51.100.1')).status).toBe(101);
+    expect((await upgrade(behind.agentUrl, '6.6.6.6, 198.51.100.1')).status).toBe(101); // a forged left-hand claim is not believed
+    expect((await upgrade(behind.agentUrl, '7.7.7.7, 198.51.100.1')).status).toBe(429);
+    expect((await upgrade(behind.agentUrl, '198.51.100.2')).status).toBe(101);
+
+    // Without --trusted-proxies, every header names a new "client", but all count for the peer, 127.0.0.1.
+    const direct = await startServer({ ...base, dataDir: await tempDir() });
+    open.push(direct);
+    expect((await upgrade(direct.agentUrl, '198.51.100.1')).status).toBe(101);
+    expect((await upgrade(direct.agentUrl, '198.51.100.2')).status).toBe(101);
+    expect((await upgrade(direct.agentUrl, '198.51.100.3')).status).toBe(429);
   });
 });
 

@@ -15,6 +15,7 @@ import { decideCsrf, nextExpiry, readSessionCookie, SESSION_TOUCH_MS } from '../
 import type { AccountRecord, SessionRecord, Store } from '../store/store.js';
 import { createApiLimiter, DEFAULT_API_RATE_LIMITS, type ApiRateLimits } from './rate-limits.js';
 import { API_PREFIX, HTTP_STATUS, MAX_BODY_BYTES, must, parseInput, type HttpContext, type Route } from './route.js';
+import { clientAddressOf, type TrustedProxies } from '../client-address.js';
 
 export interface ApiOptions {
   store: Store;
@@ -33,6 +34,8 @@ export interface ApiOptions {
   extend?(app: Hono): void;
   /** Requests per second per client address and per token (default DEFAULT_API_RATE_LIMITS). */
   rateLimits?: ApiRateLimits;
+  /** Peers whose X-Forwarded-For names the client (--trusted-proxies); none = the peer address is the client's. */
+  trustedProxies?: TrustedProxies;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
@@ -78,10 +81,14 @@ async function authenticate(store: Store, c: Context, now: number): Promise<Call
   return { account, perms: permissionsOf(account.roleIds, await store.roles.list()), session };
 }
 
-function httpContext(c: Context, secure: boolean, session: SessionRecord | null): HttpContext {
+function addressOf(c: Context, proxies: TrustedProxies): string {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return incoming ? clientAddressOf(incoming, proxies) : 'unknown';
+}
+
+function httpContext(c: Context, secure: boolean, session: SessionRecord | null, proxies: TrustedProxies): HttpContext {
   const cookie = readSessionCookie(c.req.header('cookie'));
-  return { address: incoming?.socket.remoteAddress ?? 'unknown', secure, presentedSessionHash: cookie ? hashSecret(cookie) : null, session };
+  return { address: addressOf(c, proxies), secure, presentedSessionHash: cookie ? hashSecret(cookie) : null, session };
 }
 
 /** The origin a browser names when a page of this server makes the request. */
@@ -169,7 +176,7 @@ export function createApiApp(opts: ApiOptions): Hono {
 
   for (const r of opts.routes) {
     app.on(r.method, `${API_PREFIX}${r.path}`, async (c) => {
-      limits.address((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress ?? 'unknown');
+      limits.address(addressOf(c, opts.trustedProxies ?? null));
       const caller = r.access.kind === 'public' ? null : await authenticate(store, c, opts.now());
       const csrf = decideCsrf({ method: r.method, origin: c.req.header('origin'), ownOrigin: ownOrigin(c, opts.secure), headerToken: c.req.header('x-csrf-token'), session: caller?.session ?? null });
       if (!csrf.ok) throw new RmError('API_CSRF', csrf.reason);
@@ -178,7 +185,7 @@ export function createApiApp(opts: ApiOptions): Hono {
       const params = parseInput(r.params, c.req.param(), 'params');
       const query = parseInput(r.query, queryOf(c), 'query');
       const body = r.body ? parseInput(r.body, (await bodyOf(c)) ?? {}, 'body') : undefined;
-      const http = httpContext(c, opts.secure, caller?.session ?? null);
+      const http = httpContext(c, opts.secure, caller?.session ?? null, opts.trustedProxies ?? null);
       const answer = await r.handle({ account: caller?.account as AccountRecord, perms: caller?.perms ?? new Set(), params, query, body, http });
       if (opts.validateResponses) {
         const checked = r.response.safeParse(answer.body);

@@ -17,7 +17,7 @@ type NoInput = typeof NoInput;
 
 /** What a handler may know of the HTTP exchange beyond its parsed input (the console's sign-in needs it). */
 export interface HttpContext {
-  /** The peer's address (the server does not trust X-Forwarded-For). */
+  /** The client's address: the peer's, or what a trusted proxy (--trusted-proxies) put in X-Forwarded-For. */
   address: string;
   /** Served over TLS: cookies get Secure. */
   secure: boolean;
