@@ -286,7 +286,7 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
     else for await (const chunk of data) await handle.writeFile(chunk);
     if (options.durable !== false) await handle.sync();
     await options.verify?.(handle);
-    if (!(await chainUnchanged(chain))) throw safeFileError('UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed during the write`);
+    if (!(await stillAt(handle, tmp, chain))) throw safeFileError('UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed during the write`);
     // Owner, mode and times last, on the handle: until the rename the file stays 0600 (chown first: it clears set-id bits).
     if (options.owner) await handle.chown(options.owner.uid, options.owner.gid);
     await handle.chmod(options.mode & 0o777);
@@ -304,6 +304,17 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
     throw err;
   }
   if (options.durable !== false) await syncFolder(dir);
+}
+
+/**
+ * Whether the file open at `handle` is still at `file`, i.e. no folder of `chain` was renamed or swapped: on
+ * Linux one readlink of /proc/self/fd (the kernel's path of the open file changes with any folder above it),
+ * elsewhere an lstat of every folder of the chain. A restore asks this once per file: the chain walk was ~5 s
+ * of a 16,000-file restore.
+ */
+async function stillAt(handle: FileHandle, file: string, chain: readonly ChainLink[]): Promise<boolean> {
+  const real = await openedPath(handle);
+  return real !== null ? real === file : chainUnchanged(chain);
 }
 
 async function syncFolder(dir: string): Promise<void> {

@@ -1,12 +1,12 @@
 // Restoring a format-3 snapshot: every path is planned first (one that would leave its folder refuses the whole
 // restore before anything is written), folders are made one by one without following a link, files go through
-// safe-files' exclusive random temp names (checked against their sha256 through the handle before they take their
-// name) and symbolic links, hard links and FIFOs are made under such a temp name and renamed into place. Then each
+// safe-files' exclusive random temp names (each chunk checked against its id as it is read, the file's sha256 taken
+// over the bytes written and its size through the handle, before it takes its name) and symbolic links, hard links and FIFOs are made under such a temp name and renamed into place. Then each
 // entry gets its mtime and, when the agent runs as root, its owner; folders last, deepest first. Setuid, setgid
 // and sticky bits are never set. Files recorded sparse are written with holes where their content is zeros.
 import path from 'node:path';
 import { fsAsync as fs } from '../../system/fs-async.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chainUnchanged, makeFolders, resolveTrustedPath, writeFileInFolder, type ChainLink } from '../../system/safe-files.js';
 import { RmError } from '../../protocol/errors.js';
 import { resolveInside, selectedForRestore } from './manifest.js';
@@ -14,11 +14,11 @@ import type { Repository } from './repo.js';
 import { decodeTree, type SnapshotRecord, type TreeEntry } from './tree.js';
 import type { RestoreOptions } from './restore.js';
 import { createCommandRunner } from '../../system/exec.js';
-import { hashHandle } from '../../system/archive.js';
 
 const NEW_FOLDER_MODE = 0o700;
 const FILES_IN_FLIGHT = 4;
 const MAX_ENTRIES = 10_000_000;
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
 export interface TreeRestoreResult {
   snapshot: string;
@@ -79,8 +79,15 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
   await forEachBounded(contents, FILES_IN_FLIGHT, async (item) => {
     const { chain, name, dir } = await folderOf(item);
     const e = item.entry;
+    // The file's sha256 is taken over the very bytes handed to the writes (each chunk was checked against its id
+    // when read); a file of one chunk has that chunk's id as its sha256, so its bytes are not hashed twice.
+    const whole = e.chunks!.length === 1 ? null : createHash('sha256');
     const chunks = (async function* () {
-      for (const id of e.chunks!) yield await repo.read(id);
+      for (const id of e.chunks!) {
+        const chunk = await repo.read(id);
+        whole?.update(chunk);
+        yield chunk;
+      }
     })();
     try {
       await writeFileInFolder(chain, name, chunks, {
@@ -90,7 +97,9 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
         durable: false,
         ...(asRoot() ? { owner: { uid: e.uid, gid: e.gid } } : {}),
         verify: async (handle) => {
-          if ((await hashHandle(handle)) !== e.sha256) throw Object.assign(new Error(`${name}: written bytes differ from the backup`), { code: 'CHUNK_CORRUPT' });
+          const written = whole ? whole.digest('hex') : (e.chunks![0] ?? EMPTY_SHA256);
+          const size = (await handle.stat()).size;
+          if (written !== e.sha256 || size !== e.size) throw Object.assign(new Error(`${name}: written bytes differ from the backup`), { code: 'CHUNK_CORRUPT' });
         },
       });
     } catch (err) {
