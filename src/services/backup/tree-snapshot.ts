@@ -114,15 +114,14 @@ const perm = (st: BigIntStats) => Number(st.mode & 0o7777n);
 /** Backs up the folder `abs` (real) as `rel` of its snapshot folder; returns its tree id. */
 async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: string | null): Promise<string> {
   walk.dirs++;
-  const prev = await readTree(walk.repo, previousTree);
+  // The previous tree and the listing at once: a folder costs one round trip less (2,000 folders: seconds under load).
+  const [prev, listed] = await Promise.all([readTree(walk.repo, previousTree), fs.readdir(abs).then((n) => n, (err: unknown) => err as Error)]);
   const before = new Map((prev?.entries ?? []).map((e) => [e.name, e]));
   let names: string[];
-  try {
-    names = (await fs.readdir(abs)).sort();
-  } catch (err) {
-    skip(walk, abs, `folder not readable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  if (listed instanceof Error) {
+    skip(walk, abs, `folder not readable: ${(listed as NodeJS.ErrnoException).code ?? listed.message}`);
     names = [];
-  }
+  } else names = listed.sort();
   // lstat of a folder's names in parallel (bounded): most of a small-file tree's time is these round trips.
   const stats = new Array<BigIntStats | null>(names.length).fill(null);
   await forEachBounded(names, STATS_IN_FLIGHT, async (name, i) => {
@@ -294,6 +293,9 @@ export async function pruneRecords(repo: Repository, keep: number): Promise<{ sn
   if (untrusted.length) return { snapshots: [], packs: 0, bytes: 0, unusedBytes: 0, untrusted };
   const kept = records.slice(0, Math.max(1, keep));
   const gone = records.slice(kept.length).map((r) => r.id);
+  // Blobs become unused only when a snapshot goes: a run that drops none does not read every kept tree again
+  // (about a third of a backup in which nothing changed). unusedBytes is measured on the runs that drop one.
+  if (!gone.length) return { snapshots: [], packs: 0, bytes: 0, unusedBytes: 0, untrusted };
   const live = await reachable(repo, kept);
   for (const id of gone) await removeFile(path.join(snapsDir(repo), id));
   const pruned = await repo.prune(live);
