@@ -19,6 +19,7 @@ import { createHeavyJobScheduler } from '../services/budget.js';
 import { createIdentityStore, readMachineId } from './identity.js';
 import { createOutbox } from './outbox.js';
 import { createReplayGuard } from './replay.js';
+import { createServerClock } from './server-time.js';
 import { createOutcomeJournal } from './outcomes.js';
 import { createConnection } from './connection.js';
 import { createConverger } from './converger.js';
@@ -67,7 +68,9 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   const agentProblems: Problem[] = [];
 
   const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: config.outboxMaxBytes, clock, logger });
-  const replay = createReplayGuard({ file: path.join(stateDir, 'replay.json'), windowMs: config.connection.commandWindowSec * 1000, clock });
+  // Command expiry and the replay guard judge by the server's time (server-time.ts), not by the device's wall clock.
+  const serverClock = createServerClock(clock);
+  const replay = createReplayGuard({ file: path.join(stateDir, 'replay.json'), windowMs: config.connection.commandWindowSec * 1000, clock: serverClock });
   const teamviewer = createTeamViewerWatcher({
     root: config.teamviewer.root,
     platform,
@@ -212,7 +215,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       connection = null;
     }
     if (!registration || stopped) return;
-    const fresh = createConnection({ context, identity, outbox, replay, onCommand, deviceFacts, outcomes });
+    const fresh = createConnection({ context, identity, outbox, replay, onCommand, deviceFacts, outcomes, serverClock });
     fresh.onStatus((s) => {
       // The welcome may have enrolled the device: show it at once, not at the next poll.
       if (s.phase === 'connected') {

@@ -26,6 +26,7 @@ import { reconnectDelay, revokedDelay } from './backoff.js';
 import { checkTransport, tlsOptions, transportErrorCode } from './transport.js';
 import { decideUpgradeRefusal } from './upgrade-refusal.js';
 import { waitAtMost } from '../system/wait.js';
+import { anchorOf, createServerClock, type ServerClock } from './server-time.js';
 import type { ReplayGuard } from './replay.js';
 import type { OutcomeJournal } from './outcomes.js';
 import type { AgentContext, CommandHandler, CommandOutcome, Connection, ConnectionStatus, DeviceFacts, IdentityStore, Outbox, Registration } from './contracts.js';
@@ -44,7 +45,7 @@ interface Session {
   registration: Registration;
   /** Sent in agent.hello; the server's proof and the welcome must answer it. */
   agentNonce: string;
-  /** Device clock when agent.hello was sent (clock skew: half the round trip is assumed each way). */
+  /** Monotonic clock when agent.hello was sent (server time: half the round trip is assumed each way). */
   helloSentAt: number;
   /** What this end sees of the channel (TLS exporter), taken at the upgrade. */
   channel: Channel;
@@ -63,6 +64,7 @@ interface Session {
   admissions: Promise<void>;
   heartbeat: NodeJS.Timeout | null;
   handshakeTimer: NodeJS.Timeout | null;
+  /** Monotonic clock when the peer was last heard (a wall-clock step must not drop or keep a connection). */
   lastHeard: number;
   sentUpTo: number;
   flushing: boolean;
@@ -86,6 +88,11 @@ export interface ConnectionOptions {
   random?: () => number;
   /** Keeps final outcomes that must survive a lost connection or a restart (outcomes.ts); none = acks only. */
   outcomes?: OutcomeJournal;
+  /**
+   * The server's time, anchored here at every verified server.hello; the replay guard must judge by the same one
+   * (agent.ts shares it). None = one of its own.
+   */
+  serverClock?: ServerClock;
 }
 
 /** A command that ran at least this long gets its outcome journaled before the ack (a restart meanwhile is likely enough). */
@@ -96,6 +103,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
   const { config, logger, clock } = context;
   const settings = config.connection;
   const random = opts.random ?? Math.random;
+  const serverClock = opts.serverClock ?? createServerClock(clock);
   const listeners: Array<(s: ConnectionStatus) => void> = [];
   let state: ConnectionStatus = { phase: 'idle', serverUrl: null, since: clock.now(), connectedAt: null, lastError: null, attempts: 0, nextRetryAt: null, insecure: false, clockSkewMs: null };
   let session: Session | null = null;
@@ -103,10 +111,14 @@ export function createConnection(opts: ConnectionOptions): Connection {
   let started = false;
   let stopped = false;
 
+  // The skew is read when asked: the wall clock may have stepped since the handshake, the server's time has not.
+  const current = (): ConnectionStatus => ({ ...state, clockSkewMs: serverClock.skewMs() });
+
   function setStatus(patch: Partial<ConnectionStatus>): void {
     const since = patch.phase && patch.phase !== state.phase ? clock.now() : state.since;
     state = { ...state, ...patch, since };
-    for (const l of listeners) l(state);
+    const now = current();
+    for (const l of listeners) l(now);
   }
 
   function send(s: Session, frame: Frame): boolean {
@@ -161,7 +173,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
     }
     const s: Session = {
       ws, registration, agentNonce: newNonce(), helloSentAt: 0, channel: { kind: 'none' }, certPin: null, hello: null, sent: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(), admissions: Promise.resolve(),
-      heartbeat: null, handshakeTimer: null, lastHeard: Date.now(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, closing: false, retryAfterMs: undefined, unconfirmed: [],
+      heartbeat: null, handshakeTimer: null, lastHeard: clock.monotonic(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, closing: false, retryAfterMs: undefined, unconfirmed: [],
     };
     session = s;
     s.handshakeTimer = setTimeout(() => {
@@ -183,15 +195,15 @@ export function createConnection(opts: ConnectionOptions): Connection {
     });
     ws.on('open', () => {
       setStatus({ phase: 'handshaking' });
-      s.helloSentAt = clock.now();
+      s.helloSentAt = clock.monotonic();
       send(s, agentHello(registration.publicKey, s.agentNonce, AGENT_VERSION, clock.now(), registration.serverKeys));
     });
     ws.on('message', (data, isBinary) => {
-      s.lastHeard = Date.now();
+      s.lastHeard = clock.monotonic();
       const text = isBinary ? null : data.toString();
       s.frames = s.frames.then(() => onText(s, text)).catch((err: unknown) => void logger.error('frame handling failed', { error: err }));
     });
-    ws.on('pong', () => { s.lastHeard = Date.now(); });
+    ws.on('pong', () => { s.lastHeard = clock.monotonic(); });
     ws.on('error', (err) => {
       // ws fails the upgrade when the server does not select rmagent.v2: a server of another protocol version.
       if (/subprotocol/i.test(err.message)) {
@@ -267,8 +279,10 @@ export function createConnection(opts: ConnectionOptions): Connection {
     if (!verdict.ok) return refuse(s, verdict);
     const hello = frame.body;
     s.hello = hello;
-    // serverTime is signed and answers this session's nonce: the skew is the server's own word, not a bystander's.
-    const clockSkewMs = Math.round(hello.serverTime - (s.helloSentAt + clock.now()) / 2);
+    // serverTime is signed and answers this session's nonce: the server's own word, not a bystander's. From here
+    // on server time runs on the monotonic clock, whatever the wall clock does.
+    serverClock.anchor(anchorOf(hello.serverTime, s.helloSentAt, clock.monotonic()));
+    const clockSkewMs = serverClock.skewMs()!;
     setStatus({ clockSkewMs });
     if (Math.abs(clockSkewMs) > CLOCK_SKEW_PROBLEM_MS) logger.warn('device clock differs from the server clock', { clockSkewMs });
     if (!verdict.firstUse) {
@@ -379,9 +393,9 @@ export function createConnection(opts: ConnectionOptions): Connection {
   // (silent for ~two intervals; 1.5 absorbs timer drift) the socket is dropped.
   function startHeartbeat(s: Session, heartbeatSec: number): void {
     const intervalMs = heartbeatSec * 1000;
-    s.lastHeard = Date.now();
+    s.lastHeard = clock.monotonic();
     s.heartbeat = setInterval(() => {
-      if (Date.now() - s.lastHeard > 1.5 * intervalMs) {
+      if (clock.monotonic() - s.lastHeard > 1.5 * intervalMs) {
         s.error = { code: 'SERVER_UNREACHABLE', message: `no answer for ${2 * heartbeatSec} s (half-open connection)` };
         s.ws.terminate();
         return;
@@ -440,12 +454,14 @@ export function createConnection(opts: ConnectionOptions): Connection {
         ackCommand(s, frame, 'rejected', { code: 'FRAME_INVALID', message: `${frame.type} arrived before the handshake completed` });
         return false;
       }
-      // The window is applied against the server's time (device clock + the skew measured at the handshake), so a
-      // device whose clock is off still takes fresh commands and still refuses old ones.
-      const skew = state.clockSkewMs ?? 0;
+      // The window is applied against the server's time (its serverTime at the handshake + monotonic time since),
+      // so a device whose clock is off, or steps while connected, still takes fresh commands and refuses old ones.
+      // After a welcome it is always known.
+      const serverNow = serverClock.now() ?? clock.now();
+      const skew = serverNow - clock.now();
       // The check and the remember below run without an await between them: a duplicate in the same burst is seen.
       const verdict = checkCommand(frame, {
-        trustedKeys: reg.serverKeys, deviceId: s.deviceId, now: clock.now() + skew, windowMs: settings.commandWindowSec * 1000, alreadySeen: (id) => replay.seen(id),
+        trustedKeys: reg.serverKeys, deviceId: s.deviceId, now: serverNow, windowMs: settings.commandWindowSec * 1000, alreadySeen: (id) => replay.seen(id),
         clockNote: skew ? `server time; the device clock is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'behind' : 'ahead of'} the server` : 'server time',
       });
       if (!verdict.ok) {
@@ -453,8 +469,9 @@ export function createConnection(opts: ConnectionOptions): Connection {
         ackCommand(s, frame, 'rejected', verdict);
         return false;
       }
-      // Kept in device-clock terms, so the replay guard's pruning (device clock) matches the window above.
-      await replay.remember(frame.id, Math.max(0, frame.ts - skew));
+      // Kept in server-time terms (the signed ts itself): the replay guard prunes by the same server clock, so no
+      // step of the device clock can make it forget an id the window above would still accept.
+      await replay.remember(frame.id, frame.ts);
       ackCommand(s, frame, 'accepted');
       return true;
     } catch (err) {
@@ -531,7 +548,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
       if (sent) await waitAtMost(STOP_BUDGET_MS, closed);
       return sent;
     },
-    status: () => state,
+    status: current,
     peerCertificatePin: () => (session?.connected ? session.certPin : null),
     onStatus(listener) {
       listeners.push(listener);

@@ -86,7 +86,7 @@ export interface ConnectionStatus {
   attempts: number;
   nextRetryAt: number | null;
   insecure: boolean;
-  /** Server clock minus device clock (ms), measured from the signed server.hello of the last handshake; null before one. */
+  /** Server time minus the device clock now (ms): server time is the signed serverTime of the last handshake plus monotonic time since, so a step of the device clock shows at once. Null before a handshake. */
   clockSkewMs: number | null;
 }
 

@@ -1,5 +1,11 @@
 // Remembers the ids of commands already accepted, on disk, so a replay is refused even after a restart.
 // Ids older than the command window are pruned: such a command is refused as expired anyway.
+// Times are the server's: an id is kept with its command's signed ts and pruned by the server clock the
+// connection checks the window with (server-time.ts), so no step of the device's wall clock can make the guard
+// forget an id the window would still accept. Before this process's first handshake the server's time is unknown
+// and nothing is pruned (no command is taken before one either). Journals of earlier agents hold the ts minus the
+// skew then measured (device time): read as server time they are off by that skew, which matters only on a device
+// more than the window off the server, for the window after the upgrade.
 //
 // On disk: replay.jsonl next to the configured replay.json, one {"id","ts"} line per accepted command
 // (system/journal.ts). remember appends a line and resolves once it is durable: one write and one datasync per
@@ -14,7 +20,11 @@ import { IdSchema } from '../protocol/model.js';
 import { RmError } from '../protocol/errors.js';
 import { readJsonFile, removeFile } from '../system/files.js';
 import { createLineJournal } from '../system/journal.js';
-import type { Clock } from '../system/clock.js';
+
+/** The server's time as the connection estimates it, or null while unknown (a Clock also fits). */
+export interface GuardClock {
+  now(): number | null;
+}
 
 /** The whole-file format before the journal; read once at open, folded in, then removed. */
 const LegacyFileSchema = z.strictObject({ v: z.literal(1), seen: z.record(z.string(), z.int().check(z.nonnegative())) });
@@ -88,7 +98,7 @@ export function needsCompaction(lines: number, live: number): boolean {
   return lines > 2 * live + 1_000;
 }
 
-export function createReplayGuard(opts: { file: string; windowMs: number; clock: Clock }): ReplayGuard {
+export function createReplayGuard(opts: { file: string; windowMs: number; clock: GuardClock }): ReplayGuard {
   const { clock, windowMs } = opts;
   const journalFile = journalPathOf(opts.file);
   let seen = new Map<string, number>();
@@ -97,10 +107,13 @@ export function createReplayGuard(opts: { file: string; windowMs: number; clock:
   let opened = false;
   let compacting = false;
 
-  const live = (ts: number) => Math.abs(clock.now() - ts) <= windowMs;
+  // Unknown time: every id counts as live (kept, and seen).
+  const live = (ts: number, now = clock.now()) => now === null || Math.abs(now - ts) <= windowMs;
   const prune = () => {
+    const now = clock.now();
+    if (now === null) return;
     const kept = new Map<string, number>();
-    for (const [id, ts] of seen) if (live(ts)) kept.set(id, ts);
+    for (const [id, ts] of seen) if (live(ts, now)) kept.set(id, ts);
     seen = kept;
     pruneAt = Math.max(PRUNE_MIN, 2 * seen.size);
   };

@@ -43,7 +43,7 @@ export function statusSchema() {
       attempts: z.number(),
       nextRetryAt: z.nullable(z.number()),
       insecure: z.boolean(),
-      /** Server clock minus device clock (ms) at the last handshake; null before one. Absent in snapshots of older agents. */
+      /** Server time (its serverTime at the last handshake + monotonic time since) minus the device clock now (ms); null before a handshake. Absent in snapshots of older agents. */
       clockSkewMs: z.optional(z.nullable(z.number())),
       /** TLS certificate pins enforced on the next connection, and where they come from (tls-pins.ts). */
       tlsPins: z.optional(z.strictObject({ source: z.enum(['learned', 'config', 'none']), pins: z.array(z.string()) })),
@@ -105,7 +105,7 @@ export function buildStatus(input: StatusInput): AgentStatus {
   if (conn?.insecure) problems.push(problem('INSECURE_TRANSPORT_ALLOWED'));
   const skew = conn?.clockSkewMs ?? null;
   if (skew !== null && Math.abs(skew) > CLOCK_SKEW_PROBLEM_MS) {
-    problems.push(problem('CLOCK_SKEW', `the device clock is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'behind' : 'ahead of'} the server (measured at the last handshake)`));
+    problems.push(problem('CLOCK_SKEW', `the device clock is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'behind' : 'ahead of'} the server (server time from the last handshake, kept on a monotonic clock)`));
   }
   if (conn?.lastError && conn.phase !== 'connected') {
     const code = CONNECTION_PROBLEM_CODES.has(conn.lastError.code) ? (conn.lastError.code as ErrorCode) : 'SERVER_UNREACHABLE';

@@ -38,7 +38,7 @@ const inertRuntime = (): ServiceRuntime => ({
   stateDir: '',
   logger: silentLogger(),
   runner: { run: async () => ({ code: null, stdout: '', stderr: '', error: 'ENOTSUP' }) },
-  clock: { now: () => 0 },
+  clock: { now: () => 0, monotonic: () => 0 },
 });
 
 export function createServiceRegistry(loaders: Partial<Record<ServiceName, ServiceLoader>>): ServiceRegistry {

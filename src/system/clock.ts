@@ -1,11 +1,23 @@
 // Time is an edge: decisions take a Clock so tests can move time without sleeping.
+import { performance } from 'node:perf_hooks';
+
 export interface Clock {
+  /** Wall clock, ms since the epoch: may step (NTP, a user setting the date, a VM resumed). */
   now(): number;
+  /** Monotonic ms from an arbitrary origin: never steps, so it measures elapsed time across wall-clock steps. */
+  monotonic(): number;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+export const systemClock: Clock = { now: () => Date.now(), monotonic: () => performance.now() };
 
-export function fixedClock(start: number): Clock & { advance(ms: number): void } {
-  let t = start;
-  return { now: () => t, advance: (ms) => { t += ms; } };
+/** A clock that moves only when told: `advance` lets time pass (both readings), `step` moves the wall clock alone. */
+export function fixedClock(start: number): Clock & { advance(ms: number): void; step(ms: number): void } {
+  let wall = start;
+  let mono = 0;
+  return {
+    now: () => wall,
+    monotonic: () => mono,
+    advance: (ms) => { wall += ms; mono += ms; },
+    step: (ms) => { wall += ms; },
+  };
 }

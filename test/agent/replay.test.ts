@@ -110,6 +110,24 @@ describe('replay guard', () => {
     expect(journalLines(file)).toEqual([journalLine('edge', now - WINDOW), journalLine('fresh', now)]);
   });
 
+  // Ids are kept in the server's time. A restarted agent does not know it until its first handshake: pruned then
+  // by the device's own clock (an hour off here), every id would go, and a command still inside the window by the
+  // server's clock could be run again once connected.
+  it('keeps every id while the server time is unknown (after a restart, before a handshake), and prunes by server time once known', async () => {
+    const file = tempFile();
+    const serverNow = 5_000_000;
+    writeFileSync(journalPathOf(file), [journalLine('fresh', serverNow - 1_000), journalLine('old', serverNow - WINDOW - 1)].map((l) => `${l}\n`).join(''));
+    let known: number | null = null;
+    const serverClock = { now: () => known };
+    const guard = createReplayGuard({ file, windowMs: WINDOW, clock: serverClock });
+    await guard.open();
+    expect(journalLines(file)).toHaveLength(2);
+    expect(guard.seen('fresh')).toBe(true);
+    known = serverNow; // the handshake
+    expect([guard.seen('fresh'), guard.seen('old')]).toEqual([true, false]);
+    await guard.close();
+  });
+
   it('migrates a replay.json of the whole-file format, then removes it; a corrupt one is dropped with the reason', async () => {
     const file = tempFile();
     const now = 1_000_000;
