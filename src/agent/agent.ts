@@ -31,6 +31,8 @@ import { createStateFloor } from './state-floor.js';
 import { createStateHealth } from './state-health.js';
 import { checkAnnouncement, learnTlsPins } from './tls-pins.js';
 import { planKeyRotation } from './key-rotation.js';
+import { keyFingerprint, signerOf } from '../protocol/sign.js';
+import type { Frame } from '../protocol/frames.js';
 import type { AgentContext, CommandOutcome, Connection, Registration } from './contracts.js';
 
 export const STATUS_SNAPSHOT_FILE = 'status.json';
@@ -144,7 +146,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
       await statusReporter.sendNow();
       await report('teamviewer', (await teamviewer.refresh()) as unknown as Record<string, unknown>);
     },
-    rotateKeys: (newKey, retireKey) => rotateKeys(newKey, retireKey),
+    rotateKeys: (frame) => rotateKeys(frame),
     checkTlsPins: (pins) => checkAnnouncement(pins, config.connection.pinSha256, connection?.peerCertificatePin() ?? null),
     learnTlsPins: async (pins) => {
       const outcome = await learnTlsPins({ identity, configPin: config.connection.pinSha256, logger, connectionPin: connection?.peerCertificatePin() ?? null }, pins);
@@ -158,16 +160,21 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   };
 
   // Rotation keeps the current key trusted next to the new one until the server retires it (no stranded devices).
-  async function rotateKeys(newKey: string, retireKey?: string): Promise<CommandOutcome> {
+  async function rotateKeys(frame: Frame<'key.rotate'>): Promise<CommandOutcome> {
     // Re-read: the connection may have pinned a key from the endorsement chain since `registration` was loaded.
     const current = (await identity.load())?.serverKeys ?? registration?.serverKeys ?? [];
-    const plan = planKeyRotation(current, newKey, retireKey);
+    const { newKey, retireKey, endorsements } = frame.body;
+    const plan = planKeyRotation(current, { newKey, retireKey, endorsements, signedBy: signerOf(frame, current) });
     if (!plan.ok) {
       logger.warn('key.rotate refused', { code: plan.reason.code, reason: plan.reason.message });
       return { status: 'rejected', reason: plan.reason };
     }
-    registration = await identity.setServerKeys(plan.keys);
-    logger.info('server command keys rotated', { keys: plan.keys.length });
+    if (plan.stale) {
+      logger.info('key.rotate changed nothing', { code: plan.stale.code, reason: plan.stale.message });
+      return { status: 'done', reason: plan.stale };
+    }
+    if (plan.keys.join() !== current.join()) registration = await identity.setServerKeys(plan.keys);
+    logger.info('server command keys rotated', { keys: plan.keys.map(keyFingerprint) });
     return { status: 'done' };
   }
 

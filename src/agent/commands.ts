@@ -22,7 +22,8 @@ export interface CommandDispatcherDeps {
   floor: StateFloorStore;
   /** Send a status report and fresh TeamViewer facts now. */
   sendStatus(): Promise<void>;
-  rotateKeys(newKey: string, retireKey?: string): Promise<CommandOutcome>;
+  /** Applies a verified key.rotate to the pinned server keys (key-rotation.ts decides what it may change). */
+  rotateKeys(frame: Frame<'key.rotate'>): Promise<CommandOutcome>;
   /** Records TLS pins a verified key.rotate announced (tls-pins.ts decides whether they apply). */
   learnTlsPins(pins: string[]): Promise<CommandOutcome>;
   /** Whether an announced pin set may be taken at all (checked before anything in the key.rotate changes). */
@@ -46,11 +47,11 @@ export function createCommandDispatcher(deps: CommandDispatcherDeps): CommandHan
         await deps.sendStatus();
         return { status: 'done' };
       case 'key.rotate': {
-        const { newKey, retireKey, pins } = frame.body;
+        const { pins } = frame.body;
         // Bad pins refuse the whole command before anything changes.
         const invalid = pins ? deps.checkTlsPins(pins) : null;
         if (invalid) return { status: 'rejected', reason: invalid };
-        const keys = await deps.rotateKeys(newKey, retireKey);
+        const keys = await deps.rotateKeys(frame as Frame<'key.rotate'>);
         return pins && keys.status === 'done' ? deps.learnTlsPins(pins) : keys;
       }
       default:

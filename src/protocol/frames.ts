@@ -36,6 +36,8 @@ const nonce = () => b64(43, 44);
 export const ChannelSchema = z.union([z.strictObject({ kind: z.literal('tls-exporter'), value: b64(43, 44) }), z.strictObject({ kind: z.literal('none') })]);
 export type Channel = z.infer<typeof ChannelSchema>;
 const actor = z.string().check(z.minLength(1), z.maxLength(128));
+/** A link of the server key chain: `signedBy` signs `rmagent-key-endorse-v1:<signedBy>:<key>` (key-chain.ts). */
+const EndorsementSchema = z.strictObject({ key: PublicKeySchema, signedBy: PublicKeySchema, sig: SignatureSchema });
 
 export const EnvelopeSchema = z.strictObject({
   v: z.literal(PROTOCOL_VERSION),
@@ -103,7 +105,11 @@ const COMMAND_BODY_BUILDERS = {
   'patches.install': () => z.strictObject({ ...commandBase }),
   'patches.scan': () => z.strictObject({ ...commandBase }),
   'alert.ack': () => z.strictObject({ ...commandBase, actor, key: z.string().check(z.minLength(1), z.maxLength(256)) }),
-  'key.rotate': () => z.strictObject({ ...commandBase, newKey: PublicKeySchema, retireKey: z.optional(PublicKeySchema), pins: z.optional(z.array(z.string().check(z.maxLength(64))).check(z.maxLength(8))) }),
+  'key.rotate': () => z.strictObject({
+    ...commandBase, newKey: PublicKeySchema, retireKey: z.optional(PublicKeySchema), pins: z.optional(z.array(z.string().check(z.maxLength(64))).check(z.maxLength(8))),
+    /** The chain to newKey, oldest first (from the server's oldest active key): a device adds newKey only if it leads there from its newest pin. */
+    endorsements: z.optional(z.array(EndorsementSchema).check(z.maxLength(MAX_PINNED_KEYS))),
+  }),
 };
 export const COMMAND_BODY_SCHEMAS = lazyRecord(COMMAND_BODY_BUILDERS);
 export type CommandType = keyof typeof COMMAND_BODY_BUILDERS;
@@ -128,7 +134,7 @@ export const BODY_SCHEMAS = lazyRecord({
     serverKey: PublicKeySchema,
     channel: ChannelSchema,
     /** Key rotations, oldest first: each key signed by its predecessor, so a device pinning an older key can follow. */
-    endorsements: z.optional(z.array(z.strictObject({ key: PublicKeySchema, signedBy: PublicKeySchema, sig: SignatureSchema })).check(z.maxLength(MAX_ENDORSEMENTS))),
+    endorsements: z.optional(z.array(EndorsementSchema).check(z.maxLength(MAX_ENDORSEMENTS))),
     /** Every key the server has not retired (serverKey among them): the device drops pinned keys not listed. */
     activeKeys: z.optional(z.array(PublicKeySchema).check(z.minLength(1), z.maxLength(MAX_PINNED_KEYS))),
   }),

@@ -76,6 +76,13 @@ export function signFrame<F extends Frame>(frame: F, privateKeyPem: string): F {
   return { ...frame, sig: signBytes(privateKeyPem, signedBytes(frame)) };
 }
 
+/** Which of `keys` signed `frame` (null: none of them). A key.rotate's powers depend on it (agent/key-rotation.ts). */
+export function signerOf(frame: Pick<Frame, 'v' | 'id' | 'type' | 'ts' | 'body' | 'sig'>, keys: readonly string[]): string | null {
+  if (!frame.sig) return null;
+  const bytes = signedBytes(frame);
+  return keys.find((k) => verifyBytes(k, bytes, frame.sig!)) ?? null;
+}
+
 export interface CommandCheckContext {
   /** Server command keys the device trusts now (more than one during a rotation overlap). */
   trustedKeys: readonly string[];
@@ -93,8 +100,7 @@ export type CommandVerdict = { ok: true } | { ok: false; code: ErrorCode; messag
 /** Decides whether a signed command may take effect: signature, device binding, time window, replay. Pure. */
 export function checkCommand(frame: Frame, ctx: CommandCheckContext): CommandVerdict {
   if (!frame.sig) return { ok: false, code: 'COMMAND_UNSIGNED', message: `${frame.type} ${frame.id} has no signature` };
-  const bytes = signedBytes(frame);
-  if (!ctx.trustedKeys.some((k) => verifyBytes(k, bytes, frame.sig!))) {
+  if (!signerOf(frame, ctx.trustedKeys)) {
     return { ok: false, code: 'COMMAND_FORGED', message: `${frame.type} ${frame.id} is not signed by a trusted server key` };
   }
   const body = frame.body as { deviceId?: unknown };

@@ -4,7 +4,7 @@
 // through the rotation follows the endorsement chain in hello. DATA/server-key(.pub) always hold the signing key.
 import path from 'node:path';
 import * as z from 'zod/mini';
-import { PublicKeySchema, MAX_ENDORSEMENTS } from '../protocol/frames.js';
+import { PublicKeySchema, MAX_ENDORSEMENTS, MAX_PINNED_KEYS } from '../protocol/frames.js';
 import { endorseKey, type Endorsement } from '../protocol/key-chain.js';
 import { generateKeyPair, keyFingerprint, type KeyPair } from '../protocol/sign.js';
 import { RmError } from '../protocol/errors.js';
@@ -40,6 +40,11 @@ export interface Keyring {
    * (what the device needs), else the newest MAX_ENDORSEMENTS.
    */
   endorsements(pinned?: readonly string[]): Endorsement[];
+  /**
+   * Chain links from the signing key up to `publicKey`, oldest first, for key.rotate: a device adds a new key only if
+   * it is endorsed from the newest key it pins, which (after any handshake) is the signing key or newer.
+   */
+  chainTo(publicKey: string): Endorsement[];
   /** Keys not retired, oldest first. */
   active(): string[];
   list(): KeyView[];
@@ -96,6 +101,11 @@ export async function loadKeyring(dataDir: string, now: number): Promise<Keyring
       let from = 0;
       for (let i = upTo; i >= 0; i--) if (pinned.includes(keys[i]!.publicKey)) { from = i; break; }
       return keys.slice(Math.max(1, from + 1), upTo + 1).map((k) => k.endorsement!).slice(-MAX_ENDORSEMENTS);
+    },
+    chainTo(publicKey) {
+      const from = keys.indexOf(signingEntry());
+      const to = keys.findIndex((k) => k.publicKey === publicKey);
+      return to > from ? keys.slice(from + 1, to + 1).map((k) => k.endorsement!).slice(-MAX_PINNED_KEYS) : [];
     },
     active: () => active().map((k) => k.publicKey),
     list: () => keys.map(view),

@@ -93,7 +93,7 @@ describe('key.rotate dispatch', () => {
       converger: {} as Converger,
       floor: { admit: async () => ({ ok: false, code: 'COMMAND_STALE', message: 'not a state command' }) },
       sendStatus: async () => undefined,
-      rotateKeys: async (key) => { calls.push(`keys:${key === newKey}`); return { status: 'done' }; },
+      rotateKeys: async (frame) => { calls.push(`keys:${frame.body.newKey === newKey}`); return { status: 'done' }; },
       learnTlsPins: async (p) => { calls.push(`pins:${p.length}`); return { status: 'done' }; },
       checkTlsPins: (p) => checkAnnouncement(p, A, A),
     });

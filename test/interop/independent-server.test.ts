@@ -407,6 +407,26 @@ describe('the real agent against the independent server', () => {
     await server.waitFor('key.rotate done', () => server.ackFor(device.id, retire, 'done'));
     expect((await status()).registration.serverKeys).toEqual([fp(k2.publicKey)]);
   });
+
+  it('rotates with an overlap by key.rotate {newKey, endorsements}: both keys pinned, then the retire leaves the new one; an unendorsed newKey changes nothing', async () => {
+    const device = [...server.devices.values()][0]!;
+    const fp = fingerprint;
+    const current = server.signer;
+    const { id: announced, next } = server.announceRotation(device.id);
+    await server.waitFor('announcement done', () => server.ackFor(device.id, announced!, 'done'));
+    expect((await status()).registration.serverKeys).toEqual([fp(current.publicKey), fp(next.publicKey)]);
+    const byNext = server.sendCommand(device.id, 'status.request', {}, { signer: next })!;
+    await server.waitFor('a command signed by the announced key runs', () => server.ackFor(device.id, byNext, 'done'));
+    // protocol.md: a newKey the endorsements do not connect to a pin is an outdated rotation; nothing changes.
+    const stray = signerFromSeed(Buffer.alloc(32, 7));
+    const stale = server.sendCommand(device.id, 'key.rotate', { newKey: stray.publicKey, retireKey: next.publicKey })!;
+    await server.waitFor('KEY_ROTATION_STALE', () => (server.ackFor(device.id, stale, 'done')?.reason?.code === 'KEY_ROTATION_STALE') || undefined);
+    const retired = server.retireAnnounced(device.id)!;
+    await server.waitFor('retire done', () => server.ackFor(device.id, retired, 'done'));
+    expect((await status()).registration.serverKeys).toEqual([fp(next.publicKey)]);
+    const byNew = server.sendCommand(device.id, 'status.request', {})!;
+    await server.waitFor('the new key signs', () => server.ackFor(device.id, byNew, 'done'));
+  });
 });
 
 describe('over ws:// on loopback, trusting the first key (no --server-key)', () => {

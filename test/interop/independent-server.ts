@@ -303,14 +303,44 @@ export class IndependentServer {
     return id;
   }
 
+  /** The link by which the signing key endorses `next` (protocol.md "Signatures": key endorsement). */
+  private endorse(next: Signer): { key: string; signedBy: string; sig: string } {
+    const input = Buffer.from(`rmagent-key-endorse-v1:${this.signer.publicKey}:${next.publicKey}`, 'utf8');
+    return { key: next.publicKey, signedBy: this.signer.publicKey, sig: this.signer.sign(input) };
+  }
+
   /** Rotates to a new key endorsed by the current one; later handshakes present it with the chain. */
   rotate(seed: Buffer = randomBytes(32)): Signer {
     const next = signerFromSeed(seed);
-    const input = Buffer.from(`rmagent-key-endorse-v1:${this.signer.publicKey}:${next.publicKey}`, 'utf8');
-    this.endorsements.push({ key: next.publicKey, signedBy: this.signer.publicKey, sig: this.signer.sign(input) });
+    this.endorsements.push(this.endorse(next));
     if (this.endorsements.length > 32) this.endorsements.shift();
     this.signer = next;
     return next;
+  }
+
+  /** A key announced for an overlap, not signing yet (announceRotation .. retireAnnounced). */
+  private announced: { next: Signer; link: { key: string; signedBy: string; sig: string } } | null = null;
+
+  /**
+   * Starts an overlap (protocol.md "Server key rotation", 3): a new key endorsed by the signing key, announced to a
+   * connected device as key.rotate {newKey, endorsements}; the current key keeps signing. Returns the command id.
+   */
+  announceRotation(deviceId: string, seed: Buffer = randomBytes(32)): { id: string | null; next: Signer } {
+    const next = signerFromSeed(seed);
+    const link = this.endorse(next);
+    this.announced = { next, link };
+    return { id: this.sendCommand(deviceId, 'key.rotate', { newKey: next.publicKey, endorsements: [link] }), next };
+  }
+
+  /** Ends the overlap: key.rotate {newKey, retireKey, endorsements} signed by the key it retires; then the new key signs. */
+  retireAnnounced(deviceId: string): string | null {
+    if (!this.announced) throw new Error('announceRotation first');
+    const { next, link } = this.announced;
+    const id = this.sendCommand(deviceId, 'key.rotate', { newKey: next.publicKey, retireKey: this.signer.publicKey, endorsements: [link] });
+    this.endorsements.push(link);
+    this.signer = next;
+    this.announced = null;
+    return id;
   }
 
   /** Number of the newest connection (1, 2, …). */

@@ -26,7 +26,7 @@ type KeyFile = { keys: Array<{ publicKey: string; privateKeyPem: string | null }
  * the id the device authenticates as, then commands it signs itself (Monitoring uninstalled, a new key pinned and
  * the real one retired).
  */
-function thief(key: KeyPair, opts: { endorsements?: ReturnType<typeof endorseKey>[]; activeKeys?: string[]; realKey: string; rotate?: boolean }): Promise<RoguePeer> {
+function thief(key: KeyPair, opts: { endorsements?: ReturnType<typeof endorseKey>[]; activeKeys?: string[]; realKey: string; rotate?: boolean; rotations?: Array<Record<string, unknown>>; sentIds?: string[] }): Promise<RoguePeer> {
   let nonce = '';
   return roguePeer({
     onAgent: (text, wire) => {
@@ -40,6 +40,11 @@ function thief(key: KeyPair, opts: { endorsements?: ReturnType<typeof endorseKey
         wire.toAgent(welcomeFrame({ agentNonce: nonce, deviceId, enrolled: false, heartbeatSec: 30, lastSeq: 0, serverKey: key, now: Date.now() }));
         wire.toAgent(signFrame(makeFrame('service.uninstall', { deviceId, service: 'monitoring' }), key.privateKeyPem));
         if (opts.rotate ?? true) wire.toAgent(signFrame(makeFrame('key.rotate', { deviceId, newKey: key.publicKey, retireKey: opts.realKey }), key.privateKeyPem));
+        for (const r of opts.rotations ?? []) {
+          const frame = signFrame(makeFrame('key.rotate', { deviceId, ...r } as never), key.privateKeyPem);
+          opts.sentIds?.push(frame.id);
+          wire.toAgent(frame);
+        }
       }
     },
   });
@@ -116,8 +121,6 @@ describe('a copy of a retired server key', () => {
 
   it.each([
     ['activeKeys [K0] in its server.hello', { activeKeys: true, rotate: false }],
-    // Still open (docs/security.md, "Known limits"): key.rotate {newKey: K0, retireKey: K1} signed by K0 — a command
-    // does not say which pinned key signed it; closing it needs key.rotate to carry newKey's endorsement by the newest pin.
   ])('cannot make a device that missed the retirement (pins K0 and K1) drop K1 by presenting K0 with %s', async (_how, how) => {
     const { home } = homes.offline;
     await homes.offline.agent.stop();
@@ -131,6 +134,41 @@ describe('a copy of a retired server key', () => {
     homes.offline.agent = await home.start();
     await waitUntil(async () => rogue.connections() >= 2 || undefined, 15_000, 'two attempts').catch(() => undefined);
     expect(registration(home).serverKeys).toContain(k1);
+    await pointTo(home, server.agentUrl);
+    await home.waitFor('back with the real server', (x) => x.connection.state === 'connected', 20_000);
+  });
+
+  // A command does not say which pinned key signed it: before key.rotate carried endorsements and was bounded by its
+  // signer, {newKey: K0, retireKey: K1} signed by K0 left the device pinning K0 alone (the attacker's key for good).
+  it('a holder of K0 cannot reorder or replace the pins of a device that missed the retirement (pins K0 and K1) with key.rotate', async () => {
+    const { home } = homes.offline;
+    await homes.offline.agent.stop();
+    const file = path.join(home.stateDir, 'registration.json');
+    const { writeJsonAtomic } = await import('../../src/system/files.js');
+    await writeJsonAtomic(file, { ...(JSON.parse(readFileSync(file, 'utf8')) as object), serverKeys: [k0.publicKey, k1] });
+    const attacker = generateKeyPair();
+    const forked = [endorseKey(attacker.publicKey, k0.publicKey, k0.privateKeyPem)];
+    const rotations: Array<[string, Record<string, unknown>, { status: string; reason?: { code: string } }]> = [
+      ['K0 back on top, K1 retired', { newKey: k0.publicKey, retireKey: k1 }, { status: 'rejected', reason: { code: 'KEY_ROTATION_INVALID' } }],
+      ['a key of its own endorsed by K0', { newKey: attacker.publicKey, endorsements: forked }, { status: 'rejected', reason: { code: 'KEY_ROTATION_INVALID' } }],
+      ['a key of its own endorsed by K0, K1 retired', { newKey: attacker.publicKey, retireKey: k1, endorsements: forked }, { status: 'rejected', reason: { code: 'KEY_ROTATION_INVALID' } }],
+      ['K1 retired in favour of K1 itself', { newKey: k1, retireKey: k1 }, { status: 'rejected', reason: { code: 'KEY_ROTATION_INVALID' } }],
+      ['a key of its own, no endorsement', { newKey: attacker.publicKey, retireKey: k1 }, { status: 'done', reason: { code: 'KEY_ROTATION_STALE' } }],
+    ];
+    const sentIds: string[] = [];
+    const rogue = await thief(k0, { rotate: false, realKey: k1, rotations: rotations.map(([, body]) => body), sentIds });
+    cleanups.push(rogue.close);
+    await pointTo(home, rogue.url);
+    homes.offline.agent = await home.start();
+    type Ack = { type: string; body: { commandId: string; status: string; reason?: { code: string } } };
+    const finalAck = (id: string) => rogue.heard.map((t) => JSON.parse(t) as Ack).find((f) => f.type === 'ack' && f.body.commandId === id && f.body.status !== 'accepted');
+    // The first connection's rotations, each answered (a reconnect would send them again with new ids).
+    const acks = await waitUntil(async () => {
+      const found = sentIds.slice(0, rotations.length).map(finalAck);
+      return found.length === rotations.length && found.every(Boolean) ? found : undefined;
+    }, 20_000, 'every key.rotate answered');
+    rotations.forEach(([what, , expected], i) => expect(acks[i]!.body, what).toMatchObject(expected));
+    expect(registration(home).serverKeys.map(keyFingerprint)).toEqual([k0.publicKey, k1].map(keyFingerprint));
     await pointTo(home, server.agentUrl);
     await home.waitFor('back with the real server', (x) => x.connection.state === 'connected', 20_000);
   });

@@ -96,7 +96,7 @@ describe('server key rotation cannot be turned against the device', () => {
     const k1 = generateKeyPair();
     const overlap = await peer({ key: k0, activeKeys: [k0.publicKey, k1.publicKey] });
     const { home, proc } = await enrolled('rot-active', overlap);
-    expect(await overlap.finalAck(overlap.command('key.rotate', { newKey: k1.publicKey }).id)).toMatchObject({ status: 'done' });
+    expect(await overlap.finalAck(overlap.command('key.rotate', { newKey: k1.publicKey, endorsements: [endorseKey(k1.publicKey, k0.publicKey, k0.privateKeyPem)] }).id)).toMatchObject({ status: 'done' });
     expect(pinnedOnDisk(home)).toEqual([k0.publicKey, k1.publicKey]);
     await stop(proc);
     // K0 retired on the server; its key.rotate {retireKey: K0} was lost. The next handshake says which keys are active.
@@ -112,7 +112,7 @@ describe('server key rotation cannot be turned against the device', () => {
     const k1 = generateKeyPair();
     const rotating = await peer({ key: k0, activeKeys: [k0.publicKey, k1.publicKey] });
     const { home, proc } = await enrolled('rot-enroll', rotating);
-    await rotating.finalAck(rotating.command('key.rotate', { newKey: k1.publicKey, retireKey: k0.publicKey }).id);
+    await rotating.finalAck(rotating.command('key.rotate', { newKey: k1.publicKey, retireKey: k0.publicKey, endorsements: [endorseKey(k1.publicKey, k0.publicKey, k0.privateKeyPem)] }).id);
     expect(pinnedOnDisk(home)).toEqual([k1.publicKey]);
     await stop(proc);
     // An installer repair or a configuration-management run with the original SERVER_KEY and any token.

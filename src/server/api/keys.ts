@@ -46,9 +46,12 @@ async function pinAnnouncementProgress(store: Store) {
 
 export function keyRoutes({ store, clock, logger, commands, keyring, servingTlsPin }: ApiDeps): Route[] {
   // Issued one device at a time with the key signing now: online devices get it at once, the others on reconnect.
+  // newKey carries its endorsements from the signing key: a device adds a key only when it is endorsed from the
+  // newest key it pins, so a holder of an older (retired) key cannot slip one in (docs/protocol.md, rotation).
   const announce = async (body: { newKey: string; retireKey?: string; pins?: string[] }, actor: string) => {
     const deviceIds = await allDeviceIds(store);
-    await commands.issue(deviceIds.map((deviceId) => ({ type: 'key.rotate' as const, body: { deviceId, actor, ...body } })));
+    const endorsements = keyring.chainTo(body.newKey);
+    await commands.issue(deviceIds.map((deviceId) => ({ type: 'key.rotate' as const, body: { deviceId, actor, ...body, ...(endorsements.length ? { endorsements } : {}) } })));
     return deviceIds.length;
   };
   return [
