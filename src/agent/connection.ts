@@ -64,8 +64,8 @@ interface Session {
   admissions: Promise<void>;
   heartbeat: NodeJS.Timeout | null;
   handshakeTimer: NodeJS.Timeout | null;
-  /** Monotonic clock when the peer was last heard (a wall-clock step must not drop or keep a connection). */
-  lastHeard: number;
+  /** When the peer was last heard, on both clocks (heartbeat: silence is the longer of the two). */
+  lastHeard: { monotonic: number; wall: number };
   sentUpTo: number;
   flushing: boolean;
   flushAgain: boolean;
@@ -111,6 +111,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
   let started = false;
   let stopped = false;
 
+  const heardNow = () => ({ monotonic: clock.monotonic(), wall: clock.now() });
   // The skew is read when asked: the wall clock may have stepped since the handshake, the server's time has not.
   const current = (): ConnectionStatus => ({ ...state, clockSkewMs: serverClock.skewMs() });
 
@@ -173,7 +174,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
     }
     const s: Session = {
       ws, registration, agentNonce: newNonce(), helloSentAt: 0, channel: { kind: 'none' }, certPin: null, hello: null, sent: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(), admissions: Promise.resolve(),
-      heartbeat: null, handshakeTimer: null, lastHeard: clock.monotonic(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, closing: false, retryAfterMs: undefined, unconfirmed: [],
+      heartbeat: null, handshakeTimer: null, lastHeard: heardNow(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, closing: false, retryAfterMs: undefined, unconfirmed: [],
     };
     session = s;
     s.handshakeTimer = setTimeout(() => {
@@ -199,11 +200,11 @@ export function createConnection(opts: ConnectionOptions): Connection {
       send(s, agentHello(registration.publicKey, s.agentNonce, AGENT_VERSION, clock.now(), registration.serverKeys));
     });
     ws.on('message', (data, isBinary) => {
-      s.lastHeard = clock.monotonic();
+      s.lastHeard = heardNow();
       const text = isBinary ? null : data.toString();
       s.frames = s.frames.then(() => onText(s, text)).catch((err: unknown) => void logger.error('frame handling failed', { error: err }));
     });
-    ws.on('pong', () => { s.lastHeard = clock.monotonic(); });
+    ws.on('pong', () => { s.lastHeard = heardNow(); });
     ws.on('error', (err) => {
       // ws fails the upgrade when the server does not select rmagent.v2: a server of another protocol version.
       if (/subprotocol/i.test(err.message)) {
@@ -393,9 +394,13 @@ export function createConnection(opts: ConnectionOptions): Connection {
   // (silent for ~two intervals; 1.5 absorbs timer drift) the socket is dropped.
   function startHeartbeat(s: Session, heartbeatSec: number): void {
     const intervalMs = heartbeatSec * 1000;
-    s.lastHeard = clock.monotonic();
+    s.lastHeard = heardNow();
     s.heartbeat = setInterval(() => {
-      if (clock.monotonic() - s.lastHeard > 1.5 * intervalMs) {
+      // The monotonic clock keeps a backward wall-clock step from hiding a dead peer; the wall clock counts time
+      // suspended, which the monotonic clock does not (after a resume the socket is dropped at once, as it
+      // should be). A forward step costs at most one needless reconnect.
+      const silentMs = Math.max(clock.monotonic() - s.lastHeard.monotonic, clock.now() - s.lastHeard.wall);
+      if (silentMs > 1.5 * intervalMs) {
         s.error = { code: 'SERVER_UNREACHABLE', message: `no answer for ${2 * heartbeatSec} s (half-open connection)` };
         s.ws.terminate();
         return;
