@@ -19,7 +19,8 @@ const HEARTBEAT_SEC = 5;
 const LEVEL_BUDGET_MS = 180_000;
 const AGENTS_PER_WORKER = 2_500;
 const REPORT_MS = 10_000;
-const KEY_FILES = ['owner.token', 'server-keys.json', 'server-key', 'server-key.pub'];
+// Given to every node once: the owner's token and the secret the command keys are sealed with in the database.
+const KEY_FILES = ['owner.token', 'key-encryption.secret'];
 
 interface Target {
   agentUrl: string;
@@ -162,7 +163,7 @@ export async function fleet(ctx: BenchContext): Promise<SuiteResult> {
       nginx = await startNginx(nodes.map((n) => Number(new URL(n.httpUrl).port)), nginxDir, { connections: Math.max(...levels) + reporters + 100 });
       const target = { agentUrl: `ws://127.0.0.1:${nginx.port}/agent`, token: await newToken(nodes[0]!, 1_000_000), serverKey: nodes[0]!.serverKey, pids: nodes.map((n) => n.proc.pid) };
       await scale(ctx, target, 'two nodes, PostgreSQL, nginx', levels, reporters, figures, notes);
-      commands.push(`initdb + pg_ctl start (PostgreSQL ${path.basename(path.dirname(postgres.bin))}, fsync on, synchronous_commit on); two × rmagent-server --database postgres://… --api-rps-per-address 0 --max-agent-connections-per-address 0 (node B with node A's key files); nginx (test/e2e/nginx.ts: upstream of both, WebSocket upgrade)`);
+      commands.push(`initdb + pg_ctl start (PostgreSQL ${path.basename(path.dirname(postgres.bin))}, fsync on, synchronous_commit on); two × rmagent-server --database postgres://… --api-rps-per-address 0 --max-agent-connections-per-address 0 (node B with node A's owner.token and key-encryption.secret); nginx (test/e2e/nginx.ts: upstream of both, WebSocket upgrade)`);
     } catch (err) {
       notes.push(`two-node run failed: ${(err as Error).message.split('\n')[0]}`);
     } finally {

@@ -26,11 +26,16 @@ export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --d
                       [--public-url URL] [--smtp-url-file FILE] [--mail-from ADDRESS]
                       [--presence-ttl-sec N] [--api-rps-per-token N] [--api-rps-per-address N]
                       [--max-agent-connections N] [--max-agent-connections-per-address N] [--trusted-proxies LIST]
+                      [--key-secret-file FILE]
 
   --listen HOST:PORT        address to listen on (port 0 picks a free port; IPv6 as [::1]:8080)
-  --data DIR                data folder: rmagent.db (SQLite), owner.token, server-key(s), server.json
+  --data DIR                data folder: rmagent.db (SQLite), owner.token, key-encryption.secret, server-key.pub,
+                            server.json
   --database URL            postgres://USER:PASSWORD@HOST:PORT/DB: keep the records in PostgreSQL instead of
                             DIR/rmagent.db (several nodes can share it); the password may come from PGPASSWORD
+  --key-secret-file FILE    the secret the command keys are sealed with in the database (default
+                            DIR/key-encryption.secret, made by the first node); give every node sharing a
+                            --database a copy of the same file once: rotations do not change it
   --heartbeat-sec N         seconds between WebSocket pings to agents (default 30)
   --tls-cert FILE           PEM certificate (chain) for HTTPS and wss://; needs --tls-key
   --tls-key FILE            PEM private key of that certificate
@@ -80,10 +85,11 @@ const FlagsSchema = z.object({
   'max-agent-connections': z._default(int(0, 10_000_000), DEFAULT_CONNECTION_CAPS.total),
   'max-agent-connections-per-address': z._default(int(0, 10_000_000), DEFAULT_CONNECTION_CAPS.perAddress),
   'trusted-proxies': z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
+  'key-secret-file': z.optional(z.string().check(z.minLength(1))),
 }).check(z.refine((f) => Boolean(f['tls-cert']) === Boolean(f['tls-key']), { message: 'give both --tls-cert and --tls-key, or neither', path: ['tls-cert'] }));
 type Flags = z.infer<typeof FlagsSchema>;
 
-const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from', 'presence-ttl-sec', 'api-rps-per-token', 'api-rps-per-address', 'max-agent-connections', 'max-agent-connections-per-address', 'trusted-proxies'] as const;
+const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from', 'presence-ttl-sec', 'api-rps-per-token', 'api-rps-per-address', 'max-agent-connections', 'max-agent-connections-per-address', 'trusted-proxies', 'key-secret-file'] as const;
 
 function parseServeFlags(argv: string[]): Flags | 'help' {
   let values: Record<string, unknown>;
@@ -132,6 +138,7 @@ export default async function serve(argv: string[], io: CliIO, stopRequested: Pr
     port,
     dataDir,
     ...(flags.database ? { database: flags.database } : {}),
+    ...(flags['key-secret-file'] ? { keySecretFile: path.resolve(flags['key-secret-file']) } : {}),
     logger,
     heartbeatSec: flags['heartbeat-sec'],
     ...(tls ? { tls } : {}),

@@ -116,6 +116,7 @@ export const ERRORS = {
   SERVER_STORE_CORRUPT: { message: 'The server database cannot be read', hint: 'Restore DATA/rmagent.db from a backup (docs/scaling.md), or move it away to start an empty server (devices must then enroll again)' },
   SERVER_STORE_VERSION: { message: 'The server database was written by a newer rmagent-server', hint: 'Run the newer rmagent-server again, or restore a backup taken before the upgrade' },
   SERVER_STORE_UNAVAILABLE: { message: 'The server cannot reach its PostgreSQL database', hint: 'Check the --database URL (host, port, database, user, password) and that PostgreSQL accepts connections from this machine (docs/scaling.md)' },
+  SERVER_KEYS_UNREADABLE: { message: 'The server command keys in the database cannot be opened with this node\'s key-encryption secret', hint: 'Give every node sharing the database the same secret: copy DATA/key-encryption.secret (or the --key-secret-file) from the node that first started, once; it does not change with rotations (docs/scaling.md)' },
   INTERNAL: { message: 'An internal error occurred', hint: 'See the agent log; report it with the log lines if it persists' },
 } as const satisfies Record<string, { message: string; hint: string }>;
 

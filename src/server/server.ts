@@ -69,6 +69,8 @@ export interface ServerOptions {
   mailer?: Mailer;
   /** Sender of those e-mails (default rmagent-server@localhost). */
   mailFrom?: string;
+  /** The key-encryption secret of the command keys in the database (default DATA/key-encryption.secret). */
+  keySecretFile?: string;
   /** The URL e-mailed links start with, as users reach the server (default: the URL it listens on). */
   publicUrl?: string;
 }
@@ -129,7 +131,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { created, schemaVersion } = await store.open();
   let stopping: Promise<void> | null = null;
   try {
-    const keyring = await loadKeyring(opts.dataDir, clock.now());
+    const keyring = await loadKeyring({ store, dataDir: opts.dataDir, logger, now: clock.now(), ...(opts.keySecretFile ? { secretFile: opts.keySecretFile } : {}) });
+    // A rotation or retirement through another node sharing the database: sign with what it left.
+    const reloadKeys = async () => {
+      try {
+        await keyring.reload();
+      } catch (err) {
+        logger.error('server keys could not be read again', { error: err });
+      }
+    };
+    const unsubscribeKeys = store.subscribe('server-keys', reloadKeys);
     const ownerToken = await ensureOwner(store, opts.dataDir, clock.now());
     // Asked at every signature, so a retired key stops signing at once.
     const signer = createCommandSigner(() => keyring.signing(), (pinned) => keyring.endorsements(pinned), () => keyring.active());
@@ -177,6 +188,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const fleet = { isOnline: (deviceId: string) => presence.isOnline(deviceId) };
     resync = () => {
       void presence.refresh().catch(() => undefined);
+      void reloadKeys();
       for (const deviceId of presence.local()) void commands.deliver(deviceId, { reconnected: false });
     };
     const retention = createRetentionSweeper({ store, clock, logger, options: opts.retention ?? DEFAULT_RETENTION });
@@ -238,6 +250,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       stop() {
         stopping ??= (async () => {
           stopCommands();
+          unsubscribeKeys();
           await gateway.stop();
           await presence.stop();
           httpServer.closeAllConnections();

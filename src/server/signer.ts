@@ -1,10 +1,8 @@
-// The server command key: created on first start (DIR/server-key, 0600, PEM) with its public half in
-// DIR/server-key.pub (base64 raw, one line, what `rmagent enroll --server-key` pins); commands are signed with it.
-import path from 'node:path';
-import { generateKeyPair, publicKeyOfPrivate, signFrame, type KeyPair } from '../protocol/sign.js';
+// Signs commands with the server command key (keyring.ts keeps the keys; DATA/server-key.pub holds the signing
+// key's public half, base64 raw, what `rmagent enroll --server-key` pins).
+import { signFrame, type KeyPair } from '../protocol/sign.js';
 import { makeFrame, type BodyOf, type CommandType, type Frame } from '../protocol/frames.js';
 import type { Endorsement } from '../protocol/key-chain.js';
-import { readTextIfExists, writeFileAtomic } from '../system/files.js';
 
 export interface CommandSigner {
   /** The key commands are signed with now (changes when a rotation is retired). */
@@ -17,16 +15,6 @@ export interface CommandSigner {
   activeKeys(): string[];
   /** The signing key now: the handshake signs server.hello and welcome with the same one. */
   keyPair(): KeyPair;
-}
-
-export async function loadOrCreateServerKey(dataDir: string): Promise<KeyPair> {
-  const keyFile = path.join(dataDir, 'server-key');
-  const pem = await readTextIfExists(keyFile);
-  const pair = pem ? { privateKeyPem: pem, publicKey: publicKeyOfPrivate(pem) } : generateKeyPair();
-  if (!pem) await writeFileAtomic(keyFile, pair.privateKeyPem);
-  // Rewritten each start so the .pub file always matches the key actually in use.
-  await writeFileAtomic(`${keyFile}.pub`, `${pair.publicKey}\n`, 0o644);
-  return pair;
 }
 
 /** A signer over a fixed key, or over a source asked at every signature (the keyring during rotations). */

@@ -19,7 +19,8 @@ if (missing) console.warn(`multi-node test skipped: ${missing}`);
 
 const AGENTS = 4;
 const PRESENCE_TTL_SEC = 3;
-const KEY_FILES = ['owner.token', 'server-keys.json', 'server-key', 'server-key.pub'];
+// Given to every node once: the owner's token and the secret the command keys are sealed with in the database.
+const KEY_FILES = ['owner.token', 'key-encryption.secret'];
 
 describe.skipIf(missing)('two server nodes on PostgreSQL behind nginx', () => {
   let cluster: PgCluster;
@@ -58,7 +59,8 @@ describe.skipIf(missing)('two server nodes on PostgreSQL behind nginx', () => {
     const args = ['--database', url, '--presence-ttl-sec', String(PRESENCE_TTL_SEC), '--trusted-proxies', '127.0.0.1'];
     const first = await startServer(tempDir('node-a'), 0, args);
     await db.connect();
-    // Every node signs with the same command keys and accepts the same owner token: copies of the first node's files.
+    // Every node signs with the command keys in the database and accepts the same owner token: the first node's
+    // owner.token and key-encryption.secret, copied once.
     const secondDir = tempDir('node-b');
     for (const f of KEY_FILES) copyFileSync(path.join(first.dataDir, f), path.join(secondDir, f));
     const second = await startServer(secondDir, 0, args);

@@ -13,13 +13,12 @@ import { generateKeyPair, keyFingerprint, signFrame, type KeyPair } from '../../
 import { assertBuilt, startServer, tempDir, type AgentHome, type ServerProcess } from '../e2e/harness.js';
 import { roguePeer, typeOf, type RoguePeer } from './rogue-peer.js';
 import { enrolledHome, newToken, pointTo, registration } from './rogue-agents.js';
+import { privateKeysIn } from './server-keys-on-disk.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
-
-type KeyFile = { keys: Array<{ publicKey: string; privateKeyPem: string | null }> };
 
 /**
  * Plays the server with `key` (its private half): server.hello with `endorsements` and `activeKeys`, a welcome for
@@ -68,8 +67,7 @@ describe('a copy of a retired server key', () => {
     const rotated = await server.api<{ key: { publicKey: string } }>('POST', '/server-keys/rotate', {});
     expect(rotated.status).toBe(201);
     k1 = rotated.body.key.publicKey;
-    const file = JSON.parse(readFileSync(path.join(dataDir, 'server-keys.json'), 'utf8')) as KeyFile;
-    k0 = { publicKey: server.serverKey, privateKeyPem: file.keys.find((k) => k.publicKey === server.serverKey)!.privateKeyPem! };
+    k0 = { publicKey: server.serverKey, privateKeyPem: privateKeysIn(dataDir).get(server.serverKey)! };
     const both = [keyFingerprint(k0.publicKey), keyFingerprint(k1)].sort().join();
     for (const name of ['online', 'offline'] as const) await homes[name].home.waitFor('overlap: both keys pinned', (s) => [...s.registration.serverKeys].sort().join() === both);
     // The offline device misses the retirement of K0.

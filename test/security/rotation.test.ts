@@ -3,6 +3,7 @@
 // rotation, one across both; keys survive a server restart; a command signed with a retired key is refused.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { privateKeysIn } from './server-keys-on-disk.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { waitUntil, type Spawned } from '../../src/cli/processes.js';
@@ -12,8 +13,6 @@ import { newNonce, serverHello, welcomeFrame } from '../../src/protocol/handshak
 import { agentHome, assertBuilt, startServer, tempDir, type AgentHome, type ServerProcess } from '../e2e/harness.js';
 
 type KeyView = { publicKey: string; fingerprint: string; state: 'signing' | 'active' | 'retired' };
-type KeyFile = { keys: Array<{ publicKey: string; privateKeyPem: string | null }> };
-
 interface Device { name: string; home: AgentHome; proc: Spawned | null; id: string }
 
 describe('server command key rotation with overlap', () => {
@@ -27,8 +26,7 @@ describe('server command key rotation with overlap', () => {
   const fp = keyFingerprint;
   const serverKeys = async () => (await server.api<{ keys: KeyView[] }>('GET', '/server-keys')).body.keys;
   const rememberPrivates = () => {
-    const file = JSON.parse(readFileSync(path.join(dataDir, 'server-keys.json'), 'utf8')) as KeyFile;
-    for (const k of file.keys) if (k.privateKeyPem) privateOf.set(k.publicKey, k.privateKeyPem);
+    for (const [publicKey, pem] of privateKeysIn(dataDir)) privateOf.set(publicKey, pem);
   };
   const startAgent = async (d: Device) => { d.proc = await d.home.start(); };
   const stopAgent = async (d: Device) => { await d.proc?.stop(); d.proc = null; };
@@ -143,9 +141,8 @@ describe('server command key rotation with overlap', () => {
     server = await startServer(dataDir, port);
     expect(server.serverKey).toBe(k2);
     expect((await serverKeys()).map((k) => [k.publicKey, k.state])).toEqual([[k0, 'retired'], [k1, 'retired'], [k2, 'signing']]);
-    // Retired keys are gone from disk: nothing can sign with them any more.
-    const file = JSON.parse(readFileSync(path.join(dataDir, 'server-keys.json'), 'utf8')) as KeyFile;
-    expect(file.keys.map((k) => k.privateKeyPem !== null)).toEqual([false, false, true]);
+    // Retired keys are gone from the database: nothing can sign with them any more.
+    expect([...privateKeysIn(dataDir).keys()]).toEqual([k2]);
     for (const d of [devices.a, devices.b]) {
       await trusts(d, [k2], 'after restart');
       expect((await commandRuns(d)).status).toBe('done');

@@ -28,13 +28,14 @@ async function monitoringPolicy(server: RunningServer): Promise<{ id: string; ve
 }
 
 describe('API basics', () => {
-  it('creates owner.token and server-key (0600) and server-key.pub on first start', async () => {
+  it('creates owner.token and key-encryption.secret (0600) and server-key.pub on first start; the private key is in the database only', async () => {
     const dir = await tempDir();
     const server = await started(dir);
     expect((await readFile(path.join(dir, 'owner.token'), 'utf8')).trim()).toBe(server.ownerToken);
     expect((await readFile(path.join(dir, 'server-key.pub'), 'utf8')).trim()).toBe(server.serverPublicKey);
     expect((await stat(path.join(dir, 'owner.token'))).mode & 0o777).toBe(0o600);
-    expect((await stat(path.join(dir, 'server-key'))).mode & 0o777).toBe(0o600);
+    expect((await stat(path.join(dir, 'key-encryption.secret'))).mode & 0o777).toBe(0o600);
+    await expect(stat(path.join(dir, 'server-key'))).rejects.toMatchObject({ code: 'ENOENT' });
     const me = await apiOf(server)('GET', '/me');
     expect(me.body.permissions).toEqual(['assign_policies', 'enroll_devices', 'manage_accounts', 'manage_devices', 'manage_policies', 'view_all_alerts', 'view_devices', 'view_own_alerts']);
     expect(me.body.roles[0].name).toBe('company administrator');

@@ -22,6 +22,7 @@ import { postgresAlerts, postgresCommands, postgresWebhookDeliveries } from './p
 import { postgresDevices, postgresDeviceState, postgresReports } from './postgres-fleet.js';
 import { postgresLicences, postgresLogins, postgresSessions, postgresVerifications } from './postgres-sign-in.js';
 import { postgresPresence } from './postgres-presence.js';
+import { postgresServerKeys } from './postgres-keys.js';
 import { TOPICS, type Repos, type Store, type Topic, type TopicPayload, type Transaction } from './store.js';
 
 /** The NOTIFY channel every node listens on. */
@@ -48,6 +49,7 @@ export function redactUrl(url: string): string {
 function repos(db: PgDb): Repos {
   return {
     presence: postgresPresence(db),
+    serverKeys: postgresServerKeys(db),
     roles: postgresRoles(db),
     accounts: postgresAccounts(db),
     logins: postgresLogins(db),
@@ -189,6 +191,7 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
   const store: Store = {
     engine: 'postgres',
     presence: lazy('presence'),
+    serverKeys: lazy('serverKeys'),
     roles: lazy('roles'),
     accounts: lazy('accounts'),
     logins: lazy('logins'),

@@ -239,3 +239,14 @@ export interface ServerNodeRecord {
   beatAt: number;
   info: { host: string; pid: number; listen: string };
 }
+
+/** One server command key (position 0 = the chain's root; each later one endorsed by the one before it). */
+export interface ServerKeyRecord {
+  position: number;
+  publicKey: string;
+  /** The private half sealed under the nodes' key-encryption secret (key-seal.ts); null once retired. */
+  sealedPrivateKey: string | null;
+  createdAt: number;
+  retiredAt: number | null;
+  endorsement: { key: string; signedBy: string; sig: string } | null;
+}

@@ -22,6 +22,7 @@ import { sqliteDevices, sqliteDeviceState, sqliteReports } from './sqlite-fleet.
 import { sqliteLicences, sqliteLogins, sqliteSessions, sqliteVerifications } from './sqlite-sign-in.js';
 import type { SyncOf } from './sqlite-sync.js';
 import { sqlitePresence } from './sqlite-presence.js';
+import { sqliteServerKeys } from './sqlite-keys.js';
 import type { Repos, Store, Topic, TopicPayload, Transaction } from './store.js';
 
 export const SQLITE_FILE = 'rmagent.db';
@@ -32,6 +33,7 @@ type Listener = (payload: unknown) => Promise<void> | void;
 function syncRepos(db: Db): SyncRepos {
   return {
     presence: sqlitePresence(db),
+    serverKeys: sqliteServerKeys(db),
     roles: sqliteRoles(db),
     accounts: sqliteAccounts(db),
     logins: sqliteLogins(db),
@@ -133,6 +135,7 @@ export function createSqliteStore(opts: { dataDir: string; logger: Logger; now?:
   const store: Store = {
     engine: 'sqlite',
     presence: lazy('presence'),
+    serverKeys: lazy('serverKeys'),
     roles: lazy('roles'),
     accounts: lazy('accounts'),
     logins: lazy('logins'),

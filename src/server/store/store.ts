@@ -26,6 +26,7 @@ import type {
   PolicyRecord,
   ReportRecord,
   RoleRecord,
+  ServerKeyRecord,
   ServerNodeRecord,
   SessionRecord,
   VerificationRecord,
@@ -77,6 +78,16 @@ export interface Repos {
     /** A node stopping: it and what it held. */
     leave(nodeId: string): Promise<void>;
     nodes(): Promise<ServerNodeRecord[]>;
+  };
+  /** The server command keys, shared by every node (key rotation through any node's API is used by all). */
+  serverKeys: {
+    /** Inside a transaction: waits for and holds the chain until it ends, so two rotations cannot race (PostgreSQL: advisory lock). */
+    lockChain(): Promise<void>;
+    /** Oldest first. */
+    list(): Promise<ServerKeyRecord[]>;
+    insert(key: ServerKeyRecord): Promise<void>;
+    /** Marks the key retired and drops its private half. */
+    retire(publicKey: string, at: number): Promise<void>;
   };
   roles: {
     list(): Promise<RoleRecord[]>;
@@ -250,7 +261,7 @@ export interface Repos {
   };
 }
 
-export const TOPICS = ['command', 'device.revoked', 'presence'] as const;
+export const TOPICS = ['command', 'device.revoked', 'presence', 'server-keys'] as const;
 export type Topic = (typeof TOPICS)[number];
 export interface TopicPayload {
   /** New commands wait for this device: whichever node holds its socket sends them. */
@@ -259,6 +270,8 @@ export interface TopicPayload {
   'device.revoked': { deviceId: string };
   /** A node gained or lost device connections (what it wrote with presence.update). */
   presence: { nodeId: string; connected: string[]; disconnected: string[] };
+  /** The server command keys changed (rotated or retired): every node reads them again. */
+  'server-keys': { keys: number };
 }
 
 export interface Transaction extends Repos {

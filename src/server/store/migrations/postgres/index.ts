@@ -4,9 +4,11 @@ import type { Migration } from '../sqlite/index.js';
 import * as initial from './0001-initial.js';
 import * as consoleSignIn from './0002-console-sign-in.js';
 import * as presence from './0003-presence.js';
+import * as serverKeys from './0004-server-keys.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, ...initial },
   { version: 2, ...consoleSignIn },
   { version: 3, ...presence },
+  { version: 4, ...serverKeys },
 ];
