@@ -34,6 +34,8 @@ import type { AgentContext, CommandHandler, CommandOutcome, Connection, Connecti
 export const HANDSHAKE_TIMEOUT_MS = 15_000;
 const STOP_BUDGET_MS = 2_000;
 const FLUSH_BATCH = 100;
+/** Highest welcome.lastSeq the numbering may move to (a restored device): 2^50 leaves 2^53 - 2^50 numbers. */
+export const MAX_RESTORED_SEQ = 2 ** 50;
 /** Refusals (bad credentials, wrong server key, no token) wait 2^4 times longer: retrying fast cannot fix them. */
 const REFUSAL_EXTRA_ATTEMPTS = 4;
 const REFUSALS = new Set(['AUTH_FAILED', 'ENROLLMENT_REFUSED', 'PROTOCOL_UNSUPPORTED']);
@@ -316,11 +318,14 @@ export function createConnection(opts: ConnectionOptions): Connection {
     const welcome = frame.body;
     if (s.sent.type === 'enroll') s.registration = await identity.markEnrolled(welcome.deviceId, s.hello.serverKey);
     s.deviceId = welcome.deviceId;
-    // lastSeq is the server's word on what it stored, bounded like a report.ack: beyond the highest report this
-    // device ever numbered it cannot be true. Taken, it would delete pending reports and move the numbering (near
-    // 2^53: past what the report schema accepts, so no report could be made again). Refused, nothing moves.
+    // lastSeq is the server's word on what it stored. Beyond the highest report this device numbered, it is the
+    // device whose state folder was restored (a VM snapshot, a backup): the server holds those numbers, so the
+    // numbering moves past them, or the new reports would be dropped as duplicates. It is bounded: near 2^53 it
+    // would move the numbering past what the report schema accepts (no report could be made again), so beyond
+    // MAX_RESTORED_SEQ it is refused and nothing moves.
     const numbered = outbox.stats().nextSeq - 1;
-    const lastSeqValid = welcome.lastSeq <= numbered;
+    const lastSeqValid = welcome.lastSeq <= numbered || welcome.lastSeq <= MAX_RESTORED_SEQ;
+    if (welcome.lastSeq > numbered && lastSeqValid) logger.warn('the server holds reports this device has no record of numbering (state restored?); numbering moves past them', { lastSeq: welcome.lastSeq, numbered });
     if (lastSeqValid) await outbox.ackUpTo(welcome.lastSeq);
     // A stop (or a close) while the writes above ran: this session is over, so nothing may start on it (a
     // heartbeat interval started here once kept a stopped agent's process alive for ever).

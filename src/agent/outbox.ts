@@ -144,8 +144,8 @@ export function createOutbox(opts: { dir: string; maxBytes: number; clock: Clock
       return serial(async () => {
         if (seq <= meta.lastAckedSeq) return;
         meta.lastAckedSeq = seq;
-        // Never hand out a number the server holds. (connection.ts acknowledges only numbers handed out here: a
-        // report.ack or welcome.lastSeq beyond them is refused, so this never jumps ahead on the server's word.)
+        // Never hand out a number the server holds (a restored device's welcome.lastSeq moves it ahead; connection.ts
+        // bounds that by MAX_RESTORED_SEQ and refuses a report.ack beyond what was sent).
         meta.nextSeq = Math.max(meta.nextSeq, seq + 1);
         await saveMeta();
         const acked = entries.filter((e) => e.seq <= seq);

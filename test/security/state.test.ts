@@ -76,7 +76,22 @@ describe('state never goes backwards', () => {
 
   // A server-key holder's welcome claims it stored reports up to 2^53 - 1: taken, the outbox would delete what is
   // pending and number its next report 2^53, which the report schema refuses (no report could be made again).
-  it('a welcome.lastSeq beyond what the device ever numbered moves nothing: REPORT_ACK_INVALID, numbering kept, reports delivered', async () => {
+  it('a device whose state was restored (the server holds numbers it has no record of): numbering moves past them, new reports are stored, not dropped as duplicates', async () => {
+    const peer = await keyPeer();
+    peers.push(peer);
+    peer.lastSeq = 5_000;
+    const { home } = await enrolledAgent('state-restored', peer);
+    await home.waitFor('numbering past the server', (s) => s.outbox.lastAckedSeq >= 5_000);
+    expect(await peer.finalAck(peer.command('status.request', {}).id)).toMatchObject({ status: 'done' });
+    const seqs = await waitUntil(async () => {
+      const found = peer.received.filter((f): f is Frame<'report'> => f.type === 'report').map((f) => f.body.seq);
+      return found.length ? found : undefined;
+    }, 10_000, 'reports after the status.request');
+    expect(Math.min(...seqs)).toBeGreaterThan(5_000);
+    expect(peer.received.some((f) => f.type === 'error' && f.body.code === 'REPORT_ACK_INVALID')).toBe(false);
+  });
+
+  it('a welcome.lastSeq beyond what the device ever numbered and beyond 2^50 moves nothing: REPORT_ACK_INVALID, numbering kept, reports delivered', async () => {
     const peer = await keyPeer();
     peers.push(peer);
     peer.lastSeq = Number.MAX_SAFE_INTEGER;
