@@ -18,14 +18,14 @@ export function configSchema() {
   });
 
   const connection = z.strictObject({
-    heartbeatSec: seconds(30, 1, 600, 'Ping interval; a peer silent for two intervals is dropped'),
+    heartbeatSec: seconds(30, 1, 600, 'Ping interval; a peer silent for more than 1.5 intervals when the next ping is due (in practice two) is dropped'),
     backoffBaseMs: z._default(z.int().check(z.gte(10), z.lte(60_000)), 1_000).check(z.describe('First reconnect delay ceiling (ms)')),
     backoffMaxMs: z._default(z.int().check(z.gte(100), z.lte(3_600_000)), 300_000).check(z.describe('Largest reconnect delay ceiling (ms)')),
     maxFrameBytes: z._default(z.int().check(z.gte(1_024), z.lte(64 * 1024 * 1024)), 1024 * 1024).check(z.describe('Largest frame accepted (bytes)')),
     allowInsecure: z._default(z.boolean(), false).check(z.describe('Allow ws:// to a non-loopback server (lab use only; reported as a problem)')),
     caFile: z.optional(z.string()).check(z.describe('PEM file with extra CA certificates for wss://')),
     pinSha256: z.optional(z.string().check(z.regex(/^[A-Za-z0-9+/]{43}=$/, 'base64 SHA-256'))).check(z.describe("Base64 SHA-256 of the server certificate's public key (SPKI). Opts in to pinning; pins the server announces later replace it until this value changes (docs/security.md)")),
-    commandWindowSec: seconds(300, 10, 86_400, 'How far a command timestamp may be from the device clock'),
+    commandWindowSec: seconds(300, 10, 86_400, 'How far a command timestamp may be from the server\'s time (its signed `serverTime` at the handshake plus monotonic time since: the device clock does not count)'),
     requireChannelBinding: z._default(z.boolean(), false).check(z.describe("Over wss://, refuse a server whose handshake proof is not bound to this TLS connection (set it when TLS ends at the rmagent server itself: a relay then cannot pass the server's proof on; see docs/protocol.md)")),
   });
 
