@@ -6,15 +6,34 @@
 # (every local user can read those in /proc): `rmagent enroll` reads it from RMAGENT_TOKEN in its environment
 # (/proc/PID/environ is readable by root only) or from the file. RMAGENT_ALLOW_CHANGES=1 creates the local opt-in
 # for machine changes (patch installs, backup restores) in the state folder, =0 removes it, unset leaves it as it
-# is (upgrades keep it).
-# Exit: 0 enrolled or nothing to do, 64 incomplete or invalid parameters, else the exit code of `rmagent enroll`.
+# is (upgrades keep it). enroll.env chooses the server, its key and the opt-in, so it is read only when no other
+# account can have written it: see trusted() below.
+# Exit: 0 enrolled or nothing to do, 64 incomplete or invalid parameters or an enroll.env refused (nothing done),
+# else the exit code of `rmagent enroll`.
 set -eu
 BIN="${RMAGENT_BIN:-/usr/bin/rmagent}"
 ENROLL_FILE="${RMAGENT_ENROLL_FILE:-/etc/rmagent/enroll.env}"
 ALLOW_FILE="${RMAGENT_ALLOW_CHANGES_FILE:-/var/lib/rmagent/allow-changes}"
 
+# trusted PATH: PATH belongs to root (the account running this in every real install; a non-root run trusts its
+# own files) and no other account can write it: no group/other write bit, no ACL (ls marks one with +), which may
+# grant it. ls -ln rather than stat: the same parse works on busybox and macOS.
+trusted() {
+  LC_ALL=C ls -lnd "$1" 2>/dev/null | {
+    read -r mode links uid rest || exit 1
+    case "$mode" in ?????w*|????????w*|??????????+*) exit 1 ;; esac
+    [ "$uid" = 0 ] || [ "$uid" = "$(id -u)" ]
+  }
+}
+
 # Read KEY=VALUE lines without sourcing the file (it is data, not a script); the environment wins.
-if [ -f "$ENROLL_FILE" ]; then
+if [ -f "$ENROLL_FILE" ] || [ -L "$ENROLL_FILE" ]; then
+  # Its owner (say the account that wrote it before `sudo mv`) could rewrite it to enroll this device with their
+  # own server and allow changes: only root's file, in a folder only root can write, not a link, is read.
+  if [ -L "$ENROLL_FILE" ] || ! trusted "$ENROLL_FILE" || ! trusted "$(dirname "$ENROLL_FILE")/."; then
+    echo "rmagent: $ENROLL_FILE is not read: it must belong to root, be writable by no other account and not be a symbolic link, in a folder only root can write ($(LC_ALL=C ls -lnd "$ENROLL_FILE" "$(dirname "$ENROLL_FILE")/." 2>&1 | tr '\n' ';')). Another account may have written it: check every line, then: chown root:root '$ENROLL_FILE' && chmod 0600 '$ENROLL_FILE'" >&2
+    exit 64
+  fi
   # It holds the token and stays when enrollment fails (for a retry): nobody else may read it from now on.
   case "$(ls -ld "$ENROLL_FILE")" in
     -rw-------*|-r--------*) ;;

@@ -34,7 +34,7 @@ describe.skipIf(!PACKAGE_TEST || !has('xmllint'))('macOS launchd daemon and prof
   it('makes a dropped enroll.env (it holds the token) readable by root only, before reading it', () => {
     // Run the script's enroll.env part on this machine: a 0644 file holding a token becomes 0600, with a warning.
     const postinstall = fs.readFileSync(path.join(dir, 'scripts/postinstall'), 'utf8');
-    const part = postinstall.slice(postinstall.indexOf('if [ -f "$ENROLL_FILE" ]'), postinstall.indexOf('# The local opt-in'));
+    const part = postinstall.slice(postinstall.indexOf('# trusted PATH'), postinstall.indexOf('# The local opt-in'));
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rmagent-macos-'));
     const file = path.join(tmp, 'enroll.env');
     fs.writeFileSync(file, 'RMAGENT_TOKEN=secret\n', { mode: 0o644 });
