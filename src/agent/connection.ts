@@ -73,6 +73,8 @@ interface Session {
   flushAgain: boolean;
   error: LastError | null;
   refused: boolean;
+  /** A DEVICE_REVOKED after a verified server.hello: the long wait (revokedDelay). */
+  revoked: boolean;
   /** Refused: closing, nothing more is handled. */
   closing: boolean;
   retryAfterMs: number | undefined;
@@ -137,11 +139,12 @@ export function createConnection(opts: ConnectionOptions): Connection {
   const sendError = (s: Session, code: string, message: string, ref?: string) =>
     send(s, makeFrame('error', { code, message: message.slice(0, 2048), ...(ref ? { ref } : {}) }, clock.now()));
 
-  function retryLater(error: LastError, refused: boolean, retryAfterMs?: number): void {
+  /** `revoked`: a DEVICE_REVOKED that came after a verified server.hello (only then the long wait). */
+  function retryLater(error: LastError, refused: boolean, retryAfterMs?: number, revoked = false): void {
     if (stopped) return;
     const attempts = state.attempts + 1;
     const delay =
-      error.code === 'DEVICE_REVOKED'
+      revoked
         ? revokedDelay(random)
         : reconnectDelay(attempts - 1 + (refused ? REFUSAL_EXTRA_ATTEMPTS : 0), { baseMs: settings.backoffBaseMs, maxMs: settings.backoffMaxMs, random, retryAfterMs });
     const now = clock.now();
@@ -176,7 +179,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
     }
     const s: Session = {
       ws, registration, agentNonce: newNonce(), helloSentAt: 0, channel: { kind: 'none' }, certPin: null, hello: null, sent: null, deviceId: null, connected: false, frames: Promise.resolve(), commands: Promise.resolve(), admissions: Promise.resolve(),
-      heartbeat: null, handshakeTimer: null, lastHeard: heardNow(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, closing: false, retryAfterMs: undefined, unconfirmed: [],
+      heartbeat: null, handshakeTimer: null, lastHeard: heardNow(), sentUpTo: 0, flushing: false, flushAgain: false, error: null, refused: false, revoked: false, closing: false, retryAfterMs: undefined, unconfirmed: [],
     };
     session = s;
     s.handshakeTimer = setTimeout(() => {
@@ -229,7 +232,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
     if (stopped) return;
     if (s.connected) logger.info('disconnected from the server', { code, reason });
     const error = s.error ?? { code: 'SERVER_UNREACHABLE', message: `connection closed (${code}${reason ? `: ${reason}` : ''})` };
-    retryLater(error, s.refused, s.retryAfterMs);
+    retryLater(error, s.refused, s.retryAfterMs, s.revoked);
   }
 
   function refuse(s: Session, error: LastError): void {
@@ -388,10 +391,13 @@ export function createConnection(opts: ConnectionOptions): Connection {
   function onServerError(s: Session, body: BodyOf<'error'>): void {
     logger.warn('server reported an error', { code: body.code, reason: body.message, ref: body.ref });
     if (!body.fatal && !REFUSALS.has(body.code)) return;
-    s.error = { code: body.code, message: body.message };
-    s.refused = REFUSALS.has(body.code);
     // Error frames are not signed (and come before authentication too): a hostile one must not park the
-    // device for a day. The wait is honoured up to the configured maximum.
+    // device for a day. The wait is honoured up to the configured maximum; the long DEVICE_REVOKED wait only
+    // once this session's server proved its key (server.hello): before that anyone on the path can send it.
+    const proven = s.hello !== null;
+    s.error = { code: body.code, message: proven ? body.message : `${body.message} (unproven: sent before the server proved its key)` };
+    s.refused = REFUSALS.has(body.code);
+    s.revoked = proven && body.code === 'DEVICE_REVOKED';
     s.retryAfterMs = body.retryAfterMs === undefined ? undefined : Math.min(body.retryAfterMs, settings.backoffMaxMs);
   }
 
