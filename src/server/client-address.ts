@@ -30,6 +30,9 @@ export function normalizeAddress(address: string): string {
   return (mapped ? mapped[1]! : address).toLowerCase();
 }
 
+/** Is this peer address a named --trusted-proxies balancer? */
+export const isTrustedProxy = (proxies: TrustedProxies, peer: string): boolean => proxies !== null && trusted(proxies, normalizeAddress(peer));
+
 function trusted(list: BlockList, address: string): boolean {
   const family = isIP(address);
   return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');

@@ -29,6 +29,18 @@ export function decideAdmission(caps: ConnectionCaps, total: number, fromAddress
   return { ok: true };
 }
 
+/** A per-address cap below this still lets a peer hold this many other sockets (a browser, an API client's pool). */
+export const MIN_OTHER_SOCKETS = 64;
+
+/**
+ * Pure: may one more TCP socket from a peer be accepted? Sockets that are not (yet) agent connections (an upgrade
+ * request still arriving, a TLS handshake, API keep-alive) are bounded per peer by the same cap (at least
+ * MIN_OTHER_SOCKETS), so one address cannot hold file descriptors by never finishing its upgrade request. 0 = no cap.
+ */
+export function admitSocket(perAddress: number, sockets: number, agentConnections: number): boolean {
+  return perAddress <= 0 || sockets - agentConnections < Math.max(perAddress, MIN_OTHER_SOCKETS);
+}
+
 /** The counts behind decideAdmission: take() on an admitted upgrade, the returned release() once its socket closed. */
 export function createConnectionCounter(caps: ConnectionCaps, random: () => number = Math.random) {
   let total = 0;
@@ -51,5 +63,6 @@ export function createConnectionCounter(caps: ConnectionCaps, random: () => numb
       return { ok: true, release };
     },
     counts: () => ({ total, addresses: byAddress.size }),
+    heldBy: (address: string) => byAddress.get(address) ?? 0,
   };
 }

@@ -6,6 +6,7 @@
 // bounded inbox: beyond them its socket is paused (TCP back-pressure), so one device cannot starve the others.
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
 import { AGENT_TO_SERVER, DEFAULT_MAX_FRAME_BYTES, encodeFrame, makeFrame, parseFrame, type BodyOf, type Channel, type Frame } from '../protocol/frames.js';
@@ -23,8 +24,8 @@ import { decideEnrollment } from './enrollment.js';
 import type { Intake } from './intake.js';
 import { fullBucket, take, type Bucket, type Rate } from './rate-limit.js';
 import { hashSecret, newId } from './secrets.js';
-import { clientAddressOf, type TrustedProxies } from './client-address.js';
-import { createConnectionCounter, DEFAULT_CONNECTION_CAPS, type ConnectionCaps } from './connection-caps.js';
+import { clientAddressOf, isTrustedProxy, normalizeAddress, type TrustedProxies } from './client-address.js';
+import { admitSocket, createConnectionCounter, DEFAULT_CONNECTION_CAPS, type ConnectionCaps } from './connection-caps.js';
 import { setMaxPayload } from './ws-payload.js';
 
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -133,7 +134,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
   let heartbeat: NodeJS.Timeout | null = null;
   let unsubscribe: (() => void) | null = null;
   let stopping = false;
-  const counter = createConnectionCounter(opts.connectionCaps ?? DEFAULT_CONNECTION_CAPS);
+  const caps = opts.connectionCaps ?? DEFAULT_CONNECTION_CAPS;
+  const counter = createConnectionCounter(caps);
+  /** Open TCP sockets per peer address (API and agent alike), trusted proxies not counted. */
+  const socketsByPeer = new Map<string, number>();
 
   const sendFrame = (ws: WebSocket, frame: Frame): boolean => {
     if (ws.readyState !== WebSocket.OPEN) return false;
@@ -376,6 +380,26 @@ export function createGateway(opts: GatewayOptions): Gateway {
     wss.handleUpgrade(req, socket, head, (ws) => wss?.emit('connection', ws, req));
   }
 
+  // Counted from the TCP connection (before TLS and before any HTTP byte): a peer's sockets that are not agent
+  // connections stay below the per-address cap, else the socket is destroyed at once. Behind a balancer the peer
+  // is the balancer (--trusted-proxies): not counted here, its clients are counted at the upgrade.
+  function onTcpConnection(socket: Socket): void {
+    if (caps.perAddress <= 0 || !socket.remoteAddress || isTrustedProxy(opts.trustedProxies ?? null, socket.remoteAddress)) return;
+    const peer = normalizeAddress(socket.remoteAddress);
+    const held = socketsByPeer.get(peer) ?? 0;
+    if (!admitSocket(caps.perAddress, held, counter.heldBy(peer))) {
+      logger.debug('socket refused at the TCP connection', { address: peer, sockets: held });
+      socket.destroy();
+      return;
+    }
+    socketsByPeer.set(peer, held + 1);
+    socket.once('close', () => {
+      const left = (socketsByPeer.get(peer) ?? 1) - 1;
+      if (left > 0) socketsByPeer.set(peer, left);
+      else socketsByPeer.delete(peer);
+    });
+  }
+
   const onServerError = (err: Error) => logger.warn('server socket error', { error: err });
 
   function beat(): void {
@@ -403,6 +427,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       wss = new WebSocketServer({ noServer: true, path: '/agent', maxPayload: PRE_AUTH_MAX_PAYLOAD, handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
       wss.on('connection', onConnection);
       opts.httpServer.on('upgrade', onUpgrade);
+      opts.httpServer.on('connection', onTcpConnection);
       wss.on('error', (err) => logger.debug('websocket server error', { error: err }));
       // The HTTP server's own errors after listening (e.g. accept failing at the file descriptor limit) are logged,
       // not thrown; startServer reports those of listen (EADDRINUSE) itself.
@@ -435,7 +460,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       await Promise.all([...sessions].map((s) => s.draining));
       await opts.intake.drain();
       await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
-      opts.httpServer.off('upgrade', onUpgrade).off('error', onServerError);
+      opts.httpServer.off('upgrade', onUpgrade).off('connection', onTcpConnection).off('error', onServerError);
     },
     isOnline: (deviceId) => online.has(deviceId),
     holds: (deviceId) => online.has(deviceId),

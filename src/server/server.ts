@@ -146,10 +146,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const signer = createCommandSigner(() => keyring.signing(), (pinned) => keyring.endorsements(pinned), () => keyring.active());
 
     const certPem = opts.tls ? await readPem(opts.tls.certFile, 'certificate') : null;
-    const httpServer = opts.tls && certPem ? https.createServer({ cert: certPem, key: await readPem(opts.tls.keyFile, 'key') }) : http.createServer();
-    // A slow client cannot hold an API connection open: headers within 10 s, the whole request within 30 s.
-    httpServer.headersTimeout = 10_000;
-    httpServer.requestTimeout = 30_000;
+    // A slow client cannot hold a connection open (API or an agent's upgrade request): headers within 10 s, the
+    // whole request within 30 s, checked every second (Node's default check is every 30 s); over TLS the handshake
+    // within 10 s (Node's default is 120 s).
+    const serverOptions = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
+    const httpServer = opts.tls && certPem
+      ? https.createServer({ ...serverOptions, handshakeTimeout: 10_000, cert: certPem, key: await readPem(opts.tls.keyFile, 'key') })
+      : http.createServer(serverOptions);
 
     const presence = createPresence({ store, clock, logger, ...(opts.presenceTtlMs ? { ttlMs: opts.presenceTtlMs } : {}) });
     const webhooks = createWebhookDispatcher({ store, clock, logger });

@@ -2,7 +2,7 @@
 // the caps' verdicts, and the pre-auth payload limit against the largest enroll frame the protocol allows.
 import { describe, expect, it } from 'vitest';
 import { decideClientAddress, normalizeAddress, parseTrustedProxies } from '../../src/server/client-address.js';
-import { createConnectionCounter, decideAdmission } from '../../src/server/connection-caps.js';
+import { admitSocket, createConnectionCounter, decideAdmission } from '../../src/server/connection-caps.js';
 import { PRE_AUTH_MAX_PAYLOAD } from '../../src/server/gateway.js';
 import { encodeFrame } from '../../src/protocol/frames.js';
 import { agentHello, enrollFrame, newNonce } from '../../src/protocol/handshake.js';
@@ -82,5 +82,17 @@ describe('pre-auth payload limit', () => {
     expect(largest).toBeGreaterThan(25_000); // the schema really allows this much
     expect(largest * 2).toBeLessThan(PRE_AUTH_MAX_PAYLOAD);
     console.log(`largest pre-auth frame the schemas allow: ${largest} bytes; limit ${PRE_AUTH_MAX_PAYLOAD}`);
+  });
+});
+
+describe('admitSocket', () => {
+  it('bounds a peer\'s sockets that are not agent connections by the per-address cap (at least 64); 0 = no cap', () => {
+    expect(admitSocket(100, 99, 0)).toBe(true);
+    expect(admitSocket(100, 100, 0)).toBe(false);
+    expect(admitSocket(100, 199, 100)).toBe(true); // 100 agents and 99 other sockets: one more may arrive
+    expect(admitSocket(100, 200, 100)).toBe(false);
+    expect(admitSocket(1, 63, 1)).toBe(true); // a small cap still leaves 64 for a browser and API clients
+    expect(admitSocket(1, 65, 1)).toBe(false);
+    expect(admitSocket(0, 1e9, 0)).toBe(true);
   });
 });
