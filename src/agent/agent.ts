@@ -164,7 +164,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     // Re-read: the connection may have pinned a key from the endorsement chain since `registration` was loaded.
     const current = (await identity.load())?.serverKeys ?? registration?.serverKeys ?? [];
     const { newKey, retireKey, endorsements } = frame.body;
-    const plan = planKeyRotation(current, { newKey, retireKey, endorsements, signedBy: signerOf(frame, current) });
+    const plan = planKeyRotation(current, { newKey, retireKey, endorsements, signedBy: signerOf(frame, current), pins: frame.body.pins !== undefined });
     if (!plan.ok) {
       logger.warn('key.rotate refused', { code: plan.reason.code, reason: plan.reason.message });
       return { status: 'rejected', reason: plan.reason };

@@ -10,6 +10,9 @@
 // - a key is retired only by its own signature or a newer one, and only in favour of a newer key (retireKey older
 //   than newKey): a holder of an older pin cannot make the device drop a key newer than its own;
 // - newKey and retireKey differ, and the set left is never empty.
+// - TLS pins (key.rotate {pins}) only from the newest pinned key, and never from an outdated rotation: a holder of a
+//   retired key could otherwise replace the pin set with its own certificate's and keep the device from the real
+//   server for good.
 // A newKey that the endorsements do not connect to any pin is an outdated rotation (queued for a device that
 // has since followed the chain past it in a handshake): nothing changes, and the ack says so.
 import { followKeyChain, type Endorsement } from '../protocol/key-chain.js';
@@ -21,6 +24,8 @@ export interface KeyRotation {
   endorsements?: readonly Endorsement[] | undefined;
   /** The pinned key whose signature the command carries (sign.ts signerOf); null: none of the pins. */
   signedBy: string | null;
+  /** The command carries a TLS pin set (key.rotate {pins}). */
+  pins?: boolean | undefined;
 }
 
 export type KeyRotationPlan =
@@ -34,10 +39,14 @@ export function planKeyRotation(current: readonly string[], rotation: KeyRotatio
   if (retireKey !== undefined && retireKey === newKey) return invalid(`newKey and retireKey are the same key (${fp(newKey)})`);
   if (!signedBy || !current.includes(signedBy)) return invalid('it is not signed by a pinned server key');
   const newest = current[current.length - 1]!;
+  // A pin set replaces the device's whole set, and a set without the real server's certificate locks the device
+  // out of the one server that would drop a retired key: only the newest pinned key may announce one.
+  if (rotation.pins && signedBy !== newest) return invalid(`its TLS pins are taken only from the newest pinned key ${fp(newest)}, and it is signed by the older ${fp(signedBy)} (a retired key?); nothing changed`);
   let keys = [...current];
   if (!current.includes(newKey)) {
     const chain = followKeyChain(current, newKey, rotation.endorsements);
     if (!chain.ok) {
+      if (rotation.pins) return invalid(`newKey ${fp(newKey)} is not endorsed from a pinned key (${chain.message}): an outdated rotation, and its TLS pins are not taken from one; nothing changed`);
       return { ok: true, keys, stale: { code: 'KEY_ROTATION_STALE', message: `newKey ${fp(newKey)} is not endorsed from a pinned key (${chain.message}): an outdated rotation; nothing changed` } };
     }
     if (chain.from !== newest) {

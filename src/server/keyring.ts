@@ -57,6 +57,8 @@ export interface Keyring {
   chainTo(publicKey: string): Endorsement[];
   /** Keys not retired, oldest first. */
   active(): string[];
+  /** The key pair of an active key, null when it is retired or unknown. */
+  activePair(publicKey: string): KeyPair | null;
   list(): KeyView[];
   /** Adds a key endorsed by the newest one; the current ones stay active (overlap). */
   rotate(now: number): Promise<KeyView>;
@@ -190,6 +192,10 @@ export async function loadKeyring(opts: KeyringOptions): Promise<Keyring> {
       return to > from ? keys.slice(from + 1, to + 1).map((k) => k.endorsement!).slice(-MAX_PINNED_KEYS) : [];
     },
     active: () => active().map((k) => k.publicKey),
+    activePair(publicKey) {
+      const k = active().find((e) => e.publicKey === publicKey);
+      return k?.privateKeyPem ? { publicKey: k.publicKey, privateKeyPem: k.privateKeyPem } : null;
+    },
     list: () => keys.map(view),
     async rotate(at) {
       const pair = generateKeyPair();

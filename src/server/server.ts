@@ -143,7 +143,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const unsubscribeKeys = store.subscribe('server-keys', reloadKeys);
     const ownerToken = await ensureOwner(store, opts.dataDir, clock.now());
     // Asked at every signature, so a retired key stops signing at once.
-    const signer = createCommandSigner(() => keyring.signing(), (pinned) => keyring.endorsements(pinned), () => keyring.active());
+    const signer = createCommandSigner(() => keyring.signing(), (pinned) => keyring.endorsements(pinned), () => keyring.active(), (k) => keyring.activePair(k));
 
     const certPem = opts.tls ? await readPem(opts.tls.certFile, 'certificate') : null;
     // A slow client cannot hold a connection open (API or an agent's upgrade request): headers within 10 s, the

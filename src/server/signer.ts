@@ -17,8 +17,12 @@ export interface CommandSigner {
   keyPair(): KeyPair;
 }
 
-/** A signer over a fixed key, or over a source asked at every signature (the keyring during rotations). */
-export function createCommandSigner(source: KeyPair | (() => KeyPair), endorsements: (pinned?: readonly string[]) => Endorsement[] = () => [], activeKeys?: () => string[]): CommandSigner {
+/**
+ * A signer over a fixed key, or over a source asked at every signature (the keyring during rotations).
+ * `keyFor` gives an active key's pair: a key.rotate carrying TLS pins is signed with its newKey (the newest key),
+ * since a device takes pins only from the newest key it pins (src/agent/key-rotation.ts).
+ */
+export function createCommandSigner(source: KeyPair | (() => KeyPair), endorsements: (pinned?: readonly string[]) => Endorsement[] = () => [], activeKeys?: () => string[], keyFor?: (publicKey: string) => KeyPair | null): CommandSigner {
   const current = typeof source === 'function' ? source : () => source;
   return {
     get publicKey() {
@@ -26,7 +30,9 @@ export function createCommandSigner(source: KeyPair | (() => KeyPair), endorseme
     },
     sign(type, body, ts, id) {
       const frame = makeFrame(type, body, ts);
-      return signFrame(id ? { ...frame, id } : frame, current().privateKeyPem);
+      const rotate = type === 'key.rotate' ? (body as BodyOf<'key.rotate'>) : null;
+      const pair = (rotate?.pins && keyFor?.(rotate.newKey)) || current();
+      return signFrame(id ? { ...frame, id } : frame, pair.privateKeyPem);
     },
     endorsements,
     activeKeys: activeKeys ?? (() => [current().publicKey]),

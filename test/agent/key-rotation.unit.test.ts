@@ -20,6 +20,18 @@ describe('key.rotate', () => {
     expect(planKeyRotation(K(k0), { newKey: k1.publicKey, retireKey: k0.publicKey, endorsements: [link(k1, k0)], signedBy: k0.publicKey })).toEqual({ ok: true, keys: K(k1) });
   });
 
+  it('TLS pins only from the newest pinned key, never from an outdated rotation (hostile review: retired-key-tls-pins)', () => {
+    const refused = { ok: false, reason: { code: 'KEY_ROTATION_INVALID' } };
+    // The server during the overlap (device pins K0 only; K0 signs and endorses K1): taken.
+    expect(planKeyRotation(K(k0), { newKey: k1.publicKey, endorsements: [link(k1, k0)], signedBy: k0.publicKey, pins: true })).toEqual({ ok: true, keys: K(k0, k1) });
+    // The reference server signs pin announcements with its newest key: taken.
+    expect(planKeyRotation(K(k0, k1), { newKey: k1.publicKey, signedBy: k1.publicKey, pins: true })).toEqual({ ok: true, keys: K(k0, k1) });
+    // The thief with K0 on a device that pins K0 and K1: refused, nothing changes.
+    expect(planKeyRotation(K(k0, k1), { newKey: k1.publicKey, signedBy: k0.publicKey, pins: true })).toMatchObject(refused);
+    // An outdated rotation carrying pins: refused rather than stale.
+    expect(planKeyRotation(K(k2), { newKey: k1.publicKey, endorsements: [link(k1, k0)], signedBy: k2.publicKey, pins: true })).toMatchObject(refused);
+  });
+
   it('an announcement the device has moved past changes nothing and says so', () => {
     // Pins K2 after following the chain in a handshake; K1's announcement, queued since, arrives signed by K2.
     const plan = planKeyRotation(K(k2), { newKey: k1.publicKey, retireKey: k2.publicKey, endorsements: [link(k1, k0)], signedBy: k2.publicKey });

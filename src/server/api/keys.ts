@@ -111,8 +111,12 @@ export function keyRoutes({ store, clock, logger, commands, keyring, servingTlsP
         if (servingTlsPin && !pins.includes(servingTlsPin)) {
           throw new RmError('API_INVALID', `pins must include ${servingTlsPin}, the pin of the certificate served now; switch the certificate first, then announce the set without the old pin`);
         }
-        // Signed with the current key; newKey is the newest key, which any rotation already announced: only the pins change.
-        const devices = await announce({ newKey: keyring.newest(), pins }, account.id);
+        // Signed with the newest key (signer.ts): a device takes pins only from the newest key it pins. During an
+        // overlap a plain key.rotate to that key goes first (signed by the signing key), so a device that does not
+        // pin it yet (enrolled with the signing key) does by then; for the others it changes nothing.
+        const newest = keyring.newest();
+        if (newest !== keyring.signing().publicKey) await announce({ newKey: newest }, account.id);
+        const devices = await announce({ newKey: newest, pins }, account.id);
         logger.info('TLS pins announced', { pins, devices, actor: account.id });
         return { body: { pins, devices, serving: servingTlsPin } };
       },
