@@ -33,7 +33,7 @@ import { checkAnnouncement, learnTlsPins } from './tls-pins.js';
 import { planKeyRotation } from './key-rotation.js';
 import { keyFingerprint, signerOf } from '../protocol/sign.js';
 import type { Frame } from '../protocol/frames.js';
-import type { AgentContext, CommandOutcome, Connection, Registration } from './contracts.js';
+import type { AgentContext, CommandOutcome, Connection, Registration, ReportFn } from './contracts.js';
 
 export const STATUS_SNAPSHOT_FILE = 'status.json';
 const REGISTRATION_POLL_MS = 10_000;
@@ -86,7 +86,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     stateDir,
     onChange: (reason) => (reason ? logger.error('state folder not writable', { reason }) : logger.info('state folder writable again')),
   });
-  const report = async (kind: Parameters<typeof outbox.append>[0], data: Record<string, unknown>) => {
+  const report: ReportFn = async (kind, data) => {
     await stateHealth.track(outbox.append(kind, data));
   };
   const scheduler = createHeavyJobScheduler({ clock, random: Math.random });
@@ -144,7 +144,7 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     floor: createStateFloor(stateDir),
     sendStatus: async () => {
       await statusReporter.sendNow();
-      await report('teamviewer', (await teamviewer.refresh()) as unknown as Record<string, unknown>);
+      await report('teamviewer', await teamviewer.refresh());
     },
     rotateKeys: (frame) => rotateKeys(frame),
     checkTlsPins: (pins) => checkAnnouncement(pins, config.connection.pinSha256, connection?.peerCertificatePin() ?? null),
@@ -338,12 +338,12 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
     logger.info('TeamViewer detected', { installed: facts.installed, edition: facts.edition, version: facts.version, managed: facts.managed });
     teamviewer.onChange((next) => {
       logger.info('TeamViewer changed', { installed: next.installed, edition: next.edition, running: next.serviceRunning });
-      void report('teamviewer', next as unknown as Record<string, unknown>);
+      void report('teamviewer', next);
       converger.kick();
       void maybeAssign();
       scheduleSnapshot();
     });
-    await report('teamviewer', facts as unknown as Record<string, unknown>);
+    await report('teamviewer', facts);
     void maybeAssign();
     // Services need the prerequisite verdict, so they start after detection; queued commands then run.
     try {

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { CommandRunner } from '../system/exec.js';
 import type { Clock } from '../system/clock.js';
-import type { ReportBody, ReportKind, Frame, CommandType } from '../protocol/frames.js';
+import type { ReportBody, ReportData, ReportKind, Frame, CommandType } from '../protocol/frames.js';
 import type { DesiredState, DeviceFacts, Policy, ServiceName, ServiceState, TeamViewerFacts } from '../protocol/model.js';
 import type { Problem } from '../protocol/errors.js';
 import type * as z from 'zod/mini';
@@ -126,9 +126,12 @@ export interface TeamViewerWatcher {
 }
 
 // ---- services (services/) ---------------------------------------------------------------------
+/** Queues a report; its data has the shape the server checks for its kind (protocol/report-data.ts). */
+export type ReportFn = <K extends ReportKind>(kind: K, data: ReportData<K>) => Promise<void>;
+
 export interface ServiceRuntime {
   /** Queue a report in the outbox (durable). */
-  report(kind: ReportKind, data: Record<string, unknown>): Promise<void>;
+  report: ReportFn;
   /** The final outcome of a command whose handling returned `later` (kept until the server has it). */
   settle?(commandId: string, outcome: CommandOutcome): Promise<void>;
   /** The service's own folder under the state folder. */

@@ -5,10 +5,10 @@ import * as z from 'zod/mini';
 import { readJsonFile, writeJsonAtomic } from '../system/files.js';
 import { waitAtMost } from '../system/wait.js';
 import { problem, type Problem } from '../protocol/errors.js';
-import type { CommandType, Frame, ReportKind } from '../protocol/frames.js';
+import type { CommandType, Frame } from '../protocol/frames.js';
 import { DesiredStateSchema, PolicySchema, PROTOCOL_VERSION, ServiceStateSchema, type DesiredState, type Policy, type ServiceName, type ServiceState } from '../protocol/model.js';
 import type { ServiceRegistry } from '../services/registry.js';
-import type { AgentContext, CommandOutcome, Converger, RmService, ServiceRuntime } from './contracts.js';
+import type { AgentContext, CommandOutcome, Converger, ReportFn, RmService, ServiceRuntime } from './contracts.js';
 import { commandOutcome, DEFAULT_RETRY_BACKOFF, inSync, planSteps, policyProblem, reasonOf, retryAt, serviceProblems, type RetryBackoff, type Step } from './reconcile.js';
 import { compareText } from '../system/compare-text.js';
 
@@ -33,7 +33,7 @@ export interface ConvergerOptions {
   context: AgentContext;
   stateDir: string;
   registry: ServiceRegistry;
-  report: (kind: ReportKind, data: Record<string, unknown>) => Promise<void>;
+  report: ReportFn;
   /** Late final outcomes of commands (ServiceRuntime.settle); absent = services cannot hand commands over. */
   settle?: ServiceRuntime['settle'];
   prerequisiteMet: () => boolean;

@@ -1,7 +1,7 @@
 // Periodic `status` reports (OS, load, memory, disks, network, hardware) into the outbox.
 import type { Clock } from '../system/clock.js';
 import type { Sysinfo } from '../system/sysinfo.js';
-import type { ReportKind } from '../protocol/frames.js';
+import type { ReportFn } from './contracts.js';
 
 export interface StatusReporter {
   start(): void;
@@ -12,7 +12,7 @@ export interface StatusReporter {
 
 export function createStatusReporter(opts: {
   sysinfo: Pick<Sysinfo, 'statusSnapshot'>;
-  report: (kind: ReportKind, data: Record<string, unknown>) => Promise<void>;
+  report: ReportFn;
   intervalMs: number;
   clock: Clock;
   onError?: (err: unknown) => void;
@@ -25,7 +25,7 @@ export function createStatusReporter(opts: {
     inFlight ??= (async () => {
       try {
         const snapshot = await opts.sysinfo.statusSnapshot();
-        await opts.report('status', snapshot as unknown as Record<string, unknown>);
+        await opts.report('status', snapshot);
       } finally {
         inFlight = null;
       }

@@ -4,6 +4,8 @@ import * as z from 'zod/mini';
 import { IdSchema, PROTOCOL_VERSION, DeviceFactsSchema, DesiredStateSchema, PolicySchema, ServiceNameSchema, ServiceStateSchema, TeamViewerFactsSchema, AlertSchema, SeveritySchema } from './model.js';
 import type { ErrorCode } from './errors.js';
 import { lazyRecord } from './lazy-record.js';
+import { backupReportData, inventoryReportData, patchesReportData, watchdogReportData, type BackupReportData, type InventoryReportData, type PatchesReportData, type WatchdogReportData } from './report-data.js';
+import type { Alert, ServiceState, TeamViewerFacts } from './model.js';
 
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 /** Deeper values are refused: canonicalJson and JSON.stringify recurse and would overflow the stack. */
@@ -64,14 +66,37 @@ const statusReportData = () =>
   });
 export type StatusReportData = z.infer<ReturnType<typeof statusReportData>>;
 
-/** Per-kind data schemas (checked by the server; built on first use); kinds without one (inventory, patches, backup) carry an object checked by their service. */
-export const REPORT_DATA_SCHEMAS: Partial<Record<ReportKind, z.ZodMiniType>> = lazyRecord({
+const alertClearedData = () => z.strictObject({ key: z.string().check(z.minLength(1), z.maxLength(256)), service: ServiceNameSchema, message: z.optional(z.string().check(z.maxLength(2048))) });
+
+/**
+ * The data schema of every report kind, checked by the server (built on first use: the agent builds its reports
+ * through ReportData and never parses them). A report whose data does not match is kept flagged `invalid`.
+ */
+export const REPORT_DATA_SCHEMAS: Record<ReportKind, z.ZodMiniType> = lazyRecord({
   status: statusReportData,
   service: () => ServiceStateSchema,
   teamviewer: () => TeamViewerFactsSchema,
   'alert.raised': () => AlertSchema,
-  'alert.cleared': () => z.strictObject({ key: z.string().check(z.minLength(1), z.maxLength(256)), service: ServiceNameSchema, message: z.optional(z.string().check(z.maxLength(2048))) }),
-});
+  'alert.cleared': alertClearedData,
+  inventory: inventoryReportData,
+  patches: patchesReportData,
+  backup: backupReportData,
+  watchdog: watchdogReportData,
+} satisfies Record<ReportKind, () => z.ZodMiniType>);
+
+/** The data of a report of kind K, as the agent builds it (types only). */
+export interface ReportDataMap {
+  status: StatusReportData;
+  service: ServiceState;
+  teamviewer: TeamViewerFacts;
+  'alert.raised': Alert;
+  'alert.cleared': z.input<ReturnType<typeof alertClearedData>>;
+  inventory: InventoryReportData;
+  patches: PatchesReportData;
+  backup: BackupReportData;
+  watchdog: WatchdogReportData;
+}
+export type ReportData<K extends ReportKind> = ReportDataMap[K];
 
 export const ReportBodySchema = z.strictObject({ seq: z.int().check(z.gte(1)), kind: ReportKindSchema, at: z.int().check(z.nonnegative()), data: z.record(z.string(), z.unknown()) });
 export type ReportBody = z.infer<typeof ReportBodySchema>;

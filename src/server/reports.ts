@@ -18,11 +18,13 @@ export type ReportDecision =
   /** invalid: the data does not match its kind; it is kept (flagged) and not applied, otherwise the agent would resend it forever. */
   | { stored: true; invalid: string | null; effect: ReportEffect };
 
-/** Duplicates (seq <= lastSeq) are dropped; anything newer is stored, even when its data does not match its kind's schema. */
+/**
+ * Duplicates (seq <= lastSeq) are dropped; anything newer is stored, even when its data does not match its kind's
+ * schema (then flagged: readers skip it, and it never becomes the device's latest of its kind).
+ */
 export function decideReport(lastSeq: number, report: ReportBody): ReportDecision {
   if (report.seq <= lastSeq) return { stored: false, reason: 'duplicate' };
-  const schema = REPORT_DATA_SCHEMAS[report.kind];
-  const checked = schema ? schema.safeParse(report.data) : ({ success: true, data: report.data } as const);
+  const checked = REPORT_DATA_SCHEMAS[report.kind].safeParse(report.data);
   if (!checked.success) return { stored: true, invalid: `${report.kind}: ${describeIssues(checked.error)}`, effect: null };
   return { stored: true, invalid: null, effect: effectOf(report) };
 }

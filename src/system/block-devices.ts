@@ -6,7 +6,8 @@ import { fsAsync as fs } from './fs-async.js';
 import path from 'node:path';
 import { compareText } from './compare-text.js';
 
-export interface BlockDevice {
+// A type (not an interface) so it is a group of facts (packages.ts Facts) as it is.
+export type BlockDevice = {
   device: string;
   type: 'SSD' | 'HD' | 'NVMe' | null;
   name: string | null;
@@ -15,7 +16,7 @@ export interface BlockDevice {
   serial: string | null;
   interface: string | null;
   removable: boolean | null;
-}
+};
 
 /** The bus a device sits on, from its path in /sys/devices. Pure. */
 export function busOf(devicePath: string): string | null {

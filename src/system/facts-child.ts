@@ -6,17 +6,15 @@ import * as z from 'zod/mini';
 import type { CommandRunner } from './exec.js';
 import type { SystemFacts } from './packages.js';
 import type { SelfInvocation } from './self.js';
+import { facts, MAX_FACT_ROWS } from '../protocol/report-data.js';
 
-const Facts = z.record(z.string(), z.unknown());
-export const SystemFactsSchema = z.object({
-  system: Facts,
-  bios: Facts,
-  os: Facts,
-  cpu: Facts,
-  memory: Facts,
-  disks: z.array(Facts).check(z.maxLength(4_096)),
-  network: z.array(Facts).check(z.maxLength(4_096)),
-});
+// The groups of facts an inventory report may carry (protocol/report-data.ts), so what the child prints is sent as
+// it is. Built at each use and not kept: the daemon reads hardware facts once a day or so, and idles without it.
+export function systemFactsSchema() {
+  const group = facts();
+  const rows = z.array(group).check(z.maxLength(MAX_FACT_ROWS));
+  return z.object({ system: group, bios: group, os: group, cpu: group, memory: group, disks: rows, network: rows });
+}
 
 /** systeminformation runs dmidecode, lsblk, ip…; a stuck one is its own timeout's business, the whole gets this. */
 export const FACTS_TIMEOUT_MS = 120_000;
@@ -33,7 +31,7 @@ export async function readSystemFactsInChild(runner: CommandRunner, self: SelfIn
   } catch {
     throw why('printed no JSON');
   }
-  const parsed = SystemFactsSchema.safeParse(json);
+  const parsed = systemFactsSchema().safeParse(json);
   if (!parsed.success) throw why(`printed facts of the wrong shape: ${parsed.error.issues.slice(0, 2).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }

@@ -8,6 +8,7 @@ import type { SystemChange, SystemChangeRunner } from './system-runner.js';
 import { loadSysteminformation } from './sysinfo-si.js';
 import { readLinuxBlockDevices } from './block-devices.js';
 import { compareText } from './compare-text.js';
+import type { FactValue, UpdateManager } from '../protocol/report-data.js';
 
 export type SoftwarePlatform = 'linux' | 'win32' | 'darwin';
 
@@ -112,7 +113,7 @@ async function readPlistAsXml(ctx: SoftwareEdgeContext, file: string): Promise<s
 }
 
 // ---- pending updates -------------------------------------------------------------------------
-export type UpdateManager = 'apt' | 'dnf' | 'yum' | 'softwareupdate' | 'windows-update';
+export type { UpdateManager };
 
 export interface PendingUpdatesOutput {
   manager: UpdateManager;
@@ -185,14 +186,16 @@ export async function installUpdates(changes: SystemChangeRunner, manager: Updat
 }
 
 // ---- hardware, OS and network (systeminformation, loaded on first use: the daemon starts without it) --
+/** Flat groups of facts, each a string, number, boolean or null (unknown): what an inventory report carries. */
+export type Facts = Record<string, FactValue>;
 export interface SystemFacts {
-  system: Record<string, unknown>;
-  bios: Record<string, unknown>;
-  os: Record<string, unknown>;
-  cpu: Record<string, unknown>;
-  memory: Record<string, unknown>;
-  disks: Record<string, unknown>[];
-  network: Record<string, unknown>[];
+  system: Facts;
+  bios: Facts;
+  os: Facts;
+  cpu: Facts;
+  memory: Facts;
+  disks: Facts[];
+  network: Facts[];
 }
 
 /** A measured figure, or null where systeminformation reports an unknown one as 0 or -1 (CPU speed, link speed). */
@@ -220,7 +223,7 @@ export async function readSystemFacts(): Promise<SystemFacts> {
     // systeminformation parses lsblk, and returns [] where its output differs (a virtio disk here): /sys/block then.
     disks: disks.length || process.platform !== 'linux'
       ? disks.map((d) => ({ device: d.device, type: d.type || null, name: d.name || null, vendor: d.vendor || null, sizeBytes: d.size, serial: d.serialNum || null, interface: d.interfaceType || null }))
-      : ((await readLinuxBlockDevices()) as unknown as Record<string, unknown>[]),
+      : await readLinuxBlockDevices(),
     network: (Array.isArray(network) ? network : [network])
       .filter((n) => !n.internal)
       .map((n) => ({ iface: n.iface, mac: n.mac, ip4: n.ip4, ip6: n.ip6, type: n.type, speedMbps: known(n.speed), dhcp: n.dhcp })),

@@ -198,8 +198,13 @@ describe.skipIf(missing !== null)('the web console in Chromium: the seed\'s flow
     const reports: Array<[ReportKind, Record<string, unknown>]> = [
       ['inventory', { full: true, collectedAt: now, counts: { software: 2, omitted: 0 }, inventory: { hardware: { system: { manufacturer: 'Dell Inc.', model: 'OptiPlex 7090', serial: 'CN0X42' }, bios: {}, cpu: { manufacturer: 'Intel', brand: 'Core i5-10500', cores: 12 }, memory: { totalBytes: 16 * 2 ** 30 }, disks: [{ device: '/dev/nvme0n1', name: 'PC SN730', sizeBytes: 512 * 2 ** 30 }] }, os: { distro: 'Debian GNU/Linux', release: '12', arch: 'x64' }, network: [], software: [{ name: 'openssl', version: '3.0.15-1~deb12u1', source: 'dpkg' }, { name: 'teamviewer-host', version: '15.60.3', source: 'dpkg', publisher: 'TeamViewer' }] } }],
       ['patches', { event: 'scan', manager: 'apt', scannedAt: now, count: 1, bySeverity: { security: 1 }, pending: [{ name: 'openssl', version: '3.0.15-1~deb12u2', severity: 'security', origin: 'Debian-Security' }] }],
-      ['backup', { event: 'snapshot', snapshot: 'snap-20261202-0100', createdAt: now, files: 1204, bytesRead: 734_003_200, bytesStored: 91_226_112, durationMs: 8000, skipped: 0, verified: null, pruned: { snapshots: [], chunks: 0, bytes: 0 }, peakRssBytes: 0 }],
+      ['backup', { event: 'snapshot', snapshot: 'snap-20261202-0100', createdAt: now, files: 1204, bytesRead: 734_003_200, bytesStored: 91_226_112, durationMs: 8000, skipped: 0, dirs: 97, skippedPaths: [], verified: null, pruned: { snapshots: [], packs: 0, bytes: 0, unusedBytes: 0 }, peakRssBytes: 41_000_000 }],
       ['alert.raised', { key: 'disk', service: 'monitoring', check: 'disk', severity: 'critical', message: 'Disk / above 90%', value: 93, threshold: 90 }],
+      // Then malformed ones, as a hostile device sends them: stored flagged, never shown as the device's data.
+      ['inventory', { full: true, collectedAt: now, counts: { software: 1, omitted: 0 }, inventory: { hardware: { system: { model: '<b>EVIL-MODEL</b>' } }, software: 'EVIL-SOFTWARE' } }],
+      ['patches', { event: 'scan', manager: 'apt', scannedAt: now, count: 1, bySeverity: {}, pending: [{ name: 'EVIL-PATCH<script>', version: 1, severity: 'urgent' }] }],
+      ['backup', { event: 'snapshot', snapshot: 'EVIL-SNAPSHOT<img src=x>', createdAt: now, files: 'many' }],
+      ['backup', { event: 'snapshot', result: 'failed', code: 'EVIL_FAILURE', message: 42 }],
     ];
     for (const [i, [kind, data]] of reports.entries()) {
       a1.send('report', { seq: 3 + i, kind, at: now, data });
@@ -213,6 +218,9 @@ describe.skipIf(missing !== null)('the web console in Chromium: the seed\'s flow
     await admin.getByRole('table', { name: 'Software' }).getByRole('row', { name: /teamviewer-host 15\.60\.3/ }).waitFor();
     await admin.getByRole('table', { name: 'Pending patches' }).getByRole('row', { name: /openssl 3\.0\.15-1~deb12u2 security/ }).waitFor();
     await admin.getByRole('table', { name: 'Backups' }).getByRole('row', { name: /snap-20261202-0100/ }).waitFor();
+    await admin.getByText('2 backup report(s) from this device were not in the Backup report format').waitFor();
+    expect(await admin.getByText(/EVIL/).count()).toBe(0);
+    expect((await owner('GET', `/devices/${a1.deviceId}/reports?after=6`)).body.reports.map((r: { invalid: string | null }) => r.invalid !== null)).toEqual([true, true, true, true]);
     const diskAlert = admin.getByRole('table', { name: 'Device alerts' }).getByRole('row', { name: /Disk \/ above 90%/ });
     await shot(admin, '10b-device-page', true);
     await diskAlert.getByRole('button', { name: 'Acknowledge' }).click();
@@ -246,7 +254,7 @@ describe.skipIf(missing !== null)('the web console in Chromium: the seed\'s flow
     await admin.getByText('Version 2 saved.').waitFor();
     const assigned = await a1.next('policy.assign');
     expect((assigned.body.policy as { version: number }).version).toBe(2);
-    a1.send('report', { seq: 7, kind: 'service', at: Date.now(), data: { name: 'monitoring', phase: 'running', policy: { id: (assigned.body.policy as { id: string }).id, version: 2, applied: true }, reason: null, attempts: 0, since: Date.now() } });
+    a1.send('report', { seq: 11, kind: 'service', at: Date.now(), data: { name: 'monitoring', phase: 'running', policy: { id: (assigned.body.policy as { id: string }).id, version: 2, applied: true }, reason: null, attempts: 0, since: Date.now() } });
     await a1.next('report.ack');
     await admin.reload();
     const running = admin.getByRole('table', { name: 'Devices running this policy' });

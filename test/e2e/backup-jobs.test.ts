@@ -10,7 +10,7 @@ import { waitUntil, type Spawned } from '../../src/cli/processes.js';
 import { agentHome, assertBuilt, startServer, tempDir, type AgentHome, type ServerProcess } from './harness.js';
 
 type Command = { id: string; status: string; reason: { code: string; message: string } | null };
-type Report = { kind: string; data: { event?: string; snapshot?: string; result?: string; code?: string } };
+type Report = { kind: string; invalid: string | null; data: { event?: string; snapshot?: string; result?: string; code?: string } };
 
 describe('Backup jobs outside the agent', () => {
   let server: ServerProcess;
@@ -94,5 +94,7 @@ describe('Backup jobs outside the agent', () => {
     expect((await backupReports()).some((r) => r.data.event === 'snapshot' && r.data.result === 'failed' && r.data.code === 'BACKUP_JOB_FAILED')).toBe(true);
     const again = await server.api<{ id: string }>('POST', `/devices/${deviceId}/commands`, { type: 'backup.run', body: {} });
     expect(await finalOf(again.body.id)).toMatchObject({ status: 'done' });
+    // Every backup report (snapshots, the resumed ones, the failure) has the shape the server checks.
+    expect((await backupReports()).filter((r) => r.invalid !== null)).toEqual([]);
   }, 120_000);
 });

@@ -131,6 +131,30 @@ describe('services and permissions over real sockets', () => {
     const restoredRoot = findRoot(restored, 'file-0.txt');
     expect(digest(restoredRoot)).toEqual(before);
   });
+
+  it("Asset Management and Patch Management on this machine: the full inventory, a change list and a scan match the server's schemas; no report either device sent was flagged invalid", async () => {
+    type Report = { seq: number; kind: string; invalid: string | null; data: Record<string, unknown> };
+    const reportsOf = async (deviceId: string, kind?: string) =>
+      (await server.api<{ reports: Report[] }>('GET', `/devices/${deviceId}/reports?limit=500${kind ? `&kind=${kind}` : ''}`)).body.reports;
+    const assets = await server.api<{ id: string }>('POST', '/policies', { name: 'Inventory', service: 'assets', settings: { maxJitterSec: 0 } });
+    const patches = await server.api<{ id: string }>('POST', '/policies', { name: 'Scan', service: 'patches', settings: { refresh: false, maxJitterSec: 0 } });
+    for (const [service, policy] of [['assets', assets], ['patches', patches]] as const) {
+      expect((await server.api('POST', `/services/${service}/activate`, { deviceIds: [devices[1]], policyId: policy.body.id })).status).toBe(200);
+    }
+    // Both run once when they start (nothing collected yet): a full inventory (facts from `rmagent facts`, software
+    // from dpkg) and a scan of what apt has pending here.
+    const full = await waitUntil(async () => (await reportsOf(devices[1]!, 'inventory')).find((r) => r.data.full === true), 120_000, 'a full inventory');
+    expect((full.data.inventory as { software: unknown[] }).software.length).toBeGreaterThan(0);
+    await waitUntil(async () => (await reportsOf(devices[1]!, 'patches')).find((r) => r.data.event === 'scan'), 120_000, 'a patch scan');
+    expect((await server.api('POST', `/devices/${devices[1]}/commands`, { type: 'inventory.request', body: { full: false } })).status).toBe(202);
+    await waitUntil(async () => (await reportsOf(devices[1]!, 'inventory')).find((r) => r.data.full === false), 120_000, 'an inventory change list');
+
+    const flagged = [];
+    for (const id of devices) flagged.push(...(await reportsOf(id)).filter((r) => r.invalid !== null).map((r) => `${r.kind} #${r.seq}: ${r.invalid}`));
+    expect(flagged).toEqual([]);
+    const kinds = new Set([...(await reportsOf(devices[0]!)), ...(await reportsOf(devices[1]!))].map((r) => r.kind));
+    for (const kind of ['status', 'service', 'teamviewer', 'alert.raised', 'inventory', 'patches', 'backup']) expect(kinds).toContain(kind);
+  }, 240_000);
 });
 
 /** path -> sha256 of every file under dir. */

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server/server.js';
 import { accountWith, apiOf, enroll, MONITORING_SETTINGS, newEnrollmentToken, sendReports, stoppedAfterEach } from './helpers.js';
+import { inventoryData } from './report-data.js';
 
 const { started, track } = stoppedAfterEach();
 
@@ -15,7 +16,7 @@ async function populated(server: RunningServer) {
   const agent = track(await enroll(server, await newEnrollmentToken(server)));
   const policy = (await owner('POST', '/policies', { name: 'p', service: 'monitoring', settings: MONITORING_SETTINGS })).body;
   await owner('POST', '/services/monitoring/activate', { deviceIds: [agent.deviceId], policyId: policy.id });
-  await sendReports(agent, [{ seq: 1, kind: 'inventory', at: 1, data: { secret: 'serial-123' } }, raised(2)]);
+  await sendReports(agent, [{ seq: 1, kind: 'inventory', at: 1, data: inventoryData('serial-123') }, raised(2)]);
   const alertId = (await owner('GET', '/alerts')).body.alerts[0].id as string;
   const webhook = (await owner('POST', '/webhooks', { url: 'http://127.0.0.1:9/hook' })).body;
   const token = (await owner('POST', '/enrollment-tokens', {})).body;
@@ -73,7 +74,7 @@ describe('alert scope on reports and latest', () => {
 
   it("view_devices alone shows a device's other reports but none of its alerts; view_own_alerts only those of services the account activated", async () => {
     const { agent, activator, viewer, bystander, auditor } = await fourAccountsAndADevice();
-    await sendReports(agent, [{ seq: 1, kind: 'inventory', at: 1, data: { hw: 1 } }, raised(2), raised(3, 'backup')]);
+    await sendReports(agent, [{ seq: 1, kind: 'inventory', at: 1, data: inventoryData() }, raised(2), raised(3, 'backup')]);
 
     const kindsOf = async (who: typeof viewer) => {
       const reports = (await who.api('GET', `/devices/${agent.deviceId}/reports`)).body.reports.map((r: { seq: number }) => r.seq);

@@ -10,6 +10,9 @@ import { ackTransition } from '../../src/server/commands.js';
 import { fullBucket, take } from '../../src/server/rate-limit.js';
 import { signWebhook, webhookBackoffMs } from '../../src/server/webhooks.js';
 import type { PolicyRecord } from '../../src/server/store/store.js';
+import type { ReportKind } from '../../src/protocol/frames.js';
+import { MAX_SOFTWARE_ITEMS } from '../../src/protocol/report-data.js';
+import { backupData, inventoryData, patchesData } from './report-data.js';
 
 describe('decideReport', () => {
   it('stores each sequence number once, whatever order and repetition they arrive in', () => {
@@ -31,6 +34,29 @@ describe('decideReport', () => {
 
   it('keeps a report whose data does not match its kind, flagged and without effect, so the agent stops resending it', () => {
     expect(decideReport(0, { seq: 1, kind: 'service', at: 1, data: { name: 'monitoring' } })).toMatchObject({ stored: true, invalid: expect.stringContaining('service'), effect: null });
+  });
+
+  it('checks inventory, patches, backup and watchdog data too: what the services send passes, other shapes and overlong lists are flagged', () => {
+    const ok = (kind: ReportKind, data: Record<string, unknown>) => decideReport(0, { seq: 1, kind, at: 1, data });
+    expect(ok('inventory', inventoryData())).toMatchObject({ invalid: null });
+    expect(ok('inventory', { full: false, collectedAt: 1, changes: { added: [{ key: 'software:dpkg:vim', to: { name: 'vim', version: '9', source: 'dpkg' } }], removed: [{ key: 'disk:/dev/sdb', from: { device: '/dev/sdb', sizeBytes: 1 } }], changed: [{ key: 'os:release', from: '12.1', to: '12.2' }] }, counts: { added: 1, removed: 1, changed: 1, total: 3 } })).toMatchObject({ invalid: null });
+    expect(ok('patches', patchesData())).toMatchObject({ invalid: null });
+    expect(ok('patches', { event: 'install', manager: 'apt', startedAt: 1, durationMs: 5, requested: 'all', result: 'failed', exitCode: null, error: 'TIMEOUT', outputTail: '' })).toMatchObject({ invalid: null });
+    expect(ok('backup', backupData())).toMatchObject({ invalid: null });
+    expect(ok('backup', { event: 'restore', result: 'failed', code: 'CHANGES_NOT_ALLOWED', message: 'no opt-in' })).toMatchObject({ invalid: null });
+    expect(ok('watchdog', { event: 'exceeded', kind: 'memory', reason: 'memory 300 MB is above the budget of 256 MB', restarts: 1 })).toMatchObject({ invalid: null });
+
+    const flagged = (kind: ReportKind, data: Record<string, unknown>) => expect(ok(kind, data)).toMatchObject({ stored: true, invalid: expect.stringContaining(kind), effect: null });
+    flagged('inventory', { hw: 1 });
+    flagged('inventory', { ...inventoryData(), counts: { software: -1, omitted: 0 } });
+    flagged('inventory', inventoryData('x'.repeat(4097)));
+    flagged('inventory', { ...inventoryData(), inventory: { ...inventoryData().inventory, software: Array.from({ length: MAX_SOFTWARE_ITEMS + 1 }, () => ({ name: 'a', version: '1', source: 'dpkg' })) } });
+    flagged('inventory', { ...inventoryData(), inventory: { ...inventoryData().inventory, os: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i])) } });
+    flagged('patches', { ...patchesData(), pending: [{ name: 'a', version: '1', severity: 'urgent' }] });
+    flagged('patches', { ...patchesData(), extra: true });
+    flagged('backup', { ...backupData(), snapshot: '<script>' });
+    flagged('backup', { event: 'snapshot', result: 'failed', code: '', message: 'x' });
+    flagged('watchdog', { event: 'exceeded', kind: 'memory', reason: 'x'.repeat(513), restarts: 1 });
   });
 
   it('turns alert and service reports into their effect', () => {

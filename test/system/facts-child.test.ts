@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCommandRunner } from '../../src/system/exec.js';
-import { readSystemFactsInChild, SystemFactsSchema } from '../../src/system/facts-child.js';
+import { readSystemFactsInChild, systemFactsSchema } from '../../src/system/facts-child.js';
 import { createAssetsService } from '../../src/services/assets/service.js';
 import { createHeavyJobScheduler } from '../../src/services/budget.js';
 import { makeFrame, type CommandType, type Frame } from '../../src/protocol/frames.js';
@@ -30,7 +30,7 @@ describe('hardware facts read by a child process', () => {
   it('the built `rmagent facts` prints this machine\'s facts, which the daemon\'s schema accepts', async () => {
     expect(existsSync(AGENT_JS), 'run `npm run build` first (npm test does it)').toBe(true);
     const facts = await readSystemFactsInChild(runner, { command: process.execPath, args: [AGENT_JS] });
-    expect(SystemFactsSchema.safeParse(facts).success).toBe(true);
+    expect(systemFactsSchema().safeParse(facts).success).toBe(true);
     expect(facts.os.platform).toBe(process.platform);
     expect(Number(facts.cpu.cores)).toBeGreaterThan(0);
     expect(facts.memory.totalBytes).toBeGreaterThan(0);

@@ -1,25 +1,11 @@
 // The inventory as sent to the server and the diff between two of them (pure).
+// The shapes are the inventory report's (protocol/report-data.ts): what the server checks is what is built here.
 import type { SoftwareSourceOutput, SystemFacts } from '../../system/packages.js';
+import type { InventoryChanges, InventoryData, InventoryValue } from '../../protocol/report-data.js';
 import { parseDpkgQuery, parseInfoPlist, parseRegUninstall, parseRpmQa, type SoftwareItem } from './software-parse.js';
 
-export interface Inventory {
-  hardware: Pick<SystemFacts, 'system' | 'bios' | 'cpu' | 'memory' | 'disks'>;
-  os: SystemFacts['os'];
-  network: SystemFacts['network'];
-  software: SoftwareItem[];
-}
-
-export interface InventoryChange {
-  key: string;
-  from?: unknown;
-  to?: unknown;
-}
-
-export interface InventoryChanges {
-  added: InventoryChange[];
-  removed: InventoryChange[];
-  changed: InventoryChange[];
-}
+export type Inventory = InventoryData;
+export type { InventoryChange, InventoryChanges } from '../../protocol/report-data.js';
 
 /** Turns the raw facts and software listings into one inventory, software sorted and de-duplicated. */
 export function buildInventory(facts: SystemFacts, outputs: readonly SoftwareSourceOutput[]): Inventory {
@@ -45,8 +31,8 @@ export function softwareKey(item: SoftwareItem): string {
 }
 
 /** Every fact of an inventory under a stable key, so two inventories compare entry by entry. */
-export function flattenInventory(inv: Inventory): Map<string, unknown> {
-  const entries = new Map<string, unknown>();
+export function flattenInventory(inv: Inventory): Map<string, InventoryValue> {
+  const entries = new Map<string, InventoryValue>();
   for (const part of ['system', 'bios', 'cpu', 'memory'] as const) {
     for (const [field, value] of Object.entries(inv.hardware[part] ?? {})) entries.set(`hardware:${part}.${field}`, value);
   }

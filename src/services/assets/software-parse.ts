@@ -1,16 +1,10 @@
 // Pure parsers of installed-software listings: dpkg-query, rpm -qa, `reg query ... /s` of the
 // Uninstall keys, and app bundles' Info.plist. Each takes the raw text and returns plain items.
 import path from 'node:path';
+import type { SoftwareItem } from '../../protocol/report-data.js';
 
-export interface SoftwareItem {
-  name: string;
-  version: string;
-  source: 'dpkg' | 'rpm' | 'reg' | 'app';
-  arch?: string;
-  publisher?: string;
-  /** bundle id (macOS) or registry key name (Windows), when it identifies the item better than the name. */
-  id?: string;
-}
+/** One installed program, as the inventory report carries it (protocol/report-data.ts). */
+export type { SoftwareItem };
 
 const clean = (s: string | undefined) => (s ?? '').trim().slice(0, 512);
 

@@ -2,6 +2,7 @@
 // the Backup service's own state folder (0700), one folder per job, and are validated on every read.
 import * as z from 'zod/mini';
 import { IdSchema } from '../../protocol/model.js';
+import { MAX_PRUNED_LISTED } from '../../protocol/report-data.js';
 
 const text = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
 const absolute = text(4096);
@@ -54,7 +55,7 @@ export const JobResultSchema = z.discriminatedUnion('kind', [
     kind: z.literal('snapshot'),
     snapshot: z.strictObject({ id: text(128), createdAt: count, stats, dirs: count, skippedPaths: z.array(z.strictObject({ path: z.string(), reason: z.string() })).check(z.maxLength(100)) }),
     verified: z.nullable(z.strictObject({ packs: count, blobs: count, bytes: count, bad: count })),
-    pruned: z.strictObject({ snapshots: z.array(text(128)), packs: count, bytes: count, unusedBytes: count }),
+    pruned: z.strictObject({ snapshots: z.array(text(128)).check(z.maxLength(MAX_PRUNED_LISTED)), packs: count, bytes: count, unusedBytes: count }),
     untrusted: z.nullable(z.strictObject({ count, first: z.string().check(z.maxLength(4096)) })),
     warnings: z.array(z.string().check(z.maxLength(4096))).check(z.maxLength(100)),
     peakRssBytes: count,

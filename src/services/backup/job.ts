@@ -16,6 +16,7 @@ import { listRecords, pruneRecords, readRecord, takeTreeSnapshot, verifyReposito
 import { restoreTreeSnapshot, type TreeRestoreResult } from './tree-restore.js';
 import type { SnapshotRecord } from './tree.js';
 import { HEARTBEAT_FILE, HEARTBEAT_MS, JobSpecSchema, RESULT_FILE, type JobResult, type JobSpec, type RestoreJob, type SnapshotJob } from './job-spec.js';
+import { MAX_PRUNED_LISTED } from '../../protocol/report-data.js';
 
 const MAX_WARNINGS = 100;
 
@@ -82,7 +83,8 @@ async function snapshotJob(spec: SnapshotJob): Promise<JobResult> {
     kind: 'snapshot',
     snapshot: { id: record.id, createdAt: record.createdAt, stats, dirs, skippedPaths: record.skippedPaths },
     verified,
-    pruned: { snapshots: pruned.snapshots, packs: pruned.packs, bytes: pruned.bytes, unusedBytes: pruned.unusedBytes },
+    // The report lists at most MAX_PRUNED_LISTED (a long pause of pruning can leave thousands to remove at once).
+    pruned: { snapshots: pruned.snapshots.slice(0, MAX_PRUNED_LISTED), packs: pruned.packs, bytes: pruned.bytes, unusedBytes: pruned.unusedBytes },
     untrusted: pruned.untrusted.length ? { count: pruned.untrusted.length, first: pruned.untrusted[0]!.reason.slice(0, 4096) } : null,
     warnings,
     peakRssBytes: peakRss(),

@@ -195,7 +195,7 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
 
   /** Failed runs are reported too, so the console sees every backup and restore attempt. */
   async function reportFailure(event: 'snapshot' | 'restore', outcome: CommandOutcome): Promise<CommandOutcome> {
-    if (outcome.status !== 'done' && outcome.reason && !outcome.later) await runtime.report('backup', { event, result: 'failed', code: outcome.reason.code, message: outcome.reason.message });
+    if (outcome.status !== 'done' && outcome.reason && !outcome.later) await runtime.report('backup', { event, result: 'failed', code: outcome.reason.code.slice(0, 64), message: outcome.reason.message.slice(0, 2048) });
     return outcome;
   }
 

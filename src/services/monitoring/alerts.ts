@@ -58,7 +58,7 @@ export function createAlertBook(runtime: Pick<ServiceRuntime, 'report' | 'stateD
     raise: (alert) =>
       serial(async () => {
         if (active[alert.key]) return;
-        await runtime.report('alert.raised', alert as unknown as Record<string, unknown>);
+        await runtime.report('alert.raised', alert);
         active = { ...active, [alert.key]: { alert, raisedAt: runtime.clock.now(), ackedBy: null, ackedAt: null } };
         await save();
       }),

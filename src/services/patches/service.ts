@@ -14,7 +14,8 @@ import { createNicedRunner, createTicker, isDue, type HeavyJobScheduler } from '
 import { allowChangesFileOfService, changesAllowed } from '../opt-in.js';
 import { decideInstall } from './plan.js';
 import { patchesDefaultSettings, patchesPolicySchema, type PatchesPolicy } from '../../protocol/policies/patches.js';
-import { parseAptUpgradable, parseDnfCheckUpdate, parseSoftwareUpdateList, parseWindowsUpdateJson, type PendingUpdate } from './updates-parse.js';
+import { parseAptUpgradable, parseDnfCheckUpdate, parseSoftwareUpdateList, parseWindowsUpdateJson, type PendingUpdate, type UpdateSeverity } from './updates-parse.js';
+import { MAX_OUTPUT_TAIL } from '../../protocol/report-data.js';
 
 export interface PatchesDeps {
   scheduler: HeavyJobScheduler;
@@ -71,7 +72,7 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
     if (!result.value) throw new Error('no supported update tool found (apt, dnf, yum, softwareupdate, Windows Update)');
     const pending = pendingFrom(result.value);
     const scannedAt = runtime.clock.now();
-    const bySeverity: Record<string, number> = {};
+    const bySeverity: Partial<Record<UpdateSeverity, number>> = {};
     for (const u of pending) bySeverity[u.severity] = (bySeverity[u.severity] ?? 0) + 1;
     await runtime.report('patches', { event: 'scan', manager: result.value.manager, scannedAt, count: pending.length, bySeverity, pending });
     const state: PatchesState = { ...(await loadState()), lastScanAt: scannedAt, manager: result.value.manager, pending };
@@ -99,8 +100,9 @@ function patchesService(deps: PatchesDeps, runtime: ServiceRuntime): RmService {
       requested: decision.names.length ? decision.names : 'all',
       result: succeeded ? 'succeeded' : 'failed',
       exitCode: r.code,
-      ...(r.error ? { error: r.error } : {}),
-      outputTail: (succeeded ? r.stdout : `${r.stdout}\n${r.stderr}`).trim().split('\n').slice(-20).join('\n'),
+      ...(r.error ? { error: r.error.slice(0, 2048) } : {}),
+      // The last 20 lines, and of those the last MAX_OUTPUT_TAIL characters (a progress line can be long).
+      outputTail: (succeeded ? r.stdout : `${r.stdout}\n${r.stderr}`).trim().split('\n').slice(-20).join('\n').slice(-MAX_OUTPUT_TAIL),
     });
     if (!succeeded) return { status: 'failed', reason: { code: 'SERVICE_FAILED', message: `${manager} exited ${r.code ?? r.error}` } };
     await scan(0); // what is still pending after the run

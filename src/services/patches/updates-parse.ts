@@ -1,20 +1,11 @@
 // Pure parsers of pending-update listings: apt, dnf/yum, softwareupdate and the Windows Update query.
 // Severity is taken from what the source says: apt/dnf security pockets/repos, Windows MsrcSeverity,
 // softwareupdate's "Recommended" flag; otherwise 'unspecified'.
-export const UPDATE_SEVERITIES = ['critical', 'important', 'moderate', 'low', 'security', 'recommended', 'unspecified'] as const;
-export type UpdateSeverity = (typeof UPDATE_SEVERITIES)[number];
+// The shapes are the patches report's (protocol/report-data.ts).
+import { UPDATE_SEVERITIES, type PendingUpdate, type UpdateSeverity } from '../../protocol/report-data.js';
 
-export interface PendingUpdate {
-  /** What the tool installs it by: package name, softwareupdate label, or the update title on Windows. */
-  name: string;
-  version: string;
-  severity: UpdateSeverity;
-  from?: string;
-  arch?: string;
-  /** Repository, pocket, KB number or category list. */
-  origin?: string;
-  restart?: boolean;
-}
+export { UPDATE_SEVERITIES };
+export type { PendingUpdate, UpdateSeverity };
 
 const cut = (s: string, n = 512) => s.trim().slice(0, n);
 

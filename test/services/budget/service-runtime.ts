@@ -1,5 +1,6 @@
 // A real ServiceRuntime for service tests: a temp state folder, the real command runner (stand-ins first
-// on PATH when given), a clock the test controls, and reports collected in order as the outbox would.
+// on PATH when given), a clock the test controls, and reports collected in order as the outbox would. Every report
+// is checked against the schema the server checks its kind with: a report the server would flag fails the test.
 import { mkdtemp, rm, writeFile, chmod, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +8,7 @@ import { createCommandRunner } from '../../../src/system/exec.js';
 import { fixedClock } from '../../../src/system/clock.js';
 import { silentLogger } from '../../../src/log.js';
 import type { ServiceRuntime } from '../../../src/agent/contracts.js';
-import type { ReportKind } from '../../../src/protocol/frames.js';
+import { describeIssues, REPORT_DATA_SCHEMAS, type ReportKind } from '../../../src/protocol/frames.js';
 
 export interface Report {
   kind: ReportKind;
@@ -24,7 +25,10 @@ export function serviceRuntime(stateDir: string, options: { path?: string; now?:
   const clock = fixedClock(options.now ?? Date.now());
   const runtime: ServiceRuntime = {
     report: async (kind, data) => {
-      reports.push({ kind, data: JSON.parse(JSON.stringify(data)) as Record<string, unknown> });
+      const sent = JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
+      const checked = REPORT_DATA_SCHEMAS[kind].safeParse(sent);
+      if (!checked.success) throw new Error(`the server would flag this ${kind} report invalid: ${describeIssues(checked.error)}`);
+      reports.push({ kind, data: sent });
     },
     stateDir,
     logger: silentLogger(),

@@ -8,7 +8,8 @@ import { ineligible, phaseText, title } from './model.js';
 
 interface Latest { seq: number; atIso: string; data: Record<string, unknown> }
 interface DeviceDetail extends Device { arch: string; enrolledAtIso: string; latest: Record<string, Latest> }
-interface Report { seq: number; kind: string; atIso: string; data: Record<string, unknown> }
+/** invalid: why the server found the data not of its kind's shape (kept, never shown as the device's data). */
+interface Report { seq: number; kind: string; atIso: string; data: Record<string, unknown>; invalid: string | null }
 
 const fail = (err: unknown) => (err instanceof ApiError ? notice('error', err.body.message, err.body.hint) : notice('error', 'The server could not be reached.'));
 const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
@@ -123,16 +124,20 @@ function patches(p: Latest | undefined): HTMLElement {
 /** The snapshots the device reported (Backup's snapshot events, newest first), with the last failure if any. */
 async function backups(d: DeviceDetail): Promise<HTMLElement> {
   if (!d.latest.backup && !d.services.some((s) => s.name === 'backup')) return h('p', {}, 'Backup is not active on this device.');
-  let reports: Report[];
+  let all: Report[];
   try {
-    reports = (await api<{ reports: Report[] }>('GET', `/devices/${encodeURIComponent(d.id)}/reports?kind=backup&limit=500`)).reports;
+    all = (await api<{ reports: Report[] }>('GET', `/devices/${encodeURIComponent(d.id)}/reports?kind=backup&limit=500`)).reports;
   } catch (err) {
     return fail(err);
   }
+  // A report the server flagged is not what Backup sends: left out (GET /devices/:id/reports lists it with the reason).
+  const reports = all.filter((r) => r.invalid === null);
+  const skipped = all.length - reports.length;
   const snapshots = reports.filter((r) => r.data.event === 'snapshot').reverse();
   const lastFailure = [...reports].reverse().find((r) => r.data.result === 'failed');
   return h('div', {},
     lastFailure ? notice('error', `Last failure (${fmtTime(lastFailure.atIso)}): ${str(lastFailure.data.code)}`, str(lastFailure.data.message)) : null,
+    skipped ? h('p', { class: 'hint' }, `${skipped} backup report(s) from this device were not in the Backup report format and are not shown.`) : null,
     snapshots.length
       ? grid('Backups', ['Snapshot', 'Taken', 'Files', 'Read', 'Stored'], snapshots.slice(0, 50).map((r) =>
           h('tr', {}, h('th', { scope: 'row' }, str(r.data.snapshot)), h('td', {}, fmtTime(r.atIso)), h('td', {}, str(r.data.files)), h('td', {}, bytes(r.data.bytesRead)), h('td', {}, bytes(r.data.bytesStored)))))
