@@ -4,8 +4,9 @@
 //     (the default); the four supported services activated with their default policies (settings `{}`), and the
 //     process measured after its first inventory and patch scan (what a device has done within minutes of any
 //     start: the defaults schedule both with at most 10 minutes of jitter); `wss://` through a test CA
-//     (RMAGENT_CA_FILE); the packaged configuration file (installer/linux/config.json: log level info) and the unit's
-//     log target (journald: lines on stderr).
+//     (RMAGENT_CA_FILE); the packaged configuration file (installer/linux/config.json: log level info) and the
+//     environment the systemd unit gives the daemon (its Environment= lines: the journald log target, malloc's mmap
+//     threshold).
 //   - Both processes run a private copy of their executable (a new file: no page is shared with any other
 //     process, so PSS is the process's own), written to disk and dropped from the page cache before the cold
 //     start; the warm start is a restart of the same copies right after the cold window (the page cache holds what
@@ -42,6 +43,13 @@ function agentFlags(root: string): string[] {
   return m ? m[1]!.trim().split(/\s+/) : [];
 }
 
+/** The Environment= lines of the packaged systemd unit (installer/linux/rmagent.service), as the daemon gets them. */
+export function unitEnvironment(root: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of readFileSync(path.join(root, 'installer/linux/rmagent.service'), 'utf8').matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)) env[m[1]!] = m[2]!;
+  return env;
+}
+
 /** Stand-ins for the package tools Patch Management calls, so a scan never refreshes or changes this machine. */
 function packageStandIns(root: string, binDir: string): void {
   const upgradable = path.join(root, 'test/fixtures/packages/apt-upgradable.txt');
@@ -61,7 +69,7 @@ async function deployedHome(ctx: BenchContext, name: string, caFile: string): Pr
   packageStandIns(ctx.root, tv.binDir);
   const home = agentHome(ctx.work, name, {
     RMAGENT_LOG_LEVEL: '', // from the packaged config file below
-    RMAGENT_LOG_TARGET: 'journald', // as the systemd unit sets it
+    ...unitEnvironment(ctx.root), // RMAGENT_LOG_TARGET=journald, MALLOC_MMAP_THRESHOLD_
     RMAGENT_TEAMVIEWER_REQUIRED: '', // the default: required
     RMAGENT_TEAMVIEWER_ROOT: tv.root,
     RMAGENT_TEAMVIEWER_PATH: tv.binDir,
@@ -256,7 +264,7 @@ export async function deployed(ctx: BenchContext): Promise<SuiteResult> {
     title: `Idle footprint as deployed (TeamViewer present, Monitoring + Asset + Patch Management + Backup on default policies, wss:// through a test CA, packaged config; ${settleMs / 1000} s after the first inventory and patch scan, ${windowMs / 1000} s window; ${runs} runs × cold, warm)`,
     commands: [
       'rmagent-server --tls-cert server.pem --tls-key server.key (a test CA made by openssl); POST /api/v1/policies {service, settings: {}} and POST /api/v1/services/SERVICE/activate for monitoring, assets, patches, backup',
-      'RMAGENT_CA_FILE=ca.pem RMAGENT_CONFIG=config.json (= installer/linux/config.json) RMAGENT_LOG_TARGET=journald RMAGENT_TEAMVIEWER_ROOT/PATH=simulated Host; rmagent enroll --server wss://127.0.0.1:PORT/agent …; a set-up run receives the four services',
+      `RMAGENT_CA_FILE=ca.pem RMAGENT_CONFIG=config.json (= installer/linux/config.json) the unit's Environment= (${Object.entries(unitEnvironment(ctx.root)).map(([k, v]) => `${k}=${v}`).join(' ')}) RMAGENT_TEAMVIEWER_ROOT/PATH=simulated Host; rmagent enroll --server wss://127.0.0.1:PORT/agent …; a set-up run receives the four services`,
       'cold: cp EXE COPY; fsync; dd if=COPY iflag=nocache count=0 (same for NODE24 → FLOORCOPY); FLOORCOPY -e \'setInterval(() => {}, 1000)\' and COPY run, side by side',
       'each start: POST /api/v1/devices/ID/commands inventory.request and patches.scan, wait until both are answered, then the settle and the window',
       'warm: both stopped and started again from the same copies right after the cold window',
