@@ -119,8 +119,10 @@ inject() {
 # and inventory measured no slower within noise, docs/benchmarks.md) and drops the bytecode of functions that did not
 # run since the last full GC (--bytecode-old-age=1: start-up code, -1.2 MB), with one V8 worker thread rather than one
 # per core (--v8-pool-size=1: the GC's helper for a heap of ~9 MB, -0.2 MB). --single-threaded (no helper, -0.3 MB)
-# was left out: command p99 came out worse with it (bench/analysis.md).
-AGENT_FLAGS=(--max-semi-space-size=1 --lite-mode --bytecode-old-age=1 --v8-pool-size=1)
+# was left out: command p99 came out worse with it (bench/analysis.md). --expose-gc: the daemon asks for one collection
+# ~10 s after each heavy job (src/system/idle-gc.ts), which an idle process would otherwise not do (-0.6 MB idle RSS
+# as deployed with the inventory state no longer re-read every minute, docs/benchmarks.md).
+AGENT_FLAGS=(--max-semi-space-size=1 --lite-mode --bytecode-old-age=1 --v8-pool-size=1 --expose-gc)
 HOST_NODE="$(runtime linux-x64)"
 # What went in, for the package checks (the tree may move on while a build runs).
 printf '{"version":"%s","build":%s,"commit":"%s","node":"%s"}\n' "$VERSION" "$BUILD" "$COMMIT" "$NODE_VERSION" > "$OUT/build-info.json"

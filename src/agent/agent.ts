@@ -16,6 +16,7 @@ import { AGENT_COMMIT, AGENT_VERSION } from '../version.js';
 import { createTeamViewerWatcher, hasTeamViewerPrerequisite, teamviewerProblems, assignDevice } from '../teamviewer/index.js';
 import { createServiceRegistry, serviceLoaders } from '../services/registry.js';
 import { createHeavyJobScheduler } from '../services/budget.js';
+import { createIdleCollector } from '../system/idle-gc.js';
 import { createIdentityStore, readMachineId } from './identity.js';
 import { createOutbox } from './outbox.js';
 import { createReplayGuard } from './replay.js';
@@ -89,7 +90,8 @@ export function createAgent(context: AgentContext & { ipcPath: string }): Agent 
   const report: ReportFn = async (kind, data) => {
     await stateHealth.track(outbox.append(kind, data));
   };
-  const scheduler = createHeavyJobScheduler({ clock, random: Math.random });
+  // A collection after each heavy job, where the runtime allows it: what the job left is not kept while idle.
+  const scheduler = createHeavyJobScheduler({ clock, random: Math.random, afterJob: createIdleCollector() });
   // Patch installs (and restores outside the agent's folders, once Backup asks) leave the agent's sandbox here.
   const changes = createSystemRunner({ runner: context.runner, workDir: path.join(stateDir, 'changes'), systemd: platform === 'linux' ? 'detect' : false });
   const registry = createServiceRegistry(serviceLoaders(scheduler, changes, selfInvocation()));

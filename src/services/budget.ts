@@ -65,7 +65,8 @@ export interface HeavyJobScheduler {
  * before it joins the queue so waiting never blocks others; after stop() no new work starts; an aborted
  * job resolves at once as 'stopped' so a service's stop() never waits behind another service's job.
  */
-export function createHeavyJobScheduler(deps: { clock: Clock; random: () => number }): HeavyJobScheduler {
+/** `afterJob` runs when each job's work has ended (done or failed): the agent asks for a collection there (system/idle-gc.ts). */
+export function createHeavyJobScheduler(deps: { clock: Clock; random: () => number; afterJob?: () => void }): HeavyJobScheduler {
   let tail: Promise<unknown> = Promise.resolve();
   let current: string | null = null;
   const halt = new AbortController();
@@ -98,6 +99,7 @@ export function createHeavyJobScheduler(deps: { clock: Clock; random: () => numb
           return { ran: true, value: await work(signal) };
         } finally {
           current = null;
+          deps.afterJob?.();
         }
       });
       tail = turn.catch(() => undefined);

@@ -44,6 +44,10 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
   let policy: AssetsPolicy = assetsDefaultSettings;
   // Aborted by stop()/uninstall(): drops this service's waiting heavy jobs and tells a running one.
   let lastError: string | null = null;
+  // When the last inventory ran (undefined: not read yet). The schedule needs only this, and the state file holds the
+  // whole inventory last sent (~190 KB for ~900 packages): read once, not parsed again every tick (docs/benchmarks.md,
+  // issue 19: each parse briefly raised the idle agent's memory).
+  let lastRunAt: number | null | undefined;
 
   const loadState = async (): Promise<AssetsState> => {
     const r = await readJsonFile(stateFile, StateSchema);
@@ -79,6 +83,7 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
       await runtime.report('inventory', { full: false, collectedAt, changes, counts: { added: changes.added.length, removed: changes.removed.length, changed: changes.changed.length, total: changeCount(changes) } });
     }
     await writeJsonAtomic(stateFile, { lastRunAt: collectedAt, sent: inventory } satisfies AssetsState);
+    lastRunAt = collectedAt;
     lastError = null;
     return { status: 'done' };
   }
@@ -89,8 +94,8 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
   };
 
   async function tick(): Promise<void> {
-    const state = await loadState();
-    if (!isDue(policy.schedule, state.lastRunAt, new Date(runtime.clock.now()))) return;
+    if (lastRunAt === undefined) lastRunAt = (await loadState()).lastRunAt;
+    if (!isDue(policy.schedule, lastRunAt, new Date(runtime.clock.now()))) return;
     const outcome = await run(false, policy.maxJitterSec * 1000);
     if (outcome.status === 'failed' && outcome.reason) runtime.logger.info('assets: scheduled run skipped', { reason: outcome.reason.message });
   }
@@ -110,6 +115,7 @@ function assetsService(deps: AssetsDeps, runtime: ServiceRuntime): RmService {
     async uninstall() {
       await ticker.stop();
       await removeFile(stateFile);
+      lastRunAt = undefined;
     },
     async stop() {
       await ticker.stop();

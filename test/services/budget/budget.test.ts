@@ -30,6 +30,22 @@ describe('heavy-job scheduler', () => {
     expect(scheduler.running()).toBeNull();
   });
 
+  it('calls afterJob when each job ends, done or failed, and never while one runs', async () => {
+    const ended: string[] = [];
+    let running: string | null = null;
+    const scheduler = createHeavyJobScheduler({ clock: systemClock, random: () => 0, afterJob: () => ended.push(`after ${running ?? 'none'}`) });
+    const job = (name: string, fail = false) => async () => {
+      running = name;
+      await new Promise((r) => setTimeout(r, 10));
+      running = null;
+      if (fail) throw new Error('boom');
+      return name;
+    };
+    await scheduler.run('inventory', job('inventory'));
+    await expect(scheduler.run('patch-scan', job('patch-scan', true))).rejects.toThrow('boom');
+    expect(ended).toEqual(['after none', 'after none']);
+  });
+
   it('a failing job does not block the next one', async () => {
     const scheduler = createHeavyJobScheduler({ clock: systemClock, random: () => 0 });
     await expect(scheduler.run('bad', async () => { throw new Error('boom'); })).rejects.toThrow('boom');

@@ -1,0 +1,28 @@
+// One full garbage collection a little after a burst of work (an inventory, a patch scan), where the runtime exposes
+// `gc` (the agent's single executables run with --expose-gc, installer/sea/build.sh). An idle agent allocates too
+// little for V8 to collect its old generation again on its own: what a burst left (the inventory as objects, its
+// report's JSON) otherwise stays resident until something else allocates (docs/benchmarks.md, issue 19).
+
+export const IDLE_GC_DELAY_MS = 10_000;
+
+/** A function that asks for one collection `delayMs` from now; a later ask moves it (one collection per burst). */
+export function createIdleCollector(options: { gc?: (() => void) | undefined; delayMs?: number } = {}): () => void {
+  const gc = 'gc' in options ? options.gc : runtimeGc();
+  const delayMs = options.delayMs ?? IDLE_GC_DELAY_MS;
+  let timer: NodeJS.Timeout | null = null;
+  return () => {
+    if (!gc) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      gc();
+    }, delayMs);
+    // Never what keeps a stopping process alive.
+    timer.unref();
+  };
+}
+
+function runtimeGc(): (() => void) | undefined {
+  const gc = (globalThis as { gc?: unknown }).gc;
+  return typeof gc === 'function' ? () => (gc as () => void)() : undefined;
+}
