@@ -1,4 +1,4 @@
-// Hostile review (hostile4): a careless administrator leaves the dropped enroll.env owned by an unprivileged
+// From a hostile review: a careless administrator leaves the dropped enroll.env owned by an unprivileged
 // account (copied in as that user and moved with `sudo mv`, which keeps the owner; or /etc/rmagent made writable).
 // configure (run as root by the .deb/.rpm postinst and install.sh) makes the file 0600 but never asks who owns
 // it: the owner can still rewrite it, so they choose the server the root agent enrolls with, its pinned key and

@@ -1,48 +1,21 @@
-// Hostile review (hostile4): a holder of a RETIRED server key K0 (stolen with the old certificate A's private key,
-// in the same breach) against a device that missed K0's retirement (it pins K0 and K1) and pins certificates.
-// key.rotate is now bounded by its signer for the COMMAND keys, but the TLS pin set it carries (`pins`) is taken
-// from any pinned signer: K0 sends key.rotate {newKey: K1 (already pinned), pins: [A]} and the device drops B, the
-// certificate the real server moved to. From then on the device can never reach the real server (TLS_PIN_MISMATCH),
-// so it never meets the server.hello whose activeKeys would drop K0: the retired key keeps the device for good.
-// Expected (the defence): a pin set from a signer older than the newest pinned key is refused, and the device
-// reaches the real server afterwards. FAILS today (main and the trust3 branch).
-import { mkdtempSync, readFileSync } from 'node:fs';
+// From a hostile review: a holder of a RETIRED server key K0 (stolen with the old certificate A's private key, in
+// the same breach) against a device that missed K0's retirement (it pins K0 and K1) and pins certificates. Before
+// the defence, the TLS pin set a key.rotate carries (`pins`) was taken from any pinned signer: K0 sent key.rotate
+// {newKey: K1 (already pinned), pins: [A]} and the device dropped B, the certificate the real server moved to; it
+// could then never reach the real server (TLS_PIN_MISMATCH), so never met the server.hello whose activeKeys drop
+// K0: the retired key kept the device for good. The defence: a pin set only from the newest pinned key
+// (KEY_ROTATION_INVALID otherwise), and the device reaches the real server afterwards.
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Spawned } from '../../src/cli/processes.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { endorseKey } from '../../src/protocol/key-chain.js';
 import { generateKeyPair, keyFingerprint as fp } from '../../src/protocol/sign.js';
-import { writeJsonAtomic } from '../../src/system/files.js';
-import { agentHome, assertBuilt, type AgentHome } from '../e2e/harness.js';
-import { keyPeer, type KeyPeerOptions, type Peer } from './key-peer.js';
+import { agentHome, assertBuilt } from '../e2e/harness.js';
+import { peersAndAgents, pointTo } from './peer-harness.js';
 import { makeCerts, makeServerCert } from './tls-server.js';
 
-const running: Spawned[] = [];
-const peers: Peer[] = [];
-afterEach(async () => {
-  for (const p of running.splice(0)) await p.stop();
-  for (const p of peers.splice(0)) await p.close();
-});
-
-async function peer(opts: KeyPeerOptions): Promise<Peer> {
-  const p = await keyPeer(opts);
-  peers.push(p);
-  return p;
-}
-async function start(home: AgentHome): Promise<Spawned> {
-  const proc = await home.start();
-  running.push(proc);
-  return proc;
-}
-async function stop(proc: Spawned): Promise<void> {
-  await proc.stop();
-  running.splice(running.indexOf(proc), 1);
-}
-async function pointTo(home: AgentHome, url: string): Promise<void> {
-  const file = path.join(home.stateDir, 'registration.json');
-  await writeJsonAtomic(file, { ...(JSON.parse(readFileSync(file, 'utf8')) as object), serverUrl: url });
-}
+const { peer, start, stop } = peersAndAgents();
 
 describe('a retired key holder and TLS pins', () => {
   beforeAll(() => assertBuilt());

@@ -4,39 +4,16 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Spawned } from '../../src/cli/processes.js';
 import { endorseKey } from '../../src/protocol/key-chain.js';
 import { generateKeyPair, keyFingerprint as fp } from '../../src/protocol/sign.js';
-import { writeJsonAtomic } from '../../src/system/files.js';
 import { agentHome, assertBuilt, type AgentHome } from '../e2e/harness.js';
-import { keyPeer, type KeyPeerOptions, type Peer } from './key-peer.js';
+import type { Peer } from './key-peer.js';
+import { peersAndAgents, pointTo } from './peer-harness.js';
 import { makeCerts, makeServerCert } from './tls-server.js';
 
-const running: Spawned[] = [];
-const peers: Peer[] = [];
-afterEach(async () => {
-  for (const p of running.splice(0)) await p.stop();
-  for (const p of peers.splice(0)) await p.close();
-});
-
-async function peer(opts: KeyPeerOptions): Promise<Peer> {
-  const p = await keyPeer(opts);
-  peers.push(p);
-  return p;
-}
-
-async function start(home: AgentHome): Promise<Spawned> {
-  const proc = await home.start();
-  running.push(proc);
-  return proc;
-}
-
-async function stop(proc: Spawned): Promise<void> {
-  await proc.stop();
-  running.splice(running.indexOf(proc), 1);
-}
-
+const { peer, start, stop } = peersAndAgents();
 /** A device enrolled with `p` (pinning p.key at `enroll --server-key`), running. */
 async function enrolled(name: string, p: Peer, env: NodeJS.ProcessEnv = {}): Promise<{ home: AgentHome; proc: Spawned }> {
   const home = await agentHome(name, env);
@@ -47,11 +24,6 @@ async function enrolled(name: string, p: Peer, env: NodeJS.ProcessEnv = {}): Pro
   return { home, proc };
 }
 
-/** The registered server URL now leads to `url` (the agent must not run). */
-async function pointTo(home: AgentHome, url: string): Promise<void> {
-  const file = path.join(home.stateDir, 'registration.json');
-  await writeJsonAtomic(file, { ...(JSON.parse(readFileSync(file, 'utf8')) as object), serverUrl: url });
-}
 const pinnedOnDisk = (home: AgentHome) => (JSON.parse(readFileSync(path.join(home.stateDir, 'registration.json'), 'utf8')) as { serverKeys: string[] }).serverKeys;
 
 describe('server key rotation cannot be turned against the device', () => {

@@ -1,4 +1,4 @@
-// Hostile review (hostile4): the per-address cap counts agent connections from the HTTP upgrade on. Sockets that
+// From a hostile review: the per-address cap counts agent connections from the HTTP upgrade on. Sockets that
 // never finish their upgrade request (a request line and nothing more; over TLS, not even a ClientHello) are not
 // counted anywhere: one address holds as many as it likes, each for the headers timeout (10 s, checked by Node
 // every 30 s: 100 such sockets were answered 408 and closed after ~30 s) or, over TLS with no ClientHello at all,
