@@ -18,8 +18,9 @@ const BACK_BUDGET_MS = 120_000;
 interface Listening { httpUrl: string; agentUrl: string; port: number }
 
 async function startServer(dataDir: string, port = 0): Promise<{ proc: Spawned } & Listening> {
-  // A long server heartbeat: the test measures reconnection, not ping load.
-  const proc = spawnNode(SERVER_JS, ['--listen', `127.0.0.1:${port}`, '--data', dataDir, '--heartbeat-sec', '30', '--log-level', 'error']);
+  // A long server heartbeat: the test measures reconnection, not ping load. All 3,000 agents come from 127.0.0.1,
+  // over the default per-address cap (1,000): lifted, as for the fleet benchmark (docs/scaling.md).
+  const proc = spawnNode(SERVER_JS, ['--listen', `127.0.0.1:${port}`, '--data', dataDir, '--heartbeat-sec', '30', '--log-level', 'error', '--max-agent-connections-per-address', '0']);
   return { proc, ...(await waitForEvent<Listening>(proc, 'listening', 60_000)) };
 }
 
