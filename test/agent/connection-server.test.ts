@@ -31,6 +31,22 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** A registered device's connection parts (not started) for `server`, stopped after the test. */
+async function agentOf(server: RunningServer, token: string, backoffMaxMs: number, onCommand: Parameters<typeof createConnection>[0]['onCommand']) {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'rmagent-conn-srv-'));
+  await registerDevice({ stateDir, machineId: 'm1', serverUrl: server.agentUrl, token, serverKey: server.serverPublicKey, clock: systemClock });
+  const config = configSchema().parse({ stateDir, logDir: stateDir, connection: { backoffBaseMs: 50, backoffMaxMs } });
+  const context: AgentContext = { config, logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
+  const identity = createIdentityStore({ stateDir, machineId: 'm1', clock: systemClock, logger: context.logger });
+  const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: 1 << 20, clock: systemClock, logger: context.logger });
+  const replay = createReplayGuard({ file: path.join(stateDir, 'replay.json'), windowMs: 300_000, clock: systemClock });
+  await outbox.open();
+  await replay.open();
+  const connection: Connection = createConnection({ context, identity, outbox, replay, deviceFacts: async () => FACTS, onCommand });
+  stops.push(() => connection.stop());
+  return { connection, identity, outbox };
+}
+
 describe('connection against the reference server', () => {
   it('enrolls, delivers reports in order across a server restart, and authenticates afterwards', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'rmagent-srv-'));
@@ -43,18 +59,11 @@ describe('connection against the reference server', () => {
     };
     const { token } = (await api('POST', '/enrollment-tokens', { expiresInSec: 600, maxUses: 1 })) as { token: string };
 
-    const stateDir = mkdtempSync(path.join(tmpdir(), 'rmagent-conn-srv-'));
-    await registerDevice({ stateDir, machineId: 'm1', serverUrl: server.agentUrl, token, serverKey: server.serverPublicKey, clock: systemClock });
-    const config = configSchema().parse({ stateDir, logDir: stateDir, connection: { backoffBaseMs: 50, backoffMaxMs: 300 } });
-    const context: AgentContext = { config, logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
-    const identity = createIdentityStore({ stateDir, machineId: 'm1', clock: systemClock, logger: context.logger });
-    const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: 1 << 20, clock: systemClock, logger: context.logger });
-    const replay = createReplayGuard({ file: path.join(stateDir, 'replay.json'), windowMs: 300_000, clock: systemClock });
-    await outbox.open();
-    await replay.open();
     const handled: string[] = [];
-    const connection: Connection = createConnection({ context, identity, outbox, replay, deviceFacts: async () => FACTS, onCommand: async (f) => { handled.push(f.type); return { status: 'done' }; } });
-    stops.push(() => connection.stop());
+    const { connection, identity, outbox } = await agentOf(server, token, 300, async (f) => {
+      handled.push(f.type);
+      return { status: 'done' };
+    });
     for (let i = 0; i < 3; i++) await outbox.append('watchdog', { i });
     connection.start();
     await until('connected and drained', () => connection.status().phase === 'connected' && outbox.stats().pending === 0);
@@ -84,17 +93,7 @@ describe('connection against the reference server', () => {
     const { token } = (await res.json()) as { token: string };
 
     const agentWith = async (backoffMaxMs: number) => {
-      const stateDir = mkdtempSync(path.join(tmpdir(), 'rmagent-conn-srv-'));
-      await registerDevice({ stateDir, machineId: 'm1', serverUrl: server.agentUrl, token, serverKey: server.serverPublicKey, clock: systemClock });
-      const config = configSchema().parse({ stateDir, logDir: stateDir, connection: { backoffBaseMs: 50, backoffMaxMs } });
-      const context: AgentContext = { config, logger: silentLogger(), runner: createCommandRunner(), clock: systemClock };
-      const identity = createIdentityStore({ stateDir, machineId: 'm1', clock: systemClock, logger: context.logger });
-      const outbox = createOutbox({ dir: path.join(stateDir, 'outbox'), maxBytes: 1 << 20, clock: systemClock, logger: context.logger });
-      const replay = createReplayGuard({ file: path.join(stateDir, 'replay.json'), windowMs: 300_000, clock: systemClock });
-      await outbox.open();
-      await replay.open();
-      const connection = createConnection({ context, identity, outbox, replay, deviceFacts: async () => FACTS, onCommand: async () => ({ status: 'done' }) });
-      stops.push(() => connection.stop());
+      const { connection } = await agentOf(server, token, backoffMaxMs, async () => ({ status: 'done' }));
       connection.start();
       return connection;
     };
