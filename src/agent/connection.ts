@@ -32,6 +32,8 @@ import type { OutcomeJournal } from './outcomes.js';
 import type { AgentContext, CommandHandler, CommandOutcome, Connection, ConnectionStatus, DeviceFacts, IdentityStore, Outbox, Registration } from './contracts.js';
 
 export const HANDSHAKE_TIMEOUT_MS = 15_000;
+/** How long a peer that sent a fatal error has to close before the agent drops the socket itself. */
+const FATAL_CLOSE_GRACE_MS = 1_000;
 const STOP_BUDGET_MS = 2_000;
 const FLUSH_BATCH = 100;
 /** Highest welcome.lastSeq the numbering may move to (a restored device): 2^50 leaves 2^53 - 2^50 numbers. */
@@ -399,6 +401,12 @@ export function createConnection(opts: ConnectionOptions): Connection {
     s.refused = REFUSALS.has(body.code);
     s.revoked = proven && body.code === 'DEVICE_REVOKED';
     s.retryAfterMs = body.retryAfterMs === undefined ? undefined : Math.min(body.retryAfterMs, settings.backoffMaxMs);
+    // `fatal` means the sender closes after it; one that keeps the socket open must not hold the device
+    // (until the handshake timeout, or forever once connected): a second's grace, then the agent drops it.
+    if (body.fatal) {
+      if (s.handshakeTimer) clearTimeout(s.handshakeTimer);
+      s.handshakeTimer = setTimeout(() => s.ws.terminate(), FATAL_CLOSE_GRACE_MS);
+    }
   }
 
   // A half-open peer (gone without a FIN) answers nothing: at the second tick with the previous ping unanswered

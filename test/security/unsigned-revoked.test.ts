@@ -9,13 +9,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Spawned } from '../../src/cli/processes.js';
+import { HANDSHAKE_TIMEOUT_MS } from '../../src/agent/connection.js';
 import { makeFrame } from '../../src/protocol/frames.js';
 import { writeJsonAtomic } from '../../src/system/files.js';
 import { agentHome, assertBuilt } from '../e2e/harness.js';
 import { keyPeer, type Peer } from './key-peer.js';
 import { roguePeer, typeOf, type RoguePeer } from './rogue-peer.js';
 
-const BACKOFF_MAX_MS = 5 * 60_000; // connection.backoffMaxMs default
+const BACKOFF_MAX_MS = 5 * 60_000; // connection.backoffMaxMs default (the harness sets 1 s)
 const running: Spawned[] = [];
 const closers: Array<Peer | RoguePeer> = [];
 afterEach(async () => {
@@ -37,9 +38,13 @@ describe('an unsigned DEVICE_REVOKED from an endpoint with no key', () => {
     await proc.stop();
     running.splice(0);
     // The device's server name now leads to an endpoint without any key.
+    // It never closes its end after the fatal error (`fatal` says the sender closes): the agent drops it itself.
+    let sentAt = 0;
     const rogue = await roguePeer({
       onAgent: (text, wire) => {
-        if (typeOf(text) === 'agent.hello') wire.toAgent(makeFrame('error', { code: 'DEVICE_REVOKED', message: 'this device was deleted', fatal: true }));
+        if (typeOf(text) !== 'agent.hello') return;
+        sentAt = Date.now();
+        wire.toAgent(makeFrame('error', { code: 'DEVICE_REVOKED', message: 'this device was deleted', fatal: true }));
       },
     });
     closers.push(rogue);
@@ -47,9 +52,13 @@ describe('an unsigned DEVICE_REVOKED from an endpoint with no key', () => {
     await writeJsonAtomic(file, { ...(JSON.parse(readFileSync(file, 'utf8')) as object), serverUrl: rogue.url });
     proc = await home.start();
     running.push(proc);
-    const s = await home.waitFor('refused by the rogue', (x) => x.connection.lastError?.code === 'DEVICE_REVOKED' && x.connection.nextRetryAt !== null);
+    const s = await home.waitFor('refused by the rogue', (x) => x.connection.lastError?.code === 'DEVICE_REVOKED' && x.connection.nextRetryAt !== null, 40_000);
     const waitMs = s.connection.nextRetryAt! - Date.now();
-    expect(rogue.heard.map(typeOf)).toEqual(['agent.hello']);
+    const heldMs = s.connection.nextRetryAt! - sentAt;
+    // Nothing but hellos (the agent may have tried again by now: the harness's backoffMaxMs is 1 s).
+    expect(new Set(rogue.heard.map(typeOf))).toEqual(new Set(['agent.hello']));
+    // Before the agent dropped the open socket itself, the rogue held it until the handshake timeout (15 s).
+    expect(heldMs, `the rogue held the device ${heldMs} ms after its fatal error`).toBeLessThan(HANDSHAKE_TIMEOUT_MS);
     // Without a defence: 30-60 minutes.
     expect(waitMs, `next try in ${Math.round(waitMs / 60_000)} min after one unsigned frame`).toBeLessThanOrEqual(BACKOFF_MAX_MS);
   });
