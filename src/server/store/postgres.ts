@@ -23,7 +23,7 @@ import { postgresDevices, postgresDeviceState, postgresReports } from './postgre
 import { postgresLicences, postgresLogins, postgresSessions, postgresVerifications } from './postgres-sign-in.js';
 import { postgresPresence } from './postgres-presence.js';
 import { postgresServerKeys } from './postgres-keys.js';
-import { TOPICS, type Repos, type Store, type Topic, type TopicPayload, type Transaction } from './store.js';
+import { lazyRepos, TOPICS, type Repos, type Store, type Topic, type TopicPayload, type Transaction } from './store.js';
 
 /** The NOTIFY channel every node listens on. */
 export const NOTIFY_CHANNEL = 'rmagent_events';
@@ -186,28 +186,9 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
     reconnectTimer.unref();
   }
 
-  const lazy = <K extends keyof Repos>(key: K): Repos[K] => new Proxy({} as Repos[K], { get: (_t, method) => (ready().repos[key] as Record<string | symbol, unknown>)[method] });
-
   const store: Store = {
     engine: 'postgres',
-    presence: lazy('presence'),
-    serverKeys: lazy('serverKeys'),
-    roles: lazy('roles'),
-    accounts: lazy('accounts'),
-    logins: lazy('logins'),
-    sessions: lazy('sessions'),
-    licences: lazy('licences'),
-    verifications: lazy('verifications'),
-    enrollmentTokens: lazy('enrollmentTokens'),
-    devices: lazy('devices'),
-    deviceState: lazy('deviceState'),
-    reports: lazy('reports'),
-    policies: lazy('policies'),
-    activations: lazy('activations'),
-    alerts: lazy('alerts'),
-    commands: lazy('commands'),
-    webhooks: lazy('webhooks'),
-    webhookDeliveries: lazy('webhookDeliveries'),
+    ...lazyRepos(() => ready().repos),
     async open() {
       closing = false;
       const p = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, connectionTimeoutMillis: 10_000 });

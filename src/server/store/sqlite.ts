@@ -23,7 +23,7 @@ import { sqliteLicences, sqliteLogins, sqliteSessions, sqliteVerifications } fro
 import type { SyncOf } from './sqlite-sync.js';
 import { sqlitePresence } from './sqlite-presence.js';
 import { sqliteServerKeys } from './sqlite-keys.js';
-import type { Repos, Store, Topic, TopicPayload, Transaction } from './store.js';
+import { lazyRepos, type Repos, type Store, type Topic, type TopicPayload, type Transaction } from './store.js';
 
 export const SQLITE_FILE = 'rmagent.db';
 
@@ -129,29 +129,9 @@ export function createSqliteStore(opts: { dataDir: string; logger: Logger; now?:
     if (!repos) throw new RmError('INTERNAL', 'the store is not open');
     return repos;
   };
-  // Delegates that exist before open(), so the Store object can be handed out at once.
-  const lazy = <K extends keyof Repos>(key: K): Repos[K] => new Proxy({} as Repos[K], { get: (_t, method) => (reposOrThrow()[key] as Record<string | symbol, unknown>)[method] });
-
   const store: Store = {
     engine: 'sqlite',
-    presence: lazy('presence'),
-    serverKeys: lazy('serverKeys'),
-    roles: lazy('roles'),
-    accounts: lazy('accounts'),
-    logins: lazy('logins'),
-    sessions: lazy('sessions'),
-    licences: lazy('licences'),
-    verifications: lazy('verifications'),
-    enrollmentTokens: lazy('enrollmentTokens'),
-    devices: lazy('devices'),
-    deviceState: lazy('deviceState'),
-    reports: lazy('reports'),
-    policies: lazy('policies'),
-    activations: lazy('activations'),
-    alerts: lazy('alerts'),
-    commands: lazy('commands'),
-    webhooks: lazy('webhooks'),
-    webhookDeliveries: lazy('webhookDeliveries'),
+    ...lazyRepos(reposOrThrow),
     async open() {
       // Created 0600 before SQLite opens it: its -wal and -shm files take the same mode.
       closeSync(openSync(file, 'a', 0o600));

@@ -279,6 +279,20 @@ export interface Transaction extends Repos {
   publish<T extends Topic>(topic: T, payload: TopicPayload[T]): void;
 }
 
+// Every repository, once: a key missing here is a type error, so both engines hand out the same set.
+const REPO_KEYS: Record<keyof Repos, true> = {
+  presence: true, serverKeys: true, roles: true, accounts: true, logins: true, sessions: true, licences: true,
+  verifications: true, enrollmentTokens: true, devices: true, deviceState: true, reports: true, policies: true,
+  activations: true, alerts: true, commands: true, webhooks: true, webhookDeliveries: true,
+};
+
+/** Delegates to `current()`'s repositories, so a Store object can be handed out before open() made them. */
+export function lazyRepos(current: () => Repos): Repos {
+  const lazy = <K extends keyof Repos>(key: K): Repos[K] =>
+    new Proxy({} as Repos[K], { get: (_t, method) => (current()[key] as Record<string | symbol, unknown>)[method] });
+  return Object.fromEntries(Object.keys(REPO_KEYS).map((key) => [key, lazy(key as keyof Repos)])) as unknown as Repos;
+}
+
 export interface Store extends Repos {
   readonly engine: 'sqlite' | 'postgres';
   /** Opens the database and applies the migrations it lacks. */
