@@ -8,6 +8,7 @@ import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
+import { encodeCursor } from '../../src/server/store/cursor.js';
 import { POSTGRES_MIGRATIONS } from '../../src/server/store/migrations/postgres/index.js';
 import { SQLITE_MIGRATIONS } from '../../src/server/store/migrations/sqlite/index.js';
 import { createPostgresStore } from '../../src/server/store/postgres.js';
@@ -214,6 +215,8 @@ describe.each(ENGINES)('$engine store contract', ({ skip, make }) => {
       expect((await store.devices.list({ tags: ['finance', 'laptops'] }, { limit: 100, cursor: null })).items).toHaveLength(5);
       expect((await store.devices.list({ search: 'DEV-1' }, { limit: 100, cursor: null })).items.map((d) => d.id)).toEqual(Array.from({ length: 10 }, (_, i) => `dev-1${i}`));
       await expect(store.devices.list({}, { limit: 5, cursor: 'bm90LWEtY3Vyc29y' })).rejects.toMatchObject({ code: 'API_INVALID' });
+      // A well-formed cursor with text where the time goes: the client's error on both engines, not a 500.
+      await expect(store.alerts.list({}, { limit: 5, cursor: encodeCursor(['not-a-time', 'a-1']) })).rejects.toMatchObject({ code: 'API_INVALID' });
     });
 
     it('revoking a device keeps it refusable by id but removes its data and cancels its pending commands', async () => {

@@ -28,3 +28,9 @@ export function pageOf<T>(rows: T[], limit: number, keyOf: (row: T) => CursorKey
   const items = rows.slice(0, limit);
   return { items, next: encodeCursor(keyOf(items[items.length - 1]!)) };
 }
+
+/** A cursor part that must be a number (a forged cursor with text there is the client's error, not a 500). */
+export function cursorNumber(part: string | number): number {
+  if (typeof part !== 'number') throw new RmError('API_INVALID', 'cursor: not a cursor this list returned (pass `next` from the previous page)');
+  return part;
+}

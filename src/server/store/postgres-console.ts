@@ -1,7 +1,7 @@
 // PostgreSQL repositories of what the console manages: roles, accounts, enrollment tokens, policies, activations,
 // webhooks. The statements of sqlite-console.ts in PostgreSQL's dialect; rows map through the same functions.
-import { decodeCursor, pageOf } from './cursor.js';
-import { cursorNumber, pgJson as json, type PgDb, type PgParam } from './postgres-db.js';
+import { cursorNumber, decodeCursor, pageOf } from './cursor.js';
+import { pgJson as json, type PgDb, type PgParam } from './postgres-db.js';
 import { num, type Row } from './sqlite-db.js';
 import { toActivation, toPolicy, toRole, toToken, toWebhook } from './sqlite-console.js';
 import type { Repos } from './store.js';

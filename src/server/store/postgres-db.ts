@@ -5,7 +5,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { RmError } from '../../protocol/errors.js';
 
 export type PgParam = string | number | null | boolean | readonly string[] | readonly number[];
 export type PgRow = Record<string, unknown>;
@@ -83,8 +82,3 @@ export function createPgDb(pool: Pool): PgContext {
 
 export const pgJson = (value: unknown): string => JSON.stringify(value);
 
-/** A cursor part that must be a number (a forged cursor with text there is the client's error, not a 500). */
-export function cursorNumber(part: string | number): number {
-  if (typeof part !== 'number') throw new RmError('API_INVALID', 'cursor: not a cursor this list returned (pass `next` from the previous page)');
-  return part;
-}

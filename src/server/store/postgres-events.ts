@@ -1,10 +1,10 @@
 // PostgreSQL repositories of what happens over time: alerts, commands and webhook deliveries. The statements of
 // sqlite-events.ts in PostgreSQL's dialect; rows map through the same functions. Webhook deliveries are leased with
 // , so two nodes never take the same delivery.
-import { decodeCursor, pageOf } from './cursor.js';
-import { cursorNumber, pgJson as json, type PgDb, type PgParam } from './postgres-db.js';
+import { cursorNumber, decodeCursor, pageOf } from './cursor.js';
+import { pgJson as json, type PgDb, type PgParam } from './postgres-db.js';
 import { num, type Row } from './sqlite-db.js';
-import { ALERT_COLUMNS, toAlert, toCommand, toDelivery } from './sqlite-events.js';
+import { ALERT_COLUMNS, alertListQuery, toAlert, toCommand, toDelivery } from './sqlite-events.js';
 import { PRUNE_CHUNK } from './sqlite-fleet.js';
 import type { Repos } from './store.js';
 import { PENDING_COMMAND_STATUSES } from './records.js';
@@ -12,23 +12,8 @@ import { PENDING_COMMAND_STATUSES } from './records.js';
 export function postgresAlerts(db: PgDb): Repos['alerts'] {
   return {
     async list(filter, page) {
-      const where: string[] = [];
-      const params: PgParam[] = [];
-      if (filter.open !== undefined) where.push(filter.open ? 'cleared_at IS NULL' : 'cleared_at IS NOT NULL');
-      if (filter.deviceId) {
-        where.push('device_id = ?');
-        params.push(filter.deviceId);
-      }
-      if (filter.ownedBy) {
-        where.push('EXISTS (SELECT 1 FROM activations a WHERE a.device_id = alerts.device_id AND a.service = alerts.service AND a.activated_by = ?)');
-        params.push(filter.ownedBy);
-      }
-      const after = decodeCursor(page.cursor, 2);
-      if (after) {
-        where.push('(raised_at < ? OR (raised_at = ? AND id < ?))');
-        params.push(cursorNumber(after[0]!), cursorNumber(after[0]!), String(after[1]));
-      }
-      const rows = await db.all<Row>(`SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY raised_at DESC, id DESC LIMIT ?`, ...params, page.limit + 1);
+      const q = alertListQuery(filter, page);
+      const rows = await db.all<Row>(q.sql, ...q.params);
       const p = pageOf(rows, page.limit, (r) => [num(r.raised_at), String(r.id)]);
       return { items: p.items.map(toAlert), next: p.next };
     },

@@ -1,7 +1,7 @@
 // PostgreSQL repositories of the web console's sign-in and licences: the statements of sqlite-sign-in.ts in
 // PostgreSQL's dialect; rows map through the same functions.
-import { decodeCursor, pageOf } from './cursor.js';
-import { cursorNumber, type PgDb } from './postgres-db.js';
+import { cursorNumber, decodeCursor, pageOf } from './cursor.js';
+import { type PgDb } from './postgres-db.js';
 import { num, type Row } from './sqlite-db.js';
 import { toLicence, toLogin, toSession, toVerification } from './sqlite-sign-in.js';
 import type { Repos } from './store.js';

@@ -1,6 +1,6 @@
 // SQLite repositories of what happens over time: alerts, commands and webhook deliveries.
 import type { ServiceName } from '../../protocol/model.js';
-import { decodeCursor, pageOf } from './cursor.js';
+import { cursorNumber, decodeCursor, pageOf } from './cursor.js';
 import { json, list, num, numOrNull, parseJson, strOrNull, type Db, type Param, type Row } from './sqlite-db.js';
 import { PRUNE_CHUNK } from './sqlite-fleet.js';
 import type { Repos } from './store.js';
@@ -25,26 +25,33 @@ export const toAlert = (r: Row): AlertRecord => ({
 
 export const ALERT_COLUMNS: Record<string, string> = { service: 'service', check: '"check"', severity: 'severity', message: 'message', value: 'value', threshold: 'threshold', raisedAt: 'raised_at', clearedAt: 'cleared_at', ackedBy: 'acked_by', ackedAt: 'acked_at' };
 
+/** One page of alerts, newest first (both engines; a cursor whose time is not a number is the client's error). */
+export function alertListQuery(filter: Parameters<Repos['alerts']['list']>[0], page: Parameters<Repos['alerts']['list']>[1]): { sql: string; params: Param[] } {
+  const where: string[] = [];
+  const params: Param[] = [];
+  if (filter.open !== undefined) where.push(filter.open ? 'cleared_at IS NULL' : 'cleared_at IS NOT NULL');
+  if (filter.deviceId) {
+    where.push('device_id = ?');
+    params.push(filter.deviceId);
+  }
+  if (filter.ownedBy) {
+    where.push('EXISTS (SELECT 1 FROM activations a WHERE a.device_id = alerts.device_id AND a.service = alerts.service AND a.activated_by = ?)');
+    params.push(filter.ownedBy);
+  }
+  const after = decodeCursor(page.cursor, 2);
+  if (after) {
+    where.push('(raised_at < ? OR (raised_at = ? AND id < ?))');
+    params.push(cursorNumber(after[0]!), cursorNumber(after[0]!), String(after[1]));
+  }
+  params.push(page.limit + 1);
+  return { sql: `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY raised_at DESC, id DESC LIMIT ?`, params };
+}
+
 export function sqliteAlerts(db: Db): SyncOf<Repos['alerts']> {
   return {
     list(filter, page) {
-      const where: string[] = [];
-      const params: Param[] = [];
-      if (filter.open !== undefined) where.push(filter.open ? 'cleared_at IS NULL' : 'cleared_at IS NOT NULL');
-      if (filter.deviceId) {
-        where.push('device_id = ?');
-        params.push(filter.deviceId);
-      }
-      if (filter.ownedBy) {
-        where.push('EXISTS (SELECT 1 FROM activations a WHERE a.device_id = alerts.device_id AND a.service = alerts.service AND a.activated_by = ?)');
-        params.push(filter.ownedBy);
-      }
-      const after = decodeCursor(page.cursor, 2);
-      if (after) {
-        where.push('(raised_at < ? OR (raised_at = ? AND id < ?))');
-        params.push(after[0]!, after[0]!, after[1]!);
-      }
-      const rows = db.all(`SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY raised_at DESC, id DESC LIMIT ?`, ...params, page.limit + 1);
+      const q = alertListQuery(filter, page);
+      const rows = db.all(q.sql, ...q.params);
       const p = pageOf(rows, page.limit, (r) => [num(r.raised_at), String(r.id)]);
       return { items: p.items.map(toAlert), next: p.next };
     },
