@@ -6,30 +6,15 @@ import type { ServiceState } from '../../protocol/model.js';
 import { decodeCursor, pageOf } from './cursor.js';
 import { pgJson as json, type PgDb, type PgParam } from './postgres-db.js';
 import { num, parseJson, type Row } from './sqlite-db.js';
-import { likePattern, PRUNE_CHUNK, sortNameOf, toDevice, toReport, TRIM_CHUNK } from './sqlite-fleet.js';
-import type { DeviceFilter, ReportLimits, Repos } from './store.js';
+import { deviceWhere, PRUNE_CHUNK, sortNameOf, toDevice, toReport, TRIM_CHUNK } from './sqlite-fleet.js';
+import type { ReportLimits, Repos } from './store.js';
 import type { LatestReport } from './records.js';
 import { PENDING_COMMAND_STATUSES } from './records.js';
 
 const DEVICE_COLUMNS = `d.*, (SELECT coalesce(json_agg(t.tag ORDER BY t.tag), '[]'::json)::text FROM device_tags t WHERE t.device_id = d.id) AS tags`;
 
-function deviceWhere(filter: DeviceFilter): { where: string; params: PgParam[] } {
-  const clauses = ['d.revoked_at IS NULL'];
-  const params: PgParam[] = [];
-  for (const tag of filter.tags ?? []) {
-    clauses.push('EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id = d.id AND t.tag = ?)');
-    params.push(tag);
-  }
-  if (filter.search) {
-    clauses.push(`(d.sort_name LIKE ? ESCAPE '\\' OR lower(d.facts::jsonb ->> 'hostname') LIKE ? ESCAPE '\\')`);
-    params.push(likePattern(filter.search), likePattern(filter.search));
-  }
-  if (filter.platform) {
-    clauses.push('d.platform = ?');
-    params.push(filter.platform);
-  }
-  return { where: clauses.join(' AND '), params };
-}
+/** PostgreSQL's expression for the device's hostname fact (deviceWhere's search). */
+const PG_HOSTNAME = "d.facts::jsonb ->> 'hostname'";
 
 export function postgresDevices(db: PgDb): Repos['devices'] {
   const writeTags = async (id: string, tags: readonly string[]) => {
@@ -45,7 +30,7 @@ export function postgresDevices(db: PgDb): Repos['devices'] {
       return device.revokedAt !== null && !options.includeRevoked ? null : device;
     },
     async list(filter, page) {
-      const { where, params } = deviceWhere(filter);
+      const { where, params } = deviceWhere(filter, PG_HOSTNAME);
       const after = decodeCursor(page.cursor, 2);
       const keyset = after ? ' AND (d.sort_name > ? OR (d.sort_name = ? AND d.id > ?))' : '';
       const keyParams: PgParam[] = after ? [String(after[0]), String(after[0]), String(after[1])] : [];
@@ -55,7 +40,7 @@ export function postgresDevices(db: PgDb): Repos['devices'] {
     },
     many: async (ids) => (ids.length ? (await db.all<Row>(`SELECT ${DEVICE_COLUMNS} FROM devices d WHERE d.revoked_at IS NULL AND d.id = ANY(?)`, ids)).map(toDevice) : []),
     async ids(filter, max) {
-      const { where, params } = deviceWhere(filter);
+      const { where, params } = deviceWhere(filter, PG_HOSTNAME);
       return (await db.all<{ id: string }>(`SELECT d.id FROM devices d WHERE ${where} ORDER BY d.id LIMIT ?`, ...params, max + 1)).map((r) => r.id);
     },
     count: async () => num((await db.get<{ n: string }>('SELECT count(*) AS n FROM devices WHERE revoked_at IS NULL'))!.n),

@@ -46,8 +46,11 @@ export function toReport(r: Row): ReportRecord {
 export const sortNameOf = (facts: DeviceFacts): string => (facts.alias ?? facts.hostname).toLowerCase();
 export const likePattern = (text: string): string => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-/** WHERE clause and parameters of a device filter (live devices only). */
-function deviceWhere(filter: DeviceFilter): { where: string; params: Param[] } {
+/** SQLite's expression for the device's hostname fact (deviceWhere's search). */
+const SQLITE_HOSTNAME = "json_extract(d.facts, '$.hostname')";
+
+/** WHERE clause and parameters of a device filter (live devices only); `hostnameSql` reads the fact in the engine's dialect. */
+export function deviceWhere(filter: DeviceFilter, hostnameSql = SQLITE_HOSTNAME): { where: string; params: Param[] } {
   const clauses = ['d.revoked_at IS NULL'];
   const params: Param[] = [];
   for (const tag of filter.tags ?? []) {
@@ -55,7 +58,7 @@ function deviceWhere(filter: DeviceFilter): { where: string; params: Param[] } {
     params.push(tag);
   }
   if (filter.search) {
-    clauses.push(`(d.sort_name LIKE ? ESCAPE '\\' OR lower(json_extract(d.facts, '$.hostname')) LIKE ? ESCAPE '\\')`);
+    clauses.push(`(d.sort_name LIKE ? ESCAPE '\\' OR lower(${hostnameSql}) LIKE ? ESCAPE '\\')`);
     params.push(likePattern(filter.search), likePattern(filter.search));
   }
   if (filter.platform) {
