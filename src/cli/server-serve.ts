@@ -8,7 +8,7 @@ import { RmError } from '../protocol/errors.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_REPORT_LIMITS, startServer } from '../server/server.js';
 import { DEFAULT_DEVICE_LIMITS } from '../server/gateway.js';
-import { DEFAULT_CONNECTION_CAPS } from '../server/connection-caps.js';
+import { DEFAULT_CONNECTION_CAPS, defaultNonAgentSockets } from '../server/connection-caps.js';
 import { parseTrustedProxies } from '../server/client-address.js';
 import { DEFAULT_API_RATE_LIMITS } from '../server/api/rate-limits.js';
 import { DEFAULT_PRESENCE_TTL_MS } from '../server/presence.js';
@@ -25,8 +25,8 @@ export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --d
                       [--report-kind-mib N] [--report-device-mib N] [--report-retention-days N] [--device-kib-per-sec N]
                       [--public-url URL] [--smtp-url-file FILE] [--mail-from ADDRESS]
                       [--presence-ttl-sec N] [--api-rps-per-token N] [--api-rps-per-address N]
-                      [--max-agent-connections N] [--max-agent-connections-per-address N] [--trusted-proxies LIST]
-                      [--key-secret-file FILE]
+                      [--max-agent-connections N] [--max-agent-connections-per-address N] [--max-non-agent-sockets N]
+                      [--trusted-proxies LIST] [--key-secret-file FILE]
 
   --listen HOST:PORT        address to listen on (port 0 picks a free port; IPv6 as [::1]:8080)
   --data DIR                data folder: rmagent.db (SQLite), owner.token, key-encryption.secret, server-key.pub,
@@ -55,7 +55,11 @@ export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --d
   --max-agent-connections-per-address N
                             agent connections one client address holds at most; more are answered 429 with
                             Retry-After (default ${DEFAULT_CONNECTION_CAPS.perAddress}; 0 = no cap). Raise it for many
-                            devices behind one NAT address; behind a load balancer see --trusted-proxies
+                            devices behind one NAT address; behind a load balancer see --trusted-proxies. An IPv6
+                            client counts by its /64. The same number (at least 64) bounds an address's other sockets
+  --max-non-agent-sockets N sockets that are not agent connections (API and console clients, upgrade requests and TLS
+                            handshakes in progress) this node holds at most; more are closed at once (default a fifth
+                            of --max-agent-connections, at least 1024: ${defaultNonAgentSockets(DEFAULT_CONNECTION_CAPS.total)}; 0 = no bound)
   --trusted-proxies LIST    addresses or CIDR ranges of your load balancers (e.g. 10.0.0.5,10.1.0.0/16): from these
                             peers the client address is taken from X-Forwarded-For (per-address caps and API limits);
                             from any other peer that header is ignored (default: none trusted)
@@ -84,12 +88,13 @@ const FlagsSchema = z.object({
   'api-rps-per-address': z._default(int(0, 100_000), DEFAULT_API_RATE_LIMITS.perAddress.perSec),
   'max-agent-connections': z._default(int(0, 10_000_000), DEFAULT_CONNECTION_CAPS.total),
   'max-agent-connections-per-address': z._default(int(0, 10_000_000), DEFAULT_CONNECTION_CAPS.perAddress),
+  'max-non-agent-sockets': z.optional(int(0, 10_000_000)),
   'trusted-proxies': z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
   'key-secret-file': z.optional(z.string().check(z.minLength(1))),
 }).check(z.refine((f) => Boolean(f['tls-cert']) === Boolean(f['tls-key']), { message: 'give both --tls-cert and --tls-key, or neither', path: ['tls-cert'] }));
 type Flags = z.infer<typeof FlagsSchema>;
 
-const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from', 'presence-ttl-sec', 'api-rps-per-token', 'api-rps-per-address', 'max-agent-connections', 'max-agent-connections-per-address', 'trusted-proxies', 'key-secret-file'] as const;
+const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from', 'presence-ttl-sec', 'api-rps-per-token', 'api-rps-per-address', 'max-agent-connections', 'max-agent-connections-per-address', 'max-non-agent-sockets', 'trusted-proxies', 'key-secret-file'] as const;
 
 function parseServeFlags(argv: string[]): Flags | 'help' {
   let values: Record<string, unknown>;
@@ -149,7 +154,11 @@ export default async function serve(argv: string[], io: CliIO, stopRequested: Pr
       perToken: { perSec: flags['api-rps-per-token'], burst: flags['api-rps-per-token'] * 10 },
       perAddress: { perSec: flags['api-rps-per-address'], burst: flags['api-rps-per-address'] * 10 },
     },
-    connectionCaps: { total: flags['max-agent-connections'], perAddress: flags['max-agent-connections-per-address'] },
+    connectionCaps: {
+      total: flags['max-agent-connections'],
+      perAddress: flags['max-agent-connections-per-address'],
+      ...(flags['max-non-agent-sockets'] === undefined ? {} : { nonAgentSockets: flags['max-non-agent-sockets'] }),
+    },
     ...(trustedProxies ? { trustedProxies } : {}),
     deviceLimits: { ...DEFAULT_DEVICE_LIMITS, bytes: { perSec: flags['device-kib-per-sec'] * 1024, burst: Math.max(DEFAULT_DEVICE_LIMITS.bytes.burst, flags['device-kib-per-sec'] * 1024 * 4) } },
   }).catch((err: NodeJS.ErrnoException) => {

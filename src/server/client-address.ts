@@ -30,6 +30,42 @@ export function normalizeAddress(address: string): string {
   return (mapped ? mapped[1]! : address).toLowerCase();
 }
 
+/**
+ * Pure: the key a client is counted under by the per-address bounds. An IPv4 address (also written IPv4-mapped,
+ * ::ffff:a.b.c.d or ::ffff:7f00:1) is itself; an IPv6 address is its /64 ("2001:db8:1:2::/64"), since one
+ * subscriber or site is given at least a /64 and picks any of its 2^64 addresses at will. Anything else ("unknown")
+ * is returned as it is.
+ */
+export function addressGroupOf(address: string): string {
+  const plain = normalizeAddress(address.replace(/%.*$/, '')); // a zone (fe80::1%eth0) is no part of the address
+  if (isIP(plain) !== 6) return plain;
+  const groups = ipv6Groups(plain);
+  if (!groups) return plain;
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.');
+  }
+  const prefix = [...groups.slice(0, 4), 0, 0, 0, 0].map((g) => g.toString(16)).join(':');
+  return `${new URL(`http://[${prefix}]/`).hostname.slice(1, -1)}/64`; // the URL parser writes the short form (RFC 5952)
+}
+
+/** The eight 16-bit groups of an IPv6 address Node accepted (isIP 6), a dotted IPv4 tail included; null if not. */
+function ipv6Groups(address: string): number[] | null {
+  let text = address;
+  const dotted = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail, extra] = text.split('::');
+  if (extra !== undefined) return null;
+  const parse = (part: string) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  const missing = 8 - left.length - right.length;
+  if ((tail === undefined && missing !== 0) || missing < 0 || [...left, ...right].some((g) => !(g >= 0 && g <= 0xffff))) return null;
+  return [...left, ...Array<number>(missing).fill(0), ...right];
+}
+
 /** Is this peer address a named --trusted-proxies balancer? */
 export const isTrustedProxy = (proxies: TrustedProxies, peer: string): boolean => proxies !== null && trusted(proxies, normalizeAddress(peer));
 

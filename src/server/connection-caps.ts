@@ -1,15 +1,30 @@
-// How many agent WebSocket connections one node holds, in total and per client address, counted from the HTTP
-// upgrade until the socket closes (authenticated or not). Beyond a cap the upgrade is answered 503 (the node is
-// full) or 429 (this address holds too many) with Retry-After, before any WebSocket state exists for it.
+// How many agent WebSocket connections one node holds, in total and per client address (an IPv6 client per /64:
+// addressGroupOf), counted from the HTTP upgrade until the socket closes (authenticated or not). Beyond a cap the
+// upgrade is answered 503 (the node is full) or 429 (this address holds too many) with Retry-After, before any
+// WebSocket state exists for it. Sockets that are not (yet) agent connections are bounded from the TCP connection
+// on, per address and for the whole node (decideSocket).
 
 export interface ConnectionCaps {
   /** Connections this node holds at most; 0 = no cap. */
   total: number;
   /** Connections one client address holds at most; 0 = no cap. */
   perAddress: number;
+  /** Sockets that are not agent connections this node holds at most; 0 = no bound; unset = defaultNonAgentSockets(total). */
+  nonAgentSockets?: number;
 }
 
 export const DEFAULT_CONNECTION_CAPS: ConnectionCaps = { total: 50_000, perAddress: 1_000 };
+
+/**
+ * Sockets that are not agent connections (API and console clients, upgrade requests still arriving, TLS handshakes)
+ * a node holds by default: a fifth of its agent cap, at least 1,024 (10,000 with no agent cap). With the defaults,
+ * 50,000 agents + 10,000 others stay below LimitNOFILE=65536 (docs/scaling.md).
+ */
+export function defaultNonAgentSockets(total: number): number {
+  return total > 0 ? Math.max(1_024, Math.ceil(total / 5)) : 10_000;
+}
+
+export const nonAgentSocketsOf = (caps: ConnectionCaps): number => caps.nonAgentSockets ?? defaultNonAgentSockets(caps.total);
 
 /** Seconds a refused agent is asked to wait: a range, so a refused crowd does not come back in the same second. */
 export const RETRY_AFTER_SEC = { full: { min: 5, spread: 25 }, perAddress: { min: 30, spread: 60 } } as const;
@@ -39,6 +54,47 @@ export const MIN_OTHER_SOCKETS = 64;
  */
 export function admitSocket(perAddress: number, sockets: number, agentConnections: number): boolean {
   return perAddress <= 0 || sockets - agentConnections < Math.max(perAddress, MIN_OTHER_SOCKETS);
+}
+
+/** What a node and one peer hold: open TCP sockets and, of them, agent connections. */
+export interface SocketCounts {
+  sockets: number;
+  agentConnections: number;
+}
+
+export type SocketVerdict = { ok: true } | { ok: false; bound: 'node' | 'address' };
+
+/**
+ * Pure: may one more TCP socket be accepted? First the node-wide bound on sockets that are not agent connections
+ * (many addresses, each under its own bound, would otherwise fill the file descriptors), then the peer's own
+ * (admitSocket). `peer` null: not counted per address (a trusted proxy, or no per-address cap).
+ */
+export function decideSocket(caps: ConnectionCaps, node: SocketCounts, peer: SocketCounts | null): SocketVerdict {
+  const nodeBound = nonAgentSocketsOf(caps);
+  if (nodeBound > 0 && node.sockets - node.agentConnections >= nodeBound) return { ok: false, bound: 'node' };
+  if (peer && !admitSocket(caps.perAddress, peer.sockets, peer.agentConnections)) return { ok: false, bound: 'address' };
+  return { ok: true };
+}
+
+/** How often a refusal of the same kind is logged at most: a flood makes one line a minute, with its count. */
+export const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * Logs refusals of one kind at most once per interval: the first at once, then one line per interval that counts
+ * the refusals since the previous line (a flood of refused sockets must not become a flood of log lines).
+ */
+export function createRefusalLog(warn: (message: string, meta: Record<string, unknown>) => void, now: () => number, intervalMs = REFUSAL_LOG_INTERVAL_MS) {
+  const last = new Map<string, { at: number; unlogged: number }>();
+  return (message: string, meta: Record<string, unknown> = {}): void => {
+    const t = now();
+    const seen = last.get(message);
+    if (seen && t - seen.at < intervalMs) {
+      seen.unlogged += 1;
+      return;
+    }
+    warn(message, { ...meta, refusedSinceLastLine: (seen?.unlogged ?? 0) + 1 });
+    last.set(message, { at: t, unlogged: 0 });
+  };
 }
 
 /** The counts behind decideAdmission: take() on an admitted upgrade, the returned release() once its socket closed. */

@@ -24,8 +24,8 @@ import { decideEnrollment } from './enrollment.js';
 import type { Intake } from './intake.js';
 import { fullBucket, take, type Bucket, type Rate } from './rate-limit.js';
 import { hashSecret, newId } from './secrets.js';
-import { clientAddressOf, isTrustedProxy, normalizeAddress, type TrustedProxies } from './client-address.js';
-import { admitSocket, createConnectionCounter, DEFAULT_CONNECTION_CAPS, type ConnectionCaps } from './connection-caps.js';
+import { addressGroupOf, clientAddressOf, isTrustedProxy, type TrustedProxies } from './client-address.js';
+import { createConnectionCounter, createRefusalLog, decideSocket, DEFAULT_CONNECTION_CAPS, nonAgentSocketsOf, type ConnectionCaps } from './connection-caps.js';
 import { setMaxPayload } from './ws-payload.js';
 
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -41,6 +41,13 @@ export const LEGACY_RETRY_AFTER_MS = 15 * 60_000;
  * frame header (close 1009), so an unauthenticated peer never has more than this buffered here.
  */
 export const PRE_AUTH_MAX_PAYLOAD = 64 * 1024;
+/**
+ * What the server may have queued for a peer that has not authenticated (ws bufferedAmount: written, not yet taken
+ * by the kernel). Its answers before auth are server.hello (a few KiB) and error frames of a few hundred bytes; a
+ * peer that keeps sending frames and never reads the answers is dropped beyond this, instead of the server queueing
+ * them (a hostile review measured +43 MB of server memory from one such peer within the 10 s handshake timeout).
+ */
+export const PRE_AUTH_MAX_BUFFERED = 256 * 1024;
 /** After the handshake: twice the protocol limit, so a frame just over it reaches parseFrame and gets a typed error frame; ws closes (1009) anything beyond. */
 export const MAX_PAYLOAD = DEFAULT_MAX_FRAME_BYTES * 2;
 
@@ -136,12 +143,22 @@ export function createGateway(opts: GatewayOptions): Gateway {
   let stopping = false;
   const caps = opts.connectionCaps ?? DEFAULT_CONNECTION_CAPS;
   const counter = createConnectionCounter(caps);
-  /** Open TCP sockets per peer address (API and agent alike), trusted proxies not counted. */
+  /** Open TCP sockets per peer address group (API and agent alike), trusted proxies not counted. */
   const socketsByPeer = new Map<string, number>();
+  /** Open TCP sockets on this node, trusted proxies' included. */
+  let socketsOnNode = 0;
+  const refusalLog = createRefusalLog((message, meta) => logger.warn(message, meta), () => clock.now());
+  /** The sessions whose peer has not authenticated yet: what is queued for them is bounded (PRE_AUTH_MAX_BUFFERED). */
+  const preAuth = new WeakSet<WebSocket>();
 
   const sendFrame = (ws: WebSocket, frame: Frame): boolean => {
     if (ws.readyState !== WebSocket.OPEN) return false;
     ws.send(encodeFrame(frame));
+    if (preAuth.has(ws) && ws.bufferedAmount > PRE_AUTH_MAX_BUFFERED) {
+      refusalLog('unauthenticated peers dropped: they do not read what the server answers', { bytesQueued: ws.bufferedAmount, bound: PRE_AUTH_MAX_BUFFERED });
+      ws.terminate();
+      return false;
+    }
     return true;
   };
   const sendError = (ws: WebSocket, code: ErrorCode | string, message: string, extra: { ref?: string; fatal?: boolean; retryAfterMs?: number } = {}) => {
@@ -158,6 +175,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const previous = online.get(device.id);
     if (previous && previous !== s) previous.ws.close(CLOSE_REPLACED, 'replaced by a newer connection');
     s.deviceId = device.id;
+    preAuth.delete(s.ws);
     online.set(device.id, s);
     // Authenticated: frames up to the protocol limit from now on (the agent sends nothing before the welcome).
     setMaxPayload(s.ws, MAX_PAYLOAD);
@@ -315,6 +333,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       bytes: fullBucket(limits.bytes, now), frames: fullBucket(limits.frames, now), rateTimer: null, paused: false, ponged: false,
     };
     sessions.add(s);
+    preAuth.add(ws);
     const timer = setTimeout(() => {
       if (s.deviceId !== null) return;
       sendError(ws, 'AUTH_FAILED', 'no auth or enroll frame in time', { fatal: true });
@@ -366,7 +385,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!wss) return void socket.destroy();
     if (!wss.shouldHandle(req)) return wss.handleUpgrade(req, socket, head, () => undefined); // answers 400
-    const address = clientAddressOf(req, opts.trustedProxies ?? null);
+    const address = addressGroupOf(clientAddressOf(req, opts.trustedProxies ?? null));
     const verdict = stopping ? { ok: false as const, status: 503 as const, reason: 'the server is shutting down', retryAfterSec: 1 + Math.floor(Math.random() * 5) } : counter.take(address);
     if (!verdict.ok) {
       logger.debug('agent connection refused at the upgrade', { address, status: verdict.status, reason: verdict.reason });
@@ -380,20 +399,25 @@ export function createGateway(opts: GatewayOptions): Gateway {
     wss.handleUpgrade(req, socket, head, (ws) => wss?.emit('connection', ws, req));
   }
 
-  // Counted from the TCP connection (before TLS and before any HTTP byte): a peer's sockets that are not agent
-  // connections stay below the per-address cap, else the socket is destroyed at once. Behind a balancer the peer
-  // is the balancer (--trusted-proxies): not counted here, its clients are counted at the upgrade.
+  // Counted from the TCP connection (before TLS and before any HTTP byte): the node's sockets that are not agent
+  // connections stay below --max-non-agent-sockets, and a peer's below the per-address cap, else the socket is
+  // destroyed at once (nothing read, nothing written). Behind a balancer the peer is the balancer
+  // (--trusted-proxies): counted for the node only, its clients are counted per address at the upgrade.
   function onTcpConnection(socket: Socket): void {
-    if (caps.perAddress <= 0 || !socket.remoteAddress || isTrustedProxy(opts.trustedProxies ?? null, socket.remoteAddress)) return;
-    const peer = normalizeAddress(socket.remoteAddress);
-    const held = socketsByPeer.get(peer) ?? 0;
-    if (!admitSocket(caps.perAddress, held, counter.heldBy(peer))) {
-      logger.debug('socket refused at the TCP connection', { address: peer, sockets: held });
+    const peer = caps.perAddress > 0 && socket.remoteAddress && !isTrustedProxy(opts.trustedProxies ?? null, socket.remoteAddress) ? addressGroupOf(socket.remoteAddress) : null;
+    const held = peer === null ? 0 : socketsByPeer.get(peer) ?? 0;
+    const verdict = decideSocket(caps, { sockets: socketsOnNode, agentConnections: counter.counts().total }, peer === null ? null : { sockets: held, agentConnections: counter.heldBy(peer) });
+    if (!verdict.ok) {
+      if (verdict.bound === 'node') refusalLog('sockets refused: this node holds its maximum of sockets that are not agent connections (--max-non-agent-sockets)', { bound: nonAgentSocketsOf(caps), sockets: socketsOnNode });
+      else logger.debug('socket refused at the TCP connection', { address: peer, sockets: held });
       socket.destroy();
       return;
     }
-    socketsByPeer.set(peer, held + 1);
+    socketsOnNode += 1;
+    if (peer !== null) socketsByPeer.set(peer, held + 1);
     socket.once('close', () => {
+      socketsOnNode -= 1;
+      if (peer === null) return;
       const left = (socketsByPeer.get(peer) ?? 1) - 1;
       if (left > 0) socketsByPeer.set(peer, left);
       else socketsByPeer.delete(peer);

@@ -1,8 +1,9 @@
-// The pure parts of the agent connection limits: whose address a connection counts for (trusted proxies only),
-// the caps' verdicts, and the pre-auth payload limit against the largest enroll frame the protocol allows.
+// The pure parts of the agent connection limits: whose address a connection counts for (trusted proxies only; an
+// IPv6 client by its /64), the caps' verdicts, the socket bounds, how refusals are logged, and the pre-auth payload
+// limit against the largest enroll frame the protocol allows.
 import { describe, expect, it } from 'vitest';
-import { decideClientAddress, normalizeAddress, parseTrustedProxies } from '../../src/server/client-address.js';
-import { admitSocket, createConnectionCounter, decideAdmission } from '../../src/server/connection-caps.js';
+import { addressGroupOf, decideClientAddress, normalizeAddress, parseTrustedProxies } from '../../src/server/client-address.js';
+import { admitSocket, createConnectionCounter, createRefusalLog, decideAdmission, decideSocket, defaultNonAgentSockets } from '../../src/server/connection-caps.js';
 import { PRE_AUTH_MAX_PAYLOAD } from '../../src/server/gateway.js';
 import { encodeFrame } from '../../src/protocol/frames.js';
 import { agentHello, enrollFrame, newNonce } from '../../src/protocol/handshake.js';
@@ -36,6 +37,27 @@ describe('client address', () => {
   it('refuses what is not an address or a range', () => {
     for (const bad of ['nginx', '10.0.0.0/33', '10.0.0.0/8/1', '::1/129', '10.0.0.1/x']) expect(() => parseTrustedProxies(bad)).toThrow(/not an IP address or CIDR range/);
     expect(normalizeAddress('::FFFF:192.0.2.1')).toBe('192.0.2.1');
+  });
+});
+
+describe('address group (the key per-address bounds count under)', () => {
+  it('puts every address of one IPv6 /64 under one key: an attacker with a /64 is one client, not 2^64', () => {
+    const group = addressGroupOf('2001:db8:1:2::1');
+    expect(group).toBe('2001:db8:1:2::/64');
+    for (const same of ['2001:db8:1:2::2', '2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:0DB8:0001:0002:0:0:0:5', '2001:db8:1:2:a:b:c:d']) expect(addressGroupOf(same)).toBe(group);
+    expect(addressGroupOf('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64'); // the next /64 is another client
+    expect(addressGroupOf('::1')).toBe('::/64');
+    expect(addressGroupOf('fe80::1%eth0')).toBe('fe80::/64');
+    expect(addressGroupOf('1:2:0:0:5::')).toBe('1:2::/64');
+    expect(addressGroupOf('64:ff9b::192.0.2.1')).toBe('64:ff9b::/64');
+  });
+
+  it('keeps IPv4 (also IPv4-mapped IPv6, dotted or hex) one address per client: mapped addresses share a /64 but are distinct hosts', () => {
+    expect(addressGroupOf('192.0.2.1')).toBe('192.0.2.1');
+    expect(addressGroupOf('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(addressGroupOf('::FFFF:192.0.2.2')).toBe('192.0.2.2');
+    expect(addressGroupOf('::ffff:c000:201')).toBe('192.0.2.1');
+    expect(addressGroupOf('unknown')).toBe('unknown');
   });
 });
 
@@ -94,5 +116,42 @@ describe('admitSocket', () => {
     expect(admitSocket(1, 63, 1)).toBe(true); // a small cap still leaves 64 for a browser and API clients
     expect(admitSocket(1, 65, 1)).toBe(false);
     expect(admitSocket(0, 1e9, 0)).toBe(true);
+  });
+});
+
+describe('decideSocket', () => {
+  const caps = { total: 0, perAddress: 100, nonAgentSockets: 50 };
+  it('refuses a socket once the node holds its bound of sockets that are not agent connections, whoever sends it', () => {
+    expect(decideSocket(caps, { sockets: 49, agentConnections: 0 }, { sockets: 1, agentConnections: 0 })).toEqual({ ok: true });
+    expect(decideSocket(caps, { sockets: 50, agentConnections: 0 }, { sockets: 1, agentConnections: 0 })).toEqual({ ok: false, bound: 'node' });
+    expect(decideSocket(caps, { sockets: 50, agentConnections: 0 }, null)).toEqual({ ok: false, bound: 'node' }); // a trusted proxy too
+    expect(decideSocket(caps, { sockets: 10_049, agentConnections: 10_000 }, null)).toEqual({ ok: true }); // agent connections do not count
+    expect(decideSocket(caps, { sockets: 10, agentConnections: 0 }, { sockets: 100, agentConnections: 0 })).toEqual({ ok: false, bound: 'address' });
+    expect(decideSocket({ ...caps, nonAgentSockets: 0 }, { sockets: 1e9, agentConnections: 0 }, null)).toEqual({ ok: true });
+  });
+
+  it('defaults the node-wide bound to a fifth of the agent cap, at least 1,024 (10,000 with no agent cap)', () => {
+    expect(defaultNonAgentSockets(50_000)).toBe(10_000);
+    expect(defaultNonAgentSockets(100)).toBe(1_024);
+    expect(defaultNonAgentSockets(0)).toBe(10_000);
+    expect(decideSocket({ total: 100, perAddress: 0 }, { sockets: 1_023, agentConnections: 0 }, null).ok).toBe(true);
+    expect(decideSocket({ total: 100, perAddress: 0 }, { sockets: 1_024, agentConnections: 0 }, null).ok).toBe(false);
+  });
+});
+
+describe('createRefusalLog', () => {
+  it('writes the first refusal at once, then at most one line per interval per message, counting what it left out', () => {
+    const lines: Array<[string, Record<string, unknown>]> = [];
+    let now = 1_000;
+    const log = createRefusalLog((message, meta) => lines.push([message, meta]), () => now, 60_000);
+    for (let i = 0; i < 500; i++) log('full', { bound: 5 });
+    log('other');
+    expect(lines).toEqual([['full', { bound: 5, refusedSinceLastLine: 1 }], ['other', { refusedSinceLastLine: 1 }]]);
+    now += 59_999;
+    log('full', { bound: 5 });
+    expect(lines).toHaveLength(2);
+    now += 1;
+    log('full', { bound: 5 });
+    expect(lines.at(-1)).toEqual(['full', { bound: 5, refusedSinceLastLine: 501 }]);
   });
 });

@@ -1,6 +1,5 @@
 // The agent gateway over real loopback sockets: handshake, refusals, reports, bad frames, replacement,
 // command acks, heartbeat and graceful shutdown, with a server in a temp folder.
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkCommand, generateKeyPair, signedBytes, verifyBytes } from '../../src/protocol/sign.js';
 import { makeFrame } from '../../src/protocol/frames.js';
@@ -8,7 +7,7 @@ import { startServer, type RunningServer } from '../../src/server/server.js';
 import { silentLogger } from '../../src/log.js';
 import WebSocket from 'ws';
 import { parseTrustedProxies } from '../../src/server/client-address.js';
-import { apiOf, authenticate, connectAgent, enroll, newEnrollmentToken, sampleFacts, serverIn, tempDir, type TestAgent } from './helpers.js';
+import { apiOf, authenticate, connectAgent, enroll, newEnrollmentToken, sampleFacts, serverIn, tempDir, upgradeByHand, type TestAgent } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> } | RunningServer> = [];
 afterEach(async () => {
@@ -98,16 +97,9 @@ describe('gateway handshake', () => {
   it('drops a peer stuck mid-frame at the handshake timeout: destroyed within seconds, not after close()\'s 30 s wait', async () => {
     const server = await startServer({ host: '127.0.0.1', port: 0, dataDir: await tempDir(), logger: silentLogger(), handshakeTimeoutMs: 300 });
     open.push(server);
-    const { hostname, port } = new URL(server.agentUrl);
     // A raw socket, as a slowloris has: upgraded, then the head of a 2,000,000-byte frame and 1 KiB of it, and
     // never the rest, nor an answer to the server's close frame.
-    const socket = net.connect(Number(port), hostname);
-    const upgraded = new Promise<void>((resolve, reject) => {
-      socket.once('data', (d) => (d.toString().startsWith('HTTP/1.1 101') ? resolve() : reject(new Error(d.toString()))));
-    });
-    socket.write(['GET /agent HTTP/1.1', `Host: ${hostname}:${port}`, 'Upgrade: websocket', 'Connection: Upgrade',
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Protocol: rmagent.v2', '', ''].join('\r\n'));
-    await upgraded;
+    const socket = await upgradeByHand(server.agentUrl);
     socket.write(Buffer.concat([Buffer.from([0x81, 0xff, 0, 0, 0, 0, 0, 0x1e, 0x84, 0x80, 1, 2, 3, 4]), Buffer.alloc(1024)]));
     const started = Date.now();
     const closed = await Promise.race([

@@ -1,6 +1,7 @@
 // Test helpers: a server in a temp folder, an API caller, and a plain `ws` agent that speaks protocol v2.
 import { createHash } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -151,6 +152,36 @@ export async function connectAgent(agentUrl: string, options: { autoPong?: boole
     },
   };
   return agent;
+}
+
+/**
+ * A raw TCP socket that did the WebSocket upgrade to /agent by hand (a hostile peer's view: nothing of ws on this
+ * side), resolved once the server answered 101. Frames written on it must be masked (maskedTextFrame).
+ */
+export async function upgradeByHand(agentUrl: string, options: { localAddress?: string } = {}): Promise<net.Socket> {
+  const { hostname, port } = new URL(agentUrl);
+  const host = hostname.replace(/^\[(.*)\]$/, '$1');
+  const socket = net.connect({ port: Number(port), host, ...options });
+  const upgraded = new Promise<void>((resolve, reject) => {
+    socket.once('data', (d) => (d.toString().startsWith('HTTP/1.1 101') ? resolve() : reject(new Error(d.toString()))));
+    socket.once('error', reject);
+  });
+  socket.write(['GET /agent HTTP/1.1', `Host: ${hostname}:${port}`, 'Upgrade: websocket', 'Connection: Upgrade',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Protocol: rmagent.v2', '', ''].join('\r\n'));
+  try {
+    await upgraded;
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+  return socket;
+}
+
+/** A client text frame (masked with a zero key, so the payload stays readable) of up to 125 bytes. */
+export function maskedTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  if (payload.length > 125) throw new Error('maskedTextFrame: up to 125 bytes');
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
 }
 
 export interface EnrolledAgent extends TestAgent {

@@ -15,7 +15,7 @@ import { decideCsrf, nextExpiry, readSessionCookie, SESSION_TOUCH_MS } from '../
 import type { AccountRecord, SessionRecord, Store } from '../store/store.js';
 import { createApiLimiter, DEFAULT_API_RATE_LIMITS, type ApiRateLimits } from './rate-limits.js';
 import { API_PREFIX, HTTP_STATUS, MAX_BODY_BYTES, must, parseInput, type HttpContext, type Route } from './route.js';
-import { clientAddressOf, type TrustedProxies } from '../client-address.js';
+import { addressGroupOf, clientAddressOf, type TrustedProxies } from '../client-address.js';
 
 export interface ApiOptions {
   store: Store;
@@ -176,7 +176,7 @@ export function createApiApp(opts: ApiOptions): Hono {
 
   for (const r of opts.routes) {
     app.on(r.method, `${API_PREFIX}${r.path}`, async (c) => {
-      limits.address(addressOf(c, opts.trustedProxies ?? null));
+      limits.address(addressGroupOf(addressOf(c, opts.trustedProxies ?? null)));
       const caller = r.access.kind === 'public' ? null : await authenticate(store, c, opts.now());
       const csrf = decideCsrf({ method: r.method, origin: c.req.header('origin'), ownOrigin: ownOrigin(c, opts.secure), headerToken: c.req.header('x-csrf-token'), session: caller?.session ?? null });
       if (!csrf.ok) throw new RmError('API_CSRF', csrf.reason);

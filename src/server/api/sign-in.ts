@@ -4,6 +4,7 @@
 import * as z from 'zod/mini';
 import { RmError } from '../../protocol/errors.js';
 import { ANY_ACCOUNT, PERMISSIONS } from '../access.js';
+import { addressGroupOf } from '../client-address.js';
 import { verifyNothing, verifyPassword } from '../passwords.js';
 import { hashSecret, newSecret } from '../secrets.js';
 import { clearedSessionCookie, sessionCookie, SESSION_IDLE_MS, SIGN_IN_LIMITS, type AttemptLimiter } from '../sessions.js';
@@ -26,10 +27,11 @@ export const SessionViewSchema = z.object({
   expiresAtIso: z.nullable(z.string()),
 });
 
-/** Refuses the attempt when the address has used its budget (429 with Retry-After). */
+/** Refuses the attempt when the address (an IPv6 one: its /64) has used its budget (429 with Retry-After). */
 export function countAttempt(limiter: AttemptLimiter, http: HttpContext, now: number): void {
-  const waitMs = limiter.take(http.address, now);
-  if (waitMs > 0) throw new RmError('API_RATE_LIMITED', `from ${http.address}`, { retryAfterSec: Math.ceil(waitMs / 1000) });
+  const group = addressGroupOf(http.address);
+  const waitMs = limiter.take(group, now);
+  if (waitMs > 0) throw new RmError('API_RATE_LIMITED', `from ${group}`, { retryAfterSec: Math.ceil(waitMs / 1000) });
 }
 
 /**

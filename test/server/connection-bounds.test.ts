@@ -1,0 +1,138 @@
+// Attacks on the gateway's connection bounds from a hostile review of the reference server, each through real
+// loopback sockets and each failing without its defence (checked by putting the old code back):
+// (1) an IPv6 client with a /64 has 2^64 addresses: the per-address agent cap (and the API's per-address rate
+//     limit) counted each address alone, so one /64 held any number of connections. Now a /64 is one client.
+// (2) the per-address bound on sockets that are not agent connections (unfinished upgrade requests, API clients)
+//     let many addresses, each under it, hold file descriptors without limit. Now a node-wide bound applies too.
+// (3) a pre-auth peer that never reads made the server queue its answers (+43 MB of server memory measured from
+//     one such peer). Now it is dropped once more than PRE_AUTH_MAX_BUFFERED waits for it.
+import net from 'node:net';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import winston from 'winston';
+import WebSocket from 'ws';
+import { silentLogger, type Logger } from '../../src/log.js';
+import { parseTrustedProxies } from '../../src/server/client-address.js';
+import type { ConnectionCaps } from '../../src/server/connection-caps.js';
+import { PRE_AUTH_MAX_BUFFERED } from '../../src/server/gateway.js';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/server.js';
+import { enroll, maskedTextFrame, newEnrollmentToken, sendReports, stoppedAfterEach, tempDir, upgradeByHand } from './helpers.js';
+
+const { stopLater, track } = stoppedAfterEach();
+
+async function serverWith(options: Partial<ServerOptions> & { connectionCaps: ConnectionCaps }): Promise<RunningServer> {
+  return stopLater(await startServer({ host: '127.0.0.1', port: 0, dataDir: await tempDir(), logger: silentLogger(), handshakeTimeoutMs: 60_000, ...options }));
+}
+
+/** A raw socket closed after the test (the server may have closed it already). */
+function held(socket: net.Socket): net.Socket {
+  stopLater({ close: async () => void socket.destroy() });
+  return socket;
+}
+
+/** The upgrade's status from behind a trusted proxy (this test) naming `forwardedFor` as the client: 101 or the refusal. */
+const upgrade = (url: string, forwardedFor?: string) => new Promise<number>((resolve, reject) => {
+  const ws = new WebSocket(url, ['rmagent.v2'], forwardedFor ? { headers: { 'x-forwarded-for': forwardedFor } } : {});
+  ws.once('open', () => { stopLater({ close: async () => ws.terminate() }); resolve(101); });
+  ws.once('unexpected-response', (_req, res) => { ws.terminate(); resolve(res.statusCode ?? 0); });
+  ws.once('error', reject);
+});
+
+/** A real winston logger whose warnings stay in memory. */
+function memoryLogger(): { lines: string[]; logger: Logger } {
+  const lines: string[] = [];
+  const stream = new Writable({ objectMode: true, write(info: { level: string; message: string }, _enc, done) { if (info.level === 'warn') lines.push(info.message); done(); } });
+  return { lines, logger: winston.createLogger({ level: 'debug', transports: [new winston.transports.Stream({ stream })] }) };
+}
+
+describe('IPv6 clients count per /64', () => {
+  it('one /64 (many addresses forwarded by a trusted proxy) gets the per-address cap, not a cap per address; the next /64 and IPv4 clients are apart', async () => {
+    const server = await serverWith({ connectionCaps: { total: 0, perAddress: 3 }, trustedProxies: parseTrustedProxies('127.0.0.1') });
+    const statuses: number[] = [];
+    for (let i = 1; i <= 10; i++) statuses.push(await upgrade(server.agentUrl, `2001:db8:1:2::${i.toString(16)}`));
+    expect(statuses, 'ten addresses of 2001:db8:1:2::/64 with a per-address cap of 3').toEqual([101, 101, 101, 429, 429, 429, 429, 429, 429, 429]);
+    expect(await upgrade(server.agentUrl, '2001:db8:1:2:ffff:ffff:ffff:ffff')).toBe(429);
+    expect(await upgrade(server.agentUrl, '2001:db8:1:3::1')).toBe(101);
+    // IPv4 (mapped or not) stays one address per client, though mapped addresses share ::ffff:0:0/64.
+    for (const client of ['::ffff:198.51.100.1', '::ffff:198.51.100.2', '198.51.100.3']) expect(await upgrade(server.agentUrl, client)).toBe(101);
+  });
+
+  it('the API\'s per-address rate limit counts a /64 once', async () => {
+    const server = await serverWith({ connectionCaps: { total: 0, perAddress: 0 }, trustedProxies: parseTrustedProxies('127.0.0.1'), apiRateLimits: { perToken: { perSec: 10_000, burst: 10_000 }, perAddress: { perSec: 1, burst: 5 } } });
+    const statuses: number[] = [];
+    for (let i = 1; i <= 8; i++) {
+      const res = await fetch(`${server.httpUrl}/api/v1/devices`, { headers: { authorization: `Bearer ${server.ownerToken}`, 'x-forwarded-for': `2001:db8:7:7::${i}` }, signal: AbortSignal.timeout(10_000) });
+      await res.body?.cancel();
+      statuses.push(res.status);
+    }
+    expect(statuses.filter((s) => s === 429).length, `statuses ${statuses.join(',')}`).toBeGreaterThanOrEqual(2);
+  });
+
+  it('on ::1: connections from an IPv6 peer are counted (cap 2: the third is refused 429)', async () => {
+    const server = await serverWith({ host: '::1', connectionCaps: { total: 0, perAddress: 2 } });
+    expect(server.agentUrl).toMatch(/^ws:\/\/\[::1\]:/);
+    expect([await upgrade(server.agentUrl), await upgrade(server.agentUrl), await upgrade(server.agentUrl)]).toEqual([101, 101, 429]);
+  });
+});
+
+describe('sockets that are not agent connections, node-wide', () => {
+  it('200 unfinished upgrade requests from 20 addresses (10 each, under the per-address bound) hold at most the node bound; connected agents keep working; one log line', async () => {
+    const { lines, logger } = memoryLogger();
+    const BOUND = 40;
+    const server = await serverWith({ logger, connectionCaps: { total: 0, perAddress: 1_000, nonAgentSockets: BOUND } });
+    const agent = track(await enroll(server, await newEnrollmentToken(server)));
+    const { port } = new URL(server.httpUrl);
+    const sockets: net.Socket[] = [];
+    let closedByServer = 0;
+    for (let a = 0; a < 20; a++) {
+      await Promise.all(Array.from({ length: 10 }, () => new Promise<void>((resolve) => {
+        const s = held(net.connect({ host: '127.0.0.1', port: Number(port), localAddress: `127.0.0.${10 + a}` }, () => {
+          s.write('GET /agent HTTP/1.1\r\nHost: 127.0.0.1\r\n'); // and nothing more
+          resolve();
+        }));
+        s.on('error', () => resolve());
+        s.on('close', () => { closedByServer += 1; });
+        sockets.push(s);
+      })));
+    }
+    // The server holds each for its 10 s headers timeout unless it refused it at the TCP connection.
+    for (let i = 0; i < 40 && sockets.length - closedByServer > BOUND; i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    const stillOpen = sockets.length - closedByServer;
+    expect(stillOpen, `200 unfinished upgrade requests from 20 addresses, node bound ${BOUND}: the server holds ${stillOpen}`).toBeLessThanOrEqual(BOUND);
+    // The devices already connected are not touched by the bound.
+    await sendReports(agent, [{ seq: 1, kind: 'inventory', at: Date.now(), data: { hostname: 'x' } }]);
+    expect(lines.filter((l) => l.includes('--max-non-agent-sockets')), `warnings: ${lines.join(' | ')}`).toHaveLength(1);
+    // Once the attacker's sockets are gone, new clients are served again.
+    for (const s of sockets) s.destroy();
+    let health = 0;
+    for (let i = 0; i < 20 && health !== 200; i++) {
+      health = await fetch(`${server.httpUrl}/healthz`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0);
+      if (health !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(health).toBe(200);
+  });
+});
+
+describe('a peer before authentication that never reads', () => {
+  it('is dropped once the server has more than PRE_AUTH_MAX_BUFFERED queued for it, long before the handshake timeout', async () => {
+    const server = await serverWith({ connectionCaps: { total: 0, perAddress: 0 } }); // handshake timeout 60 s
+    const socket = held(await upgradeByHand(server.agentUrl));
+    socket.pause(); // never reads again: the server's answers pile up in the kernel, then in the server
+    let dropped = false;
+    socket.on('error', () => { dropped = true; });
+    socket.on('close', () => { dropped = true; });
+    // Frames of 100 bytes that are not JSON, each answered by a FRAME_INVALID error of ~190 bytes. (Not smaller: a
+    // 64 KiB read of more than MAX_INBOX_FRAMES frames is refused as an overload, a different defence.)
+    const batch = Buffer.concat(Array.from({ length: 200 }, () => maskedTextFrame('x'.repeat(100))));
+    const started = Date.now();
+    let frames = 0;
+    while (!dropped && frames < 1_000_000 && Date.now() - started < 30_000) {
+      if (!socket.write(batch)) await new Promise<void>((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); setTimeout(resolve, 1_000); });
+      frames += 200;
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(dropped, `${frames} frames sent in ${Date.now() - started} ms without reading: the server still holds the socket`).toBe(true);
+    console.log(`pre-auth peer that never reads dropped after ${frames} frames of 100 bytes in ${Date.now() - started} ms (bound ${PRE_AUTH_MAX_BUFFERED} bytes queued)`);
+  }, 60_000);
+});
