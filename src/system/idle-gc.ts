@@ -26,3 +26,23 @@ function runtimeGc(): (() => void) | undefined {
   const gc = (globalThis as { gc?: unknown }).gc;
   return typeof gc === 'function' ? () => (gc as () => void)() : undefined;
 }
+
+/**
+ * A function told the size of each large Buffer a busy job makes and drops (a backup job's decoded chunks): after
+ * every `everyBytes`, one young-generation collection where the runtime exposes `gc`. Such a Buffer's memory is
+ * freed only when a collection finds it dead, and V8 lets ~64 MB of it pile up before it collects on its own
+ * (a restore's peak RSS: docs/benchmarks.md); a young collection of the job's small heap takes well under 1 ms.
+ */
+export function createBufferCollector(everyBytes: number, gc: ((options: { type: 'minor' }) => void) | undefined = runtimeMinorGc()): (bytes: number) => void {
+  let made = 0;
+  return (bytes) => {
+    if (!gc || (made += bytes) < everyBytes) return;
+    made = 0;
+    gc({ type: 'minor' });
+  };
+}
+
+function runtimeMinorGc(): ((options: { type: 'minor' }) => void) | undefined {
+  const gc = (globalThis as { gc?: unknown }).gc;
+  return typeof gc === 'function' ? (options) => (gc as (o: { type: 'minor' }) => void)(options) : undefined;
+}

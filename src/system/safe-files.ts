@@ -13,11 +13,12 @@
 // Windows has no O_NOFOLLOW: O_EXCL refuses an existing name (a planted link or junction included), and the
 // chain checks (lstat reports links and junctions as links) stand in for /proc. Codes on errors: UNSAFE_PATH,
 // NOT_REGULAR, FILE_CHANGED, TOO_LARGE (plain errors with a `code`: system/ sits below protocol/).
+// The functions a backup job calls take the file operations to use (`fs`: fsAsync, or fsBlocking in the job);
+// the checks are the same either way.
 import { constants as fsc, type BigIntStats } from 'node:fs';
-import { fsAsync as fs } from './fs-async.js';
-import type { FileHandle } from './fs-async.js';
+import { fsAsync, type FileHandle, type FsOps } from './fs-async.js';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
@@ -44,13 +45,13 @@ export interface ChainLink extends FileIdentity {
 
 export const sameIdentity = (a: FileIdentity, b: FileIdentity): boolean => a.dev === b.dev && a.ino === b.ino;
 
-const lstatBig = (p: string): Promise<BigIntStats> => fs.lstat(p, { bigint: true });
+const lstatBig = (p: string, fs: FsOps = fsAsync): Promise<BigIntStats> => fs.lstat(p, { bigint: true });
 
 /** Every folder from the filesystem root down to `dir` (absolute, without links): each must be a real folder. */
-export async function folderChain(dir: string): Promise<ChainLink[]> {
+export async function folderChain(dir: string, fs: FsOps = fsAsync): Promise<ChainLink[]> {
   const chain: ChainLink[] = [];
   for (const p of prefixes(dir)) {
-    const st = await lstatBig(p);
+    const st = await lstatBig(p, fs);
     if (st.isSymbolicLink() || !st.isDirectory()) throw safeFileError('UNSAFE_PATH', `${p} is ${st.isSymbolicLink() ? 'a link' : 'not a folder'}`);
     chain.push({ path: p, dev: st.dev, ino: st.ino });
   }
@@ -58,9 +59,9 @@ export async function folderChain(dir: string): Promise<ChainLink[]> {
 }
 
 /** Whether the folders of `chain` are still the very ones it recorded (no rename, no link swapped in). */
-export async function chainUnchanged(chain: readonly ChainLink[]): Promise<boolean> {
+export async function chainUnchanged(chain: readonly ChainLink[], fs: FsOps = fsAsync): Promise<boolean> {
   try {
-    const now = await folderChain(chain[chain.length - 1]!.path);
+    const now = await folderChain(chain[chain.length - 1]!.path, fs);
     return now.length === chain.length && now.every((l, i) => l.path === chain[i]!.path && sameIdentity(l, chain[i]!));
   } catch {
     return false;
@@ -81,7 +82,7 @@ function prefixes(dir: string): string[] {
  * Where an open file really is, from the OS (Linux: /proc/self/fd/N). Null where the OS does not say (macOS,
  * Windows, no /proc): callers then compare folder chains before and after instead.
  */
-export async function openedPath(handle: FileHandle): Promise<string | null> {
+export async function openedPath(handle: FileHandle, fs: FsOps = fsAsync): Promise<string | null> {
   if (!(await procFdWorks())) return null;
   try {
     return await fs.readlink(`/proc/self/fd/${handle.fd}`);
@@ -92,7 +93,7 @@ export async function openedPath(handle: FileHandle): Promise<string | null> {
 
 let procFd: Promise<boolean> | undefined;
 const procFdWorks = (): Promise<boolean> =>
-  (procFd ??= process.platform !== 'linux' ? Promise.resolve(false) : fs.access('/proc/self/fd').then(() => true, () => false));
+  (procFd ??= process.platform !== 'linux' ? Promise.resolve(false) : fsAsync.access('/proc/self/fd').then(() => true, () => false));
 
 export interface OpenedFile {
   handle: FileHandle;
@@ -103,8 +104,8 @@ export interface OpenedFile {
  * Opens `file` (absolute, real) for reading: not a link, not a FIFO/device/folder, the same file as `seen`
  * when given, and really at `file` (no link swapped into a folder above it). The caller closes the handle.
  */
-export async function openRegularFile(file: string, seen?: FileIdentity): Promise<OpenedFile> {
-  const before = (await procFdWorks()) ? null : await folderChain(path.dirname(file));
+export async function openRegularFile(file: string, seen?: FileIdentity, fs: FsOps = fsAsync): Promise<OpenedFile> {
+  const before = (await procFdWorks()) ? null : await folderChain(path.dirname(file), fs);
   const handle = await fs.open(file, fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY).catch((err: NodeJS.ErrnoException) => {
     throw err.code === 'ELOOP' || err.code === 'EMLINK' ? safeFileError('UNSAFE_PATH', `${file} is a link`) : err;
   });
@@ -112,7 +113,7 @@ export async function openRegularFile(file: string, seen?: FileIdentity): Promis
     const stat = await handle.stat({ bigint: true });
     if (!stat.isFile()) throw safeFileError('NOT_REGULAR', `${file} is not a regular file`);
     if (seen && !sameIdentity(stat, seen)) throw safeFileError('FILE_CHANGED', `${file} was replaced after it was listed`);
-    await checkOpenedAt(handle, file, stat, before);
+    await checkOpenedAt(handle, file, stat, before, fs);
     return { handle, stat };
   } catch (err) {
     await handle.close();
@@ -121,15 +122,15 @@ export async function openRegularFile(file: string, seen?: FileIdentity): Promis
 }
 
 // Linux tells where a handle is; elsewhere the name and the folder chain must be what they were before the open.
-async function checkOpenedAt(handle: FileHandle, file: string, stat: BigIntStats, before: ChainLink[] | null): Promise<void> {
-  const real = await openedPath(handle);
+async function checkOpenedAt(handle: FileHandle, file: string, stat: BigIntStats, before: ChainLink[] | null, fs: FsOps): Promise<void> {
+  const real = await openedPath(handle, fs);
   if (real !== null) {
     if (real !== file) throw safeFileError('UNSAFE_PATH', `${file} resolves to ${real}`);
     return;
   }
-  const named = await lstatBig(file).catch(() => null);
+  const named = await lstatBig(file, fs).catch(() => null);
   if (!named || named.isSymbolicLink() || !sameIdentity(named, stat)) throw safeFileError('FILE_CHANGED', `${file} changed while it was opened`);
-  if (before && !(await chainUnchanged(before))) throw safeFileError('UNSAFE_PATH', `a folder above ${file} changed while it was opened`);
+  if (before && !(await chainUnchanged(before, fs))) throw safeFileError('UNSAFE_PATH', `a folder above ${file} changed while it was opened`);
 }
 
 /** The whole content of a regular file opened as openRegularFile does, at most `maxBytes`. */
@@ -184,7 +185,7 @@ export async function resolveTrustedPath(p: string, options: TrustedPathOptions 
     if (isWindows || !trusted.includes(Number(st.uid)) || !trusted.includes(Number(holder.uid)) || (holder.mode & 0o022n) !== 0n) {
       throw safeFileError('UNSAFE_PATH', `${next} is a link that another account can change`);
     }
-    const target = await fs.readlink(next);
+    const target = await fsAsync.readlink(next);
     const resolved = path.resolve(cur, target);
     const root = path.parse(resolved).root;
     cur = root;
@@ -197,17 +198,17 @@ export async function resolveTrustedPath(p: string, options: TrustedPathOptions 
  * Creates the missing folders of `dir` (a path resolveTrustedPath returned) one at a time, never through a
  * link, and returns the chain from the root. Existing folders are left as they are; new ones get `mode`.
  */
-export async function makeFolders(dir: string, mode: number): Promise<ChainLink[]> {
+export async function makeFolders(dir: string, mode: number, fs: FsOps = fsAsync): Promise<ChainLink[]> {
   const chain: ChainLink[] = [];
   for (const p of prefixes(dir)) {
-    let st = await lstatBig(p).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
+    let st = await lstatBig(p, fs).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
     if (!st) {
       // Every folder above is checked already, so this mkdir cannot land elsewhere; it never follows a link at its
       // own name (one planted here makes it fail with EEXIST, and the lstat below refuses it).
       await fs.mkdir(p, { mode: mode & 0o777 }).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EEXIST') throw err;
       });
-      st = await lstatBig(p);
+      st = await lstatBig(p, fs);
     }
     if (st.isSymbolicLink() || !st.isDirectory()) throw safeFileError('UNSAFE_PATH', `${p} is ${st.isSymbolicLink() ? 'a link' : 'not a folder'}`);
     chain.push({ path: p, dev: st.dev, ino: st.ino });
@@ -234,9 +235,27 @@ export interface WriteInFolderOptions {
   owner?: { uid: number; gid: number };
   /** fsync the file and its folder (default); a restore of many files may skip it, like cp. */
   durable?: boolean;
+  /** The file operations (default fsAsync). */
+  fs?: FsOps;
 }
 
 const HOLE_BLOCK = 4096;
+
+// Temp names take 12 bytes of a pool the CSPRNG refills 4 KiB at a time: a randomBytes call per name cost ~15 µs,
+// a quarter of a second of a 16,000-file restore.
+const namePool = Buffer.alloc(4092);
+let namePoolAt = namePool.length;
+
+/** `.name.<24 random hex digits>.tmp`: a name nobody can predict, for a file created exclusively beside `name`. */
+export function tempNameFor(name: string): string {
+  if (namePoolAt + 12 > namePool.length) {
+    randomFillSync(namePool);
+    namePoolAt = 0;
+  }
+  const hex = namePool.toString('hex', namePoolAt, namePoolAt + 12);
+  namePoolAt += 12;
+  return `.${name.slice(0, 80)}.${hex}.tmp`;
+}
 
 /** Writes `data` at `position`, skipping whole zero blocks; returns the new position. */
 async function writeSparse(handle: FileHandle, data: Uint8Array, position: number): Promise<number> {
@@ -266,18 +285,19 @@ async function writeSparse(handle: FileHandle, data: Uint8Array, position: numbe
 export async function writeFileInFolder(chain: readonly ChainLink[], name: string, data: Uint8Array | AsyncIterable<Uint8Array>, options: WriteInFolderOptions): Promise<void> {
   if (!isPlainName(name)) throw safeFileError('UNSAFE_PATH', `not a file name: ${JSON.stringify(name.slice(0, 200))}`);
   const dir = chain[chain.length - 1]!.path;
-  const tmp = path.join(dir, `.${name.slice(0, 80)}.${randomBytes(12).toString('hex')}.tmp`);
+  const tmp = path.join(dir, tempNameFor(name));
   // Read-write: verify() reads the bytes back through this very handle.
+  const fs = options.fs ?? fsAsync;
   const handle = await fs.open(tmp, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW | O_NOCTTY, 0o600);
   let createdAt = tmp;
   let renamed = false;
   try {
-    const real = await openedPath(handle);
+    const real = await openedPath(handle, fs);
     if (real !== null && real !== tmp) {
       createdAt = real; // a folder above was swapped for a link between the chain check and the open
       throw safeFileError('UNSAFE_PATH', `${tmp} was created at ${real}`);
     }
-    if (real === null && !(await chainUnchanged(chain))) throw safeFileError('UNSAFE_PATH', `a folder above ${tmp} changed`);
+    if (real === null && !(await chainUnchanged(chain, fs))) throw safeFileError('UNSAFE_PATH', `a folder above ${tmp} changed`);
     if (options.sparse) {
       let position = 0;
       for await (const chunk of data instanceof Uint8Array ? [data] : data) position = await writeSparse(handle, chunk, position);
@@ -286,7 +306,7 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
     else for await (const chunk of data) await handle.writeFile(chunk);
     if (options.durable !== false) await handle.sync();
     await options.verify?.(handle);
-    if (!(await stillAt(handle, tmp, chain))) throw safeFileError('UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed during the write`);
+    if (!(await stillAt(handle, tmp, chain, fs))) throw safeFileError('UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed during the write`);
     // Owner, mode and times last, on the handle: until the rename the file stays 0600 (chown first: it clears set-id bits).
     if (options.owner) await handle.chown(options.owner.uid, options.owner.gid);
     await handle.chmod(options.mode & 0o777);
@@ -298,12 +318,12 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
   } catch (err) {
     // Remove the temp file where it really is now (its folder may have been moved); only a file with our random
     // name can be removed this way, wherever a link points.
-    const where = renamed ? null : ((await openedPath(handle).catch(() => null)) ?? createdAt);
+    const where = renamed ? null : ((await openedPath(handle, fs).catch(() => null)) ?? createdAt);
     await handle.close().catch(() => undefined);
     if (where) await fs.unlink(where).catch(() => undefined);
     throw err;
   }
-  if (options.durable !== false) await syncFolder(dir);
+  if (options.durable !== false) await syncFolder(dir, fs);
 }
 
 /**
@@ -312,12 +332,12 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
  * elsewhere an lstat of every folder of the chain. A restore asks this once per file: the chain walk was ~5 s
  * of a 16,000-file restore.
  */
-async function stillAt(handle: FileHandle, file: string, chain: readonly ChainLink[]): Promise<boolean> {
-  const real = await openedPath(handle);
-  return real !== null ? real === file : chainUnchanged(chain);
+async function stillAt(handle: FileHandle, file: string, chain: readonly ChainLink[], fs: FsOps): Promise<boolean> {
+  const real = await openedPath(handle, fs);
+  return real !== null ? real === file : chainUnchanged(chain, fs);
 }
 
-async function syncFolder(dir: string): Promise<void> {
+async function syncFolder(dir: string, fs: FsOps): Promise<void> {
   if (isWindows) return;
   const handle = await fs.open(dir, fsc.O_RDONLY | O_NOFOLLOW);
   try {
@@ -338,7 +358,7 @@ export async function privateFolderProblem(dir: string, options: TrustedPathOpti
   if (isWindows) return null;
   const trusted = options.trustedUids ?? defaultTrusted();
   const own = typeof process.geteuid === 'function' ? process.geteuid() : 0;
-  const real = await fs.realpath(dir);
+  const real = await fsAsync.realpath(dir);
   const chain = prefixes(real);
   for (let i = chain.length - 1; i >= 0; i--) {
     const p = chain[i]!;

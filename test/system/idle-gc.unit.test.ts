@@ -1,6 +1,6 @@
 // The collection after a burst of work (src/system/idle-gc.ts), with real timers and a counting stand-in for `gc`.
 import { describe, expect, it } from 'vitest';
-import { createIdleCollector } from '../../src/system/idle-gc.js';
+import { createBufferCollector, createIdleCollector } from '../../src/system/idle-gc.js';
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,5 +25,24 @@ describe('idle collector', () => {
     const ask = createIdleCollector({ delayMs: 1 });
     expect(() => ask()).not.toThrow();
     await wait(20);
+  });
+});
+
+describe('buffer collector', () => {
+  it('collects the young generation once per `everyBytes` of Buffers made, not before', () => {
+    const calls: Array<{ type: string }> = [];
+    const made = createBufferCollector(100, (options) => calls.push(options));
+    made(60);
+    expect(calls).toEqual([]);
+    made(50);
+    expect(calls).toEqual([{ type: 'minor' }]);
+    made(99);
+    expect(calls).toHaveLength(1);
+    made(1);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('does nothing where the runtime exposes no gc', () => {
+    expect(() => createBufferCollector(1)(10)).not.toThrow();
   });
 });

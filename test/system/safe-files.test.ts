@@ -15,6 +15,7 @@ import {
   resolveTrustedPath,
   writeFileInFolder,
 } from '../../src/system/safe-files.js';
+import { fsAsync, fsBlocking, type FsOps } from '../../src/system/fs-async.js';
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
@@ -70,15 +71,32 @@ describe('openRegularFile / readRegularFile', () => {
   });
 });
 
-describe('writeFileInFolder', () => {
+describe.each<[string, FsOps]>([['fsAsync', fsAsync], ['fsBlocking', fsBlocking]])('openRegularFile over %s', (_, fs) => {
+  it('refuses a link at the name and a file reached through a folder swapped for a link', async () => {
+    const dir = temp();
+    mkdirSync(path.join(dir, 'user', 'sub'), { recursive: true });
+    mkdirSync(path.join(dir, 'private'));
+    writeFileSync(path.join(dir, 'private', 'pack'), 'KEY');
+    symlinkSync(path.join(dir, 'private', 'pack'), path.join(dir, 'user', 'link'));
+    await expect(openRegularFile(path.join(dir, 'user', 'link'), undefined, fs)).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+    renameSync(path.join(dir, 'user', 'sub'), path.join(dir, 'user', 'old'));
+    symlinkSync(path.join(dir, 'private'), path.join(dir, 'user', 'sub'));
+    await expect(openRegularFile(path.join(dir, 'user', 'sub', 'pack'), undefined, fs)).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+    const { handle } = await openRegularFile(path.join(dir, 'private', 'pack'), undefined, fs);
+    await handle.close();
+  });
+});
+
+// The backup job writes with fsBlocking (every call on its own thread): the same attacks must fail the same way.
+describe.each<[string, FsOps]>([['fsAsync', fsAsync], ['fsBlocking', fsBlocking]])('writeFileInFolder over %s', (_, fs) => {
   it('replaces a link planted at the name, never writing through it; mode and mtime set on the handle, setuid stripped', async () => {
     const dir = temp();
     const victim = path.join(dir, 'victim');
     writeFileSync(victim, 'root only', { mode: 0o600 });
     mkdirSync(path.join(dir, 'target'));
     symlinkSync(victim, path.join(dir, 'target', 'file'));
-    const chain = await folderChain(path.join(dir, 'target'));
-    await writeFileInFolder(chain, 'file', Buffer.from('restored'), { mode: 0o4755, mtimeMs: 1_600_000_000_000 });
+    const chain = await folderChain(path.join(dir, 'target'), fs);
+    await writeFileInFolder(chain, 'file', Buffer.from('restored'), { mode: 0o4755, mtimeMs: 1_600_000_000_000, fs });
     expect(readFileSync(victim, 'utf8')).toBe('root only');
     expect(statSync(victim).mode & 0o7777).toBe(0o600);
     const written = lstatSync(path.join(dir, 'target', 'file'));
@@ -95,6 +113,7 @@ describe('writeFileInFolder', () => {
     for (let i = 0; i < 3; i++) {
       await writeFileInFolder(chain, 'f', Buffer.from(String(i)), {
         mode: 0o644,
+        fs,
         verify: async () => { for (const n of readdirSync(dir)) if (n.endsWith('.tmp')) names.add(n); },
       });
     }
@@ -106,9 +125,10 @@ describe('writeFileInFolder', () => {
     const dir = temp();
     mkdirSync(path.join(dir, 'user', 'docs'), { recursive: true });
     mkdirSync(path.join(dir, 'etc'));
-    const chain = await folderChain(path.join(dir, 'user', 'docs'));
+    const chain = await folderChain(path.join(dir, 'user', 'docs'), fs);
     const write = writeFileInFolder(chain, 'cron-job', Buffer.from('* * * * * root evil\n'), {
       mode: 0o644,
+      fs,
       verify: async () => {
         renameSync(path.join(dir, 'user', 'docs'), path.join(dir, 'user', 'moved'));
         symlinkSync(path.join(dir, 'etc'), path.join(dir, 'user', 'docs'));
@@ -122,20 +142,20 @@ describe('writeFileInFolder', () => {
   it('refuses a name that is not a single plain name', async () => {
     const chain = await folderChain(temp());
     for (const name of ['..', '.', 'a/b', 'a\\b', '', 'a\0b']) {
-      await expect(writeFileInFolder(chain, name, Buffer.from('x'), { mode: 0o644 })).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+      await expect(writeFileInFolder(chain, name, Buffer.from('x'), { mode: 0o644, fs })).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
     }
   });
 });
 
-describe('makeFolders', () => {
+describe.each<[string, FsOps]>([['fsAsync', fsAsync], ['fsBlocking', fsBlocking]])('makeFolders over %s', (_, fs) => {
   it('creates missing folders 0700 and never through a link, not even a link above the missing ones', async () => {
     const dir = temp();
     mkdirSync(path.join(dir, 'target'));
     mkdirSync(path.join(dir, 'outside'));
     symlinkSync(path.join(dir, 'outside'), path.join(dir, 'target', 'docs'));
-    await expect(makeFolders(path.join(dir, 'target', 'docs', 'deep', 'er'), 0o700)).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+    await expect(makeFolders(path.join(dir, 'target', 'docs', 'deep', 'er'), 0o700, fs)).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
     expect(readdirSync(path.join(dir, 'outside'))).toEqual([]);
-    const chain = await makeFolders(path.join(dir, 'target', 'new', 'deep'), 0o700);
+    const chain = await makeFolders(path.join(dir, 'target', 'new', 'deep'), 0o700, fs);
     expect(chain.at(-1)!.path).toBe(path.join(dir, 'target', 'new', 'deep'));
     expect(statSync(path.join(dir, 'target', 'new')).mode & 0o777).toBe(0o700);
   });

@@ -9,8 +9,7 @@
 // and costs nothing in the next snapshot. Keys come from the device's manifest.key (HKDF): the destination sees
 // neither file contents nor names. Everything read back is checked: GCM tags, blob hashes, the snapshot's seal.
 import path from 'node:path';
-import { fsAsync as fs } from '../../system/fs-async.js';
-import type { FileHandle } from '../../system/fs-async.js';
+import { fsAsync as fs, fsBlocking, type FileHandle } from '../../system/fs-async.js';
 import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, hkdfSync, randomBytes, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import zlib from 'node:zlib';
 import * as z from 'zod/mini';
@@ -28,6 +27,7 @@ const NONCE = 12;
 const TAG = 16;
 const HEX64 = /^[a-f0-9]{64}$/;
 const OPEN_PACKS = 8;
+const ZSTD_PIECE = 64 * 1024;
 
 // A pack is filled in a buffer of the target size; a blob that does not fit closes it (data packs are 8-16 MiB).
 const PACK_BUFFER_BYTES = PACK_TARGET_BYTES;
@@ -319,61 +319,63 @@ export class Repository {
     if (!loc) throw Object.assign(new Error(`blob ${id.slice(0, 16)} is not in the index`), { code: 'ENOENT' });
     if (loc.length > MAX_BLOB_BYTES + NONCE + TAG && loc.type === 'data') throw corrupt(`blob ${id.slice(0, 16)} is larger than any chunk`);
     if (loc.length > MAX_TREE_BYTES) throw corrupt(`tree ${id.slice(0, 16)} is too large`);
-    const sealed = await this.readRange(loc.pack, loc.offset, loc.length);
-    return this.decode(id, loc, sealed);
+    for (;;) {
+      const opening = this.packHandle(loc.pack);
+      const handle = await opening;
+      if (this.open.get(loc.pack) !== opening) continue; // closed while this read waited for it
+      // From here to the return nothing awaits: the descriptor is open and the scratch buffer is this read's.
+      if (this.scratch.length < loc.length) this.scratch = Buffer.allocUnsafe(Math.max(loc.length, MAX_BLOB_BYTES + NONCE + TAG));
+      const sealed = this.scratch.subarray(0, loc.length);
+      let bytesRead: number;
+      try {
+        bytesRead = handle.readNow(sealed, 0, loc.length, loc.offset);
+      } catch (err) {
+        this.forget(loc.pack);
+        throw err;
+      }
+      if (bytesRead !== loc.length) throw corrupt(`pack ${loc.pack.slice(0, 16)} is shorter than its index says`);
+      return this.decode(id, loc, sealed);
+    }
   }
 
   private decode(id: string, loc: BlobLocation, sealed: Buffer): Buffer {
     const data = openBlob(this.encKey, sealed, `blob ${id}`);
-    const raw = loc.compressed ? zlib.zstdDecompressSync(data, { maxOutputLength: loc.rawLength + 1 } as zlib.ZstdOptions) : data;
+    // Output pieces of up to 64 KiB: a small chunk decodes in one pass into one piece (no window buffer, nothing to
+    // concatenate); a larger piece would save a little CPU on large chunks, but the first piece stays reachable
+    // from zlib's native handle until a full collection (a whole-chunk piece kept ~70 MB of them alive).
+    const room = loc.rawLength + 1;
+    const raw = loc.compressed ? zlib.zstdDecompressSync(data, { maxOutputLength: room, chunkSize: Math.max(64, Math.min(room, ZSTD_PIECE)) } as zlib.ZstdOptions) : data;
     if (raw.length !== loc.rawLength || blobId(raw) !== id) throw corrupt(`blob ${id.slice(0, 16)} does not match its hash`);
     return raw;
   }
 
-  // A restore reads many blobs from few packs: the last few packs stay open (each opened once, safely); one
-  // pushed out is closed once the reads on it are done.
-  private readonly open = new Map<string, { handle: Promise<FileHandle>; reads: number; evicted: boolean }>();
+  // A restore reads many blobs from few packs: the last few packs stay open (each opened once, through safe-files,
+  // blocking: the job serves nothing else), and blobs are read on the job's own thread into one reused buffer
+  // (a hand-off to the thread pool per blob, and a new buffer per blob, cost more than the read).
+  private readonly open = new Map<string, Promise<FileHandle>>();
+  private scratch = Buffer.alloc(0);
 
-  private async withPack<T>(pack: string, work: (handle: FileHandle) => Promise<T>): Promise<T> {
-    let entry = this.open.get(pack);
-    if (!entry) {
-      entry = { handle: openRegularFile(this.packPath(pack)).then((o) => o.handle), reads: 0, evicted: false };
-      this.open.set(pack, entry);
-      if (this.open.size > OPEN_PACKS) {
-        const [oldest, old] = this.open.entries().next().value!;
-        this.open.delete(oldest);
-        old.evicted = true;
-        if (old.reads === 0) void old.handle.then((h) => h.close()).catch(() => undefined);
-      }
-    }
-    const mine = entry;
-    mine.reads++;
-    try {
-      return await work(await mine.handle);
-    } catch (err) {
-      if (this.open.get(pack) === mine) this.open.delete(pack);
-      mine.evicted = true;
-      throw err;
-    } finally {
-      mine.reads--;
-      if (mine.evicted && mine.reads === 0) void mine.handle.then((h) => h.close()).catch(() => undefined);
-    }
+  private packHandle(pack: string): Promise<FileHandle> {
+    let opening = this.open.get(pack);
+    if (opening) return opening;
+    opening = openRegularFile(this.packPath(pack), undefined, fsBlocking).then((o) => o.handle);
+    opening.catch(() => this.open.get(pack) === opening && this.open.delete(pack));
+    this.open.set(pack, opening);
+    if (this.open.size > OPEN_PACKS) this.forget(this.open.keys().next().value!);
+    return opening;
+  }
+
+  private forget(pack: string): void {
+    const opening = this.open.get(pack);
+    this.open.delete(pack);
+    void opening?.then((h) => h.close()).catch(() => undefined);
   }
 
   /** Closes the packs kept open for reading. */
   async close(): Promise<void> {
     const all = [...this.open.values()];
     this.open.clear();
-    for (const e of all) await e.handle.then((h) => h.close()).catch(() => undefined);
-  }
-
-  private readRange(pack: string, offset: number, length: number): Promise<Buffer> {
-    return this.withPack(pack, async (handle) => {
-      const buffer = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, offset);
-      if (bytesRead !== length) throw corrupt(`pack ${pack.slice(0, 16)} is shorter than its index says`);
-      return buffer;
-    });
+    for (const opening of all) await opening.then((h) => h.close()).catch(() => undefined);
   }
 
   packPath(pack: string): string {

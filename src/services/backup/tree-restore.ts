@@ -4,19 +4,24 @@
 // over the bytes written and its size through the handle, before it takes its name) and symbolic links, hard links and FIFOs are made under such a temp name and renamed into place. Then each
 // entry gets its mtime and, when the agent runs as root, its owner; folders last, deepest first. Setuid, setgid
 // and sticky bits are never set. Files recorded sparse are written with holes where their content is zeros.
+// Everything runs on the job's own thread, one file after another (fsBlocking: the job serves nothing else, and a
+// hand-off to libuv's thread pool per file operation cost more than the operations), with a turn of the event loop
+// every so often for the job's heartbeat.
 import path from 'node:path';
-import { fsAsync as fs } from '../../system/fs-async.js';
-import { createHash, randomBytes } from 'node:crypto';
-import { chainUnchanged, makeFolders, resolveTrustedPath, writeFileInFolder, type ChainLink } from '../../system/safe-files.js';
+import { fsBlocking as fs } from '../../system/fs-async.js';
+import { createHash } from 'node:crypto';
+import { chainUnchanged, makeFolders, resolveTrustedPath, tempNameFor, writeFileInFolder, type ChainLink } from '../../system/safe-files.js';
 import { RmError } from '../../protocol/errors.js';
 import { resolveInside, selectedForRestore } from './manifest.js';
 import type { Repository } from './repo.js';
 import { decodeTree, type SnapshotRecord, type TreeEntry } from './tree.js';
 import type { RestoreOptions } from './restore.js';
 import { createCommandRunner } from '../../system/exec.js';
+import { createBufferCollector } from '../../system/idle-gc.js';
 
 const NEW_FOLDER_MODE = 0o700;
-const FILES_IN_FLIGHT = 4;
+const TURN_EVERY_MS = 100;
+const WRITTEN_BETWEEN_COLLECTIONS = 16 * 1024 * 1024;
 const MAX_ENTRIES = 10_000_000;
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
@@ -38,7 +43,6 @@ interface Item {
   entry: TreeEntry;
 }
 
-const asRoot = () => typeof process.geteuid === 'function' && process.geteuid() === 0;
 const seconds = (ns: string) => Number(BigInt(ns)) / 1e9;
 
 export async function restoreTreeSnapshot(repo: Repository, record: SnapshotRecord, options: RestoreOptions): Promise<TreeRestoreResult> {
@@ -50,6 +54,11 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
     await plan(repo, folder.tree, '', base, options.paths, items);
   }
   for (const item of items) if (!resolveInside(item.base, item.rel)) throw new RmError('BACKUP_UNSAFE_PATH', JSON.stringify(item.rel.slice(0, 200)));
+  const asRoot = typeof process.geteuid === 'function' && process.geteuid() === 0;
+  const turn = eventLoopTurns(TURN_EVERY_MS);
+  // A chunk's Buffers are dropped once it is written: collected every so often, when no chunk is held, so the
+  // restore's memory stays near one chunk's (a collection while a chunk is held would keep it longer).
+  const chunkDone = createBufferCollector(WRITTEN_BETWEEN_COLLECTIONS);
   const realBases = new Map<string, string>();
   for (const { base } of items) if (!realBases.has(base)) realBases.set(base, await resolveTrustedPath(base).catch(unsafe));
   const chains = new Map<string, ChainLink[]>();
@@ -59,7 +68,7 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
     const dir = path.join(realBases.get(item.base)!, ...segments);
     let chain = chains.get(dir);
     if (!chain) {
-      chain = await makeFolders(dir, NEW_FOLDER_MODE).catch(unsafe);
+      chain = await makeFolders(dir, NEW_FOLDER_MODE, fs).catch(unsafe);
       chains.set(dir, chain);
     }
     return { chain, name, dir };
@@ -69,24 +78,32 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
   // Folders first (parents before children), then file contents, then what refers to them.
   for (const item of items.filter((i) => i.entry.type === 'dir')) {
     const full = path.join(realBases.get(item.base)!, ...item.rel.split('/'));
-    chains.set(full, await makeFolders(full, NEW_FOLDER_MODE).catch(unsafe));
+    chains.set(full, await makeFolders(full, NEW_FOLDER_MODE, fs).catch(unsafe));
+    await turn();
     dirs.push({ full, entry: item.entry });
     result.dirs++;
   }
   const written = new Map<string, string>(); // `${base}\0${rel}` -> restored path (hard link sources)
   const planned = new Set(items.map((i) => `${i.base}\0${i.rel}`));
   const contents = items.filter((i) => i.entry.type === 'file' && !(i.entry.link && planned.has(`${i.base}\0${i.entry.link}`)));
-  await forEachBounded(contents, FILES_IN_FLIGHT, async (item) => {
+  for (const item of contents) {
+    await turn();
     const { chain, name, dir } = await folderOf(item);
     const e = item.entry;
     // The file's sha256 is taken over the very bytes handed to the writes (each chunk was checked against its id
     // when read); a file of one chunk has that chunk's id as its sha256, so its bytes are not hashed twice.
     const whole = e.chunks!.length === 1 ? null : createHash('sha256');
+    let size = 0;
+    const next = async (id: string) => {
+      const chunk = await repo.read(id);
+      whole?.update(chunk);
+      size = chunk.length;
+      return chunk;
+    };
     const chunks = (async function* () {
       for (const id of e.chunks!) {
-        const chunk = await repo.read(id);
-        whole?.update(chunk);
-        yield chunk;
+        yield await next(id); // held nowhere here once written
+        chunkDone(size * 2); // the chunk and, about, what it was decoded from
       }
     })();
     try {
@@ -95,7 +112,8 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
         mtimeSec: seconds(e.mtimeNs),
         sparse: e.sparse === true,
         durable: false,
-        ...(asRoot() ? { owner: { uid: e.uid, gid: e.gid } } : {}),
+        fs,
+        ...(asRoot ? { owner: { uid: e.uid, gid: e.gid } } : {}),
         verify: async (handle) => {
           const written = whole ? whole.digest('hex') : (e.chunks![0] ?? EMPTY_SHA256);
           const size = (await handle.stat()).size;
@@ -112,24 +130,25 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
     result.files++;
     result.verified++;
     result.bytes += e.size!;
-  });
+  }
   for (const item of items) {
     const e = item.entry;
     if (e.type === 'dir' || (e.type === 'file' && !e.link) || (e.type === 'file' && written.has(`${item.base}\0${item.rel}`))) continue;
+    await turn();
     const { chain, name, dir } = await folderOf(item);
     if (e.type === 'file') {
       const source = written.get(`${item.base}\0${e.link}`);
       if (!source) continue; // only reachable when the planner kept a link whose source it did not plan
-      await placeSpecial(chain, dir, name, (tmp) => fs.link(source, tmp));
+      await placeSpecial(chain, dir, name, asRoot, (tmp) => fs.link(source, tmp));
       written.set(`${item.base}\0${item.rel}`, path.join(dir, name));
       result.hardlinks++;
       result.files++;
     } else if (e.type === 'symlink') {
-      await placeSpecial(chain, dir, name, (tmp) => fs.symlink(e.target!, tmp), e);
+      await placeSpecial(chain, dir, name, asRoot, (tmp) => fs.symlink(e.target!, tmp), e);
       result.symlinks++;
     } else if (e.type === 'fifo') {
       // Node has no mkfifo(3): the system's mkfifo(1), no shell.
-      await placeSpecial(chain, dir, name, async (tmp) => {
+      await placeSpecial(chain, dir, name, asRoot, async (tmp) => {
         const made = await createCommandRunner().run('mkfifo', ['-m', '600', tmp]);
         if (made.code !== 0) throw new RmError('SERVICE_FAILED', `mkfifo ${tmp}: ${made.error ?? made.stderr.trim().slice(0, 200)}`);
       }, e);
@@ -138,9 +157,10 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
   }
   // Folder metadata last, deepest first (writing into a folder changes its mtime).
   for (const { full, entry } of dirs.reverse()) {
+    await turn();
     const st = await fs.lstat(full);
     if (!st.isDirectory()) throw new RmError('BACKUP_UNSAFE_PATH', `${full} was replaced during the restore`);
-    if (asRoot()) await fs.lchown(full, entry.uid, entry.gid);
+    if (asRoot) await fs.lchown(full, entry.uid, entry.gid);
     await fs.chmod(full, entry.mode & 0o777);
     await fs.utimes(full, seconds(entry.mtimeNs), seconds(entry.mtimeNs));
   }
@@ -153,7 +173,7 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
       if (!root || !real) continue;
       const st = await fs.lstat(real);
       if (!st.isDirectory()) continue;
-      if (asRoot()) await fs.lchown(real, root.uid, root.gid);
+      if (asRoot) await fs.lchown(real, root.uid, root.gid);
       await fs.chmod(real, root.mode & 0o777);
       await fs.utimes(real, seconds(root.mtimeNs), seconds(root.mtimeNs));
     }
@@ -162,17 +182,17 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
 }
 
 /** Creates something under a random name in a checked folder, applies its metadata, then renames it over `name`. */
-async function placeSpecial(chain: readonly ChainLink[], dir: string, name: string, create: (tmp: string) => Promise<void>, meta?: TreeEntry): Promise<void> {
-  const tmp = path.join(dir, `.${name.slice(0, 80)}.${randomBytes(12).toString('hex')}.tmp`);
-  if (!(await chainUnchanged(chain))) throw new RmError('BACKUP_UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed`);
+async function placeSpecial(chain: readonly ChainLink[], dir: string, name: string, asRoot: boolean, create: (tmp: string) => Promise<void>, meta?: TreeEntry): Promise<void> {
+  const tmp = path.join(dir, tempNameFor(name));
+  if (!(await chainUnchanged(chain, fs))) throw new RmError('BACKUP_UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed`);
   await create(tmp);
   try {
     if (meta) {
-      if (asRoot()) await fs.lchown(tmp, meta.uid, meta.gid);
+      if (asRoot) await fs.lchown(tmp, meta.uid, meta.gid);
       if (meta.type !== 'symlink') await fs.chmod(tmp, meta.mode & 0o777);
       await fs.lutimes(tmp, seconds(meta.mtimeNs), seconds(meta.mtimeNs));
     }
-    if (!(await chainUnchanged(chain))) throw new RmError('BACKUP_UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed`);
+    if (!(await chainUnchanged(chain, fs))) throw new RmError('BACKUP_UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed`);
     await fs.rename(tmp, path.join(dir, name));
   } catch (err) {
     await fs.unlink(tmp).catch(() => undefined);
@@ -217,12 +237,14 @@ async function plan(repo: Repository, treeId: string, rel: string, base: string,
   }
 }
 
-async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
+/** A function that lets the event loop turn (timers, the heartbeat) when `everyMs` have passed since it last did. */
+function eventLoopTurns(everyMs: number): () => Promise<void> {
+  let last = performance.now();
+  return async () => {
+    if (performance.now() - last < everyMs) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    last = performance.now();
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 function unsafe(err: unknown): never {
