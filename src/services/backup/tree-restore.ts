@@ -18,6 +18,8 @@ import { decodeTree, type SnapshotRecord, type TreeEntry } from './tree.js';
 import type { RestoreOptions } from './restore.js';
 import { createCommandRunner } from '../../system/exec.js';
 import { createBufferCollector } from '../../system/idle-gc.js';
+import { eventLoopTurns } from './turns.js';
+import { timeArg } from './times.js';
 
 const NEW_FOLDER_MODE = 0o700;
 const TURN_EVERY_MS = 100;
@@ -43,7 +45,6 @@ interface Item {
   entry: TreeEntry;
 }
 
-const seconds = (ns: string) => Number(BigInt(ns)) / 1e9;
 
 export async function restoreTreeSnapshot(repo: Repository, record: SnapshotRecord, options: RestoreOptions): Promise<TreeRestoreResult> {
   if (options.target !== null && !path.isAbsolute(options.target)) throw new RmError('BACKUP_UNSAFE_PATH', `restore target must be an absolute path: ${options.target.slice(0, 200)}`);
@@ -109,7 +110,7 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
     try {
       await writeFileInFolder(chain, name, chunks, {
         mode: e.mode,
-        mtimeSec: seconds(e.mtimeNs),
+        mtimeSec: timeArg(e.mtimeNs),
         sparse: e.sparse === true,
         durable: false,
         fs,
@@ -162,7 +163,7 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
     if (!st.isDirectory()) throw new RmError('BACKUP_UNSAFE_PATH', `${full} was replaced during the restore`);
     if (asRoot) await fs.lchown(full, entry.uid, entry.gid);
     await fs.chmod(full, entry.mode & 0o777);
-    await fs.utimes(full, seconds(entry.mtimeNs), seconds(entry.mtimeNs));
+    await fs.utimes(full, timeArg(entry.mtimeNs), timeArg(entry.mtimeNs));
   }
   // A full restore gives each folder it restored into the recorded folder's own bits, owner and mtime.
   if (!options.paths?.length) {
@@ -175,7 +176,7 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
       if (!st.isDirectory()) continue;
       if (asRoot) await fs.lchown(real, root.uid, root.gid);
       await fs.chmod(real, root.mode & 0o777);
-      await fs.utimes(real, seconds(root.mtimeNs), seconds(root.mtimeNs));
+      await fs.utimes(real, timeArg(root.mtimeNs), timeArg(root.mtimeNs));
     }
   }
   return result;
@@ -190,7 +191,7 @@ async function placeSpecial(chain: readonly ChainLink[], dir: string, name: stri
     if (meta) {
       if (asRoot) await fs.lchown(tmp, meta.uid, meta.gid);
       if (meta.type !== 'symlink') await fs.chmod(tmp, meta.mode & 0o777);
-      await fs.lutimes(tmp, seconds(meta.mtimeNs), seconds(meta.mtimeNs));
+      await fs.lutimes(tmp, timeArg(meta.mtimeNs), timeArg(meta.mtimeNs));
     }
     if (!(await chainUnchanged(chain, fs))) throw new RmError('BACKUP_UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed`);
     await fs.rename(tmp, path.join(dir, name));
@@ -235,16 +236,6 @@ async function plan(repo: Repository, treeId: string, rel: string, base: string,
     }
     if (selected) out.push({ base, rel: childRel, entry });
   }
-}
-
-/** A function that lets the event loop turn (timers, the heartbeat) when `everyMs` have passed since it last did. */
-function eventLoopTurns(everyMs: number): () => Promise<void> {
-  let last = performance.now();
-  return async () => {
-    if (performance.now() - last < everyMs) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    last = performance.now();
-  };
 }
 
 function unsafe(err: unknown): never {

@@ -73,6 +73,11 @@ describe('Backup fidelity', () => {
     servers.push(server);
     await new Promise((r) => server.once('listening', r));
     utimesSync(path.join(data, 'plain.txt'), new Date('2020-02-03T04:05:06.789Z'), new Date('2020-02-03T04:05:06.789Z'));
+    // A time to the nanosecond (touch; Node sets times from a double) whose nearest double lies below it:
+    // Number(ns) / 1e9 restored it a millisecond early.
+    writeFileSync(path.join(data, 'generated.bin'), 'compiled\n');
+    execFileSync('touch', ['-m', '-d', '@1796236081.785000000', path.join(data, 'generated.bin')]);
+    expect(lstatSync(path.join(data, 'generated.bin'), { bigint: true }).mtimeNs).toBe(1796236081785000000n);
     utimesSync(path.join(data, 'sub'), new Date('2021-01-01T00:00:00Z'), new Date('2021-01-01T00:00:00Z'));
     expect(lstatSync(path.join(data, 'disk.img')).blocks * 512).toBeLessThan(lstatSync(path.join(data, 'disk.img')).size);
 
