@@ -3,10 +3,12 @@
 // and inode match the previous snapshot's entry (and whose chunks are all in the repository) is not read again;
 // anything else is read through safe-files (the very file the walk saw), cut into content-defined chunks and
 // stored once. Hard links are recorded as such (the first path holds the content), symbolic links and FIFOs by
-// what they are; sockets and devices are skipped and listed with their paths.
+// what they are; sockets and devices are skipped and listed with their paths. The walk and the reads are blocking
+// calls on the job's own thread (fsBlocking: a hand-off to libuv's thread pool per call cost more than the call),
+// with a turn of the event loop every so often for the heartbeat; packs are still written on the thread pool.
 import path from 'node:path';
 import type { BigIntStats } from 'node:fs';
-import { fsAsync as fs } from '../../system/fs-async.js';
+import { fsBlocking as fs } from '../../system/fs-async.js';
 import { createHash } from 'node:crypto';
 import { Chunker } from '../../system/cdc.js';
 import { openRegularFile, readRegularFile, resolveTrustedPath } from '../../system/safe-files.js';
@@ -15,12 +17,14 @@ import { RmError } from '../../protocol/errors.js';
 import { createExcluder } from './manifest.js';
 import { blobId, ensureRepoFolders, type Repository } from './repo.js';
 import { decodeTree, encodeTree, MAX_SKIPPED_LISTED, sealRecord, unsealRecord, type SnapshotRecord, type Tree, type TreeEntry } from './tree.js';
+import { eventLoopTurns } from './turns.js';
 
 const READ_BYTES = 1024 * 1024;
 const FILES_IN_FLIGHT = 4;
 const STATS_IN_FLIGHT = 32;
 const SNAPSHOT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_RECORD_BYTES = 1024 * 1024;
+const TURN_EVERY_MS = 100;
 
 export interface TreeSnapshotRequest {
   folders: readonly string[];
@@ -46,6 +50,7 @@ interface Walk {
   links: Map<string, string>;
   /** Read buffers and chunkers free for the next file (one per file in flight, reused). */
   readers: Array<{ buffer: Buffer; chunker: Chunker }>;
+  turn: () => Promise<void>;
 }
 
 const snapsDir = (repo: Repository) => path.join(repo.root, 'snaps');
@@ -54,7 +59,7 @@ export async function takeTreeSnapshot(repo: Repository, req: TreeSnapshotReques
   await ensureRepoFolders(repo.root);
   const started = req.now();
   const excluded = createExcluder(req.exclude);
-  const walk: Walk = { repo, excluded, skip: new Set((req.skip ?? []).map((p) => path.resolve(p))), files: 0, dirs: 0, bytesRead: 0, skipped: [], skippedCount: 0, links: new Map(), readers: [] };
+  const walk: Walk = { repo, excluded, skip: new Set((req.skip ?? []).map((p) => path.resolve(p))), files: 0, dirs: 0, bytesRead: 0, skipped: [], skippedCount: 0, links: new Map(), readers: [], turn: eventLoopTurns(TURN_EVERY_MS) };
   const storedBefore = repo.stats.bytesStored;
   const folders: SnapshotRecord['folders'] = [];
   const used = new Set<string>();
@@ -130,6 +135,7 @@ async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: 
   const entries: Array<TreeEntry | null> = new Array<TreeEntry | null>(names.length).fill(null);
   const reads: Array<() => Promise<void>> = [];
   for (const [i, name] of names.entries()) {
+    await walk.turn();
     const st = stats[i];
     const childRel = rel ? `${rel}/${name}` : name;
     const childAbs = path.join(abs, name);
@@ -187,7 +193,7 @@ async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: 
 
 /** Reads one regular file (the one the walk saw) into content-defined chunks; its stat comes from the handle. */
 async function storeFile(walk: Walk, abs: string, seen: BigIntStats): Promise<{ size: number; sha256: string; chunks: string[]; mode: number; mtimeNs: string }> {
-  const { handle, stat } = await openRegularFile(abs, { dev: seen.dev, ino: seen.ino });
+  const { handle, stat } = await openRegularFile(abs, { dev: seen.dev, ino: seen.ino }, fs);
   const whole = createHash('sha256');
   const chunks: string[] = [];
   let size = 0;
@@ -211,6 +217,7 @@ async function storeFile(walk: Walk, abs: string, seen: BigIntStats): Promise<{ 
       // Sized to the file: a small file asks for its size + 1 (a short read is its end); one that grew, for more.
       const left = Number(stat.size) - size;
       const want = left >= 0 ? Math.min(READ_BYTES, Math.max(4096, left + 1)) : READ_BYTES;
+      await walk.turn();
       const { bytesRead } = await handle.read(reader.buffer, 0, want, null);
       const data = reader.buffer.subarray(0, bytesRead);
       end = bytesRead < want; // a regular file reads short only at its end
