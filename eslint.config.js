@@ -8,7 +8,10 @@ const ZOD_CLASSIC = { name: 'zod', message: "Write schemas with 'zod/mini' (READ
 // The agent's code takes its promise file operations from system/fs-async.ts: fs.promises loads readline and the REPL
 // history module, ~0.8 MB of the idle agent's RSS (bench/analysis.md). The server keeps fs.promises.
 const FS_ASYNC = "Use fsAsync from src/system/fs-async.ts (fs.promises costs the idle agent ~0.8 MB)";
-const AGENT_PATHS = [ZOD_CLASSIC, { name: 'node:fs/promises', message: FS_ASYNC }, { name: 'fs/promises', message: FS_ASYNC }, { name: 'node:fs', importNames: ['promises'], message: FS_ASYNC }, { name: 'fs', importNames: ['promises'], message: FS_ASYNC }];
+// Elapsed time comes from systemClock.monotonic (src/system/clock.ts): perf_hooks and the ~10 built-in modules it loads
+// cost the idle agent ~0.4 MB of RSS (docs/benchmarks.md, issue 19).
+const PERF = 'Use systemClock.monotonic from src/system/clock.ts (perf_hooks costs the idle agent ~0.4 MB)';
+const AGENT_PATHS = [ZOD_CLASSIC, { name: 'node:fs/promises', message: FS_ASYNC }, { name: 'fs/promises', message: FS_ASYNC }, { name: 'node:fs', importNames: ['promises'], message: FS_ASYNC }, { name: 'fs', importNames: ['promises'], message: FS_ASYNC }, { name: 'node:perf_hooks', message: PERF }, { name: 'perf_hooks', message: PERF }];
 const restrict = (patterns, paths = [ZOD_CLASSIC]) => ({ 'no-restricted-imports': ['error', { patterns, paths }] });
 const layer = (files, forbidden, paths = AGENT_PATHS) => ({ files, rules: restrict(forbidden.map((f) => ({ group: [f], message: 'Imports run one way (STYLE.md): cli -> agent|server -> services|teamviewer -> protocol|config -> system' })), paths) });
 
@@ -27,6 +30,7 @@ export default tseslint.config(
   { files: ['installer/sea/shims/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
   { files: ['test/**', 'bench/**', 'scripts/**'], rules: restrict([]) },
   { files: ['src/**'], rules: restrict([], AGENT_PATHS) },
+  { files: ['src/**'], ignores: ['src/server/**'], rules: { 'no-restricted-globals': ['error', { name: 'performance', message: PERF }] } },
   layer(['src/protocol/**'], ['**/config/*', '**/system/*', '**/agent/*', '**/server/**', '**/cli/*', '**/services/*', '**/teamviewer/*', 'ws', 'winston', 'systeminformation', 'hono', '@hono/*']),
   layer(['src/system/**'], ['**/agent/*', '**/server/**', '**/cli/*', '**/services/**', '**/teamviewer/**', '**/config/*']),
   layer(['src/config/**'], ['**/agent/*', '**/server/**', '**/cli/*', '**/services/**', '**/teamviewer/**']),

@@ -1,6 +1,4 @@
 // Time is an edge: decisions take a Clock so tests can move time without sleeping.
-import { performance } from 'node:perf_hooks';
-
 export interface Clock {
   /** Wall clock, ms since the epoch: may step (NTP, a user setting the date, a VM resumed). */
   now(): number;
@@ -8,7 +6,9 @@ export interface Clock {
   monotonic(): number;
 }
 
-export const systemClock: Clock = { now: () => Date.now(), monotonic: () => performance.now() };
+// process.hrtime, the same monotonic clock as performance.now(): perf_hooks and the ~10 built-in modules it loads cost
+// the idle agent ~0.4 MB of RSS (docs/benchmarks.md, issue 19).
+export const systemClock: Clock = { now: () => Date.now(), monotonic: () => Number(process.hrtime.bigint()) / 1e6 };
 
 /** A clock that moves only when told: `advance` lets time pass (both readings), `step` moves the wall clock alone. */
 export function fixedClock(start: number): Clock & { advance(ms: number): void; step(ms: number): void } {

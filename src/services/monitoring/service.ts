@@ -2,6 +2,7 @@
 // (checks.ts), persisted alerts (alerts.ts). A check that cannot check shows a problem and raises nothing.
 import * as z from 'zod/mini';
 import { createSysinfo, type Sysinfo } from '../../system/sysinfo.js';
+import { systemClock } from '../../system/clock.js';
 import { compileLinearPattern, type CompiledPattern } from '../../system/linear-regex.js';
 import { problem, type Problem } from '../../protocol/errors.js';
 import type { Alert, Policy } from '../../protocol/model.js';
@@ -18,7 +19,7 @@ import type { Unavailable } from './unavailable.js';
 const checkIdOf = (key: string) => key.split('/')[1] ?? '';
 type LogCheck = Extract<MonitoringCheck, { type: 'log' }>;
 
-const defaultPacing: MatchPacing = { ...LOG_MATCH_PACING, now: () => performance.now(), pause: () => new Promise((resolve) => setImmediate(resolve)) };
+const defaultPacing: MatchPacing = { ...LOG_MATCH_PACING, now: systemClock.monotonic, pause: () => new Promise((resolve) => setImmediate(resolve)) };
 
 export const createMonitoringService: ServiceFactory = (runtime) => createMonitoringServiceWith(runtime, createSysinfo());
 
