@@ -10,7 +10,7 @@ import { ensureDir, readJsonFile, writeJsonAtomic } from '../../system/files.js'
 import type { CommandResult } from '../../system/exec.js';
 import type { SystemChangeRunner } from '../../system/system-runner.js';
 import type { SelfInvocation } from '../../system/self.js';
-import { HEARTBEAT_FILE, JOB_FILE, jobLiveness, JobResultSchema, JobSpecSchema, RESULT_FILE, type JobResult, type JobSpec } from './job-spec.js';
+import { HEARTBEAT_FILE, JOB_FILE, jobLiveness, jobResultSchema, jobSpecSchema, RESULT_FILE, type JobResult, type JobSpec } from './job-spec.js';
 
 /** The job's own bounds: V8's heap (the rest of its memory is I/O buffers) and, under systemd, the unit's. */
 export const JOB_HEAP_MB = 256;
@@ -52,7 +52,7 @@ export function createJobLauncher(deps: JobLauncherDeps): JobLauncher {
   const jobsDir = path.join(deps.stateDir, 'jobs');
   const dirOf = (jobId: string) => path.join(jobsDir, jobId);
   const readResult = async (jobId: string): Promise<JobResult | 'invalid' | null> => {
-    const read = await readJsonFile(path.join(dirOf(jobId), RESULT_FILE), JobResultSchema);
+    const read = await readJsonFile(path.join(dirOf(jobId), RESULT_FILE), jobResultSchema());
     return read.status === 'ok' ? read.value : read.status === 'missing' ? null : 'invalid';
   };
   const ageOf = async (file: string): Promise<number | null> => fs.stat(file).then((s) => Math.max(0, deps.now() - s.mtimeMs), () => null);
@@ -108,7 +108,7 @@ export function createJobLauncher(deps: JobLauncherDeps): JobLauncher {
       const names = await fs.readdir(jobsDir).catch(() => [] as string[]);
       const specs: JobSpec[] = [];
       for (const name of names.sort()) {
-        const read = await readJsonFile(path.join(jobsDir, name, JOB_FILE), JobSpecSchema);
+        const read = await readJsonFile(path.join(jobsDir, name, JOB_FILE), jobSpecSchema());
         if (read.status === 'ok' && read.value.jobId === name) specs.push(read.value);
         else await fs.rm(path.join(jobsDir, name), { recursive: true, force: true }); // torn before it started
       }

@@ -15,7 +15,7 @@ import { Repository } from './repo.js';
 import { listRecords, pruneRecords, readRecord, takeTreeSnapshot, verifyRepository } from './tree-snapshot.js';
 import { restoreTreeSnapshot, type TreeRestoreResult } from './tree-restore.js';
 import type { SnapshotRecord } from './tree.js';
-import { HEARTBEAT_FILE, HEARTBEAT_MS, JobSpecSchema, RESULT_FILE, type JobResult, type JobSpec, type RestoreJob, type SnapshotJob } from './job-spec.js';
+import { HEARTBEAT_FILE, HEARTBEAT_MS, jobSpecSchema, RESULT_FILE, type JobResult, type JobSpec, type RestoreJob, type SnapshotJob } from './job-spec.js';
 import { MAX_PRUNED_LISTED } from '../../protocol/report-data.js';
 
 const MAX_WARNINGS = 100;
@@ -27,7 +27,7 @@ export async function runJobFile(jobFile: string): Promise<JobResult> {
   const dir = path.dirname(jobFile);
   let spec: JobSpec;
   try {
-    spec = JobSpecSchema.parse(JSON.parse(await fs.readFile(jobFile, 'utf8')));
+    spec = jobSpecSchema().parse(JSON.parse(await fs.readFile(jobFile, 'utf8')));
   } catch (err) {
     throw new RmError('CLI_USAGE', `${jobFile}: not a backup job (${(err as Error).message.slice(0, 300)})`);
   }
