@@ -22,9 +22,13 @@ export function createIdleCollector(options: { gc?: (() => void) | undefined; de
   };
 }
 
+// 'last-resort' is V8's collection that also compacts the old generation and gives its emptied pages back (what it does
+// before an out-of-memory failure); a regular one leaves the pages the burst made the heap grow by.
+const LAST_RESORT = { type: 'major', execution: 'sync', flavor: 'last-resort' } as const;
+
 function runtimeGc(): (() => void) | undefined {
   const gc = (globalThis as { gc?: unknown }).gc;
-  return typeof gc === 'function' ? () => (gc as () => void)() : undefined;
+  return typeof gc === 'function' ? () => (gc as (options: typeof LAST_RESORT) => void)(LAST_RESORT) : undefined;
 }
 
 /**
