@@ -57,7 +57,7 @@ describe.skipIf(!PACKAGE_TEST || !ROOT_USER || !has('dpkg'))('.deb on this machi
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr.split('\n').filter((l) => l.includes('rmagent.service'))).toEqual([]);
     const unit = fs.readFileSync(UNIT, 'utf8');
-    for (const line of ['Documentation=man:rmagent(8)', 'ExecStart=/usr/bin/rmagent run', 'Restart=always', 'RestartSec=5', 'StartLimitIntervalSec=0', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=read-only', 'PrivateTmp=yes', 'PrivateDevices=yes', 'StateDirectory=rmagent', 'Environment=RMAGENT_LOG_TARGET=journald', 'Environment=MALLOC_MMAP_THRESHOLD_=131072', 'SyslogLevelPrefix=yes']) {
+    for (const line of ['Documentation=man:rmagent(8)', 'ExecStart=/usr/bin/rmagent run', 'Restart=always', 'RestartSec=5', 'StartLimitIntervalSec=0', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=read-only', 'PrivateTmp=yes', 'PrivateDevices=yes', 'StateDirectory=rmagent', 'Environment=RMAGENT_LOG_TARGET=journald', 'Environment=MALLOC_MMAP_THRESHOLD_=131072', 'Environment=MALLOC_TOP_PAD_=0', 'SyslogLevelPrefix=yes']) {
       expect(unit.split('\n')).toContain(line);
     }
     // Nothing but the state folder is writable: changes to the machine go through transient units.
