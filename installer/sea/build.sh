@@ -69,6 +69,9 @@ bundle() {
     # stand-in that loads Node's zlib on first use (installer/sea/shims/zlib-lazy.cjs, -0.4 MB idle RSS). The agent's
     # own backup code imports `node:zlib`, which the alias leaves alone.
     external+=("--alias:zlib=$ROOT/installer/sea/shims/zlib-lazy.cjs")
+    # Default imports of node:path and node:fs read through stand-ins whose prototype is the module, so esbuild's copy of
+    # the module for each importing file has no getters to make (installer/sea/shims/node-path.cjs, -0.1 MB idle heap).
+    external+=("--alias:node:path=$ROOT/installer/sea/shims/node-path.cjs" "--alias:node:fs=$ROOT/installer/sea/shims/node-fs.cjs")
   fi
   npx --no-install esbuild "$entry" --bundle --platform=node --format=cjs --target=node24 "${external[@]}" "${SHIMS[@]}" \
     --define:__RMAGENT_VERSION__="\"$VERSION+$BUILD\"" --define:__RMAGENT_COMMIT__="\"$COMMIT\"" \
