@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, symlinkSync, chmodSync, copyFileSync, utimesSync, writeFileSync, writeSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import type { BenchContext, Figure, SuiteResult } from '../lib/context.js';
-import { JOB_NODE_OPTIONS } from '../../src/services/backup/job-launcher.js';
+import { JOB_ENV, JOB_NODE_OPTIONS } from '../../src/services/backup/job-launcher.js';
 
 interface Timed {
   wallMs: number;
@@ -164,7 +164,7 @@ export async function backup(ctx: BenchContext): Promise<SuiteResult> {
   const generated = generateTree(tree, budget, bigBytes);
   const apparent = du(tree, true);
   notes.push(`tree: ${generated.files} files copied from /usr/share (${(budget / 1048576).toFixed(0)} MiB budget) + ${(bigBytes / 1048576).toFixed(0)} MiB random, ${(bigBytes / 1048576).toFixed(0)} MiB compressible text, a ${(bigBytes * 2 / 1048576).toFixed(0)} MiB sparse file with 1 MiB of data, hard links, symbolic links (relative, absolute, dangling), modes 751/600, an owner 1234:2345, a FIFO; ${(apparent / 1e6).toFixed(0)} MB apparent, ${(du(tree, false) / 1e6).toFixed(0)} MB allocated`);
-  notes.push(`${resticVersion}; rmagent: \`rmagent backup-job\` (the process the agent starts for a backup), its V8 flags (${JOB_NODE_OPTIONS}) as the agent sets them; runtime ${process.version} (${ctx.runtimes.node})`);
+  notes.push(`${resticVersion}; rmagent: \`rmagent backup-job\` (the process the agent starts for a backup), its V8 flags (${JOB_NODE_OPTIONS}) and environment (${Object.entries(JOB_ENV).filter(([k]) => k !== 'NODE_OPTIONS').map(([k, v]) => `${k}=${v}`).join(' ')}) as the agent sets them; runtime ${process.version} (${ctx.runtimes.node})`);
   // Both read the same tree from the page cache: one warm-up read first.
   execFileSync('tar', ['-cf', '/dev/null', '-C', tree, '.']);
 
@@ -181,7 +181,7 @@ export async function backup(ctx: BenchContext): Promise<SuiteResult> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, 'job.json');
     writeFileSync(file, JSON.stringify({ v: 1, jobId, commandId: null, createdAt: Date.now(), stateDir: state, destination: repo, lastSnapshot: null, ...spec }));
-    const t = timed(launcher, [script, 'backup-job', '--job', file], { ...process.env, NODE_OPTIONS: JOB_NODE_OPTIONS });
+    const t = timed(launcher, [script, 'backup-job', '--job', file], { ...process.env, ...JOB_ENV });
     const result = JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8')) as Record<string, unknown>;
     if (result.kind === 'error') throw new Error(`rmagent job failed: ${JSON.stringify(result)}`);
     return { ...t, result };

@@ -17,6 +17,7 @@ import { ensureDir, removeFile, writeFileAtomic } from '../../system/files.js';
 import { openRegularFile, readRegularFile } from '../../system/safe-files.js';
 import { DEFAULT_CDC, type CdcParams } from '../../system/cdc.js';
 import { RmError } from '../../protocol/errors.js';
+import { createBufferCollector } from '../../system/idle-gc.js';
 
 export const REPO_FORMAT = 3;
 const PACK_TARGET_BYTES = 16 * 1024 * 1024;
@@ -27,6 +28,7 @@ const NONCE = 12;
 const TAG = 16;
 const HEX64 = /^[a-f0-9]{64}$/;
 const OPEN_PACKS = 8;
+const ENCODED_BETWEEN_COLLECTIONS = 16 * 1024 * 1024;
 const ZSTD_PIECE = 64 * 1024;
 
 // A pack is filled in a buffer of the target size; a blob that does not fit closes it (data packs are 8-16 MiB).
@@ -149,6 +151,8 @@ export class Repository {
   private writing: Promise<void> = Promise.resolve();
   private readonly fresh: IndexFile = { v: 1, packs: {} };
   private readonly pending = new Set<string>();
+  private readonly encoded = createBufferCollector(ENCODED_BETWEEN_COLLECTIONS);
+  private lastEncoded = 0;
   readonly stats: RepoStats = { blobsWritten: 0, bytesStored: 0, packsWritten: [] };
 
   private constructor(root: string, keys: RepoKeys, chunker: CdcParams) {
@@ -229,7 +233,10 @@ export class Repository {
   async add(type: BlobType, id: string, raw: Buffer): Promise<number> {
     if (this.has(id)) return 0;
     this.pending.add(id);
+    // The previous blob's compressed copy is dropped by now (see createBufferCollector).
+    this.encoded(this.lastEncoded);
     const { data, compressed } = encode(raw);
+    this.lastEncoded = compressed ? data.length : 0;
     const size = NONCE + data.length + TAG;
     const cur = await this.packWithRoom(size);
     const length = sealBlob(this.encKey, data, `blob ${id}`, cur.buffer, cur.length);
