@@ -238,7 +238,10 @@ export class Repository {
     const { data, compressed } = encode(raw);
     this.lastEncoded = compressed ? data.length : 0;
     const size = NONCE + data.length + TAG;
-    const cur = await this.packWithRoom(size);
+    let cur = await this.packWithRoom(size);
+    // Another add may have filled or handed over that pack while this one waited: from the check to the length
+    // update nothing awaits, so the room checked is the room sealed into.
+    while (this.filling !== cur || cur.length + size > cur.buffer.length) cur = await this.packWithRoom(size);
     const length = sealBlob(this.encKey, data, `blob ${id}`, cur.buffer, cur.length);
     cur.blobs.push([id, { pack: '', offset: cur.length, length, rawLength: raw.length, compressed, type }]);
     cur.length += length;
