@@ -49,6 +49,7 @@ export const ERRORS = {
   FRAME_TOO_LARGE: { message: 'A frame exceeded the size limit', hint: 'Send smaller frames; the limit is in the protocol documentation' },
   FRAME_INVALID: { message: 'A frame is not valid JSON or does not match the protocol schema', hint: 'Check the frame against docs/protocol' },
   FRAME_UNKNOWN_TYPE: { message: 'A frame has a type this peer does not know', hint: 'Upgrade the agent or server so both speak the same protocol version' },
+  HANDSHAKE_FRAME_LIMIT: { message: 'The peer sent more frames before authenticating than the handshake needs', hint: 'An agent sends agent.hello, then one auth or enroll, and waits for welcome (docs/protocol.md, Handshake); the server closes a connection that sends more. Upgrade or fix the agent; the next connection starts afresh' },
   COMMAND_UNSIGNED: { message: 'A command arrived without a signature', hint: 'Commands must be signed by the server command key' },
   COMMAND_FORGED: { message: 'A command signature does not verify with the pinned server key', hint: 'Someone other than the server may be sending commands; check the server key and the network' },
   COMMAND_WRONG_DEVICE: { message: 'A command is addressed to another device', hint: 'The server must bind each command to the device id it sends it to' },

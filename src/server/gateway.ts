@@ -4,6 +4,7 @@
 // (stored in order through the intake's group commit, duplicates dropped, acknowledged cumulatively once committed),
 // command acks, heartbeat, graceful close. After the handshake each device is held to a byte and frame rate and a
 // bounded inbox: beyond them its socket is paused (TCP back-pressure), so one device cannot starve the others.
+// Before it, a socket gets a handful of frames (PRE_AUTH_MAX_FRAMES), small ones, and 10 s.
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
@@ -48,6 +49,16 @@ export const PRE_AUTH_MAX_PAYLOAD = 64 * 1024;
  * them (a hostile review measured +43 MB of server memory from one such peer within the 10 s handshake timeout).
  */
 export const PRE_AUTH_MAX_BUFFERED = 256 * 1024;
+/**
+ * Frames (text, binary, invalid ones included) and pings a socket may send before it authenticated. The handshake
+ * takes two: agent.hello, then one enroll or auth (the reference agent sends nothing else before welcome, and pings
+ * only after it). Four times that leaves room for a third-party agent that repeats its hello or answers a frame it
+ * cannot use with an error frame. Beyond it the peer gets one fatal HANDSHAKE_FRAME_LIMIT and is closed: a peer that
+ * reads its answers made the server answer ~18,000 invalid frames a second for the whole handshake timeout (+181 MB
+ * of server RSS and most of a core, measured), then reconnected. With it, the server answers at most nine frames
+ * per connection, so the peer costs an upgrade per nine frames.
+ */
+export const PRE_AUTH_MAX_FRAMES = 8;
 /** After the handshake: twice the protocol limit, so a frame just over it reaches parseFrame and gets a typed error frame; ws closes (1009) anything beyond. */
 export const MAX_PAYLOAD = DEFAULT_MAX_FRAME_BYTES * 2;
 
@@ -72,6 +83,8 @@ export interface GatewayOptions {
   logger: Logger;
   heartbeatSec: number;
   handshakeTimeoutMs?: number;
+  /** Frames and pings before authentication (default PRE_AUTH_MAX_FRAMES). */
+  preAuthMaxFrames?: number;
   intake: Intake;
   deviceLimits?: DeviceLimits;
   /** Agent connections held at most, in total and per client address (default DEFAULT_CONNECTION_CAPS). */
@@ -150,6 +163,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const refusalLog = createRefusalLog((message, meta) => logger.warn(message, meta), () => clock.now());
   /** The sessions whose peer has not authenticated yet: what is queued for them is bounded (PRE_AUTH_MAX_BUFFERED). */
   const preAuth = new WeakSet<WebSocket>();
+  const preAuthMaxFrames = opts.preAuthMaxFrames ?? PRE_AUTH_MAX_FRAMES;
 
   const sendFrame = (ws: WebSocket, frame: Frame): boolean => {
     if (ws.readyState !== WebSocket.OPEN) return false;
@@ -334,6 +348,23 @@ export function createGateway(opts: GatewayOptions): Gateway {
     };
     sessions.add(s);
     preAuth.add(ws);
+    let preAuthFrames = 0;
+    // Counts a frame or ping before authentication: false once over the budget. The first one over it is answered
+    // with a fatal error and close 4001; the socket is then not read any more (a flooding peer would keep the server
+    // parsing at line rate) and is dropped after a short grace, in which the peer can read both.
+    const withinBudget = (): boolean => {
+      if (s.deviceId !== null) return true;
+      preAuthFrames += 1;
+      if (preAuthFrames <= preAuthMaxFrames) return true;
+      if (preAuthFrames === preAuthMaxFrames + 1) {
+        refusalLog('unauthenticated peers closed: more frames than the handshake needs', { bound: preAuthMaxFrames });
+        sendError(ws, 'HANDSHAKE_FRAME_LIMIT', `more than ${preAuthMaxFrames} frames before authentication`, { fatal: true });
+        ws.close(CLOSE_REFUSED, 'too many frames before authentication');
+        ws.pause();
+        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+      }
+      return false;
+    };
     const timer = setTimeout(() => {
       if (s.deviceId !== null) return;
       sendError(ws, 'AUTH_FAILED', 'no auth or enroll frame in time', { fatal: true });
@@ -343,6 +374,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     }, opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
     ws.on('message', (raw, isBinary) => {
+      if (!withinBudget()) return;
       if (s.inbox.length >= MAX_INBOX_FRAMES) {
         sendError(ws, 'SERVER_UNREACHABLE', 'the server is overloaded', { retryAfterMs: 5000 + Math.floor(Math.random() * 10_000), fatal: true });
         ws.close(CLOSE_RESTART, 'overloaded');
@@ -354,6 +386,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
       s.inboxBytes += text.length;
       throttle(s, text.length);
       s.draining ??= drain(s);
+    });
+    // Answered here, not by ws (autoPong off), so that pings before authentication count toward the budget.
+    ws.on('ping', (data) => {
+      if (withinBudget() && ws.readyState === WebSocket.OPEN) ws.pong(data);
     });
     ws.on('pong', () => {
       s.missedPongs = 0;
@@ -448,7 +484,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     start() {
       // Every socket starts at the pre-auth payload limit; admit() raises it once the device authenticated.
       // rmagent.v2 is selected when offered; an agent offering none (protocol v1) is refused in onConnection.
-      wss = new WebSocketServer({ noServer: true, path: '/agent', maxPayload: PRE_AUTH_MAX_PAYLOAD, handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
+      wss = new WebSocketServer({ noServer: true, path: '/agent', maxPayload: PRE_AUTH_MAX_PAYLOAD, autoPong: false, handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
       wss.on('connection', onConnection);
       opts.httpServer.on('upgrade', onUpgrade);
       opts.httpServer.on('connection', onTcpConnection);

@@ -48,6 +48,8 @@ export interface ServerOptions {
   clock?: Clock;
   /** How long a new agent connection may take to send auth/enroll (default 10 s). */
   handshakeTimeoutMs?: number;
+  /** Frames and pings a socket may send before it authenticated (default PRE_AUTH_MAX_FRAMES; not a flag: tests raise it to reach the send-buffer bound alone). */
+  preAuthMaxFrames?: number;
   /** PEM files: with both, the server speaks HTTPS and wss:// only. */
   tls?: { certFile: string; keyFile: string };
   /** Report history kept per device and per kind (bytes). */
@@ -168,6 +170,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       intake,
       heartbeatSec: opts.heartbeatSec ?? 30,
       ...(opts.handshakeTimeoutMs ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
+      ...(opts.preAuthMaxFrames ? { preAuthMaxFrames: opts.preAuthMaxFrames } : {}),
       ...(opts.deviceLimits ? { deviceLimits: opts.deviceLimits } : {}),
       ...(opts.connectionCaps ? { connectionCaps: opts.connectionCaps } : {}),
       ...(opts.trustedProxies ? { trustedProxies: opts.trustedProxies } : {}),

@@ -1,20 +1,21 @@
 // Hostile agents against the reference server's gateway over real WebSocket connections on 127.0.0.1:
 // mutated and garbage frames before and after the handshake, binary and oversize frames, floods, many
 // sockets. Each frame gets a typed error frame back and the connection stays, except where the protocol
-// closes it (refused credentials, overload) — and then only after a fatal error frame. The server stays up.
+// closes it (refused credentials, overload, more frames before authentication than PRE_AUTH_MAX_FRAMES) — and then
+// only after a fatal error frame. The server stays up.
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import WebSocket from 'ws';
 import { AGENT_TO_SERVER, DEFAULT_MAX_FRAME_BYTES, type Frame } from '../../src/protocol/frames.js';
 import type { RunningServer } from '../../src/server/server.js';
-import { PRE_AUTH_MAX_PAYLOAD } from '../../src/server/gateway.js';
+import { PRE_AUTH_MAX_FRAMES, PRE_AUTH_MAX_PAYLOAD } from '../../src/server/gateway.js';
 import { apiOf, connectAgent, enroll, newEnrollmentToken, serverIn, tempDir, type TestAgent } from '../server/helpers.js';
 import { isErrorCode, mutateAt, mutatedText, mutation, prototypeIsClean, type Tally } from './hostile.js';
 import { VALID_FRAMES } from './protocol-props.js';
 
 // A valid `unenroll` ends the device's connection by design (the device leaves): not a hostile frame to survive.
 const agentFrames = VALID_FRAMES.filter((f) => AGENT_TO_SERVER.includes(f.type) && f.type !== 'unenroll');
-const FATAL = new Set(['AUTH_FAILED', 'ENROLLMENT_REFUSED', 'SERVER_UNREACHABLE']);
+const FATAL = new Set(['AUTH_FAILED', 'ENROLLMENT_REFUSED', 'SERVER_UNREACHABLE', 'HANDSHAKE_FRAME_LIMIT']);
 
 const hostileFrame = fc.oneof(
   { arbitrary: mutatedText(fc.constantFrom(...agentFrames.map((f) => JSON.stringify(f)))), weight: 3 },
@@ -57,10 +58,11 @@ export async function runGatewayProperties(runs: number, tally: Tally, opts: { f
   const server = await serverIn(await tempDir(), 30);
   let frames = 0;
   try {
-    // Before the handshake: anyone on the network can do this.
+    // Before the handshake: anyone on the network can do this. agent.hello, the hostile frames and the sentinel stay
+    // within PRE_AUTH_MAX_FRAMES, so each is answered (the flood below goes past it).
     const preFrames = frames;
     await fc.assert(
-      fc.asyncProperty(fc.array(hostileFrame, { minLength: 1, maxLength: 8 }), async (texts) => {
+      fc.asyncProperty(fc.array(hostileFrame, { minLength: 1, maxLength: PRE_AUTH_MAX_FRAMES - 2 }), async (texts) => {
         const agent = await connectAgent(server.agentUrl);
         try {
           await agent.hello();
@@ -119,11 +121,14 @@ export async function runGatewayProperties(runs: number, tally: Tally, opts: { f
     tally.add('gateway: oversize frames', 2);
     frames += 2;
 
-    // A flood from one socket: answered, or told to come back later (fatal overload) — never a crash.
+    // A flood from one socket before it authenticated: answered up to the frame budget, then a fatal
+    // HANDSHAKE_FRAME_LIMIT and closed — never a crash.
     const flooder = await connectAgent(server.agentUrl);
     await flooder.hello();
     const flood = await exchange(flooder, Array.from({ length: opts.floodFrames }, (_, i) => `{"v":2,"id":"f-${i}","type":"report","ts":1,"body":{}}`));
     assertProtocolKept(flood, flooder);
+    expect(flood.closed, 'a pre-auth flood goes past the frame budget').toBe(true);
+    expect(flood.errors.at(-1)?.body.code).toBe('HANDSHAKE_FRAME_LIMIT');
     await flooder.close();
     tally.add('gateway: flood frames (one socket)', opts.floodFrames);
     frames += opts.floodFrames;

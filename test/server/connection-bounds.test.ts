@@ -4,8 +4,14 @@
 //     limit) counted each address alone, so one /64 held any number of connections. Now a /64 is one client.
 // (2) the per-address bound on sockets that are not agent connections (unfinished upgrade requests, API clients)
 //     let many addresses, each under it, hold file descriptors without limit. Now a node-wide bound applies too.
-// (3) a pre-auth peer that never reads made the server queue its answers (+43 MB of server memory measured from
-//     one such peer). Now it is dropped once more than PRE_AUTH_MAX_BUFFERED waits for it.
+// (3) a pre-auth peer that reads its answers made the server answer ~18,000 invalid frames a second for the whole
+//     10 s handshake timeout (+181 MB of server RSS), then reconnected. Now it gets PRE_AUTH_MAX_FRAMES frames
+//     (pings too), then one fatal HANDSHAKE_FRAME_LIMIT and close 4001.
+// (4) a pre-auth peer that never reads made the server queue its answers (+43 MB of server memory measured from
+//     one such peer). Now it is dropped once more than PRE_AUTH_MAX_BUFFERED waits for it. The frame budget of (3)
+//     now stops such a peer long before (nine answers of a few hundred bytes fit in any TCP buffer), so this test
+//     raises the budget (preAuthMaxFrames, an option of startServer and not a flag) to check the buffer bound alone:
+//     it stays as defence in depth, should an answer before authentication ever grow large.
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -14,9 +20,9 @@ import WebSocket from 'ws';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { parseTrustedProxies } from '../../src/server/client-address.js';
 import type { ConnectionCaps } from '../../src/server/connection-caps.js';
-import { PRE_AUTH_MAX_BUFFERED } from '../../src/server/gateway.js';
+import { PRE_AUTH_MAX_BUFFERED, PRE_AUTH_MAX_FRAMES } from '../../src/server/gateway.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server/server.js';
-import { enroll, maskedTextFrame, newEnrollmentToken, sendReports, stoppedAfterEach, tempDir, upgradeByHand } from './helpers.js';
+import { connectAgent, enroll, maskedFrame, maskedTextFrame, newEnrollmentToken, sampleFacts, sendReports, serverFramesOn, stoppedAfterEach, tempDir, upgradeByHand } from './helpers.js';
 
 const { stopLater, track } = stoppedAfterEach();
 
@@ -114,9 +120,76 @@ describe('sockets that are not agent connections, node-wide', () => {
   });
 });
 
-describe('a peer before authentication that never reads', () => {
-  it('is dropped once the server has more than PRE_AUTH_MAX_BUFFERED queued for it, long before the handshake timeout', async () => {
+/**
+ * Floods a raw peer that reads everything with `frame` (up to 20,000 of them in 10 s, paced by TCP) and waits up to
+ * 5 s more for the server to close it: what the server answered (text frames and pongs) and its close code.
+ */
+async function floodReading(agentUrl: string, frame: Buffer): Promise<{ sent: number; texts: string[]; pongs: number; closeCode: number | null; closed: boolean }> {
+  const socket = held(await upgradeByHand(agentUrl));
+  const answers = serverFramesOn(socket);
+  let closed = false;
+  socket.on('error', () => undefined);
+  void answers.ended.then(() => { closed = true; });
+  const batch = Buffer.concat(Array.from({ length: 100 }, () => frame));
+  const started = Date.now();
+  let sent = 0;
+  while (!closed && sent < 20_000 && Date.now() - started < 10_000) {
+    if (!socket.write(batch)) await new Promise<void>((resolve) => { socket.once('drain', resolve); setTimeout(resolve, 200); });
+    sent += 100;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.race([answers.ended, new Promise((r) => setTimeout(r, 5_000))]);
+  const close = answers.frames.find((f) => f.opcode === 0x8);
+  return {
+    sent,
+    texts: answers.frames.filter((f) => f.opcode === 0x1).map((f) => f.payload.toString()),
+    pongs: answers.frames.filter((f) => f.opcode === 0xa).length,
+    closeCode: close && close.payload.length >= 2 ? close.payload.readUInt16BE(0) : null,
+    closed,
+  };
+}
+
+describe('frames before authentication', () => {
+  it('a peer that reads its answers and sends frames that are not JSON is closed after PRE_AUTH_MAX_FRAMES: at most one answer more (a fatal HANDSHAKE_FRAME_LIMIT), close 4001', async () => {
     const server = await serverWith({ connectionCaps: { total: 0, perAddress: 0 } }); // handshake timeout 60 s
+    const started = Date.now();
+    const result = await floodReading(server.agentUrl, maskedTextFrame('x'.repeat(100)));
+    const summary = `${result.sent} frames sent in ${Date.now() - started} ms, ${result.texts.length} answered, closed: ${result.closed}`;
+    expect(result.texts.length, summary).toBeLessThanOrEqual(PRE_AUTH_MAX_FRAMES + 1);
+    expect(result.closed, summary).toBe(true);
+    const last = JSON.parse(result.texts.at(-1) ?? '{}') as { type?: string; body?: { code?: string; fatal?: boolean } };
+    expect(last.type).toBe('error');
+    expect(last.body).toMatchObject({ code: 'HANDSHAKE_FRAME_LIMIT', fatal: true });
+    expect(result.closeCode).toBe(4001);
+    console.log(`pre-auth frame budget: ${summary}`);
+  }, 30_000);
+
+  it('pings count too: a peer pinging before it authenticated gets at most PRE_AUTH_MAX_FRAMES pongs, then HANDSHAKE_FRAME_LIMIT and close 4001', async () => {
+    const server = await serverWith({ connectionCaps: { total: 0, perAddress: 0 } });
+    const result = await floodReading(server.agentUrl, maskedFrame(0x9, Buffer.from('p'.repeat(100))));
+    const summary = `${result.sent} pings sent, ${result.pongs} pongs, ${result.texts.length} text frames, closed: ${result.closed}`;
+    expect(result.pongs, summary).toBeLessThanOrEqual(PRE_AUTH_MAX_FRAMES);
+    expect(result.closed, summary).toBe(true);
+    expect(result.texts.map((t) => (JSON.parse(t) as { body: { code: string } }).body.code)).toEqual(['HANDSHAKE_FRAME_LIMIT']);
+    expect(result.closeCode).toBe(4001);
+  }, 30_000);
+
+  it('an agent that sends the whole budget (agent.hello, six error frames, enroll) still enrolls, and frames after the welcome are not counted', async () => {
+    const server = await serverWith({ connectionCaps: { total: 0, perAddress: 0 } });
+    const agent = track(await connectAgent(server.agentUrl));
+    await agent.hello();
+    for (let i = 0; i < PRE_AUTH_MAX_FRAMES - 2; i++) agent.send('error', { code: 'FRAME_INVALID', message: `a third-party agent's complaint ${i}` });
+    await agent.sendEnroll(await newEnrollmentToken(server), sampleFacts('budget'));
+    expect((await agent.next('welcome')).body.enrolled).toBe(true);
+    await sendReports(agent, Array.from({ length: 3 * PRE_AUTH_MAX_FRAMES }, (_, i) => ({ seq: i + 1, kind: 'status', at: Date.now(), data: {} })));
+    expect(agent.ws.readyState).toBe(WebSocket.OPEN);
+  });
+});
+
+describe('a peer before authentication that never reads', () => {
+  it('is dropped once the server has more than PRE_AUTH_MAX_BUFFERED queued for it, long before the handshake timeout (frame budget raised to reach this bound alone)', async () => {
+    // handshake timeout 60 s; the frame budget would close this peer after 8 frames, before anything is queued
+    const server = await serverWith({ connectionCaps: { total: 0, perAddress: 0 }, preAuthMaxFrames: Number.MAX_SAFE_INTEGER });
     const socket = held(await upgradeByHand(server.agentUrl));
     socket.pause(); // never reads again: the server's answers pile up in the kernel, then in the server
     let dropped = false;

@@ -178,10 +178,36 @@ export async function upgradeByHand(agentUrl: string, options: { localAddress?: 
 }
 
 /** A client text frame (masked with a zero key, so the payload stays readable) of up to 125 bytes. */
-export function maskedTextFrame(text: string): Buffer {
-  const payload = Buffer.from(text);
-  if (payload.length > 125) throw new Error('maskedTextFrame: up to 125 bytes');
-  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+export const maskedTextFrame = (text: string): Buffer => maskedFrame(0x1, Buffer.from(text));
+
+/** A masked client frame of any opcode (0x1 text, 0x9 ping, ...) of up to 125 bytes, masked with a zero key. */
+export function maskedFrame(opcode: number, payload: Buffer): Buffer {
+  if (payload.length > 125) throw new Error('maskedFrame: up to 125 bytes');
+  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+}
+
+/**
+ * What a server writes on a raw socket from now on, frame by frame (RFC 6455, unmasked, not fragmented): `frames`
+ * fills as they arrive; `ended` resolves when the socket closes.
+ */
+export function serverFramesOn(socket: net.Socket): { frames: Array<{ opcode: number; payload: Buffer }>; ended: Promise<void> } {
+  const frames: Array<{ opcode: number; payload: Buffer }> = [];
+  let pending = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    for (;;) {
+      if (pending.length < 2) return;
+      const short = pending[1]! & 0x7f;
+      const start = short === 126 ? 4 : short === 127 ? 10 : 2;
+      if (pending.length < start) return;
+      const length = short === 126 ? pending.readUInt16BE(2) : short === 127 ? Number(pending.readBigUInt64BE(2)) : short;
+      if (pending.length < start + length) return;
+      frames.push({ opcode: pending[0]! & 0x0f, payload: pending.subarray(start, start + length) });
+      pending = pending.subarray(start + length);
+    }
+  });
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return { frames, ended };
 }
 
 export interface EnrolledAgent extends TestAgent {
