@@ -19,14 +19,15 @@ export const SERVICES_FILE = 'services.json';
  * One service as persisted: its state, the last policy it applied successfully (resumed at start), and the step
  * running now. A step still marked at the next start was cut short by the agent's end (a crash, the watchdog, the
  * service manager): it counts as a failed attempt, so a step that kills the agent ends quarantined, not in a loop.
+ * The file's schemas are built at each read and not kept: it is read once at start (docs/benchmarks.md, issue 19).
  */
-const ServiceRecordSchema = z.strictObject({
+const serviceRecordSchema = () => z.strictObject({
   state: ServiceStateSchema,
   policy: z.nullable(PolicySchema),
   inProgress: z.optional(z.strictObject({ kind: z.enum(['install', 'apply', 'uninstall']), since: z.int() })),
 });
-const ServicesFileSchema = z.strictObject({ services: z.array(ServiceRecordSchema) });
-type ServiceRecord = z.infer<typeof ServiceRecordSchema>;
+const servicesFileSchema = () => z.strictObject({ services: z.array(serviceRecordSchema()) });
+type ServiceRecord = z.infer<ReturnType<typeof serviceRecordSchema>>;
 type StepMark = NonNullable<ServiceRecord['inProgress']>;
 
 export interface ConvergerOptions {
@@ -250,7 +251,7 @@ export function createConverger(opts: ConvergerOptions): Converger {
     const d = await readJsonFile(desiredFile, DesiredStateSchema);
     if (d.status === 'ok') desired = d.value;
     if (d.status === 'invalid') loadProblems.push(problem('SERVICE_STATE_CORRUPT', `${DESIRED_FILE}: ${d.reason}`));
-    const s = await readJsonFile(servicesFile, ServicesFileSchema);
+    const s = await readJsonFile(servicesFile, servicesFileSchema());
     if (s.status === 'ok') for (const rec of s.value.services) records.set(rec.state.name, rec);
     // Steps the previous run did not finish: the agent ended during them. Each is a failed attempt.
     for (const [name, rec] of records) {

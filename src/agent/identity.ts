@@ -17,7 +17,9 @@ import type { IdentityStore, Registration } from './contracts.js';
 export const REGISTRATION_FILE = 'registration.json';
 export const DEVICE_KEY_FILE = 'device.key';
 
-const RegistrationFileSchema = z.strictObject({
+// Built at each read and not kept: the file is read once at start, and its schema objects would otherwise stay in
+// the idle daemon's heap (docs/benchmarks.md, issue 19).
+const registrationFileSchema = () => z.strictObject({
   v: z.literal(1),
   serverUrl: z.string().check(z.minLength(1)),
   enrollmentToken: z.nullable(z.string().check(z.minLength(1))),
@@ -37,7 +39,7 @@ const RegistrationFileSchema = z.strictObject({
   tlsPins: z._default(z.array(TlsPinSchema).check(z.maxLength(MAX_TLS_PINS)), []),
   tlsPinsBase: z._default(z.nullable(z.string()), null),
 });
-type RegistrationFile = z.infer<typeof RegistrationFileSchema>;
+type RegistrationFile = z.infer<ReturnType<typeof registrationFileSchema>>;
 
 const toRegistration = ({ v: _v, tokenSha256: _t, cloned: _c, ...r }: RegistrationFile): Registration => r;
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -152,7 +154,7 @@ export function planRegistration(existing: ExistingRegistration, opts: Omit<Regi
 }
 
 async function readRecord(stateDir: string): Promise<ReadResult<RegistrationFile>> {
-  return readJsonFile(path.join(stateDir, REGISTRATION_FILE), RegistrationFileSchema);
+  return readJsonFile(path.join(stateDir, REGISTRATION_FILE), registrationFileSchema());
 }
 
 async function keyMatches(stateDir: string, publicKey: string): Promise<boolean> {

@@ -20,8 +20,10 @@ import type { Outbox, OutboxStats } from './contracts.js';
 
 const META_FILE = 'outbox.json';
 const REPORT_FILE = /^(\d{12})\.json$/;
-const MetaSchema = z.strictObject({ v: z.literal(1), lastAckedSeq: z.int().check(z.nonnegative()), nextSeq: z.int().check(z.gte(1)), dropped: z.int().check(z.nonnegative()) });
-type Meta = z.infer<typeof MetaSchema>;
+// Built at each read and not kept: the file is read once at start, and its schema objects would otherwise stay in
+// the idle daemon's heap (docs/benchmarks.md, issue 19).
+const metaSchema = () => z.strictObject({ v: z.literal(1), lastAckedSeq: z.int().check(z.nonnegative()), nextSeq: z.int().check(z.gte(1)), dropped: z.int().check(z.nonnegative()) });
+type Meta = z.infer<ReturnType<typeof metaSchema>>;
 
 interface Entry {
   seq: number;
@@ -67,7 +69,7 @@ export function createOutbox(opts: { dir: string; maxBytes: number; clock: Clock
 
   async function open(): Promise<void> {
     await ensureDir(dir);
-    const read = await readJsonFile(metaFile, MetaSchema);
+    const read = await readJsonFile(metaFile, metaSchema());
     if (read.status === 'invalid') logger.warn('outbox: counters unreadable; rebuilt from the report files', { reason: read.reason });
     meta = read.status === 'ok' ? read.value : { v: 1, lastAckedSeq: 0, nextSeq: 1, dropped: 0 };
     const found: Entry[] = [];

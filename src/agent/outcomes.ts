@@ -18,14 +18,16 @@ export const OUTCOMES_FILE = 'outcomes.json';
 export const MAX_OUTCOMES = 256;
 export const MAX_OUTCOME_AGE_MS = 30 * 24 * 3_600_000;
 
-const OutcomeSchema = z.strictObject({
+// Built at each read and not kept: the file is read once at start, and its schema objects would otherwise stay in
+// the idle daemon's heap (docs/benchmarks.md, issue 19).
+const outcomeSchema = () => z.strictObject({
   commandId: IdSchema,
   status: z.enum(['done', 'failed', 'rejected']),
   reason: z.optional(z.strictObject({ code: z.string().check(z.maxLength(64)), message: z.string().check(z.maxLength(2048)) })),
   at: z.int().check(z.nonnegative()),
 });
-export type StoredOutcome = z.infer<typeof OutcomeSchema>;
-const FileSchema = z.strictObject({ v: z.literal(1), outcomes: z.array(OutcomeSchema) });
+export type StoredOutcome = z.infer<ReturnType<typeof outcomeSchema>>;
+const fileSchema = () => z.strictObject({ v: z.literal(1), outcomes: z.array(outcomeSchema()) });
 
 export interface OutcomeJournal {
   /** Durably records a final outcome (replacing an earlier one of the same command). */
@@ -55,7 +57,7 @@ export function createOutcomeJournal(opts: { stateDir: string; clock: Clock; log
   };
   const load = async (): Promise<StoredOutcome[]> => {
     if (cache) return cache;
-    const read = await readJsonFile(file, FileSchema);
+    const read = await readJsonFile(file, fileSchema());
     if (read.status === 'invalid') opts.logger.warn('command outcomes unreadable; starting empty', { reason: read.reason });
     cache = read.status === 'ok' ? read.value.outcomes : [];
     return cache;

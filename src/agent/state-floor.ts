@@ -17,13 +17,15 @@ import type { CommandType, Frame } from '../protocol/frames.js';
 
 export const STATE_FLOOR_FILE = 'state-floor.json';
 
-const FloorSchema = z.strictObject({
+// Built at each read and not kept: the file is read once at start, and its schema objects would otherwise stay in
+// the idle daemon's heap (docs/benchmarks.md, issue 19).
+const floorSchema = () => z.strictObject({
   v: z.literal(1),
   deviceId: z.nullable(z.string()),
   revision: z.int().check(z.nonnegative()),
   policies: z.partialRecord(ServiceNameSchema, z.strictObject({ id: z.string(), version: z.int() })),
 });
-export type StateFloor = z.infer<typeof FloorSchema>;
+export type StateFloor = z.infer<ReturnType<typeof floorSchema>>;
 
 export const EMPTY_FLOOR: StateFloor = { v: 1, deviceId: null, revision: 0, policies: {} };
 
@@ -79,7 +81,7 @@ export function createStateFloor(stateDir: string): StateFloorStore {
   return {
     async admit(frame) {
       if (!floor) {
-        const read = await readJsonFile(file, FloorSchema);
+        const read = await readJsonFile(file, floorSchema());
         // An unreadable floor starts from nothing: the next desired state sets it again (the agent stays up).
         floor = read.status === 'ok' ? read.value : EMPTY_FLOOR;
       }

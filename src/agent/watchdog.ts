@@ -84,9 +84,11 @@ export function restartDelay(history: readonly number[], now: number, opts: Rest
   return Math.min(opts.maxMs, opts.baseMs * 2 ** Math.min(n - 2, 30));
 }
 
-const RestartSchema = z.strictObject({ at: z.int().check(z.nonnegative()), kind: z.enum(['memory', 'cpu']), reason: z.string().check(z.maxLength(512)) });
-export type RestartRecord = z.infer<typeof RestartSchema>;
-export const WatchdogFileSchema = z.strictObject({ restarts: z.array(RestartSchema).check(z.maxLength(1000)) });
+// Built at each read and not kept: the file is read once at start, and its schema objects would otherwise stay in
+// the idle daemon's heap (docs/benchmarks.md, issue 19).
+const restartSchema = () => z.strictObject({ at: z.int().check(z.nonnegative()), kind: z.enum(['memory', 'cpu']), reason: z.string().check(z.maxLength(512)) });
+export type RestartRecord = z.infer<ReturnType<typeof restartSchema>>;
+export const watchdogFileSchema = () => z.strictObject({ restarts: z.array(restartSchema()).check(z.maxLength(1000)) });
 
 export interface WatchdogOptions {
   stateDir: string;
@@ -166,7 +168,7 @@ export function createWatchdog(opts: WatchdogOptions): Watchdog {
 
   return {
     async start() {
-      const read = await readJsonFile(file, WatchdogFileSchema);
+      const read = await readJsonFile(file, watchdogFileSchema());
       if (read.status === 'invalid') opts.onWarning?.(`${file} ignored: ${read.reason}`);
       history = read.status === 'ok' ? read.value.restarts : [];
       history = recent();

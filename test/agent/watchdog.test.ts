@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createWatchdog, WATCHDOG_EXIT_CODE, WATCHDOG_FILE, WatchdogFileSchema } from '../../src/agent/watchdog.js';
+import { createWatchdog, WATCHDOG_EXIT_CODE, WATCHDOG_FILE, watchdogFileSchema } from '../../src/agent/watchdog.js';
 import { fixedClock } from '../../src/system/clock.js';
 
 const MB = 1024 * 1024;
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'rmagent-watchdog-'));
-const readHistory = (dir: string) => WatchdogFileSchema.parse(JSON.parse(readFileSync(path.join(dir, WATCHDOG_FILE), 'utf8'))).restarts;
+const readHistory = (dir: string) => watchdogFileSchema().parse(JSON.parse(readFileSync(path.join(dir, WATCHDOG_FILE), 'utf8'))).restarts;
 const waitFor = async (cond: () => boolean, ms = 2_000) => {
   for (const end = Date.now() + ms; Date.now() < end && !cond(); ) await new Promise((r) => setTimeout(r, 10));
 };
