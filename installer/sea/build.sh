@@ -41,8 +41,9 @@ runtime() {
   echo "$dir/package/$binary"
 }
 
-# Two of winston's dependencies are bundled as the small stand-ins listed in shims/aliases.json (why: each file's
-# header): Node's own streams for its copy of them, and a silent tracer for its DEBUG-only one. -1.2 MB idle RSS.
+# Three of winston's dependencies are bundled as the small stand-ins listed in shims/aliases.json (why: each file's
+# header): Node's own streams for its copy of them, a silent tracer for its DEBUG-only one (-1.2 MB idle RSS for the
+# two), and the colour library logform's colorize loads, loaded on first use (never, for the logs the agent writes).
 mapfile -t SHIMS < <(node -e 'const a = require(process.argv[1]); for (const [k, v] of Object.entries(a)) console.log(`--alias:${k}=${require("path").join(process.argv[2], v)}`)' "$ROOT/installer/sea/shims/aliases.json" "$ROOT/installer/sea/shims")
 [ "${#SHIMS[@]}" -gt 0 ] || { echo "installer/sea/shims/aliases.json: no aliases read" >&2; exit 1; }
 
