@@ -5,7 +5,8 @@
 //   npx esbuild bench/deployed-probe.ts --bundle --platform=node --packages=external --format=esm --outfile=build/bench/deployed-probe.mjs
 //   node build/bench/deployed-probe.mjs [--settle S] [--hold S] [--no-jobs] [--env K=V]... EXE [EXE...]
 // Alternate A and B executables (`A B A B`) to compare builds under the same load; --env goes to the agents
-// (e.g. NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 with --hold, then kill -USR2 PID).
+// (the single executable ignores NODE_OPTIONS: runtime flags such as --heapsnapshot-signal=SIGUSR2 need a build
+// whose blob carries them, or its `--node-options=` argument).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

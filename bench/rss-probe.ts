@@ -3,8 +3,9 @@
 // from the page cache first; prints the peak RSS of the last 5 s of the window and the largest mappings.
 //   npx esbuild bench/rss-probe.ts --bundle --platform=node --packages=external --format=esm --outfile=build/bench/rss-probe.mjs
 //   node build/bench/rss-probe.mjs '["dist/rmagent-linux-x64"]' 60 [ENV=VALUE ...]
-// The first argument is the agent's launcher as JSON (an executable and its leading arguments); ENV=VALUE pairs go
-// to the agent (e.g. "NODE_OPTIONS=--v8-pool-size 1"). Run the A and B executables alternately, one probe at a time.
+// The first argument is the agent's launcher as JSON (an executable and its leading arguments: runtime flags for the
+// single executable as '["dist/rmagent-linux-x64", "--node-options=--v8-pool-size=1"]', which ignores NODE_OPTIONS);
+// ENV=VALUE pairs go to the agent. Run the A and B executables alternately, one probe at a time.
 import { readFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

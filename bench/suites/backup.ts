@@ -3,14 +3,16 @@
 // inserting 100 bytes at the start of a large file plus small edits, restore time, and a fidelity comparison of
 // each restore with the source (content, type, permission bits, owner, mtime, link targets, hard links,
 // sparseness). rmagent runs `rmagent backup-job` exactly as the agent starts it (the agent itself does none of
-// the work: its RSS is not part of a backup). Tree: a bounded copy of /usr/share plus random, compressible and
+// the work: its RSS is not part of a backup): the single executable with the job's runtime flags, or before
+// packaging (CI's smoke) its stand-in, the bundle on the same Node 24 with the executable's flags and the job's. Tree: a bounded copy of /usr/share plus random, compressible and
 // sparse files, hard links, symbolic links, odd modes and a FIFO (full: ~300 MB; quick: ~6 MB).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, symlinkSync, chmodSync, copyFileSync, utimesSync, writeFileSync, writeSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import type { BenchContext, Figure, SuiteResult } from '../lib/context.js';
-import { JOB_ENV, JOB_NODE_OPTIONS } from '../../src/services/backup/job-launcher.js';
+import { JOB_ENV, JOB_V8_FLAGS, jobCommandLine } from '../../src/services/backup/job-launcher.js';
+import { deployedSubject } from './deployed.js';
 
 interface Timed {
   wallMs: number;
@@ -164,7 +166,15 @@ export async function backup(ctx: BenchContext): Promise<SuiteResult> {
   const generated = generateTree(tree, budget, bigBytes);
   const apparent = du(tree, true);
   notes.push(`tree: ${generated.files} files copied from /usr/share (${(budget / 1048576).toFixed(0)} MiB budget) + ${(bigBytes / 1048576).toFixed(0)} MiB random, ${(bigBytes / 1048576).toFixed(0)} MiB compressible text, a ${(bigBytes * 2 / 1048576).toFixed(0)} MiB sparse file with 1 MiB of data, hard links, symbolic links (relative, absolute, dangling), modes 751/600, an owner 1234:2345, a FIFO; ${(apparent / 1e6).toFixed(0)} MB apparent, ${(du(tree, false) / 1e6).toFixed(0)} MB allocated`);
-  notes.push(`${resticVersion}; rmagent: \`rmagent backup-job\` (the process the agent starts for a backup), its V8 flags (${JOB_NODE_OPTIONS}) and environment (${Object.entries(JOB_ENV).filter(([k]) => k !== 'NODE_OPTIONS').map(([k, v]) => `${k}=${v}`).join(' ')}) as the agent sets them; runtime ${process.version} (${ctx.runtimes.node})`);
+  const subject = deployedSubject(ctx);
+  const jobLine = (file: string): { command: string; args: string[] } => {
+    if (!subject.standIn) return jobCommandLine({ command: subject.exe, args: [], singleExecutable: true }, file);
+    // The stand-in: what `--node-options=` adds to the executable's flags comes after them, before the script.
+    const [exe, ...flags] = subject.launcherOf(subject.exe);
+    const script = flags.pop()!;
+    return { command: exe!, args: [...flags, ...JOB_V8_FLAGS, script, 'backup-job', '--job', file] };
+  };
+  notes.push(`${resticVersion}; rmagent: \`rmagent backup-job\` (the process the agent starts for a backup) run by the ${subject.label}, with the job's V8 flags (${JOB_V8_FLAGS.join(' ')}) and environment (${Object.entries(JOB_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}) as the agent sets them`);
   // Both read the same tree from the page cache: one warm-up read first.
   execFileSync('tar', ['-cf', '/dev/null', '-C', tree, '.']);
 
@@ -172,8 +182,6 @@ export async function backup(ctx: BenchContext): Promise<SuiteResult> {
   const state = path.join(work, 'rm-state');
   const repo = path.join(work, 'rm-repo');
   mkdirSync(state, { recursive: true, mode: 0o700 });
-  const launcher = ctx.runtimes.node;
-  const script = path.join(ctx.root, 'build/src/cli/rmagent.js');
   let jobN = 0;
   const rmJob = (spec: Record<string, unknown>): Timed & { result: Record<string, unknown> } => {
     const jobId = `bench-${++jobN}`;
@@ -181,7 +189,8 @@ export async function backup(ctx: BenchContext): Promise<SuiteResult> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, 'job.json');
     writeFileSync(file, JSON.stringify({ v: 1, jobId, commandId: null, createdAt: Date.now(), stateDir: state, destination: repo, lastSnapshot: null, ...spec }));
-    const t = timed(launcher, [script, 'backup-job', '--job', file], { ...process.env, ...JOB_ENV });
+    const line = jobLine(file);
+    const t = timed(line.command, line.args, { ...process.env, ...JOB_ENV });
     const result = JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8')) as Record<string, unknown>;
     if (result.kind === 'error') throw new Error(`rmagent job failed: ${JSON.stringify(result)}`);
     return { ...t, result };

@@ -79,9 +79,13 @@ bundle() {
     --log-level=warning --legal-comments=none --minify --sourcemap=external \
     --outfile="$CACHE/bundle/$name.cjs"
   # The V8 flags the agent runs with (AGENT_FLAGS, below) become the blobs' execArgv; the server keeps V8's defaults.
-  local argv='[]' flags=()
+  # The agent's runtime flags are extended only by a `--node-options=` argument, never by NODE_OPTIONS (execArgvExtension
+  # "cli"): the backup job turns --lite-mode off that way (src/services/backup/job-launcher.ts), which NODE_OPTIONS
+  # does not allow, and the root daemon takes no runtime flags from its environment.
+  local argv='[]' flags=() extension=env
   if [ "$name" = rmagent ]; then
     flags=("${AGENT_FLAGS[@]}")
+    extension=cli
     argv="[$(printf '"%s", ' "${flags[@]}" | sed 's/, $//')]"
   fi
   # A portable blob (no code cache: V8's cache is only valid on the machine kind that made it)...
@@ -102,7 +106,7 @@ bundle() {
 blob() {
   local out="$1" main="$2" cached="$3"
   cat > "$CACHE/bundle/$out.sea.json" <<EOF
-{ "main": "$main", "output": "$CACHE/bundle/$out.blob", "useCodeCache": $cached, "disableExperimentalSEAWarning": true, "useSnapshot": false, "execArgv": $argv, "execArgvExtension": "env"$assets }
+{ "main": "$main", "output": "$CACHE/bundle/$out.blob", "useCodeCache": $cached, "disableExperimentalSEAWarning": true, "useSnapshot": false, "execArgv": $argv, "execArgvExtension": "$extension"$assets }
 EOF
   # The blob format belongs to the runtime version, so the linux-x64 Node 24 (runs here) writes it. V8 rejects a
   # code cache made under other flags ("Code cache data rejected"): make it under the execArgv.

@@ -20,9 +20,12 @@ function compileAgent(): CommonJsFunction | undefined {
     process.exitCode = 3;
     return undefined;
   }
-  const run = compileCommonJs(payload.code, { filename: process.execPath, cachedData: payload.cache });
+  // The backup job runs with V8's optimising compilers back on (src/services/backup/job-launcher.ts), under which V8
+  // would reject the cache made under the agent's flags: it compiles from scratch without the warning below.
+  const cachedData = process.execArgv.includes('--no-lite-mode') ? undefined : payload.cache;
+  const run = compileCommonJs(payload.code, { filename: process.execPath, cachedData });
   // As Node says for a SEA's own code cache: the code still runs, only compiled from scratch (slower start, more memory).
-  if (payload.cache && run.cachedDataRejected) process.stderr.write("rmagent: warning: code cache data rejected (the runtime flags differ from the build's)\n");
+  if (cachedData && run.cachedDataRejected) process.stderr.write("rmagent: warning: code cache data rejected (the runtime flags differ from the build's)\n");
   // The buffer read from the file (code and cache, ~450 KB) is not referenced past this point, so it is freed.
   return run;
 }

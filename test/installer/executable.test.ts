@@ -10,6 +10,8 @@ import { agentHome, assertBuilt, startServer, tempDir } from '../e2e/harness.js'
 import { waitUntil } from '../../src/cli/processes.js';
 import { ERRORS } from '../../src/protocol/errors.js';
 import { TRAILER_BYTES, locateCodePayload } from '../../src/system/code-payload.js';
+import { JOB_ENV, JOB_V8_FLAGS, jobCommandLine } from '../../src/services/backup/job-launcher.js';
+import { selfWithRuntimeFlags } from '../../src/system/self.js';
 
 const FUSE_ON = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1';
 
@@ -39,6 +41,38 @@ describe.skipIf(!PACKAGE_TEST)('single executables', () => {
     // The runtime flags the blob carries (installer/sea/build.sh): a small young generation, no optimising JIT,
     // start-up bytecode dropped, one V8 worker thread, `gc` for the collection after a heavy job.
     expect(json).toMatchObject({ version: FULL_VERSION, commit, runtime: 'v24.21.0', singleExecutable: true, runtimeFlags: ['--max-semi-space-size=1', '--lite-mode', '--bytecode-old-age=1', '--v8-pool-size=1', '--expose-gc'] });
+  });
+
+  it('runs a backup job as the agent starts it: optimising compilers back on, no code-cache warning', () => {
+    const self = { command: exe, args: [], singleExecutable: true };
+    // The flags the job runs with: the blob's, then the job's, the last lite-mode flag turning it off.
+    const flags = (JSON.parse(run(exe, selfWithRuntimeFlags(self, JOB_V8_FLAGS, ['version', '--json']).args, { env: bareEnv() }).stdout) as { runtimeFlags: string[] }).runtimeFlags;
+    expect(flags.filter((f) => f.endsWith('lite-mode')).at(-1)).toBe('--no-lite-mode');
+    expect(flags).toContain('--max-old-space-size=256');
+    // A real job through that command line: a snapshot of a small folder.
+    const source = path.join(tmp, 'job-source');
+    fs.mkdirSync(source, { recursive: true });
+    fs.writeFileSync(path.join(source, 'a.txt'), 'backed up by the single executable\n');
+    const state = path.join(tmp, 'job-state');
+    const dir = path.join(state, 'jobs', 'sea-1');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, 'job.json');
+    fs.writeFileSync(file, JSON.stringify({ v: 1, jobId: 'sea-1', commandId: null, createdAt: Date.now(), stateDir: state, destination: path.join(tmp, 'job-repo'), lastSnapshot: null, kind: 'snapshot', snapshotId: 's1', folders: [source], exclude: [], actor: null, keep: 3, verify: true }));
+    const line = jobCommandLine(self, file);
+    const r = run(line.command, line.args, { env: { ...bareEnv(), ...JOB_ENV }, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe(''); // the code cache made under the agent's flags is not offered (V8 would reject it)
+    const result = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8')) as { kind: string };
+    expect(result.kind).not.toBe('error');
+  });
+
+  it('takes no runtime flags from NODE_OPTIONS (a preload there does not run in the agent)', () => {
+    const marker = path.join(tmp, 'preload-ran');
+    const preload = path.join(tmp, 'preload.cjs');
+    fs.writeFileSync(preload, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\n`);
+    const r = run(exe, ['version', '--json'], { env: { ...bareEnv(), NODE_OPTIONS: `--require ${preload}` } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.existsSync(marker)).toBe(false);
   });
 
   it('answers `status --json` on an unregistered device with exit 2 and a health verdict', () => {

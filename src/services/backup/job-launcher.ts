@@ -9,25 +9,33 @@ import { randomBytes } from 'node:crypto';
 import { ensureDir, readJsonFile, writeJsonAtomic } from '../../system/files.js';
 import type { CommandResult } from '../../system/exec.js';
 import type { SystemChangeRunner } from '../../system/system-runner.js';
-import type { SelfInvocation } from '../../system/self.js';
+import { selfWithRuntimeFlags, type SelfInvocation } from '../../system/self.js';
 import { HEARTBEAT_FILE, JOB_FILE, jobLiveness, jobResultSchema, jobSpecSchema, RESULT_FILE, type JobResult, type JobSpec } from './job-spec.js';
 
 /** The job's own bounds: V8's heap (the rest of its memory is I/O buffers) and, under systemd, the unit's. */
 export const JOB_HEAP_MB = 256;
 /**
- * V8 flags of the job: its heap bound, and a small young generation (4 MB semi-spaces instead of up to 16): the
- * job's garbage is mostly Buffer objects whose memory lives outside the heap and is freed only when a scavenge
+ * V8 flags of the job. First, V8's optimising compilers back on: the single executable bakes in the agent's
+ * `--lite-mode` (installer/sea/build.sh), under which the job's own loops (the chunker, the restore) ran 2-3x the CPU
+ * and a byte loop like the chunker's ~45x slower (full backup 5.3 -> 17.2 s of user CPU on the bench tree, as
+ * deployed ~3-4x restic's). Then its heap bound, and a small young generation (4 MB semi-spaces instead of up to 16):
+ * the job's garbage is mostly Buffer objects whose memory lives outside the heap and is freed only when a scavenge
  * finds them dead, so frequent small scavenges keep both the heap and that memory small (backup bench: peak RSS
  * ~250 -> ~195 MB for the same CPU).
  */
-export const JOB_NODE_OPTIONS = `--max-old-space-size=${JOB_HEAP_MB} --max-semi-space-size=4 --expose-gc`;
+export const JOB_V8_FLAGS: readonly string[] = ['--no-lite-mode', `--max-old-space-size=${JOB_HEAP_MB}`, '--max-semi-space-size=4', '--expose-gc'];
 /**
- * The job's environment: its V8 flags, and glibc's mmap threshold held at 128 KiB. Without it glibc raises the
- * threshold to the largest block freed (a chunk of up to 8 MiB), after which chunk-sized Buffers come from the heap
- * and their freed memory stays there (backup bench tree, alternated pairs: backup peak RSS 187-213 -> 172-181 MB,
- * restore 164-194 -> 150-151 MB, the same CPU). Under systemd the agent's unit sets the same for the agent.
+ * The job's environment: glibc's mmap threshold held at 128 KiB. Without it glibc raises the threshold to the
+ * largest block freed (a chunk of up to 8 MiB), after which chunk-sized Buffers come from the heap and their freed
+ * memory stays there (backup bench tree, alternated pairs: backup peak RSS 187-213 -> 172-181 MB, restore 164-194 ->
+ * 150-151 MB, the same CPU). Under systemd the agent's unit sets the same for the agent.
  */
-export const JOB_ENV: Readonly<Record<string, string>> = { NODE_OPTIONS: JOB_NODE_OPTIONS, MALLOC_MMAP_THRESHOLD_: '131072' };
+export const JOB_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '131072' };
+
+/** How the agent starts a job: this rmagent again, with the job's runtime flags. */
+export function jobCommandLine(self: SelfInvocation, jobFile: string): { command: string; args: string[] } {
+  return selfWithRuntimeFlags(self, JOB_V8_FLAGS, ['backup-job', '--job', jobFile]);
+}
 export const JOB_MEMORY_MAX = '768M';
 export const JOB_TIMEOUT_MS = 24 * 3_600_000;
 const POLL_MS = 250;
@@ -72,8 +80,7 @@ export function createJobLauncher(deps: JobLauncherDeps): JobLauncher {
       await writeJsonAtomic(jobFile, spec);
       const exit = deps.changes.run({
         purpose: spec.kind === 'snapshot' ? 'backup' : 'backup-restore',
-        command: deps.self.command,
-        args: [...deps.self.args, 'backup-job', '--job', jobFile],
+        ...jobCommandLine(deps.self, jobFile),
         env: { ...JOB_ENV },
         properties: [`MemoryMax=${JOB_MEMORY_MAX}`],
         timeoutMs: JOB_TIMEOUT_MS,
