@@ -1,6 +1,6 @@
 // The server answered the WebSocket upgrade with an HTTP status instead of 101: what `rmagent status` says and how
-// long to wait. 429 and 503 with Retry-After are the server's overload answer (too many connections from this
-// address, or the node is full or stopping): the agent waits at least that long (capped by backoffMaxMs, as for
+// long to wait. 429 and 503 with Retry-After are the server's overload answer (this address holds too many
+// connections or opened too many in the last minute, or the node is full or stopping): the agent waits at least that long (capped by backoffMaxMs, as for
 // retryAfterMs in error frames, since nothing here is signed). Pure.
 
 export interface UpgradeRefusal {
@@ -25,7 +25,7 @@ export function decideUpgradeRefusal(statusCode: number, headers: Record<string,
   const wait = retryAfterMs(Array.isArray(header) ? header[0] : header, now);
   const after = wait === undefined ? '' : `; it asked to retry after ${Math.round(wait / 1000)} s`;
   const why =
-    statusCode === 429 ? 'too many connections from this address (HTTP 429)'
+    statusCode === 429 ? 'this address holds or opens too many connections (HTTP 429)'
       : statusCode === 503 ? 'the server is overloaded, full or stopping (HTTP 503)'
         : `HTTP ${statusCode} instead of switching to WebSocket (check the server URL path and any proxy in between)`;
   return { code: 'SERVER_UNREACHABLE', message: `the server refused the connection: ${why}${after}`, ...(wait === undefined ? {} : { retryAfterMs: wait }) };

@@ -9,6 +9,7 @@ import { createLogger } from '../log.js';
 import { DEFAULT_REPORT_LIMITS, startServer } from '../server/server.js';
 import { DEFAULT_DEVICE_LIMITS } from '../server/gateway.js';
 import { DEFAULT_CONNECTION_CAPS, defaultNonAgentSockets } from '../server/connection-caps.js';
+import { defaultUpgradesPerMinute, MIN_DEFAULT_UPGRADES_PER_MINUTE } from '../server/upgrade-rate.js';
 import { parseTrustedProxies } from '../server/client-address.js';
 import { DEFAULT_API_RATE_LIMITS } from '../server/api/rate-limits.js';
 import { DEFAULT_PRESENCE_TTL_MS } from '../server/presence.js';
@@ -26,7 +27,7 @@ export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --d
                       [--public-url URL] [--smtp-url-file FILE] [--mail-from ADDRESS]
                       [--presence-ttl-sec N] [--api-rps-per-token N] [--api-rps-per-address N]
                       [--max-agent-connections N] [--max-agent-connections-per-address N] [--max-non-agent-sockets N]
-                      [--trusted-proxies LIST] [--key-secret-file FILE]
+                      [--max-upgrades-per-address-per-minute N] [--trusted-proxies LIST] [--key-secret-file FILE]
 
   --listen HOST:PORT        address to listen on (port 0 picks a free port; IPv6 as [::1]:8080)
   --data DIR                data folder: rmagent.db (SQLite), owner.token, key-encryption.secret, server-key.pub,
@@ -60,6 +61,11 @@ export const SERVE_USAGE = `usage: rmagent-server [serve] --listen HOST:PORT --d
   --max-non-agent-sockets N sockets that are not agent connections (API and console clients, upgrade requests and TLS
                             handshakes in progress) this node holds at most; more are closed at once (default a fifth
                             of --max-agent-connections, at least 1024: ${defaultNonAgentSockets(DEFAULT_CONNECTION_CAPS.total)}; 0 = no bound)
+  --max-upgrades-per-address-per-minute N
+                            agent connections one client address may open a minute, N at once after a quiet minute;
+                            more are answered 429 with Retry-After (10-60 s). Default: the per-address cap, at least
+                            ${MIN_DEFAULT_UPGRADES_PER_MINUTE} (${defaultUpgradesPerMinute(DEFAULT_CONNECTION_CAPS.perAddress)}), so every device an address may hold can reconnect at once after a
+                            restart; 0 when that cap is 0. 0 = no limit
   --trusted-proxies LIST    addresses or CIDR ranges of your load balancers (e.g. 10.0.0.5,10.1.0.0/16): from these
                             peers the client address is taken from X-Forwarded-For (per-address caps and API limits);
                             from any other peer that header is ignored (default: none trusted)
@@ -89,12 +95,13 @@ const FlagsSchema = z.object({
   'max-agent-connections': z._default(int(0, 10_000_000), DEFAULT_CONNECTION_CAPS.total),
   'max-agent-connections-per-address': z._default(int(0, 10_000_000), DEFAULT_CONNECTION_CAPS.perAddress),
   'max-non-agent-sockets': z.optional(int(0, 10_000_000)),
+  'max-upgrades-per-address-per-minute': z.optional(int(0, 10_000_000)),
   'trusted-proxies': z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
   'key-secret-file': z.optional(z.string().check(z.minLength(1))),
 }).check(z.refine((f) => Boolean(f['tls-cert']) === Boolean(f['tls-key']), { message: 'give both --tls-cert and --tls-key, or neither', path: ['tls-cert'] }));
 type Flags = z.infer<typeof FlagsSchema>;
 
-const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from', 'presence-ttl-sec', 'api-rps-per-token', 'api-rps-per-address', 'max-agent-connections', 'max-agent-connections-per-address', 'max-non-agent-sockets', 'trusted-proxies', 'key-secret-file'] as const;
+const STRING_FLAGS = ['listen', 'data', 'database', 'log-level', 'heartbeat-sec', 'tls-cert', 'tls-key', 'report-kind-mib', 'report-device-mib', 'report-retention-days', 'device-kib-per-sec', 'public-url', 'smtp-url-file', 'mail-from', 'presence-ttl-sec', 'api-rps-per-token', 'api-rps-per-address', 'max-agent-connections', 'max-agent-connections-per-address', 'max-non-agent-sockets', 'max-upgrades-per-address-per-minute', 'trusted-proxies', 'key-secret-file'] as const;
 
 function parseServeFlags(argv: string[]): Flags | 'help' {
   let values: Record<string, unknown>;
@@ -158,6 +165,7 @@ export default async function serve(argv: string[], io: CliIO, stopRequested: Pr
       total: flags['max-agent-connections'],
       perAddress: flags['max-agent-connections-per-address'],
       ...(flags['max-non-agent-sockets'] === undefined ? {} : { nonAgentSockets: flags['max-non-agent-sockets'] }),
+      ...(flags['max-upgrades-per-address-per-minute'] === undefined ? {} : { upgradesPerMinute: flags['max-upgrades-per-address-per-minute'] }),
     },
     ...(trustedProxies ? { trustedProxies } : {}),
     deviceLimits: { ...DEFAULT_DEVICE_LIMITS, bytes: { perSec: flags['device-kib-per-sec'] * 1024, burst: Math.max(DEFAULT_DEVICE_LIMITS.bytes.burst, flags['device-kib-per-sec'] * 1024 * 4) } },

@@ -2,7 +2,8 @@
 // addressGroupOf), counted from the HTTP upgrade until the socket closes (authenticated or not). Beyond a cap the
 // upgrade is answered 503 (the node is full) or 429 (this address holds too many) with Retry-After, before any
 // WebSocket state exists for it. Sockets that are not (yet) agent connections are bounded from the TCP connection
-// on, per address and for the whole node (decideSocket).
+// on, per address and for the whole node (decideSocket). How often an address may open one is upgrade-rate.ts.
+import { defaultUpgradesPerMinute } from './upgrade-rate.js';
 
 export interface ConnectionCaps {
   /** Connections this node holds at most; 0 = no cap. */
@@ -11,6 +12,8 @@ export interface ConnectionCaps {
   perAddress: number;
   /** Sockets that are not agent connections this node holds at most; 0 = no bound; unset = defaultNonAgentSockets(total). */
   nonAgentSockets?: number;
+  /** Agent connections one client address may open a minute (burst as many); 0 = no limit; unset = defaultUpgradesPerMinute(perAddress). */
+  upgradesPerMinute?: number;
 }
 
 export const DEFAULT_CONNECTION_CAPS: ConnectionCaps = { total: 50_000, perAddress: 1_000 };
@@ -25,6 +28,8 @@ export function defaultNonAgentSockets(total: number): number {
 }
 
 export const nonAgentSocketsOf = (caps: ConnectionCaps): number => caps.nonAgentSockets ?? defaultNonAgentSockets(caps.total);
+
+export const upgradesPerMinuteOf = (caps: ConnectionCaps): number => caps.upgradesPerMinute ?? defaultUpgradesPerMinute(caps.perAddress);
 
 /** Seconds a refused agent is asked to wait: a range, so a refused crowd does not come back in the same second. */
 export const RETRY_AFTER_SEC = { full: { min: 5, spread: 25 }, perAddress: { min: 30, spread: 60 } } as const;

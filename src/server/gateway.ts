@@ -26,7 +26,8 @@ import type { Intake } from './intake.js';
 import { fullBucket, take, type Bucket, type Rate } from './rate-limit.js';
 import { hashSecret, newId } from './secrets.js';
 import { addressGroupOf, clientAddressOf, isTrustedProxy, type TrustedProxies } from './client-address.js';
-import { createConnectionCounter, createRefusalLog, decideSocket, DEFAULT_CONNECTION_CAPS, nonAgentSocketsOf, type ConnectionCaps } from './connection-caps.js';
+import { createConnectionCounter, createRefusalLog, decideSocket, DEFAULT_CONNECTION_CAPS, nonAgentSocketsOf, upgradesPerMinuteOf, type Admission, type ConnectionCaps } from './connection-caps.js';
+import { createUpgradeLimiter } from './upgrade-rate.js';
 import { setMaxPayload } from './ws-payload.js';
 
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -156,6 +157,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   let stopping = false;
   const caps = opts.connectionCaps ?? DEFAULT_CONNECTION_CAPS;
   const counter = createConnectionCounter(caps);
+  const upgradeRate = createUpgradeLimiter(upgradesPerMinuteOf(caps), () => clock.monotonic());
   /** Open TCP sockets per peer address group (API and agent alike), trusted proxies not counted. */
   const socketsByPeer = new Map<string, number>();
   /** Open TCP sockets on this node, trusted proxies' included. */
@@ -416,13 +418,25 @@ export function createGateway(opts: GatewayOptions): Gateway {
     });
   }
 
-  // Counted from the upgrade request until its socket closes. Beyond a cap the answer is plain HTTP (503 when this
-  // node is full, 429 when the address holds too many) with Retry-After: nothing of WebSocket is built for it.
+  // Counted from the upgrade request until its socket closes. Beyond a cap or the address's upgrade rate the answer
+  // is plain HTTP (503 when this node is full, 429 when the address holds or opened too many) with Retry-After:
+  // nothing of WebSocket is built for it. A refused upgrade takes no token of the rate.
+  function admitUpgrade(address: string): Admission & { release?: () => void } {
+    if (stopping) return { ok: false, status: 503, reason: 'the server is shutting down', retryAfterSec: 1 + Math.floor(Math.random() * 5) };
+    const held = counter.take(address);
+    if (!held.ok) return held;
+    const rate = upgradeRate.take(address);
+    if (rate.ok) return held;
+    held.release!();
+    refusalLog('agent connections refused: an address opened more than its rate of upgrades (--max-upgrades-per-address-per-minute)', { address, bound: upgradesPerMinuteOf(caps) });
+    return { ok: false, status: 429, reason: rate.reason, retryAfterSec: rate.retryAfterSec };
+  }
+
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!wss) return void socket.destroy();
     if (!wss.shouldHandle(req)) return wss.handleUpgrade(req, socket, head, () => undefined); // answers 400
     const address = addressGroupOf(clientAddressOf(req, opts.trustedProxies ?? null));
-    const verdict = stopping ? { ok: false as const, status: 503 as const, reason: 'the server is shutting down', retryAfterSec: 1 + Math.floor(Math.random() * 5) } : counter.take(address);
+    const verdict = admitUpgrade(address);
     if (!verdict.ok) {
       logger.debug('agent connection refused at the upgrade', { address, status: verdict.status, reason: verdict.reason });
       const body = JSON.stringify({ message: verdict.reason, retryAfterSec: verdict.retryAfterSec });

@@ -101,7 +101,7 @@ describe('connection against the reference server', () => {
     // Patient: waits as long as the server asked (30-90 s).
     const patient = await agentWith(600_000);
     const refused = await until('refused', () => { const s = patient.status(); return s.phase === 'backoff' ? s : undefined; });
-    expect(refused.lastError).toMatchObject({ code: 'SERVER_UNREACHABLE', message: expect.stringContaining('too many connections from this address (HTTP 429)') });
+    expect(refused.lastError).toMatchObject({ code: 'SERVER_UNREACHABLE', message: expect.stringContaining('this address holds or opens too many connections (HTTP 429)') });
     expect(refused.nextRetryAt! - refused.lastError!.at).toBeGreaterThanOrEqual(30_000);
     expect(refused.nextRetryAt! - refused.lastError!.at).toBeLessThanOrEqual(90_000);
     await patient.stop();
@@ -111,6 +111,40 @@ describe('connection against the reference server', () => {
     await until('refused', () => eager.status().lastError?.message.includes('HTTP 429'));
     expect(eager.status().nextRetryAt! - eager.status().lastError!.at).toBeLessThanOrEqual(300);
     holder.close();
+    await until('connected', () => eager.status().phase === 'connected');
+  });
+
+  it('over the server\'s per-address rate of new connections: backoff for the Retry-After asked (10-60 s, capped by backoffMaxMs), status says HTTP 429; connects once the rate allows', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'rmagent-srv-'));
+    // 20 a minute: one more every 3 s once the 20 are used (time enough for the agent's first attempt to be refused).
+    const server = await startServer({ host: '127.0.0.1', port: 0, dataDir, logger: silentLogger(), connectionCaps: { total: 0, perAddress: 1_000, upgradesPerMinute: 20 } });
+    stops.push(() => server.stop());
+    const res = await fetch(`${server.httpUrl}/api/v1/enrollment-tokens`, { method: 'POST', headers: { authorization: `Bearer ${server.ownerToken}`, 'content-type': 'application/json' }, body: '{}' });
+    const { token } = (await res.json()) as { token: string };
+    // Another client on this address uses up the rate: it opens and closes connections until one is refused.
+    const openAndClose = () => new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(server.agentUrl, ['rmagent.v2']);
+      ws.once('open', () => { ws.terminate(); resolve(101); });
+      ws.once('unexpected-response', (_req, r) => { ws.terminate(); resolve(r.statusCode ?? 0); });
+      ws.once('error', reject);
+    });
+    const drain = async () => { for (let i = 0; i < 200 && (await openAndClose()) === 101; i++); };
+
+    const patient = (await agentOf(server, token, 600_000, async () => ({ status: 'done' }))).connection;
+    await drain();
+    patient.start();
+    const refused = await until('refused', () => { const s = patient.status(); return s.phase === 'backoff' ? s : undefined; });
+    expect(refused.lastError).toMatchObject({ code: 'SERVER_UNREACHABLE', message: expect.stringContaining('this address holds or opens too many connections (HTTP 429)') });
+    expect(refused.nextRetryAt! - refused.lastError!.at).toBeGreaterThanOrEqual(10_000);
+    expect(refused.nextRetryAt! - refused.lastError!.at).toBeLessThanOrEqual(60_000);
+    await patient.stop();
+
+    // backoffMaxMs 300: refused again while the rate is used up, retries within 300 ms, and connects once it allows.
+    const eager = (await agentOf(server, token, 300, async () => ({ status: 'done' }))).connection;
+    await drain();
+    eager.start();
+    await until('refused', () => eager.status().lastError?.message.includes('HTTP 429'));
+    expect(eager.status().nextRetryAt! - eager.status().lastError!.at).toBeLessThanOrEqual(300);
     await until('connected', () => eager.status().phase === 'connected');
   });
 });

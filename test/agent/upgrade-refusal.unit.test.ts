@@ -3,7 +3,7 @@ import { decideUpgradeRefusal, retryAfterMs } from '../../src/agent/upgrade-refu
 
 describe('an HTTP answer to the WebSocket upgrade', () => {
   it('429 and 503 are the overload answer: a clear message and the Retry-After to wait', () => {
-    expect(decideUpgradeRefusal(429, { 'retry-after': '45' }, 0)).toEqual({ code: 'SERVER_UNREACHABLE', message: 'the server refused the connection: too many connections from this address (HTTP 429); it asked to retry after 45 s', retryAfterMs: 45_000 });
+    expect(decideUpgradeRefusal(429, { 'retry-after': '45' }, 0)).toEqual({ code: 'SERVER_UNREACHABLE', message: 'the server refused the connection: this address holds or opens too many connections (HTTP 429); it asked to retry after 45 s', retryAfterMs: 45_000 });
     expect(decideUpgradeRefusal(503, { 'retry-after': 'Thu, 01 Jan 1970 00:00:30 GMT' }, 10_000)).toMatchObject({ message: expect.stringContaining('overloaded, full or stopping (HTTP 503)'), retryAfterMs: 20_000 });
     expect(decideUpgradeRefusal(503, {}, 0)).not.toHaveProperty('retryAfterMs');
   });

@@ -12,6 +12,9 @@
 //     now stops such a peer long before (nine answers of a few hundred bytes fit in any TCP buffer), so this test
 //     raises the budget (preAuthMaxFrames, an option of startServer and not a flag) to check the buffer bound alone:
 //     it stays as defence in depth, should an answer before authentication ever grow large.
+// (5) new connections were not rate-limited, only those held at once: a peer that opened and closed connections
+//     made 23,000-52,000 upgrades in 12 s, one that sent frames until HANDSHAKE_FRAME_LIMIT and reconnected at once
+//     3,000-16,000. Now an address gets its rate of upgrades a minute (a bucket as large), the rest 429.
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -208,4 +211,73 @@ describe('a peer before authentication that never reads', () => {
     expect(dropped, `${frames} frames sent in ${Date.now() - started} ms without reading: the server still holds the socket`).toBe(true);
     console.log(`pre-auth peer that never reads dropped after ${frames} frames of 100 bytes in ${Date.now() - started} ms (bound ${PRE_AUTH_MAX_BUFFERED} bytes queued)`);
   }, 60_000);
+});
+
+/**
+ * One upgrade attempt by hand from `localAddress`: the status the server answered (101 or the refusal) and its
+ * Retry-After. With `frames`, a 101'd peer then sends that many frames that are not JSON and waits for the
+ * server's fatal HANDSHAKE_FRAME_LIMIT (or the close) before it gives up the socket; without, it closes at once.
+ */
+async function upgradeAttempt(agentUrl: string, localAddress: string, frames = 0): Promise<{ status: number; retryAfter: number | null }> {
+  const { port } = new URL(agentUrl);
+  const socket = held(net.connect({ host: '127.0.0.1', port: Number(port), localAddress }));
+  try {
+    const head = await new Promise<string>((resolve, reject) => {
+      socket.once('data', (d) => resolve(d.toString('latin1')));
+      socket.once('error', reject);
+      socket.once('close', () => reject(new Error('closed before an answer')));
+      socket.write(['GET /agent HTTP/1.1', `Host: 127.0.0.1:${port}`, 'Upgrade: websocket', 'Connection: Upgrade',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Protocol: rmagent.v2', '', ''].join('\r\n'));
+    });
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+    const retryAfter = /\r\nRetry-After: (\d+)\r\n/i.exec(head);
+    if (status === 101 && frames > 0) {
+      const { frames: answers, ended } = serverFramesOn(socket);
+      socket.write(Buffer.concat(Array.from({ length: frames }, () => maskedTextFrame('x'.repeat(100)))));
+      let closed = false;
+      void ended.then(() => { closed = true; });
+      for (let i = 0; i < 1_000 && !closed && !answers.some((f) => f.payload.includes('HANDSHAKE_FRAME_LIMIT')); i++) await new Promise((r) => setTimeout(r, 5));
+    }
+    return { status, retryAfter: retryAfter ? Number(retryAfter[1]) : null };
+  } finally {
+    socket.destroy();
+  }
+}
+
+describe('the rate of new agent connections per address', () => {
+  // 20 upgrades a minute: 20 at once, then one every 3 s. What may get 101 is counted from the time the flood took,
+  // so a slow (loaded) machine only allows the refills it really waited for; nothing else depends on timing.
+  const PER_MINUTE = 20;
+  const allowed = (startedMs: number) => PER_MINUTE + Math.ceil(((Date.now() - startedMs) / 60_000) * PER_MINUTE);
+
+  it('a peer that only opens and closes connections gets its rate of upgrades; the rest are 429 with Retry-After (10-60 s) and no WebSocket; another address is not affected', async () => {
+    const server = await serverWith({ connectionCaps: { total: 0, perAddress: 1_000, upgradesPerMinute: PER_MINUTE } });
+    const started = Date.now();
+    const answers: Array<{ status: number; retryAfter: number | null }> = [];
+    for (let round = 0; round < 15; round++) answers.push(...await Promise.all(Array.from({ length: 10 }, () => upgradeAttempt(server.agentUrl, '127.0.0.20'))));
+    const upgraded = answers.filter((a) => a.status === 101).length;
+    const bound = allowed(started);
+    expect(upgraded, `150 open/close upgrades from one address at ${PER_MINUTE}/min: ${upgraded} got 101 (allowed ${bound})`).toBeLessThanOrEqual(bound);
+    expect(upgraded).toBeGreaterThanOrEqual(PER_MINUTE);
+    const refused = answers.filter((a) => a.status !== 101);
+    expect(refused.length).toBe(150 - upgraded);
+    for (const r of refused) {
+      expect(r.status).toBe(429);
+      expect(r.retryAfter).toBeGreaterThanOrEqual(10);
+      expect(r.retryAfter).toBeLessThanOrEqual(60);
+    }
+    expect((await upgradeAttempt(server.agentUrl, '127.0.0.21')).status, 'another address').toBe(101);
+  });
+
+  it('a peer that sends frames until HANDSHAKE_FRAME_LIMIT and reconnects at once gets its rate of upgrades, the rest 429', async () => {
+    const server = await serverWith({ connectionCaps: { total: 0, perAddress: 1_000, upgradesPerMinute: PER_MINUTE } });
+    const started = Date.now();
+    const statuses: number[] = [];
+    for (let i = 0; i < 80; i++) statuses.push((await upgradeAttempt(server.agentUrl, '127.0.0.22', PRE_AUTH_MAX_FRAMES + 1)).status);
+    const upgraded = statuses.filter((s) => s === 101).length;
+    const bound = allowed(started);
+    expect(upgraded, `80 reconnecting frame floods from one address at ${PER_MINUTE}/min: ${upgraded} got 101 (allowed ${bound})`).toBeLessThanOrEqual(bound);
+    expect(upgraded).toBeGreaterThanOrEqual(PER_MINUTE);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(80 - upgraded);
+  });
 });
