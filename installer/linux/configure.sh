@@ -72,16 +72,19 @@ if [ -z "$server" ] || { [ -z "$token" ] && [ -z "$token_file" ]; }; then
   echo "rmagent: RMAGENT_SERVER and RMAGENT_TOKEN (or RMAGENT_TOKEN_FILE) must be given together" >&2
   exit 64
 fi
-set -- enroll --server "$server"
+# Each value goes inside its option's own argument (--alias=VALUE), never as an argument of its own: the single
+# executable takes any argument that starts with --node-options= as runtime flags for itself (a --require of
+# someone's code included) before rmagent reads its command line (docs/security.md, 14).
+set -- enroll "--server=$server"
 if [ -n "$token_file" ]; then
-  set -- "$@" --token-file "$token_file"
+  set -- "$@" "--token-file=$token_file"
   unset RMAGENT_TOKEN
 else
   export RMAGENT_TOKEN   # read by `rmagent enroll` itself: never an argument
 fi
-[ -z "${RMAGENT_SERVER_KEY:-}" ] || set -- "$@" --server-key "$RMAGENT_SERVER_KEY"
-[ -z "${RMAGENT_ASSIGNMENT_ID:-}" ] || set -- "$@" --assignment-id "$RMAGENT_ASSIGNMENT_ID"
-[ -z "${RMAGENT_ALIAS:-}" ] || set -- "$@" --alias "$RMAGENT_ALIAS"
+[ -z "${RMAGENT_SERVER_KEY:-}" ] || set -- "$@" "--server-key=$RMAGENT_SERVER_KEY"
+[ -z "${RMAGENT_ASSIGNMENT_ID:-}" ] || set -- "$@" "--assignment-id=$RMAGENT_ASSIGNMENT_ID"
+[ -z "${RMAGENT_ALIAS:-}" ] || set -- "$@" "--alias=$RMAGENT_ALIAS"
 rc=0
 "$BIN" "$@" || rc=$?
 # The token is single-purpose and secret: once the registration holds it, the dropped file goes.

