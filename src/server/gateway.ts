@@ -188,6 +188,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
   };
 
   async function admit(s: Session, device: DeviceRecord, enrolled: boolean): Promise<void> {
+    // The socket may have closed while auth or enroll waited for the store (a slow database): its close handler
+    // found no device then, so registering one now would leave the device online with nobody holding it.
+    if (s.ws.readyState !== WebSocket.OPEN) return;
     const previous = online.get(device.id);
     if (previous && previous !== s) previous.ws.close(CLOSE_REPLACED, 'replaced by a newer connection');
     s.deviceId = device.id;
@@ -200,6 +203,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const policies = new Map((await store.policies.many(activations.map((a) => a.policyId))).map((p) => [p.id, p]));
     sendFrame(s.ws, welcomeFrame({ agentNonce: s.hello!.nonce, deviceId: device.id, enrolled, heartbeatSec: opts.heartbeatSec, lastSeq: device.lastSeq, serverKey: s.key!, now: clock.now() }));
     sendFrame(s.ws, signer.sign('desired', { deviceId: device.id, state: desiredStateOf(device, activations, policies) }, clock.now()));
+    // Closed (or replaced) while this waited for the store: the close handler already said offline, and must win.
+    if (online.get(device.id) !== s) return;
     logger.info('agent connected', { deviceId: device.id, enrolled });
     await opts.onOnline(device.id);
   }
