@@ -41,8 +41,13 @@ function checkTables(msi: string, productVersion: string): void {
   expect(ca.EnrollWithToken).toMatchObject({ source: 'RmagentCa', target: 'EnrollWithToken' });
   expect(ca.EnrollWithToken!.type & 0x3f, 'a DLL from the Binary table').toBe(1);
   expect(ca.EnrollWithToken!.type & (DEFERRED_SYSTEM | HIDE_TARGET)).toBe(DEFERRED_SYSTEM | HIDE_TARGET);
-  expect(ca.EnrollDataBase!.target).toBe('[ENROLL_TOKEN]\t"[#RmagentExe]" enroll --server "[SERVER_URL]" --token-file -');
-  expect(ca.EnrollDataFile!.target).toBe('\t"[#RmagentExe]" enroll --server "[SERVER_URL]" --token-file "[ENROLL_TOKEN_FILE]"');
+  expect(ca.EnrollDataBase!.target).toBe('[ENROLL_TOKEN]\t"[#RmagentExe]" enroll --server="[SERVER_URL]" --token-file=-');
+  expect(ca.EnrollDataFile!.target).toBe('\t"[#RmagentExe]" enroll --server="[SERVER_URL]" --token-file="[ENROLL_TOKEN_FILE]"');
+  // Every property inside its option's argument: a value of its own set to `--node-options=--require=X` would be
+  // taken by rmagent.exe as runtime flags, as LocalSystem (docs/security.md section 14).
+  for (const id of ['EnrollDataBase', 'EnrollDataFile', 'EnrollDataKey', 'EnrollDataAssignment', 'EnrollDataAlias']) {
+    for (const m of ca[id]!.target.matchAll(/(\S*)"\[([A-Z_]+)\]"/g)) expect(m[1], `${id}: [${m[2]}] is inside an --option= argument`).toMatch(/^--[a-z-]+=$/);
+  }
   for (const id of ['EnrollDataBase', 'EnrollDataFile', 'EnrollDataKey', 'EnrollDataAssignment', 'EnrollDataAlias']) {
     expect(ca[id]!.type & HIDE_TARGET, id).toBe(HIDE_TARGET);
     expect(ca[id]!.source, id).toBe('EnrollWithToken');
@@ -119,6 +124,8 @@ describe.skipIf(!PACKAGE_TEST || !has('msiinfo'))('.msi', () => {
     const dll = fs.readdirSync(extracted, { recursive: true, withFileTypes: true }).find((e) => e.isFile() && /RmagentCa/.test(e.name));
     const bytes = fs.readFileSync(dll ? path.join(dll.parentPath, dll.name) : binary);
     expect(peMachine(bytes)).toBe('x64');
+    // It refuses a command line carrying --node-options (a property value that closed its quotes), as UTF-16 text.
+    expect(bytes.includes(Buffer.from('--node-options', 'utf16le'))).toBe(true);
     const objdump = has('x86_64-w64-mingw32-objdump') ? run('x86_64-w64-mingw32-objdump', ['-p', dll ? path.join(dll.parentPath, dll.name) : binary]).stdout : '';
     if (objdump) {
       expect(objdump).toMatch(/\]\s+EnrollWithToken/);

@@ -80,7 +80,11 @@ __declspec(dllexport) UINT __stdcall EnrollWithToken(MSIHANDLE install) {
   UINT result = ERROR_INSTALL_FAILURE;
   if (MsiGetPropertyW(install, L"CustomActionData", data, &size) == ERROR_SUCCESS) {
     wchar_t *sep = wcschr(data, SEPARATOR);
-    if (sep && sep[1]) {
+    if (sep && sep[1] && wcsstr(sep + 1, L"--node-options") != NULL) {
+      /* rmagent.exe takes an argument starting with --node-options= anywhere on its command line as Node runtime
+         flags (a --require of any file, as LocalSystem): no enrollment value may carry it (docs/security.md). */
+      log_line(install, L"rmagent: an enrollment value holds --node-options: refused");
+    } else if (sep && sep[1]) {
       *sep = L'\0';
       result = run_enroll(install, data, sep + 1);
     } else {
