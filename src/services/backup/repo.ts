@@ -100,9 +100,14 @@ const corrupt = (message: string) => Object.assign(new Error(message), { code: '
 // chunk to the thread pool through a Transform stream, which cost about twice the CPU of the compression itself
 // (measured on 6,763 files of /usr/share: 1.17-1.99 s against 0.60-0.74 s). The job has nothing else to serve.
 const SAMPLE = 64 * 1024;
+// Below 1 KiB a blob is stored as it is: on a copy of /usr/share the ~8,400 such blobs saved 0.76 MB compressed
+// (0.6 % of the repository), and each costs a zstd stream built and collected twice, to store and to restore
+// (skipping them: full backup 6.5 → 5.7 s, restore 7.2 → 6.6 s, medians of four interleaved one-offs;
+// bench/analysis.md).
+export const MIN_COMPRESSED_BYTES = 1024;
 const zstd = (level: number, size: number) => ({ pledgedSrcSize: size, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }) as zlib.ZstdOptions;
 function encode(raw: Buffer): { data: Buffer; compressed: boolean } {
-  if (raw.length < 256) return { data: raw, compressed: false };
+  if (raw.length < MIN_COMPRESSED_BYTES) return { data: raw, compressed: false };
   if (raw.length > SAMPLE * 2) {
     const trial = zlib.zstdCompressSync(raw.subarray(0, SAMPLE), zstd(1, SAMPLE));
     if (trial.length > SAMPLE * 0.9) return { data: raw, compressed: false };
