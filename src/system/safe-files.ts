@@ -240,6 +240,7 @@ export interface WriteInFolderOptions {
 }
 
 const HOLE_BLOCK = 4096;
+const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
 
 // Temp names take 12 bytes of a pool the CSPRNG refills 4 KiB at a time: a randomBytes call per name cost ~15 µs,
 // a quarter of a second of a 16,000-file restore.
@@ -257,20 +258,28 @@ export function tempNameFor(name: string): string {
   return `.${name.slice(0, 80)}.${hex}.tmp`;
 }
 
-/** Writes `data` at `position`, skipping whole zero blocks; returns the new position. */
+/**
+ * Writes `data` at `position`, skipping whole zero blocks (holes); each run of other blocks is one write. Blocks
+ * are compared with a zero block natively: a byte loop in JavaScript took ~140 ms for the bench's 64 MiB sparse
+ * file, and would take seconds for a large disk image.
+ */
 async function writeSparse(handle: FileHandle, data: Uint8Array, position: number): Promise<number> {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const zeroAt = (start: number) => buf.compare(ZERO_BLOCK, 0, Math.min(buf.length, start + HOLE_BLOCK) - start, start, Math.min(buf.length, start + HOLE_BLOCK)) === 0;
   let start = 0;
   while (start < buf.length) {
-    const end = Math.min(buf.length, start + HOLE_BLOCK);
-    let zero = true;
-    for (let i = start; i < end; i++) {
-      if (buf[i] !== 0) {
-        zero = false;
-        break;
-      }
+    if (zeroAt(start)) {
+      start += HOLE_BLOCK;
+      continue;
     }
-    if (!zero) await handle.write(buf, start, end - start, position + start);
+    let end = start + HOLE_BLOCK;
+    while (end < buf.length && !zeroAt(end)) end += HOLE_BLOCK;
+    end = Math.min(end, buf.length);
+    for (let at = start; at < end; ) {
+      const { bytesWritten } = await handle.write(buf, at, end - at, position + at);
+      if (bytesWritten <= 0) throw new Error('the file system took no bytes');
+      at += bytesWritten;
+    }
     start = end;
   }
   return position + buf.length;

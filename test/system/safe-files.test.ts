@@ -106,6 +106,25 @@ describe.each<[string, FsOps]>([['fsAsync', fsAsync], ['fsBlocking', fsBlocking]
     expect(readdirSync(path.join(dir, 'target'))).toEqual(['file']); // no temp file left
   });
 
+  it('writes a sparse file with holes where whole 4 KiB blocks are zeros, byte for byte, across pieces and odd ends', async () => {
+    const dir = temp();
+    const chain = await folderChain(dir, fs);
+    // 2 MiB of zeros, a 10,000-byte run of data starting mid-block, zeros, one non-zero byte as the last byte of a
+    // block, 1 MiB of zeros, and an odd tail; given in three pieces whose edges fall inside blocks.
+    const content = Buffer.alloc(2 * 1024 * 1024 + 10_000 + 3 * 4096 + 1024 * 1024 + 777);
+    content.fill(7, 2 * 1024 * 1024 + 100, 2 * 1024 * 1024 + 10_100);
+    content[2 * 1024 * 1024 + 4 * 4096 - 1] = 9;
+    content.fill(5, content.length - 700);
+    const pieces = [content.subarray(0, 1_000_003), content.subarray(1_000_003, 2 * 1024 * 1024 + 5_000), content.subarray(2 * 1024 * 1024 + 5_000)];
+    await writeFileInFolder(chain, 'disk.img', (async function* () {
+      yield* pieces;
+    })(), { mode: 0o640, sparse: true, fs });
+    const file = path.join(dir, 'disk.img');
+    expect(readFileSync(file).equals(content)).toBe(true);
+    // Allocated: the data blocks (a few dozen KiB), not the 3 MiB of zeros.
+    expect(statSync(file).blocks * 512).toBeLessThan(256 * 1024);
+  });
+
   it('uses a fresh random temp name each time, created exclusively', async () => {
     const dir = temp();
     const chain = await folderChain(dir);
