@@ -182,9 +182,9 @@ export async function backup(ctx: BenchContext): Promise<SuiteResult> {
   // ---- rmagent ----
   const state = path.join(work, 'rm-state');
   const repo = path.join(work, 'rm-repo');
+  const main = { state, repo };
   let jobN = 0;
-  const rmJob = (spec: Record<string, unknown>, { state, repo }: { state: string; repo: string } = main): Timed & { result: Record<string, unknown> } => {
-    mkdirSync(state, { recursive: true, mode: 0o700 });
+  const rmJob = (spec: Record<string, unknown>, { state, repo } = main): Timed & { result: Record<string, unknown> } => {
     const jobId = `bench-${++jobN}`;
     const dir = path.join(state, 'jobs', jobId);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -196,7 +196,6 @@ export async function backup(ctx: BenchContext): Promise<SuiteResult> {
     if (result.kind === 'error') throw new Error(`rmagent job failed: ${JSON.stringify(result)}`);
     return { ...t, result };
   };
-  const main = { state, repo };
   const rmBackup = (id: string, where = main) => rmJob({ kind: 'snapshot', snapshotId: id, folders: [tree], exclude: [], actor: null, keep: 100, verify: true }, where);
 
   // ---- restic ----
@@ -211,6 +210,13 @@ export async function backup(ctx: BenchContext): Promise<SuiteResult> {
     const [om, tm] = [median(o), median(t)];
     figures.push({ name: `${name}: restic`, unit, runs: t, value: tm });
     figures.push({ name: `${name}: rmagent`, unit, runs: o, value: om, baseline: `${name}: restic`, ratio: om !== null && tm ? om / tm : null, ...(note ? { note } : {}) });
+  };
+  const TIMED_FIGURES = { wall: ['ms', (t: Timed) => t.wallMs], CPU: ['ms', (t: Timed) => t.cpuMs], 'peak RSS': ['MB', (t: Timed) => t.maxRssKb / 1024] } as const;
+  const timedRows = (what: string, ours: Timed[], theirs: Timed[], which: ReadonlyArray<keyof typeof TIMED_FIGURES>) => {
+    for (const figure of which) {
+      const [unit, pick] = TIMED_FIGURES[figure];
+      row(`${what}, ${figure}`, unit, ours.map(pick), theirs.map(pick));
+    }
   };
 
   // Full backups and restores run twice each, in the order rmagent, restic, restic, rmagent, so that each tool has
@@ -230,11 +236,7 @@ export async function backup(ctx: BenchContext): Promise<SuiteResult> {
   const tFull = resticBackup();
   const tFull2 = resticBackup(renv2);
   const rFull2 = rmBackup('s1', { state: path.join(second, 'rm-state'), repo: path.join(second, 'rm-repo') });
-  const fulls = [rFull, rFull2];
-  const resticFulls = [tFull, tFull2];
-  row('full backup, wall', 'ms', fulls.map((r) => r.wallMs), resticFulls.map((r) => r.wallMs));
-  row('full backup, CPU', 'ms', fulls.map((r) => r.cpuMs), resticFulls.map((r) => r.cpuMs));
-  row('full backup, peak RSS', 'MB', fulls.map((r) => r.maxRssKb / 1024), resticFulls.map((r) => r.maxRssKb / 1024));
+  timedRows('full backup', [rFull, rFull2], [tFull, tFull2], ['wall', 'CPU', 'peak RSS']);
   const rmSize1 = du(repo, false);
   const reSize1 = du(rrepo, false);
   row('repository on disk (allocated)', 'MB', rmSize1 / 1e6, reSize1 / 1e6);
@@ -266,8 +268,7 @@ export async function backup(ctx: BenchContext): Promise<SuiteResult> {
   const tRestore = timed('restic', ['restore', 'latest', '--target', reOut], renv);
   const tRestore2 = timed('restic', ['restore', 'latest', '--target', `${reOut}-2`], renv);
   const rRestore2 = rmJob({ kind: 'restore', snapshot: 's3', target: `${rmOut}-2`, policyFolders: [] });
-  row('restore, wall', 'ms', [rRestore.wallMs, rRestore2.wallMs], [tRestore.wallMs, tRestore2.wallMs]);
-  row('restore, peak RSS', 'MB', [rRestore.maxRssKb, rRestore2.maxRssKb].map((kb) => kb / 1024), [tRestore.maxRssKb, tRestore2.maxRssKb].map((kb) => kb / 1024));
+  timedRows('restore', [rRestore, rRestore2], [tRestore, tRestore2], ['wall', 'peak RSS']);
   const ours = compareTrees(tree, rmOut);
   // restic restores the absolute path under the target.
   const theirs = compareTrees(tree, path.join(reOut, tree));

@@ -93,6 +93,14 @@ export class FileHandle {
   writev(buffers: readonly View[], position?: number): Promise<{ bytesWritten: number; buffers: readonly View[] }> {
     return this.ops.writev(this.fd, buffers, position);
   }
+  /** Writes all `length` bytes from `offset` (a write may take fewer); at `position`, or from the current one when null. */
+  async writeAll(buffer: View, offset: number, length: number, position: number | null): Promise<void> {
+    for (let done = 0; done < length; ) {
+      const { bytesWritten } = await this.write(buffer, offset + done, length - done, position === null ? null : position + done);
+      if (bytesWritten <= 0) throw new Error(`write to descriptor ${this.fd} made no progress`);
+      done += bytesWritten;
+    }
+  }
   /** Reads now, on the calling thread, whatever kind the handle is: for a section that must not await. */
   readNow(buffer: View, offset: number, length: number, position: number): number {
     return fs.readSync(this.fd, buffer, offset, length, position);

@@ -12,7 +12,6 @@
 // - A rewrite is atomic (writeFileAtomic: temp file, fsync, rename, fsync dir): a crash leaves the old file, whole
 //   up to its last synced line, or the new one.
 import { fsAsync as fs } from './fs-async.js';
-import type { FileHandle } from './fs-async.js';
 import path from 'node:path';
 import { PRIVATE_FILE_MODE, removeFile, writeFileAtomic } from './files.js';
 
@@ -51,14 +50,6 @@ export function createLineJournal(opts: { file: string; snapshot: () => string[]
     for (const w of waiters) if (err === undefined) w.resolve(); else w.reject(err);
   };
 
-  async function writeAll(h: FileHandle, buf: Buffer): Promise<void> {
-    for (let off = 0; off < buf.length;) {
-      const { bytesWritten } = await h.write(buf, off, buf.length - off);
-      if (bytesWritten <= 0) throw new Error(`${file}: write made no progress`);
-      off += bytesWritten;
-    }
-  }
-
   async function appendTurn(): Promise<void> {
     const lines = queued;
     const waiters = appendWaiters;
@@ -68,7 +59,8 @@ export function createLineJournal(opts: { file: string; snapshot: () => string[]
       // The mode only applies if the file vanished since the last rewrite (then created private again).
       const handle = await fs.open(file, 'a', mode);
       try {
-        await writeAll(handle, Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
+        const text = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+        await handle.writeAll(text, 0, text.length, null);
         await handle.datasync();
       } finally {
         await handle.close();

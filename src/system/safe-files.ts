@@ -265,9 +265,11 @@ export function tempNameFor(name: string): string {
  */
 async function writeSparse(handle: FileHandle, data: Uint8Array, position: number): Promise<number> {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const zeroAt = (start: number) => buf.compare(ZERO_BLOCK, 0, Math.min(buf.length, start + HOLE_BLOCK) - start, start, Math.min(buf.length, start + HOLE_BLOCK)) === 0;
-  let start = 0;
-  while (start < buf.length) {
+  const zeroAt = (start: number) => {
+    const end = Math.min(buf.length, start + HOLE_BLOCK);
+    return buf.compare(ZERO_BLOCK, 0, end - start, start, end) === 0;
+  };
+  for (let start = 0; start < buf.length; ) {
     if (zeroAt(start)) {
       start += HOLE_BLOCK;
       continue;
@@ -275,11 +277,7 @@ async function writeSparse(handle: FileHandle, data: Uint8Array, position: numbe
     let end = start + HOLE_BLOCK;
     while (end < buf.length && !zeroAt(end)) end += HOLE_BLOCK;
     end = Math.min(end, buf.length);
-    for (let at = start; at < end; ) {
-      const { bytesWritten } = await handle.write(buf, at, end - at, position + at);
-      if (bytesWritten <= 0) throw new Error('the file system took no bytes');
-      at += bytesWritten;
-    }
+    await handle.writeAll(buf, start, end - start, position + start);
     start = end;
   }
   return position + buf.length;
