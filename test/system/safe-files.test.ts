@@ -125,6 +125,27 @@ describe.each<[string, FsOps]>([['fsAsync', fsAsync], ['fsBlocking', fsBlocking]
     expect(statSync(file).blocks * 512).toBeLessThan(256 * 1024);
   });
 
+  it('a sparse write continues short writes to the last byte, and fails (temp removed) on one that makes no progress', async () => {
+    // The handle's writes take at most `limit` bytes each (a file system may write less than asked).
+    const limited = (limit: number): FsOps => ({
+      ...fs,
+      open: async (...args: Parameters<FsOps['open']>) => {
+        const handle = await fs.open(...args);
+        const write = handle.write.bind(handle);
+        handle.write = (buffer, offset, length, position) => (limit === 0 ? Promise.resolve({ bytesWritten: 0, buffer }) : write(buffer, offset, Math.min(length ?? buffer.byteLength, limit), position));
+        return handle;
+      },
+    });
+    const dir = temp();
+    const content = Buffer.alloc(3 * 4096 + 5000);
+    content.fill(3, 100, 9000); // two data blocks, a hole, a data tail
+    content.fill(4, content.length - 3000);
+    await writeFileInFolder(await folderChain(dir, fs), 'short', content, { mode: 0o600, sparse: true, fs: limited(1000) });
+    expect(readFileSync(path.join(dir, 'short')).equals(content)).toBe(true);
+    await expect(writeFileInFolder(await folderChain(dir, fs), 'stuck', content, { mode: 0o600, sparse: true, fs: limited(0) })).rejects.toThrow(/no progress/);
+    expect(readdirSync(dir)).toEqual(['short']);
+  });
+
   it('uses a fresh random temp name each time, created exclusively', async () => {
     const dir = temp();
     const chain = await folderChain(dir);
