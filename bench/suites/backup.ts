@@ -33,7 +33,7 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
 const du = (dir: string, apparent: boolean): number => Number(execFileSync('du', ['-s', '-B1', ...(apparent ? ['--apparent-size'] : []), dir], { encoding: 'utf8' }).split('\t')[0]);
 
 /** A bounded copy of /usr/share (regular files and symbolic links as they are) plus the awkward cases. */
-function generateTree(root: string, budgetBytes: number, bigBytes: number): { files: number; bytes: number } {
+export function generateTree(root: string, budgetBytes: number, bigBytes: number): { files: number; bytes: number } {
   mkdirSync(root, { recursive: true });
   let bytes = 0;
   let files = 0;
@@ -108,7 +108,7 @@ function generateTree(root: string, budgetBytes: number, bigBytes: number): { fi
 }
 
 /** Differences of `restored` against `source`: content, type, permission bits, owner, mtime (ms), link target, hard links, sparseness. */
-function compareTrees(source: string, restored: string): { checked: number; problems: string[] } {
+export function compareTrees(source: string, restored: string): { checked: number; problems: string[] } {
   const problems: string[] = [];
   let checked = 0;
   const inodes = new Map<string, string>();

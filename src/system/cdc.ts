@@ -69,6 +69,12 @@ export class Chunker {
     return rest;
   }
 
+  /** Forgets a chunk in progress and drops its buffer when larger than `keepBytes` (a reader between files). */
+  shrink(keepBytes: number): void {
+    this.reset();
+    if (this.acc && this.acc.length > keepBytes) this.acc = null;
+  }
+
   /** Forgets a chunk in progress (a file that could not be read to its end). */
   reset(): void {
     this.accLength = 0;

@@ -9,6 +9,7 @@ import { createChunkStore, listNames, readFileChunks, walkFiles, type ChunkStore
 import { readRegularFile, resolveTrustedPath } from '../../system/safe-files.js';
 import { RmError } from '../../protocol/errors.js';
 import { createExcluder, planRetention, sealManifest, unsealManifest, type Manifest, type ManifestFile } from './manifest.js';
+import { forEachBounded } from '../../system/bounded.js';
 
 export interface BackupStore {
   chunks: ChunkStore;
@@ -133,17 +134,6 @@ export async function takeSnapshot(store: BackupStore, req: SnapshotRequest, pre
 
 // A few files at once overlap fsync latency and use zlib's thread pool; the manifest keeps walk order.
 const FILES_IN_FLIGHT = 4;
-
-async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await work(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 async function allPresent(chunks: ChunkStore, hashes: readonly string[]): Promise<boolean> {
   for (const h of hashes) if (!(await chunks.has(h))) return false;

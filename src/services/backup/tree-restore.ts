@@ -95,8 +95,11 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
     // when read); a file of one chunk has that chunk's id as its sha256, so its bytes are not hashed twice.
     const whole = e.chunks!.length === 1 ? null : createHash('sha256');
     let size = 0;
+    // The same chunk again (a run of zeros in a disk image cut at the largest size) is decoded once.
+    let previous: { id: string; chunk: Buffer } | null = null;
     const next = async (id: string) => {
-      const chunk = await repo.read(id);
+      const chunk = previous?.id === id ? previous.chunk : await repo.read(id);
+      previous = { id, chunk };
       whole?.update(chunk);
       size = chunk.length;
       return chunk;

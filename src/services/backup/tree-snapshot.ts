@@ -18,6 +18,7 @@ import { createExcluder } from './manifest.js';
 import { blobId, ensureRepoFolders, type Repository } from './repo.js';
 import { decodeTree, encodeTree, MAX_SKIPPED_LISTED, sealRecord, unsealRecord, type SnapshotRecord, type Tree, type TreeEntry } from './tree.js';
 import { eventLoopTurns } from './turns.js';
+import { forEachBounded } from '../../system/bounded.js';
 
 const READ_BYTES = 1024 * 1024;
 const FILES_IN_FLIGHT = 4;
@@ -228,22 +229,13 @@ async function storeFile(walk: Walk, abs: string, seen: BigIntStats): Promise<{ 
     }
   } finally {
     await handle.close();
+    // A reader keeps at most its read buffer's size of chunk buffer: after the large files, up to 8 MiB each.
+    reader.chunker.shrink(READ_BYTES);
     walk.readers.push(reader);
   }
   walk.bytesRead += size;
   const sha256 = first && chunks.length === 1 ? chunks[0]! : (first ? whole.update(first) : whole).digest('hex');
   return { size, sha256, chunks, mode: Number(stat.mode & 0o7777n), mtimeNs: stat.mtimeNs.toString() };
-}
-
-async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await work(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 // ---- listing, reading ---------------------------------------------------------------------------------
