@@ -94,20 +94,23 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
     // The file's sha256 is taken over the very bytes handed to the writes (each chunk was checked against its id
     // when read); a file of one chunk has that chunk's id as its sha256, so its bytes are not hashed twice.
     const whole = e.chunks!.length === 1 ? null : createHash('sha256');
-    let size = 0;
     // The same chunk again (a run of zeros in a disk image cut at the largest size) is decoded once.
     let previous: { id: string; chunk: Buffer } | null = null;
+    let dropped = 0;
     const next = async (id: string) => {
-      const chunk = previous?.id === id ? previous.chunk : await repo.read(id);
+      const again = previous?.id === id;
+      // Valid until the next read: written (and hashed) before this generator is asked for the next chunk.
+      const chunk = again ? previous!.chunk : await repo.readTransient(id);
       previous = { id, chunk };
       whole?.update(chunk);
-      size = chunk.length;
+      // What the read left to collect: the decrypted copy (the chunk itself when it was stored as it is).
+      dropped = again ? 0 : (repo.location(id)?.length ?? chunk.length);
       return chunk;
     };
     const chunks = (async function* () {
       for (const id of e.chunks!) {
         yield await next(id); // held nowhere here once written
-        chunkDone(size * 2); // the chunk and, about, what it was decoded from
+        chunkDone(dropped);
       }
     })();
     try {

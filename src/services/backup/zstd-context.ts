@@ -66,8 +66,11 @@ export class ZstdContexts {
     return out.subarray(0, produced);
   }
 
-  /** One frame's content, which must be exactly `rawLength` bytes (else a CHUNK_CORRUPT-coded error). */
-  decompress(data: Buffer, rawLength: number): Buffer {
+  /**
+   * One frame's content, which must be exactly `rawLength` bytes (else a CHUNK_CORRUPT-coded error); into `into`
+   * when given (at least rawLength + 1 bytes: the result is a view of it), else into a new buffer.
+   */
+  decompress(data: Buffer, rawLength: number, into?: Buffer): Buffer {
     const stream = (this.decompressor = this.live(this.decompressor, () => zlib.createZstdDecompress({ params: { [zlib.constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX } })));
     if (!stream) {
       const raw = zlib.zstdDecompressSync(data, { maxOutputLength: rawLength + 1, params: { [zlib.constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX } } as zlib.ZstdOptions);
@@ -75,7 +78,7 @@ export class ZstdContexts {
       return raw;
     }
     // One byte of room more than expected: a frame that fills it is longer than its index says.
-    const out = Buffer.allocUnsafe(rawLength + 1);
+    const out = into && into.length > rawLength ? into.subarray(0, rawLength + 1) : Buffer.allocUnsafe(rawLength + 1);
     // Frames this repository writes carry their size and decode in one call; a frame without it can stop short of
     // its last few bytes (the end of the frame) and is given them again, a bounded number of times.
     let inOff = 0;
