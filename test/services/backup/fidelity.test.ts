@@ -68,6 +68,10 @@ describe('Backup fidelity', () => {
     writeSync(sparse, Buffer.alloc(8192, 7), 0, 8192, 3 * 1024 * 1024);
     writeSync(sparse, Buffer.from('end'), 0, 3, 6 * 1024 * 1024);
     closeSync(sparse);
+    // Several compressed chunks in a row (each decoded into the buffer the restore reuses), and zeros written out in
+    // full: two identical 8 MiB chunks in a row (decoded once), then a shorter one.
+    writeFileSync(path.join(data, 'service.log'), Array.from({ length: 90_000 }, (_, i) => `${i} request ${(i * 7919) % 100_003} took ${i % 97} ms\n`).join(''));
+    writeFileSync(path.join(data, 'zeros.bin'), Buffer.concat([Buffer.from('head'), Buffer.alloc(20 * 1024 * 1024), Buffer.from('tail')]));
     const socketPath = path.join(data, 'daemon.sock');
     const server = net.createServer().listen(socketPath);
     servers.push(server);
