@@ -198,7 +198,7 @@ export class Repository {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new RmError('BACKUP_MANIFEST_UNTRUSTED', `${configFile}: ${(err as Error).message}`);
     }
-    let chunker = DEFAULT_CDC;
+    const chunker = DEFAULT_CDC;
     if (text === null) {
       const id = randomBytes(16).toString('hex');
       await writeFileAtomic(configFile, `${JSON.stringify({ format: REPO_FORMAT, id, chunker, keyCheck: check(id) })}\n`);
@@ -210,7 +210,10 @@ export class Repository {
         throw new RmError('BACKUP_MANIFEST_UNTRUSTED', `${configFile} is not a repository configuration: ${(err as Error).message.slice(0, 200)}`);
       }
       if (!timingSafeEqual(Buffer.from(parsed.keyCheck, 'hex'), Buffer.from(check(parsed.id), 'hex'))) throw new RmError('BACKUP_KEY_MISMATCH', `${root} was written with another device key`);
-      chunker = parsed.chunker;
+      // The key check covers the id only: chunk sizes other than the format's (which only an edit of this plain
+      // file makes) would have every later backup write chunks a restore refuses as larger than any chunk.
+      const { min, avg, max } = parsed.chunker;
+      if (min !== DEFAULT_CDC.min || avg !== DEFAULT_CDC.avg || max !== DEFAULT_CDC.max) throw new RmError('BACKUP_MANIFEST_UNTRUSTED', `${configFile} names chunk sizes ${min}/${avg}/${max}, not this format's ${DEFAULT_CDC.min}/${DEFAULT_CDC.avg}/${DEFAULT_CDC.max}`);
     }
     const repo = new Repository(root, keys, chunker);
     await repo.loadIndex();
@@ -361,8 +364,8 @@ export class Repository {
   private async readBlob(id: string, transient: boolean): Promise<Buffer> {
     const loc = this.index.get(id);
     if (!loc) throw Object.assign(new Error(`blob ${id.slice(0, 16)} is not in the index`), { code: 'ENOENT' });
-    if (loc.length > MAX_BLOB_BYTES + NONCE + TAG && loc.type === 'data') throw corrupt(`blob ${id.slice(0, 16)} is larger than any chunk`);
-    if (loc.length > MAX_TREE_BYTES) throw corrupt(`tree ${id.slice(0, 16)} is too large`);
+    const tooLarge = sizeProblem(loc);
+    if (tooLarge) throw corrupt(`blob ${id.slice(0, 16)} ${tooLarge}`);
     for (;;) {
       const opening = this.packHandle(loc.pack);
       const handle = await opening;
@@ -478,6 +481,8 @@ export class Repository {
       for (const [id, loc] of blobs) {
         out.blobs++;
         try {
+          // What a restore would refuse, a check does not pass.
+          if (sizeProblem(loc)) throw corrupt('too large');
           this.decode(id, loc, bytes.subarray(loc.offset, loc.offset + loc.length));
         } catch {
           out.bad.push(id);
@@ -532,6 +537,19 @@ export class Repository {
     for (const [id, loc] of [...this.index]) if (dead.has(loc.pack)) this.index.delete(id);
     return { packs: dead.size, bytes, unusedBytes };
   }
+}
+
+/**
+ * Why an index entry cannot be a blob this format writes (sizes the index claims are checked before anything is
+ * allocated for them): a data blob holds at most one chunk, a tree at most MAX_TREE_BYTES. Without it an index
+ * written with the device key could make a read allocate, or keep for the rest of a restore, any size it names.
+ */
+function sizeProblem(loc: BlobLocation): string | null {
+  const rawMax = loc.type === 'data' ? DEFAULT_CDC.max : MAX_TREE_BYTES;
+  const sealedMax = loc.type === 'data' ? MAX_BLOB_BYTES + NONCE + TAG : MAX_TREE_BYTES + NONCE + TAG;
+  if (!(loc.rawLength >= 0 && loc.rawLength <= rawMax)) return loc.type === 'data' ? 'is larger than any chunk' : 'is a tree too large';
+  if (!(loc.length >= NONCE + TAG && loc.length <= sealedMax)) return 'is stored larger than any chunk or tree';
+  return null;
 }
 
 /** Writes a pack: temp file, fsync, rename, fsync of the folder. */

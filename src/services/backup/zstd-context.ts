@@ -91,6 +91,7 @@ export class ZstdContexts {
     const [outLeft, inLeft] = [out.length - outOff, data.length - inOff];
     if (stream.destroyed || outLeft !== 1 || inLeft !== 0) {
       this.decompressor = undefined;
+      (stream as unknown as { destroy(): void }).destroy(); // its native context now, not at a later collection
       throw corrupt(stream.destroyed ? 'is not a zstd frame this agent can read' : 'decompresses to another length than its index says');
     }
     return out.subarray(0, rawLength);
