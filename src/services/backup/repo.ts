@@ -366,6 +366,8 @@ export class Repository {
     if (!loc) throw Object.assign(new Error(`blob ${id.slice(0, 16)} is not in the index`), { code: 'ENOENT' });
     const tooLarge = sizeProblem(loc);
     if (tooLarge) throw corrupt(`blob ${id.slice(0, 16)} ${tooLarge}`);
+    // A file's chunk is at most one chunk, whatever blob its id names (a tree would size the kept buffer to 64 MiB).
+    if (transient && loc.rawLength > DEFAULT_CDC.max) throw corrupt(`blob ${id.slice(0, 16)} is larger than any chunk`);
     for (;;) {
       const opening = this.packHandle(loc.pack);
       const handle = await opening;

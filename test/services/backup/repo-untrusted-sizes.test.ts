@@ -83,6 +83,18 @@ describe('Repository: sizes from the index and config are untrusted', () => {
     await repo.close();
   });
 
+  it('a tree larger than a chunk named as a file chunk is refused by the restore\'s reads (it would size their kept buffer to 64 MiB)', async () => {
+    const { root, key } = await freshRepo();
+    const repo = await Repository.open(root, key);
+    const tree = Buffer.from(JSON.stringify({ entries: Array.from({ length: 400_000 }, (_, i) => ({ name: `file-${i}` })) }));
+    expect(tree.length).toBeGreaterThan(CHUNK_MAX);
+    await repo.add('tree', blobId(tree), tree);
+    await repo.commit();
+    await expect(repo.readTransient(blobId(tree))).rejects.toMatchObject({ code: 'CHUNK_CORRUPT' });
+    expect((await repo.read(blobId(tree))).equals(tree)).toBe(true);
+    await repo.close();
+  });
+
   it('chunk sizes edited into the config (no key needed) are refused when the repository is opened', async () => {
     const { root, key } = await freshRepo();
     const config = JSON.parse(readFileSync(path.join(root, 'config'), 'utf8')) as { chunker: unknown };
