@@ -18,7 +18,7 @@
 import { constants as fsc, type BigIntStats } from 'node:fs';
 import { fsAsync, type FileHandle, type FsOps } from './fs-async.js';
 import path from 'node:path';
-import { randomFillSync } from 'node:crypto';
+import { createRandomPool } from './random-pool.js';
 
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
@@ -242,20 +242,14 @@ export interface WriteInFolderOptions {
 const HOLE_BLOCK = 4096;
 const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
 
-// Temp names take 12 bytes of a pool the CSPRNG refills 4 KiB at a time: a randomBytes call per name cost ~15 µs,
-// a quarter of a second of a 16,000-file restore.
-const namePool = Buffer.alloc(4092);
-let namePoolAt = namePool.length;
+// Temp names take 12 bytes of a pool the CSPRNG refills 4 KiB at a time (random-pool.ts).
+const nameBytes = createRandomPool(4092);
 
 /** `.name.<24 random hex digits>.tmp`: a name nobody can predict, for a file created exclusively beside `name`. */
 export function tempNameFor(name: string): string {
-  if (namePoolAt + 12 > namePool.length) {
-    randomFillSync(namePool);
-    namePoolAt = 0;
-  }
-  const hex = namePool.toString('hex', namePoolAt, namePoolAt + 12);
-  namePoolAt += 12;
-  return `.${name.slice(0, 80)}.${hex}.tmp`;
+  const random = Buffer.allocUnsafe(12);
+  nameBytes(random);
+  return `.${name.slice(0, 80)}.${random.toString('hex')}.tmp`;
 }
 
 /**

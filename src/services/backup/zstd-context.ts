@@ -43,27 +43,17 @@ export class ZstdContexts {
   compress(raw: Buffer): Buffer {
     const stream = (this.compressor = this.live(this.compressor, () => zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: this.level } })));
     if (!stream) return zlib.zstdCompressSync(raw, { params: { [zlib.constants.ZSTD_c_compressionLevel]: this.level } });
-    // zstd's compress bound for inputs under 128 KiB adds a little more than this; a frame that needs more room than
-    // the input is worth storing as it is, so "no room" simply ends in storing it raw.
-    let out = Buffer.allocUnsafe(raw.length + (raw.length >> 8) + 1024);
-    let produced = 0;
-    let inOff = 0;
-    for (;;) {
-      stream._handle!.writeSync(END, raw, inOff, raw.length - inOff, out, produced, out.length - produced);
-      if (stream.destroyed) {
-        this.compressor = undefined;
-        throw new Error('zstd could not compress');
-      }
-      const [outLeft, inLeft] = stream._writeState as unknown as [number, number];
-      const before = out.length - produced;
-      produced += before - outLeft;
-      inOff = raw.length - inLeft;
-      if (outLeft !== 0) break; // the frame is complete
-      const grown = Buffer.allocUnsafe(out.length * 2);
-      out.copy(grown, 0, 0, produced);
-      out = grown;
+    // At least zstd's compress bound (ZSTD_COMPRESSBOUND: n + n/256, plus under 64 bytes below 128 KiB), so one call
+    // with ZSTD_e_end completes the frame.
+    const out = Buffer.allocUnsafe(raw.length + (raw.length >> 8) + 1024);
+    stream._handle!.writeSync(END, raw, 0, raw.length, out, 0, out.length);
+    const [outLeft, inLeft] = [stream._writeState[0]!, stream._writeState[1]!];
+    if (stream.destroyed || outLeft === 0 || inLeft !== 0) {
+      this.compressor = undefined;
+      (stream as unknown as { destroy(): void }).destroy();
+      throw new Error('zstd could not compress');
     }
-    return out.subarray(0, produced);
+    return out.subarray(0, out.length - outLeft);
   }
 
   /**
