@@ -3,7 +3,7 @@
 // inserting 100 bytes at the start of a large file plus small edits, restore time, and a fidelity comparison of
 // each restore with the source (content, type, permission bits, owner, mtime, link targets, hard links,
 // sparseness). rmagent runs `rmagent backup-job` exactly as the agent starts it (the agent itself does none of
-// the work: its RSS is not part of a backup): the single executable with the job's runtime flags, or before
+// the work; the last rows measure the deployed agent's own RSS before and after backups it ran): the single executable with the job's runtime flags, or before
 // packaging (CI's smoke) its stand-in, the bundle on the same Node 24 with the executable's flags and the job's. Tree: a bounded copy of /usr/share plus random, compressible and
 // sparse files, hard links, symbolic links, odd modes and a FIFO (full: ~300 MB; quick: ~6 MB).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -12,7 +12,7 @@ import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdi
 import path from 'node:path';
 import type { BenchContext, Figure, SuiteResult } from '../lib/context.js';
 import { JOB_ENV, JOB_V8_FLAGS, jobCommandLine } from '../../src/services/backup/job-launcher.js';
-import { deployedSubject } from './deployed.js';
+import { agentAcrossBackups, deployedSubject } from './deployed.js';
 import { median } from '../lib/stats.js';
 
 interface Timed {
@@ -283,6 +283,18 @@ export async function backup(ctx: BenchContext): Promise<SuiteResult> {
   const diff = spawnSync('diff', ['-r', '--no-dereference', tree, rmOut], { encoding: 'utf8' });
   notes.push(`diff -r --no-dereference source rmagent-restore: exit ${diff.status}${diff.status ? `: ${diff.stdout.split('\n').slice(0, 3).join(' | ')}` : ''}`);
   notes.push(`rmagent job results: full ${JSON.stringify((rFull.result as { snapshot?: unknown }).snapshot)}; verify ${JSON.stringify(rFull.result.verified)}`);
+
+  // The agent that starts these jobs, as deployed: its own memory before and after backups it ran.
+  ctx.log('backup: the deployed agent before and after backups it runs');
+  const across = await agentAcrossBackups(ctx, tree, path.join(work, 'agent-repo'));
+  const beforeName = 'agent RSS before its first backup (as deployed)';
+  figures.push({ name: beforeName, unit: 'MB', runs: [across.before.rssKb / 1024], value: across.before.rssKb / 1024 });
+  across.after.forEach((peak, k) => figures.push({
+    name: `agent RSS after ${k === 0 ? 'a full backup' : 'a second backup (nothing changed)'} it ran`, unit: 'MB', runs: [peak.rssKb / 1024], value: peak.rssKb / 1024,
+    baseline: beforeName, ratio: peak.rssKb / across.before.rssKb, note: `anonymous ${(peak.anonKb / 1024).toFixed(1)} MB (before: ${(across.before.anonKb / 1024).toFixed(1)} MB)`,
+  }));
+  commands.push(`agent rows: the ${subject.label} as in the deployed suite (TeamViewer present, four services on default policies, wss://, packaged config), then Backup assigned {folders: [tree], destination} and two POST /api/v1/devices/ID/commands backup.run, each waited for until done; peak of /proc/PID/smaps_rollup Rss sampled every 5 s over ${across.windowMs / 1000} s, ${across.settleMs / 1000} s after the first inventory and patch scan and after each backup`);
+  notes.push(...across.notes, `the agent's repository after its two backups: ${(du(path.join(work, 'agent-repo'), true) / 1e6).toFixed(1)} MB`);
   return { id: 'backup', title: 'Backup: rmagent against restic, same tree', commands, figures, notes };
 
   function skipped(why: string): SuiteResult {

@@ -98,22 +98,13 @@ async function deviceIdOf(home: AgentHome): Promise<string> {
 
 /** Sends the first inventory and patch scan as console commands and waits until the agent has answered both. */
 async function runJobs(server: RunningServer, deviceId: string, timeoutMs: number): Promise<string[]> {
-  const ids: Array<{ id: string; type: string }> = [];
+  const sent: Array<{ id: string; type: string }> = [];
   for (const type of ['inventory.request', 'patches.scan']) {
     const c = await server.api<{ id: string }>('POST', `/devices/${deviceId}/commands`, { type, body: {} });
-    ids.push({ id: c.id, type });
+    sent.push({ id: c.id, type });
   }
-  const deadline = performance.now() + timeoutMs;
-  const final = new Set(['done', 'failed', 'rejected', 'interrupted', 'expired', 'cancelled']);
-  while (performance.now() < deadline) {
-    const { commands } = await server.api<{ commands: Array<{ id: string; status: string; reason?: { message?: string } | null }> }>('GET', `/devices/${deviceId}/commands`);
-    const seen = ids.map((c) => ({ ...c, view: commands.find((x) => x.id === c.id) }));
-    if (seen.every((c) => c.view && final.has(c.view.status))) {
-      return seen.filter((c) => c.view!.status !== 'done').map((c) => `${c.type} ${c.view!.status}: ${c.view!.reason?.message ?? ''}`);
-    }
-    await sleep(200);
-  }
-  throw new Error(`inventory and patch scan not answered within ${timeoutMs} ms`);
+  const ends = await Promise.all(sent.map((c) => commandEnd(server, deviceId, c.id, timeoutMs)));
+  return sent.flatMap((c, k) => (ends[k]!.status === 'done' ? [] : [`${c.type} ${ends[k]!.status}: ${ends[k]!.reason?.message ?? ''}`]));
 }
 
 /** Peak RSS/PSS/anonymous of each process, sampled every ~5 s over the window. */
@@ -273,4 +264,66 @@ export async function deployed(ctx: BenchContext): Promise<SuiteResult> {
     figures,
     notes: [...notes],
   };
+}
+
+export interface AgentAcrossBackups {
+  /** Peak over the window before any backup, then after each backup the agent ran. */
+  before: Peak;
+  after: Peak[];
+  settleMs: number;
+  windowMs: number;
+  notes: string[];
+}
+
+/**
+ * The deployed agent's memory before and after backups it runs through the server (issue 22: a backup's work is
+ * its job's, so the agent's own RSS must not grow with it): the scene above, Backup assigned a policy that backs
+ * `folder` up into `destination`, two `backup.run` commands from the console (a full backup, then one with
+ * nothing changed), each settled and followed by the same settle and window as the idle footprint.
+ */
+export async function agentAcrossBackups(ctx: BenchContext, folder: string, destination: string): Promise<AgentAcrossBackups> {
+  const settleMs = ctx.quick ? 1_000 : 30_000;
+  const windowMs = ctx.quick ? 1_000 : 30_000;
+  const { exe, launcherOf } = deployedSubject(ctx);
+  const launcher = launcherOf(exe);
+  const notes = new Set<string>();
+  const scene = await deployedScene(ctx, path.join(ctx.work, 'deployed-backups'), launcher);
+  try {
+    const agent = await startDeployedAgent(scene, launcher, notes);
+    try {
+      await sleep(settleMs);
+      const [before] = await peakOver([agent.pid], windowMs);
+      const { server, deviceId } = scene;
+      // Due at once after the assignment, then daily: the schedule has nothing more to do after the first backup.
+      const policy = await server.api<{ id: string }>('POST', '/policies', { name: 'bench backup', service: 'backup', settings: { folders: [folder], destination, schedule: { everyHours: 24 }, maxJitterSec: 0 } });
+      await server.api('POST', '/services/backup/activate', { deviceIds: [deviceId], policyId: policy.id });
+      const after: Peak[] = [];
+      for (const what of ['full backup', 'backup with nothing changed']) {
+        const t0 = performance.now();
+        const final = await commandEnd(server, deviceId, (await server.api<{ id: string }>('POST', `/devices/${deviceId}/commands`, { type: 'backup.run', body: {} })).id, 900_000);
+        if (final.status !== 'done') throw new Error(`backup.run (${what}) ended ${final.status}: ${final.reason?.message ?? ''}`);
+        notes.add(`${what} through the agent: command done after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        await sleep(settleMs);
+        after.push((await peakOver([agent.pid], windowMs))[0]!);
+      }
+      return { before: before!, after, settleMs, windowMs, notes: [...notes] };
+    } finally {
+      await agent.stop();
+    }
+  } finally {
+    await scene.server.stop();
+  }
+}
+
+/** The command's view once it has ended (any final status), polled from the console API. */
+async function commandEnd(server: RunningServer, deviceId: string, id: string, timeoutMs: number): Promise<{ status: string; reason?: { message?: string } | null }> {
+  const final = new Set(['done', 'failed', 'rejected', 'interrupted', 'expired', 'cancelled']);
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const { commands } = await server.api<{ commands: Array<{ id: string; status: string; reason?: { message?: string } | null }> }>('GET', `/devices/${deviceId}/commands`);
+    const view = commands.find((c) => c.id === id);
+    if (view && final.has(view.status)) return view;
+    await sleep(200);
+  }
+  throw new Error(`command ${id} not ended within ${timeoutMs} ms`);
 }
