@@ -82,6 +82,7 @@ export const ERRORS = {
   BACKUP_JOB_FAILED: { message: 'The backup job ended without a result (crashed, killed or out of memory)', hint: 'Nothing of this run is used (no snapshot is recorded without its manifest); see the agent log for the job\'s exit and run the backup again' },
   BACKUP_KEY_MISMATCH: { message: 'The backup repository at the destination was written with another device key', hint: 'Put back that installation\'s manifest.key (Backup\'s state folder) to use it, or pick an empty destination for this device' },
   BACKUP_SNAPSHOT_MISSING: { message: 'The requested backup snapshot does not exist', hint: 'List the snapshots in the latest backup reports and pick one of them' },
+  BACKUP_RESTORE_CONFLICT: { message: 'Something else stands where the restore puts an entry', hint: 'A folder is where the backup has a file, or a file where it has a folder, in the restore target: move it aside, or restore to an empty target' },
   // daemon
   EXECUTABLE_DAMAGED: { message: 'The rmagent executable is damaged: the agent code it carries is missing or cut short', hint: 'Reinstall the agent package; do not strip or edit the rmagent executable' },
   IPC_ENDPOINT_UNSAFE: { message: 'The folder of the local IPC socket can be changed by another account', hint: 'Leave ipcPath unset (the socket then lives in the private state folder) or point it into a folder only root or the agent account can write' },

@@ -23,6 +23,7 @@ import { createRandomPool } from './random-pool.js';
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
 const O_NOCTTY = fsc.O_NOCTTY ?? 0;
+const O_DIRECTORY = fsc.O_DIRECTORY ?? 0;
 const MAX_LINK_HOPS = 40;
 const isWindows = process.platform === 'win32';
 
@@ -216,6 +217,69 @@ export async function makeFolders(dir: string, mode: number, fs: FsOps = fsAsync
   return chain;
 }
 
+/** Owner, permission bits and mtime to give something made in a checked folder. */
+export interface EntryMetadata {
+  /** Given only when set (root): chown first, it clears set-id bits. */
+  owner?: { uid: number; gid: number };
+  /** Permission bits (& 0o777). */
+  mode: number;
+  mtimeSec: number;
+}
+
+async function applyOnHandle(handle: FileHandle, meta: EntryMetadata): Promise<void> {
+  if (meta.owner) await handle.chown(meta.owner.uid, meta.owner.gid);
+  await handle.chmod(meta.mode & 0o777);
+  await handle.utimes(meta.mtimeSec, meta.mtimeSec);
+}
+
+/**
+ * Gives the folder at the end of `chain` (as makeFolders or folderChain recorded it) its metadata through a handle:
+ * opened without following a link, the very folder recorded, and still at its path (Linux /proc; elsewhere the
+ * chain unchanged). By path, a folder another account swapped for a link (its own folder, renamed away) would
+ * have made root chown and chmod wherever the link points. Windows cannot open a folder for this: the chain is
+ * checked, then the path is used (no owners there; docs/security.md).
+ */
+export async function setFolderMetadata(chain: readonly ChainLink[], meta: EntryMetadata, fs: FsOps = fsAsync): Promise<void> {
+  const seen = chain[chain.length - 1]!;
+  if (isWindows) {
+    if (!(await chainUnchanged(chain, fs))) throw safeFileError('UNSAFE_PATH', `${seen.path} or a folder above it changed`);
+    await fs.chmod(seen.path, meta.mode & 0o777);
+    await fs.utimes(seen.path, meta.mtimeSec, meta.mtimeSec);
+    return;
+  }
+  const handle = await fs.open(seen.path, fsc.O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'ELOOP' || err.code === 'ENOTDIR' ? safeFileError('UNSAFE_PATH', `${seen.path} is no longer a folder`) : err;
+  });
+  try {
+    const stat = await handle.stat({ bigint: true });
+    if (!stat.isDirectory() || !sameIdentity(stat, seen)) throw safeFileError('UNSAFE_PATH', `${seen.path} was replaced`);
+    const real = await openedPath(handle, fs);
+    if (real !== null ? real !== seen.path : !(await chainUnchanged(chain, fs))) throw safeFileError('UNSAFE_PATH', `${seen.path} was moved`);
+    await applyOnHandle(handle, meta);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Gives the FIFO just made at `file` (a temp name in the last folder of `chain`) its metadata through a handle:
+ * opened without following a link and without waiting for a writer, a FIFO with one name, still at `file`. By
+ * path, the FIFO swapped for a link (or a hard link) would have made root chmod or chown another file.
+ */
+export async function setFifoMetadata(chain: readonly ChainLink[], file: string, meta: EntryMetadata, fs: FsOps = fsAsync): Promise<void> {
+  const handle = await fs.open(file, fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'ELOOP' || err.code === 'EMLINK' ? safeFileError('UNSAFE_PATH', `${file} is a link`) : err;
+  });
+  try {
+    const stat = await handle.stat({ bigint: true });
+    if (!stat.isFIFO() || stat.nlink !== 1n) throw safeFileError('UNSAFE_PATH', `${file} was replaced`);
+    await checkOpenedAt(handle, file, stat, (await procFdWorks()) ? null : [...chain], fs);
+    await applyOnHandle(handle, meta);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** A single file name: no separators, not '.' or '..', no NUL, at most 255 bytes. */
 export function isPlainName(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name) && Buffer.byteLength(name) <= 255;
@@ -281,9 +345,10 @@ async function writeSparse(handle: FileHandle, data: Uint8Array, position: numbe
  * Writes `name` into the last folder of `chain` (from folderChain or makeFolders) so that nothing another
  * account does to that folder or its parents redirects the write: a random temp name created exclusively and
  * without following a link, fsynced, checked where it is, mode and times set on the handle, verified, the chain
- * checked again, then renamed over `name` (a link at `name` is replaced, never written through).
+ * checked again, then renamed over `name` (a link at `name` is replaced, never written through). Returns the
+ * written file's identity (what a hard link to it must show).
  */
-export async function writeFileInFolder(chain: readonly ChainLink[], name: string, data: Uint8Array | AsyncIterable<Uint8Array>, options: WriteInFolderOptions): Promise<void> {
+export async function writeFileInFolder(chain: readonly ChainLink[], name: string, data: Uint8Array | AsyncIterable<Uint8Array>, options: WriteInFolderOptions): Promise<FileIdentity> {
   if (!isPlainName(name)) throw safeFileError('UNSAFE_PATH', `not a file name: ${JSON.stringify(name.slice(0, 200))}`);
   const dir = chain[chain.length - 1]!.path;
   const tmp = path.join(dir, tempNameFor(name));
@@ -292,6 +357,7 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
   const handle = await fs.open(tmp, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW | O_NOCTTY, 0o600);
   let createdAt = tmp;
   let renamed = false;
+  let written: FileIdentity;
   try {
     const real = await openedPath(handle, fs);
     if (real !== null && real !== tmp) {
@@ -308,6 +374,7 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
     if (options.durable !== false) await handle.sync();
     await options.verify?.(handle);
     if (!(await stillAt(handle, tmp, chain, fs))) throw safeFileError('UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed during the write`);
+    written = await handle.stat({ bigint: true });
     // Owner, mode and times last, on the handle: until the rename the file stays 0600 (chown first: it clears set-id bits).
     if (options.owner) await handle.chown(options.owner.uid, options.owner.gid);
     await handle.chmod(options.mode & 0o777);
@@ -325,6 +392,7 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
     throw err;
   }
   if (options.durable !== false) await syncFolder(dir, fs);
+  return { dev: written.dev, ino: written.ino };
 }
 
 /**

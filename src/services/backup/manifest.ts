@@ -85,7 +85,9 @@ export function resolveInside(base: string, rel: string): string | null {
   if (!isSafeRelativePath(rel)) return null;
   const root = path.resolve(base);
   const full = path.resolve(root, ...rel.split('/'));
-  return full.startsWith(root + path.sep) ? full : null;
+  // Not `startsWith(root + sep)`: with `/` as the folder (a whole-system policy) that is `//`, and nothing matched.
+  const inside = path.relative(root, full);
+  return inside !== '' && inside !== '..' && !inside.startsWith(`..${path.sep}`) && !path.isAbsolute(inside) ? full : null;
 }
 
 /** The manifest paths that would escape their folder (empty = safe to restore). */

@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { fsBlocking as fs } from '../../system/fs-async.js';
 import { createHash } from 'node:crypto';
-import { chainUnchanged, makeFolders, resolveTrustedPath, tempNameFor, writeFileInFolder, type ChainLink } from '../../system/safe-files.js';
+import { chainUnchanged, makeFolders, resolveTrustedPath, sameIdentity, setFifoMetadata, setFolderMetadata, tempNameFor, writeFileInFolder, type ChainLink, type EntryMetadata, type FileIdentity } from '../../system/safe-files.js';
 import { RmError } from '../../protocol/errors.js';
 import { resolveInside, selectedForRestore } from './manifest.js';
 import type { Repository } from './repo.js';
@@ -64,6 +64,10 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
   const chunkDone = createBufferCollector(WRITTEN_BETWEEN_COLLECTIONS);
   const realBases = new Map<string, string>();
   for (const { base } of items) if (!realBases.has(base)) realBases.set(base, await resolveTrustedPath(base).catch(unsafe));
+  // A folder the restore writes into keeps its own owner and bits unless the restore made it (or it is the policy
+  // folder restored in place): a full restore to /tmp, /srv or a mount point must not hand it to the backed-up owner.
+  const madeBases = new Set<string>();
+  for (const real of realBases.values()) if (!(await fs.lstat(real).then(() => true, () => false))) madeBases.add(real);
   const chains = new Map<string, ChainLink[]>();
   const folderOf = async (item: Item): Promise<{ chain: ChainLink[]; name: string; dir: string }> => {
     const segments = item.rel.split('/');
@@ -86,126 +90,154 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
     dirs.push({ full, entry: item.entry });
     result.dirs++;
   }
-  const written = new Map<string, string>(); // `${base}\0${rel}` -> restored path (hard link sources)
+  const written = new Map<string, { path: string; id: FileIdentity }>(); // `${base}\0${rel}` -> restored file (hard link sources)
   const planned = new Set(items.map((i) => `${i.base}\0${i.rel}`));
   const contents = items.filter((i) => i.entry.type === 'file' && !(i.entry.link && planned.has(`${i.base}\0${i.entry.link}`)));
-  for (const item of contents) {
-    await turn();
-    const { chain, name, dir } = await folderOf(item);
-    const e = item.entry;
-    // The file's sha256 is taken over the very bytes handed to the writes (each chunk was checked against its id
-    // when read); a file of one chunk has that chunk's id as its sha256, so its bytes are not hashed twice.
-    const whole = e.chunks!.length === 1 ? null : createHash('sha256');
-    // The same chunk again (a run of zeros in a disk image cut at the largest size) is decoded once.
-    let previous: { id: string; chunk: Buffer } | null = null;
-    let dropped = 0;
-    const next = async (id: string) => {
-      const again = previous?.id === id;
-      // Valid until the next read: written (and hashed) before this generator is asked for the next chunk.
-      const chunk = again ? previous!.chunk : await repo.readTransient(id);
-      previous = { id, chunk };
-      whole?.update(chunk);
-      // What the read left to collect: the decrypted copy (the chunk itself when it was stored as it is).
-      dropped = again ? 0 : (repo.location(id)?.length ?? chunk.length);
-      return chunk;
-    };
-    const chunks = (async function* () {
-      for (const id of e.chunks!) {
-        yield await next(id); // held nowhere here once written
-        chunkDone(dropped);
+  // Folder metadata last, deepest first (writing into a folder changes its mtime), each through a handle on the
+  // very folder made (by path, a folder swapped for a link would have made root chown/chmod another one).
+  const finishFolders = async () => {
+    for (const { full, entry } of [...dirs].reverse()) {
+      await turn();
+      await setFolderMetadata(chains.get(full)!, metadataOf(entry, asRoot), fs).catch(unsafe);
+    }
+  };
+  try {
+    for (const item of contents) {
+      await turn();
+      const { chain, name, dir } = await folderOf(item);
+      const e = item.entry;
+      // The file's sha256 is taken over the very bytes handed to the writes (each chunk was checked against its id
+      // when read); a file of one chunk has that chunk's id as its sha256, so its bytes are not hashed twice.
+      const whole = e.chunks!.length === 1 ? null : createHash('sha256');
+      // The same chunk again (a run of zeros in a disk image cut at the largest size) is decoded once.
+      let previous: { id: string; chunk: Buffer } | null = null;
+      let dropped = 0;
+      const next = async (id: string) => {
+        const again = previous?.id === id;
+        // Valid until the next read: written (and hashed) before this generator is asked for the next chunk.
+        const chunk = again ? previous!.chunk : await repo.readTransient(id);
+        previous = { id, chunk };
+        whole?.update(chunk);
+        // What the read left to collect: the decrypted copy (the chunk itself when it was stored as it is).
+        dropped = again ? 0 : (repo.location(id)?.length ?? chunk.length);
+        return chunk;
+      };
+      const chunks = (async function* () {
+        for (const id of e.chunks!) {
+          yield await next(id); // held nowhere here once written
+          chunkDone(dropped);
+        }
+      })();
+      let id: FileIdentity;
+      try {
+        id = await writeFileInFolder(chain, name, chunks, {
+          mode: e.mode,
+          mtimeSec: timeArg(e.mtimeNs),
+          sparse: e.sparse === true,
+          durable: false,
+          fs,
+          ...(asRoot ? { owner: { uid: e.uid, gid: e.gid } } : {}),
+          verify: async (handle) => {
+            const written = whole ? whole.digest('hex') : (e.chunks![0] ?? EMPTY_SHA256);
+            const size = (await handle.stat()).size;
+            if (written !== e.sha256 || size !== e.size) throw Object.assign(new Error(`${name}: written bytes differ from the backup`), { code: 'CHUNK_CORRUPT' });
+          },
+        });
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'UNSAFE_PATH') throw new RmError('BACKUP_UNSAFE_PATH', (err as Error).message);
+        if (code === 'CHUNK_CORRUPT' || code === 'ENOENT') throw new RmError('BACKUP_VERIFY_FAILED', `${item.rel}: ${(err as Error).message}`);
+        throw conflictOr(err, item.rel);
       }
-    })();
-    try {
-      await writeFileInFolder(chain, name, chunks, {
-        mode: e.mode,
-        mtimeSec: timeArg(e.mtimeNs),
-        sparse: e.sparse === true,
-        durable: false,
-        fs,
-        ...(asRoot ? { owner: { uid: e.uid, gid: e.gid } } : {}),
-        verify: async (handle) => {
-          const written = whole ? whole.digest('hex') : (e.chunks![0] ?? EMPTY_SHA256);
-          const size = (await handle.stat()).size;
-          if (written !== e.sha256 || size !== e.size) throw Object.assign(new Error(`${name}: written bytes differ from the backup`), { code: 'CHUNK_CORRUPT' });
-        },
-      });
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'UNSAFE_PATH') throw new RmError('BACKUP_UNSAFE_PATH', (err as Error).message);
-      if (code === 'CHUNK_CORRUPT' || code === 'ENOENT') throw new RmError('BACKUP_VERIFY_FAILED', `${item.rel}: ${(err as Error).message}`);
-      throw err;
-    }
-    written.set(`${item.base}\0${item.rel}`, path.join(dir, name));
-    result.files++;
-    result.verified++;
-    result.bytes += e.size!;
-  }
-  for (const item of items) {
-    const e = item.entry;
-    if (e.type === 'dir' || (e.type === 'file' && !e.link) || (e.type === 'file' && written.has(`${item.base}\0${item.rel}`))) continue;
-    await turn();
-    const { chain, name, dir } = await folderOf(item);
-    if (e.type === 'file') {
-      const source = written.get(`${item.base}\0${e.link}`);
-      if (!source) continue; // only reachable when the planner kept a link whose source it did not plan
-      await placeSpecial(chain, dir, name, asRoot, (tmp) => fs.link(source, tmp));
-      written.set(`${item.base}\0${item.rel}`, path.join(dir, name));
-      result.hardlinks++;
+      written.set(`${item.base}\0${item.rel}`, { path: path.join(dir, name), id });
       result.files++;
-    } else if (e.type === 'symlink') {
-      await placeSpecial(chain, dir, name, asRoot, (tmp) => fs.symlink(e.target!, tmp), e);
-      result.symlinks++;
-    } else if (e.type === 'fifo') {
-      // Node has no mkfifo(3): the system's mkfifo(1), no shell.
-      await placeSpecial(chain, dir, name, asRoot, async (tmp) => {
-        const made = await createCommandRunner().run('mkfifo', ['-m', '600', tmp]);
-        if (made.code !== 0) throw new RmError('SERVICE_FAILED', `mkfifo ${tmp}: ${made.error ?? made.stderr.trim().slice(0, 200)}`);
-      }, e);
-      result.fifos++;
+      result.verified++;
+      result.bytes += e.size!;
     }
+    for (const item of items) {
+      const e = item.entry;
+      if (e.type === 'dir' || (e.type === 'file' && !e.link) || (e.type === 'file' && written.has(`${item.base}\0${item.rel}`))) continue;
+      await turn();
+      const { chain, name, dir } = await folderOf(item);
+      if (e.type === 'file') {
+        const source = written.get(`${item.base}\0${e.link}`);
+        if (!source) continue; // only reachable when the planner kept a link whose source it did not plan
+        await placeSpecial(chain, dir, name, item.rel, async (tmp) => {
+          await fs.link(source.path, tmp);
+          // link() takes a path: a folder above the source swapped for a link would hard-link another file here.
+          if (!sameIdentity(await fs.lstat(tmp, { bigint: true }), source.id)) throw new RmError('BACKUP_UNSAFE_PATH', `${source.path} was replaced during the restore`);
+        });
+        written.set(`${item.base}\0${item.rel}`, source);
+        result.hardlinks++;
+        result.files++;
+      } else if (e.type === 'symlink') {
+        await placeSpecial(chain, dir, name, item.rel, (tmp) => fs.symlink(e.target!, tmp), { entry: e, meta: metadataOf(e, asRoot) });
+        result.symlinks++;
+      } else if (e.type === 'fifo') {
+        // Node has no mkfifo(3): the system's mkfifo(1), no shell.
+        await placeSpecial(chain, dir, name, item.rel, async (tmp) => {
+          const made = await createCommandRunner().run('mkfifo', ['-m', '600', tmp]);
+          if (made.code !== 0) throw new RmError('SERVICE_FAILED', `mkfifo ${tmp}: ${made.error ?? made.stderr.trim().slice(0, 200)}`);
+        }, { entry: e, meta: metadataOf(e, asRoot) });
+        result.fifos++;
+      }
+    }
+  } catch (err) {
+    // What was restored stays usable: the folders made so far get their owner and bits (not root's 0700).
+    await finishFolders().catch(() => undefined);
+    throw err;
   }
-  // Folder metadata last, deepest first (writing into a folder changes its mtime).
-  for (const { full, entry } of dirs.reverse()) {
-    await turn();
-    const st = await fs.lstat(full);
-    if (!st.isDirectory()) throw new RmError('BACKUP_UNSAFE_PATH', `${full} was replaced during the restore`);
-    if (asRoot) await fs.lchown(full, entry.uid, entry.gid);
-    await fs.chmod(full, entry.mode & 0o777);
-    await fs.utimes(full, timeArg(entry.mtimeNs), timeArg(entry.mtimeNs));
-  }
-  // A full restore gives each folder it restored into the recorded folder's own bits, owner and mtime.
+  await finishFolders();
+  // A full restore gives each folder it restored into the recorded folder's own bits, owner and mtime, where the
+  // restore made that folder or put the policy folder back in place.
   if (!options.paths?.length) {
     for (const [index] of record.folders.entries()) {
       const root = record.folders[index]!.root;
       const base = baseOf(record, index, options);
       const real = base === null ? undefined : realBases.get(base);
-      if (!root || !real) continue;
-      const st = await fs.lstat(real);
-      if (!st.isDirectory()) continue;
-      if (asRoot) await fs.lchown(real, root.uid, root.gid);
-      await fs.chmod(real, root.mode & 0o777);
-      await fs.utimes(real, timeArg(root.mtimeNs), timeArg(root.mtimeNs));
+      if (!root || !real || (options.target !== null && !madeBases.has(real))) continue;
+      const chain = chains.get(real) ?? (await makeFolders(real, NEW_FOLDER_MODE, fs).catch(unsafe));
+      await setFolderMetadata(chain, metadataOf(root, asRoot), fs).catch(unsafe);
     }
   }
   return result;
 }
 
-/** Creates something under a random name in a checked folder, applies its metadata, then renames it over `name`. */
-async function placeSpecial(chain: readonly ChainLink[], dir: string, name: string, asRoot: boolean, create: (tmp: string) => Promise<void>, meta?: TreeEntry): Promise<void> {
+function metadataOf(entry: { uid: number; gid: number; mode: number; mtimeNs: string }, asRoot: boolean): EntryMetadata {
+  return { ...(asRoot ? { owner: { uid: entry.uid, gid: entry.gid } } : {}), mode: entry.mode, mtimeSec: timeArg(entry.mtimeNs) };
+}
+
+/** Something else standing where an entry goes (a folder where the backup has a file...) is named, with a code. */
+function conflictOr(err: unknown, rel: string): unknown {
+  const code = (err as { code?: string }).code;
+  if (code === 'EISDIR' || code === 'ENOTDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') {
+    return new RmError('BACKUP_RESTORE_CONFLICT', `${rel.slice(0, 300)}: ${(err as Error).message.slice(0, 300)}`);
+  }
+  return err;
+}
+
+/**
+ * Creates something under a random name in a checked folder, applies its metadata, then renames it over `name`.
+ * Anyone who can list the folder sees the temp name: a FIFO's metadata goes through a handle on it; a link's own
+ * owner and times (lchown, lutimes: never followed) only after lstat shows a link with one name there.
+ */
+async function placeSpecial(chain: readonly ChainLink[], dir: string, name: string, rel: string, create: (tmp: string) => Promise<void>, special?: { entry: TreeEntry; meta: EntryMetadata }): Promise<void> {
   const tmp = path.join(dir, tempNameFor(name));
   if (!(await chainUnchanged(chain, fs))) throw new RmError('BACKUP_UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed`);
-  await create(tmp);
   try {
-    if (meta) {
-      if (asRoot) await fs.lchown(tmp, meta.uid, meta.gid);
-      if (meta.type !== 'symlink') await fs.chmod(tmp, meta.mode & 0o777);
-      await fs.lutimes(tmp, timeArg(meta.mtimeNs), timeArg(meta.mtimeNs));
+    await create(tmp);
+    if (special?.entry.type === 'fifo') await setFifoMetadata(chain, tmp, special.meta, fs).catch(unsafe);
+    else if (special) {
+      const st = await fs.lstat(tmp, { bigint: true });
+      if (!st.isSymbolicLink() || st.nlink !== 1n) throw new RmError('BACKUP_UNSAFE_PATH', `${tmp} was replaced during the restore`);
+      if (special.meta.owner) await fs.lchown(tmp, special.meta.owner.uid, special.meta.owner.gid);
+      await fs.lutimes(tmp, special.meta.mtimeSec, special.meta.mtimeSec);
     }
     if (!(await chainUnchanged(chain, fs))) throw new RmError('BACKUP_UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed`);
     await fs.rename(tmp, path.join(dir, name));
   } catch (err) {
     await fs.unlink(tmp).catch(() => undefined);
-    throw err;
+    throw conflictOr(err, rel);
   }
 }
 
