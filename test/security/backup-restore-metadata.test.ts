@@ -169,19 +169,20 @@ describe.runIf(isRoot)('an admin restoring into a folder that exists', () => {
     expect({ uid: statSync(fresh).uid, mode: modeOf(fresh) }).toEqual({ uid: 1234, mode: '750' });
   });
 
-  it('a folder where the backup has a file is named with BACKUP_RESTORE_CONFLICT, and the folders restored so far get their owner', async () => {
+  it('a folder where the backup has a file is named with BACKUP_RESTORE_CONFLICT, and the folder it stopped in still gets its owner', async () => {
     const dir = scratch('conflict');
     const src = path.join(dir, 'alice');
-    mkdirSync(path.join(src, 'zz-photos'), { recursive: true });
-    writeFileSync(path.join(src, 'a.txt'), 'a');
-    writeFileSync(path.join(src, 'zz-photos', 'p.jpg'), 'jpg');
-    for (const p of [src, path.join(src, 'zz-photos'), path.join(src, 'zz-photos', 'p.jpg')]) chownSync(p, 1234, 1234);
+    mkdirSync(path.join(src, 'photos'), { recursive: true });
+    writeFileSync(path.join(src, 'photos', 'a.jpg'), 'a');
+    writeFileSync(path.join(src, 'photos', 'b.jpg'), 'b');
+    for (const p of [src, path.join(src, 'photos'), path.join(src, 'photos', 'a.jpg')]) chownSync(p, 1234, 1234);
     const target = path.join(dir, 'target');
-    mkdirSync(path.join(target, 'a.txt', 'inner'), { recursive: true });
+    mkdirSync(path.join(target, 'photos', 'b.jpg', 'inner'), { recursive: true });
     const error = await backupThenRestore(dir, src, { target, policyFolders: [src] });
     expect(error).toMatchObject({ code: 'BACKUP_RESTORE_CONFLICT' });
-    expect((error as Error).message).toContain('a.txt');
-    expect(statSync(path.join(target, 'zz-photos')).uid).toBe(1234);
+    expect((error as Error).message).toContain('photos/b.jpg');
+    expect(readFileSync(path.join(target, 'photos', 'a.jpg'), 'utf8')).toBe('a');
+    expect(statSync(path.join(target, 'photos')).uid).toBe(1234);
   });
 });
 
