@@ -43,6 +43,8 @@ const restoreJobSchema = () => z.strictObject({
   target: z.nullable(text(4096)),
   paths: z.optional(z.array(text(4096)).check(z.maxLength(1024))),
   policyFolders: z.array(text(4096)).check(z.maxLength(256)),
+  /** Folders no restore may write into or over besides the destination and stateDir (the agent's state folder). */
+  privateDirs: z.optional(z.array(text(4096)).check(z.maxLength(16))),
 });
 
 /** job.json, built for one read. */

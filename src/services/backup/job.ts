@@ -10,6 +10,7 @@ import { isRmError, RmError } from '../../protocol/errors.js';
 import { loadManifestKey, openDestination } from './destination.js';
 import { newestSnapshot } from './manifest.js';
 import { restoreSnapshot, type RestoreResult } from './restore.js';
+import { checkRestoreTarget, protectedFolders } from './restore-target.js';
 import { listSnapshots, readManifest, type BackupStore } from './snapshot.js';
 import { Repository } from './repo.js';
 import { listRecords, pruneRecords, readRecord, takeTreeSnapshot, verifyRepository } from './tree-snapshot.js';
@@ -95,6 +96,8 @@ async function restoreJob(spec: RestoreJob): Promise<JobResult> {
   const deviceKey = await loadManifestKey(spec.stateDir);
   const { store, real } = await openDestination(spec.destination, deviceKey);
   const options = { target: spec.target, ...(spec.paths ? { paths: spec.paths } : {}), policyFolders: spec.policyFolders };
+  // Checked again here, against the destination's real path: the job file is what this process trusts.
+  await checkRestoreTarget(options, protectedFolders(real, spec.stateDir, spec.privateDirs ?? []));
   const repo = (await Repository.exists(real)) ? await Repository.open(real, deviceKey) : null;
   // A named snapshot is looked up in format 3 first, then among the earlier agents' format-2 manifests.
   if (spec.snapshot) {

@@ -19,6 +19,7 @@ import { createSystemRunner, type SystemChangeRunner } from '../../system/system
 import { selfInvocation, type SelfInvocation } from '../../system/self.js';
 import { createJobLauncher, type JobEnd } from './job-launcher.js';
 import type { JobSpec } from './job-spec.js';
+import { checkRestoreTarget, protectedFolders } from './restore-target.js';
 
 export interface BackupDeps {
   scheduler: HeavyJobScheduler;
@@ -39,7 +40,7 @@ type BackupState = z.infer<typeof StateSchema>;
 const EMPTY: BackupState = { owner: null, ownerRecordedAt: null, lastRunAt: null, lastSnapshot: null };
 
 // Refused before anything was written: the request or what it points at is not acceptable.
-const REFUSALS = new Set(['BACKUP_UNSAFE_PATH', 'BACKUP_SNAPSHOT_MISSING', 'BACKUP_MANIFEST_UNTRUSTED', 'BACKUP_DESTINATION_UNSAFE']);
+const REFUSALS = new Set(['BACKUP_UNSAFE_PATH', 'BACKUP_SNAPSHOT_MISSING', 'BACKUP_MANIFEST_UNTRUSTED', 'BACKUP_DESTINATION_UNSAFE', 'BACKUP_RESTORE_TARGET_UNSAFE']);
 
 const ACTION_OF: Partial<Record<CommandType, BackupAction>> = {
   'service.install': 'install',
@@ -160,9 +161,13 @@ function backupService(deps: BackupDeps, runtime: ServiceRuntime): RmService {
     const destination = policy.destination;
     if (!destination) return fail('BACKUP_SNAPSHOT_MISSING', 'no backup destination in the policy', 'rejected');
     if (body.target !== undefined && !path.isAbsolute(body.target)) return fail('BACKUP_UNSAFE_PATH', `restore target must be an absolute path: ${body.target.slice(0, 200)}`, 'rejected');
+    // A restore into (or over) the repository or the agent's own files is refused before any job starts; the job
+    // checks again against the destination's real path (restore-target.ts).
+    const privateDirs = (runtime.privateDirs ?? []).map((d) => path.resolve(d));
+    await checkRestoreTarget({ target: body.target ?? null, paths: body.paths, policyFolders: policy.folders }, protectedFolders(destination, runtime.stateDir, privateDirs));
     const spec: JobSpec = {
       v: 1, kind: 'restore', jobId: launcher.newJobId(), commandId, createdAt: runtime.clock.now(), stateDir: path.resolve(runtime.stateDir), destination, lastSnapshot: (await loadState()).lastSnapshot,
-      snapshot: body.snapshot ?? null, target: body.target ?? null, ...(body.paths ? { paths: body.paths } : {}), policyFolders: policy.folders,
+      snapshot: body.snapshot ?? null, target: body.target ?? null, ...(body.paths ? { paths: body.paths } : {}), policyFolders: policy.folders, privateDirs,
     };
     return runJob(spec, {});
   }
