@@ -12,22 +12,26 @@ export async function ensureDir(dir: string, mode = PRIVATE_DIR_MODE): Promise<v
   await fs.mkdir(dir, { recursive: true, mode });
 }
 
-/** Writes `data` so that a crash at any point leaves either the old or the new file, never a torn one. */
+/**
+ * Writes `data` so that a crash at any point leaves either the old or the new file, never a torn one. A write,
+ * fsync, close or rename that fails removes the temp file (best effort): on a full disk a partial temp file would
+ * otherwise keep the space the failed write took.
+ */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = PRIVATE_FILE_MODE): Promise<void> {
   const dir = path.dirname(file);
   await ensureDir(dir);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, mode);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(tmp, file);
   } catch (err) {
-    await removeFile(tmp);
+    await removeFile(tmp).catch(() => undefined);
     throw err;
   }
   await syncDir(dir);

@@ -12,7 +12,7 @@ import { newestSnapshot } from './manifest.js';
 import { restoreSnapshot, type RestoreResult } from './restore.js';
 import { checkRestoreTarget, protectedFolders } from './restore-target.js';
 import { listSnapshots, readManifest, type BackupStore } from './snapshot.js';
-import { Repository } from './repo.js';
+import { destinationError, Repository } from './repo.js';
 import { listRecords, pruneRecords, readRecord, takeTreeSnapshot, verifyRepository } from './tree-snapshot.js';
 import { restoreTreeSnapshot, type TreeRestoreResult } from './tree-restore.js';
 import type { SnapshotRecord } from './tree.js';
@@ -74,9 +74,17 @@ async function snapshotJob(spec: SnapshotJob): Promise<JobResult> {
   const previous = await latestRecord(repo, spec.lastSnapshot);
   const warnings: string[] = [];
   const onWarning = (message: string) => void (warnings.length < MAX_WARNINGS && warnings.push(message.slice(0, 4096)));
-  const record = await takeTreeSnapshot(repo, { folders: spec.folders, exclude: spec.exclude, actor: spec.actor, now: Date.now, id: spec.snapshotId, skip: [real], onWarning }, previous);
+  let record: SnapshotRecord;
+  try {
+    record = await takeTreeSnapshot(repo, { folders: spec.folders, exclude: spec.exclude, actor: spec.actor, now: Date.now, id: spec.snapshotId, skip: [real], onWarning }, previous);
+  } catch (err) {
+    // What this run wrote and no index names would stay at the destination for good (a full disk stays full).
+    await repo.abandon().catch(() => undefined);
+    await repo.close();
+    throw destinationError(err, real);
+  }
   const verified = spec.verify ? await verifyRepository(repo, spec.verifyPercent) : null;
-  const pruned = await pruneRecords(repo, spec.keep);
+  const pruned = await pruneRecords(repo, spec.keep).catch((err: unknown) => Promise.reject(destinationError(err, real)));
   await repo.close();
   const { dirs, ...stats } = record.stats;
   return {

@@ -307,6 +307,10 @@ export class Repository {
         });
         this.fresh.packs[pack] = entries;
         this.stats.packsWritten.push(pack);
+      } catch (err) {
+        // Every write after a failed one fails too, so commit() can no longer index this run's packs: they go now.
+        await this.discardUnindexed();
+        throw destinationError(err, this.root);
       } finally {
         this.release(cur.buffer);
       }
@@ -331,9 +335,36 @@ export class Repository {
     this.buffers = this.spare ? 1 : 0;
     if (!Object.keys(this.fresh.packs).length) return;
     const name = randomBytes(16).toString('hex');
-    await writeFileAtomic(path.join(this.root, 'index', name), sealBlob(this.keys.enc, Buffer.from(JSON.stringify(this.fresh)), `index ${name}`));
+    try {
+      await writeFileAtomic(path.join(this.root, 'index', name), sealBlob(this.keys.enc, Buffer.from(JSON.stringify(this.fresh)), `index ${name}`));
+    } catch (err) {
+      await this.discardUnindexed();
+      throw destinationError(err, this.root);
+    }
     this.indexFiles.push(name);
     this.fresh.packs = {};
+  }
+
+  /**
+   * For a run that fails before commit(): waits for the pack being written, then deletes the packs this instance
+   * wrote that no index names yet (nobody else can use them: only an index makes a pack's blobs findable). Packs
+   * other runs wrote, indexed or not, are never touched. Best effort; the repository is not used for writing after.
+   */
+  async abandon(): Promise<void> {
+    const open = this.filling;
+    this.filling = null;
+    if (open) this.release(open.buffer);
+    await this.writing.catch(() => undefined);
+    await this.discardUnindexed();
+  }
+
+  private async discardUnindexed(): Promise<void> {
+    const packs = Object.keys(this.fresh.packs);
+    this.fresh.packs = {};
+    if (!packs.length) return;
+    const gone = new Set(packs);
+    for (const [id, loc] of [...this.index]) if (gone.has(loc.pack)) this.index.delete(id);
+    for (const pack of packs) await removeFile(this.packPath(pack)).catch(() => undefined);
   }
 
   /** A blob's plaintext, checked against its id (CHUNK_CORRUPT / ENOENT otherwise). */
@@ -520,7 +551,7 @@ export class Repository {
       all.packs[pack] = [...this.index].filter(([, l]) => l.pack === pack).map(([id, l]) => [id, l.type === 'tree' ? 1 : 0, l.offset, l.length, l.rawLength, l.compressed ? 1 : 0]);
     }
     const name = randomBytes(16).toString('hex');
-    await writeFileAtomic(path.join(this.root, 'index', name), sealBlob(this.keys.enc, Buffer.from(JSON.stringify(all)), `index ${name}`));
+    await writeFileAtomic(path.join(this.root, 'index', name), sealBlob(this.keys.enc, Buffer.from(JSON.stringify(all)), `index ${name}`)).catch((err: unknown) => Promise.reject(destinationError(err, this.root)));
     for (const old of this.indexFiles.splice(0)) await removeFile(path.join(this.root, 'index', old));
     this.indexFiles.push(name);
     let bytes = 0;
@@ -546,6 +577,13 @@ function sizeProblem(loc: BlobLocation, as: BlobType = loc.type): string | null 
   return null;
 }
 
+/** A full destination (ENOSPC, or EDQUOT: the account's quota) as BACKUP_DESTINATION_FULL; other errors as they are. */
+export function destinationError(err: unknown, root: string): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return err;
+  return new RmError('BACKUP_DESTINATION_FULL', `${root}: ${(err as Error).message.slice(0, 300)}`);
+}
+
 /** Writes a pack: temp file, fsync, rename, fsync of the folder. */
 async function writePackFile(file: string, bytes: Buffer): Promise<void> {
   const dir = path.dirname(file);
@@ -553,12 +591,18 @@ async function writePackFile(file: string, bytes: Buffer): Promise<void> {
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(tmp, 'wx', 0o600);
   try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, file);
+  } catch (err) {
+    // Best effort: a partial pack left behind would keep what it took of a full disk.
+    await removeFile(tmp).catch(() => undefined);
+    throw err;
   }
-  await fs.rename(tmp, file);
   const folder = await fs.open(dir, 'r');
   try {
     await folder.sync();
