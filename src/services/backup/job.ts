@@ -87,7 +87,7 @@ async function latestManifest(store: BackupStore, recorded: string | null) {
 async function snapshotJob(spec: SnapshotJob): Promise<JobResult> {
   const deviceKey = await loadManifestKey(spec.stateDir);
   const { real } = await openDestination(spec.destination, deviceKey);
-  const repo = await Repository.open(real, deviceKey);
+  const repo = await Repository.open(real, deviceKey).catch((err: unknown) => Promise.reject(destinationError(err, real)));
   const previous = await latestRecord(repo, spec.lastSnapshot);
   const warnings: string[] = [];
   const onWarning = (message: string) => void (warnings.length < MAX_WARNINGS && warnings.push(message.slice(0, 4096)));

@@ -93,6 +93,23 @@ describe('a backup that fills the destination', () => {
     expect(await job('j2', small)).toMatchObject({ kind: 'snapshot', verified: { bad: 0 } });
   });
 
+  it('a destination too full for the repository\'s config fails the job with BACKUP_DESTINATION_FULL, leaving no temp file', async (ctx) => {
+    const where = tmpfsDestination('1m');
+    if (!where) return ctx.skip();
+    const { dir, dest } = where;
+    try {
+      writeFileSync(path.join(dest, 'filler'), Buffer.alloc(2 * 1024 * 1024, 1));
+    } catch {
+      // full: what was written stays
+    }
+    const stateDir = path.join(dir, 'state');
+    mkdirSync(path.join(stateDir, 'jobs', 'j1'), { recursive: true, mode: 0o700 });
+    const jobFile = path.join(stateDir, 'jobs', 'j1', 'job.json');
+    writeFileSync(jobFile, JSON.stringify({ v: 1, kind: 'snapshot', jobId: 'j1', commandId: null, createdAt: Date.now(), stateDir, destination: dest, lastSnapshot: null, snapshotId: 's1', folders: [dir], exclude: [], actor: null, keep: 1, verify: false }));
+    expect(await runJobFile(jobFile)).toMatchObject({ kind: 'error', code: 'BACKUP_DESTINATION_FULL' });
+    expect(readdirSync(dest)).toEqual(['filler']);
+  });
+
   it('writeFileAtomic removes its temp file when the write fails', async (ctx) => {
     const where = tmpfsDestination('1m');
     if (!where) return ctx.skip();
