@@ -280,9 +280,12 @@ export async function setFifoMetadata(chain: readonly ChainLink[], file: string,
   }
 }
 
-/** A single file name: no separators, not '.' or '..', no NUL, at most 255 bytes. */
+/**
+ * A single file name: no separator of this platform, not '.' or '..', no NUL, at most 255 bytes. On POSIX a '\'
+ * is an ordinary character (files from Windows zips); on Windows it, '/' and ':' (a stream or a drive) are not.
+ */
 export function isPlainName(name: string): boolean {
-  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name) && Buffer.byteLength(name) <= 255;
+  return name !== '' && name !== '.' && name !== '..' && !(isWindows ? /[/\\:\0]/ : /[/\0]/).test(name) && Buffer.byteLength(name) <= 255;
 }
 
 export interface WriteInFolderOptions {

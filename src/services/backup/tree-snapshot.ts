@@ -16,7 +16,7 @@ import { removeFile, writeFileAtomic } from '../../system/files.js';
 import { RmError } from '../../protocol/errors.js';
 import { createExcluder } from './manifest.js';
 import { blobId, ensureRepoFolders, type Repository } from './repo.js';
-import { decodeTree, encodeTree, MAX_SKIPPED_LISTED, sealRecord, unsealRecord, type SnapshotRecord, type Tree, type TreeEntry } from './tree.js';
+import { decodeTree, encodeTree, entryProblem, isFolderName, isTreeName, MAX_SKIPPED_LISTED, sealRecord, SnapshotRecordSchema, unsealRecord, type SnapshotRecord, type Tree, type TreeEntry } from './tree.js';
 import { eventLoopTurns } from './turns.js';
 import { forEachBounded } from '../../system/bounded.js';
 
@@ -67,7 +67,12 @@ export async function takeTreeSnapshot(repo: Repository, req: TreeSnapshotReques
   for (const [i, p] of req.folders.entries()) {
     const abs = path.resolve(p);
     const base = path.basename(abs) || 'root';
-    const name = used.has(base) ? `${base}-${i}` : base;
+    // A second folder of the same name gets its index (cut on a code point so it stays one name of <= 255 units).
+    const name = used.has(base) ? `${cutName(base, 248)}-${i}` : base;
+    if (!isFolderName(name)) {
+      skip(walk, abs, 'folder name cannot be recorded (a restore would refuse it)');
+      continue;
+    }
     used.add(name);
     let real: string;
     let rootStat: BigIntStats;
@@ -96,8 +101,21 @@ export async function takeTreeSnapshot(repo: Repository, req: TreeSnapshotReques
     stats: { files: walk.files, dirs: walk.dirs, bytesRead: walk.bytesRead, bytesStored: repo.stats.bytesStored - storedBefore, durationMs: Math.max(0, req.now() - started), skipped: walk.skippedCount },
     skippedPaths: walk.skipped,
   };
+  // The record is read back with this schema: never write one that every later read would refuse.
+  const checked = SnapshotRecordSchema.safeParse(record);
+  if (!checked.success) throw new RmError('SERVICE_FAILED', `snapshot record not written, it would not be readable: ${checked.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).slice(0, 3).join('; ')}`);
   await writeFileAtomic(path.join(snapsDir(repo), record.id), sealRecord(repo.keys.mac, record));
   return record;
+}
+
+/** `name` cut to at most `units` UTF-16 code units, never inside a surrogate pair. */
+function cutName(name: string, units: number): string {
+  let out = '';
+  for (const ch of name) {
+    if (out.length + ch.length > units) break;
+    out += ch;
+  }
+  return out;
 }
 
 function skip(walk: Walk, p: string, reason: string): void {
@@ -140,6 +158,10 @@ async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: 
     const st = stats[i];
     const childRel = rel ? `${rel}/${name}` : name;
     const childAbs = path.join(abs, name);
+    if (!isTreeName(name)) {
+      skip(walk, childAbs, 'name cannot be recorded (a restore would refuse it)');
+      continue;
+    }
     if (!st) {
       skip(walk, childAbs, 'vanished');
       continue;
@@ -186,7 +208,16 @@ async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: 
     }
   }
   await forEachBounded(reads, FILES_IN_FLIGHT, (read) => read());
-  const tree = encodeTree(entries.filter((e): e is TreeEntry => e !== null));
+  // Every read of this tree parses it with TreeSchema: an entry it would refuse (entryProblem, the schema's own
+  // predicates) is left out and listed, so one odd entry never makes the folder, and with it the whole snapshot,
+  // unrestorable.
+  const kept = entries.filter((e): e is TreeEntry => {
+    if (e === null) return false;
+    const problem = entryProblem(e);
+    if (problem) skip(walk, path.join(abs, e.name), `not recorded, a restore would refuse it: ${problem}`);
+    return problem === null;
+  });
+  const tree = encodeTree(kept);
   const id = blobId(tree);
   await walk.repo.add('tree', id, tree);
   return id;
