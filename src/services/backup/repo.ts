@@ -23,7 +23,7 @@ import { ZstdContexts } from './zstd-context.js';
 export const REPO_FORMAT = 3;
 const PACK_TARGET_BYTES = 16 * 1024 * 1024;
 const MAX_BLOB_BYTES = DEFAULT_CDC.max + 64 * 1024;
-const MAX_TREE_BYTES = 64 * 1024 * 1024;
+export const MAX_TREE_BYTES = 64 * 1024 * 1024;
 const MAX_INDEX_BYTES = 256 * 1024 * 1024;
 const NONCE = 12;
 const TAG = 16;

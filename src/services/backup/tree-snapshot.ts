@@ -15,7 +15,7 @@ import { openRegularFile, readRegularFile, resolveTrustedPath } from '../../syst
 import { removeFile, writeFileAtomic } from '../../system/files.js';
 import { RmError } from '../../protocol/errors.js';
 import { createExcluder } from './manifest.js';
-import { blobId, ensureRepoFolders, type Repository } from './repo.js';
+import { blobId, ensureRepoFolders, MAX_TREE_BYTES, type Repository } from './repo.js';
 import { decodeTree, encodeTree, entryProblem, isFolderName, isTreeName, MAX_SKIPPED_LISTED, sealRecord, SnapshotRecordSchema, unsealRecord, type SnapshotRecord, type Tree, type TreeEntry } from './tree.js';
 import { eventLoopTurns } from './turns.js';
 import { forEachBounded } from '../../system/bounded.js';
@@ -26,6 +26,10 @@ const STATS_IN_FLIGHT = 32;
 const SNAPSHOT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_RECORD_BYTES = 1024 * 1024;
 const TURN_EVERY_MS = 100;
+/** What no entry's JSON is shorter than, beyond its name and link target (`{"name":"","type":"fifo","mode":0,…}`). */
+const ENTRY_MIN_BYTES = 60;
+const TREE_FRAME_BYTES = Buffer.byteLength(encodeTree([]));
+const TOO_LARGE = 'folder too large for one tree (not backed up)';
 
 export interface TreeSnapshotRequest {
   folders: readonly string[];
@@ -153,7 +157,15 @@ async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: 
   });
   const entries: Array<TreeEntry | null> = new Array<TreeEntry | null>(names.length).fill(null);
   const reads: Array<() => Promise<void>> = [];
+  // A tree over MAX_TREE_BYTES is refused by every read (the whole snapshot would not restore): once what is
+  // certain to be in this tree (a lower bound of each entry's size) passes it, the rest of the folder is left out
+  // unread; the exact size is checked below, once its files are read.
+  let atLeast = TREE_FRAME_BYTES;
   for (const [i, name] of names.entries()) {
+    if (atLeast > MAX_TREE_BYTES) {
+      for (const rest of names.slice(i)) skip(walk, path.join(abs, rest), TOO_LARGE);
+      break;
+    }
     await walk.turn();
     const st = stats[i];
     const childRel = rel ? `${rel}/${name}` : name;
@@ -168,20 +180,24 @@ async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: 
     }
     if (walk.skip.has(childAbs)) continue;
     const meta = { name, mode: perm(st), uid: Number(st.uid), gid: Number(st.gid), mtimeNs: nsOf(st) };
+    const entryAtLeast = ENTRY_MIN_BYTES + name.length;
     if (st.isDirectory()) {
       if (walk.excluded(childRel, true)) continue;
       const prevEntry = before.get(name);
       entries[i] = { ...meta, type: 'dir', tree: await backupFolder(walk, childAbs, childRel, prevEntry?.type === 'dir' ? (prevEntry.tree ?? null) : null) };
+      atLeast += entryAtLeast;
     } else if (st.isSymbolicLink()) {
       if (walk.excluded(childRel, false)) continue;
       try {
         entries[i] = { ...meta, type: 'symlink', target: await fs.readlink(childAbs) };
+        atLeast += entryAtLeast + entries[i]!.target!.length;
       } catch (err) {
         skip(walk, childAbs, `link not readable: ${(err as Error).message}`);
       }
     } else if (st.isFIFO()) {
       if (walk.excluded(childRel, false)) continue;
       entries[i] = { ...meta, type: 'fifo' };
+      atLeast += entryAtLeast;
     } else if (st.isFile()) {
       if (walk.excluded(childRel, false)) continue;
       walk.files++;
@@ -189,6 +205,7 @@ async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: 
       const first = st.nlink > 1n ? walk.links.get(key) : undefined;
       if (st.nlink > 1n && !first) walk.links.set(key, childRel);
       const prevEntry = before.get(name);
+      atLeast += entryAtLeast;
       const base: TreeEntry = { ...meta, type: 'file', ino: st.ino.toString(), size: Number(st.size), ...(st.blocks * 512n < st.size ? { sparse: true as const } : {}), ...(first ? { link: first } : {}) };
       if (prevEntry?.type === 'file' && prevEntry.size === Number(st.size) && prevEntry.mtimeNs === meta.mtimeNs && prevEntry.ino === base.ino && prevEntry.chunks!.every((c) => walk.repo.has(c))) {
         entries[i] = { ...base, sha256: prevEntry.sha256!, chunks: prevEntry.chunks! };
@@ -217,10 +234,35 @@ async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: 
     if (problem) skip(walk, path.join(abs, e.name), `not recorded, a restore would refuse it: ${problem}`);
     return problem === null;
   });
-  const tree = encodeTree(kept);
+  let tree = encodeTree(kept);
+  if (tree.length > MAX_TREE_BYTES) tree = encodeTree(fitTree(walk, abs, rel, kept));
   const id = blobId(tree);
   await walk.repo.add('tree', id, tree);
   return id;
+}
+
+/**
+ * The first of `entries` (name order) whose tree fits in MAX_TREE_BYTES; the others are left out and listed (a
+ * folder of very many or very long entries, or a file so large its chunk list alone passes the limit).
+ */
+function fitTree(walk: Walk, abs: string, rel: string, entries: TreeEntry[]): TreeEntry[] {
+  let size = TREE_FRAME_BYTES;
+  let fit = 0;
+  for (const e of entries) {
+    const more = Buffer.byteLength(JSON.stringify(e)) + (fit ? 1 : 0);
+    if (size + more > MAX_TREE_BYTES) break;
+    size += more;
+    fit++;
+  }
+  const left = new Set<string>();
+  for (const e of entries.slice(fit)) {
+    if (e.type === 'file') walk.files--;
+    left.add(rel ? `${rel}/${e.name}` : e.name);
+    skip(walk, path.join(abs, e.name), TOO_LARGE);
+  }
+  // A later hard link of a file left out must hold the content itself (a link to a path not in the snapshot would not restore).
+  for (const [key, first] of walk.links) if (left.has(first)) walk.links.delete(key);
+  return entries.slice(0, fit);
 }
 
 /** Reads one regular file (the one the walk saw) into content-defined chunks; its stat comes from the handle. */
