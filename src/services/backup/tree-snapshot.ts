@@ -89,6 +89,15 @@ export async function takeTreeSnapshot(repo: Repository, req: TreeSnapshotReques
       skip(walk, abs, (err as Error).message);
       continue;
     }
+    // The walk skips the destination where it meets it below a folder; a folder that is the destination or lies
+    // inside it would back the repository up into itself (every run storing all earlier ones again).
+    const into = [...walk.skip].find((d) => within(real, d));
+    if (into !== undefined) {
+      const reason = `is the backup destination or inside it (${into.slice(0, 1000)}): never backed up into itself; take it out of the policy's folders or choose another destination`;
+      req.onWarning?.(`folder ${abs} left out: ${reason}`);
+      skip(walk, abs, reason);
+      continue;
+    }
     const before = previous?.folders.find((f) => f.path === abs)?.tree ?? null;
     walk.links = new Map();
     const root = { mode: perm(rootStat), uid: Number(rootStat.uid), gid: Number(rootStat.gid), mtimeNs: nsOf(rootStat) };
@@ -110,6 +119,12 @@ export async function takeTreeSnapshot(repo: Repository, req: TreeSnapshotReques
   if (!checked.success) throw new RmError('SERVICE_FAILED', `snapshot record not written, it would not be readable: ${checked.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).slice(0, 3).join('; ')}`);
   await writeFileAtomic(path.join(snapsDir(repo), record.id), sealRecord(repo.keys.mac, record));
   return record;
+}
+
+/** Whether `p` is `dir` or inside it (real, absolute paths; Windows compares without case). */
+function within(p: string, dir: string): boolean {
+  const [a, b] = process.platform === 'win32' ? [p.toLowerCase(), dir.toLowerCase()] : [p, dir];
+  return a === b || a.startsWith(b.endsWith(path.sep) ? b : b + path.sep);
 }
 
 /** `name` cut to at most `units` UTF-16 code units, never inside a surrogate pair. */
