@@ -312,11 +312,33 @@ const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
 // Temp names take 12 bytes of a pool the CSPRNG refills 4 KiB at a time (random-pool.ts).
 const nameBytes = createRandomPool(4092);
 
-/** `.name.<24 random hex digits>.tmp`: a name nobody can predict, for a file created exclusively beside `name`. */
+/** How much of the name a temp name keeps (UTF-8 bytes): with the rest, 130 bytes, well under the 255 of a name. */
+const TEMP_NAME_KEEPS = 100;
+
+/**
+ * `.name.<24 random hex digits>.tmp`: a name nobody can predict, for a file created exclusively beside `name`. The
+ * name is cut by UTF-8 bytes on a code point: a cut inside a surrogate pair left a lone surrogate, written to the
+ * disk as U+FFFD (so the /proc check saw another name and refused the restore), and 80 CJK characters made 270 bytes.
+ */
 export function tempNameFor(name: string): string {
   const random = Buffer.allocUnsafe(12);
   nameBytes(random);
-  return `.${name.slice(0, 80)}.${random.toString('hex')}.tmp`;
+  return `.${cutUtf8(name, TEMP_NAME_KEEPS)}.${random.toString('hex')}.tmp`;
+}
+
+/** The longest start of `s` of at most `max` UTF-8 bytes that ends on a code point. */
+export function cutUtf8(s: string, max: number): string {
+  if (s.length * 3 <= max) return s; // a UTF-16 code unit is at most 3 bytes (a pair: 4 for 2)
+  let bytes = 0;
+  let end = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes + n > max) break;
+    bytes += n;
+    end += ch.length;
+  }
+  return s.slice(0, end);
 }
 
 /**
