@@ -122,6 +122,43 @@ export async function openRegularFile(file: string, seen?: FileIdentity, fs: FsO
   }
 }
 
+export interface OpenedFolder {
+  /** Open (O_NOFOLLOW|O_DIRECTORY) where the OS lets a folder be opened; the caller closes it. */
+  handle: FileHandle | null;
+  /** Where to list the folder and lstat/readlink its entries: /proc/self/fd/N (that very folder) or the path. */
+  at: string;
+  /** Whether `at` is pinned to the folder; if not, the caller checks `stillFolder` after listing. */
+  pinned: boolean;
+}
+
+/**
+ * Opens the folder `dir` (absolute) for listing: not a link at its name (O_NOFOLLOW), a folder, the very one the
+ * walk saw (`seen`: a link or another folder swapped in after that lstat is refused, FILE_CHANGED/UNSAFE_PATH). On
+ * Linux its entries are then listed and lstat'ed through /proc/self/fd/N, whatever is renamed or swapped meanwhile;
+ * elsewhere through the path, and `stillFolder(dir, seen)` after the listing says whether it can be used. One
+ * open and one fstat per folder.
+ */
+export async function openFolder(dir: string, seen: FileIdentity, fs: FsOps = fsAsync): Promise<OpenedFolder> {
+  if (isWindows || !(await procFdWorks())) return { handle: null, at: dir, pinned: false };
+  const handle = await fs.open(dir, fsc.O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'ELOOP' || err.code === 'ENOTDIR' ? safeFileError('UNSAFE_PATH', `${dir} is a link or not a folder`) : err;
+  });
+  try {
+    const stat = await handle.stat({ bigint: true });
+    if (!stat.isDirectory() || !sameIdentity(stat, seen)) throw safeFileError('FILE_CHANGED', `${dir} was replaced after it was listed`);
+    return { handle, at: `/proc/self/fd/${handle.fd}`, pinned: true };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** Whether `dir` is (still) the folder `seen`, not a link. */
+export async function stillFolder(dir: string, seen: FileIdentity, fs: FsOps = fsAsync): Promise<boolean> {
+  const st = await lstatBig(dir, fs).catch(() => null);
+  return st !== null && st.isDirectory() && sameIdentity(st, seen);
+}
+
 // Linux tells where a handle is; elsewhere the name and the folder chain must be what they were before the open.
 async function checkOpenedAt(handle: FileHandle, file: string, stat: BigIntStats, before: ChainLink[] | null, fs: FsOps): Promise<void> {
   const real = await openedPath(handle, fs);

@@ -1,5 +1,6 @@
 // Taking, listing, checking and pruning format-3 snapshots (repo.ts, tree.ts). The walk goes folder by folder,
-// depth first, by real paths (never through a link); each folder becomes one tree blob. A file whose size, mtime
+// depth first, by real paths (never through a link: each folder is opened O_NOFOLLOW, checked to be the one its
+// parent listed, and on Linux listed and lstat'ed through /proc/self/fd/N); each folder becomes one tree blob. A file whose size, mtime
 // and inode match the previous snapshot's entry (and whose chunks are all in the repository) is not read again;
 // anything else is read through safe-files (the very file the walk saw), cut into content-defined chunks and
 // stored once. Hard links are recorded as such (the first path holds the content), symbolic links and FIFOs by
@@ -12,7 +13,7 @@ import { isUtf8 } from 'node:buffer';
 import { fsBlocking as fs } from '../../system/fs-async.js';
 import { createHash } from 'node:crypto';
 import { Chunker } from '../../system/cdc.js';
-import { openRegularFile, readRegularFile, resolveTrustedPath } from '../../system/safe-files.js';
+import { openFolder, openRegularFile, readRegularFile, resolveTrustedPath, stillFolder, type FileIdentity, type OpenedFolder } from '../../system/safe-files.js';
 import { removeFile, writeFileAtomic } from '../../system/files.js';
 import { RmError } from '../../protocol/errors.js';
 import { createExcluder } from './manifest.js';
@@ -102,7 +103,7 @@ export async function takeTreeSnapshot(repo: Repository, req: TreeSnapshotReques
     const before = previous?.folders.find((f) => f.path === abs)?.tree ?? null;
     walk.links = new Map();
     const root = { mode: perm(rootStat), uid: Number(rootStat.uid), gid: Number(rootStat.gid), mtimeNs: nsOf(rootStat) };
-    folders.push({ path: abs, name, tree: await backupFolder(walk, real, '', before), root });
+    folders.push({ path: abs, name, tree: await backupFolder(walk, real, '', before, rootStat), root });
   }
   if (!folders.length) throw new RmError('SERVICE_FAILED', `no folder could be read: ${walk.skipped.map((s) => `${s.path} (${s.reason})`).join('; ').slice(0, 1000)}`);
   await repo.commit();
@@ -155,28 +156,67 @@ async function readTree(repo: Repository, id: string | null | undefined): Promis
 const nsOf = (st: BigIntStats) => st.mtimeNs.toString();
 const perm = (st: BigIntStats) => Number(st.mode & 0o7777n);
 
-/** Backs up the folder `abs` (real) as `rel` of its snapshot folder; returns its tree id. */
-async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: string | null): Promise<string> {
-  walk.dirs++;
-  // The previous tree and the listing at once: a folder costs one round trip less (2,000 folders: seconds under load).
-  const [prev, listed] = await Promise.all([readTree(walk.repo, previousTree), fs.readdir(abs, { encoding: 'buffer' }).then((n) => n, (err: unknown) => err as Error)]);
-  const before = new Map((prev?.entries ?? []).map((e) => [e.name, e]));
-  const names: string[] = [];
-  if (listed instanceof Error) skip(walk, abs, `folder not readable: ${(listed as NodeJS.ErrnoException).code ?? listed.message}`);
-  else {
+interface Listing {
+  names: string[];
+  stats: Array<BigIntStats | null>;
+  /** Link targets (by index), or why one could not be read. */
+  targets: Array<string | Error | undefined>;
+}
+
+/**
+ * The folder's entry names (sorted), their lstat and their link targets, read through the very folder the walk
+ * saw (`seen`): safe-files openFolder (O_NOFOLLOW|O_DIRECTORY, its identity checked; Linux: listed through
+ * /proc/self/fd/N; elsewhere its identity checked again after the listing). A folder swapped for a link, or for
+ * another folder, is left out and listed: the walk never lists what a link points to.
+ */
+async function listFolder(walk: Walk, abs: string, seen: FileIdentity): Promise<Listing> {
+  const listing: Listing = { names: [], stats: [], targets: [] };
+  let opened: OpenedFolder;
+  try {
+    opened = await openFolder(abs, seen, fs);
+  } catch (err) {
+    skip(walk, abs, `folder not read: ${(err as Error).message}`);
+    return listing;
+  }
+  try {
+    let listed: Buffer[];
+    try {
+      listed = await fs.readdir(opened.at, { encoding: 'buffer' });
+    } catch (err) {
+      skip(walk, abs, `folder not readable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return listing;
+    }
     // Names as bytes: one that is not UTF-8 (Latin-1 from an old system or an archive) would come back with U+FFFD,
     // be found by no lstat and be left out as if deleted. Trees hold strings: it is left out, and said why.
+    const names = listing.names;
     for (const raw of listed) {
       if (isUtf8(raw)) names.push(raw.toString('utf8'));
       else skip(walk, path.join(abs, raw.toString('utf8')), `name is not valid UTF-8 (not backed up): bytes ${raw.toString('hex').slice(0, 400)}`);
     }
     names.sort();
+    // lstat of a folder's names in parallel (bounded): most of a small-file tree's time is these round trips.
+    listing.stats = new Array<BigIntStats | null>(names.length).fill(null);
+    listing.targets = new Array<string | Error | undefined>(names.length).fill(undefined);
+    await forEachBounded(names, STATS_IN_FLIGHT, async (name, i) => {
+      const st = (listing.stats[i] = await fs.lstat(path.join(opened.at, name), { bigint: true }).catch(() => null));
+      if (st?.isSymbolicLink()) listing.targets[i] = await fs.readlink(path.join(opened.at, name)).catch((err: unknown) => err as Error);
+    });
+    if (!opened.pinned && !(await stillFolder(abs, seen, fs))) {
+      skip(walk, abs, 'folder not read: it was replaced while it was listed');
+      return { names: [], stats: [], targets: [] };
+    }
+    return listing;
+  } finally {
+    await opened.handle?.close();
   }
-  // lstat of a folder's names in parallel (bounded): most of a small-file tree's time is these round trips.
-  const stats = new Array<BigIntStats | null>(names.length).fill(null);
-  await forEachBounded(names, STATS_IN_FLIGHT, async (name, i) => {
-    stats[i] = await fs.lstat(path.join(abs, name), { bigint: true }).catch(() => null);
-  });
+}
+
+/** Backs up the folder `abs` (real, the folder `seen`) as `rel` of its snapshot folder; returns its tree id. */
+async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: string | null, seen: FileIdentity): Promise<string> {
+  walk.dirs++;
+  // The previous tree and the listing at once: a folder costs one round trip less (2,000 folders: seconds under load).
+  const [prev, { names, stats, targets }] = await Promise.all([readTree(walk.repo, previousTree), listFolder(walk, abs, seen)]);
+  const before = new Map((prev?.entries ?? []).map((e) => [e.name, e]));
   const entries: Array<TreeEntry | null> = new Array<TreeEntry | null>(names.length).fill(null);
   const reads: Array<() => Promise<void>> = [];
   // A tree over MAX_TREE_BYTES is refused by every read (the whole snapshot would not restore): once what is
@@ -206,16 +246,15 @@ async function backupFolder(walk: Walk, abs: string, rel: string, previousTree: 
     if (st.isDirectory()) {
       if (walk.excluded(childRel, true)) continue;
       const prevEntry = before.get(name);
-      entries[i] = { ...meta, type: 'dir', tree: await backupFolder(walk, childAbs, childRel, prevEntry?.type === 'dir' ? (prevEntry.tree ?? null) : null) };
+      entries[i] = { ...meta, type: 'dir', tree: await backupFolder(walk, childAbs, childRel, prevEntry?.type === 'dir' ? (prevEntry.tree ?? null) : null, st) };
       atLeast += entryAtLeast;
     } else if (st.isSymbolicLink()) {
       if (walk.excluded(childRel, false)) continue;
-      try {
-        entries[i] = { ...meta, type: 'symlink', target: await fs.readlink(childAbs) };
-        atLeast += entryAtLeast + entries[i]!.target!.length;
-      } catch (err) {
-        skip(walk, childAbs, `link not readable: ${(err as Error).message}`);
-      }
+      const target = targets[i];
+      if (typeof target === 'string') {
+        entries[i] = { ...meta, type: 'symlink', target };
+        atLeast += entryAtLeast + target.length;
+      } else skip(walk, childAbs, `link not readable: ${target?.message ?? 'unknown'}`);
     } else if (st.isFIFO()) {
       if (walk.excluded(childRel, false)) continue;
       entries[i] = { ...meta, type: 'fifo' };
