@@ -136,6 +136,9 @@ export const backupReportData = () =>
       symlinks: z.optional(count()),
       hardlinks: z.optional(count()),
       fifos: z.optional(count()),
+      /** Entries this platform cannot recreate under their name (Windows: `\\`, `:`...), left out; sent only when some were. */
+      skipped: z.optional(count()),
+      skippedPaths: z.optional(z.array(z.strictObject({ path: text(4096), reason: text(512) })).check(z.maxLength(100))),
       /** Snapshot format restored from (2: earlier agents' manifests, 3: trees). */
       format: z.int().check(z.gte(1), z.lte(99)),
       durationMs: count(),

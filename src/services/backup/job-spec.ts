@@ -71,7 +71,7 @@ export function jobResultSchema() {
     z.strictObject({
       v: z.literal(1),
       kind: z.literal('restore'),
-      restore: z.strictObject({ snapshot: text(128), files: count, bytes: count, verified: count, target: z.nullable(z.string()), dirs: z.optional(count), symlinks: z.optional(count), hardlinks: z.optional(count), fifos: z.optional(count), format: z.int() }),
+      restore: z.strictObject({ snapshot: text(128), files: count, bytes: count, verified: count, target: z.nullable(z.string()), dirs: z.optional(count), symlinks: z.optional(count), hardlinks: z.optional(count), fifos: z.optional(count), skipped: z.optional(count), skippedPaths: z.optional(z.array(z.strictObject({ path: z.string().check(z.maxLength(4096)), reason: z.string().check(z.maxLength(512)) })).check(z.maxLength(100))), format: z.int() }),
       peakRssBytes: count,
     }),
     z.strictObject({

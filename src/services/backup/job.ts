@@ -149,5 +149,7 @@ async function restoreJob(spec: RestoreJob): Promise<JobResult> {
 }
 
 function restored(r: RestoreResult | TreeRestoreResult, format: number): JobResult {
-  return { v: 1, kind: 'restore', restore: { ...r, format }, peakRssBytes: peakRss() };
+  // What was left out goes with the report only when something was (servers before it refuse unknown fields).
+  const { skipped, skippedPaths, ...rest } = { skipped: 0, skippedPaths: [], ...r };
+  return { v: 1, kind: 'restore', restore: { ...rest, ...(skipped ? { skipped, skippedPaths } : {}), format }, peakRssBytes: peakRss() };
 }

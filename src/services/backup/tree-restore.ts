@@ -13,9 +13,9 @@ import { fsBlocking as fs } from '../../system/fs-async.js';
 import { createHash } from 'node:crypto';
 import { chainUnchanged, makeFolders, resolveTrustedPath, sameIdentity, setFifoMetadata, setFolderMetadata, tempNameFor, writeFileInFolder, type ChainLink, type EntryMetadata, type FileIdentity } from '../../system/safe-files.js';
 import { RmError } from '../../protocol/errors.js';
-import { resolveInside, selectedForRestore } from './manifest.js';
+import { selectedForRestore } from './manifest.js';
 import type { Repository } from './repo.js';
-import { decodeTree, type SnapshotRecord, type Tree, type TreeEntry } from './tree.js';
+import { decodeTree, isTreePath, MAX_SKIPPED_LISTED, nameProblemOn, type SnapshotRecord, type Tree, type TreeEntry } from './tree.js';
 import type { RestoreOptions } from './restore.js';
 import { createCommandRunner } from '../../system/exec.js';
 import { createBufferCollector } from '../../system/idle-gc.js';
@@ -40,6 +40,9 @@ export interface TreeRestoreResult {
   symlinks: number;
   hardlinks: number;
   fifos: number;
+  /** Entries this platform cannot recreate under their name (Windows: `\`, `:`...), left out; the first 100 listed. */
+  skipped: number;
+  skippedPaths: Array<{ path: string; reason: string }>;
 }
 
 
@@ -86,7 +89,7 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
     // A chunk's Buffers are dropped once it is written: collected every so often, when no chunk is held, so the
     // restore's memory stays near one chunk's (a collection while a chunk is held would keep it longer).
     chunkDone: createBufferCollector(WRITTEN_BETWEEN_COLLECTIONS),
-    result: { snapshot: record.id, files: 0, bytes: 0, verified: 0, target: options.target, dirs: 0, symlinks: 0, hardlinks: 0, fifos: 0 },
+    result: { snapshot: record.id, files: 0, bytes: 0, verified: 0, target: options.target, dirs: 0, symlinks: 0, hardlinks: 0, fifos: 0, skipped: 0, skippedPaths: [] },
     linkSources,
     written: new Map(),
   };
@@ -116,6 +119,11 @@ async function restoreFolder(run: Run, treeId: string, folder: Folder, paths: re
   for (const entry of tree.entries) {
     const rel = folder.rel ? `${folder.rel}/${entry.name}` : entry.name;
     const selected = selectedForRestore(rel, paths);
+    const problem = nameProblemOn(entry.name);
+    if (problem) {
+      if (selected) skipped(run.result, rel, `${problem} (not restored)`);
+      continue;
+    }
     if (entry.type === 'dir') {
       if (!selected && !leadsTo(rel, paths)) continue;
       await run.turn();
@@ -306,12 +314,18 @@ async function check(repo: Repository, treeId: string, rel: string, base: string
     if (!selected && entry.type !== 'dir') continue;
     if (selected) {
       if (++count > MAX_ENTRIES) throw new RmError('BACKUP_UNSAFE_PATH', `more than ${MAX_ENTRIES} entries`);
-      if (!resolveInside(base, childRel)) throw new RmError('BACKUP_UNSAFE_PATH', JSON.stringify(childRel.slice(0, 200)));
+      // Names the walk stores (a '\\' is a plain character on POSIX), each one plain name: nothing climbs out.
+      if (!isTreePath(childRel)) throw new RmError('BACKUP_UNSAFE_PATH', JSON.stringify(childRel.slice(0, 200)));
       if (entry.type === 'file' && entry.link) linkSources.add(`${base}\0${entry.link}`);
     }
     if (entry.type === 'dir') count = await check(repo, entry.tree!, childRel, base, selected ? undefined : paths, linkSources, count);
   }
   return count;
+}
+
+function skipped(result: TreeRestoreResult, rel: string, reason: string): void {
+  result.skipped++;
+  if (result.skippedPaths.length < MAX_SKIPPED_LISTED) result.skippedPaths.push({ path: rel.slice(0, 4096), reason: reason.slice(0, 512) });
 }
 
 /** `make` run at most once; later calls get its promise. */

@@ -14,6 +14,7 @@ import { Repository } from '../../../src/services/backup/repo.js';
 import { reachable, readRecord, takeTreeSnapshot, verifyRepository } from '../../../src/services/backup/tree-snapshot.js';
 import { decodeTree, entryProblem, nameProblemOn, TreeSchema, type TreeEntry } from '../../../src/services/backup/tree.js';
 import { folderChain, writeFileInFolder } from '../../../src/system/safe-files.js';
+import { restoreTreeSnapshot } from '../../../src/services/backup/tree-restore.js';
 import { fsBlocking } from '../../../src/system/fs-async.js';
 
 const dirs: string[] = [];
@@ -52,6 +53,27 @@ describe.runIf(process.platform !== 'win32')('names POSIX allows and the old rea
     // Where such a name cannot be restored as it is, the restore is told why (for that entry only).
     expect(nameProblemOn('docs\\report.pdf', 'linux')).toBe(null);
     expect(nameProblemOn('docs\\report.pdf', 'win32')).toMatch(/Windows/);
+  });
+
+  it('a full restore of a snapshot holding backslash names writes every file back under its name', async () => {
+    const { dir, repoDir } = setup('bk-bslash-restore-');
+    const home = path.join(dir, 'home');
+    mkdirSync(path.join(home, 'mallory', 'sub\\dir'), { recursive: true });
+    writeFileSync(path.join(home, 'thesis.txt'), 'five years of work');
+    writeFileSync(path.join(home, 'mallory', 'docs\\report.pdf'), 'from a Windows zip');
+    writeFileSync(path.join(home, 'mallory', 'sub\\dir', 'x'), 'x');
+    const repo = await Repository.open(repoDir, randomBytes(32));
+    try {
+      await takeTreeSnapshot(repo, { folders: [home], exclude: [], actor: null, id: 's1', now: Date.now, skip: [repoDir] }, null);
+      const out = path.join(dir, 'out');
+      const result = await restoreTreeSnapshot(repo, await readRecord(repo, 's1'), { target: out, policyFolders: [home] });
+      expect(result.skipped).toBe(0);
+      expect(readFileSync(path.join(out, 'thesis.txt'), 'utf8')).toBe('five years of work');
+      expect(readFileSync(path.join(out, 'mallory', 'docs\\report.pdf'), 'utf8')).toBe('from a Windows zip');
+      expect(readFileSync(path.join(out, 'mallory', 'sub\\dir', 'x'), 'utf8')).toBe('x');
+    } finally {
+      await repo.close();
+    }
   });
 
   it('a policy folder named like a drive (`c:data`) or with a backslash gives records that read back', async () => {
