@@ -16,8 +16,7 @@ import { destinationError, Repository } from './repo.js';
 import { listRecords, pruneRecords, readRecord, takeTreeSnapshot, verifyRepository } from './tree-snapshot.js';
 import { restoreTreeSnapshot, type TreeRestoreResult } from './tree-restore.js';
 import type { SnapshotRecord } from './tree.js';
-import { HEARTBEAT_FILE, HEARTBEAT_MS, JOB_FILE, jobLiveness, jobSpecSchema, RESULT_FILE, type JobResult, type JobSpec, type RestoreJob, type SnapshotJob } from './job-spec.js';
-import { JOB_TIMEOUT_MS } from './job-launcher.js';
+import { HEARTBEAT_FILE, HEARTBEAT_MS, jobSpecSchema, RESULT_FILE, type JobResult, type JobSpec, type RestoreJob, type SnapshotJob } from './job-spec.js';
 import { MAX_PRUNED_LISTED } from '../../protocol/report-data.js';
 
 const MAX_WARNINGS = 100;
@@ -48,22 +47,6 @@ export async function runJobFile(jobFile: string): Promise<JobResult> {
   }
   await writeFileAtomic(path.join(dir, RESULT_FILE), `${JSON.stringify(result)}\n`);
   return result;
-}
-
-/** How old a file in no index must be before it counts as an interrupted run's: more than any job lives. */
-export const ORPHAN_MIN_AGE_MS = JOB_TIMEOUT_MS + 3_600_000;
-
-/** Whether another job folder of this agent holds a job that has not ended (no result, heartbeat not stale). */
-async function otherJobRunning(spec: JobSpec): Promise<boolean> {
-  const jobs = path.join(spec.stateDir, 'jobs');
-  const age = (file: string) => fs.stat(file).then((s) => Math.max(0, Date.now() - s.mtimeMs), () => null);
-  for (const name of (await fs.readdir(jobs).catch(() => [] as string[])).slice(0, 1000)) {
-    if (name === spec.jobId) continue;
-    const dir = path.join(jobs, name);
-    if ((await age(path.join(dir, RESULT_FILE))) !== null) continue;
-    if (jobLiveness(await age(path.join(dir, HEARTBEAT_FILE)), (await age(path.join(dir, JOB_FILE))) ?? Infinity) === 'running') return true;
-  }
-  return false;
 }
 
 /** The format-3 snapshot to start from: the one the agent recorded as its last, else the newest sealed one. */
@@ -102,17 +85,6 @@ async function snapshotJob(spec: SnapshotJob): Promise<JobResult> {
   }
   const verified = spec.verify ? await verifyRepository(repo, spec.verifyPercent) : null;
   const pruned = await pruneRecords(repo, spec.keep).catch((err: unknown) => Promise.reject(destinationError(err, real)));
-  // Packs and temp files interrupted runs left (in no index: nothing else ever removes them). Not while pruning is
-  // paused, nor while another job of this agent runs (its packs are in no index yet); only files older than any job
-  // can run, so not even a job this process cannot see (one a previous agent left running) loses its packs.
-  if (!pruned.untrusted.length && !(await otherJobRunning(spec))) {
-    const orphans = await repo.removeOrphans(ORPHAN_MIN_AGE_MS);
-    if (orphans.packs || orphans.temps) {
-      onWarning(`removed ${orphans.packs} pack(s) and ${orphans.temps} temp file(s) (${orphans.bytes} bytes) that interrupted runs left at the destination`);
-      pruned.packs += orphans.packs;
-      pruned.bytes += orphans.bytes;
-    }
-  }
   await repo.close();
   const { dirs, ...stats } = record.stats;
   return {

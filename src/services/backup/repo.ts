@@ -521,40 +521,6 @@ export class Repository {
     return out;
   }
 
-  /**
-   * What interrupted runs left: files in data/ that no index names (the packs of a run killed — kill -9, OOM, its
-   * timeout, a reboot — before its commit() wrote the index: nothing can read them, since only an index says what
-   * is in a pack) and temp files in data/, index/ and snaps/, each only once it is older than `minAgeMs` by both
-   * its mtime and its ctime (a copy keeping old mtimes is still new by its ctime). `minAgeMs` must exceed the
-   * longest a job can run: a running job's packs are in no index until it ends. This instance's own unindexed
-   * packs are never removed. Returns what went.
-   */
-  async removeOrphans(minAgeMs: number, now = Date.now()): Promise<{ packs: number; temps: number; bytes: number }> {
-    const out = { packs: 0, temps: 0, bytes: 0 };
-    const indexed = this.packs();
-    const mine = new Set(Object.keys(this.fresh.packs));
-    const list = (dir: string) => fs.readdir(dir).catch(() => [] as string[]);
-    const removeIfOld = async (file: string, kind: 'packs' | 'temps') => {
-      const st = await fs.lstat(file).catch(() => null);
-      if (!st?.isFile() || now - Math.max(st.mtimeMs, st.ctimeMs) <= minAgeMs) return;
-      await removeFile(file);
-      out[kind]++;
-      out.bytes += st.size;
-    };
-    const data = path.join(this.root, 'data');
-    for (const fan of await list(data)) {
-      if (!/^[a-f0-9]{2}$/.test(fan)) continue;
-      for (const name of await list(path.join(data, fan))) {
-        if (HEX64.test(name) && name.startsWith(fan) && !indexed.has(name) && !mine.has(name)) await removeIfOld(path.join(data, fan, name), 'packs');
-        else if (/^\.[a-f0-9]{64}\.[a-f0-9]{12}\.tmp$/.test(name)) await removeIfOld(path.join(data, fan, name), 'temps');
-      }
-    }
-    for (const sub of ['index', 'snaps']) {
-      for (const name of await list(path.join(this.root, sub))) if (/^\..+\.[a-f0-9]{12}\.tmp$/.test(name)) await removeIfOld(path.join(this.root, sub, name), 'temps');
-    }
-    return out;
-  }
-
   /** Packs present in the index. */
   packs(): Set<string> {
     return new Set([...this.index.values()].map((l) => l.pack));
