@@ -211,7 +211,10 @@ export class Repository {
 
   private async loadIndex(): Promise<void> {
     const dir = path.join(this.root, 'index');
-    for (const name of (await fs.readdir(dir).catch(() => [] as string[])).sort()) {
+    // Only a missing folder is an empty index: one that cannot be listed (EIO, ESTALE, a file in its place) is an
+    // error, not a repository holding nothing (a backup would store everything again and retention misjudge it).
+    const names = await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? ([] as string[]) : Promise.reject(err)));
+    for (const name of names.sort()) {
       if (!/^[a-f0-9]{32}$/.test(name)) continue;
       const sealed = await readRegularFile(path.join(dir, name), MAX_INDEX_BYTES);
       const parsed = IndexSchema.parse(JSON.parse(openBlob(this.keys.enc, sealed, `index ${name}`).toString('utf8')));
@@ -335,10 +338,19 @@ export class Repository {
     this.buffers = this.spare ? 1 : 0;
     if (!Object.keys(this.fresh.packs).length) return;
     const name = randomBytes(16).toString('hex');
+    const file = path.join(this.root, 'index', name);
     try {
-      await writeFileAtomic(path.join(this.root, 'index', name), sealBlob(this.keys.enc, Buffer.from(JSON.stringify(this.fresh)), `index ${name}`));
+      await writeFileAtomic(file, sealBlob(this.keys.enc, Buffer.from(JSON.stringify(this.fresh)), `index ${name}`));
     } catch (err) {
-      await this.discardUnindexed();
+      // The write can fail after its rename (syncing the folder: EIO, ENOSPC on a share): an index already in
+      // place names this run's packs, and deleting them would leave later snapshots that reuse its blobs
+      // unrestorable. Only an index certainly absent lets them go.
+      const absent = await fs.lstat(file).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+      if (absent) await this.discardUnindexed();
+      else {
+        this.indexFiles.push(name);
+        this.fresh.packs = {};
+      }
       throw destinationError(err, this.root);
     }
     this.indexFiles.push(name);
