@@ -186,6 +186,23 @@ describe.runIf(isRoot)('an admin restoring into a folder that exists', () => {
   });
 });
 
+describe('restore paths an admin mistypes', () => {
+  it('a path that names nothing in the snapshot refuses the restore before anything is written (it reported success with 0 files)', async () => {
+    const dir = scratch('paths');
+    const home = path.join(dir, 'alice');
+    mkdirSync(path.join(home, 'docs', '2024'), { recursive: true });
+    writeFileSync(path.join(home, 'docs', '2024', 'tax.pdf'), 'tax');
+    const out = path.join(dir, 'out');
+    for (const paths of [['doc'], [path.join(home, 'docs')], ['./docs'], ['docs/2024', 'docs/2025']]) {
+      const error = await backupThenRestore(scratch('paths-repo'), home, { target: out, paths, policyFolders: [home] });
+      expect(error, paths.join(',')).toMatchObject({ code: 'BACKUP_PATH_NOT_IN_SNAPSHOT' });
+    }
+    expect(readdirSync(dir)).not.toContain('out');
+    expect(await backupThenRestore(scratch('paths-repo'), home, { target: out, paths: ['docs/2024/'], policyFolders: [home] })).toBe(null);
+    expect(readFileSync(path.join(out, 'docs', '2024', 'tax.pdf'), 'utf8')).toBe('tax');
+  });
+});
+
 describe('a whole-system policy (folders: ["/"])', () => {
   it('resolveInside keeps paths inside "/" and still refuses what leaves a folder', () => {
     expect(resolveInside('/', 'etc/hosts')).toBe('/etc/hosts');

@@ -73,15 +73,19 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
   // folder at a time, and restored: memory grows with a folder's entries and the depth, not with the snapshot
   // (a plan of every entry held ~560 bytes each: a 1.2 million-file restore ran out of the job's memory).
   const linkSources = new Set<string>();
+  const matched = new Set<string>();
   const bases: Array<{ index: number; base: string; entries: number }> = [];
   let total = 0;
   for (const [index, folder] of record.folders.entries()) {
     const base = baseOf(record, index, options);
     if (base === null) throw new RmError('BACKUP_UNSAFE_PATH', `${folder.path.slice(0, 200)} is not a folder of the current policy: restore it to a target`);
     const before = total;
-    total = await check(repo, folder.tree, '', base, options.paths, linkSources, total);
+    total = await check(repo, folder.tree, '', base, options.paths, { linkSources, matched }, total);
     bases.push({ index, base, entries: total - before });
   }
+  // A path that names nothing would have restored nothing and reported success (a typo, an absolute path, `./x`).
+  const unmatched = (options.paths ?? []).filter((p) => !matched.has(trimSlashes(p)));
+  if (unmatched.length) throw new RmError('BACKUP_PATH_NOT_IN_SNAPSHOT', `not in snapshot ${record.id}: ${unmatched.slice(0, 5).map((p) => JSON.stringify(p.slice(0, 200))).join(', ')}`);
   const run: Run = {
     repo,
     asRoot: typeof process.geteuid === 'function' && process.geteuid() === 0,
@@ -280,9 +284,11 @@ function baseOf(record: SnapshotRecord, index: number, options: RestoreOptions):
   return original === undefined ? null : path.resolve(original);
 }
 
+const trimSlashes = (p: string) => p.replace(/^\/+|\/+$/g, '');
+
 /** Whether a folder that is not selected itself holds a selected path below it. */
 function leadsTo(rel: string, paths: readonly string[] | undefined): boolean {
-  return (paths ?? []).some((p) => p.replace(/^\/+|\/+$/g, '').startsWith(`${rel}/`));
+  return (paths ?? []).some((p) => trimSlashes(p).startsWith(`${rel}/`));
 }
 
 /** A tree read back and parsed; what is not what this agent writes refuses the restore. */
@@ -305,20 +311,21 @@ async function readTree(repo: Repository, treeId: string, rel: string): Promise<
  * Checks every tree the restore will write from (the same walk as restoreFolder, nothing kept but the names other
  * entries hard-link to); returns the running count of selected entries.
  */
-async function check(repo: Repository, treeId: string, rel: string, base: string, paths: readonly string[] | undefined, linkSources: Set<string>, count: number): Promise<number> {
+async function check(repo: Repository, treeId: string, rel: string, base: string, paths: readonly string[] | undefined, seen: { linkSources: Set<string>; matched: Set<string> }, count: number): Promise<number> {
   const tree = await readTree(repo, treeId, rel);
   for (const entry of tree.entries) {
     const childRel = rel ? `${rel}/${entry.name}` : entry.name;
     const selected = selectedForRestore(childRel, paths);
+    if (paths?.some((p) => trimSlashes(p) === childRel)) seen.matched.add(childRel);
     if (entry.type === 'dir' && !selected && !leadsTo(childRel, paths)) continue;
     if (!selected && entry.type !== 'dir') continue;
     if (selected) {
       if (++count > MAX_ENTRIES) throw new RmError('BACKUP_UNSAFE_PATH', `more than ${MAX_ENTRIES} entries`);
       // Names the walk stores (a '\\' is a plain character on POSIX), each one plain name: nothing climbs out.
       if (!isTreePath(childRel)) throw new RmError('BACKUP_UNSAFE_PATH', JSON.stringify(childRel.slice(0, 200)));
-      if (entry.type === 'file' && entry.link) linkSources.add(`${base}\0${entry.link}`);
+      if (entry.type === 'file' && entry.link) seen.linkSources.add(`${base}\0${entry.link}`);
     }
-    if (entry.type === 'dir') count = await check(repo, entry.tree!, childRel, base, selected ? undefined : paths, linkSources, count);
+    if (entry.type === 'dir') count = await check(repo, entry.tree!, childRel, base, selected ? undefined : paths, seen, count);
   }
   return count;
 }
