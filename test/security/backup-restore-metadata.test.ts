@@ -124,7 +124,7 @@ describe.runIf(isRoot && process.platform === 'linux')('a local user during an i
     const secret = path.join(dir, 'secret'); // stands for a root-only folder holding a file of the same name
     mkdirSync(secret, { mode: 0o700 });
     writeFileSync(path.join(secret, 'a.txt'), 'root only');
-    const hook = before('link', (p) => p === path.join(home, 'docs', 'a.txt'), () => {
+    const hook = before('link', (p) => path.basename(p) === 'a.txt', () => {
       renameSync(path.join(home, 'docs'), path.join(home, 'docs.old'));
       symlinkSync(secret, path.join(home, 'docs'));
     });
@@ -136,6 +136,44 @@ describe.runIf(isRoot && process.platform === 'linux')('a local user during an i
     expect(readdirSync(home).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     const restored = lstatSync(path.join(home, 'z.txt'), { throwIfNoEntry: false });
     expect(restored?.ino).not.toBe(statSync(path.join(secret, 'a.txt')).ino);
+    expect(statSync(path.join(secret, 'a.txt')).nlink).toBe(1);
+    // Linked through the source folder's handle, z.txt is the restored a.txt (wherever the user moved it).
+    if (error === null) expect(restored?.ino).toBe(statSync(path.join(home, 'docs.old', 'a.txt')).ino);
+    else expect(error).toMatchObject({ code: 'BACKUP_UNSAFE_PATH' });
+  });
+
+  it('a folder above a hard link\'s source swapped for a link as the link is made, its temp name taken away at once: no hard link to a root-only file is left to the user', async () => {
+    const dir = scratch('hardlink-steal');
+    const home = path.join(dir, 'home');
+    mkdirSync(path.join(home, 'docs'), { recursive: true });
+    writeFileSync(path.join(home, 'docs', 'a.txt'), 'mine');
+    linkSync(path.join(home, 'docs', 'a.txt'), path.join(home, 'z.txt'));
+    chownSync(home, 1234, 1234);
+    chownSync(path.join(home, 'docs'), 1234, 1234);
+    const secret = path.join(dir, 'secret');
+    mkdirSync(secret, { mode: 0o700 });
+    writeFileSync(path.join(secret, 'a.txt'), 'root only', { mode: 0o600 });
+    // The swap lands between any check before link() and link() itself (a race the user may win by looping), and
+    // the user's watcher renames the new temp name away before any check after it.
+    let fired = false;
+    const realLink = fsBlocking.link.bind(fsBlocking);
+    vi.spyOn(fsBlocking, 'link').mockImplementation((async (from: string, to: string) => {
+      const hit = !fired && path.basename(from) === 'a.txt';
+      if (hit) {
+        fired = true;
+        renameSync(path.join(home, 'docs'), path.join(home, 'docs.old'));
+        symlinkSync(secret, path.join(home, 'docs'));
+      }
+      await realLink(from, to);
+      if (hit) renameSync(to, path.join(home, 'stolen'));
+    }) as never);
+    const error = await backupThenRestore(dir, home, { target: null, policyFolders: [home] }, () => {
+      rmSync(path.join(home, 'docs'), { recursive: true });
+      unlinkSync(path.join(home, 'z.txt'));
+    });
+    expect(fired).toBe(true);
+    const secretIno = statSync(path.join(secret, 'a.txt')).ino;
+    expect(readdirSync(home).filter((n) => lstatSync(path.join(home, n)).ino === secretIno)).toEqual([]);
     expect(statSync(path.join(secret, 'a.txt')).nlink).toBe(1);
     expect(error).toMatchObject({ code: 'BACKUP_UNSAFE_PATH' });
   });

@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { fsBlocking as fs } from '../../system/fs-async.js';
 import { createHash } from 'node:crypto';
-import { chainUnchanged, makeFolders, resolveTrustedPath, sameIdentity, setFifoMetadata, setFolderMetadata, tempNameFor, writeFileInFolder, type ChainLink, type EntryMetadata, type FileIdentity } from '../../system/safe-files.js';
+import { chainUnchanged, makeFolders, openFolder, resolveTrustedPath, sameIdentity, setFifoMetadata, setFolderMetadata, tempNameFor, writeFileInFolder, type ChainLink, type EntryMetadata, type FileIdentity } from '../../system/safe-files.js';
 import { RmError } from '../../protocol/errors.js';
 import { selectedForRestore } from './manifest.js';
 import type { Repository } from './repo.js';
@@ -55,7 +55,14 @@ interface Run {
   result: TreeRestoreResult;
   /** Files other entries hard-link to (`${base}\0${rel}`): only these are remembered once written. */
   linkSources: Set<string>;
-  written: Map<string, { path: string; id: FileIdentity }>;
+  written: Map<string, Written>;
+}
+
+/** A restored file other entries hard-link to: where it is, what it is, and the folders above it as made. */
+interface Written {
+  path: string;
+  id: FileIdentity;
+  chain: readonly ChainLink[];
 }
 
 /** One folder being restored: where it is, and its checked chain, made when first needed. */
@@ -154,6 +161,30 @@ async function restoreFolder(run: Run, treeId: string, folder: Folder, paths: re
   }
 }
 
+/**
+ * Hard-links the restored file `source` at `tmp`. link() takes a path: a folder above the source swapped for a
+ * link would hard-link another file (a root-only one) here, under a temp name its owner can watch for and take
+ * away before any check after the link. On Linux the source is named through its folder's handle
+ * (/proc/self/fd/N/name: that very folder, whatever is renamed meanwhile); elsewhere its folders and itself are
+ * checked just before. Then the link must show the source's identity (a name swapped inside the folder).
+ */
+async function linkRestored(source: Written, tmp: string): Promise<void> {
+  const folder = await openFolder(path.dirname(source.path), source.chain[source.chain.length - 1]!, fs).catch((err: { code?: string; message?: string }) => {
+    throw err.code === 'UNSAFE_PATH' || err.code === 'FILE_CHANGED' ? new RmError('BACKUP_UNSAFE_PATH', `${source.path}: ${err.message}`) : err;
+  });
+  try {
+    if (!folder.pinned) {
+      const before = await fs.lstat(source.path, { bigint: true }).catch(() => null);
+      if (!before || !sameIdentity(before, source.id) || !(await chainUnchanged(source.chain, fs))) throw new RmError('BACKUP_UNSAFE_PATH', `${source.path} was moved or replaced during the restore`);
+    }
+    await fs.link(folder.pinned ? `${folder.at}/${path.basename(source.path)}` : source.path, tmp);
+  } finally {
+    await folder.handle?.close();
+  }
+  const made = await fs.lstat(tmp, { bigint: true }).catch(() => null);
+  if (!made || !sameIdentity(made, source.id)) throw new RmError('BACKUP_UNSAFE_PATH', `${made ? `${source.path} was replaced` : `${tmp} was taken away`} during the restore`);
+}
+
 async function restoreEntry(run: Run, folder: Folder, e: TreeEntry, rel: string): Promise<void> {
   const { result, written, asRoot } = run;
   const chain = await folder.chain();
@@ -163,11 +194,7 @@ async function restoreEntry(run: Run, folder: Folder, e: TreeEntry, rel: string)
   if (e.type === 'file') {
     const source = e.link ? written.get(`${folder.base}\0${e.link}`) : undefined;
     if (source) {
-      await placeSpecial(chain, dir, name, rel, async (tmp) => {
-        await fs.link(source.path, tmp);
-        // link() takes a path: a folder above the source swapped for a link would hard-link another file here.
-        if (!sameIdentity(await fs.lstat(tmp, { bigint: true }), source.id)) throw new RmError('BACKUP_UNSAFE_PATH', `${source.path} was replaced during the restore`);
-      });
+      await placeSpecial(chain, dir, name, rel, (tmp) => linkRestored(source, tmp));
       if (run.linkSources.has(key)) written.set(key, source);
       result.hardlinks++;
       result.files++;
@@ -175,7 +202,7 @@ async function restoreEntry(run: Run, folder: Folder, e: TreeEntry, rel: string)
     }
     // Its content (a hard link whose source was not restored is written in full).
     const id = await writeContent(run, chain, e, rel);
-    if (run.linkSources.has(key)) written.set(key, { path: path.join(dir, name), id });
+    if (run.linkSources.has(key)) written.set(key, { path: path.join(dir, name), id, chain });
     result.files++;
     result.verified++;
     result.bytes += e.size!;
