@@ -141,18 +141,6 @@ describe('a restore never writes into or over the backup destination or the agen
     expect(await repositoryWorks()).toEqual(['s1']);
   });
 
-  it.runIf(isRoot)('an existing target another account owns (made first at the name an admin picked) is refused; a new one is made', async () => {
-    const { service, dir } = await setup();
-    const squatted = path.join(dir, 'tmp', 'alice-restore');
-    mkdirSync(squatted, { recursive: true });
-    chownSync(squatted, 4321, 4321);
-    expect(await service.handleCommand!(restore({ target: squatted }))).toMatchObject({ status: 'rejected', reason: { code: 'BACKUP_RESTORE_TARGET_UNSAFE', message: expect.stringContaining('uid 4321') } });
-    expect(readdirSync(squatted)).toEqual([]);
-    const fresh = path.join(dir, 'tmp', 'alice-restore-2');
-    expect(await service.handleCommand!(restore({ target: fresh }))).toEqual({ status: 'done' });
-    expect(statSync(fresh).uid).toBe(1234); // the backed-up folder's owner
-  });
-
   it('a folder beside the destination whose name starts the same is not refused (no string-prefix test)', async () => {
     const { service, dest } = await setup();
     const beside = `${dest}2`;

@@ -1,8 +1,7 @@
 // Where a restore may write: never into the backup destination or the agent's state folder, nor into a folder
 // that holds either (a restore there replaces the repository's own files — its config, packs, index — or the
 // agent's keys, and gives the folder the snapshot's owner). Checked by the service before a job starts and again
-// by the job after it resolved the destination (the job file is what the job trusts). An explicit target that
-// exists must belong to root or the agent's account.
+// by the job after it resolved the destination (the job file is what the job trusts).
 import path from 'node:path';
 import { fsAsync as fs } from '../../system/fs-async.js';
 import { RmError } from '../../protocol/errors.js';
@@ -74,24 +73,6 @@ export async function checkRestoreTarget(request: { target: string | null; paths
     const problem = await restoreTargetProblem(root, folders);
     if (problem) throw new RmError('BACKUP_RESTORE_TARGET_UNSAFE', problem);
   }
-  if (request.target !== null) {
-    const squatted = await foreignTarget(request.target);
-    if (squatted) throw new RmError('BACKUP_RESTORE_TARGET_UNSAFE', squatted);
-  }
-}
-
-/**
- * Why an existing `target` belongs to someone else (null: it does not exist, or root or the agent's account owns
- * it). A restore keeps an existing target's owner and bits, so a folder another account made first at the name an
- * admin picked (/tmp/alice-restore) would stay theirs, with the restored files inside. POSIX only.
- */
-async function foreignTarget(target: string): Promise<string | null> {
-  if (process.platform === 'win32') return null;
-  const st = await fs.stat(path.resolve(target)).catch(() => null);
-  if (!st) return null;
-  const own = typeof process.geteuid === 'function' ? process.geteuid() : 0;
-  if (st.uid === 0 || st.uid === own) return null;
-  return `${target.slice(0, 200)} exists and belongs to uid ${st.uid}: restore to a folder that does not exist yet (the restore makes it, with the backed-up folder's owner) or one root owns`;
 }
 
 /** What no restore may touch: the destination, Backup's state folder, and the agent's state folder(s). */
