@@ -236,7 +236,7 @@ describe('restore paths an admin mistypes', () => {
       expect(error, paths.join(',')).toMatchObject({ code: 'BACKUP_PATH_NOT_IN_SNAPSHOT' });
     }
     expect(readdirSync(dir)).not.toContain('out');
-    expect(await backupThenRestore(scratch('paths-repo'), home, { target: out, paths: ['docs/2024/'], policyFolders: [home] })).toBe(null);
+    expect(await backupThenRestore(scratch('paths-repo'), home, { target: out, paths: ['docs/2024/', 'docs/2024/tax.pdf'], policyFolders: [home] })).toBe(null);
     expect(readFileSync(path.join(out, 'docs', '2024', 'tax.pdf'), 'utf8')).toBe('tax');
   });
 });

@@ -87,7 +87,7 @@ export async function restoreTreeSnapshot(repo: Repository, record: SnapshotReco
     const base = baseOf(record, index, options);
     if (base === null) throw new RmError('BACKUP_UNSAFE_PATH', `${folder.path.slice(0, 200)} is not a folder of the current policy: restore it to a target`);
     const before = total;
-    total = await check(repo, folder.tree, '', base, options.paths, { linkSources, matched }, total);
+    total = await check(repo, folder.tree, '', base, options.paths, { linkSources, matched, wanted: new Set((options.paths ?? []).map(trimSlashes)) }, total);
     bases.push({ index, base, entries: total - before });
   }
   // A path that names nothing would have restored nothing and reported success (a typo, an absolute path, `./x`).
@@ -338,12 +338,13 @@ async function readTree(repo: Repository, treeId: string, rel: string): Promise<
  * Checks every tree the restore will write from (the same walk as restoreFolder, nothing kept but the names other
  * entries hard-link to); returns the running count of selected entries.
  */
-async function check(repo: Repository, treeId: string, rel: string, base: string, paths: readonly string[] | undefined, seen: { linkSources: Set<string>; matched: Set<string> }, count: number): Promise<number> {
+async function check(repo: Repository, treeId: string, rel: string, base: string, paths: readonly string[] | undefined, seen: { linkSources: Set<string>; matched: Set<string>; wanted: Set<string> }, count: number): Promise<number> {
   const tree = await readTree(repo, treeId, rel);
   for (const entry of tree.entries) {
     const childRel = rel ? `${rel}/${entry.name}` : entry.name;
     const selected = selectedForRestore(childRel, paths);
-    if (paths?.some((p) => trimSlashes(p) === childRel)) seen.matched.add(childRel);
+    // Against every path asked for, also below a selected folder (`2024` and `2024/secret.txt` both exist).
+    if (seen.wanted.has(childRel)) seen.matched.add(childRel);
     if (entry.type === 'dir' && !selected && !leadsTo(childRel, paths)) continue;
     if (!selected && entry.type !== 'dir') continue;
     if (selected) {
