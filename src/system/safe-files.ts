@@ -331,8 +331,8 @@ export interface WriteInFolderOptions {
   mtimeMs?: number;
   /** The mtime in seconds with its fraction (finer than mtimeMs); wins over mtimeMs. */
   mtimeSec?: number;
-  /** Checks the bytes as written, through the handle, before the file takes its name; throw to refuse it. */
-  verify?: (handle: FileHandle) => Promise<void>;
+  /** Checks the bytes as written, through the handle (`stat`: its fstat after the writes), before the file takes its name; throw to refuse it. */
+  verify?: (handle: FileHandle, stat: BigIntStats) => Promise<void>;
   /** Leave 4 KiB blocks of zeros unwritten (holes), the length set at the end: a sparse file stays sparse. */
   sparse?: boolean;
   /** Owner to give the file (on the handle, before its mode); only root can. */
@@ -419,7 +419,7 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
   const handle = await fs.open(tmp, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW | O_NOCTTY, 0o600);
   let createdAt = tmp;
   let renamed = false;
-  let written: FileIdentity;
+  let written: BigIntStats;
   try {
     const real = await openedPath(handle, fs);
     if (real !== null && real !== tmp) {
@@ -434,9 +434,9 @@ export async function writeFileInFolder(chain: readonly ChainLink[], name: strin
     } else if (data instanceof Uint8Array) await handle.writeFile(data);
     else for await (const chunk of data) await handle.writeFile(chunk);
     if (options.durable !== false) await handle.sync();
-    await options.verify?.(handle);
-    if (!(await stillAt(handle, tmp, chain, fs))) throw safeFileError('UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed during the write`);
     written = await handle.stat({ bigint: true });
+    await options.verify?.(handle, written);
+    if (!(await stillAt(handle, tmp, chain, fs))) throw safeFileError('UNSAFE_PATH', `a folder above ${path.join(dir, name)} changed during the write`);
     // Owner, mode and times last, on the handle: until the rename the file stays 0600 (chown first: it clears set-id bits).
     if (options.owner) await handle.chown(options.owner.uid, options.owner.gid);
     await handle.chmod(options.mode & 0o777);

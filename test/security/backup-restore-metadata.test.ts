@@ -61,6 +61,21 @@ function before(method: 'rename' | 'lchown' | 'chmod' | 'open' | 'lstat' | 'link
 
 const modeOf = (p: string) => (statSync(p).mode & 0o7777).toString(8);
 
+/** A user's folder with docs/a.txt hard-linked as z.txt, and a root-only folder holding a root-only a.txt. */
+function hardLinkedHome(name: string): { dir: string; home: string; secret: string } {
+  const dir = scratch(name);
+  const home = path.join(dir, 'home');
+  mkdirSync(path.join(home, 'docs'), { recursive: true });
+  writeFileSync(path.join(home, 'docs', 'a.txt'), 'mine');
+  linkSync(path.join(home, 'docs', 'a.txt'), path.join(home, 'z.txt'));
+  chownSync(home, 1234, 1234);
+  chownSync(path.join(home, 'docs'), 1234, 1234);
+  const secret = path.join(dir, 'secret');
+  mkdirSync(secret, { mode: 0o700 });
+  writeFileSync(path.join(secret, 'a.txt'), 'root only', { mode: 0o600 });
+  return { dir, home, secret };
+}
+
 describe.runIf(isRoot && process.platform === 'linux')('a local user during an in-place restore of their folder', () => {
   it('a restored folder swapped for a link before the metadata step: root chowns and chmods nothing outside', async () => {
     const dir = scratch('folder');
@@ -114,16 +129,7 @@ describe.runIf(isRoot && process.platform === 'linux')('a local user during an i
   });
 
   it('a folder above a hard link\'s source swapped for a link: no outside file is hard-linked into the user\'s folder', async () => {
-    const dir = scratch('hardlink');
-    const home = path.join(dir, 'home');
-    mkdirSync(path.join(home, 'docs'), { recursive: true });
-    writeFileSync(path.join(home, 'docs', 'a.txt'), 'mine');
-    linkSync(path.join(home, 'docs', 'a.txt'), path.join(home, 'z.txt'));
-    chownSync(home, 1234, 1234);
-    chownSync(path.join(home, 'docs'), 1234, 1234);
-    const secret = path.join(dir, 'secret'); // stands for a root-only folder holding a file of the same name
-    mkdirSync(secret, { mode: 0o700 });
-    writeFileSync(path.join(secret, 'a.txt'), 'root only');
+    const { dir, home, secret } = hardLinkedHome('hardlink');
     const hook = before('link', (p) => path.basename(p) === 'a.txt', () => {
       renameSync(path.join(home, 'docs'), path.join(home, 'docs.old'));
       symlinkSync(secret, path.join(home, 'docs'));
@@ -143,16 +149,7 @@ describe.runIf(isRoot && process.platform === 'linux')('a local user during an i
   });
 
   it('a folder above a hard link\'s source swapped for a link as the link is made, its temp name taken away at once: no hard link to a root-only file is left to the user', async () => {
-    const dir = scratch('hardlink-steal');
-    const home = path.join(dir, 'home');
-    mkdirSync(path.join(home, 'docs'), { recursive: true });
-    writeFileSync(path.join(home, 'docs', 'a.txt'), 'mine');
-    linkSync(path.join(home, 'docs', 'a.txt'), path.join(home, 'z.txt'));
-    chownSync(home, 1234, 1234);
-    chownSync(path.join(home, 'docs'), 1234, 1234);
-    const secret = path.join(dir, 'secret');
-    mkdirSync(secret, { mode: 0o700 });
-    writeFileSync(path.join(secret, 'a.txt'), 'root only', { mode: 0o600 });
+    const { dir, home, secret } = hardLinkedHome('hardlink-steal');
     // The swap lands between any check before link() and link() itself (a race the user may win by looping), and
     // the user's watcher renames the new temp name away before any check after it.
     let fired = false;

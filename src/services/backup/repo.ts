@@ -302,7 +302,8 @@ export class Repository {
         await previous;
         const bytes = cur.buffer.subarray(0, cur.length);
         const pack = createHash('sha256').update(bytes).digest('hex');
-        await writePackFile(this.packPath(pack), bytes);
+        // Temp file, fsync, rename, fsync of the folder; a failed write removes its temp file.
+        await writeFileAtomic(this.packPath(pack), bytes);
         const entries = cur.blobs.map(([id, loc]) => {
           this.index.set(id, { ...loc, pack });
           this.pending.delete(id);
@@ -594,33 +595,6 @@ export function destinationError(err: unknown, root: string): unknown {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code !== 'ENOSPC' && code !== 'EDQUOT') return err;
   return new RmError('BACKUP_DESTINATION_FULL', `${root}: ${(err as Error).message.slice(0, 300)}`);
-}
-
-/** Writes a pack: temp file, fsync, rename, fsync of the folder. */
-async function writePackFile(file: string, bytes: Buffer): Promise<void> {
-  const dir = path.dirname(file);
-  await ensureDir(dir, 0o700);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, 'wx', 0o600);
-  try {
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(tmp, file);
-  } catch (err) {
-    // Best effort: a partial pack left behind would keep what it took of a full disk.
-    await removeFile(tmp).catch(() => undefined);
-    throw err;
-  }
-  const folder = await fs.open(dir, 'r');
-  try {
-    await folder.sync();
-  } finally {
-    await folder.close();
-  }
 }
 
 /** A folder the repository writes into exists (0700); packs need their fan-out folders. */

@@ -252,10 +252,9 @@ async function writeContent(run: Run, chain: readonly ChainLink[], e: TreeEntry,
       durable: false,
       fs,
       ...(run.asRoot ? { owner: { uid: e.uid, gid: e.gid } } : {}),
-      verify: async (handle) => {
+      verify: async (_handle, stat) => {
         const written = whole ? whole.digest('hex') : (e.chunks![0] ?? EMPTY_SHA256);
-        const size = (await handle.stat()).size;
-        if (written !== e.sha256 || size !== e.size) throw Object.assign(new Error(`${e.name}: written bytes differ from the backup`), { code: 'CHUNK_CORRUPT' });
+        if (written !== e.sha256 || Number(stat.size) !== e.size) throw Object.assign(new Error(`${e.name}: written bytes differ from the backup`), { code: 'CHUNK_CORRUPT' });
       },
     });
   } catch (err) {
